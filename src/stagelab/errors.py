@@ -1,0 +1,78 @@
+"""Exceptions: one base carrying the command, exit code and output, with narrow subclasses."""
+
+from __future__ import annotations
+
+
+class StagelabError(Exception):
+    """Base of every stagelab error; its message is short and says what to do."""
+
+    def __init__(self, message: str, *, command: list[str] | None = None,
+                 exit_code: int | None = None, output: str = ""):
+        super().__init__(message)
+        self.command = command
+        self.exit_code = exit_code
+        self.output = output
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows this instead of a traceback wall: the message is the advice.
+        return [f"{type(self).__name__}: {self}"]
+
+
+class DockerfileError(StagelabError):
+    """A Dockerfile that does not parse or breaks a rule; names the line."""
+
+    def __init__(self, message: str, *, line: int | None = None):
+        where = f"Dockerfile line {line}: " if line else "Dockerfile: "
+        super().__init__(where + message)
+        self.line = line
+
+
+class EngineUnavailable(StagelabError):
+    """No Docker engine answers; the message is the doctor's advice."""
+
+
+class ProvisionError(StagelabError):
+    """stagelab could not install or start a piece it needs."""
+
+
+class ImageUnavailable(StagelabError):
+    """A base image is neither present, pullable nor buildable as a stand-in."""
+
+
+class BuildFailed(StagelabError):
+    """A build failed: names the stage, the instruction, its line and exit code."""
+
+    def __init__(self, *, stage: str | None, instruction: str | None, line: int | None,
+                 exit_code: int | None, log_tail: str, command: list[str] | None = None,
+                 reason: str = "", log: str = "", result=None):
+        self.stage = stage
+        self.instruction = instruction
+        self.line = line
+        self.log_tail = log_tail
+        self.reason = reason
+        self.result = result
+        where = f"stage {stage!r}" if stage is not None else "the build"
+        head = f"Build failed in {where}"
+        if line:
+            head += f", Dockerfile line {line}"
+        lines = [head + ":"]
+        if instruction:
+            lines.append(f"  {instruction}")
+        if exit_code is not None:
+            lines.append(f"  exit code {exit_code}" + (f" ({_EXIT_MEANINGS[exit_code]})"
+                                                      if exit_code in _EXIT_MEANINGS else ""))
+        elif reason:
+            lines.append(f"  {reason}")
+        if log_tail:
+            lines.append("  last lines of the log:")
+            lines.extend("    " + part for part in log_tail.splitlines())
+        super().__init__("\n".join(lines), command=command, exit_code=exit_code, output=log)
+
+
+_EXIT_MEANINGS = {
+    127: "command not found in this stage",
+    126: "command found but not executable",
+    1: "the command reported an error",
+    2: "the command was used wrongly",
+    137: "killed, often out of memory",
+}
