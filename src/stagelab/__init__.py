@@ -11,3 +11,10 @@ __all__ = ["BUSYBOX", "BuildFailed", "BuildResult", "DEBIAN", "Dockerfile", "Doc
            "EngineUnavailable", "GCC", "ImageUnavailable", "PYTHON", "ProvisionError", "Stage",
            "StagelabError", "Step", "build", "clean", "files", "history", "parse_dockerfile",
            "run"]
+
+
+def load_ipython_extension(ipython):
+    """Register the %%dockerfile cell magic (`%load_ext stagelab`)."""
+    from .display import load_ipython_extension as load
+
+    load(ipython)
