@@ -21,7 +21,8 @@ lab: setup
 	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser --allow-root \
 		--ServerApp.root_dir=notebooks
 
-test: setup
+test: $(STAMP)
+	$(BIN)/stagelab setup --browser
 	$(BIN)/python -m pytest
 
 recordings: setup

@@ -37,8 +37,10 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("doctor", help="check the engine, buildx, features and base images"
                         ).set_defaults(func=_doctor)
-    commands.add_parser("setup", help="engine ensure, then images ensure"
-                        ).set_defaults(func=_setup)
+    setup = commands.add_parser("setup", help="engine ensure, images ensure, system tools")
+    setup.add_argument("--browser", action="store_true",
+                       help="also install Chromium for the browser tests")
+    setup.set_defaults(func=_setup)
 
     img = commands.add_parser("images", help="base images and offline stand-ins")
     img_commands = img.add_subparsers(metavar="ACTION")
@@ -84,6 +86,7 @@ def _engine_ensure(args) -> int:
 def _setup(args) -> int:
     engine.ensure()
     images.ensure()
+    engine.ensure_tools(["dot"] + (["chromium"] if args.browser else []))
     return 0
 
 

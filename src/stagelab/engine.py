@@ -231,6 +231,21 @@ def apt_install(packages: list[str]) -> None:
         "install " + " ".join(missing), env=env)
 
 
+TOOL_PACKAGES = {"dot": "graphviz", "chromium": "chromium"}
+
+
+def ensure_tools(commands: list[str], say=print) -> None:
+    """Install the Debian packages behind missing commands (graphviz, chromium) when allowed."""
+    missing = [TOOL_PACKAGES[c] for c in commands if shutil.which(c) is None]
+    if not missing:
+        return
+    if not can_provision():
+        raise ProvisionError(f"Missing {', '.join(missing)}: install "
+                             f"{' and '.join(missing)} with your package manager, then retry.")
+    say(f"tools: installing {', '.join(missing)} from Debian")
+    apt_install(missing)
+
+
 def cli_plugins_dir() -> Path:
     """Return the per-user folder where the docker CLI looks for plugins."""
     config = Path(os.environ.get("DOCKER_CONFIG", Path.home() / ".docker"))
