@@ -1,16 +1,17 @@
 """stagelab: learn Docker build stages by running real builds."""
 
 from .build import BuildResult, Step, build
+from .calls import CheckWarning, call, check
 from .containers import files, history, run
 from .dockerfile import Dockerfile, Stage, parse_dockerfile
 from .errors import (BuildFailed, DockerfileError, EngineUnavailable, ImageUnavailable,
                      ProvisionError, StagelabError)
 from .images import BUSYBOX, DEBIAN, GCC, PYTHON, clean
 
-__all__ = ["BUSYBOX", "BuildFailed", "BuildResult", "DEBIAN", "Dockerfile", "DockerfileError",
-           "EngineUnavailable", "GCC", "ImageUnavailable", "PYTHON", "ProvisionError", "Stage",
-           "StagelabError", "Step", "build", "clean", "files", "history", "parse_dockerfile",
-           "run"]
+__all__ = ["BUSYBOX", "BuildFailed", "BuildResult", "CheckWarning", "DEBIAN", "Dockerfile",
+           "DockerfileError", "EngineUnavailable", "GCC", "ImageUnavailable", "PYTHON",
+           "ProvisionError", "Stage", "StagelabError", "Step", "build", "call", "check", "clean",
+           "files", "history", "parse_dockerfile", "run"]
 
 
 def load_ipython_extension(ipython):
