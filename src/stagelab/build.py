@@ -226,7 +226,8 @@ def _check_target(parsed: Dockerfile, target: str | None) -> str | None:
 
 # ---------------------------------------------------------------- BuildKit
 
-_VERTEX_NAME = re.compile(r"^\[(?P<stage>[^\s\]]+) (?P<step>\d+)/(?P<total>\d+)\] (?P<text>.*)$",
+# "[build 2/3] RUN make"; a single-stage Dockerfile's steps carry no stage name: "[2/2] RUN make".
+_VERTEX_NAME = re.compile(r"^\[(?:(?P<stage>[^\s\]]+) )?(?P<step>\d+)/(?P<total>\d+)\] (?P<text>.*)$",
                           re.DOTALL)
 _EXIT_CODE = re.compile(r"exit code: (\d+)")
 
@@ -347,7 +348,9 @@ class RawJsonReader:
         return "\n".join(lines + self.other_lines)
 
 
-def _stage_by_progress_name(stages: list[Stage], name: str) -> Stage | None:
+def _stage_by_progress_name(stages: list[Stage], name: str | None) -> Stage | None:
+    if name is None:
+        return stages[0] if len(stages) == 1 else None
     for stage in stages:
         if stage.ref == name.lower():
             return stage

@@ -1,0 +1,244 @@
+"""Real builds on the real engine, both builders: plan() against what the engine reports."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import stagelab as sl
+from stagelab import engine, images
+
+pytestmark = pytest.mark.engine
+BUILDERS = ["buildkit", "classic"]
+
+PIPELINE = """\
+FROM busybox:1.36 AS base
+RUN echo base > /base.txt
+
+FROM base AS build
+RUN echo built > /app.txt
+
+FROM busybox:1.36 AS test
+RUN echo testing > /test.txt
+
+FROM busybox:1.36
+COPY --from=build /app.txt /app.txt
+COPY --from=0 /base.txt /b.txt
+"""
+
+DIAMOND = """\
+ARG FLAVOUR=left
+FROM busybox:1.36 AS Shared
+RUN echo shared > /shared
+FROM shared AS left
+RUN echo left > /side
+FROM shared AS right
+RUN echo right > /side
+FROM busybox:1.36 AS tools
+COPY --from=shared /shared /tools-shared
+FROM ${FLAVOUR} AS chosen
+FROM busybox:1.36 AS release
+COPY --from=chosen /side /side
+"""
+
+MOUNTS = """\
+FROM busybox:1.36 AS data
+RUN echo payload > /payload
+FROM busybox:1.36 AS unrelated
+RUN echo never needed
+FROM busybox:1.36
+RUN --mount=type=bind,from=data,source=/payload,target=/mnt/payload cp /mnt/payload /copied
+"""
+
+CASES = [
+    (PIPELINE, None, None), (PIPELINE, "build", None), (PIPELINE, "test", None),
+    (DIAMOND, None, None), (DIAMOND, None, {"FLAVOUR": "right"}), (DIAMOND, "tools", None),
+    (MOUNTS, None, None),
+]
+
+
+def _salted(text: str, salt: str) -> str:
+    # A unique ARG per test run keeps the first build honest (nothing cached from earlier runs).
+    return text.replace("RUN echo", f"RUN echo {salt} >/dev/null && echo")
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+@pytest.mark.parametrize("text, target, build_args", CASES)
+def test_engine_runs_exactly_the_planned_stages(docker_engine, builder, text, target,
+                                                build_args):
+    text = _salted(text, f"{time.time_ns()}")
+    if builder == "classic" and "--mount" in text:
+        with pytest.raises(sl.BuildFailed, match="mount"):
+            sl.build(text, target=target, builder=builder, build_args=build_args)
+        return  # the classic builder has no RUN --mount
+    parsed = sl.parse_dockerfile(text)
+    planned = parsed.plan(target, builder, build_args)
+
+    first = sl.build(text, target=target, builder=builder, build_args=build_args)
+    assert set(first.ran) == set(planned), first
+    assert set(first.skipped) == {s.ref for s in parsed.stages} - set(planned)
+    assert first.built, "a fresh build builds something"
+    assert first.image_id and first.size_bytes > 0
+
+    again = sl.build(text, target=target, builder=builder, build_args=build_args)
+    assert set(again.ran) == set(planned)
+    assert set(again.cached) == set(planned), again
+    assert again.image_id == first.image_id
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_the_default_output_is_the_last_stage(docker_engine, builder):
+    result = sl.build(PIPELINE, builder=builder)
+    listed = sl.files(result.image_id)
+    assert {"/app.txt", "/b.txt", "/bin/busybox"} <= set(listed)
+    assert "/test.txt" not in listed and "/base.txt" not in listed
+    assert sl.run(result.image_id, ["cat", "/app.txt"]).strip() == "built"
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_a_tool_from_another_stage_is_not_found(docker_engine, builder):
+    text = ("FROM busybox:1.36 AS tools\n"
+            "RUN printf '#!/bin/sh\\necho hi\\n' > /bin/greet && chmod +x /bin/greet\n"
+            "FROM busybox:1.36 AS app\nRUN greet\n")
+    with pytest.raises(sl.BuildFailed) as caught:
+        sl.build(text, builder=builder, no_cache=True)
+    failure = caught.value
+    assert failure.exit_code == 127
+    assert failure.stage == "app"
+    assert failure.line == 4
+    assert failure.instruction == "RUN greet"
+    assert "not found" in failure.log_tail
+    assert "exit code 127" in str(failure) and "line 4" in str(failure)
+    assert failure.result.stage_status["app"] == "failed"
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_a_failing_run_names_stage_line_and_exit_code(docker_engine, builder):
+    text = "FROM busybox:1.36 AS check\nRUN echo about to fail && exit 3\n"
+    with pytest.raises(sl.BuildFailed) as caught:
+        sl.build(text, builder=builder, no_cache=True)
+    assert (caught.value.stage, caught.value.line, caught.value.exit_code) == ("check", 2, 3)
+    assert "about to fail" in caught.value.log_tail
+    assert len(str(caught.value).splitlines()) < 25
+
+
+def test_malformed_dockerfile_fails_before_the_engine(docker_engine):
+    with pytest.raises(sl.DockerfileError, match="line 2"):
+        sl.build("FROM busybox:1.36\nCOPPY a b\n")
+
+
+def test_target_must_be_a_named_stage(docker_engine):
+    with pytest.raises(sl.DockerfileError, match="AS name"):
+        sl.build(PIPELINE, target="3")
+
+
+def test_context_directory_and_files(docker_engine, tmp_path):
+    (tmp_path / "hello.txt").write_text("from the context\n")
+    (tmp_path / "Dockerfile").write_text("FROM busybox:1.36\nCOPY hello.txt /hello.txt\n")
+    from_dir = sl.build(tmp_path)
+    from_text = sl.build("FROM busybox:1.36\nCOPY hello.txt /hello.txt\n",
+                         files={"hello.txt": "from the context\n"})
+    assert from_dir.image_id == from_text.image_id
+    assert sl.run(from_dir.image_id, "cat /hello.txt") == "from the context\n"
+
+
+def test_output_exports_files_and_makes_no_image(docker_engine, tmp_path):
+    result = sl.build("FROM busybox:1.36 AS make\nRUN echo artefact > /out.txt\n"
+                      "FROM scratch\nCOPY --from=make /out.txt /\n", output=tmp_path / "out")
+    assert (tmp_path / "out" / "out.txt").read_text() == "artefact\n"
+    assert result.image_id is None
+
+
+def test_tag_and_labels(docker_engine):
+    tag = f"stagelab-test/tagged:{os.getpid()}"
+    result = sl.build(PIPELINE, tag=tag)
+    image = engine.client().images.get(tag)
+    assert image.id == result.image_id
+    assert image.labels[images.LABEL] == "stagelab"
+    assert image.labels[images.KIND_LABEL] == "build"
+
+
+def test_substitutions_only_without_registry(docker_engine):
+    result = sl.build(PIPELINE)
+    if images.registry_answers() or images.present("busybox:1.36"):
+        assert result.substitutions == {}
+    else:
+        assert result.substitutions == {"busybox:1.36": "stagelab/offline-busybox:1.36"}
+        assert not images.present("busybox:1.36"), "a stand-in never takes the official name"
+
+
+def test_no_engine_raises_engine_unavailable_with_advice(tmp_path):
+    script = textwrap.dedent("""
+        import stagelab as sl
+        try:
+            sl.build("FROM busybox:1.36\\nRUN true\\n")
+        except sl.EngineUnavailable as error:
+            print("ADVICE:", error)
+        """)
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/nowhere.sock"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert "ADVICE: No Docker engine answers at unix://" in done.stdout, done.stderr
+    assert "DOCKER_HOST" in done.stdout
+
+
+def test_clean_spares_what_stagelab_did_not_make(docker_engine, tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM stagelab/offline-busybox:1.36\n"
+                                         f"RUN echo foreign {time.time_ns()} > /f\n")
+    foreign_tag = f"learner/own:{os.getpid()}"
+    subprocess.run(["docker", "build", "-q", "-t", foreign_tag, str(tmp_path)], check=True,
+                   capture_output=True)
+    client = engine.client()
+    foreign_container = client.containers.create(foreign_tag, command=["true"])
+    ours = sl.build(_salted(PIPELINE, str(time.time_ns())))
+    try:
+        removed = sl.clean()
+        assert removed["images"] >= 1
+        with pytest.raises(Exception):
+            client.images.get(ours.image_id)
+        assert client.images.get(foreign_tag)
+        assert client.containers.get(foreign_container.id)
+        assert images.present("stagelab/offline-busybox:1.36"), "stand-ins stay without --all"
+    finally:
+        foreign_container.remove(force=True)
+        client.images.remove(foreign_tag, force=True)
+
+
+INTERRUPT_SCRIPT = """
+import stagelab as sl, sys
+try:
+    sl.build("FROM busybox:1.36\\nRUN echo {salt} && sleep {seconds}\\n", builder="{builder}",
+             progress=False)
+except KeyboardInterrupt:
+    print("INTERRUPTED", flush=True)
+"""
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_interrupt_stops_the_engine_work(docker_engine, builder):
+    seconds = 40 + BUILDERS.index(builder)
+    script = INTERRUPT_SCRIPT.format(salt=time.time_ns(), seconds=seconds, builder=builder)
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                               text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _sleeping(seconds):
+        time.sleep(0.2)
+    assert _sleeping(seconds), "the build never started its RUN"
+    began = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=60)
+    assert "INTERRUPTED" in out
+    assert time.monotonic() - began < 30
+    time.sleep(2)
+    assert not _sleeping(seconds), "the RUN kept going after the interrupt"
+    leftovers = engine.client().containers.list(all=True, filters={"status": "running"})
+    assert not [c for c in leftovers if "sleep" in " ".join(c.attrs["Args"] or [])]
+
+
+def _sleeping(seconds: int) -> bool:
+    done = subprocess.run(["pgrep", "-f", f"sleep {seconds}$"], capture_output=True)
+    return done.returncode == 0

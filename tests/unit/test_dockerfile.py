@@ -1,0 +1,163 @@
+"""The parser, stages and plan() on many Dockerfiles (pure logic: no engine)."""
+
+import pytest
+
+from stagelab import DockerfileError, parse_dockerfile
+
+PIPELINE = """\
+FROM busybox:1.36 AS base
+RUN echo base > /base.txt
+
+FROM base AS build
+RUN echo built > /app.txt
+
+FROM busybox:1.36 AS test
+RUN echo testing
+
+FROM busybox:1.36
+COPY --from=build /app.txt /app.txt
+COPY --from=0 /base.txt /b.txt
+"""
+
+
+def refs(stages):
+    return [s.ref for s in stages]
+
+
+def test_stages_start_at_from_and_end_before_the_next():
+    parsed = parse_dockerfile(PIPELINE)
+    assert refs(parsed.stages) == ["base", "build", "test", "3"]
+    assert [s.lines for s in parsed.stages] == [(1, 2), (4, 5), (7, 8), (10, 12)]
+    assert [s.name for s in parsed.stages] == ["base", "build", "test", None]
+
+
+def test_parent_is_the_stage_a_stage_is_built_from():
+    base, build, test, last = parse_dockerfile(PIPELINE).stages
+    assert build.parent is base
+    assert base.parent is None and test.parent is None and last.parent is None
+    assert last.sources == ["build", "base"]
+
+
+def test_buildkit_plan_follows_dependencies_only():
+    parsed = parse_dockerfile(PIPELINE)
+    assert parsed.plan() == ["base", "build", "3"]
+    assert parsed.plan("test") == ["test"]
+    assert parsed.plan("build") == ["base", "build"]
+
+
+def test_classic_plan_runs_every_stage_up_to_the_target():
+    parsed = parse_dockerfile(PIPELINE)
+    assert parsed.plan(builder="classic") == ["base", "build", "test", "3"]
+    assert parsed.plan("build", builder="classic") == ["base", "build"]
+    assert parsed.plan("test", builder="classic") == ["base", "build", "test"]
+
+
+def test_names_match_case_insensitively():
+    parsed = parse_dockerfile("FROM busybox:1.36 AS Builder\nRUN true\n"
+                              "FROM BUILDER AS Final\nCOPY --from=bUiLdEr /x /x\n")
+    builder, final = parsed.stages
+    assert builder.ref == "builder" and builder.name == "Builder"
+    assert final.parent is builder and final.sources == ["builder"]
+    assert parsed.plan("FINAL") == ["builder", "final"]
+
+
+def test_from_a_number_is_an_image_but_copy_from_a_number_is_a_stage():
+    parsed = parse_dockerfile("FROM busybox:1.36\nRUN true\nFROM 0\nCOPY --from=0 /a /a\n")
+    first, second = parsed.stages
+    assert second.parent is None and second.base == "0"
+    assert second.sources == ["0"]
+    assert parsed.plan() == ["0", "1"]
+    assert parsed.images() == ["busybox:1.36", "0"]
+
+
+def test_copy_from_an_image_is_not_a_stage_dependency():
+    parsed = parse_dockerfile("FROM scratch AS app\nCOPY --from=busybox:1.36 /bin/busybox /sh\n")
+    assert parsed.stages[0].sources == ["busybox:1.36"]
+    assert parsed.plan() == ["app"]
+    assert parsed.images() == ["busybox:1.36"]
+    assert parsed.edges()[0].external
+
+
+def test_run_mount_from_is_a_dependency():
+    text = ("FROM busybox:1.36 AS tools\nRUN echo t > /t\n"
+            "FROM busybox:1.36 AS unused\nRUN true\n"
+            "FROM busybox:1.36\nRUN --mount=type=bind,from=tools,source=/t,target=/mnt/t cat /mnt/t\n")
+    parsed = parse_dockerfile(text)
+    assert parsed.stages[2].sources == ["tools"]
+    assert parsed.plan() == ["tools", "2"]
+    kinds = {(e.source, e.child): e.kind for e in parsed.edges()}
+    assert kinds[("tools", "2")] == "mount"
+
+
+def test_arg_before_from_substitutes_defaults_and_build_args():
+    text = ("ARG VARIANT=dev\nFROM busybox:1.36 AS dev\nRUN true\n"
+            "FROM busybox:1.36 AS prod\nRUN true\nFROM ${VARIANT} AS final\n")
+    parsed = parse_dockerfile(text)
+    assert parsed.stages[2].base == "dev"
+    assert parsed.plan() == ["dev", "final"]
+    assert parsed.plan(build_args={"VARIANT": "prod"}) == ["prod", "final"]
+    assert parsed.plan(builder="classic", build_args={"VARIANT": "prod"}) == \
+        ["dev", "prod", "final"]
+
+
+def test_arg_expansion_forms():
+    text = ("ARG REPO=busybox\nARG TAG\nFROM ${REPO}:${TAG:-1.36}\n"
+            "FROM $REPO${TAG:+:$TAG}\n")
+    first, second = parse_dockerfile(text).stages
+    assert first.base == "busybox:1.36"
+    assert second.base == "busybox"
+
+
+def test_undeclared_build_args_do_not_change_from():
+    parsed = parse_dockerfile("FROM ${IMAGE:-busybox:1.36}\n")
+    assert parsed.resolve({"IMAGE": "debian"})[0].base == "busybox:1.36"
+
+
+def test_heredocs_parse_and_keep_lines():
+    text = "FROM busybox:1.36 AS a\nRUN <<EOT\necho one\necho two\nEOT\nFROM a\nRUN true\n"
+    a, b = parse_dockerfile(text).stages
+    assert a.lines == (1, 5)
+    assert b.lines == (6, 7)
+
+
+def test_escape_directive_joins_backtick_lines():
+    text = "# escape=`\nFROM busybox:1.36 AS a\nRUN echo one `\n  two\nFROM a\n"
+    parsed = parse_dockerfile(text)
+    assert parsed.escape == "`"
+    assert parsed.stages[0].steps[0].line == 3
+    assert parsed.stages[0].lines == (2, 4)
+    assert parsed.stages[1].parent is parsed.stages[0]
+
+
+@pytest.mark.parametrize("text, line, words", [
+    ("FROM busybox:1.36\nFOOBAR x\n", 2, "unknown instruction FOOBAR"),
+    ("FROM busybox:1.36\nRUN\n", 2, "RUN needs at least one argument"),
+    ("RUN echo hi\nFROM busybox:1.36\n", 1, "before the first FROM"),
+    ("FROM busybox:1.36 AS\n", 1, "AS name"),
+    ("FROM busybox:1.36 AS a\nFROM busybox:1.36 AS A\n", 2, "duplicate stage name"),
+    ("FROM busybox:1.36 AS 1st\n", 1, "invalid stage name"),
+    ("FROM busybox:1.36\nRUN <<EOT\necho never closed\n", 2, "unterminated heredoc"),
+    ("FROM busybox:1.36\nCOPY --from=3 /a /a\n", 2, "not an earlier stage"),
+    ("ARG EMPTY\nFROM ${EMPTY}\n", 2, "empty image name"),
+])
+def test_malformed_dockerfiles_name_the_line(text, line, words):
+    with pytest.raises(DockerfileError) as caught:
+        parse_dockerfile(text)
+    assert caught.value.line == line
+    assert words in str(caught.value)
+    assert f"line {line}" in str(caught.value)
+
+
+def test_an_empty_dockerfile_says_what_is_missing():
+    with pytest.raises(DockerfileError, match="no FROM|no instructions"):
+        parse_dockerfile("# nothing here\n")
+
+
+def test_unknown_target_lists_the_names():
+    with pytest.raises(DockerfileError, match="named stages: base, build, test"):
+        parse_dockerfile(PIPELINE).plan("release")
+
+
+def test_bad_builder_is_refused():
+    with pytest.raises(ValueError, match="buildkit"):
+        parse_dockerfile(PIPELINE).plan(builder="kaniko")
