@@ -137,7 +137,7 @@ def build(context: str | os.PathLike, *, dockerfile: str | None = None,
                                str(output) if output is not None else None)
         from . import replay
 
-        if engine.ping() is None:
+        if not engine.answers():
             return replay.replay(request, _progress(progress))
         request.substitutions = images.substitutions(parsed.images(build_args))
         runner = _run_buildkit if builder == "buildkit" else _run_classic

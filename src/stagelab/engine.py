@@ -69,12 +69,18 @@ def _client(host: str, timeout: int):
 
 def ping() -> dict | None:
     """Return the engine's version document, or None when no engine answers."""
-    import docker
-
     try:
-        return docker.DockerClient(base_url=docker_host(), timeout=5).version()
+        return _client(docker_host(), 5).version()
     except Exception:
         return None
+
+
+def answers() -> bool:
+    """Tell cheaply whether an engine answers."""
+    try:
+        return _client(docker_host(), 5).ping()
+    except Exception:
+        return False
 
 
 def require() -> dict:
