@@ -1,0 +1,65 @@
+"""How a build request becomes a buildx command line or a classic-builder Dockerfile."""
+
+from pathlib import Path
+
+from stagelab import parse_dockerfile
+from stagelab.build import BuildRequest, buildx_command, classic_dockerfile
+
+TEXT = """\
+ARG BASE=busybox:1.36
+FROM ${BASE} AS tools
+RUN echo tools
+FROM gcc:12-bookworm AS build
+COPY --from=busybox:1.36 /bin/busybox /busybox
+RUN --mount=type=bind,from=busybox:1.36,target=/bb true
+FROM tools
+"""
+SUBSTITUTES = {"busybox:1.36": "stagelab/offline-busybox:1.36",
+               "gcc:12-bookworm": "stagelab/offline-gcc:12-bookworm"}
+
+
+def request(**overrides):
+    fields = dict(dockerfile=parse_dockerfile(TEXT), context_dir=Path("/ctx"),
+                  dockerfile_path=Path("/ctx/Dockerfile"), target=None, target_ref=None,
+                  builder="buildkit", build_args={}, tag=None, no_cache=False, output=None,
+                  substitutions=dict(SUBSTITUTES))
+    fields.update(overrides)
+    return BuildRequest(**fields)
+
+
+def test_buildkit_substitutes_through_named_contexts():
+    command = buildx_command(request(target="build", build_args={"X": "1"}, tag="t:1",
+                                     no_cache=True), Path("/tmp/iid"))
+    assert command[:4] == ["docker", "buildx", "build", "--progress=rawjson"]
+    assert "--build-context" in command
+    assert "busybox:1.36=docker-image://stagelab/offline-busybox:1.36" in command
+    assert command[command.index("--target") + 1] == "build"
+    assert command[command.index("--build-arg") + 1] == "X=1"
+    assert "--no-cache" in command and command[-1] == "/ctx"
+    assert command[command.index("-t") + 1] == "t:1"
+    assert any(c.startswith("io.stagelab.created-by=") for c in command)
+
+
+def test_output_exports_instead_of_loading_an_image():
+    command = buildx_command(request(output="out"), Path("/tmp/iid"))
+    assert command[command.index("--output") + 1] == "type=local,dest=out"
+    assert "--iidfile" not in command and "--label" not in command
+
+
+def test_classic_builder_gets_a_rewritten_dockerfile():
+    text = classic_dockerfile(request(builder="classic"))
+    lines = text.splitlines()
+    assert lines[1] == "FROM stagelab/offline-busybox:1.36 AS tools"
+    assert lines[3] == "FROM stagelab/offline-gcc:12-bookworm AS build"
+    assert lines[4] == "COPY --from=stagelab/offline-busybox:1.36 /bin/busybox /busybox"
+    assert "from=stagelab/offline-busybox:1.36,target=/bb" in lines[5]
+    assert lines[6] == "FROM tools", "a stage reference is never rewritten"
+
+
+def test_classic_rewrite_follows_build_args():
+    text = classic_dockerfile(request(builder="classic", build_args={"BASE": "gcc:12-bookworm"}))
+    assert text.splitlines()[1] == "FROM stagelab/offline-gcc:12-bookworm AS tools"
+
+
+def test_nothing_to_substitute_keeps_the_text():
+    assert classic_dockerfile(request(substitutions={})) == TEXT
