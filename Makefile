@@ -19,7 +19,7 @@ setup: $(STAMP)
 
 lab: setup
 	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser --allow-root \
-		--ServerApp.root_dir=notebooks
+		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks/01_start_here.ipynb
 
 test: $(STAMP)
 	$(BIN)/stagelab setup --browser
