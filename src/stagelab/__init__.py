@@ -3,6 +3,7 @@
 from .build import BuildResult, Step, build
 from .calls import CheckWarning, call, check
 from .containers import files, history, run
+from .display import compare, graph, layers, sizes, timeline
 from .dockerfile import Dockerfile, Stage, parse_dockerfile
 from .errors import (BuildFailed, DockerfileError, EngineUnavailable, ImageUnavailable,
                      ProvisionError, StagelabError)
@@ -11,7 +12,8 @@ from .images import BUSYBOX, DEBIAN, GCC, PYTHON, clean
 __all__ = ["BUSYBOX", "BuildFailed", "BuildResult", "CheckWarning", "DEBIAN", "Dockerfile",
            "DockerfileError", "EngineUnavailable", "GCC", "ImageUnavailable", "PYTHON",
            "ProvisionError", "Stage", "StagelabError", "Step", "build", "call", "check", "clean",
-           "files", "history", "parse_dockerfile", "run"]
+           "files", "history", "parse_dockerfile", "run",
+           "compare", "graph", "layers", "sizes", "timeline"]
 
 
 def load_ipython_extension(ipython):
