@@ -6,7 +6,7 @@ import shlex
 import tarfile
 import tempfile
 
-from . import engine, images
+from . import engine, images, replay
 from .errors import StagelabError
 
 
@@ -14,6 +14,7 @@ class RunFailed(StagelabError):
     """A command run in a container exited non-zero."""
 
 
+@replay.replayable("run", errors=(RunFailed,))
 def run(image: str, command: str | list[str] | None = None, *, check: bool = True,
         entrypoint: str | list[str] | None = None) -> str:
     """Run a command in a new container from an image, remove it, and return its output."""
@@ -44,6 +45,7 @@ def run_status(image: str, command: str | list[str]) -> tuple[int, str]:
         return failed.exit_code, failed.output
 
 
+@replay.replayable("files")
 def files(image: str, under: str = "/") -> list[str]:
     """List the regular files and links in an image (works for FROM scratch images too)."""
     client = engine.client()
@@ -64,6 +66,7 @@ def files(image: str, under: str = "/") -> list[str]:
     return sorted(n for n in names if n.startswith(prefix) and n not in runtime)
 
 
+@replay.replayable("history")
 def history(image: str) -> list[dict]:
     """Return the image's layers, oldest first: size in bytes and the instruction."""
     layers = engine.client().api.history(image)
@@ -80,6 +83,7 @@ def history(image: str) -> list[dict]:
     return rows
 
 
+@replay.replayable("size")
 def size(image: str) -> int:
     """Return the image's size in bytes."""
     return engine.client().api.inspect_image(image)["Size"]

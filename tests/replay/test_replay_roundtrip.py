@@ -1,0 +1,170 @@
+"""Record real builds and container calls on the engine, then replay them with no engine."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from stagelab import engine
+
+pytestmark = pytest.mark.engine
+NO_ENGINE = "unix:///nonexistent.sock"
+
+# Runs twice, the same code: first on the engine with recording on, then with no engine.
+LESSON = textwrap.dedent('''
+    import json, sys, tempfile
+    from pathlib import Path
+    import stagelab as sl
+    from stagelab import containers, engine
+    from stagelab.build import Progress
+
+    SALT, BUILDER = sys.argv[1], sys.argv[2]
+    DOCKERFILE = f"""
+    FROM busybox:1.36 AS base
+    RUN echo {SALT} > /salt
+    FROM base AS app
+    COPY app.txt /app.txt
+    FROM busybox:1.36 AS unused
+    RUN echo never
+    FROM app AS final
+    RUN cat /app.txt
+    FROM scratch AS export
+    COPY --from=app /app.txt /salt /files/
+    """
+
+    class Events(Progress):
+        def __init__(self):
+            self.events = []
+        def stage(self, ref, state, step=""):
+            self.events.append([ref, state])
+
+    report = {}
+    for name in ("first", "again"):
+        watcher = Events()
+        result = sl.build(DOCKERFILE, files={"app.txt": "app\\n"}, builder=BUILDER,
+                          target="final", tag=f"stagelab-replay-test:{SALT}", progress=watcher)
+        report[name] = {"status": result.stage_status, "image": result.image_id,
+                        "size": result.size_bytes, "replayed": result.replayed,
+                        "engine": result.recorded_engine,
+                        "steps": [[s.stage, s.line, s.status] for s in result.steps],
+                        "events": watcher.events}
+    image = report["first"]["image"]
+    report["run"] = sl.run(image, "cat /salt /app.txt")
+    report["run_by_tag"] = sl.run(f"stagelab-replay-test:{SALT}", ["cat", "/salt"])
+    report["status"] = containers.run_status(image, "sh -c 'echo oops; exit 3'")
+    report["files"] = sl.files(image, "/bin")[:5]
+    report["history"] = sl.history(image)
+    report["size_call"] = containers.size(image)
+    try:
+        sl.build(DOCKERFILE.replace("cat /app.txt", "cat /missing"), files={"app.txt": "app\\n"},
+                 builder=BUILDER, target="final", progress=False)
+    except sl.BuildFailed as failed:
+        report["failed"] = {"stage": failed.stage, "line": failed.line,
+                            "exit_code": failed.exit_code, "message": str(failed),
+                            "replayed": failed.result.replayed}
+    except sl.EngineUnavailable as error:
+        report["failed_unrecorded"] = str(error)
+    # The classic builder has no --output.
+    with tempfile.TemporaryDirectory() as out:
+        if BUILDER == "buildkit":
+            exported = sl.build(DOCKERFILE, files={"app.txt": "app\\n"}, builder=BUILDER,
+                                output=out, target="export", progress=False)
+            report["exported"] = sorted(str(p.relative_to(out)) for p in Path(out).rglob("*"))
+            report["exported_app"] = (Path(out) / "files" / "app.txt").read_text()
+            report["exported_replayed"] = exported.replayed
+    if engine.ping() is None:
+        try:
+            sl.build(DOCKERFILE + "RUN echo never recorded\\n", progress=False)
+        except sl.EngineUnavailable as error:
+            report["unrecorded"] = str(error)
+    print(json.dumps(report))
+''')
+
+
+def _run(script, salt, builder, env):
+    done = subprocess.run([sys.executable, str(script), salt, builder], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.splitlines()[-1]), done.stderr
+
+
+@pytest.fixture(scope="module", params=["buildkit", "classic"])
+def recorded_and_replayed(request, docker_engine, tmp_path_factory):
+    builder = request.param
+    folder = tmp_path_factory.mktemp(f"recordings-{builder}")
+    script = folder / "lesson.py"
+    script.write_text(LESSON)
+    salt = f"{builder}-{time.time_ns()}"
+    env = {**os.environ, "STAGELAB_RECORDINGS": str(folder / "recordings")}
+    env.pop("DOCKER_HOST", None)
+    real, _ = _run(script, salt, builder, {**env, "STAGELAB_RECORD": "1"})
+    replayed, stderr = _run(script, salt, builder, {**env, "DOCKER_HOST": NO_ENGINE})
+    return real, replayed, stderr, docker_engine
+
+
+def test_a_replayed_build_reports_what_the_real_build_did(recorded_and_replayed):
+    real, replayed, _, version = recorded_and_replayed
+    for name in ("first", "again"):
+        assert not real[name]["replayed"]
+        assert replayed[name]["replayed"]
+        assert replayed[name]["engine"] == version["Version"]
+        for field in ("status", "image", "size", "steps"):
+            assert replayed[name][field] == real[name][field], (name, field)
+    # The second build was cached on the engine; its replay says so too.
+    assert real["first"]["status"]["base"] == "built"
+    assert replayed["again"]["status"]["base"] == "cached"
+
+
+def test_the_watcher_gets_the_recorded_stage_transitions(recorded_and_replayed):
+    real, replayed, _, _ = recorded_and_replayed
+    events = replayed["first"]["events"]
+    assert ["base", "running"] in events
+    last = {ref: state for ref, state in events}
+    for ref, status in real["first"]["status"].items():
+        expected = {"built": "done", "cached": "cached"}.get(status)
+        assert last.get(ref) == expected, (ref, events)
+
+
+def test_container_calls_replay_their_recorded_outputs(recorded_and_replayed):
+    real, replayed, _, _ = recorded_and_replayed
+    for field in ("run", "run_by_tag", "status", "files", "history", "size_call"):
+        assert replayed[field] == real[field], field
+    assert real["status"] == [3, "oops\n"]
+
+
+def test_a_local_export_is_written_again(recorded_and_replayed):
+    real, replayed, _, _ = recorded_and_replayed
+    if "exported" not in real:
+        pytest.skip("the classic builder has no --output")
+    assert replayed["exported"] == real["exported"] == ["files", "files/app.txt", "files/salt"]
+    assert replayed["exported_app"] == "app\n"
+    assert replayed["exported_replayed"]
+
+
+def test_the_banner_says_it_is_a_replay_and_of_which_engine(recorded_and_replayed):
+    _, _, stderr, version = recorded_and_replayed
+    assert (f"Replayed from a real build on Docker Engine {version['Version']}, recorded on "
+            in stderr)
+    assert "no Docker engine is reachable here" in stderr
+
+
+def test_a_build_without_recording_says_why_and_how_to_run_it(recorded_and_replayed):
+    _, replayed, _, _ = recorded_and_replayed
+    message = replayed["unrecorded"]
+    assert "no recording of this exact build" in message
+    assert "stagelab engine ensure" in message and "make lab" in message
+    assert "make recordings" in message
+
+
+def test_a_failed_build_replays_as_the_same_failure(recorded_and_replayed):
+    real, replayed, _, _ = recorded_and_replayed
+    assert real["failed"]["exit_code"] == 1 and real["failed"]["stage"] == "final"
+    assert "failed" in replayed, ("no recording of the failed build: build() must call "
+                                  "replay.record(request, failed) when a build fails")
+    assert replayed["failed"]["replayed"]
+    for field in ("stage", "line", "exit_code", "message"):
+        assert replayed["failed"][field] == real["failed"][field], field
