@@ -8,11 +8,12 @@ from .dockerfile import Dockerfile, Stage, parse_dockerfile
 from .errors import (BuildFailed, DockerfileError, EngineUnavailable, ImageUnavailable,
                      ProvisionError, StagelabError)
 from .images import BUSYBOX, DEBIAN, GCC, PYTHON, clean
+from .labs import lab
 
 __all__ = ["BUSYBOX", "BuildFailed", "BuildResult", "CheckWarning", "DEBIAN", "Dockerfile",
            "DockerfileError", "EngineUnavailable", "GCC", "ImageUnavailable", "PYTHON",
            "ProvisionError", "Stage", "StagelabError", "Step", "build", "call", "check", "clean",
-           "files", "history", "parse_dockerfile", "run",
+           "files", "history", "lab", "parse_dockerfile", "run",
            "compare", "graph", "layers", "sizes", "timeline"]
 
 

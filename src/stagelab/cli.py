@@ -75,6 +75,16 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--no-cache", action="store_true")
     build.add_argument("--output", help="export the result to a folder instead of an image")
     build.set_defaults(func=_build)
+
+    lab = commands.add_parser("lab", help="hands-on labs: list them, check your work")
+    lab_commands = lab.add_subparsers(metavar="ACTION")
+    lab_commands.add_parser("list", help="show every lab").set_defaults(func=_lab_list)
+    lab_check = lab_commands.add_parser("check", help="build your files and judge each criterion")
+    lab_check.add_argument("lab", help="the lab's number, e.g. 02")
+    lab_check.add_argument("--dir", help="the folder to check (default: the lab's own folder)")
+    lab_check.set_defaults(func=_lab_check)
+    commands.add_parser("progress", help="show each lab: not started, attempted or passed"
+                        ).set_defaults(func=_progress)
     return parser
 
 
@@ -141,6 +151,35 @@ def _build(args) -> int:
         print(f"substituted {official} -> {standin}")
     return 0
 
+
+
+def _lab_list(args) -> int:
+    from . import labs
+
+    for each in labs.all_labs():
+        print(f"{each.number}  {each.slug:<24} {each.title}")
+    return 0
+
+
+def _lab_check(args) -> int:
+    from . import labs
+
+    chosen = labs.lab(args.lab)
+    print(f"Checking lab {chosen.slug} in {args.dir or chosen.path} ...", flush=True)
+    report = chosen.check(args.dir, on_result=lambda outcome: print(outcome.text(), flush=True))
+    if isinstance(report, labs.NoEngineReport):
+        print(repr(report), file=sys.stderr)
+        return 1
+    print(report.headline())
+    return 0 if report.passed else 1
+
+
+def _progress(args) -> int:
+    from . import labs
+
+    print(labs.progress_table())
+    print(f"(attempts are recorded in {labs.progress_file()})")
+    return 0
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,60 @@
+"""Checks for lab 02: a multi-stage build ships the program without the toolchain."""
+
+from stagelab import containers
+from stagelab.labs import COMPILER_PATHS, criterion, existing_paths, expect, last_stage
+
+TITLE = "Shrink it"
+GOAL = ("The image that runs `hello` carries all of gcc: keep the program working and make the "
+        "final image smaller than 50 MB, with no compiler in it.")
+SIZE_LIMIT_MB = 50
+EXPECTED_OUTPUT = "\n".join(["Hello from a small image!"] +
+                            [f"{n} squared is {n * n}" for n in range(1, 6)])
+HINTS = [
+    "Build the program in one stage and run it in another: the final image needs the binary, "
+    "not the compiler.",
+    "Name the compiling stage (`FROM gcc:12-bookworm AS build`), then start a new stage FROM a "
+    "small image and `COPY --from=build` the binary into it.",
+    "busybox:1.36 (2 MB) has no C library, and debian:bookworm-slim is 74 MB: compile with "
+    "`gcc -static` and put the binary in a busybox:1.36 (or scratch) stage.",
+]
+
+
+@criterion("The image builds", hint="Read the failing step in the message above.")
+def builds(work):
+    result = work.build()
+    return f"built in {result.duration_s:.1f} s"
+
+
+@criterion("The image prints the right output",
+           hint="A binary that needs glibc does not run on busybox: compile with `-static`.")
+def prints_output(work):
+    output = containers.run(work.build().image_id).strip()
+    expect(output == EXPECTED_OUTPUT, f"it printed:\n{output}\nexpected:\n{EXPECTED_OUTPUT}")
+    return "the greeting and five squares"
+
+
+@criterion(f"The final image is smaller than {SIZE_LIMIT_MB} MB",
+           hint="Only the last stage ships: start it FROM busybox:1.36 (or scratch).")
+def small(work):
+    size_mb = work.build().size_mb
+    expect(size_mb < SIZE_LIMIT_MB, f"the final image is {size_mb:.1f} MB")
+    return f"the final image is {size_mb:.1f} MB"
+
+
+@criterion("The final image holds no compiler",
+           hint="Compile in an earlier stage; the last stage should not start FROM gcc.")
+def no_compiler(work):
+    found = existing_paths(work.build().image_id, COMPILER_PATHS)
+    expect(not found, f"found {', '.join(found)}")
+    return f"none of {', '.join(COMPILER_PATHS)}"
+
+
+@criterion("The final stage copies the program from a build stage (COPY --from)",
+           hint="Add `COPY --from=<your build stage> <path of the binary> <where it goes>`.")
+def copies_program(work):
+    parsed = work.dockerfile
+    final = last_stage(parsed)
+    stages = {stage.ref for stage in parsed.stages}
+    copied = [source for source in final.sources if source in stages]
+    expect(bool(copied), f"the last stage ({final.label}) copies from no other stage")
+    return f"the last stage copies from {', '.join(copied)}"

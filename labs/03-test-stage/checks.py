@@ -1,0 +1,96 @@
+"""Checks for lab 03: a test stage that runs on demand and never ships."""
+
+import re
+from pathlib import PurePosixPath
+
+from stagelab import containers, files
+from stagelab.errors import BuildFailed
+from stagelab.labs import criterion, expect, fail
+
+TITLE = "Add a test stage"
+GOAL = ("Add a stage named `test` that runs the tests, so `--target test` fails on broken "
+        "code, while the default build skips it and ships no test files.")
+EXPECTED_OUTPUT = "Hello, stagelab!"
+# The check builds a copy of your files with this greet.py: the tests must catch it.
+BROKEN_GREET = '''"""A greet.py broken on purpose by the lab's check."""
+
+import sys
+
+
+def greet(name: str) -> str:
+    return "Goodbye"
+
+
+if __name__ == "__main__":
+    print(greet(sys.argv[1] if len(sys.argv) > 1 else "stagelab"))
+'''
+# The Python in the image brings test modules of its own; they are not yours.
+SYSTEM_FOLDERS = ("/usr/lib/python3", "/usr/local/lib/python3")
+HINTS = [
+    "A build can have a stage that nothing ships: BuildKit builds only the stages the target "
+    "needs, so a `test` stage runs only when you ask for it with `--target test`.",
+    "Split the file into three stages: `base` (Python and greet.py), `test` (FROM base, adds "
+    "tests/ and runs them) and `release` (FROM base, the CMD). Keep `release` last.",
+    "In the test stage: `COPY tests/ tests/` then "
+    "`RUN python -m unittest discover -s tests -v`. Replace `COPY . .` in the shipped "
+    "stage with `COPY greet.py .`.",
+]
+
+
+@criterion("The default build succeeds", hint="Read the failing step in the message above.")
+def builds(work):
+    result = work.build()
+    return f"built in {result.duration_s:.1f} s"
+
+
+@criterion("The default image greets", hint="Keep `CMD [\"python\", \"greet.py\"]` in the "
+           "last stage, with greet.py next to it.")
+def greets(work):
+    output = containers.run(work.build().image_id).strip()
+    expect(output == EXPECTED_OUTPUT, f"it printed {output!r}, expected {EXPECTED_OUTPUT!r}")
+    return output
+
+
+@criterion("`--target test` builds and the tests pass",
+           hint="Name a stage `test` (`FROM base AS test`) that copies the tests and runs them.")
+def test_target_passes(work):
+    result = work.build(target="test")
+    ran = re.search(r"^\s*Ran (\d+) tests? ", result.log, re.MULTILINE)
+    if ran:
+        return f"{ran.group(1)} test(s) ran and passed"
+    return f"stage test {result.stage_status['test']} (its tests passed when it was built)"
+
+
+@criterion("`--target test` fails when the code is broken",
+           hint="The test stage must RUN the tests against the greet.py it copies.")
+def test_target_catches_bugs(work):
+    work.build(target="test")  # a test stage that fails on good code proves nothing
+    broken = work.variant({"greet.py": BROKEN_GREET})
+    try:
+        broken.build(target="test")
+    except BuildFailed as error:
+        expect(error.exit_code not in (None, 0),
+               f"it failed, but not in a step that ran the tests:\n{error}")
+        return f"with a broken greet.py, line {error.line} failed with exit code {error.exit_code}"
+    fail("with greet.py broken on purpose, `--target test` still succeeded: "
+         "do the tests run, on the greet.py the stage copied?")
+
+
+@criterion("The default build skips the test stage (BuildKit)",
+           hint="Keep the shipped stage last and do not start it FROM test or COPY from test.")
+def default_skips_tests(work):
+    work.dockerfile.stage("test")
+    status = work.build().stage_status["test"]
+    expect(status == "skipped", f"the default build ran the test stage: it was {status}")
+    return "stage test: skipped"
+
+
+@criterion("The shipped image holds no test files",
+           hint="Copy only greet.py into the shipped stage; tests belong in the test stage.")
+def ships_no_tests(work):
+    mine = {path.name for path in work.path.rglob("test_*.py")}
+    expect(bool(mine), "no test_*.py files in your folder to look for")
+    shipped = [path for path in files(work.build().image_id)
+               if PurePosixPath(path).name in mine and not path.startswith(SYSTEM_FOLDERS)]
+    expect(not shipped, f"the image holds {', '.join(shipped)}")
+    return f"none of {', '.join(sorted(mine))} in the image"

@@ -1,0 +1,82 @@
+"""Checks for lab 04: one Dockerfile gives a dev image and a prod image."""
+
+from stagelab import containers, engine, files
+from stagelab.labs import COMPILER_PATHS, criterion, existing_paths, expect, fail
+
+TITLE = "Dev and prod from one Dockerfile"
+GOAL = ("Turn the dev-only Dockerfile into one that gives two images: `dev` (compiler, make, "
+        "source, debug build) by `--target dev` or `--build-arg MODE=dev`, and a small `prod` "
+        "image by default.")
+EXPECTED_OUTPUT = "sum of 1..10 = 55"
+PROD_LIMIT_MB = 20
+SOURCE_FILES = {"app.c", "Makefile"}
+HINTS = [
+    "Stages can end in different images: name the current stage `dev`, then add stages after "
+    "it for production.",
+    "Production needs only the binary: compile it (with `LDFLAGS=-static`) in a gcc stage, "
+    "then COPY --from that stage into a busybox:1.36 stage named `prod`.",
+    "The default build gives the last stage: put `prod` last. Or declare `ARG MODE=prod` "
+    "before the first FROM and end with `FROM ${MODE}`, so `--build-arg MODE=dev` picks dev.",
+]
+
+
+def dev_image(work):
+    """Build the dev image the way the learner's Dockerfile offers it."""
+    parsed = work.dockerfile
+    if any(stage.ref == "dev" for stage in parsed.stages):
+        return work.build(target="dev"), "--target dev"
+    if "MODE" in parsed.global_args:
+        return work.build(build_args={"MODE": "dev"}), "--build-arg MODE=dev"
+    fail("nothing selects a dev image: name a stage `dev`, or declare `ARG MODE` before the "
+         "first FROM")
+
+
+@criterion("The dev image builds with `--target dev` or `--build-arg MODE=dev`",
+           hint="Name the development stage: `FROM gcc:12-bookworm AS dev`.")
+def dev_reachable(work):
+    result, how = dev_image(work)
+    return f"{how}: {result.size_mb:.1f} MB"
+
+
+@criterion("The dev image has the compiler, make and the source, and runs the program",
+           hint="Keep the dev stage as the starter had it: FROM gcc, COPY the source, RUN make.")
+def dev_contents(work):
+    image = dev_image(work)[0].image_id
+    workdir = engine.client().api.inspect_image(image)["Config"].get("WorkingDir") or "/"
+    wanted = ["/usr/bin/gcc", "/usr/bin/make"] + [f"{workdir.rstrip('/')}/{name}"
+                                                    for name in sorted(SOURCE_FILES)]
+    present = existing_paths(image, wanted)
+    missing = [path for path in wanted if path not in present]
+    expect(not missing, f"the dev image lacks {', '.join(missing)}")
+    output = containers.run(image).strip()
+    expect(output == EXPECTED_OUTPUT, f"it printed {output!r}, expected {EXPECTED_OUTPUT!r}")
+    return f"has {', '.join(wanted)}; prints {output!r}"
+
+
+@criterion("The default build (prod) runs the program",
+           hint="The last stage needs a CMD that runs the binary it copied.")
+def prod_runs(work):
+    output = containers.run(work.build().image_id).strip()
+    expect(output == EXPECTED_OUTPUT, f"it printed {output!r}, expected {EXPECTED_OUTPUT!r}")
+    return output
+
+
+@criterion("The prod image holds no compiler, no make and no source",
+           hint="Start prod FROM busybox:1.36 and COPY --from only the binary into it.")
+def prod_contents(work):
+    image = work.build().image_id
+    tools = existing_paths(image, COMPILER_PATHS + ["/usr/bin/make"])
+    expect(not tools, f"the prod image holds {', '.join(tools)}")
+    sources = [path for path in files(image) if path.rsplit("/", 1)[-1] in SOURCE_FILES]
+    expect(not sources, f"the prod image holds {', '.join(sources)}")
+    return "only the program"
+
+
+@criterion(f"prod is under {PROD_LIMIT_MB} MB and at least ten times smaller than dev",
+           hint="The toolchain stays in dev; prod is a 2 MB base plus one static binary.")
+def sizes(work):
+    prod_mb = work.build().size_mb
+    dev_mb = dev_image(work)[0].size_mb
+    shown = f"prod {prod_mb:.1f} MB, dev {dev_mb:.1f} MB"
+    expect(prod_mb < PROD_LIMIT_MB and prod_mb * 10 <= dev_mb, shown)
+    return shown

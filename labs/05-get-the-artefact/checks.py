@@ -1,0 +1,57 @@
+"""Checks for lab 05: build a binary straight into a folder with --output, no image."""
+
+import subprocess
+
+from stagelab.labs import criterion, expect
+
+TITLE = "Get the artefact out"
+GOAL = ("Make `--output` (sl.build(..., output=folder)) write just the `tool` binary into the "
+        "folder: no image, no whole filesystem around it.")
+ARGUMENTS = ["one", "two"]
+EXPECTED_OUTPUT = "tool 1.0: 2 argument(s)\n  one\n  two"
+HINTS = [
+    "With `--output type=local`, BuildKit writes the whole filesystem of the target stage into "
+    "the folder: here, all of busybox around the tool.",
+    "Make the last stage hold nothing but the binary: start it FROM scratch.",
+    "End the Dockerfile with `FROM scratch AS artefact` and "
+    "`COPY --from=build /out/tool /tool`.",
+]
+
+
+@criterion("The build exports into a folder", hint="Read the failing step in the message above.")
+def exports(work):
+    folder = work.export()
+    count = sum(1 for path in folder.rglob("*") if not path.is_dir())
+    return f"{count} file(s) written"
+
+
+@criterion("The folder holds only the file `tool`",
+           hint="The last stage is what gets exported: make it `FROM scratch` with only the binary.")
+def only_the_tool(work):
+    folder = work.export()
+    written = sorted(str(path.relative_to(folder)) for path in folder.rglob("*")
+                     if not path.is_dir())
+    shown = ", ".join(written[:5]) + (f" and {len(written) - 5} more" if len(written) > 5 else "")
+    expect(written == ["tool"], f"the folder holds {len(written)} file(s): {shown or 'none'}")
+    return "just tool"
+
+
+@criterion("`tool` runs on this machine and prints the right thing",
+           hint="Copy the static binary to `/tool` in the exported stage.")
+def tool_runs(work):
+    tool = work.export() / "tool"
+    expect(tool.is_file(), "there is no file `tool` at the top of the folder")
+    expect(tool.read_bytes()[:4] == b"\x7fELF", "`tool` is not a Linux program")
+    done = subprocess.run([str(tool), *ARGUMENTS], capture_output=True, text=True, timeout=30)
+    output = done.stdout.strip()
+    expect(done.returncode == 0 and output == EXPECTED_OUTPUT,
+           f"exit code {done.returncode}, printed {output!r}{done.stderr.strip()[-200:]}")
+    return f"`tool {' '.join(ARGUMENTS)}` printed the arguments back"
+
+
+@criterion("No image was created or tagged",
+           hint="Export with --output; an image would be a detour.")
+def no_image(work):
+    work.export()
+    expect(not work.new_images, f"new images appeared: {', '.join(sorted(work.new_images))}")
+    return "the engine's image list is unchanged"

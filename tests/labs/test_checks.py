@@ -1,0 +1,139 @@
+"""Every lab's checks on the real engine: the solution passes, the starter fails what it should."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import stagelab as sl
+from stagelab import labs
+
+pytestmark = pytest.mark.engine
+
+# The criteria each starter is meant to fail; it passes all the others.
+STARTER_FAILS = {
+    "01": {"builds", "tool_from_tools", "prints_summary"},
+    "02": {"small", "no_compiler", "copies_program"},
+    "03": {"test_target_passes", "test_target_catches_bugs", "default_skips_tests",
+           "ships_no_tests"},
+    "04": {"dev_reachable", "dev_contents", "prod_contents", "sizes"},
+    "05": {"only_the_tool", "tool_runs"},
+}
+STAGELAB = [str(Path(sys.executable).with_name("stagelab"))]
+
+
+@pytest.fixture(scope="module")
+def reports(docker_engine, tmp_path_factory):
+    """Check each lab's solution and starter once; the tests below read the reports."""
+    home = tmp_path_factory.mktemp("module-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STAGELAB_HOME", str(home))
+        return {(each.number, which): each.check(each.path / which)
+                for each in labs.all_labs() for which in ("solution", "starter")}
+
+
+def test_every_lab_states_what_its_starter_fails():
+    assert set(STARTER_FAILS) == {each.number for each in labs.all_labs()}
+    for each in labs.all_labs():
+        assert STARTER_FAILS[each.number] <= {item.key for item in each.criteria}
+
+
+@pytest.mark.parametrize("number", sorted(STARTER_FAILS))
+def test_solution_passes_every_criterion(reports, number):
+    report = reports[(number, "solution")]
+    assert report.failed == [], repr(report)
+    assert report.passed
+
+
+@pytest.mark.parametrize("number", sorted(STARTER_FAILS))
+def test_starter_fails_exactly_what_it_should(reports, number):
+    report = reports[(number, "starter")]
+    assert set(report.failed) == STARTER_FAILS[number], repr(report)
+    for outcome in report.outcomes:
+        assert outcome.detail, f"{outcome.criterion.key} says nothing"
+        if not outcome.passed:
+            assert outcome.criterion.hint in repr(report)
+
+
+def test_sizes_are_measured_on_both_images(reports):
+    """Lab 02's bound is met only by the multi-stage solution; its report says both sizes."""
+    starter = next(o for o in reports[("02", "starter")].outcomes if o.criterion.key == "small")
+    solution = next(o for o in reports[("02", "solution")].outcomes if o.criterion.key == "small")
+    big = float(starter.detail.split()[-2])
+    small = float(solution.detail.split()[-2])
+    assert big > 300 and small < 10, (starter.detail, solution.detail)
+
+
+def test_report_renders_as_html_and_text(reports):
+    report = reports[("02", "starter")]
+    page = report._repr_html_()
+    assert page.count("&#10008; fail") == 3 and page.count("&#10004; pass") == 2
+    assert "Hint:" in page
+    assert repr(report).startswith("Lab 02-shrink-it: 2 of 5 criteria pass")
+
+
+def _copy_of(number: str, which: str, into: Path) -> Path:
+    each = sl.lab(number)
+    folder = into / f"{each.slug}-{which}"
+    shutil.copytree(each.path / which, folder)
+    return folder
+
+
+def test_dockerfile_that_does_not_parse_fails_every_criterion_with_the_error(docker_engine,
+                                                                            tmp_path):
+    folder = _copy_of("02", "solution", tmp_path)
+    (folder / "Dockerfile").write_text("FROM gcc:12-bookworm AS build\nCOPY\n")
+    report = sl.lab("02").check(folder)
+    assert report.failed == [item.key for item in sl.lab("02").criteria]
+    assert all("Dockerfile line 2: COPY needs at least one argument" in outcome.detail
+               for outcome in report.outcomes), repr(report)
+
+
+def test_build_that_fails_reports_the_build_error(docker_engine, tmp_path):
+    folder = _copy_of("02", "solution", tmp_path)
+    dockerfile = folder / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace(" hello.c\n", " missing.c\n"))
+    report = sl.lab("02").check(folder)
+    builds = report.outcomes[0]
+    assert builds.criterion.key == "builds" and not builds.passed
+    assert "Build failed in stage 'build'" in builds.detail and "exit code 1" in builds.detail
+    assert "missing.c" in builds.detail
+    # Only the structural criterion, read from the parser, still passes.
+    assert report.failed == ["builds", "prints_output", "small", "no_compiler"]
+
+
+def test_check_records_the_attempt_but_not_a_check_of_the_solution(docker_engine, tmp_path):
+    each = sl.lab("05")
+    each.check(each.solution_path)
+    assert labs.attempts() == []
+    folder = _copy_of("05", "solution", tmp_path)
+    each.check(folder)
+    (attempt,) = labs.attempts()
+    assert attempt["lab"] == "05" and attempt["passed"] == attempt["total"] == 4
+    assert attempt["failed"] == [] and attempt["dir"] == str(folder)
+    assert json.loads(labs.progress_file().read_text().splitlines()[0])["slug"] == each.slug
+
+
+def test_cli_exit_codes_and_progress(docker_engine, tmp_path):
+    solution = subprocess.run(STAGELAB + ["lab", "check", "02", "--dir",
+                                          str(sl.lab("02").solution_path)],
+                              capture_output=True, text=True)
+    assert solution.returncode == 0, solution.stdout + solution.stderr
+    assert "every criterion passes" in solution.stdout
+    starter = subprocess.run(STAGELAB + ["lab", "check", "02", "--dir",
+                                         str(_copy_of("02", "starter", tmp_path))],
+                             capture_output=True, text=True)
+    assert starter.returncode == 1, starter.stdout + starter.stderr
+    assert "FAIL  The final image holds no compiler" in starter.stdout
+    progress = subprocess.run(STAGELAB + ["progress"], capture_output=True, text=True)
+    assert progress.returncode == 0
+    row = next(line for line in progress.stdout.splitlines() if line.startswith("02-"))
+    assert row.split()[1:3] == ["attempted", "1"] and row.endswith("2/5")
+    unknown = subprocess.run(STAGELAB + ["lab", "check", "99"], capture_output=True, text=True)
+    assert unknown.returncode == 1 and "No lab '99'" in unknown.stderr
+    assert "Traceback" not in unknown.stderr

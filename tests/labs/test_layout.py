@@ -1,0 +1,141 @@
+"""The labs' files, lookup, hints, solution, reset and progress: no engine needed."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+import stagelab as sl
+from stagelab import engine, labs
+from stagelab.errors import StagelabError
+
+OFFLINE_IMAGES = {sl.BUSYBOX, sl.DEBIAN, sl.GCC, sl.PYTHON}
+ALL_LABS = labs.all_labs()
+
+
+def test_there_are_at_least_five_labs_numbered_in_order():
+    numbers = [each.number for each in ALL_LABS]
+    assert len(numbers) >= 5
+    assert numbers == [f"{n:02d}" for n in range(1, len(numbers) + 1)]
+
+
+@pytest.mark.parametrize("each", ALL_LABS, ids=lambda each: each.slug)
+def test_lab_has_task_starter_solution_checks_and_hints(each):
+    assert (each.path / "task.ipynb").is_file()
+    starter = each.learner_files(each.starter_path)
+    solution = each.learner_files(each.solution_path)
+    assert "Dockerfile" in map(str, starter)
+    assert starter == solution, "the solution must hold the same files as the starter"
+    assert (each.starter_path / "Dockerfile").read_text() != \
+        (each.solution_path / "Dockerfile").read_text()
+    assert len(each.criteria) >= 4
+    assert len(each.checks.HINTS) >= 3
+    assert each.title and each.goal
+
+
+@pytest.mark.parametrize("each", ALL_LABS, ids=lambda each: each.slug)
+@pytest.mark.parametrize("which", ["starter", "solution"])
+def test_dockerfiles_work_offline(each, which):
+    text = (each.path / which / "Dockerfile").read_text()
+    parsed = sl.parse_dockerfile(text)
+    assert set(parsed.images()) <= OFFLINE_IMAGES | {"scratch"}
+    assert not re.search(r"apt-get|apk add|pip install|curl |wget ", text)
+
+
+def test_task_notebooks_have_kernelspec_and_no_outputs():
+    import nbformat
+
+    for each in ALL_LABS:
+        notebook = nbformat.read(each.path / "task.ipynb", as_version=4)
+        assert notebook.metadata["kernelspec"] == {"name": "python3", "display_name": "Python 3",
+                                                   "language": "python"}
+        code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+        assert all(not cell.outputs and cell.execution_count is None for cell in code)
+        assert any(f'sl.lab("{each.number}")' in cell.source for cell in code)
+
+
+@pytest.mark.parametrize("name", ["02", "2", 2, "02-shrink-it", "shrink-it", "SHRINK-IT"])
+def test_lab_is_found_by_number_folder_or_topic(name):
+    assert sl.lab(name).slug == "02-shrink-it"
+
+
+def test_unknown_lab_names_the_labs():
+    with pytest.raises(StagelabError, match="No lab '42'.*01-fix-the-pipeline"):
+        sl.lab("42")
+
+
+def test_missing_labs_folder_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("STAGELAB_LABS", str(tmp_path / "nowhere"))
+    with pytest.raises(StagelabError, match="Set STAGELAB_LABS"):
+        sl.lab("01")
+
+
+def test_labs_folder_comes_from_the_environment(labs_copy):
+    assert sl.lab("01").path == labs_copy / "01-fix-the-pipeline"
+
+
+def test_hints_get_stronger_then_point_to_the_solution():
+    each = sl.lab("01")
+    shown = [repr(each.hint()) for _ in range(len(each.checks.HINTS) + 1)]
+    for number, text in enumerate(shown[:-1], start=1):
+        assert text.startswith(f"Hint {number} of {len(each.checks.HINTS)}: ")
+    assert "lab.solution()" in shown[-1]
+    assert "<strong>" in each.hint()._repr_html_()
+
+
+def test_solution_shows_its_files_and_the_difference():
+    shown = repr(sl.lab("02").solution())
+    assert "--- hello.c" in shown and "COPY --from=build" in shown
+    assert "+++ solution/Dockerfile" in shown or "same as the solution" in shown
+
+
+def test_reset_backs_up_the_learners_files_then_restores_the_starter(labs_copy):
+    each = sl.lab("02")
+    (each.path / "Dockerfile").write_text("FROM busybox:1.36\n# my attempt\n")
+    (each.path / "notes.txt").write_text("my notes\n")
+    backup = each.reset()
+    assert backup.parent == each.path / ".backups"
+    assert (backup / "Dockerfile").read_text() == "FROM busybox:1.36\n# my attempt\n"
+    assert (backup / "notes.txt").read_text() == "my notes\n"
+    assert (each.path / "Dockerfile").read_text() == (each.starter_path / "Dockerfile").read_text()
+    assert not (each.path / "notes.txt").exists()
+    assert (each.path / "checks.py").exists() and (each.path / "solution" / "Dockerfile").exists()
+    second = each.reset()
+    assert second != backup and (second / "Dockerfile").exists()
+
+
+def test_learner_files_leave_out_the_lab_machinery(labs_copy):
+    each = sl.lab("03")
+    (each.path / "__pycache__").mkdir()
+    (each.path / "__pycache__" / "x.pyc").write_text("")
+    assert sorted(map(str, each.learner_files())) == ["Dockerfile", "greet.py",
+                                                      "tests/test_greet.py"]
+
+
+def test_progress_counts_attempts_per_lab(progress_home):
+    progress_home.mkdir()
+    lines = [{"lab": "01", "time": "2026-11-27T18:00:00+00:00", "passed": 1, "total": 4},
+             {"lab": "01", "time": "2026-11-27T18:05:00+00:00", "passed": 4, "total": 4},
+             {"lab": "02", "time": "2026-11-27T18:10:00+00:00", "passed": 2, "total": 5}]
+    (progress_home / "progress.jsonl").write_text(
+        "".join(json.dumps(line) + "\n" for line in lines) + "not json\n")
+    rows = {row["lab"][:2]: row for row in labs.progress()}
+    assert rows["01"]["status"] == "passed" and rows["01"]["attempts"] == 2
+    assert rows["01"]["last_attempt"] == "2026-11-27T18:05:00+00:00"
+    assert rows["02"]["status"] == "attempted" and rows["02"]["last_score"] == "2/5"
+    assert rows["03"]["status"] == "not started" and rows["03"]["attempts"] == 0
+    table = labs.progress_table()
+    assert "01-fix-the-pipeline" in table and "not started" in table
+
+
+def test_without_an_engine_check_says_so_and_records_nothing(monkeypatch, progress_home):
+    monkeypatch.setattr(engine, "ping", lambda: None)
+    report = sl.lab("02").check()
+    assert not report.passed
+    assert "need a Docker engine" in repr(report)
+    assert ("recorded build of the solution" in repr(report)
+            or "No recording of the solution's build exists" in repr(report))
+    assert "not checked" in report._repr_html_()
+    assert not labs.progress_file().exists()
