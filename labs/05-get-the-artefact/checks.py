@@ -26,7 +26,7 @@ def exports(work):
 
 
 @criterion("The folder holds only the file `tool`",
-           hint="The last stage is what gets exported: make it `FROM scratch` with only the binary.")
+           hint="The last stage is what gets exported: make it FROM scratch, holding the binary.")
 def only_the_tool(work):
     folder = work.export()
     written = sorted(str(path.relative_to(folder)) for path in folder.rglob("*")

@@ -127,9 +127,10 @@ def existing_paths(image: str, paths: Iterable[str]) -> list[str]:
 
 
 def image_ids() -> set[str]:
-    """Return the ids of the engine's images that no stagelab image build labelled."""
+    """Return the ids of the engine's images that stagelab did not label as its own."""
+    # Other stagelab builds may run meanwhile; an export's image would carry no label.
     return {image.id for image in engine.client().images.list()
-            if (image.labels or {}).get(images.KIND_LABEL) != "build"}
+            if images.LABEL not in (image.labels or {})}
 
 
 class Workspace:
@@ -261,9 +262,10 @@ class Report:
         for outcome in self.outcomes:
             mark = ("<span style='color:#1a7f37'>&#10004; pass</span>" if outcome.passed else
                     "<span style='color:#cf222e'>&#10008; fail</span>")
-            hint = "" if outcome.passed else f"<div><em>Hint:</em> {_inline(outcome.criterion.hint)}</div>"
-            detail = (f"<pre style='margin:2px 0;white-space:pre-wrap'>{html.escape(outcome.detail)}"
-                      "</pre>" if outcome.detail else "")
+            hint = ("" if outcome.passed else
+                    f"<div><em>Hint:</em> {_inline(outcome.criterion.hint)}</div>")
+            detail = ("<pre style='margin:2px 0;white-space:pre-wrap'>"
+                      f"{html.escape(outcome.detail)}</pre>" if outcome.detail else "")
             rows.append(f"<tr><td style='white-space:nowrap'>{mark}</td>"
                         f"<td style='text-align:left'>{_inline(outcome.criterion.title)}"
                         f"{detail}{hint}</td></tr>")
@@ -481,8 +483,9 @@ class Lab:
                    + engine.advice_no_engine())
         try:
             recorded = build(self.solution_path, progress=False)
-            note = (f"Here is a recorded build of the solution instead (recorded "
-                    f"{recorded.recorded_on or 'earlier'} on {recorded.recorded_engine or 'a real engine'}).")
+            note = ("Here is a recorded build of the solution instead (recorded "
+                    f"{recorded.recorded_on or 'earlier'} on "
+                    f"{recorded.recorded_engine or 'a real engine'}).")
         except EngineUnavailable:
             recorded, note = None, "No recording of the solution's build exists either."
         except StagelabError as error:
@@ -507,8 +510,8 @@ class Lab:
         body = _file_listing(self.solution_path, self.learner_files(self.solution_path))
         mine = self.path / "Dockerfile"
         if mine.is_file():
-            diff = difflib.unified_diff(mine.read_text().splitlines(),
-                                        (self.solution_path / "Dockerfile").read_text().splitlines(),
+            solved = (self.solution_path / "Dockerfile").read_text()
+            diff = difflib.unified_diff(mine.read_text().splitlines(), solved.splitlines(),
                                         "your Dockerfile", "solution/Dockerfile", lineterm="")
             body += "\n\n" + ("\n".join(diff) or "Your Dockerfile is the same as the solution's.")
         return Note(f"A solution to lab {self.slug} (there are others)", body)

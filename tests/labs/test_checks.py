@@ -137,3 +137,31 @@ def test_cli_exit_codes_and_progress(docker_engine, tmp_path):
     unknown = subprocess.run(STAGELAB + ["lab", "check", "99"], capture_output=True, text=True)
     assert unknown.returncode == 1 and "No lab '99'" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+
+
+def test_lab_01_accepts_from_tools_and_rejects_a_second_install(docker_engine, tmp_path):
+    folder = _copy_of("01", "solution", tmp_path)
+    dockerfile = folder / "Dockerfile"
+    solved = dockerfile.read_text()
+    dockerfile.write_text(solved.replace(
+        "FROM busybox:1.36 AS release\nCOPY --from=tools /usr/local/bin/summarize "
+        "/usr/local/bin/summarize\n", "FROM tools AS release\n"))
+    assert "FROM tools AS release" in dockerfile.read_text()
+    assert sl.lab("01").check(folder).passed
+    dockerfile.write_text(solved.replace(
+        "COPY --from=tools /usr/local/bin/summarize /usr/local/bin/summarize\n",
+        "COPY summarize.sh /usr/local/bin/summarize\n"))
+    assert sl.lab("01").check(folder).failed == ["tool_from_tools", "not_reinstalled"]
+
+
+@pytest.mark.parametrize("builder", ["buildkit", "classic"])
+def test_lab_01_starter_misses_the_tool_on_both_builders(docker_engine, builder):
+    with pytest.raises(sl.BuildFailed) as failed:
+        sl.build(sl.lab("01").starter_path, builder=builder, progress=False)
+    assert failed.value.exit_code == 127 and "not found" in str(failed.value)
+
+
+def test_lab_03_classic_builder_would_run_the_test_stage(docker_engine):
+    """Why lab 03 asks BuildKit: the classic builder runs every stage up to the target."""
+    result = sl.build(sl.lab("03").solution_path, builder="classic", progress=False)
+    assert result.stage_status["test"] != "skipped"
