@@ -25,8 +25,14 @@ test: $(STAMP)
 	$(BIN)/stagelab setup --browser
 	$(BIN)/python -m pytest
 
+# Record every build and container call of the lessons and the lab solutions on this engine
+# (no-engine mode replays them); recordings this run did not write are stale and removed.
 recordings: setup
-	STAGELAB_RECORD=1 $(BIN)/python -m pytest tests/notebooks -k lessons
+	@touch $(VENV)/.recordings-started
+	STAGELAB_RECORD=1 STAGELAB_RECORDINGS= $(BIN)/python -m pytest -p no:cacheprovider \
+		notebooks tests/replay/test_replay_lab_solutions.py
+	@find src/stagelab/recordings -name '*.json' ! -newer $(VENV)/.recordings-started \
+		-print -delete | sed 's/^/removed stale recording /'
 
 benchmark: setup
 	$(BIN)/python benchmarks/bench_build.py

@@ -17,6 +17,7 @@ import os
 import shlex
 import sys
 import tempfile
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -309,6 +310,28 @@ def _no_recording_advice(request, key: str) -> str:
             "`make lab` on a machine with Docker.\n"
             "If this build is in a lesson, its recording is missing or stale: run "
             "`make recordings` on a machine with Docker and commit src/stagelab/recordings/.")
+
+
+def unique(name: str) -> str:
+    """Return a value new to this run, to salt a build; with no engine, the recorded value.
+
+    A lesson that must show a real first build (nothing cached) puts this value in a file or
+    its Dockerfile. Recording stores it under `name` (unique across lessons); a replay gets
+    the same value back, so the salted build is the recorded one.
+    """
+    key = _digest({"kind": "unique", "name": name})
+    if engine.answers():
+        value = str(time.time_ns())
+        if recording_on():
+            _add_take(key, {"kind": "unique", "name": name}, {"value": value})
+        return value
+    recording = _load(key)
+    if recording is None:
+        raise EngineUnavailable(
+            engine.advice_no_engine() + f"\nThere is no recording of the value {name!r} that "
+            "this lesson salts its builds with: run `make recordings` on a machine with Docker "
+            "and commit src/stagelab/recordings/.")
+    return _next_take(key, recording)["value"]
 
 
 # ---------------------------------------------------------------- banner

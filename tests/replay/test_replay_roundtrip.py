@@ -19,7 +19,7 @@ LESSON = textwrap.dedent('''
     import json, sys, tempfile
     from pathlib import Path
     import stagelab as sl
-    from stagelab import containers, engine
+    from stagelab import containers, engine, replay
     from stagelab.build import Progress
 
     SALT, BUILDER = sys.argv[1], sys.argv[2]
@@ -42,7 +42,7 @@ LESSON = textwrap.dedent('''
         def stage(self, ref, state, step=""):
             self.events.append([ref, state])
 
-    report = {}
+    report = {"unique": [replay.unique(f"test-{SALT}"), replay.unique(f"test-{SALT}")]}
     for name in ("first", "again"):
         watcher = Events()
         result = sl.build(DOCKERFILE, files={"app.txt": "app\\n"}, builder=BUILDER,
@@ -134,6 +134,13 @@ def test_container_calls_replay_their_recorded_outputs(recorded_and_replayed):
     for field in ("run", "run_by_tag", "status", "files", "history", "size_call"):
         assert replayed[field] == real[field], field
     assert real["status"] == [3, "oops\n"]
+
+
+def test_unique_values_come_back_in_the_order_they_were_recorded(recorded_and_replayed):
+    real, replayed, _, _ = recorded_and_replayed
+    first, second = real["unique"]
+    assert first != second
+    assert replayed["unique"] == real["unique"]
 
 
 def test_a_local_export_is_written_again(recorded_and_replayed):
