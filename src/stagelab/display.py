@@ -291,9 +291,10 @@ class Table:
     """A small table that shows as HTML in a notebook and as text elsewhere."""
 
     def __init__(self, columns: list[str], rows: list[list], css_class: str,
-                 badges: set[int] = frozenset(), caption: str = ""):
+                 badges: set[int] = frozenset(), caption: str = "",
+                 footer: list[list] | None = None):
         self.columns, self.rows, self.css_class = columns, rows, css_class
-        self.badges, self.caption = badges, caption
+        self.badges, self.caption, self.footer = badges, caption, footer or []
 
     def _cell(self, index: int, value) -> str:
         if value is None:
@@ -307,11 +308,14 @@ class Table:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
         body = "".join("<tr>" + "".join(self._cell(i, v) for i, v in enumerate(row)) + "</tr>"
                        for row in self.rows)
+        body += "".join("<tr style='font-style:italic'>" + "".join(
+            f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in self.footer)
         caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
         return f"<table class='{self.css_class}'>{caption}<tr>{head}</tr>{body}</table>"
 
     def __repr__(self) -> str:
-        cells = [self.columns] + [["" if v is None else str(v) for v in row] for row in self.rows]
+        cells = [self.columns] + [["" if v is None else str(v) for v in row]
+                                  for row in self.rows + self.footer]
         widths = [max(len(row[i]) for row in cells) for i in range(len(self.columns))]
         lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
         return "\n".join(([self.caption] if self.caption else []) + lines)
@@ -324,12 +328,10 @@ def compare(results: dict[str, BuildResult]) -> Table:
         refs += [ref for ref in result.stage_status if ref not in refs]
     rows = [[ref] + [result.stage_status.get(ref) for result in results.values()]
             for ref in refs]
-    table = Table(["stage"] + [str(label) for label in results], rows, "stagelab-compare",
-                  badges=set(range(1, len(results) + 1)))
-    table.totals = {label: (r.duration_s, r.size_bytes) for label, r in results.items()}
-    table.caption = "; ".join(f"{label}: {seconds:.1f} s, {human_size(size)}"
-                              for label, (seconds, size) in table.totals.items())
-    return table
+    footer = [["seconds"] + [f"{r.duration_s:.1f}" for r in results.values()],
+              ["image size"] + [human_size(r.size_bytes) for r in results.values()]]
+    return Table(["stage"] + [str(label) for label in results], rows, "stagelab-compare",
+                 badges=set(range(1, len(results) + 1)), footer=footer)
 
 
 def layers(image) -> Table:
