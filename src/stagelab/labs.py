@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import engine, images
+from . import display, engine, images
 from .build import BuildResult, build
 from .dockerfile import Dockerfile, Stage, parse_dockerfile
 from .errors import EngineUnavailable, StagelabError
@@ -303,14 +303,46 @@ class Note:
     """A short text shown as such in a terminal and as HTML in Jupyter."""
 
     title: str
-    body: str = ""
+    text: str = ""
+    code: str = ""
 
     def __repr__(self) -> str:
-        return self.title + ("\n" + self.body if self.body else "")
+        return (self.title + (f": {self.text}" if self.text else "") +
+                (f"\n{self.code}" if self.code else ""))
 
     def _repr_html_(self) -> str:
-        body = f"<pre>{html.escape(self.body)}</pre>" if self.body else ""
-        return f"<div><strong>{_inline(self.title)}</strong>{body}</div>"
+        text = f": {_inline(self.text)}" if self.text else ""
+        code = f"<pre>{html.escape(self.code)}</pre>" if self.code else ""
+        return f"<div><strong>{_inline(self.title)}</strong>{text}{code}</div>"
+
+
+class LiveChecklist:
+    """In Jupyter, show each criterion as it is judged; the report takes over at the end."""
+
+    def __init__(self, lab: Lab):
+        from IPython.display import HTML, display as show
+
+        self.lab = lab
+        self.judged: list[Outcome] = []
+        self.handle = show(HTML(self._html()), display_id=True)
+
+    def add(self, outcome: Outcome) -> None:
+        from IPython.display import HTML
+
+        self.judged.append(outcome)
+        self.handle.update(HTML(self._html()))
+
+    def close(self) -> None:
+        from IPython.display import HTML
+
+        self.handle.update(HTML(""))
+
+    def _html(self) -> str:
+        marks = "".join(f"<li>{'&#10004;' if o.passed else '&#10008;'} "
+                        f"{_inline(o.criterion.title)}</li>" for o in self.judged)
+        total = len(self.lab.criteria)
+        return (f"<div><em>Checking lab {html.escape(self.lab.slug)}: building your files "
+                f"({len(self.judged)} of {total} criteria judged)...</em><ul>{marks}</ul></div>")
 
 
 def _inline(text: str) -> str:
@@ -467,12 +499,15 @@ class Lab:
     def check(self, directory: str | os.PathLike | None = None,
               on_result: Callable[[Outcome], None] | None = None) -> Report | NoEngineReport:
         """Build the learner's files for real, judge every criterion and record the attempt."""
-        folder = Path(directory).resolve() if directory is not None else self.path
+        folder = Path(directory if directory is not None else self.path).resolve()
         if not folder.is_dir():
             raise StagelabError(f"No folder {folder}: give --dir the folder with your Dockerfile.")
         if engine.ping() is None:
             return self._without_engine()
-        outcomes = run_checks(self.criteria, folder, on_result)
+        live = LiveChecklist(self) if on_result is None and display._in_kernel() else None
+        outcomes = run_checks(self.criteria, folder, live.add if live else on_result)
+        if live:
+            live.close()
         report = Report(self, folder, outcomes, datetime.now(timezone.utc))
         if folder != self.solution_path.resolve():
             record(report)
@@ -496,14 +531,14 @@ class Lab:
         """Show the next hint; each call gives a stronger one."""
         hints = self.checks.HINTS
         if self.hints_shown >= len(hints):
-            return Note(f"No more hints for lab {self.number}: `lab.solution()` shows a solution.")
+            return Note(f"No more hints for lab {self.number}", "`lab.solution()` shows a solution.")
         self.hints_shown += 1
-        return Note(f"Hint {self.hints_shown} of {len(hints)}: {hints[self.hints_shown - 1]}")
+        return Note(f"Hint {self.hints_shown} of {len(hints)}", hints[self.hints_shown - 1])
 
     def show(self, name: str | None = None) -> Note:
         """Show the learner's files (or one of them)."""
         names = [Path(name)] if name else self.learner_files()
-        return Note(f"Your files in {self.path}", _file_listing(self.path, names))
+        return Note(f"Your files in {self.path}", code=_file_listing(self.path, names))
 
     def solution(self) -> Note:
         """Show the solution's files and how its Dockerfile differs from yours."""
@@ -514,7 +549,7 @@ class Lab:
             diff = difflib.unified_diff(mine.read_text().splitlines(), solved.splitlines(),
                                         "your Dockerfile", "solution/Dockerfile", lineterm="")
             body += "\n\n" + ("\n".join(diff) or "Your Dockerfile is the same as the solution's.")
-        return Note(f"A solution to lab {self.slug} (there are others)", body)
+        return Note(f"A solution to lab {self.slug} (there are others)", code=body)
 
     def reset(self) -> Path:
         """Restore the starter files, first moving the learner's files to a backup folder."""
