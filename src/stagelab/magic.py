@@ -41,7 +41,7 @@ def dockerfile_magic(line: str, cell: str, shell=None):
     """Build the cell; show progress and summary; store the result under --name."""
     from .build import build
     from .cli import _pairs
-    from .display import BoardProgress, auto_progress
+    from .display import WidgetProgress, auto_progress
 
     progress = auto_progress()
     options = None
@@ -51,9 +51,9 @@ def dockerfile_magic(line: str, cell: str, shell=None):
                        build_args=_pairs(options.build_arg), tag=options.tag,
                        no_cache=options.no_cache, progress=progress)
     except StagelabError as error:
-        # The short message is the advice; a traceback would bury it. A progress display
-        # that was drawing this build has already shown it.
-        if not (isinstance(progress, BoardProgress) and progress.error is error):
+        # The short message is the advice; a traceback would bury it. The notebook's
+        # progress display has already shown it where the build was drawn.
+        if not (isinstance(progress, WidgetProgress) and progress.error is error):
             print(f"{type(error).__name__}: {error}", file=sys.stderr)
         result = getattr(error, "result", None)
     if result is not None and options is not None and options.name and shell is not None:

@@ -46,6 +46,7 @@ CELLS = [
     "%%dockerfile --target build --name again\n" + DOCKERFILE,
     "sl.compare({'first build': result, 'again': again})",
     "sl.timeline(result, again, labels=['first build', 'again'])",
+    "%%dockerfile\nFROM busybox:1.36 AS broken\nRUN no-such-tool\n",
 ]
 
 
@@ -154,8 +155,7 @@ def test_notebook_shows_progress_summary_and_graph(docker_engine, jupyterlab, tm
             page.screenshot(path=str(SCREENSHOTS / "progress.png"))
 
             # After it: summary table, stage graph as inline <svg>, comparison, timeline.
-            page.wait_for_selector(".jp-OutputArea-output .stagelab-timeline svg",
-                                   timeout=300_000)
+            page.wait_for_selector(".jp-OutputArea-output .stagelab-error", timeout=300_000)
             outputs = page.locator(".jp-OutputArea-output")
             summaries = outputs.locator("table.stagelab-summary")
             assert summaries.count() == 2  # sl.build and %%dockerfile
@@ -174,6 +174,11 @@ def test_notebook_shows_progress_summary_and_graph(docker_engine, jupyterlab, tm
             assert "first build" in compare and "again" in compare
             assert outputs.locator(".stagelab-timeline svg rect.stagelab-step").count() >= 3
             assert page.locator(".widget-html").count() == 0  # replaced by the summaries
+            # A failed build: its stage marked failed, the error's message under the rows.
+            failed = outputs.locator(".stagelab-progress-row[data-stage='broken']")
+            assert failed.get_attribute("data-state") == "failed"
+            message = outputs.locator(".stagelab-error").inner_text()
+            assert "Build failed in stage 'broken'" in message and "127" in message
             errors = page.locator(".jp-OutputArea-output[data-mime-type="
                                   "'application/vnd.jupyter.stderr']")
             texts = [errors.nth(i).inner_text() for i in range(errors.count())]

@@ -1,6 +1,7 @@
 """Stage graph, timeline, tables and progress boards from hand-made results (no engine)."""
 
 import html
+import importlib
 import io
 import shutil
 
@@ -8,8 +9,10 @@ import pytest
 
 import stagelab as sl
 from stagelab import BuildFailed, BuildResult, Step, parse_dockerfile
-from stagelab import display, graphs
+from stagelab import display, graphs, magic
 from stagelab.build import Progress
+
+build_module = importlib.import_module("stagelab.build")  # sl.build is the function
 from stagelab.charts import STATUS_COLORS, human_size
 
 DOCKERFILE = """\
@@ -236,3 +239,65 @@ def test_progress_html_has_one_row_per_stage():
     board.start(parse_dockerfile(DOCKERFILE), "buildkit", None)
     text = display.progress_html("h", board.rows.values(), 0.0)
     assert text.count("class='stagelab-progress-row'") == 4
+
+
+def test_auto_progress_uses_widgets_in_a_kernel(monkeypatch):
+    monkeypatch.setattr(display, "_in_kernel", lambda: True)
+    assert isinstance(display.auto_progress(), display.WidgetProgress)
+
+
+class Shell:
+    def __init__(self):
+        self.user_ns = {}
+
+
+def test_magic_options():
+    options = magic.parse_options("--target build --builder classic --tag demo:1 "
+                                  "--build-arg A=1 --build-arg B='two words' --no-cache "
+                                  "--name out")
+    assert (options.target, options.builder, options.tag, options.no_cache, options.name) == (
+        "build", "classic", "demo:1", True, "out")
+    assert options.build_arg == ["A=1", "B=two words"]
+    with pytest.raises(sl.StagelabError, match="usage"):
+        magic.parse_options("--builder podman")
+    with pytest.raises(sl.StagelabError, match="not a Python name"):
+        magic.parse_options("--name 1x")
+
+
+def test_magic_shows_errors_as_short_messages(capsys):
+    shell = Shell()
+    assert magic.dockerfile_magic("--name out", "RUN echo no FROM\n", shell) is None
+    err = capsys.readouterr().err
+    assert err.startswith("DockerfileError: Dockerfile line 1:") and "Traceback" not in err
+    assert shell.user_ns == {}
+    magic.dockerfile_magic("--build-arg NOEQUALS", "FROM busybox:1.36\n", shell)
+    assert "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_magic_builds_the_cell_and_stores_the_result(monkeypatch):
+    calls = []
+
+    def fake_build(context, **options):
+        calls.append((context, options))
+        return "the result"
+
+    monkeypatch.setattr(build_module, "build", fake_build)
+    shell = Shell()
+    magic.dockerfile_magic("--target build --build-arg A=1 --name out", "FROM x AS build\n",
+                           shell)
+    (context, options), = calls
+    assert context == "FROM x AS build\n"
+    assert options["target"] == "build" and options["build_args"] == {"A": "1"}
+    assert options["builder"] == "buildkit" and options["no_cache"] is False
+    assert shell.user_ns == {"out": "the result"}
+
+
+def test_extension_registers_the_cell_magic():
+    registered = {}
+
+    class FakeIPython:
+        def register_magic_function(self, function, magic_kind, magic_name):
+            registered[(magic_kind, magic_name)] = function
+
+    sl.load_ipython_extension(FakeIPython())
+    assert ("cell", "dockerfile") in registered
