@@ -15,7 +15,6 @@ from .graphs import graph  # noqa: F401 (build.py calls display.graph)
 
 # BuildResult.stage_status words -> the progress rows' words.
 FINAL_STATES = {"built": "done", "cached": "cached", "skipped": "skipped", "failed": "failed"}
-ACTIVE = ("running",)
 
 
 @dataclass
@@ -176,9 +175,12 @@ class WidgetProgress(BoardProgress):
             self.ticker.start()
 
     def _tick(self) -> None:
+        # Elapsed times move on between the engine's events.
         while not self.ticking.wait(self.TICK_S):
-            if any(row.state in ACTIVE for row in self.rows.values()):
-                self.draw()
+            with self.lock:
+                if not self.ticking.is_set() and any(row.state == "running"
+                                                      for row in self.rows.values()):
+                    self.draw()
 
     def draw(self) -> None:
         with self.lock:
@@ -189,6 +191,8 @@ class WidgetProgress(BoardProgress):
         from IPython.display import HTML
 
         self.ticking.set()
+        if self.ticker is not None:
+            self.ticker.join(timeout=5)
         with self.lock:
             if self.error is None and self.result is not None:
                 final = summary_html(self.result)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from .charts import STATUS_COLORS
 from .dockerfile import BUILDERS, Dockerfile, Edge, parse_dockerfile
+from .errors import ProvisionError
 
 EDGE_STYLES = {"from": "solid", "copy": "dashed", "mount": "dotted"}
 EDGE_MEANINGS = {"from": "FROM stage", "copy": "COPY --from", "mount": "RUN --mount from="}
@@ -112,7 +113,14 @@ class StageGraph:
     def svg(self) -> str:
         """Return the SVG markup (without the XML prolog), rendered once by `dot`."""
         if self._svg is None:
-            raw = self.dot().pipe(format="svg", encoding="utf-8")
+            import graphviz
+
+            try:
+                raw = self.dot().pipe(format="svg", encoding="utf-8")
+            except graphviz.ExecutableNotFound:
+                raise ProvisionError("Drawing the stage graph needs graphviz's `dot`: run "
+                                     "`stagelab setup`, or install graphviz with your package "
+                                     "manager.") from None
             self._svg = re.sub(r"^.*?(?=<svg)", "", raw, flags=re.DOTALL)
         return self._svg
 

@@ -301,3 +301,9 @@ def test_extension_registers_the_cell_magic():
 
     sl.load_ipython_extension(FakeIPython())
     assert ("cell", "dockerfile") in registered
+
+
+def test_graph_without_dot_says_how_to_get_it(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(sl.ProvisionError, match="stagelab setup"):
+        sl.graph(DOCKERFILE).svg
