@@ -165,3 +165,25 @@ def test_lab_03_classic_builder_would_run_the_test_stage(docker_engine):
     """Why lab 03 asks BuildKit: the classic builder runs every stage up to the target."""
     result = sl.build(sl.lab("03").solution_path, builder="classic", progress=False)
     assert result.stage_status["test"] != "skipped"
+
+
+def test_lab_02_dynamic_binary_on_busybox_fails_only_the_output(docker_engine, tmp_path):
+    """busybox:1.36 has no C library: the check catches a binary that cannot start there."""
+    folder = _copy_of("02", "solution", tmp_path)
+    dockerfile = folder / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("gcc -O2 -static", "gcc -O2"))
+    report = sl.lab("02").check(folder)
+    assert report.failed == ["prints_output"], repr(report)
+
+
+def test_lab_04_accepts_targets_without_the_build_arg(docker_engine, tmp_path):
+    folder = _copy_of("04", "solution", tmp_path)
+    dockerfile = folder / "Dockerfile"
+    text = dockerfile.read_text()
+    kept = [line for line in text.splitlines(keepends=True)
+            if not line.startswith(("ARG MODE", "FROM ${MODE}"))]
+    dockerfile.write_text("".join(kept))
+    assert "MODE" not in sl.parse_dockerfile(dockerfile.read_text()).global_args
+    report = sl.lab("04").check(folder)
+    assert report.passed, repr(report)
+    assert "--target dev" in report.outcomes[0].detail
