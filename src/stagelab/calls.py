@@ -1,16 +1,20 @@
-"""Ask BuildKit about a Dockerfile without building it: build checks, targets and outline."""
+"""Ask BuildKit about a Dockerfile without building it: build checks, targets and outline.
+
+Like builds, these calls are recorded (`make recordings`) and replayed when no engine answers.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 from dataclasses import dataclass
 
-from . import engine, images
+from . import engine, images, replay
 from .build import _context, _explain
 from .dockerfile import parse_dockerfile
-from .errors import DockerfileError, StagelabError
+from .errors import DockerfileError, EngineUnavailable, StagelabError
 
 METHODS = ("check", "targets", "outline")
 FORMATS = ("json", "text")
@@ -29,6 +33,18 @@ class CheckWarning:
     def __str__(self) -> str:
         where = f"line {self.line}" if self.line else "Dockerfile"
         return f"{self.rule} ({where}): {self.detail}"
+
+
+def supported() -> dict[str, bool]:
+    """Tell whether the engine runs build checks and `--call`; with no engine, what was recorded."""
+    def probe() -> dict[str, bool]:
+        found = engine.features()
+        return {"check": found["--check"], "call": found["--call"]}
+
+    try:
+        return _recorded_or_replayed("buildx features", "engine", {}, probe)
+    except EngineUnavailable:
+        return {"check": False, "call": False}
 
 
 def check(context: str | os.PathLike, *, dockerfile: str | None = None,
@@ -51,19 +67,51 @@ def call(context: str | os.PathLike, method: str = "targets", *, format: str = "
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, not {format!r}")
-    engine.require()
     build_args = {k: str(v) for k, v in (build_args or {}).items()}
     with _context(context, dockerfile, files) as (context_dir, dockerfile_path):
-        parsed = parse_dockerfile(dockerfile_path.read_text())
+        text = dockerfile_path.read_text()
+        parsed = parse_dockerfile(text)
         if target is not None:
             parsed.stage(target)  # a short DockerfileError for an unknown stage
-        substitutions = images.substitutions(parsed.images(build_args))
-        command = call_command(method, format, context_dir, dockerfile_path, target,
-                               build_args, substitutions)
-        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-        # Name the Dockerfile as the reader knows it, not by its temporary path.
-        done.stdout = done.stdout.replace(str(dockerfile_path), dockerfile_path.name)
-    return _report(method, format, command, done)
+
+        def ask_engine() -> dict | str:
+            substitutions = images.substitutions(parsed.images(build_args))
+            command = call_command(method, format, context_dir, dockerfile_path, target,
+                                   build_args, substitutions)
+            done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+            # Name the Dockerfile as the reader knows it, not by its temporary path.
+            done.stdout = done.stdout.replace(str(dockerfile_path), dockerfile_path.name)
+            return _report(method, format, command, done)
+
+        arguments = {"method": method, "format": format, "target": target,
+                     "build_args": dict(sorted(build_args.items()))}
+        return _recorded_or_replayed(f"buildx --call={method}",
+                                     _context_identity(text, context_dir), arguments,
+                                     ask_engine)
+
+
+def _context_identity(dockerfile_text: str, context_dir) -> str:
+    """Name a Dockerfile and its context's files by their contents, for recordings."""
+    contents = {"dockerfile": dockerfile_text, "context": replay.context_files(context_dir)}
+    digest = hashlib.sha256(json.dumps(contents, sort_keys=True).encode()).hexdigest()
+    return "dockerfile-context:" + digest[:24]
+
+
+def _recorded_or_replayed(kind: str, subject: str, arguments: dict, ask_engine):
+    """Ask the engine (recording the answer when recording is on), or replay with no engine."""
+    if not engine.answers():
+        return replay._replay_call(kind, subject, arguments, {})
+    if not replay.recording_on():
+        return ask_engine()
+    try:
+        value = ask_engine()
+    except StagelabError as error:
+        replay._record_call(kind, subject, arguments, {"error": {
+            "type": type(error).__name__, "message": str(error), "command": error.command,
+            "exit_code": error.exit_code, "output": replay._tail(error.output)}})
+        raise
+    replay._record_call(kind, subject, arguments, {"value": value})
+    return value
 
 
 def call_command(method, format, context_dir, dockerfile_path, target, build_args,

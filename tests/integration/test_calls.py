@@ -3,7 +3,7 @@
 import pytest
 
 import stagelab as sl
-from stagelab import calls
+from stagelab import calls, engine
 
 pytestmark = pytest.mark.engine
 
@@ -42,6 +42,19 @@ COPY app.txt /app.txt
 @pytest.fixture(scope="module", autouse=True)
 def _engine(docker_engine):
     return docker_engine
+
+
+@pytest.fixture
+def no_engine(monkeypatch):
+    """Point stagelab at an address where no engine answers; undo it afterwards."""
+    def switch_off():
+        monkeypatch.delenv("STAGELAB_RECORD", raising=False)
+        monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")
+        engine.docker_host.cache_clear()
+
+    yield switch_off
+    monkeypatch.undo()
+    engine.docker_host.cache_clear()
 
 
 def test_a_clean_dockerfile_has_no_warnings():
@@ -110,3 +123,28 @@ def test_unknown_target_and_method_get_short_messages():
         sl.call(CLEAN, "outline", target="nope", files={"app.txt": "app\n"})
     with pytest.raises(ValueError, match="method must be one of"):
         calls.call(CLEAN, "lint")
+
+
+def test_supported_says_this_engine_has_checks_and_call():
+    assert calls.supported() == {"check": True, "call": True}
+
+
+def test_a_recorded_check_replays_with_no_engine(tmp_path, monkeypatch, no_engine):
+    monkeypatch.setenv("STAGELAB_RECORDINGS", str(tmp_path))
+    monkeypatch.setenv("STAGELAB_RECORD", "1")
+    recorded = sl.check(MISCASED, files={"app.txt": "app\n"})
+    outline = sl.call(DESCRIBED, "outline", target="base", files={"app.txt": "app\n"})
+    assert calls.supported()["check"] is True
+    no_engine()
+    assert sl.check(MISCASED, files={"app.txt": "app\n"}) == recorded
+    assert sl.call(DESCRIBED, "outline", target="base", files={"app.txt": "app\n"}) == outline
+    assert calls.supported()["check"] is True
+    # Another context is another question: no recording, and the advice says how to get one.
+    with pytest.raises(sl.EngineUnavailable, match="make recordings"):
+        sl.check(MISCASED, files={"app.txt": "changed\n"})
+
+
+def test_with_no_engine_and_no_recording_nothing_is_supported(tmp_path, monkeypatch, no_engine):
+    monkeypatch.setenv("STAGELAB_RECORDINGS", str(tmp_path))
+    no_engine()
+    assert calls.supported() == {"check": False, "call": False}
