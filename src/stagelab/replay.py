@@ -367,47 +367,58 @@ def _kernel_shell():
     return shell if shell is not None and hasattr(shell, "kernel") else None
 
 
-def _show_call_banner(recording: dict) -> None:
+def _show_call_banner(kind: str, recording: dict) -> None:
     """Show the banner once per notebook cell (or once per process outside a notebook)."""
     shell = _kernel_shell()
     cell = shell.execution_count if shell is not None else "process"
     if cell in _banner_shown_in:
         return
     _banner_shown_in.add(cell)
-    text = (f"Replayed output of a real container on Docker Engine {recording['recorded_engine']}"
-            f", recorded on {recording['recorded_on']}: no Docker engine is reachable here.")
+    text = (f"Replayed the recorded output of `{kind}` on Docker Engine "
+            f"{recording['recorded_engine']}, recorded on {recording['recorded_on']}: "
+            "no Docker engine is reachable here.")
     show_banner(text, kind="call")
 
 
-# ---------------------------------------------------------------- image helpers
+# ---------------------------------------------------------------- other engine calls
+
+def recorded_call(kind: str, subject: str, arguments: dict, ask_engine,
+                  errors: tuple[type[StagelabError], ...] = ()):
+    """Ask the engine (recording its answer when recording is on), or replay with no engine.
+
+    `subject` names what is asked about by content (an image, a Dockerfile and its context),
+    `arguments` the rest of the question; both must be JSON. `errors` are the exceptions that
+    are answers too: they are recorded and raised again on replay.
+    """
+    if not engine.answers():
+        return _replay_call(kind, subject, arguments, {error.__name__: error for error in errors})
+    if not recording_on():
+        return ask_engine()
+    try:
+        value = ask_engine()
+    except errors as error:
+        _record_call(kind, subject, arguments, {"error": {
+            "type": type(error).__name__, "message": str(error), "command": error.command,
+            "exit_code": error.exit_code, "output": _tail(error.output)}})
+        raise
+    _record_call(kind, subject, arguments, {"value": value})
+    return value
+
 
 def replayable(kind: str, errors: tuple[type[StagelabError], ...] = ()):
-    """Record a function of an image on a real engine, and replay it when there is none.
+    """Make a function of an image record on a real engine and replay when there is none.
 
     Calls are keyed by the image's id and the call's arguments; an image id of a replayed
     build is the recorded one, so lessons find the outputs recorded for it.
     """
     def decorate(function):
         signature = inspect.signature(function)
-        error_types = {error.__name__: error for error in errors}
 
         @functools.wraps(function)
         def recorded_or_replayed(image, *args, **kwargs):
             arguments = _call_arguments(signature, image, args, kwargs)
-            if not engine.answers():
-                return _replay_call(kind, image, arguments, error_types)
-            if not recording_on():
-                return function(image, *args, **kwargs)
-            try:
-                value = function(image, *args, **kwargs)
-            except errors as error:
-                _record_call(kind, image, arguments, {"error": {
-                    "type": type(error).__name__, "message": str(error),
-                    "command": error.command, "exit_code": error.exit_code,
-                    "output": _tail(error.output)}})
-                raise
-            _record_call(kind, image, arguments, {"value": value})
-            return value
+            return recorded_call(kind, image, arguments,
+                                 lambda: function(image, *args, **kwargs), errors)
 
         return recorded_or_replayed
 
@@ -424,39 +435,40 @@ def _call_arguments(signature, image, args, kwargs) -> dict:
     return arguments
 
 
-def call_key(kind: str, image_id: str, arguments: dict) -> str:
-    """Return the recording key of a call on an image."""
-    return _digest({"kind": kind, "image": image_id, "arguments": arguments})
+def call_key(kind: str, subject: str, arguments: dict) -> str:
+    """Return the recording key of a call: what it asks about, and how."""
+    return _digest({"kind": kind, "image": subject, "arguments": arguments})
 
 
-def _record_call(kind: str, image: str, arguments: dict, outcome: dict) -> None:
-    image_id = _image_id_on_engine(image)
-    key = call_key(kind, image_id, arguments)
-    _add_take(key, {"kind": kind, "image": image_id, "arguments": arguments}, outcome)
+def _record_call(kind: str, subject: str, arguments: dict, outcome: dict) -> None:
+    subject = _image_id_on_engine(subject)
+    key = call_key(kind, subject, arguments)
+    _add_take(key, {"kind": kind, "image": subject, "arguments": arguments}, outcome)
 
 
-def _image_id_on_engine(image: str) -> str:
+def _image_id_on_engine(subject: str) -> str:
+    """Name an image by its id, which a replayed build also reports; other subjects stay."""
     try:
-        return engine.client().images.get(image).id
+        return engine.client().images.get(subject).id
     except Exception:
-        return image
+        return subject
 
 
-def _replay_call(kind: str, image: str, arguments: dict, error_types: dict):
-    image_id = _replayed_tags.get(image, image)
-    key = call_key(kind, image_id, arguments)
+def _replay_call(kind: str, subject: str, arguments: dict, error_types: dict):
+    subject = _replayed_tags.get(subject, subject)
+    key = call_key(kind, subject, arguments)
     recording = _load(key)
     if recording is None:
         shown = " ".join(arguments.get("command") or []) or kind
         raise EngineUnavailable(
             engine.advice_no_engine() + "\n"
-            f"There is no recording of `{shown}` on image {image[:19]} to replay "
+            f"There is no recording of `{shown}` on {subject[:40]} to replay "
             f"(recording {key}).\nTo run it for real, start a Docker engine (`stagelab engine "
             "ensure`), or run `make lab` on a machine with Docker.\nIf this call is in a "
             "lesson, its recording is missing or stale: run `make recordings` on a machine "
             "with Docker and commit src/stagelab/recordings/.")
     take = _next_take(key, recording)
-    _show_call_banner(recording)
+    _show_call_banner(kind, recording)
     if "error" in take:
         error = take["error"]
         raise error_types.get(error["type"], StagelabError)(

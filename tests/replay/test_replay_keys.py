@@ -94,7 +94,8 @@ def test_where_a_local_export_goes_does_not_change_the_key(context):
 
 
 def test_the_key_names_official_images_under_the_build_args(context):
-    identity = replay.build_identity(_request(context, build_args={"BASE": "debian:bookworm-slim"}))
+    request = _request(context, build_args={"BASE": "debian:bookworm-slim"})
+    identity = replay.build_identity(request)
     assert identity["images"] == ["debian:bookworm-slim", "busybox:1.36"]
 
 
