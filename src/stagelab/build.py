@@ -447,29 +447,47 @@ def _buildkit_outcome(reader: RawJsonReader, request: BuildRequest):
                                    else "built")
         else:
             statuses[stage.ref] = "skipped"
-    return steps, _fill_empty_stages(request, statuses)
+    # A base image loads as "[context NAME] IMAGE" or as a FROM step; BuildKit marks the
+    # load cached when the image is used as it is, as it is for a stage of metadata only.
+    loads = [v for v in reader.vertices.values() if "load metadata" not in v.name and
+             (v.name.startswith("[context ") or " FROM " in f" {v.name}")]
+    base_cached = bool(loads) and all(v.cached for v in loads)
+    return steps, _fill_empty_stages(request, statuses, base_cached)
 
 
-def _fill_empty_stages(request: BuildRequest, statuses: dict[str, str]) -> dict[str, str]:
-    """Give a stage with nothing of its own to run the status of what it is built FROM.
+# Only these instructions give BuildKit a step to print; the others only change metadata.
+_FILESYSTEM_STEPS = {"RUN", "COPY", "ADD", "WORKDIR"}
 
-    BuildKit prints no step for a stage that is only `FROM <stage>`; it counts as run when
-    it is the target or something the engine did run used it.
+
+def _fill_empty_stages(request: BuildRequest, statuses: dict[str, str],
+                       base_cached: bool) -> dict[str, str]:
+    """Give a stage with no step of its own the status of what it starts from.
+
+    BuildKit prints nothing for a stage that is only FROM plus metadata (CMD, ENV, ...); it
+    ran when it is the target of a build that produced an image, or when a stage that ran
+    starts from it or copies from it.
     """
     stages = request.dockerfile.resolve(request.build_args)
+    by_ref = {stage.ref: stage for stage in stages}
+    silent = {stage.ref for stage in stages if statuses[stage.ref] == "skipped"
+              and not any(s.keyword in _FILESYSTEM_STEPS for s in stage.steps)}
     goal = request.target_ref or stages[-1].ref
-    changed = True
-    while changed:
-        changed = False
-        for stage in stages:
-            if statuses[stage.ref] != "skipped" or stage.steps or stage.parent is None:
-                continue
-            used = stage.ref == goal or any(
-                statuses[other.ref] not in ("skipped",) and
-                (other.parent is stage or stage.ref in other.sources) for other in stages)
-            if used and statuses[stage.parent.ref] in ("built", "cached"):
-                statuses[stage.ref] = statuses[stage.parent.ref]
-                changed = True
+    ran = {ref for ref, status in statuses.items() if status != "skipped"}
+    if goal in silent and not any(s == "failed" for s in statuses.values()):
+        ran.add(goal)
+    pending = list(ran)
+    while pending:
+        stage = by_ref[pending.pop()]
+        deps = ([stage.parent.ref] if stage.parent else []) + stage.sources
+        for dep in deps:
+            if dep in silent and dep not in ran:
+                ran.add(dep)
+                pending.append(dep)
+    for stage in stages:  # parents come first, so their status is known
+        if stage.ref in silent and stage.ref in ran:
+            base = statuses[stage.parent.ref] if stage.parent else \
+                "cached" if base_cached else "built"
+            statuses[stage.ref] = base
     return statuses
 
 
