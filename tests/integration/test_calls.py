@@ -1,5 +1,7 @@
 """Build checks, targets and outline through `--call`, on the real engine."""
 
+import subprocess
+
 import pytest
 
 import stagelab as sl
@@ -148,3 +150,11 @@ def test_with_no_engine_and_no_recording_nothing_is_supported(tmp_path, monkeypa
     monkeypatch.setenv("STAGELAB_RECORDINGS", str(tmp_path))
     no_engine()
     assert calls.supported() == {"check": False, "call": False}
+
+
+def test_a_buildx_without_call_gets_advice_not_a_parse_error():
+    older = subprocess.CompletedProcess(["docker", "buildx", "build"], 1, stdout="",
+                                        stderr="unknown flag: --call\nSee 'docker buildx "
+                                               "build --help'.\n")
+    with pytest.raises(sl.StagelabError, match="buildx 0.15 or later"):
+        calls._report("check", "json", older.args, older)
