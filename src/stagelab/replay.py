@@ -180,10 +180,7 @@ def record(request, result) -> None:
         "exported": _exported_files(outcome.output) if failed is None else None,
     }
     identity = build_identity(request)
-    header = {"kind": "build", "builder": request.builder, "target": request.target_ref,
-              "build_args": identity["build_args"], "dockerfile": identity["dockerfile"],
-              "context": [entry[0] for entry in identity["context"]]}
-    _add_take(_digest(identity), header, take)
+    _add_take(_digest(identity), {"kind": "build", "identity": identity}, take)
 
 
 def replay(request, watcher):
@@ -302,14 +299,46 @@ def _no_recording_advice(request, key: str) -> str:
     what = [f"builder {request.builder}", f"target {request.target_ref or 'last stage'}"]
     if request.build_args:
         what.append(f"build args {request.build_args}")
+    closest = closest_difference(build_identity(request))
     return (engine.advice_no_engine() + "\n"
             f"There is no recording of this exact build to replay ({', '.join(what)}; "
             f"recording {key}): no recording for this Dockerfile, context files, target, "
-            "builder and build args.\n"
+            "builder and build args." + (f"\n{closest}" if closest else "") + "\n"
             "To run it for real, start a Docker engine (`stagelab engine ensure`), or run "
             "`make lab` on a machine with Docker.\n"
             "If this build is in a lesson, its recording is missing or stale: run "
             "`make recordings` on a machine with Docker and commit src/stagelab/recordings/.")
+
+
+def closest_difference(identity: dict) -> str:
+    """Say how the nearest recording with this Dockerfile or this context differs from it."""
+    best: list[str] | None = None
+    for path in recordings_dir().glob("*.json"):
+        recorded = json.loads(path.read_text()).get("identity")
+        if not recorded or (recorded["dockerfile"] != identity["dockerfile"]
+                            and recorded["context"] != identity["context"]):
+            continue
+        differences = _differences(recorded, identity)
+        if best is None or len(differences) < len(best):
+            best = differences
+    if not best:
+        return ""
+    return "The nearest recording differs in " + "; ".join(best) + "."
+
+
+def _differences(recorded: dict, identity: dict) -> list[str]:
+    differences = []
+    for field in ("dockerfile", "target", "builder", "build_args", "images", "output",
+                  "no_cache"):
+        if recorded[field] != identity[field]:
+            shown = "its text" if field == "dockerfile" else f"recorded {recorded[field]!r}"
+            differences.append(f"{field.replace('_', ' ')} ({shown})")
+    was = {entry[0]: entry for entry in recorded["context"]}
+    now = {entry[0]: entry for entry in identity["context"]}
+    changed = sorted(name for name in was.keys() | now.keys() if was.get(name) != now.get(name))
+    if changed:
+        differences.append("context files " + ", ".join(changed[:5]))
+    return differences
 
 
 def unique(name: str) -> str:

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import json
+
 import pytest
 
 from stagelab import replay
@@ -105,3 +107,17 @@ def test_call_keys_depend_on_image_and_arguments():
             replay.call_key("run", "sha256:a", {"command": ["ls", "/"]}),
             replay.call_key("files", "sha256:a", {"command": ["ls"]})}
     assert len(keys) == 4
+
+
+def test_a_missing_recording_names_how_the_nearest_one_differs(context, tmp_path_factory,
+                                                               monkeypatch):
+    folder = tmp_path_factory.mktemp("recordings")
+    monkeypatch.setenv(replay.DIRECTORY_ENV, str(folder))
+    recorded = replay.build_identity(_request(context, target="test"))
+    (folder / "one.json").write_text(json.dumps({"identity": recorded}))
+    (context / "app.txt").write_text("version 2\n")
+    hint = replay.closest_difference(replay.build_identity(_request(context, target="release")))
+    assert hint == ("The nearest recording differs in target (recorded 'test'); "
+                    "context files app.txt.")
+    unrelated = replay.build_identity(_request(context, "FROM busybox:1.36\n"))
+    assert replay.closest_difference(unrelated) == ""

@@ -9,8 +9,6 @@ import time
 
 import pytest
 
-from stagelab import engine
-
 pytestmark = pytest.mark.engine
 NO_ENGINE = "unix:///nonexistent.sock"
 
@@ -78,7 +76,8 @@ LESSON = textwrap.dedent('''
             report["exported_replayed"] = exported.replayed
     if engine.ping() is None:
         try:
-            sl.build(DOCKERFILE + "RUN echo never recorded\\n", progress=False)
+            sl.build(DOCKERFILE, files={"app.txt": "changed\\n"}, builder=BUILDER,
+                     target="final", progress=False)
         except sl.EngineUnavailable as error:
             report["unrecorded"] = str(error)
     print(json.dumps(report))
@@ -165,6 +164,7 @@ def test_a_build_without_recording_says_why_and_how_to_run_it(recorded_and_repla
     assert "no recording of this exact build" in message
     assert "stagelab engine ensure" in message and "make lab" in message
     assert "make recordings" in message
+    assert "The nearest recording differs in context files app.txt." in message
 
 
 def test_a_failed_build_replays_as_the_same_failure(recorded_and_replayed):
