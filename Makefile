@@ -27,12 +27,14 @@ test: $(STAMP)
 
 # Record every build and container call of the lessons and the lab solutions on this engine
 # (no-engine mode replays them); recordings this run did not write are stale and removed.
+# Then replay the lessons with no engine, as Binder will.
 recordings: setup
 	@touch $(VENV)/.recordings-started
 	STAGELAB_RECORD=1 STAGELAB_RECORDINGS= $(BIN)/python -m pytest -p no:cacheprovider \
 		notebooks tests/replay/test_replay_lab_solutions.py
 	@find src/stagelab/recordings -name '*.json' ! -newer $(VENV)/.recordings-started \
 		-print -delete | sed 's/^/removed stale recording /'
+	$(BIN)/python -m pytest -p no:cacheprovider tests/replay/test_replay_lessons.py
 
 benchmark: setup
 	$(BIN)/python benchmarks/bench_build.py
