@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import engine, images
 from .dockerfile import BUILDERS, Dockerfile, Instruction, Stage, parse_dockerfile
-from .errors import BuildFailed, DockerfileError
+from .errors import BuildFailed, DockerfileError, StagelabError
 
 LOG_TAIL_LINES = 12
 STATES = ("waiting", "running", "cached", "done", "skipped", "failed")
@@ -127,6 +127,9 @@ def build(context: str | os.PathLike, *, dockerfile: str | None = None,
     """Build a directory or Dockerfile text on the real engine and report each stage."""
     if builder not in BUILDERS:
         raise ValueError(f"builder must be one of {BUILDERS}, not {builder!r}")
+    if output is not None and builder == "classic":
+        raise StagelabError("output= (--output) needs BuildKit: the classic builder can only "
+                            "make an image. Use builder=\"buildkit\".")
     build_args = {k: str(v) for k, v in (build_args or {}).items()}
     with _context(context, dockerfile, files) as (context_dir, dockerfile_path):
         text = dockerfile_path.read_text()
@@ -147,6 +150,8 @@ def build(context: str | os.PathLike, *, dockerfile: str | None = None,
             result = runner(request, watcher)
         except BaseException as error:
             watcher.finish(None, error)
+            if isinstance(error, BuildFailed):
+                replay.record(request, error)
             raise
         watcher.finish(result)
         replay.record(request, result)
@@ -511,20 +516,28 @@ def _buildkit_failure(reader, request, command, log, steps, stage_status, durati
                        instruction=str(instruction) if instruction else vertex.name,
                        line=instruction.line if instruction else None,
                        exit_code=int(code.group(1)) if code else None,
-                       log_tail="\n".join(tail_lines), reason=_explain(vertex.error),
+                       log_tail="\n".join(tail_lines), reason=_explain(vertex.error, vertex.name),
                        command=command, log=log, result=result)
 
 
-def _explain(reason: str) -> str:
-    if "pull access denied" in reason or "no such host" in reason or "failed to resolve" in reason:
-        return (reason.strip().splitlines()[-1] +
-                "\n  The base image is not on this engine and no registry answers: "
+def _explain(reason: str, where: str = "") -> str:
+    if not any(w in reason for w in ("pull access denied", "no such host", "failed to resolve")):
+        return reason.strip()
+    last = reason.strip().splitlines()[-1]
+    named = re.search(r"metadata for (?:docker\.io/library/)?([\w./-]+:[\w.-]+)",
+                      f"{where}\n{reason}")
+    image = images.normalise(named.group(1)) if named else None
+    if image in images.BY_OFFICIAL:
+        return (f"{last}\n  {image} is not on this engine and no registry answers: "
                 "run `stagelab images ensure`.")
-    return reason.strip()
+    names = ", ".join(images.BY_OFFICIAL)
+    return (f"{last}\n  {image or 'An image'} is not on this engine and no registry answers: "
+            f"use one of the base images ({names}), or `docker load` it first.")
 
 
 # ---------------------------------------------------------------- classic builder
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _CLASSIC_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$", re.DOTALL)
 
 
@@ -574,7 +587,7 @@ def _run_classic(request: BuildRequest, watcher: Progress) -> BuildResult:
         try:
             for chunk in stream:
                 if "stream" in chunk:
-                    text = chunk["stream"]
+                    text = _ANSI.sub("", chunk["stream"])
                     log.append(text)
                     match = _CLASSIC_STEP.match(text.strip())
                     if match:
@@ -614,12 +627,15 @@ def _run_classic(request: BuildRequest, watcher: Progress) -> BuildResult:
         detail = error.get("errorDetail") or {}
         code = detail.get("code")
         output = text_log.splitlines()
-        run_output = [line for line in output[:-1] if not line.startswith((" ---> ", "Step "))]
-        tail = run_output[-LOG_TAIL_LINES:] + [error["error"].strip()]
+        run_output = [line for line in output[:-1] if line.strip() and
+                      not line.startswith((" ---> ", "Step ", "Removing intermediate"))]
+        tail = run_output[-LOG_TAIL_LINES:] + [_ANSI.sub("", error["error"]).strip()]
         raise BuildFailed(stage=failed_stage.ref if failed_stage else None,
                           instruction=str(failed) if failed else None,
                           line=failed.line if failed else None, exit_code=code,
-                          log_tail="\n".join(tail), reason=_explain(error["error"]),
+                          log_tail="\n".join(tail),
+                          reason=_explain(error["error"], f"metadata for {failed.value[0]}"
+                                          if failed and failed.keyword == "FROM" else ""),
                           command=["docker", "build (classic builder)"], log=text_log,
                           result=request.result(stage_status=statuses, steps=steps,
                                                 image_id=None, size_bytes=None,

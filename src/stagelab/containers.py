@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import posixpath
 import shlex
 import tarfile
 import tempfile
+
+import docker
 
 from . import engine, images, replay
 from .errors import StagelabError
@@ -27,6 +30,9 @@ def run(image: str, command: str | list[str] | None = None, *, check: bool = Tru
         container.start()
         exit_code = container.wait()["StatusCode"]
         output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+    except docker.errors.APIError as error:
+        # The runtime refuses to start a command the image does not have, as a shell would.
+        exit_code, output = 127, str(error.explanation or error)
     finally:
         container.remove(force=True)
     if check and exit_code != 0:
@@ -47,23 +53,35 @@ def run_status(image: str, command: str | list[str]) -> tuple[int, str]:
 
 @replay.replayable("files")
 def files(image: str, under: str = "/") -> list[str]:
-    """List the regular files and links in an image (works for FROM scratch images too)."""
+    """List the files and links in an image, or under one folder of it (FROM scratch too)."""
     client = engine.client()
     container = client.containers.create(image, command=["none"],
                                          labels=images.labels("container"))
     try:
         with tempfile.TemporaryFile() as tar_file:
-            for chunk in container.export():
+            if under.rstrip("/"):
+                chunks, _ = container.get_archive(under.rstrip("/"))
+                root = posixpath.dirname(under.rstrip("/"))
+            else:
+                chunks, root = container.export(), "/"
+            for chunk in chunks:
                 tar_file.write(chunk)
             tar_file.seek(0)
             with tarfile.open(fileobj=tar_file) as tar:
-                names = ["/" + m.name.lstrip("./") for m in tar.getmembers() if not m.isdir()]
+                names = [posixpath.normpath(posixpath.join(root, m.name))
+                         for m in tar.getmembers() if not m.isdir()]
+    except docker.errors.NotFound:
+        return []
     finally:
         container.remove(force=True)
     prefix = under.rstrip("/") + "/"
-    # The engine adds these to every container; they are not part of the image.
-    runtime = {"/.dockerenv", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf"}
-    return sorted(n for n in names if n.startswith(prefix) and n not in runtime)
+    return sorted(n for n in names if n.startswith(prefix) and not _added_by_engine(n))
+
+
+def _added_by_engine(path: str) -> bool:
+    # Every container gets these; they are not part of the image.
+    return path in {"/.dockerenv", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf",
+                    "/etc/mtab"} or path.startswith(("/dev/", "/proc/", "/sys/"))
 
 
 @replay.replayable("history")

@@ -51,8 +51,7 @@ class BuildFailed(StagelabError):
         self.log_tail = log_tail
         self.reason = reason
         self.result = result
-        where = f"stage {stage!r}" if stage is not None else "the build"
-        head = f"Build failed in {where}"
+        head = f"Build failed in stage {stage!r}" if stage is not None else "Build failed"
         if line:
             head += f", Dockerfile line {line}"
         lines = [head + ":"]
@@ -63,7 +62,7 @@ class BuildFailed(StagelabError):
                                                       if exit_code in _EXIT_MEANINGS else ""))
         elif reason:
             lines.append(f"  {reason}")
-        if log_tail:
+        if log_tail and log_tail.strip() not in reason:
             lines.append("  last lines of the log:")
             lines.extend("    " + part for part in log_tail.splitlines())
         super().__init__("\n".join(lines), command=command, exit_code=exit_code, output=log)

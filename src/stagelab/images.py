@@ -90,7 +90,7 @@ def substitutions(names: list[str]) -> dict[str, str]:
     """Map each official name that must come from its stand-in to that stand-in."""
     chosen = {}
     for name in names:
-        image = BY_OFFICIAL.get(_normalise(name))
+        image = BY_OFFICIAL.get(normalise(name))
         if image is None or present(name):
             continue
         if present(image.standin) and not registry_answers():
@@ -98,7 +98,8 @@ def substitutions(names: list[str]) -> dict[str, str]:
     return chosen
 
 
-def _normalise(name: str) -> str:
+def normalise(name: str) -> str:
+    """Drop the docker.io/library/ prefix from an image name."""
     for prefix in ("docker.io/library/", "docker.io/", "library/"):
         if name.startswith(prefix):
             return name[len(prefix):]

@@ -255,3 +255,29 @@ def test_interrupt_stops_the_engine_work(docker_engine, builder):
 def _sleeping(seconds: int) -> bool:
     done = subprocess.run(["pgrep", "-f", f"sleep {seconds}$"], capture_output=True)
     return done.returncode == 0
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_an_image_nobody_has_says_what_to_do(docker_engine, builder):
+    if images.registry_answers():
+        pytest.skip("a registry answers here: the engine would pull")
+    with pytest.raises(sl.BuildFailed) as caught:
+        sl.build("FROM stagelab-test/nowhere:1\nRUN true\n", builder=builder)
+    assert "stagelab-test/nowhere:1 is not on this engine" in str(caught.value)
+    assert "busybox:1.36" in str(caught.value)
+
+
+def test_classic_builder_refuses_output(tmp_path):
+    with pytest.raises(sl.StagelabError, match="needs BuildKit"):
+        sl.build(PIPELINE, builder="classic", output=tmp_path)
+
+
+def test_files_lists_only_the_image_and_run_reports_a_missing_command(docker_engine):
+    result = sl.build("FROM scratch\nCOPY hello.txt /app/hello.txt\n",
+                      files={"hello.txt": "hi\n"})
+    assert sl.files(result.image_id) == ["/app/hello.txt"]
+    assert sl.files(result.image_id, "/app") == ["/app/hello.txt"]
+    assert sl.files(result.image_id, "/nowhere") == []
+    with pytest.raises(sl.StagelabError) as caught:
+        sl.run(result.image_id, "ls /app")
+    assert caught.value.exit_code == 127
