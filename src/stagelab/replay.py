@@ -225,14 +225,15 @@ def transitions(result) -> list[tuple[str, str, str]]:
         if step.stage is None:
             continue
         events.append((step.start, order, 0, step.stage, "running", step.instruction))
-        events.append((step.end, order, 1, step.stage, TO_WATCHER_STATE[step.status],
-                       step.instruction))
+        events.append((step.end, order, 1, step.stage,
+                       TO_WATCHER_STATE.get(step.status, step.status), step.instruction))
     events.sort(key=lambda event: event[:3])
     changes = [(ref, state, text) for _, _, _, ref, state, text in events]
-    # Stages with nothing of their own to run (only `FROM other`) still end in a state.
-    stepped = {step.stage for step in result.steps}
+    # Each stage ends in the state the engine reported for it, even a stage with no steps of
+    # its own (only `FROM other`) or whose last step to finish was a cached FROM.
+    last = {ref: state for ref, state, _ in changes}
     changes += [(ref, TO_WATCHER_STATE[state], "") for ref, state in result.stage_status.items()
-                if ref not in stepped and state in TO_WATCHER_STATE]
+                if state in TO_WATCHER_STATE and last.get(ref) != TO_WATCHER_STATE[state]]
     return changes
 
 
