@@ -26,11 +26,14 @@ def human_size(size: int | float | None) -> str:
     """Return '2.0 MB' for a size in bytes (decimal units, as `docker images` prints)."""
     if size is None:
         return "-"
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(size) < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+    if abs(size) < 1000:
+        return f"{size:.0f} B"
+    unit = "kB"
+    for unit in ("kB", "MB", "GB"):
         size /= 1000
-    return ""  # not reached
+        if abs(size) < 1000:
+            break
+    return f"{size:.1f} {unit}"
 
 
 def _tick_step(span: float, ticks: int = 6) -> float:
