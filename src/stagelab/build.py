@@ -321,8 +321,10 @@ class RawJsonReader:
             state = "failed"
         elif vertex.completed:
             state = "cached" if vertex.cached else "done"
-        else:
+        elif vertex.started:
             state = "running"
+        else:
+            state = "waiting"  # BuildKit lists every step of the graph before it runs it
         self.watcher.stage(stage.ref, state, vertex.name)
 
     def locate(self, vertex: _Vertex) -> tuple[Stage, Instruction | None] | None:
@@ -432,6 +434,8 @@ def _buildkit_outcome(reader: RawJsonReader, request: BuildRequest):
         where = reader.locate(vertex)
         if where is None:
             continue
+        if not (vertex.started or vertex.cached) or "canceled" in vertex.error:
+            continue  # never ran, or stopped because another step failed
         stage, instruction = where
         seen.setdefault(stage.ref, []).append(vertex)
         status = "failed" if vertex.error else "cached" if vertex.cached else "built"

@@ -281,3 +281,11 @@ def test_files_lists_only_the_image_and_run_reports_a_missing_command(docker_eng
     with pytest.raises(sl.StagelabError) as caught:
         sl.run(result.image_id, "ls /app")
     assert caught.value.exit_code == 127
+
+
+def test_after_a_failure_the_stages_that_never_ran_are_not_built(docker_engine):
+    text = (f"FROM busybox:1.36 AS broken\nRUN echo {time.time_ns()} && exit 4\n"
+            "FROM busybox:1.36\nCOPY --from=broken /etc/passwd /copied\n")
+    with pytest.raises(sl.BuildFailed) as caught:
+        sl.build(text)
+    assert caught.value.result.stage_status == {"broken": "failed", "1": "skipped"}
