@@ -42,7 +42,7 @@ def supported() -> dict[str, bool]:
         return {"check": found["--check"], "call": found["--call"]}
 
     try:
-        return _recorded_or_replayed("buildx features", "engine", {}, probe)
+        return replay.recorded_call("buildx features", "engine", {}, probe)
     except EngineUnavailable:
         return {"check": False, "call": False}
 
@@ -85,9 +85,9 @@ def call(context: str | os.PathLike, method: str = "targets", *, format: str = "
 
         arguments = {"method": method, "format": format, "target": target,
                      "build_args": dict(sorted(build_args.items()))}
-        return _recorded_or_replayed(f"buildx --call={method}",
-                                     _context_identity(text, context_dir), arguments,
-                                     ask_engine)
+        return replay.recorded_call(f"buildx --call={method}",
+                                    _context_identity(text, context_dir), arguments,
+                                    ask_engine, errors=(StagelabError,))
 
 
 def _context_identity(dockerfile_text: str, context_dir) -> str:
@@ -95,23 +95,6 @@ def _context_identity(dockerfile_text: str, context_dir) -> str:
     contents = {"dockerfile": dockerfile_text, "context": replay.context_files(context_dir)}
     digest = hashlib.sha256(json.dumps(contents, sort_keys=True).encode()).hexdigest()
     return "dockerfile-context:" + digest[:24]
-
-
-def _recorded_or_replayed(kind: str, subject: str, arguments: dict, ask_engine):
-    """Ask the engine (recording the answer when recording is on), or replay with no engine."""
-    if not engine.answers():
-        return replay._replay_call(kind, subject, arguments, {})
-    if not replay.recording_on():
-        return ask_engine()
-    try:
-        value = ask_engine()
-    except StagelabError as error:
-        replay._record_call(kind, subject, arguments, {"error": {
-            "type": type(error).__name__, "message": str(error), "command": error.command,
-            "exit_code": error.exit_code, "output": replay._tail(error.output)}})
-        raise
-    replay._record_call(kind, subject, arguments, {"value": value})
-    return value
 
 
 def call_command(method, format, context_dir, dockerfile_path, target, build_args,
