@@ -546,13 +546,14 @@ _CLASSIC_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$", re.DOTALL)
 
 
 def classic_dockerfile(request: BuildRequest) -> str:
-    """Return the Dockerfile text with each substituted image replaced by its stand-in."""
+    """Return the Dockerfile for the classic builder: stand-ins in, every stage labelled.
+
+    The classic builder keeps an image of every stage but labels only the last one, so a
+    LABEL closes each stage to make all of them stagelab's (and `stagelab clean`'s).
+    """
     lines = request.dockerfile.text.splitlines(keepends=True)
-    if not request.substitutions:
-        return request.dockerfile.text
-    args = dict(request.dockerfile.global_args)
-    args.update({k: v for k, v in request.build_args.items() if k in args})
-    for stage in request.dockerfile.resolve(request.build_args):
+    stages = request.dockerfile.resolve(request.build_args)
+    for stage in stages:
         if stage.parent is None and stage.base in request.substitutions:
             number = stage.lines[0] - 1
             lines[number] = lines[number].replace(stage.written_base,
@@ -562,16 +563,31 @@ def classic_dockerfile(request: BuildRequest) -> str:
                 for flag in (f"--from={official}", f"from={official}"):
                     number = ins.line - 1
                     lines[number] = lines[number].replace(flag, flag.replace(official, standin))
+    label = "LABEL " + " ".join(f'"{key}"="{value}"'
+                                for key, value in images.labels("build").items()) + "\n"
+    for stage in reversed(stages):
+        last = stage.lines[1] - 1
+        if not lines[last].endswith("\n"):
+            lines[last] += "\n"
+        lines.insert(last + 1, label)
     return "".join(lines)
+
+
+def _classic_steps(request: BuildRequest) -> list[Instruction | None]:
+    """Return what each classic `Step N` runs: an instruction, or None for an added LABEL."""
+    stages = request.dockerfile.stages
+    if request.target_ref is not None:
+        stages = stages[:request.dockerfile.stage(request.target_ref).index + 1]
+    sequence: list[Instruction | None] = [ins for ins in request.dockerfile.instructions
+                                          if ins.line < stages[0].lines[0]]
+    for stage in stages:
+        sequence += [*stage.instructions, None]
+    return sequence
 
 
 def _run_classic(request: BuildRequest, watcher: Progress) -> BuildResult:
     client = engine.client()
-    instructions = request.dockerfile.instructions
-    if request.target_ref is not None:
-        # Steps count every instruction up to the target's end; later ones are engine LABELs.
-        last_line = request.dockerfile.stage(request.target_ref).lines[1]
-        instructions = [ins for ins in instructions if ins.line <= last_line]
+    sequence = _classic_steps(request)
     stage_of_line = {ins.line: stage for stage in request.dockerfile.stages
                      for ins in stage.instructions}
     with tempfile.TemporaryDirectory(prefix="stagelab-classic-") as tmp:
@@ -580,7 +596,7 @@ def _run_classic(request: BuildRequest, watcher: Progress) -> BuildResult:
         kwargs = dict(path=str(request.context_dir), dockerfile=str(dockerfile),
                       target=request.target, buildargs=request.build_args or None,
                       tag=request.tag, nocache=request.no_cache, rm=True, forcerm=True,
-                      decode=True, labels=images.labels("build"))
+                      decode=True)
         log: list[str] = []
         steps: list[Step] = []
         current: dict | None = None
@@ -597,10 +613,10 @@ def _run_classic(request: BuildRequest, watcher: Progress) -> BuildResult:
                     if match:
                         _close_classic_step(current, steps, began, watcher)
                         number = int(match.group(1))
-                        if number > len(instructions):
-                            current = None  # the LABEL steps the engine appends for labels=
+                        ins = sequence[number - 1] if number <= len(sequence) else None
+                        if ins is None:
+                            current = None  # a LABEL classic_dockerfile() added
                             continue
-                        ins = instructions[number - 1]
                         current = {"ins": ins, "stage": stage_of_line.get(ins.line),
                                    "start": time.monotonic(), "cached": False}
                         if current["stage"]:

@@ -12,6 +12,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import docker
+
 from . import engine
 from .errors import ImageUnavailable, ProvisionError
 
@@ -290,12 +292,25 @@ def clean(include_base: bool = False, say=print) -> dict[str, int]:
     if include_base:
         images += [client.images.get(image.standin) for image in BASE_IMAGES
                    if present(image.standin)]
-    removed = 0
-    for image in images:
-        try:
-            client.images.remove(image.id, force=True)
-            removed += 1
-        except Exception:
-            pass  # already gone with an image that shared it
+    removed, pending = 0, {image.id for image in images}
+    while pending:
+        # An image with children cannot go first: each pass removes the newest layer of
+        # stagelab's images, until a pass removes nothing more.
+        progress = False
+        for image_id in sorted(pending):
+            try:
+                client.images.remove(image_id, force=True)
+                removed += 1
+                progress = True
+                pending.discard(image_id)
+            except docker.errors.ImageNotFound:
+                pending.discard(image_id)
+            except docker.errors.APIError:
+                continue
+        if not progress:
+            break
+    if pending:
+        say(f"clean: {len(pending)} images stay because images stagelab did not make "
+            "are built on them")
     say(f"clean: removed {len(containers)} containers and {removed} images made by stagelab")
     return {"containers": len(containers), "images": removed}

@@ -207,12 +207,17 @@ def test_clean_spares_what_stagelab_did_not_make(docker_engine, tmp_path):
                    capture_output=True)
     client = engine.client()
     foreign_container = client.containers.create(foreign_tag, command=["true"])
-    ours = sl.build(_salted(PIPELINE, str(time.time_ns())))
+    salt = str(time.time_ns())
+    ours = sl.build(_salted(PIPELINE, salt))
+    sl.build(_salted(PIPELINE, salt), builder="classic")  # keeps an image of every stage
     try:
         removed = sl.clean()
         assert removed["images"] >= 1
         with pytest.raises(Exception):
             client.images.get(ours.image_id)
+        left = [image.id for image in client.images.list(all=True)
+                if any(salt in (layer.get("CreatedBy") or "") for layer in image.history())]
+        assert left == [], "every image of every stage stagelab built is gone"
         assert client.images.get(foreign_tag)
         assert client.containers.get(foreign_container.id)
         assert images.present("stagelab/offline-busybox:1.36"), "stand-ins stay without --all"

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from stagelab import parse_dockerfile
-from stagelab.build import BuildRequest, buildx_command, classic_dockerfile
+from stagelab.build import BuildRequest, _classic_steps, buildx_command, classic_dockerfile
 
 TEXT = """\
 ARG BASE=busybox:1.36
@@ -48,7 +48,7 @@ def test_output_exports_instead_of_loading_an_image():
 
 def test_classic_builder_gets_a_rewritten_dockerfile():
     text = classic_dockerfile(request(builder="classic"))
-    lines = text.splitlines()
+    lines = [line for line in text.splitlines() if not line.startswith("LABEL ")]
     assert lines[1] == "FROM stagelab/offline-busybox:1.36 AS tools"
     assert lines[3] == "FROM stagelab/offline-gcc:12-bookworm AS build"
     assert lines[4] == "COPY --from=stagelab/offline-busybox:1.36 /bin/busybox /busybox"
@@ -56,10 +56,21 @@ def test_classic_builder_gets_a_rewritten_dockerfile():
     assert lines[6] == "FROM tools", "a stage reference is never rewritten"
 
 
+def test_classic_builder_labels_the_end_of_every_stage():
+    lines = classic_dockerfile(request(builder="classic", substitutions={})).splitlines()
+    labels = [number for number, line in enumerate(lines) if line.startswith("LABEL ")]
+    assert labels == [3, 7, 9]
+    assert '"io.stagelab.kind"="build"' in lines[3]
+    parsed = parse_dockerfile("\n".join(lines))
+    assert [s.steps[-1].keyword for s in parsed.stages] == ["LABEL"] * 3
+
+
 def test_classic_rewrite_follows_build_args():
     text = classic_dockerfile(request(builder="classic", build_args={"BASE": "gcc:12-bookworm"}))
     assert text.splitlines()[1] == "FROM stagelab/offline-gcc:12-bookworm AS tools"
 
 
-def test_nothing_to_substitute_keeps_the_text():
-    assert classic_dockerfile(request(substitutions={})) == TEXT
+def test_classic_steps_map_to_the_learners_instructions():
+    steps = _classic_steps(request(builder="classic", target="tools", target_ref="tools"))
+    assert [s.keyword if s else None for s in steps] == ["ARG", "FROM", "RUN", None]
+    assert steps[2].line == 3
