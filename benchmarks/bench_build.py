@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -35,17 +34,15 @@ COPY --from=compile /app.txt /app.txt
 
 def stop_engine_and_forget_everything() -> None:
     """Stop stagelab's dockerd and remove what stagelab installed, as on a fresh machine."""
-    pidfile = engine.ENGINE_HOME / "dockerd.pid"
-    if pidfile.exists():
-        pid = int(pidfile.read_text())
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(100):
-            try:
-                os.kill(pid, 0)
-                time.sleep(0.2)
-            except OSError:
-                break
-    subprocess.run(["pkill", "-f", "containerd"], check=False)
+    subprocess.run(["pkill", "-x", "dockerd"], check=False)
+    for _ in range(150):
+        if subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).returncode != 0:
+            break
+        time.sleep(0.2)
+    else:
+        raise SystemExit("dockerd did not stop: stop it, then retry")
+    subprocess.run(["pkill", "-x", "containerd"], check=False)
+    time.sleep(1)
     for path in [engine.ENGINE_HOME, engine.APT_HOME, Path("/var/lib/docker"),
                  Path("/var/lib/containerd"), engine.cli_plugins_dir() / "docker-buildx"]:
         if path.is_dir():
