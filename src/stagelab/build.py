@@ -20,7 +20,6 @@ from .dockerfile import BUILDERS, Dockerfile, Instruction, Stage, parse_dockerfi
 from .errors import BuildFailed, DockerfileError, StagelabError
 
 LOG_TAIL_LINES = 12
-STATES = ("waiting", "running", "cached", "done", "skipped", "failed")
 
 
 @dataclass
