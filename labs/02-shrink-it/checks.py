@@ -1,7 +1,7 @@
 """Checks for lab 02: a multi-stage build ships the program without the toolchain."""
 
 from stagelab import containers
-from stagelab.labs import COMPILER_PATHS, criterion, existing_paths, expect, last_stage
+from stagelab.labs import COMPILER_PATHS, criterion, expect, last_stage
 
 TITLE = "Shrink it"
 GOAL = ("The image that runs `hello` carries all of gcc: keep the program working and make the "
@@ -44,7 +44,7 @@ def small(work):
 @criterion("The final image holds no compiler",
            hint="Compile in an earlier stage; the last stage should not start FROM gcc.")
 def no_compiler(work):
-    found = existing_paths(work.build().image_id, COMPILER_PATHS)
+    found = containers.existing_paths(work.build().image_id, COMPILER_PATHS)
     expect(not found, f"found {', '.join(found)}")
     return f"none of {', '.join(COMPILER_PATHS)}"
 

@@ -1,7 +1,7 @@
 """Checks for lab 04: one Dockerfile gives a dev image and a prod image."""
 
 from stagelab import containers, engine, files
-from stagelab.labs import COMPILER_PATHS, criterion, existing_paths, expect, fail
+from stagelab.labs import COMPILER_PATHS, criterion, expect, fail
 
 TITLE = "Dev and prod from one Dockerfile"
 GOAL = ("Turn the dev-only Dockerfile into one that gives two images: `dev` (compiler, make, "
@@ -45,7 +45,7 @@ def dev_contents(work):
     workdir = engine.client().api.inspect_image(image)["Config"].get("WorkingDir") or "/"
     wanted = ["/usr/bin/gcc", "/usr/bin/make"] + [f"{workdir.rstrip('/')}/{name}"
                                                     for name in sorted(SOURCE_FILES)]
-    present = existing_paths(image, wanted)
+    present = containers.existing_paths(image, wanted)
     missing = [path for path in wanted if path not in present]
     expect(not missing, f"the dev image lacks {', '.join(missing)}")
     output = containers.run(image).strip()
@@ -65,7 +65,7 @@ def prod_runs(work):
            hint="Start prod FROM busybox:1.36 and COPY --from only the binary into it.")
 def prod_contents(work):
     image = work.build().image_id
-    tools = existing_paths(image, COMPILER_PATHS + ["/usr/bin/make"])
+    tools = containers.existing_paths(image, COMPILER_PATHS + ["/usr/bin/make"])
     expect(not tools, f"the prod image holds {', '.join(tools)}")
     sources = [path for path in files(image) if path.rsplit("/", 1)[-1] in SOURCE_FILES]
     expect(not sources, f"the prod image holds {', '.join(sources)}")
