@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 import stagelab as sl
-from stagelab import engine, images
-from stagelab.build import BuildRequest, buildx_command
+from stagelab import engine, images, provisioning
+from stagelab.context import BuildRequest, buildx_command
 
 THREE_STAGES = """\
 FROM busybox:1.36 AS fetch
@@ -43,8 +43,9 @@ def stop_engine_and_forget_everything() -> None:
         raise SystemExit("dockerd did not stop: stop it, then retry")
     subprocess.run(["pkill", "-x", "containerd"], check=False)
     time.sleep(1)
-    for path in [engine.ENGINE_HOME, engine.APT_HOME, Path("/var/lib/docker"),
-                 Path("/var/lib/containerd"), engine.cli_plugins_dir() / "docker-buildx"]:
+    for path in [provisioning.ENGINE_HOME, provisioning.APT_HOME, Path("/var/lib/docker"),
+                 Path("/var/lib/containerd"),
+                 provisioning.cli_plugins_dir() / "docker-buildx"]:
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         elif path.exists():
@@ -92,7 +93,7 @@ def main() -> int:
         request = BuildRequest(result.dockerfile, context, context / "Dockerfile", None, None,
                                "buildkit", {}, None, False, None,
                                substitutions=images.substitutions(result.dockerfile.images()))
-        shell = [c for c in buildx_command(request, context / "iid") if c != "--progress=rawjson"]
+        shell = [c for c in buildx_command(request, iidfile=context / "iid") if c != "--progress=rawjson"]
         shell.insert(3, "--progress=plain")
 
         def from_shell():

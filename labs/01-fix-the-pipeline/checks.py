@@ -1,6 +1,6 @@
 """Checks for lab 01: the release stage must get its tool from the stage that installs it."""
 
-from stagelab import containers
+from stagelab import labs
 from stagelab.labs import criterion, expect, fail, last_stage, takes_from
 
 TITLE = "Fix the pipeline"
@@ -17,11 +17,8 @@ HINTS = [
 ]
 
 
-@criterion("The image builds",
-           hint="Exit code 127 means `not found`: the stage that runs `summarize` lacks it.")
-def builds(work):
-    result = work.build()
-    return f"built in {result.duration_s:.1f} s"
+builds = labs.builds(hint="Exit code 127 means `not found`: the stage that runs `summarize` "
+                          "lacks it.")
 
 
 @criterion("The release stage gets `summarize` from `tools` (FROM tools or COPY --from=tools)",
@@ -47,9 +44,6 @@ def not_reinstalled(work):
     return f"stage {release.label} installs nothing of its own"
 
 
-@criterion("The image prints the right summary",
-           hint="Keep `CMD [\"cat\", \"/report/summary.txt\"]` and the orders.csv you were given.")
-def prints_summary(work):
-    output = containers.run(work.build().image_id).strip()
-    expect(output == EXPECTED_OUTPUT, f"it printed:\n{output}\nexpected:\n{EXPECTED_OUTPUT}")
-    return output.replace("\n", "; ")
+prints_summary = labs.prints(EXPECTED_OUTPUT, title="The image prints the right summary",
+                             hint="Keep `CMD [\"cat\", \"/report/summary.txt\"]` and the "
+                                  "orders.csv you were given.")

@@ -1,6 +1,6 @@
 """Checks for lab 02: a multi-stage build ships the program without the toolchain."""
 
-from stagelab import containers
+from stagelab import labs
 from stagelab.labs import COMPILER_PATHS, criterion, expect, last_stage
 
 TITLE = "Shrink it"
@@ -19,18 +19,10 @@ HINTS = [
 ]
 
 
-@criterion("The image builds", hint="Read the failing step in the message above.")
-def builds(work):
-    result = work.build()
-    return f"built in {result.duration_s:.1f} s"
-
-
-@criterion("The image prints the right output",
-           hint="A binary that needs glibc does not run on busybox: compile with `-static`.")
-def prints_output(work):
-    output = containers.run(work.build().image_id).strip()
-    expect(output == EXPECTED_OUTPUT, f"it printed:\n{output}\nexpected:\n{EXPECTED_OUTPUT}")
-    return "the greeting and five squares"
+builds = labs.builds()
+prints_output = labs.prints(EXPECTED_OUTPUT, title="The image prints the right output",
+                            hint="A binary that needs glibc does not run on busybox: compile with "
+                                 "`-static`.", detail="the greeting and five squares")
 
 
 @criterion(f"The final image is smaller than {SIZE_LIMIT_MB} MB",
@@ -41,12 +33,9 @@ def small(work):
     return f"the final image is {size_mb:.1f} MB"
 
 
-@criterion("The final image holds no compiler",
-           hint="Compile in an earlier stage; the last stage should not start FROM gcc.")
-def no_compiler(work):
-    found = containers.existing_paths(work.build().image_id, COMPILER_PATHS)
-    expect(not found, f"found {', '.join(found)}")
-    return f"none of {', '.join(COMPILER_PATHS)}"
+no_compiler = labs.holds_none_of(COMPILER_PATHS, title="The final image holds no compiler",
+                                 hint="Compile in an earlier stage; the last stage should "
+                                      "not start FROM gcc.")
 
 
 @criterion("The final stage copies the program from a build stage (COPY --from)",

@@ -3,8 +3,8 @@
 import re
 from pathlib import PurePosixPath
 
-from stagelab import containers, files
-from stagelab.errors import BuildFailed
+import stagelab as sl
+from stagelab import labs
 from stagelab.labs import criterion, expect, fail
 
 TITLE = "Add a test stage"
@@ -37,18 +37,10 @@ HINTS = [
 ]
 
 
-@criterion("The default build succeeds", hint="Read the failing step in the message above.")
-def builds(work):
-    result = work.build()
-    return f"built in {result.duration_s:.1f} s"
-
-
-@criterion("The default image greets", hint="Keep `CMD [\"python\", \"greet.py\"]` in the "
-           "last stage, with greet.py next to it.")
-def greets(work):
-    output = containers.run(work.build().image_id).strip()
-    expect(output == EXPECTED_OUTPUT, f"it printed {output!r}, expected {EXPECTED_OUTPUT!r}")
-    return output
+builds = labs.builds(title="The default build succeeds")
+greets = labs.prints(EXPECTED_OUTPUT, title="The default image greets",
+                     hint="Keep `CMD [\"python\", \"greet.py\"]` in the last stage, with greet.py "
+                          "next to it.")
 
 
 @criterion("`--target test` builds and the tests pass",
@@ -68,7 +60,7 @@ def test_target_catches_bugs(work):
     broken = work.variant({"greet.py": BROKEN_GREET})
     try:
         broken.build(target="test")
-    except BuildFailed as error:
+    except sl.BuildFailed as error:
         expect(error.exit_code not in (None, 0),
                f"it failed, but not in a step that ran the tests:\n{error}")
         return f"with a broken greet.py, line {error.line} failed with exit code {error.exit_code}"
@@ -90,7 +82,7 @@ def default_skips_tests(work):
 def ships_no_tests(work):
     mine = {path.name for path in work.path.rglob("test_*.py")}
     expect(bool(mine), "no test_*.py files in your folder to look for")
-    shipped = [path for path in files(work.build().image_id)
+    shipped = [path for path in sl.files(work.build().image_id)
                if PurePosixPath(path).name in mine and not path.startswith(SYSTEM_FOLDERS)]
     expect(not shipped, f"the image holds {', '.join(shipped)}")
     return f"none of {', '.join(sorted(mine))} in the image"

@@ -1,6 +1,7 @@
 """Checks for lab 04: one Dockerfile gives a dev image and a prod image."""
 
-from stagelab import containers, engine, files
+import stagelab as sl
+from stagelab import labs
 from stagelab.labs import COMPILER_PATHS, criterion, expect, fail
 
 TITLE = "Dev and prod from one Dockerfile"
@@ -42,32 +43,28 @@ def dev_reachable(work):
            hint="Keep the dev stage as the starter had it: FROM gcc, COPY the source, RUN make.")
 def dev_contents(work):
     image = dev_image(work)[0].image_id
-    workdir = engine.client().api.inspect_image(image)["Config"].get("WorkingDir") or "/"
+    workdir = sl.image_config(image).get("WorkingDir") or "/"
     wanted = ["/usr/bin/gcc", "/usr/bin/make"] + [f"{workdir.rstrip('/')}/{name}"
                                                     for name in sorted(SOURCE_FILES)]
-    present = containers.existing_paths(image, wanted)
+    present = labs.existing_paths(image, wanted)
     missing = [path for path in wanted if path not in present]
     expect(not missing, f"the dev image lacks {', '.join(missing)}")
-    output = containers.run(image).strip()
+    output = sl.run(image).strip()
     expect(output == EXPECTED_OUTPUT, f"it printed {output!r}, expected {EXPECTED_OUTPUT!r}")
     return f"has {', '.join(wanted)}; prints {output!r}"
 
 
-@criterion("The default build (prod) runs the program",
-           hint="The last stage needs a CMD that runs the binary it copied.")
-def prod_runs(work):
-    output = containers.run(work.build().image_id).strip()
-    expect(output == EXPECTED_OUTPUT, f"it printed {output!r}, expected {EXPECTED_OUTPUT!r}")
-    return output
+prod_runs = labs.prints(EXPECTED_OUTPUT, title="The default build (prod) runs the program",
+                        hint="The last stage needs a CMD that runs the binary it copied.")
 
 
 @criterion("The prod image holds no compiler, no make and no source",
            hint="Start prod FROM busybox:1.36 and COPY --from only the binary into it.")
 def prod_contents(work):
     image = work.build().image_id
-    tools = containers.existing_paths(image, COMPILER_PATHS + ["/usr/bin/make"])
+    tools = labs.existing_paths(image, COMPILER_PATHS + ["/usr/bin/make"])
     expect(not tools, f"the prod image holds {', '.join(tools)}")
-    sources = [path for path in files(image) if path.rsplit("/", 1)[-1] in SOURCE_FILES]
+    sources = [path for path in sl.files(image) if path.rsplit("/", 1)[-1] in SOURCE_FILES]
     expect(not sources, f"the prod image holds {', '.join(sources)}")
     return "only the program"
 

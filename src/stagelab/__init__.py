@@ -1,24 +1,30 @@
-"""stagelab: learn Docker build stages by running real builds."""
+"""stagelab: learn Docker build stages by running real builds.
 
-from .build import BuildResult, Step, build
-from .calls import CheckWarning, call, check
-from .containers import files, history, run
+Every name a lesson or a lab uses is here: `import stagelab as sl`.
+"""
+
+from .builds import build
+from .calls import CheckWarning, call, check, features
+from .containers import files, history, image_config, image_exists, run, run_status
 from .display import compare, graph, layers, sizes, timeline
 from .dockerfile import Dockerfile, Stage, parse_dockerfile
+from .doctor import base_images, doctor
 from .errors import (BuildFailed, DockerfileError, EngineUnavailable, ImageUnavailable,
-                     ProvisionError, StagelabError)
-from .images import BUSYBOX, DEBIAN, GCC, PYTHON, clean
+                     ProvisionError, RunFailed, StagelabError)
+from .images import BUSYBOX, DEBIAN, GCC, PYTHON, STANDINS, clean
 from .labs import lab
+from .magic import register as _register_magic
+from .replay import unique
+from .results import BuildResult, Step
 
 __all__ = ["BUSYBOX", "BuildFailed", "BuildResult", "CheckWarning", "DEBIAN", "Dockerfile",
            "DockerfileError", "EngineUnavailable", "GCC", "ImageUnavailable", "PYTHON",
-           "ProvisionError", "Stage", "StagelabError", "Step", "build", "call", "check", "clean",
-           "files", "history", "lab", "parse_dockerfile", "run",
-           "compare", "graph", "layers", "sizes", "timeline"]
+           "ProvisionError", "RunFailed", "STANDINS", "Stage", "StagelabError", "Step",
+           "base_images", "build", "call", "check", "clean", "compare", "doctor", "features",
+           "files", "graph", "history", "image_config", "image_exists", "lab", "layers",
+           "parse_dockerfile", "run", "run_status", "sizes", "timeline", "unique"]
 
 
-def load_ipython_extension(ipython):
-    """Register the %%dockerfile cell magic (`%load_ext stagelab`)."""
-    from .display import load_ipython_extension as load
-
-    load(ipython)
+def load_ipython_extension(ipython) -> None:
+    """Register the %%dockerfile cell magic with IPython (`%load_ext stagelab`)."""
+    _register_magic(ipython)

@@ -12,17 +12,18 @@ import subprocess
 from dataclasses import dataclass
 
 from . import engine, images, replay
-from .build import _context, _explain
-from .dockerfile import parse_dockerfile
+from .context import build_request, buildx_command
 from .errors import DockerfileError, EngineUnavailable, StagelabError
+from .recording import context_files
 
 METHODS = ("check", "targets", "outline")
 FORMATS = ("json", "text")
+CALL_TIMEOUT_S = 300
 
 
 @dataclass(frozen=True)
 class CheckWarning:
-    """One build-check rule a Dockerfile breaks, where, and the doc page that explains it."""
+    """One build-check rule a Dockerfile breaks, where (1-based line), and the doc page on it."""
 
     rule: str
     line: int | None
@@ -35,22 +36,28 @@ class CheckWarning:
         return f"{self.rule} ({where}): {self.detail}"
 
 
-def supported() -> dict[str, bool]:
-    """Tell whether the engine runs build checks and `--call`; with no engine, what was recorded."""
-    def probe() -> dict[str, bool]:
-        found = engine.features()
-        return {"check": found["--check"], "call": found["--call"]}
+def features() -> dict[str, bool]:
+    """Return which BuildKit features this engine and buildx have: {"heredocs",
+    "named contexts", "--check", "--call"} -> True when available.
 
+    Each is probed with a tiny real build; with no engine, what was recorded on the engine that
+    made the recordings, and all False when nothing was recorded.
+    """
     try:
-        return replay.recorded_call("buildx features", "engine", {}, probe)
+        return replay.recorded_call("buildx features", "engine", {}, engine.features)
     except EngineUnavailable:
-        return {"check": False, "call": False}
+        return {name: False for name in engine.FEATURE_PROBES}
 
 
 def check(context: str | os.PathLike, *, dockerfile: str | None = None,
           files: dict[str, str] | None = None, target: str | None = None,
           build_args: dict[str, str] | None = None) -> list[CheckWarning]:
-    """Run BuildKit's build checks (`--call=check`) and return the warnings, in line order."""
+    """Run BuildKit's build checks (`--call=check`) and return the warnings, in line order.
+
+    Takes a context folder or Dockerfile text, as `sl.build` does. Raises DockerfileError for
+    a Dockerfile BuildKit refuses, StagelabError when buildx cannot run the check, and
+    EngineUnavailable with no engine and no recording.
+    """
     report = call(context, "check", dockerfile=dockerfile, files=files, target=target,
                   build_args=build_args)
     warnings = [CheckWarning(rule=w.get("ruleName", ""), line=_first_line(w),
@@ -62,58 +69,50 @@ def check(context: str | os.PathLike, *, dockerfile: str | None = None,
 def call(context: str | os.PathLike, method: str = "targets", *, format: str = "json",
          dockerfile: str | None = None, files: dict[str, str] | None = None,
          target: str | None = None, build_args: dict[str, str] | None = None) -> dict | str:
-    """Run `docker buildx build --call=METHOD` and return its report: a dict, or buildx's text."""
+    """Run `docker buildx build --call=METHOD` and return its report.
+
+    `method` is "check", "targets" or "outline"; `format` "json" (a dict) or "text" (buildx's
+    own text). Raises ValueError for another method or format, DockerfileError for a Dockerfile
+    BuildKit refuses or an unknown target, StagelabError when buildx fails or lacks --call
+    (it needs buildx 0.15), EngineUnavailable with no engine and no recording.
+    """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, not {format!r}")
-    build_args = {k: str(v) for k, v in (build_args or {}).items()}
-    with _context(context, dockerfile, files) as (context_dir, dockerfile_path):
-        text = dockerfile_path.read_text()
-        parsed = parse_dockerfile(text)
-        if target is not None:
-            parsed.stage(target)  # a short DockerfileError for an unknown stage
+    with build_request(context, dockerfile=dockerfile, files=files, target=target,
+                       build_args=build_args) as request:
 
         def ask_engine() -> dict | str:
-            substitutions = images.substitutions(parsed.images(build_args))
-            command = call_command(method, format, context_dir, dockerfile_path, target,
-                                   build_args, substitutions)
-            done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+            # Checks resolve each base image, so offline stand-ins must answer for official names.
+            request.substitutions = images.substitutions(
+                request.dockerfile.images(request.build_args))
+            command = buildx_command(request, call=f"{method},format={format}")
+            done = subprocess.run(command, capture_output=True, text=True,
+                                  timeout=CALL_TIMEOUT_S)
             # Name the Dockerfile as the reader knows it, not by its temporary path.
-            done.stdout = done.stdout.replace(str(dockerfile_path), dockerfile_path.name)
-            return _report(method, format, command, done)
+            done.stdout = done.stdout.replace(str(request.dockerfile_path),
+                                              request.dockerfile_path.name)
+            return report(method, format, command, done)
 
         arguments = {"method": method, "format": format, "target": target,
-                     "build_args": dict(sorted(build_args.items()))}
+                     "build_args": dict(sorted(request.build_args.items()))}
         return replay.recorded_call(f"buildx --call={method}",
-                                    _context_identity(text, context_dir), arguments,
-                                    ask_engine, errors=(StagelabError,))
+                                    _context_identity(request.dockerfile.text,
+                                                      request.context_dir),
+                                    arguments, ask_engine, errors=(StagelabError,))
 
 
 def _context_identity(dockerfile_text: str, context_dir) -> str:
     """Name a Dockerfile and its context's files by their contents, for recordings."""
-    contents = {"dockerfile": dockerfile_text, "context": replay.context_files(context_dir)}
+    contents = {"dockerfile": dockerfile_text, "context": context_files(context_dir)}
     digest = hashlib.sha256(json.dumps(contents, sort_keys=True).encode()).hexdigest()
     return "dockerfile-context:" + digest[:24]
 
 
-def call_command(method, format, context_dir, dockerfile_path, target, build_args,
-                 substitutions) -> list[str]:
-    """Return the `docker buildx build --call=...` command line."""
-    command = ["docker", "buildx", "build", f"--call={method},format={format}",
-               "--progress=quiet", "-f", str(dockerfile_path)]
-    if target:
-        command += ["--target", target]
-    for key, value in build_args.items():
-        command += ["--build-arg", f"{key}={value}"]
-    # Checks resolve each base image, so offline stand-ins must answer for official names.
-    for official, standin in substitutions.items():
-        command += ["--build-context", f"{official}=docker-image://{standin}"]
-    return command + [str(context_dir)]
-
-
-def _report(method: str, format: str, command: list[str],
-            done: subprocess.CompletedProcess) -> dict | str:
+def report(method: str, format: str, command: list[str],
+           done: subprocess.CompletedProcess) -> dict | str:
+    """Turn a finished `--call` run into its report, or raise the error it stands for."""
     if "unknown flag: --call" in done.stderr:
         raise StagelabError(f"This buildx cannot run `--call={method},format={format}`: "
                             "it needs buildx 0.15 or later. Run `stagelab doctor` to see "
@@ -125,15 +124,15 @@ def _report(method: str, format: str, command: list[str],
             raise _failure(method, command, done, done.stderr or done.stdout)
         return done.stdout.strip("\n")
     try:
-        report = json.loads(done.stdout)
+        answer = json.loads(done.stdout)
     except json.JSONDecodeError:
         raise _failure(method, command, done, done.stderr or done.stdout) from None
-    error = report.get("buildError")
+    error = answer.get("buildError")
     if error:
-        raise DockerfileError(_explain(error.get("message", "the engine rejected it")),
-                              line=_first_line(error))
-    report.pop("sources", None)  # the Dockerfile itself, base64: noise for a reader
-    return report
+        message = error.get("message", "the engine rejected it")
+        raise DockerfileError(images.explain_missing_image(message), line=_first_line(error))
+    answer.pop("sources", None)  # the Dockerfile itself, base64: noise for a reader
+    return answer
 
 
 def _failure(method: str, command: list[str], done: subprocess.CompletedProcess,

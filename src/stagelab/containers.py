@@ -1,4 +1,7 @@
-"""Look inside built images: run a command, list files, read the layer history."""
+"""Look inside built images: run a command, list files, read the layer history and config.
+
+Every function records its answer on a real engine and replays it when there is none (replay.py).
+"""
 
 from __future__ import annotations
 
@@ -10,17 +13,19 @@ import tempfile
 import docker
 
 from . import engine, images, replay
-from .errors import StagelabError
-
-
-class RunFailed(StagelabError):
-    """A command run in a container exited non-zero."""
+from .errors import RunFailed
 
 
 @replay.replayable("run", errors=(RunFailed,))
 def run(image: str, command: str | list[str] | None = None, *, check: bool = True,
         entrypoint: str | list[str] | None = None) -> str:
-    """Run a command in a new container from an image, remove it, and return its output."""
+    """Run a command in a new container from an image, remove it, and return its output.
+
+    `image` is an id or a name; `command` a string (split as a shell would) or a list; None
+    runs the image's default command. Returns stdout and stderr together. Raises RunFailed
+    (with `exit_code` and `output`) when `check` and the command exits non-zero; a command the
+    image lacks exits 127, as in a shell.
+    """
     client = engine.client()
     if isinstance(command, str):
         command = shlex.split(command)
@@ -44,7 +49,8 @@ def run(image: str, command: str | list[str] | None = None, *, check: bool = Tru
 
 
 def run_status(image: str, command: str | list[str]) -> tuple[int, str]:
-    """Run a command in a container and return its exit code and output."""
+    """Run a command in a container from an image; return (exit code, output), never raising
+    for a non-zero exit code."""
     try:
         return 0, run(image, command)
     except RunFailed as failed:
@@ -53,7 +59,11 @@ def run_status(image: str, command: str | list[str]) -> tuple[int, str]:
 
 @replay.replayable("files")
 def files(image: str, under: str = "/") -> list[str]:
-    """List the files and links in an image, or under one folder of it (FROM scratch too)."""
+    """List the files and links in an image, or under one folder of it (FROM scratch too).
+
+    Returns absolute paths, sorted; [] when `under` does not exist. The files every container
+    gets (/etc/hosts, /dev, ...) are left out: they are not part of the image.
+    """
     client = engine.client()
     container = client.containers.create(image, command=["none"],
                                          labels=images.labels("container"))
@@ -85,7 +95,7 @@ def _added_by_engine(path: str) -> bool:
 
 
 def existing_paths(image: str, paths: list[str]) -> list[str]:
-    """Return those paths that exist in the image, asking the engine without exporting it."""
+    """Return those of `paths` that exist in the image, asking the engine without exporting it."""
     api = engine.client().api
     container = api.create_container(image, command=["none"], labels=images.labels("container"))
     try:
@@ -98,7 +108,7 @@ def existing_paths(image: str, paths: list[str]) -> list[str]:
 
 @replay.replayable("history")
 def history(image: str) -> list[dict]:
-    """Return the image's layers, oldest first: size in bytes and the instruction."""
+    """Return the image's layers, oldest first: {"size" (bytes), "instruction", "comment"}."""
     layers = engine.client().api.history(image)
     rows = []
     for layer in reversed(layers):
@@ -117,6 +127,18 @@ def history(image: str) -> list[dict]:
 def size(image: str) -> int:
     """Return the image's size in bytes."""
     return engine.client().api.inspect_image(image)["Size"]
+
+
+@replay.replayable("config")
+def image_config(image: str) -> dict:
+    """Return the image's configuration: Cmd, Entrypoint, Env, WorkingDir, Labels, User, ..."""
+    return engine.client().api.inspect_image(image)["Config"]
+
+
+@replay.replayable("exists")
+def image_exists(image: str) -> bool:
+    """Return True when the engine has an image with this id or name, else False."""
+    return images.present(image)
 
 
 def _short(image: str) -> str:

@@ -39,6 +39,10 @@ class ImageUnavailable(StagelabError):
     """A base image is neither present, pullable nor buildable as a stand-in."""
 
 
+class RunFailed(StagelabError):
+    """A command run in a container exited non-zero; `exit_code` and `output` say how."""
+
+
 class BuildFailed(StagelabError):
     """A build failed: names the stage, the instruction, its line and exit code."""
 

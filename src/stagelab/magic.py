@@ -6,7 +6,10 @@ import argparse
 import shlex
 import sys
 
+from . import builds
+from .context import parse_build_args
 from .errors import StagelabError
+from .progress import WidgetProgress, auto_progress
 
 USAGE = ("%%dockerfile [--target STAGE] [--builder buildkit|classic] [--tag TAG] "
          "[--build-arg KEY=VALUE ...] [--no-cache] [--name VAR]")
@@ -38,18 +41,18 @@ def parse_options(line: str) -> argparse.Namespace:
 
 
 def dockerfile_magic(line: str, cell: str, shell=None):
-    """Build the cell; show progress and summary; store the result under --name."""
-    from .build import build
-    from .cli import _pairs
-    from .display import WidgetProgress, auto_progress
+    """Build the cell's Dockerfile text with `line`'s options; store the result under --name.
 
+    Errors show as their short message on stderr (the notebook's progress board already shows
+    a failed build); nothing is raised and nothing is returned.
+    """
     progress = auto_progress()
     options = None
     try:
         options = parse_options(line)
-        result = build(cell, target=options.target, builder=options.builder,
-                       build_args=_pairs(options.build_arg), tag=options.tag,
-                       no_cache=options.no_cache, progress=progress)
+        result = builds.build(cell, target=options.target, builder=options.builder,
+                              build_args=parse_build_args(options.build_arg), tag=options.tag,
+                              no_cache=options.no_cache, progress=progress)
     except StagelabError as error:
         # The short message is the advice; a traceback would bury it. The notebook's
         # progress display has already shown it where the build was drawn.

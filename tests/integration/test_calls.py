@@ -127,8 +127,9 @@ def test_unknown_target_and_method_get_short_messages():
         calls.call(CLEAN, "lint")
 
 
-def test_supported_says_this_engine_has_checks_and_call():
-    assert calls.supported() == {"check": True, "call": True}
+def test_features_says_this_engine_has_checks_and_call():
+    assert sl.features() == {"heredocs": True, "named contexts": True, "--check": True,
+                             "--call": True}
 
 
 def test_a_recorded_check_replays_with_no_engine(tmp_path, monkeypatch, no_engine):
@@ -136,11 +137,11 @@ def test_a_recorded_check_replays_with_no_engine(tmp_path, monkeypatch, no_engin
     monkeypatch.setenv("STAGELAB_RECORD", "1")
     recorded = sl.check(MISCASED, files={"app.txt": "app\n"})
     outline = sl.call(DESCRIBED, "outline", target="base", files={"app.txt": "app\n"})
-    assert calls.supported()["check"] is True
+    assert sl.features()["--check"] is True
     no_engine()
     assert sl.check(MISCASED, files={"app.txt": "app\n"}) == recorded
     assert sl.call(DESCRIBED, "outline", target="base", files={"app.txt": "app\n"}) == outline
-    assert calls.supported()["check"] is True
+    assert sl.features()["--check"] is True
     # Another context is another question: no recording, and the advice says how to get one.
     with pytest.raises(sl.EngineUnavailable, match="make recordings"):
         sl.check(MISCASED, files={"app.txt": "changed\n"})
@@ -149,7 +150,7 @@ def test_a_recorded_check_replays_with_no_engine(tmp_path, monkeypatch, no_engin
 def test_with_no_engine_and_no_recording_nothing_is_supported(tmp_path, monkeypatch, no_engine):
     monkeypatch.setenv("STAGELAB_RECORDINGS", str(tmp_path))
     no_engine()
-    assert calls.supported() == {"check": False, "call": False}
+    assert not any(sl.features().values())
 
 
 def test_a_buildx_without_call_gets_advice_not_a_parse_error():
@@ -157,4 +158,4 @@ def test_a_buildx_without_call_gets_advice_not_a_parse_error():
                                         stderr="unknown flag: --call\nSee 'docker buildx "
                                                "build --help'.\n")
     with pytest.raises(sl.StagelabError, match="buildx 0.15 or later"):
-        calls._report("check", "json", older.args, older)
+        calls.report("check", "json", older.args, older)

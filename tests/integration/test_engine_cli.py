@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from stagelab import engine, images
+from stagelab import engine, images, provisioning, standins
 
 pytestmark = pytest.mark.engine
 
@@ -17,13 +17,13 @@ def stagelab(*args, env=None):
 
 
 def test_engine_ensure_changes_nothing_when_an_engine_answers(docker_engine):
-    before = sorted(p.name for p in engine.ENGINE_HOME.glob("*")) \
-        if engine.ENGINE_HOME.exists() else None
+    before = sorted(p.name for p in provisioning.ENGINE_HOME.glob("*")) \
+        if provisioning.ENGINE_HOME.exists() else None
     done = stagelab("engine", "ensure")
     assert done.returncode == 0, done.stderr
     assert "answers at" in done.stdout and "starting dockerd" not in done.stdout
-    after = sorted(p.name for p in engine.ENGINE_HOME.glob("*")) \
-        if engine.ENGINE_HOME.exists() else None
+    after = sorted(p.name for p in provisioning.ENGINE_HOME.glob("*")) \
+        if provisioning.ENGINE_HOME.exists() else None
     assert before == after
 
 
@@ -60,7 +60,7 @@ def test_standins_carry_honest_labels(docker_engine):
 
 def test_export_then_import_round_trips(docker_engine, tmp_path):
     archive = tmp_path / "images.tar"
-    names = images.export(archive, say=lambda _: None)
+    names = standins.export(archive, say=lambda _: None)
     assert archive.stat().st_size > 1_000_000
     assert "busybox:1.36" in names or "stagelab/offline-busybox:1.36" in names
     done = stagelab("images", "import", str(archive))

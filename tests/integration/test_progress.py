@@ -3,7 +3,7 @@
 import pytest
 
 import stagelab as sl
-from stagelab import display
+from stagelab import progress as boards
 
 pytestmark = pytest.mark.engine
 
@@ -22,7 +22,7 @@ COPY --from=build /app.txt /app.txt
 """
 
 
-class Recording(display.BoardProgress):
+class Recording(boards.BoardProgress):
     """Keeps every transition the engine reported, and what finish() was given."""
 
     def __init__(self):
@@ -80,7 +80,7 @@ def test_failed_build_marks_the_failed_stage(docker_engine):
 
 def test_terminal_progress_on_a_real_build(docker_engine, tmp_path):
     out = (tmp_path / "progress.txt").open("w+")
-    result = sl.build(DOCKERFILE, target="build", progress=display.TerminalProgress(out))
+    result = sl.build(DOCKERFILE, target="build", progress=boards.TerminalProgress(out))
     out.seek(0)
     text = out.read()
     assert "target build" in text

@@ -17,9 +17,9 @@ def progress_home(tmp_path, monkeypatch):
     return home
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def labs_copy(tmp_path, monkeypatch):
-    """Point STAGELAB_LABS at a copy of the labs, for tests that change a lab folder."""
+    """Point STAGELAB_LABS at a copy of the labs: learners' working files are made there."""
     copy = tmp_path / "labs"
     shutil.copytree(labs.labs_root(), copy, ignore=shutil.ignore_patterns(".backups"))
     monkeypatch.setenv("STAGELAB_LABS", str(copy))

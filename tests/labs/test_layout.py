@@ -139,3 +139,21 @@ def test_without_an_engine_check_says_so_and_records_nothing(monkeypatch, progre
             or "No recording of the solution's build exists" in repr(report))
     assert "not checked" in report._repr_html_()
     assert not labs.progress_file().exists()
+
+
+def test_task_notebooks_are_what_the_template_makes():
+    for each in ALL_LABS:
+        assert (each.path / "task.ipynb").read_text() == labs.task_notebook(each), (
+            f"{each.slug}/task.ipynb differs from labs/task_template.ipynb plus its task.md: "
+            "run `stagelab lab tasks`")
+
+
+def test_working_files_are_made_from_the_starter_on_first_use(labs_copy):
+    folder = labs_copy / "02-shrink-it"
+    assert not (folder / "Dockerfile").exists(), "working files are not committed"
+    each = sl.lab("02")
+    assert (folder / "Dockerfile").read_text() == (each.starter_path / "Dockerfile").read_text()
+    (folder / "Dockerfile").write_text("FROM busybox:1.36\n# mine\n")
+    sl.lab("02")
+    assert (folder / "Dockerfile").read_text() == "FROM busybox:1.36\n# mine\n", \
+        "a learner's own files are never overwritten"

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from stagelab import replay
-from stagelab.build import BuildRequest
+from stagelab import recording as replay
+from stagelab.context import BuildRequest
 from stagelab.dockerfile import parse_dockerfile
 
 DOCKERFILE = """\

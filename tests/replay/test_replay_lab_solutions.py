@@ -5,6 +5,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -32,8 +33,9 @@ def test_the_solution_builds_as_lab_check_replays_it(docker_engine, lab):
 
 
 def test_with_no_engine_every_lab_check_shows_the_recorded_solution_build(tmp_path):
+    shutil.copytree(labs.labs_root(), tmp_path / "labs")
     env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent.sock",
-           "STAGELAB_HOME": str(tmp_path)}
+           "STAGELAB_HOME": str(tmp_path), "STAGELAB_LABS": str(tmp_path / "labs")}
     for name in ("STAGELAB_RECORD", "STAGELAB_RECORDINGS"):
         env.pop(name, None)
     done = subprocess.run([sys.executable, "-c", REPLAY_EVERY_CHECK], env=env,

@@ -17,8 +17,8 @@ LESSON = textwrap.dedent('''
     import json, sys, tempfile
     from pathlib import Path
     import stagelab as sl
-    from stagelab import containers, engine, replay
-    from stagelab.build import Progress
+    from stagelab import containers, engine
+    from stagelab.progress import Progress
 
     SALT, BUILDER = sys.argv[1], sys.argv[2]
     DOCKERFILE = f"""
@@ -40,7 +40,7 @@ LESSON = textwrap.dedent('''
         def stage(self, ref, state, step=""):
             self.events.append([ref, state])
 
-    report = {"unique": [replay.unique(f"test-{SALT}"), replay.unique(f"test-{SALT}")]}
+    report = {"unique": [sl.unique(f"test-{SALT}"), sl.unique(f"test-{SALT}")]}
     for name in ("first", "again"):
         watcher = Events()
         result = sl.build(DOCKERFILE, files={"app.txt": "app\\n"}, builder=BUILDER,
@@ -53,10 +53,11 @@ LESSON = textwrap.dedent('''
     image = report["first"]["image"]
     report["run"] = sl.run(image, "cat /salt /app.txt")
     report["run_by_tag"] = sl.run(f"stagelab-replay-test:{SALT}", ["cat", "/salt"])
-    report["status"] = containers.run_status(image, "sh -c 'echo oops; exit 3'")
+    report["status"] = sl.run_status(image, "sh -c 'echo oops; exit 3'")
     report["files"] = sl.files(image, "/bin")[:5]
     report["history"] = sl.history(image)
     report["size_call"] = containers.size(image)
+    report["config"] = sl.image_config(image)["Cmd"]
     try:
         sl.build(DOCKERFILE.replace("cat /app.txt", "cat /missing"), files={"app.txt": "app\\n"},
                  builder=BUILDER, target="final", progress=False)
@@ -130,7 +131,7 @@ def test_the_watcher_gets_the_recorded_stage_transitions(recorded_and_replayed):
 
 def test_container_calls_replay_their_recorded_outputs(recorded_and_replayed):
     real, replayed, _, _ = recorded_and_replayed
-    for field in ("run", "run_by_tag", "status", "files", "history", "size_call"):
+    for field in ("run", "run_by_tag", "status", "files", "history", "size_call", "config"):
         assert replayed[field] == real[field], field
     assert real["status"] == [3, "oops\n"]
 

@@ -3,7 +3,8 @@
 from pathlib import Path
 
 from stagelab import parse_dockerfile
-from stagelab.build import BuildRequest, _classic_steps, buildx_command, classic_dockerfile
+from stagelab.classic import classic_dockerfile, classic_steps
+from stagelab.context import BuildRequest, buildx_command
 
 TEXT = """\
 ARG BASE=busybox:1.36
@@ -29,7 +30,7 @@ def request(**overrides):
 
 def test_buildkit_substitutes_through_named_contexts():
     command = buildx_command(request(target="build", build_args={"X": "1"}, tag="t:1",
-                                     no_cache=True), Path("/tmp/iid"))
+                                     no_cache=True), iidfile=Path("/tmp/iid"))
     assert command[:4] == ["docker", "buildx", "build", "--progress=rawjson"]
     assert "--build-context" in command
     assert "busybox:1.36=docker-image://stagelab/offline-busybox:1.36" in command
@@ -41,7 +42,7 @@ def test_buildkit_substitutes_through_named_contexts():
 
 
 def test_output_exports_instead_of_loading_an_image():
-    command = buildx_command(request(output="out"), Path("/tmp/iid"))
+    command = buildx_command(request(output="out"), iidfile=Path("/tmp/iid"))
     assert command[command.index("--output") + 1] == "type=local,dest=out"
     assert "--iidfile" not in command and "--label" not in command
 
@@ -71,6 +72,6 @@ def test_classic_rewrite_follows_build_args():
 
 
 def test_classic_steps_map_to_the_learners_instructions():
-    steps = _classic_steps(request(builder="classic", target="tools", target_ref="tools"))
+    steps = classic_steps(request(builder="classic", target="tools", target_ref="tools"))
     assert [s.keyword if s else None for s in steps] == ["ARG", "FROM", "RUN", None]
     assert steps[2].line == 3

@@ -1,7 +1,6 @@
 """Stage graph, timeline, tables and progress boards from hand-made results (no engine)."""
 
 import html
-import importlib
 import io
 import shutil
 
@@ -9,11 +8,11 @@ import pytest
 
 import stagelab as sl
 from stagelab import BuildFailed, BuildResult, Step, parse_dockerfile
-from stagelab import display, graphs, magic
-from stagelab.build import Progress
-
-build_module = importlib.import_module("stagelab.build")  # sl.build is the function
-from stagelab.charts import STATUS_COLORS, human_size
+from stagelab import builds, magic, progress
+from stagelab.progress import Progress
+from stagelab.render import graphs
+from stagelab.render.html import human_size, progress_html, summary_html
+from stagelab.states import COLORS as STATUS_COLORS
 
 DOCKERFILE = """\
 FROM busybox:1.36 AS base
@@ -128,7 +127,7 @@ def test_timeline_rows_follow_each_builds_steps():
     assert rows[3:] == [("classic", "base", 0.0, 0.0), ("classic", "base", 0.0, 0.5),
                         ("classic", "test", 0.5, 0.9)]
     assert chart.span == 3.0  # one time axis: the longest build
-    assert chart.svg.count("class='stagelab-step'") == 6
+    assert chart.svg.count('id="stagelab-step-') == 6
     assert chart.lanes("buildkit") == ["base", "build", "test", "final"]
 
 
@@ -168,14 +167,14 @@ def test_human_size():
 
 def test_summary_shows_stages_steps_seconds_and_size():
     done = result(steps=[Step("base", "RUN echo base", 2, "built", 0.5, 0.1)])
-    text = display.summary_html(done)
+    text = summary_html(done)
     assert "stagelab-summary" in text and "2.0 MB" in text and "0.5" in text
     assert done._repr_html_() == text
-    replayed = display.summary_html(result(replayed=True, recorded_engine="28.5.2"))
+    replayed = summary_html(result(replayed=True, recorded_engine="28.5.2"))
     assert "replayed" in replayed and "28.5.2" in replayed
 
 
-class Recording(display.BoardProgress):
+class Recording(progress.BoardProgress):
     def __init__(self):
         super().__init__()
         self.seen = []
@@ -219,10 +218,10 @@ def test_replayed_result_without_events_fills_the_board():
 
 def test_terminal_progress_prints_transitions_and_summary():
     out = io.StringIO()
-    progress = display.TerminalProgress(out)
-    progress.start(parse_dockerfile(DOCKERFILE), "buildkit", None)
-    progress.stage("base", "running", "[base 1/2] RUN echo base")
-    progress.finish(result())
+    terminal = progress.TerminalProgress(out)
+    terminal.start(parse_dockerfile(DOCKERFILE), "buildkit", None)
+    terminal.stage("base", "running", "[base 1/2] RUN echo base")
+    terminal.finish(result())
     text = out.getvalue()
     assert "stages base, build, final" in text
     assert "base" in text and "running" in text
@@ -230,20 +229,20 @@ def test_terminal_progress_prints_transitions_and_summary():
 
 
 def test_auto_progress_is_silent_without_kernel_or_terminal(monkeypatch):
-    monkeypatch.setattr(display.sys, "stderr", io.StringIO())
-    assert type(display.auto_progress()) is Progress
+    monkeypatch.setattr(progress.sys, "stderr", io.StringIO())
+    assert type(progress.auto_progress()) is Progress
 
 
 def test_progress_html_has_one_row_per_stage():
     board = Recording()
     board.start(parse_dockerfile(DOCKERFILE), "buildkit", None)
-    text = display.progress_html("h", board.rows.values(), 0.0)
+    text = progress_html("h", board.rows.values(), 0.0)
     assert text.count("class='stagelab-progress-row'") == 4
 
 
 def test_auto_progress_uses_widgets_in_a_kernel(monkeypatch):
-    monkeypatch.setattr(display, "_in_kernel", lambda: True)
-    assert isinstance(display.auto_progress(), display.WidgetProgress)
+    monkeypatch.setattr(progress, "in_kernel", lambda: True)
+    assert isinstance(progress.auto_progress(), progress.WidgetProgress)
 
 
 class Shell:
@@ -281,7 +280,7 @@ def test_magic_builds_the_cell_and_stores_the_result(monkeypatch):
         calls.append((context, options))
         return "the result"
 
-    monkeypatch.setattr(build_module, "build", fake_build)
+    monkeypatch.setattr(builds, "build", fake_build)
     shell = Shell()
     magic.dockerfile_magic("--target build --build-arg A=1 --name out", "FROM x AS build\n",
                            shell)

@@ -1,0 +1,192 @@
+"""Classic-builder builds through the engine's API: a pure reader of its `Step N/M` stream,
+and a thin runner that feeds it."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from pathlib import Path
+
+from . import engine
+from .context import BuildRequest
+from .dockerfile import Instruction, Stage
+from .errors import BuildFailed
+from .images import explain_missing_image, labels
+from .progress import Progress
+from .results import LOG_TAIL_LINES, BuildResult, Step, StreamOutcome, stage_statuses
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_CLASSIC_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$", re.DOTALL)
+COMMAND = ["docker", "build (classic builder)"]
+
+
+def classic_dockerfile(request: BuildRequest) -> str:
+    """Return the Dockerfile for the classic builder: stand-ins in, every stage labelled.
+
+    The classic builder has no named contexts, so a stand-in replaces an official name in
+    FROM, COPY --from and RUN --mount from=. It keeps an image of every stage but labels only
+    the last one, so a LABEL closes each stage to make all of them stagelab's.
+    """
+    lines = request.dockerfile.text.splitlines(keepends=True)
+    stages = request.dockerfile.resolve(request.build_args)
+    for stage in stages:
+        if stage.parent is None and stage.base in request.substitutions:
+            number = stage.lines[0] - 1
+            lines[number] = lines[number].replace(stage.written_base,
+                                                  request.substitutions[stage.base], 1)
+        for ins in stage.steps:
+            for official, standin in request.substitutions.items():
+                for flag in (f"--from={official}", f"from={official}"):
+                    number = ins.line - 1
+                    lines[number] = lines[number].replace(flag, flag.replace(official, standin))
+    label = "LABEL " + " ".join(f'"{key}"="{value}"'
+                                for key, value in labels("build").items()) + "\n"
+    for stage in reversed(stages):
+        last = stage.lines[1] - 1
+        if not lines[last].endswith("\n"):
+            lines[last] += "\n"
+        lines.insert(last + 1, label)
+    return "".join(lines)
+
+
+def classic_steps(request: BuildRequest) -> list[Instruction | None]:
+    """Return what each classic `Step N` runs: an instruction, or None for an added LABEL."""
+    stages = request.dockerfile.stages
+    if request.target_ref is not None:
+        stages = stages[:request.dockerfile.stage(request.target_ref).index + 1]
+    sequence: list[Instruction | None] = [ins for ins in request.dockerfile.instructions
+                                          if ins.line < stages[0].lines[0]]
+    for stage in stages:
+        sequence += [*stage.instructions, None]
+    return sequence
+
+
+class ClassicReader:
+    """Fold the classic builder's JSON messages into steps, telling a watcher as stages change.
+
+    `feed(chunk, at)` takes one decoded message and when it arrived (seconds after the build
+    started: the classic stream carries no times of its own); `outcome(at)` reads the result.
+    Nothing here talks to the engine: tests feed it streams captured from real builds.
+    """
+
+    def __init__(self, request: BuildRequest, watcher: Progress | None = None):
+        self.request = request
+        self.watcher = watcher or Progress()
+        self.sequence = classic_steps(request)
+        self.stage_of_line: dict[int, Stage] = {
+            ins.line: stage for stage in request.dockerfile.stages for ins in stage.instructions}
+        self.log: list[str] = []
+        self.steps: list[Step] = []
+        self.current: dict | None = None
+        self.image_id: str | None = None
+        self.error: dict | None = None
+        self.finished = False
+
+    def feed(self, chunk: dict, at: float) -> None:
+        """Take one message of the stream, received `at` seconds after the build started."""
+        if "stream" in chunk:
+            text = _ANSI.sub("", chunk["stream"])
+            self.log.append(text)
+            match = _CLASSIC_STEP.match(text.strip())
+            if match:
+                self._close_step(at)
+                number = int(match.group(1))
+                ins = self.sequence[number - 1] if number <= len(self.sequence) else None
+                # None: a LABEL that classic_dockerfile() added.
+                self.current = None if ins is None else {
+                    "ins": ins, "stage": self.stage_of_line.get(ins.line), "start": at,
+                    "cached": False}
+                if self.current and self.current["stage"]:
+                    self.watcher.stage(self.current["stage"].ref, "running", str(ins))
+            elif self.current and "Using cache" in text:
+                self.current["cached"] = True
+            elif text.startswith("Successfully built "):
+                self.finished = True
+        elif "aux" in chunk and "ID" in chunk["aux"]:
+            self.image_id = chunk["aux"]["ID"]
+        elif "error" in chunk:
+            self.error = chunk
+            self.log.append(chunk["error"] + "\n")
+
+    def _close_step(self, at: float) -> None:
+        current = self.current
+        if current is None or current["stage"] is None:
+            return
+        ins = current["ins"]
+        status = "cached" if current["cached"] or ins.keyword == "FROM" else "built"
+        self.steps.append(Step(current["stage"].ref, str(ins), ins.line, status,
+                               round(at - current["start"], 3), round(current["start"], 3)))
+        self.watcher.stage(current["stage"].ref, "cached" if status == "cached" else "done",
+                           str(ins))
+
+    def outcome(self, at: float) -> StreamOutcome:
+        """Return the outcome once the stream ended, `at` seconds after the build started."""
+        text_log = "".join(self.log)
+        if self.error is None and self.finished:
+            self._close_step(at)
+            return StreamOutcome(self.steps, stage_statuses(self.request.dockerfile, self.steps),
+                                 text_log)
+        if self.error is None:  # the stream stopped short: the build was interrupted
+            self.feed({"error": "the build stopped before it finished: it was interrupted"}, at)
+            text_log = "".join(self.log)
+        current = self.current
+        failed = current["ins"] if current else None
+        failed_stage = current["stage"] if current else None
+        if failed_stage:
+            self.watcher.stage(failed_stage.ref, "failed", str(failed))
+        self.steps.append(Step(failed_stage.ref if failed_stage else None, str(failed or ""),
+                               failed.line if failed else None, "failed",
+                               round(at - current["start"], 3) if current else 0.0,
+                               round(current["start"], 3) if current else 0.0))
+        output = text_log.splitlines()
+        run_output = [line for line in output[:-1] if line.strip() and
+                      not line.startswith((" ---> ", "Step ", "Removing intermediate"))]
+        message = _ANSI.sub("", self.error["error"]).strip()
+        from_image = (f"metadata for {failed.value[0]}" if failed and failed.keyword == "FROM"
+                      else "")
+        failure = {"stage": failed_stage.ref if failed_stage else None,
+                   "instruction": str(failed) if failed else None,
+                   "line": failed.line if failed else None,
+                   "exit_code": (self.error.get("errorDetail") or {}).get("code"),
+                   "log_tail": "\n".join(run_output[-LOG_TAIL_LINES:] + [message]),
+                   "reason": explain_missing_image(self.error["error"], from_image)}
+        return StreamOutcome(self.steps, stage_statuses(self.request.dockerfile, self.steps),
+                             text_log, failure)
+
+
+def run_classic(request: BuildRequest, watcher: Progress) -> BuildResult:
+    """Build with the classic builder through the engine's API, feeding a ClassicReader.
+
+    Returns the BuildResult; raises BuildFailed (holding the partial result) on an error.
+    Interrupting closes the stream, which cancels the build; its containers are removed.
+    """
+    client = engine.client()
+    reader = ClassicReader(request, watcher)
+    with tempfile.TemporaryDirectory(prefix="stagelab-classic-") as tmp:
+        dockerfile = Path(tmp) / "Dockerfile"
+        dockerfile.write_text(classic_dockerfile(request))
+        began = time.monotonic()
+        stream = client.api.build(path=str(request.context_dir), dockerfile=str(dockerfile),
+                                  target=request.target, buildargs=request.build_args or None,
+                                  tag=request.tag, nocache=request.no_cache, rm=True,
+                                  forcerm=True, decode=True)
+        try:
+            for chunk in stream:
+                reader.feed(chunk, time.monotonic() - began)
+        except BaseException:
+            # Closing the stream cancels the classic build; forcerm removes its container.
+            if hasattr(stream, "close"):
+                stream.close()
+            raise
+        duration = time.monotonic() - began
+    outcome = reader.outcome(duration)
+    image_id = reader.image_id if outcome.failure is None else None
+    result = request.result(stage_status=outcome.stage_status, steps=outcome.steps,
+                            image_id=image_id, size_bytes=None, duration_s=duration,
+                            log=outcome.log)
+    if outcome.failure is not None:
+        raise BuildFailed(**outcome.failure, command=COMMAND, log=outcome.log, result=result)
+    if image_id:
+        result.size_bytes = client.api.inspect_image(image_id)["Size"]
+    return result

@@ -1,0 +1,42 @@
+"""Labs: exercises whose checks run real builds of the learner's files, criterion by criterion.
+
+A lab folder `NN-topic/` holds task.md (its text), task.ipynb (made from the template),
+starter/ and solution/, and checks.py, whose criteria use the names below.
+"""
+
+from __future__ import annotations
+
+from ..containers import existing_paths
+from .attempts import attempts, progress_file, progress_rows, progress_text
+from .catalogue import Lab, all_labs, find_lab, labs_root
+from .criteria import (COMPILER_PATHS, CheckFailed, Criterion, Workspace, builds, criterion,
+                       expect, fail, holds_none_of, last_stage, prints, takes_from)
+from .report import NoEngineReport, Note, Outcome, Report
+from .tasks import task_notebook, write_task_notebooks
+
+__all__ = ["COMPILER_PATHS", "CheckFailed", "Criterion", "Lab", "NoEngineReport", "Note",
+           "Outcome", "Report", "Workspace", "all_labs", "attempts", "builds", "criterion",
+           "existing_paths", "expect", "fail", "find_lab", "holds_none_of", "lab", "labs_root", "last_stage",
+           "prints", "progress", "progress_file", "progress_table", "takes_from",
+           "task_notebook", "write_task_notebooks"]
+
+
+def lab(which: str | int) -> Lab:
+    """Return a lab by number ("02", 2), folder name or topic ("shrink-it"), its working files
+    made from starter/ on first use.
+
+    Raises StagelabError naming the labs there are when none matches.
+    """
+    found = find_lab(which)
+    found.ensure_working_files()
+    return found
+
+
+def progress() -> list[dict]:
+    """Return one row per lab: status (not started, attempted, passed), attempts, last attempt."""
+    return progress_rows(all_labs())
+
+
+def progress_table() -> str:
+    """Return every lab's progress as a plain-text table."""
+    return progress_text(progress())

@@ -1,0 +1,66 @@
+"""The progress file: one JSON line per lab check, for the learner and their instructor."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..images import current_user
+from .report import Report
+
+
+def progress_file() -> Path:
+    """Return the file attempts go to: $STAGELAB_HOME/progress.jsonl, else ~/.stagelab/."""
+    home = os.environ.get("STAGELAB_HOME")
+    return (Path(home).expanduser() if home else Path.home() / ".stagelab") / "progress.jsonl"
+
+
+def record(report: Report) -> None:
+    """Append one attempt (lab, time, criteria passed and failed, user, folder) to the file."""
+    done, total = report.score
+    line = {"lab": report.lab.number, "slug": report.lab.slug,
+            "time": report.time.isoformat(timespec="seconds"), "passed": done, "total": total,
+            "failed": report.failed, "user": current_user(), "dir": str(report.directory)}
+    path = progress_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as out:
+        out.write(json.dumps(line) + "\n")
+
+
+def attempts() -> list[dict]:
+    """Return every recorded attempt, oldest first; lines that do not parse are skipped."""
+    path = progress_file()
+    if not path.exists():
+        return []
+    found = []
+    for line in path.read_text().splitlines():
+        try:
+            found.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return found
+
+
+def progress_rows(labs: list) -> list[dict]:
+    """Return one row per lab: status (not started, attempted, passed), attempts, the last one."""
+    recorded = attempts()
+    rows = []
+    for each in labs:
+        mine = [a for a in recorded if a.get("lab") == each.number]
+        passed = any(a.get("passed") == a.get("total") for a in mine)
+        status = "passed" if passed else "attempted" if mine else "not started"
+        last = mine[-1] if mine else None
+        rows.append({"lab": each.slug, "title": each.title, "status": status,
+                     "attempts": len(mine), "last_attempt": last["time"] if last else None,
+                     "last_score": f"{last['passed']}/{last['total']}" if last else None})
+    return rows
+
+
+def progress_text(rows: list[dict]) -> str:
+    """Return progress rows as a plain-text table."""
+    lines = [f"{'lab':<24} {'status':<12} {'attempts':>8}  {'last attempt':<26} last score"]
+    for row in rows:
+        lines.append(f"{row['lab']:<24} {row['status']:<12} {row['attempts']:>8}  "
+                     f"{row['last_attempt'] or '-':<26} {row['last_score'] or '-'}")
+    return "\n".join(lines)

@@ -1,0 +1,267 @@
+"""Install what stagelab needs: Debian packages, Docker Engine and buildx, without touching apt's sources.
+
+On Debian as root, the engine comes from Debian's newest suite (ENGINE_SUITE), downloaded through
+a private apt configuration and unpacked under ENGINE_HOME; dockerd logs to DOCKERD_LOG.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .engine import (advice_no_engine, buildx_version, can_provision, docker_host, os_release,
+                     ping, version_tuple)
+from .errors import ProvisionError
+
+ENGINE_HOME = Path(os.environ.get("STAGELAB_ENGINE_HOME", "/opt/stagelab/engine"))
+DOCKERD_LOG = Path(os.environ.get("STAGELAB_DOCKERD_LOG", "/var/log/stagelab/dockerd.log"))
+APT_HOME = Path(os.environ.get("STAGELAB_APT_HOME", "/var/lib/stagelab/apt"))
+# Debian's newest engine packages; their binaries run on Debian 12 and 13 once unpacked.
+ENGINE_SUITE = "forky"
+ENGINE_PACKAGES = ["docker.io", "docker-cli", "containerd", "docker-buildx", "tini"]
+START_TIMEOUT_S = 90
+
+
+def debian_mirror() -> str:
+    """Return the Debian archive URI this machine's own apt sources use."""
+    codename = os_release().get("VERSION_CODENAME", "")
+    for uri, suites in _apt_sources():
+        if codename in suites:
+            return uri
+    raise ProvisionError("Could not find this machine's Debian archive in /etc/apt sources: "
+                         "add a line for the Debian archive, then retry.")
+
+
+def _apt_sources():
+    root = Path("/etc/apt")
+    for path in sorted(root.glob("sources.list.d/*.sources")):
+        for block in path.read_text().split("\n\n"):
+            fields = {}
+            for line in block.splitlines():
+                if ":" in line and not line.startswith("#"):
+                    key, value = line.split(":", 1)
+                    fields[key.strip().lower()] = value.split()
+            for uri in fields.get("uris", []):
+                yield uri, fields.get("suites", [])
+    for path in [root / "sources.list", *sorted(root.glob("sources.list.d/*.list"))]:
+        if path.exists():
+            for line in path.read_text().splitlines():
+                words = [w for w in line.split() if not w.startswith("[") and not w.endswith("]")
+                         and "=" not in w]
+                if len(words) >= 3 and words[0] == "deb":
+                    yield words[1], [words[2]]
+
+
+@dataclass
+class PrivateApt:
+    """An apt configuration of stagelab's own, leaving the system's sources untouched."""
+
+    home: Path = APT_HOME
+    suites: list[str] = field(default_factory=lambda: [ENGINE_SUITE])
+
+    def options(self) -> list[str]:
+        """Return apt-get's options that point it at this configuration."""
+        return ["-o", f"Dir::Etc::SourceList={self.home / 'sources.list'}",
+                "-o", "Dir::Etc::SourceParts=/dev/null",
+                "-o", f"Dir::State::Lists={self.home / 'lists'}",
+                "-o", f"Dir::Cache={self.home / 'cache'}",
+                "-o", "APT::Sandbox::User=root"]
+
+    def update(self) -> None:
+        """Write the sources list and fetch the package lists (once an hour at most)."""
+        (self.home / "lists" / "partial").mkdir(parents=True, exist_ok=True)
+        (self.home / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
+        mirror = debian_mirror()
+        keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
+        sources = "".join(f"deb [signed-by={keyring}] {mirror} {suite} main\n"
+                          for suite in self.suites)
+        source_file = self.home / "sources.list"
+        stamp = self.home / "lists" / ".updated"
+        fresh = (stamp.exists() and source_file.exists() and source_file.read_text() == sources
+                 and time.time() - stamp.stat().st_mtime < 3600)
+        if fresh:
+            return
+        source_file.write_text(sources)
+        run(["apt-get", *self.options(), "update", "-qq"], "fetch Debian's package lists")
+        stamp.touch()
+
+    def download(self, packages: list[str], into: Path) -> list[Path]:
+        """Download .deb files (no install) into a folder and return their paths."""
+        self.update()
+        into.mkdir(parents=True, exist_ok=True)
+        for old in into.glob("*.deb"):
+            old.unlink()
+        run(["apt-get", *self.options(), "download", *packages], "download " + " ".join(packages),
+            cwd=into)
+        return sorted(into.glob("*.deb"))
+
+
+def run(command: list[str], purpose: str, **kwargs) -> subprocess.CompletedProcess:
+    """Run a set-up command; on failure raise ProvisionError naming the purpose and output."""
+    done = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-12:])
+        raise ProvisionError(f"Could not {purpose} (exit code {done.returncode}):\n{tail}",
+                             command=command, exit_code=done.returncode,
+                             output=done.stdout + done.stderr)
+    return done
+
+
+def glibc_version() -> tuple[int, ...]:
+    """Return the C library's version, e.g. (2, 36)."""
+    return version_tuple(platform.libc_ver()[1])
+
+
+def apt_install(packages: list[str]) -> None:
+    """Install Debian packages from the system's own sources when any is missing."""
+    missing = [p for p in packages
+               if subprocess.run(["dpkg-query", "-W", "-f=${Status}", p], capture_output=True,
+                                 text=True).stdout != "install ok installed"]
+    if not missing:
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    run(["apt-get", "update", "-qq"], "refresh apt's package lists", env=env)
+    run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+        "install " + " ".join(missing), env=env)
+
+
+TOOL_PACKAGES = {"dot": "graphviz", "chromium": "chromium"}
+
+
+def ensure_tools(commands: list[str], say=print) -> None:
+    """Install the Debian packages behind missing commands (graphviz, chromium) when allowed."""
+    missing = [TOOL_PACKAGES[c] for c in commands if shutil.which(c) is None]
+    if not missing:
+        return
+    if not can_provision():
+        raise ProvisionError(f"Missing {', '.join(missing)}: install "
+                             f"{' and '.join(missing)} with your package manager, then retry.")
+    say(f"tools: installing {', '.join(missing)} from Debian")
+    apt_install(missing)
+
+
+def cli_plugins_dir() -> Path:
+    """Return the per-user folder where the docker CLI looks for plugins."""
+    config = Path(os.environ.get("DOCKER_CONFIG", Path.home() / ".docker"))
+    return config / "cli-plugins"
+
+
+class Provisioner:
+    """Install Debian's current engine and buildx without touching the system's apt sources."""
+
+    def __init__(self, say=print):
+        self.say = say
+        self.root = ENGINE_HOME / "root"
+        self.bin = ENGINE_HOME / "bin"
+
+    def ensure(self) -> dict:
+        """Make an engine with buildx answer; change nothing when one already does."""
+        version = ping()
+        if version is None:
+            if os.environ.get("DOCKER_HOST") or not can_provision():
+                raise ProvisionError(advice_no_engine())
+            self.install_engine()
+            version = self.start_dockerd()
+        else:
+            self.say(f"engine: Docker Engine {version['Version']} answers at {docker_host()}")
+        if buildx_version() is None:
+            self.install_buildx()
+        self.say(f"buildx: {buildx_version()}")
+        return version
+
+    def unpacked(self) -> bool:
+        """Tell whether the engine's packages are already unpacked under ENGINE_HOME."""
+        return (self.root / "usr/sbin/dockerd").exists() and (self.bin / "dockerd").exists()
+
+    def install_engine(self) -> None:
+        """Download and unpack the engine packages into ENGINE_HOME (once)."""
+        # Forky's runc needs glibc 2.38; older systems use their own runc package.
+        system_runc = glibc_version() < (2, 38)
+        apt_install(["iptables", "runc"] if system_runc else ["iptables"])
+        if self.unpacked():
+            return
+        self.say(f"engine: downloading Docker Engine from Debian {ENGINE_SUITE} "
+                 f"into {ENGINE_HOME}")
+        packages = ENGINE_PACKAGES + ([] if system_runc else ["runc"])
+        debs = PrivateApt().download(packages, ENGINE_HOME / "debs")
+        shutil.rmtree(self.root, ignore_errors=True)
+        for deb in debs:
+            run(["dpkg", "-x", str(deb), str(self.root)], f"unpack {deb.name}")
+        self.bin.mkdir(parents=True, exist_ok=True)
+        links = {"dockerd": "usr/sbin/dockerd", "docker-proxy": "usr/sbin/docker-proxy",
+                 "containerd": "usr/bin/containerd", "ctr": "usr/bin/ctr",
+                 "containerd-shim-runc-v2": "usr/bin/containerd-shim-runc-v2",
+                 "docker-init": "usr/bin/tini", "docker": "usr/bin/docker"}
+        if not system_runc:
+            links["runc"] = "usr/sbin/runc"
+        for name, target in links.items():
+            link = self.bin / name
+            link.unlink(missing_ok=True)
+            link.symlink_to(self.root / target)
+        if not shutil.which("docker"):
+            Path("/usr/local/bin/docker").symlink_to(self.root / "usr/bin/docker")
+
+    def start_dockerd(self) -> dict:
+        """Start dockerd in the background with its log in DOCKERD_LOG; wait until it answers."""
+        DOCKERD_LOG.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "PATH": f"{self.bin}:/usr/local/sbin:/usr/sbin:/sbin:"
+                                     f"{os.environ.get('PATH', '/usr/bin:/bin')}"}
+        pidfile = ENGINE_HOME / "dockerd.pid"
+        if not _pid_alive(pidfile):
+            self.say(f"engine: starting dockerd (log: {DOCKERD_LOG})")
+            with open(DOCKERD_LOG, "ab") as log:
+                subprocess.Popen([str(self.bin / "dockerd"), "--pidfile", str(pidfile)],
+                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 env=env, start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            version = ping()
+            if version is not None:
+                self.say(f"engine: Docker Engine {version['Version']} is running")
+                return version
+            time.sleep(0.5)
+        tail = "\n".join(DOCKERD_LOG.read_text(errors="replace").splitlines()[-15:])
+        raise ProvisionError(f"dockerd did not answer within {START_TIMEOUT_S} s. "
+                             f"Its log ({DOCKERD_LOG}) ends with:\n{tail}")
+
+    def install_buildx(self) -> None:
+        """Put Debian's buildx plugin into the user's docker CLI plugin folder."""
+        target = cli_plugins_dir() / "docker-buildx"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        unpacked = self.root / "usr/libexec/docker/cli-plugins/docker-buildx"
+        if unpacked.exists():
+            shutil.copy2(unpacked, target)
+            return
+        if not can_provision():
+            raise ProvisionError(
+                "The docker CLI has no buildx plugin. Install it (Debian/Ubuntu: "
+                "`apt-get install docker-buildx`; Docker Desktop ships it), then retry.")
+        self.say("buildx: downloading Debian's docker-buildx plugin")
+        with tempfile.TemporaryDirectory() as tmp:
+            (deb,) = PrivateApt().download(["docker-buildx"], Path(tmp) / "debs")
+            run(["dpkg", "-x", str(deb), tmp], "unpack docker-buildx")
+            shutil.copy2(Path(tmp) / "usr/libexec/docker/cli-plugins/docker-buildx", target)
+
+
+def _pid_alive(pidfile: Path) -> bool:
+    try:
+        os.kill(int(pidfile.read_text().strip()), 0)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def ensure(say=print) -> dict:
+    """Make sure an engine with buildx answers; install and start one when allowed.
+
+    Returns the engine's version document. `say` gets one line per thing done. Raises
+    ProvisionError with advice when no engine answers and none may be installed here, or when
+    a download, unpack or start fails.
+    """
+    return Provisioner(say).ensure()

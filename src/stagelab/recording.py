@@ -1,0 +1,179 @@
+"""Recordings of real engine answers: their keys, and their storage as small JSON files.
+
+A recording is keyed by everything that decides an answer (for a build: the Dockerfile, the
+context's files, target, builder, build args, base images, output kind, no-cache) and holds one
+or more takes: repeated identical builds in one run (a first build, then a cached one) are kept
+and replayed in order. `make recordings` writes them on a real engine; replay.py reads them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+RECORD_ENV = "STAGELAB_RECORD"
+DIRECTORY_ENV = "STAGELAB_RECORDINGS"
+FORMAT = 1
+LOG_TAIL_LINES = 40
+# Jupyter's autosave copies are not part of a lesson's context.
+IGNORED_DIRECTORIES = {".ipynb_checkpoints"}
+
+# How many takes this process has recorded / replayed under each key.
+_takes_recorded: dict[str, int] = {}
+_takes_replayed: dict[str, int] = {}
+
+
+# ---------------------------------------------------------------- keys
+
+def recordings_dir() -> Path:
+    """Return the folder of recordings: inside the package, unless STAGELAB_RECORDINGS says."""
+    return Path(os.environ.get(DIRECTORY_ENV) or Path(__file__).with_name("recordings"))
+
+
+def recording_on() -> bool:
+    """Tell whether real builds and runs are being recorded (STAGELAB_RECORD=1)."""
+    return os.environ.get(RECORD_ENV, "") == "1"
+
+
+def context_files(context_dir: Path) -> list[list]:
+    """List the context's files as [relative path, sha256 hex, executable], sorted by path."""
+    entries = []
+    for folder, directories, names in os.walk(context_dir):
+        directories[:] = sorted(d for d in directories if d not in IGNORED_DIRECTORIES)
+        for name in names:
+            path = Path(folder, name)
+            relative = path.relative_to(context_dir).as_posix()
+            if path.is_symlink():
+                digest = "symlink:" + os.readlink(path)
+                executable = False
+            else:
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                executable = bool(path.stat().st_mode & 0o111)
+            entries.append([relative, digest, executable])
+    return sorted(entries)
+
+
+def build_identity(request) -> dict:
+    """Return everything that decides a build request's outcome, as JSON-ready values."""
+    return {
+        "kind": "build",
+        "dockerfile": request.dockerfile.text,
+        "context": context_files(Path(request.context_dir)),
+        "target": request.target_ref,
+        "builder": request.builder,
+        "build_args": dict(sorted(request.build_args.items())),
+        # The official names, not the stand-ins: the key must not depend on the machine.
+        "images": request.dockerfile.images(request.build_args),
+        "output": output_kind(request.output),
+        "no_cache": bool(request.no_cache),
+    }
+
+
+def digest(identity: dict) -> str:
+    """Return the 24-hex-digit key of an identity (any JSON value)."""
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def build_key(request) -> str:
+    """Return the recording key of a build request."""
+    return digest(build_identity(request))
+
+
+def call_key(kind: str, subject: str, arguments: dict) -> str:
+    """Return the recording key of an engine call: what it asks about, and how."""
+    return digest({"kind": kind, "image": subject, "arguments": arguments})
+
+
+def output_kind(output: str | None) -> str | None:
+    """Return the exporter type of an --output value ("local" for a bare folder), or None."""
+    if output is None:
+        return None
+    if "=" not in output:
+        return "local"
+    fields = dict(part.split("=", 1) for part in output.split(",") if "=" in part)
+    return fields.get("type", "local")
+
+
+def tail(log: str) -> str:
+    """Return the last LOG_TAIL_LINES lines of a log, the part a recording keeps."""
+    return "".join((log or "").splitlines(keepends=True)[-LOG_TAIL_LINES:])
+
+
+# ---------------------------------------------------------------- storage
+
+def _path(key: str) -> Path:
+    return recordings_dir() / f"{key}.json"
+
+
+def load(key: str) -> dict | None:
+    """Return the recording under this key, or None when there is none in this format."""
+    try:
+        recording = json.loads(_path(key).read_text())
+    except FileNotFoundError:
+        return None
+    return recording if recording.get("format") == FORMAT else None
+
+
+def _save(key: str, recording: dict) -> None:
+    folder = recordings_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    # Write then rename: a lesson run never sees half a recording.
+    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as handle:
+        json.dump(recording, handle, indent=1)
+        handle.write("\n")
+    os.replace(handle.name, _path(key))
+
+
+def add_take(key: str, header: dict, take: dict, engine_version: str) -> None:
+    """Store a take: the first of this process replaces older ones, later ones append."""
+    count = _takes_recorded.get(key, 0)
+    existing = load(key) if count else None
+    takes = (existing or {}).get("takes", [])[:count] + [take]
+    _takes_recorded[key] = count + 1
+    _save(key, {"format": FORMAT, "key": key, "recorded_engine": engine_version,
+                "recorded_on": datetime.now(timezone.utc).date().isoformat(),
+                **header, "takes": takes})
+
+
+def next_take(key: str, recording: dict) -> dict:
+    """Return the take for this replay; past the last, repeat the last (a warm cache)."""
+    count = _takes_replayed.get(key, 0)
+    _takes_replayed[key] = count + 1
+    takes = recording["takes"]
+    return takes[min(count, len(takes) - 1)]
+
+
+def closest_difference(identity: dict) -> str:
+    """Say how the nearest recording with this Dockerfile or this context differs ("" if none)."""
+    best: list[str] | None = None
+    for path in recordings_dir().glob("*.json"):
+        recorded = json.loads(path.read_text()).get("identity")
+        if not recorded or (recorded["dockerfile"] != identity["dockerfile"]
+                            and recorded["context"] != identity["context"]):
+            continue
+        differences = _differences(recorded, identity)
+        if best is None or len(differences) < len(best):
+            best = differences
+    if not best:
+        return ""
+    return "The nearest recording differs in " + "; ".join(best) + "."
+
+
+def _differences(recorded: dict, identity: dict) -> list[str]:
+    differences = []
+    for field in ("dockerfile", "target", "builder", "build_args", "images", "output",
+                  "no_cache"):
+        if recorded[field] != identity[field]:
+            shown = "its text" if field == "dockerfile" else f"recorded {recorded[field]!r}"
+            differences.append(f"{field.replace('_', ' ')} ({shown})")
+    was = {entry[0]: entry for entry in recorded["context"]}
+    now = {entry[0]: entry for entry in identity["context"]}
+    changed = sorted(name for name in was.keys() | now.keys() if was.get(name) != now.get(name))
+    if changed:
+        differences.append("context files " + ", ".join(changed[:5]))
+    return differences

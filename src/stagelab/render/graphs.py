@@ -1,0 +1,157 @@
+"""The stage graph: stages as nodes, FROM / COPY --from / RUN --mount as edges, drawn by graphviz."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+from dataclasses import dataclass
+
+import graphviz
+
+from ..dockerfile import BUILDERS, Dockerfile, Edge, parse_dockerfile
+from ..errors import ProvisionError
+from ..states import color
+
+EDGE_STYLES = {"from": "solid", "copy": "dashed", "mount": "dotted"}
+EDGE_MEANINGS = {"from": "FROM stage", "copy": "COPY --from", "mount": "RUN --mount from="}
+IMAGE_FILL = "#d6d6d6"
+PLANNED_FILL = "#fff59d"
+LEGEND_STATUSES = ("built", "cached", "skipped", "failed")
+
+
+@dataclass
+class Node:
+    """A stage of the Dockerfile, or an external image it uses."""
+
+    id: str
+    ref: str  # the stage ref, or the image name
+    label: str
+    kind: str  # "stage" or "image"
+    highlighted: bool = False
+    target: bool = False
+    status: str | None = None  # after a build: built, cached, skipped or failed
+
+    @property
+    def fill(self) -> str:
+        if self.kind == "image":
+            return IMAGE_FILL
+        if self.status is not None:
+            return color(self.status)
+        return PLANNED_FILL if self.highlighted else "#ffffff"
+
+
+class StageGraph:
+    """A Dockerfile's stage graph; shows inline in a notebook as SVG markup."""
+
+    def __init__(self, dockerfile: Dockerfile, target: str | None = None,
+                 build_args: dict[str, str] | None = None, builder: str = "buildkit",
+                 result=None):
+        if builder not in BUILDERS:
+            raise ValueError(f"builder must be one of {BUILDERS}, not {builder!r}")
+        self.dockerfile = dockerfile
+        self.builder = builder
+        self.result = result
+        stages = dockerfile.resolve(build_args)
+        goal = dockerfile.stage(target) if target is not None else stages[-1]
+        self.target = goal.ref
+        self.highlighted = set(dockerfile.plan(target, builder, build_args))
+        self.edges: list[Edge] = dockerfile.edges(build_args)
+        statuses = result.stage_status if result is not None else {}
+        self.nodes: dict[str, Node] = {}
+        for stage in stages:
+            self.nodes[stage.ref] = Node(f"s{stage.index}", stage.ref, stage.label, "stage",
+                                         stage.ref in self.highlighted, stage.ref == self.target,
+                                         statuses.get(stage.ref))
+        for image in dict.fromkeys(e.source for e in self.edges if e.external):
+            self.nodes[image] = Node(f"i{len(self.nodes)}", image, image, "image")
+        self._svg: str | None = None
+
+    @property
+    def statuses(self) -> dict[str, str | None]:
+        """Return each stage's status in the build drawn (None for a plan)."""
+        return {ref: node.status for ref, node in self.nodes.items() if node.kind == "stage"}
+
+    def dot(self) -> graphviz.Digraph:
+        """Return the graphviz.Digraph to render."""
+        dot = graphviz.Digraph("stages", graph_attr={"rankdir": "LR", "fontname": "sans-serif",
+                                                     "fontsize": "11", "labelloc": "b"},
+                               node_attr={"fontname": "sans-serif", "fontsize": "12"},
+                               edge_attr={"fontname": "sans-serif", "fontsize": "10"})
+        for node in self.nodes.values():
+            if node.kind == "image":
+                dot.node(node.id, node.label, shape="box", style="filled", color="#9e9e9e",
+                         fillcolor=node.fill, fontcolor="#424242", tooltip=f"image {node.ref}")
+                continue
+            stage = self.dockerfile.stage(node.ref)
+            label = node.label + (" (target)" if node.target else "")
+            dot.node(node.id, label, shape="box", style="rounded,filled", fillcolor=node.fill,
+                     color="#212121" if node.highlighted else "#9e9e9e",
+                     penwidth="2.5" if node.target else "1.5" if node.highlighted else "1",
+                     fontcolor="#000000" if node.highlighted or node.status else "#757575",
+                     tooltip=f"line {stage.lines[0]}: {stage.instructions[0]}"
+                             + (f" ({node.status})" if node.status else ""))
+        for edge in self.edges:
+            dot.edge(self.nodes[edge.source].id, self.nodes[edge.child].id,
+                     style=EDGE_STYLES[edge.kind], color="#616161",
+                     tooltip=EDGE_MEANINGS[edge.kind])
+        dot.attr(label=self._legend())
+        return dot
+
+    def _legend(self) -> str:
+        cells = "".join(f"<td>{'—' if style == 'solid' else '- -' if style == 'dashed' else '···'}"
+                        f" {html.escape(EDGE_MEANINGS[kind])}</td>"
+                        for kind, style in EDGE_STYLES.items())
+        cells += f"<td bgcolor='{IMAGE_FILL}'>image</td>"
+        if self.result is None:
+            cells += f"<td bgcolor='{PLANNED_FILL}'>{self.builder} builds</td>"
+        else:
+            cells += "".join(f"<td bgcolor='{color(s)}'>{s}</td>"
+                             for s in LEGEND_STATUSES)
+        return f"<<table border='0' cellspacing='4'><tr>{cells}</tr></table>>"
+
+    @property
+    def svg(self) -> str:
+        """Return the SVG markup (without the XML prolog), rendered once by `dot`.
+
+        Raises ProvisionError when graphviz's `dot` program is missing.
+        """
+        if self._svg is None:
+            try:
+                raw = self.dot().pipe(format="svg", encoding="utf-8")
+            except graphviz.ExecutableNotFound:
+                raise ProvisionError("Drawing the stage graph needs graphviz's `dot`: run "
+                                     "`stagelab setup`, or install graphviz with your package "
+                                     "manager.") from None
+            self._svg = re.sub(r"^.*?(?=<svg)", "", raw, flags=re.DOTALL)
+        return self._svg
+
+    def _repr_html_(self) -> str:
+        # JupyterLab draws image/svg+xml as an <img>; HTML output keeps the <svg> inline.
+        return f"<div class='stagelab-graph'>{self.svg}</div>"
+
+    def __repr__(self) -> str:
+        lines = [f"<StageGraph target={self.target} {self.builder} builds: "
+                 f"{', '.join(r for r in self.nodes if r in self.highlighted)}>"]
+        for edge in self.edges:
+            lines.append(f"  {edge.source} -> {edge.child} ({EDGE_MEANINGS[edge.kind]})")
+        return "\n".join(lines)
+
+
+def graph(dockerfile, target: str | None = None, build_args: dict[str, str] | None = None,
+          builder: str = "buildkit", result=None) -> StageGraph:
+    """Draw a Dockerfile's stages: a Dockerfile, its text, or a path to one.
+
+    Without `result` the stages `builder` runs for `target` are highlighted; with a
+    BuildResult each stage is coloured by what that build did with it (its builder, build args
+    and target then apply). Returns a StageGraph, shown inline as SVG in a notebook. Raises
+    DockerfileError for a Dockerfile that does not parse, ValueError for an unknown builder.
+    """
+    if isinstance(dockerfile, os.PathLike):
+        dockerfile = open(dockerfile, encoding="utf-8").read()
+    if isinstance(dockerfile, str):
+        dockerfile = parse_dockerfile(dockerfile)
+    if result is not None:
+        builder, build_args = result.builder, result.build_args
+        target = target if target is not None else result.target
+    return StageGraph(dockerfile, target, build_args, builder, result)

@@ -1,0 +1,138 @@
+"""What a build did: its steps and, for every stage, one of the stage statuses (states.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .dockerfile import Dockerfile
+from .render.graphs import StageGraph, graph
+from .render.html import summary_html
+
+# How many lines of a failing step's output a BuildFailed shows.
+LOG_TAIL_LINES = 12
+
+
+@dataclass
+class Step:
+    """One instruction the engine ran.
+
+    `stage` is the stage's ref (None when the engine named no stage), `line` the Dockerfile
+    line (1-based), `status` "built", "cached" or "failed", `seconds` how long it ran and
+    `start` when it started, in seconds after the build started.
+    """
+
+    stage: str | None
+    instruction: str
+    line: int | None
+    status: str
+    seconds: float
+    start: float = 0.0
+
+    @property
+    def end(self) -> float:
+        """Return when the step ended, in seconds after the build started."""
+        return self.start + self.seconds
+
+
+@dataclass(repr=False)
+class BuildResult:
+    """What a real (or replayed) build did, stage by stage, read from the engine's own progress.
+
+    `stage_status` maps every stage's ref, in Dockerfile order, to "built", "cached",
+    "skipped" or "failed". `image_id` is None for a build that exported files (`output`);
+    `size_bytes` is the image's size in bytes; `duration_s` the build's wall time in seconds;
+    `substitutions` maps official image names to the offline stand-ins that served them.
+    A replayed result has `replayed` set and says which engine recorded it, and when.
+    """
+
+    builder: str
+    target: str | None
+    dockerfile: Dockerfile
+    stage_status: dict[str, str]
+    steps: list[Step]
+    image_id: str | None
+    size_bytes: int | None
+    duration_s: float
+    log: str
+    substitutions: dict[str, str] = field(default_factory=dict)
+    tag: str | None = None
+    build_args: dict[str, str] = field(default_factory=dict)
+    output: str | None = None
+    replayed: bool = False
+    recorded_engine: str | None = None
+    recorded_on: str | None = None
+
+    def stages_with(self, status: str) -> list[str]:
+        """Return the refs of the stages with this status, in Dockerfile order."""
+        return [ref for ref, state in self.stage_status.items() if state == status]
+
+    @property
+    def built(self) -> list[str]:
+        """Return the stages whose steps the engine ran."""
+        return self.stages_with("built")
+
+    @property
+    def cached(self) -> list[str]:
+        """Return the stages the engine took whole from its build cache."""
+        return self.stages_with("cached")
+
+    @property
+    def skipped(self) -> list[str]:
+        """Return the stages the engine did not run."""
+        return self.stages_with("skipped")
+
+    @property
+    def ran(self) -> list[str]:
+        """Return the stages the engine built or took from its cache."""
+        return [ref for ref, state in self.stage_status.items() if state != "skipped"]
+
+    @property
+    def size_mb(self) -> float | None:
+        """Return the image's size in megabytes (10^6 bytes), or None without an image."""
+        return None if self.size_bytes is None else self.size_bytes / 1e6
+
+    def __repr__(self) -> str:
+        statuses = ", ".join(f"{ref}={state}" for ref, state in self.stage_status.items())
+        size = f"{self.size_mb:.1f} MB" if self.size_bytes is not None else "no image"
+        image = (self.image_id or "")[7:19] or "-"
+        replay = " replayed" if self.replayed else ""
+        return (f"<BuildResult{replay} {self.builder} target={self.target or 'last stage'} "
+                f"image={image} {size} {self.duration_s:.1f}s stages: {statuses}>")
+
+    def _repr_html_(self) -> str:
+        return summary_html(self)
+
+    def graph(self) -> StageGraph:
+        """Draw the stage graph coloured by what this build did with each stage."""
+        return graph(self.dockerfile, target=self.target, result=self)
+
+
+@dataclass
+class StreamOutcome:
+    """What a builder's progress stream says: steps, every stage's status, the log, and for a
+    failed build the fields of its BuildFailed (stage, instruction, line, exit_code, log_tail,
+    reason)."""
+
+    steps: list[Step]
+    stage_status: dict[str, str]
+    log: str
+    failure: dict | None = None
+
+
+def stage_statuses(dockerfile: Dockerfile, steps: list[Step]) -> dict[str, str]:
+    """Return every stage's status from the steps the engine reported, in Dockerfile order.
+
+    A stage with a failed step failed; with none it was skipped; otherwise it was built when
+    any step past its FROM (or its FROM alone) ran, and cached when all came from the cache.
+    """
+    statuses = {}
+    for stage in dockerfile.stages:
+        mine = [step for step in steps if step.stage == stage.ref]
+        own = [step for step in mine if not step.instruction.upper().startswith("FROM")] or mine
+        if not mine:
+            statuses[stage.ref] = "skipped"
+        elif any(step.status == "failed" for step in mine):
+            statuses[stage.ref] = "failed"
+        else:
+            statuses[stage.ref] = "cached" if all(s.status == "cached" for s in own) else "built"
+    return statuses

@@ -1,0 +1,187 @@
+"""Offline stand-ins for the base images, built from Debian packages; archives of them.
+
+With no registry, `ensure()` builds each missing base image's stand-in under an honest name
+(`stagelab/offline-busybox:1.36`, ...), labelled with what it stands in for and how it was made.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from . import engine
+from .errors import ImageUnavailable, ProvisionError
+from .images import (BASE_IMAGES, BY_OFFICIAL, DEBIAN, STANDIN_RELEASE, STANDS_IN_LABEL,
+                     BaseImage, labels, present, registry_answers)
+from .provisioning import APT_HOME, PrivateApt, debian_mirror, run
+
+
+def ensure(say=print) -> None:
+    """Make every base image usable: present, else pulled, else built as a stand-in.
+
+    `say` gets a line per image. Raises ImageUnavailable or ProvisionError when a stand-in
+    cannot be built (building the Debian one needs root).
+    """
+    for image in BASE_IMAGES:
+        if present(image.official):
+            say(f"images: {image.official} is present")
+        elif present(image.standin):
+            say(f"images: {image.official} -> stand-in {image.standin} is present")
+        elif registry_answers():
+            say(f"images: pulling {image.official}")
+            engine.client().images.pull(image.official)
+        else:
+            say(f"images: no registry answers; building stand-in {image.standin} "
+                f"({image.what})")
+            _BUILDERS[image.recipe](image)
+
+
+def _debian_packages(packages: list[str], into: Path) -> list[Path]:
+    apt = PrivateApt(home=APT_HOME / STANDIN_RELEASE, suites=[STANDIN_RELEASE])
+    return apt.download(packages, into)
+
+
+def _deb_version(deb: Path) -> str:
+    return subprocess.run(["dpkg-deb", "-f", str(deb), "Version"], capture_output=True,
+                          text=True).stdout.strip()
+
+
+def _standin_labels(image: BaseImage, made_from: str, version: str) -> dict[str, str]:
+    created = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return labels("standin", **{
+        STANDS_IN_LABEL: image.official,
+        "org.opencontainers.image.title": image.standin,
+        "org.opencontainers.image.description":
+            f"Offline stand-in for {image.official}, not the official image: {image.what}.",
+        "org.opencontainers.image.version": version,
+        "org.opencontainers.image.created": created,
+        "io.stagelab.made-from": made_from,
+    })
+
+
+def _build_dockerfile(tag: str, dockerfile: str, context: Path, image_labels: dict) -> None:
+    (context / "Dockerfile").write_text(dockerfile)
+    command = ["docker", "buildx", "build", "--progress=plain", "-t", tag, str(context)]
+    for key, value in image_labels.items():
+        command += ["--label", f"{key}={value}"]
+    run(command, f"build the stand-in {tag}")
+
+
+def _build_busybox(image: BaseImage) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        (deb,) = _debian_packages(["busybox-static"], Path(tmp) / "debs")
+        run(["dpkg", "-x", str(deb), f"{tmp}/root"], "unpack busybox-static")
+        shutil.copy2(f"{tmp}/root/bin/busybox", f"{tmp}/busybox")
+        shutil.rmtree(f"{tmp}/root")
+        version = _deb_version(deb)
+        _build_dockerfile(image.standin, "FROM scratch\nCOPY busybox /bin/busybox\n"
+                          'RUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["sh"]\n',
+                          Path(tmp), _standin_labels(image, f"Debian busybox-static {version}",
+                                                     version))
+
+
+# What the official slim images leave out (see their dpkg excludes).
+SLIM_EXCLUDES = """path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-exclude /usr/share/lintian/*
+path-exclude /usr/share/linda/*
+"""
+
+
+def _debootstrap_command(tmp: Path) -> tuple[list[str], dict]:
+    if shutil.which("debootstrap"):
+        return ["debootstrap"], dict(os.environ)
+    (deb,) = _debian_packages(["debootstrap"], tmp / "debs")
+    run(["dpkg", "-x", str(deb), str(tmp / "tool")], "unpack debootstrap")
+    env = {**os.environ, "DEBOOTSTRAP_DIR": str(tmp / "tool/usr/share/debootstrap")}
+    return [str(tmp / "tool/usr/sbin/debootstrap")], env
+
+
+def _build_debian(image: BaseImage) -> None:
+    if os.geteuid() != 0:
+        raise ImageUnavailable(f"Building the stand-in {image.standin} needs root (debootstrap). "
+                               "Run `sudo stagelab images ensure`, or import an archive from "
+                               "your instructor with `stagelab images import FILE`.")
+    with tempfile.TemporaryDirectory(dir="/var/tmp") as name:
+        tmp = Path(name)
+        command, env = _debootstrap_command(tmp)
+        root = tmp / "rootfs"
+        run([*command, "--variant=minbase", STANDIN_RELEASE, str(root),
+                    debian_mirror()], "debootstrap a Debian root file system", env=env)
+        (root / "etc/dpkg/dpkg.cfg.d/docker").write_text(SLIM_EXCLUDES)
+        for pattern in ["usr/share/doc/*", "usr/share/man/*", "usr/share/info/*",
+                        "usr/share/locale/*", "var/lib/apt/lists/*", "var/cache/apt/*.bin",
+                        "var/cache/apt/archives/*.deb", "var/log/*.log", "var/log/apt/*"]:
+            for path in root.glob(pattern):
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                elif path.name != "copyright":
+                    path.unlink()
+        version = (root / "etc/debian_version").read_text().strip()
+        changes = ['CMD ["bash"]'] + [f'LABEL "{k}"="{v}"' for k, v in
+                                      _standin_labels(image, "debootstrap --variant=minbase "
+                                                      f"{STANDIN_RELEASE}", version).items()]
+        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
+        command = ["docker", "import"] + [x for c in changes for x in ("--change", c)] + \
+            ["-", image.standin]
+        done = subprocess.run(command, stdin=tar.stdout, capture_output=True, text=True)
+        tar.wait()
+        if done.returncode != 0:
+            raise ProvisionError(f"Could not import the Debian root file system: {done.stderr}")
+
+
+def _build_on_debian(image: BaseImage, packages: list[str], extra: str) -> None:
+    debian = BY_OFFICIAL[DEBIAN]
+    if not present(debian.standin):
+        _build_debian(debian)
+    dockerfile = (f"FROM {debian.standin}\n"
+                  "RUN apt-get update && apt-get install -y --no-install-recommends "
+                  f"{' '.join(packages)} && rm -rf /var/lib/apt/lists/*{extra}\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        _build_dockerfile(image.standin, dockerfile, Path(tmp),
+                          _standin_labels(image, f"{debian.standin} + Debian "
+                                          f"{', '.join(packages)}", STANDIN_RELEASE))
+
+
+def _build_gcc(image: BaseImage) -> None:
+    _build_on_debian(image, ["gcc", "libc6-dev", "make"], "")
+
+
+def _build_python(image: BaseImage) -> None:
+    _build_on_debian(image, ["python3", "python3-venv", "python3-pip"],
+                     " && ln -s /usr/bin/python3 /usr/local/bin/python"
+                     " && rm -f /usr/lib/python3*/EXTERNALLY-MANAGED")
+
+
+_BUILDERS = {"busybox": _build_busybox, "debian": _build_debian, "gcc": _build_gcc,
+             "python": _build_python}
+
+
+def export(path: str | Path, say=print) -> list[str]:
+    """Save every base image that is present (official or stand-in) into one archive.
+
+    Returns the image names saved. Raises ImageUnavailable when there is none to save.
+    """
+    names = [name for image in BASE_IMAGES for name in (image.official, image.standin)
+             if present(name)]
+    if not names:
+        raise ImageUnavailable("No base images to export: run `stagelab images ensure` first.")
+    run(["docker", "image", "save", "-o", str(path), *names], "save the base images")
+    say(f"images: saved {', '.join(names)} to {path}")
+    return names
+
+
+def import_(path: str | Path, say=print) -> None:
+    """Load an archive made by export(); ImageUnavailable when the file is missing."""
+    if not Path(path).exists():
+        raise ImageUnavailable(f"No archive at {path}: ask your instructor for the file made "
+                               "by `stagelab images export`.")
+    done = run(["docker", "image", "load", "-i", str(path)], "load the base images")
+    say(done.stdout.strip())

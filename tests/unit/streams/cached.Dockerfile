@@ -1,0 +1,8 @@
+FROM busybox:1.36 AS base
+RUN echo base 1795976616175708770 > /base
+FROM base AS app
+RUN echo app 1795976616175708770 > /app
+FROM busybox:1.36 AS unused
+RUN echo never
+FROM busybox:1.36
+COPY --from=app /app /app

@@ -1,0 +1,78 @@
+"""The package's shape: layers (import-linter), no deferred imports, a documented public API
+that the lessons and labs keep to, small modules."""
+
+import ast
+import inspect
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import stagelab as sl
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "src" / "stagelab"
+MODULES = sorted(PACKAGE.rglob("*.py"))
+MAX_LINES = 400
+
+
+def test_layers_hold_with_import_linter():
+    """pyproject.toml's contracts: no upward import, no cycle between layers."""
+    done = subprocess.run([str(Path(sys.executable).with_name("lint-imports")), "--no-cache"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "broken" in done.stdout and " 0 broken" in done.stdout
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_import_inside_a_function(path):
+    tree = ast.parse(path.read_text())
+    deferred = [f"line {node.lineno}: {ast.unparse(node)}"
+                for function in ast.walk(tree)
+                if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+                for node in ast.walk(function) if isinstance(node, (ast.Import, ast.ImportFrom))]
+    assert not deferred, f"{path.name} imports inside a function: {deferred}"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_modules_stay_small(path):
+    assert len(path.read_text().splitlines()) <= MAX_LINES
+
+
+@pytest.mark.parametrize("name", sl.__all__)
+def test_every_public_name_is_documented(name):
+    value = getattr(sl, name)
+    if isinstance(value, (str, dict)):
+        return  # constants: image names and the stand-in table
+    doc = inspect.getdoc(value) or ""
+    assert len(doc) > 20, f"sl.{name} needs a docstring saying what goes in and comes out"
+    if inspect.isfunction(value) and "Raises" not in doc and "raise" not in doc.lower():
+        # Functions that can fail say how; those that cannot say what they return.
+        assert "Return" in doc or "return" in doc, f"sl.{name}: say what it returns"
+
+
+def _notebooks():
+    yield from sorted((ROOT / "notebooks").glob("*.ipynb"))
+    yield from sorted((ROOT / "labs").glob("*/task.ipynb"))
+
+
+@pytest.mark.parametrize("notebook", list(_notebooks()), ids=lambda p: p.stem)
+def test_notebooks_use_only_the_public_api(notebook):
+    cells = json.loads(notebook.read_text())["cells"]
+    code = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+    imports = re.findall(r"^\s*(?:from|import)\s+(stagelab\S*)(.*)$", code, re.MULTILINE)
+    assert imports == [("stagelab", " as sl")], imports
+    used = set(re.findall(r"\bsl\.(\w+)", code))
+    assert used <= set(sl.__all__) | {"lab"}, used - set(sl.__all__)
+
+
+def test_lab_checks_use_public_names():
+    for checks in sorted((ROOT / "labs").glob("*/checks.py")):
+        text = checks.read_text()
+        used = set(re.findall(r"\bsl\.(\w+)", text))
+        assert used <= set(sl.__all__), (checks, used - set(sl.__all__))
+        modules = set(re.findall(r"^from (stagelab\S*) import", text, re.MULTILINE))
+        assert modules <= {"stagelab", "stagelab.labs"}, (checks, modules)

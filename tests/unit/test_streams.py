@@ -1,0 +1,177 @@
+"""The BuildKit rawjson reader and the classic `Step N/M` reader, on streams captured from real
+builds (tests/unit/streams/, made by capture.py there): no engine needed."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from stagelab import parse_dockerfile
+from stagelab.buildkit import VERTEX_NAME, RawJsonReader, read_rawjson
+from stagelab.classic import ClassicReader
+from stagelab.context import BuildRequest
+from stagelab.progress import Progress
+
+STREAMS = Path(__file__).resolve().parent / "streams"
+
+
+def dockerfile(name):
+    return parse_dockerfile((STREAMS / f"{name}.Dockerfile").read_text())
+
+
+def buildkit(name, **options):
+    lines = (STREAMS / f"{name}.rawjson").read_text().splitlines(keepends=True)
+    return read_rawjson(lines, dockerfile(name), **options)
+
+
+def classic(name, watcher=None):
+    request = BuildRequest(dockerfile(name), Path("/context"), Path("/context/Dockerfile"), None,
+                           None, "classic", {}, None, False, None)
+    reader = ClassicReader(request, watcher)
+    messages = [json.loads(line) for line in
+                (STREAMS / f"{name}.classic.jsonl").read_text().splitlines()]
+    for message in messages:
+        reader.feed(message["chunk"], message["at"])
+    return reader, reader.outcome(messages[-1]["at"])
+
+
+def line_of(name, text):
+    lines = (STREAMS / f"{name}.Dockerfile").read_text().splitlines()
+    return next(number for number, line in enumerate(lines, 1) if text in line)
+
+
+class Events(Progress):
+    def __init__(self):
+        self.events = []
+
+    def stage(self, ref, state, step=""):
+        self.events.append((ref, state))
+
+
+def test_vertex_names_with_and_without_a_stage_and_padded_step_numbers():
+    assert VERTEX_NAME.match("[build 2/3] RUN make").group("stage", "step") == ("build", "2")
+    assert VERTEX_NAME.match("[ten  1/10] RUN x").group("stage", "step", "total") == (
+        "ten", "1", "10")
+    assert VERTEX_NAME.match("[12/12] COPY a b").group("stage", "step") == (None, "12")
+    assert VERTEX_NAME.match("[ 1/10] RUN x").group("stage", "step") == (None, "1")
+    assert VERTEX_NAME.match("[internal] load build definition") is None
+
+
+def test_buildkit_first_build_runs_what_the_target_needs():
+    outcome = buildkit("built")
+    assert outcome.stage_status == {"base": "built", "app": "built", "unused": "skipped",
+                                    "3": "built"}
+    assert outcome.failure is None
+    lines = {step.stage: step.line for step in outcome.steps}
+    assert lines == {"base": 2, "app": 4, "3": 8}
+    assert all(step.seconds >= 0 and step.start >= 0 for step in outcome.steps)
+
+
+def test_buildkit_cached_steps():
+    outcome = buildkit("cached")
+    assert outcome.stage_status == {"base": "cached", "app": "cached", "unused": "skipped",
+                                    "3": "cached"}
+    assert {step.status for step in outcome.steps} == {"cached"}
+    assert "CACHED" in outcome.log
+
+
+def test_buildkit_failure_names_stage_line_exit_code_and_output():
+    outcome = buildkit("failure")
+    failure = outcome.failure
+    assert (failure["stage"], failure["line"], failure["exit_code"]) == ("broken", 4, 3)
+    assert failure["instruction"].startswith("RUN echo about to fail")
+    assert "about to fail" in failure["log_tail"]
+    assert outcome.stage_status["broken"] == "failed"
+    assert outcome.stage_status["ok"] == "built"
+    # The last stage copies from `broken`: BuildKit cancelled its steps when `broken` failed.
+    assert outcome.stage_status["2"] == "skipped"
+
+
+def test_buildkit_cancelled_build_fails_the_stage_it_stopped():
+    outcome = buildkit("cancelled")
+    assert outcome.stage_status == {"slow": "failed"}
+    assert outcome.failure["stage"] == "slow" and outcome.failure["line"] == 2
+    assert "canceled" in outcome.failure["reason"]
+
+
+def test_buildkit_stage_of_ten_steps_is_read_step_by_step():
+    outcome = buildkit("ten_steps")
+    assert outcome.stage_status == {"ten": "built", "after": "built"}
+    ten = sorted(step.line for step in outcome.steps if step.stage == "ten")
+    assert ten == list(range(2, 11)), "every RUN of the stage, each at its own line"
+
+
+def test_buildkit_names_work_shared_by_two_stages_after_one_of_them():
+    outcome = buildkit("shared")
+    runs = [step for step in outcome.steps if step.instruction.startswith("RUN echo same")]
+    assert len(runs) == 1, "BuildKit ran the identical work once"
+    assert runs[0].stage in ("one", "two")
+    assert runs[0].line == line_of("shared", "RUN echo same") + (2 if runs[0].stage == "two"
+                                                                  else 0)
+    assert outcome.stage_status["final"] == "built"
+
+
+def test_buildkit_reader_tells_the_watcher_each_transition():
+    events = Events()
+    reader = RawJsonReader(dockerfile("built"), events)
+    for line in (STREAMS / "built.rawjson").read_text().splitlines():
+        reader.feed(line)
+    assert ("base", "running") in events.events and ("base", "done") in events.events
+    assert not [ref for ref, _ in events.events if ref == "unused"]
+
+
+def test_buildkit_non_json_lines_are_kept_for_the_log():
+    reader = RawJsonReader(dockerfile("built"))
+    reader.feed("ERROR: failed to solve: something\n")
+    reader.feed("\n")
+    assert reader.other_lines == ["ERROR: failed to solve: something"]
+    failure = reader.outcome(failed=True).failure
+    assert failure["stage"] is None and "failed to solve" in failure["reason"]
+
+
+def test_classic_first_build_runs_every_stage_up_to_the_target():
+    reader, outcome = classic("built")
+    assert outcome.failure is None and reader.image_id.startswith("sha256:")
+    assert outcome.stage_status["base"] == outcome.stage_status["app"] == "built"
+    assert outcome.stage_status["3"] == "built"
+    assert outcome.stage_status["unused"] in ("built", "cached"), "the classic builder runs it"
+    assert [step.line for step in outcome.steps if step.stage == "base"] == [1, 2]
+
+
+def test_classic_cached_steps():
+    _, outcome = classic("cached")
+    assert set(outcome.stage_status.values()) == {"cached"}
+    assert all(step.status == "cached" for step in outcome.steps)
+
+
+def test_classic_failure_names_stage_line_exit_code_and_output():
+    events = Events()
+    _, outcome = classic("failure", events)
+    failure = outcome.failure
+    assert (failure["stage"], failure["line"], failure["exit_code"]) == ("broken", 4, 3)
+    assert "about to fail" in failure["log_tail"]
+    assert outcome.stage_status == {"ok": "built", "broken": "failed", "2": "skipped"}
+    assert ("broken", "failed") in events.events
+
+
+def test_classic_cancelled_build_fails_the_stage_it_stopped():
+    reader, outcome = classic("cancelled")
+    assert outcome.stage_status == {"slow": "failed"}
+    assert outcome.failure["line"] == 2 and "interrupted" in outcome.failure["reason"]
+    assert outcome.failure["exit_code"] is None
+
+
+def test_classic_stage_of_ten_steps():
+    _, outcome = classic("ten_steps")
+    assert outcome.stage_status == {"ten": "built", "after": "built"}
+    assert [step.line for step in outcome.steps if step.stage == "ten"] == list(range(1, 11))
+
+
+@pytest.mark.parametrize("name", ["built", "cached", "failure", "ten_steps"])
+def test_both_builders_agree_on_the_needed_stages(name):
+    """Where the target needs a stage, both builders ran it (or failed it)."""
+    needed = set(dockerfile(name).plan())
+    bk = buildkit(name).stage_status
+    _, cl = classic(name)
+    for ref in needed:
+        assert (bk[ref] == "skipped") == (cl.stage_status[ref] == "skipped"), ref
