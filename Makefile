@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.stagelab-installed
 LAB_PORT ?= 8888
 
-.PHONY: lab test setup recordings benchmark clean
+.PHONY: lab test setup recordings benchmark clean classroom
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || \
@@ -20,6 +20,11 @@ setup: $(STAMP)
 lab: setup
 	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser --allow-root \
 		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks/01_start_here.ipynb
+
+# A workshop on this server: a hub, a rootless engine and an account per learner (root only).
+classroom: setup
+	@test -n "$(LEARNERS)" || { echo "usage: make classroom LEARNERS=N" >&2; exit 2; }
+	$(BIN)/stagelab classroom up --learners $(LEARNERS)
 
 test: $(STAMP)
 	$(BIN)/stagelab setup --browser

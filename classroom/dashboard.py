@@ -46,8 +46,13 @@ function cell(row, text, css) {
   const td = row.insertCell(); td.textContent = text; if (css) td.className = css; return td;
 }
 async function refresh() {
-  const answer = await fetch("api/board", {credentials: "same-origin"});
-  if (!answer.ok) return;
+  // A fetch (not a navigation) must carry the hub's XSRF token (JupyterHub 4.1 and later).
+  const answer = await fetch("api/board", {credentials: "same-origin",
+                                           headers: {"X-XSRFToken": %(xsrf)s}});
+  if (!answer.ok) {
+    document.getElementById("updated").textContent = "failed (" + answer.status + ")";
+    return;
+  }
   const data = await answer.json();
   const head = document.getElementById("head"); head.innerHTML = "";
   for (const title of ["learner", "server", "engine", "last activity"])
@@ -94,8 +99,10 @@ class PageHandler(HubOAuthenticated, RequestHandler):
     def get(self):
         """Serve the page; its script fetches the board."""
         me = self.get_current_user()["name"]
+        xsrf = self.xsrf_token
+        xsrf = xsrf.decode() if isinstance(xsrf, bytes) else xsrf
         self.write(PAGE % {"seconds": REFRESH_MS // 1000, "refresh_ms": REFRESH_MS,
-                           "me": json.dumps(me),
+                           "me": json.dumps(me), "xsrf": json.dumps(xsrf),
                            "hub_prefix": json.dumps(os.environ.get("JUPYTERHUB_BASE_URL", "/"))})
 
 

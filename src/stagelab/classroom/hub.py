@@ -110,8 +110,11 @@ def start(record: ClassRecord, say=print) -> int:
     while True:
         try:
             api(record, "/", timeout=3)
+            # The hub answers before the proxy routes to it: wait for the public side too.
+            public = record.ip if record.ip not in ("", "0.0.0.0") else "127.0.0.1"
+            urllib.request.urlopen(f"http://{public}:{record.port}/hub/api/", timeout=3).close()
             return record.hub_pid
-        except ClassroomError:
+        except (ClassroomError, urllib.error.URLError, OSError):
             if not hub_alive(record) or time.monotonic() > deadline:
                 tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
                 raise ClassroomError(f"JupyterHub did not answer. Its log ({log_path}) ends "
