@@ -1,4 +1,4 @@
-"""Memory and scale of a classroom: 4 learners on this machine, each running lesson 02 at once.
+"""Memory and scale of a classroom: 4 learners on this machine, each running a lesson at once.
 
 Run as root on a machine with no class up: `.venv/bin/python benchmarks/bench_classroom.py`.
 It brings up a class of LEARNERS (timing it), logs each learner in over HTTP, starts their
@@ -6,7 +6,8 @@ servers (and so their rootless engines), opens a kernel in each with stagelab im
 measures each learner's memory as PSS (the sum of Pss in /proc/PID/smaps_rollup over every
 process of the learner's uid or subordinate ids: single-user server, kernel, RootlessKit,
 slirp4netns, dockerd, containerd, containers), idle and then at its peak while all learners run
-lesson 02's cells at the same time. It prints a projection for 30 learners and purges the class.
+a lesson's cells at the same time
+(BENCH_LESSON, default lesson 06, whose builds compile C with gcc). It prints a projection for 30 learners and purges the class.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ LEARNERS = int(os.environ.get("BENCH_LEARNERS", "4"))
 PROJECT_FOR = 30
 PORT = 18400
 BASE = f"http://127.0.0.1:{PORT}"
-LESSON = "02_what_is_a_stage.ipynb"
+# Lesson 06 compiles C in gcc:12-bookworm: the heaviest builds of the course.
+LESSON = os.environ.get("BENCH_LESSON", "06_why_multi_stage.ipynb")
 GOAL_IDLE_MIB = 500
 MACHINE_GIB = 24
 MIB = 1024 * 1024
@@ -167,14 +169,14 @@ def measure(record: ClassRecord, bring_up: float, up_output: str) -> int:
     print(f"bring-up (`stagelab classroom up --learners {LEARNERS}`): {bring_up:.1f} s")
     print("  " + "\n  ".join(line for line in up_output.splitlines() if "loaded" in line))
     print(f"{'learner':<10} {'spawn s':>8} {'idle PSS MiB':>13} {'building PSS MiB':>17} "
-          f"{'engine data MiB':>16}  lesson 02")
+          f"{'engine data MiB':>16}  {LESSON}")
     for name in record.learners:
         print(f"{name:<10} {spawn_s[name]:>8.1f} {idle[name] / MIB:>13.0f} "
               f"{peaks[name] / MIB:>17.0f} {int(disk[name]) / MIB:>16.0f}  {outcomes[name]}")
     mean_idle = sum(idle.values()) / len(idle) / MIB
     mean_peak = sum(peaks.values()) / len(peaks) / MIB
     print(f"hub, proxy, dashboard and culler: {hub / MIB:.0f} MiB PSS")
-    print(f"lesson 02 by all {LEARNERS} at once: {lesson_s:.1f} s wall")
+    print(f"{LESSON} by all {LEARNERS} at once: {lesson_s:.1f} s wall")
     idle_30 = (PROJECT_FOR * mean_idle + hub / MIB) / 1024
     busy_30 = (PROJECT_FOR * mean_peak + hub / MIB) / 1024
     print(f"projection for {PROJECT_FOR} learners: {idle_30:.1f} GiB all idle, "

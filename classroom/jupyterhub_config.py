@@ -22,6 +22,9 @@ c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings['proxy_api_port']
 c.ConfigurableHTTPProxy.pid_file = os.path.join(state, "jupyterhub-proxy.pid")
 c.JupyterHub.db_url = f"sqlite:///{os.path.join(state, 'jupyterhub.sqlite')}"
 c.JupyterHub.cookie_secret_file = os.path.join(state, "jupyterhub_cookie_secret")
+# A hub restart (new settings, a new install) leaves learners' servers and engines running;
+# `stagelab classroom down` stops them through the API first.
+c.JupyterHub.cleanup_servers = False
 
 # Each learner logs in with their own account's password (PAM); only the class may log in.
 c.JupyterHub.authenticator_class = "pam"
@@ -50,7 +53,7 @@ c.JupyterHub.services = [
     {"name": "idle-culler",
      "command": [os.path.join(venv, "bin", "python"), "-m", "jupyterhub_idle_culler",
                  f"--timeout={settings['idle_timeout_s']}",
-                 f"--cull-every={max(30, min(300, settings['idle_timeout_s'] // 4))}"]},
+                 f"--cull-every={max(10, min(300, settings['idle_timeout_s'] // 4))}"]},
     {"name": "stagelab-cli", "api_token": settings["api_token"]},
 ]
 c.JupyterHub.load_roles = [
@@ -65,5 +68,6 @@ c.JupyterHub.load_roles = [
     {"name": "idle-culler", "services": ["idle-culler"],
      "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
     {"name": "stagelab-cli", "services": ["stagelab-cli"],
-     "scopes": ["list:users", "read:users", "read:users:activity", "read:servers"]},
+     "scopes": ["list:users", "read:users", "read:users:activity", "read:servers",
+                "delete:servers"]},
 ]

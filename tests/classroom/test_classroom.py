@@ -12,6 +12,7 @@ import pwd
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from hubclient import HubSession
 
 from stagelab import engine, images
 from stagelab.classroom import rootless
+from stagelab.classroom.board import server_state
 from stagelab.classroom.layout import CLASS_GROUP, Account, group_exists
 
 pytestmark = pytest.mark.engine
@@ -57,6 +59,12 @@ def test_up_again_changes_nothing(classroom):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "created" not in done.stdout and "loaded" not in done.stdout, done.stdout
     assert "starting JupyterHub" not in done.stdout
+
+
+def test_preflight_passes_once_up(classroom):
+    done = stagelab("classroom", "preflight")
+    assert done.returncode == 0 and "MISSING" not in done.stdout, done.stdout
+    assert done.stdout.count("[ok] subordinate ids of") == len(classroom.accounts)
 
 
 def test_credentials_print_one_line_per_account_and_a_private_sheet(classroom):
@@ -205,6 +213,18 @@ def test_a_learner_cannot_start_stop_or_open_another_server(servers):
     assert servers["learner02"].api("GET", "/users/learner02").json()["servers"][""]["ready"]
 
 
+def test_stopping_a_server_stops_its_engine(servers):
+    account = Account.named("learner02")
+    assert rootless.engine_answers(account)
+    answer = servers["learner02"].api("DELETE", "/users/learner02/server")
+    assert answer.status_code in (202, 204), answer.text
+    deadline = time.monotonic() + 60
+    while rootless.engine_pid(account) is not None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert rootless.engine_pid(account) is None and not rootless.engine_answers(account)
+    assert (account.data_root / "image").is_dir(), "its images stay for the next start"
+
+
 def test_the_instructor_opens_a_learner_server_and_learners_no_dashboard(servers):
     assert servers["instructor"].server("GET", "/status", user="learner01").status_code == 200
     board = servers["learner01"].http.get(f"{BASE}/services/dashboard/api/board", timeout=30)
@@ -266,12 +286,26 @@ def test_reset_keeps_a_backup(servers):
     assert (backups[-1] / "Dockerfile").stat().st_uid == account.uid
 
 
-def test_idle_servers_are_culled_after_the_timeout(classroom):
-    hub = Path(f"/proc/{classroom.hub_pid}")
+def test_idle_servers_and_their_engines_are_culled(servers, classroom):
+    done = stagelab("classroom", "up", "--learners", str(LEARNERS), "--port", str(PORT),
+                    "--ip", "127.0.0.1", "--idle-timeout", "30")
+    assert done.returncode == 0 and "restarting JupyterHub" in done.stdout, done
     culler = [path for path in Path("/proc").glob("[0-9]*/cmdline")
               if b"jupyterhub_idle_culler" in path.read_bytes()]
-    assert hub.exists() and culler, "the idle culler runs beside the hub"
-    assert b"--timeout=3600" in culler[0].read_bytes()
+    assert len(culler) == 1 and b"--timeout=30" in culler[0].read_bytes()
+    learner = servers["learner01"]
+    learner.start_server()
+    account = Account.named("learner01")
+    assert rootless.engine_pid(account) is not None
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        model = learner.api("GET", "/users/learner01").json()
+        if server_state(model) == "stopped" and rootless.engine_pid(account) is None:
+            break
+        time.sleep(2)
+    else:
+        raise AssertionError(f"learner01's idle server was not culled: {model}")
+    assert not rootless.engine_answers(account)
 
 
 def test_down_purge_leaves_nothing_behind(classroom):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,6 @@ def test_a_home_gets_the_course_files_and_no_one_s_work(tmp_path):
         (lab / name).write_text(name)
     (labs / "README.md").write_text("labs")
     copy = tmp_path / "copy"
-    import shutil
     shutil.copytree(labs, copy, ignore=accounts._course_only)
     kept = sorted(str(path.relative_to(copy)) for path in copy.rglob("*") if path.is_file())
     assert kept == ["01-fix-the-pipeline/checks.py", "01-fix-the-pipeline/solution/Dockerfile",

@@ -61,14 +61,9 @@ def ensure_account(name: str, record: ClassRecord, say=print) -> Account:
 
 
 def copy_course(account: Account) -> None:
-    """Give the account its own notebooks/ and labs/ (course files only), owned by it.
-
-    Folders it already has are left alone: a second `up` keeps every learner's work.
-    """
+    """Give a new account its own notebooks/ and labs/ (course files only), owned by it."""
     for folder in ("notebooks", "labs"):
         target = account.home / folder
-        if target.exists():
-            continue
         shutil.copytree(CHECKOUT / folder, target, ignore=_course_only)
         for path in [target, *target.rglob("*")]:
             os.lchown(path, account.uid, account.gid)

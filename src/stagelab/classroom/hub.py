@@ -26,8 +26,11 @@ START_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 90
 
 
-def write_settings(record: ClassRecord, proxy_command: str) -> dict:
-    """Write the settings classroom/jupyterhub_config.py reads (mode 0600); return them."""
+def write_settings(record: ClassRecord, proxy_command: str) -> bool:
+    """Write the settings classroom/jupyterhub_config.py reads (mode 0600).
+
+    Returns True when they differ from those written before (a running hub must restart).
+    """
     if not record.api_token:
         record.api_token = secrets.token_hex(32)
     settings = {
@@ -41,11 +44,14 @@ def write_settings(record: ClassRecord, proxy_command: str) -> dict:
         "classroom_env": {key: value for key, value in os.environ.items()
                           if key.startswith("STAGELAB_CLASSROOM_")},
     }
+    text = json.dumps(settings, indent=1)
+    if SETTINGS.exists() and SETTINGS.read_text() == text:
+        return False
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     SETTINGS.touch(mode=0o600)
     os.chmod(SETTINGS, 0o600)
-    SETTINGS.write_text(json.dumps(settings, indent=1))
-    return settings
+    SETTINGS.write_text(text)
+    return True
 
 
 def hub_alive(record: ClassRecord) -> bool:
@@ -122,8 +128,26 @@ def start(record: ClassRecord, say=print) -> int:
             time.sleep(0.5)
 
 
+def stop_servers(record: ClassRecord, say=print, timeout: float = STOP_TIMEOUT_S) -> int:
+    """Stop every running single-user server (and so its engine) through the hub's API.
+
+    Returns how many were running. Servers still up after `timeout` seconds are left to
+    the caller.
+    """
+    running = [user["name"] for user in users(record) or [] if user.get("servers")]
+    for name in running:
+        api(record, f"/users/{name}/server", method="DELETE", timeout=STOP_TIMEOUT_S)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(user.get("servers")
+                                              for user in users(record) or []):
+        time.sleep(0.5)
+    if running:
+        say(f"hub: stopped the servers of {', '.join(running)}")
+    return len(running)
+
+
 def stop(record: ClassRecord, say=print) -> bool:
-    """Stop the hub: it stops its proxy and every single-user server (and so their engines).
+    """Stop the hub and its proxy; single-user servers keep running (see stop_servers).
 
     Returns True when a hub was running. After STOP_TIMEOUT_S seconds its process group is
     killed.

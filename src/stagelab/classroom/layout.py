@@ -114,6 +114,7 @@ class ClassRecord:
 
     learners: list[str] = field(default_factory=list)
     accounts_created: list[str] = field(default_factory=list)
+    homes_ready: list[str] = field(default_factory=list)
     group_created: bool = False
     tun_acl_added: bool = False
     tun_had_acl: bool = False

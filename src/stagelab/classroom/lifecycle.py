@@ -49,9 +49,7 @@ def up(learners: int, port: int, ip: str, idle_timeout_s: int, say=print) -> Cla
     record.save()
     _ensure_engine_and_archive(say)
     installs.ensure_rootless_parts(say)
-    if installs.ensure_hub_environment(say) and hub.hub_alive(record):
-        say("hub: restarting JupyterHub on the new install")
-        hub.stop(record, say)
+    reinstalled = installs.ensure_hub_environment(say)
     proxy = installs.ensure_proxy(say)
     accounts.ensure_group(record)
     class_accounts = []
@@ -60,16 +58,24 @@ def up(learners: int, port: int, ip: str, idle_timeout_s: int, say=print) -> Cla
             class_accounts.append(accounts.ensure_account(name, record, say))
         finally:
             record.save()
-        accounts.copy_course(class_accounts[-1])
-        rootless.link_buildx(class_accounts[-1])
+        if name not in record.homes_ready:
+            # Only into a home made by this class, before its learner ever logged in: root
+            # writes nothing in a home a learner uses (a planted symlink could redirect it).
+            accounts.copy_course(class_accounts[-1])
+            rootless.link_buildx(class_accounts[-1])
+            record.homes_ready.append(name)
+            record.save()
     record.tun_acl_added, record.tun_had_acl = (
         (True, record.tun_had_acl) if record.tun_acl_added else rootless.grant_tun(say))
     record.save()
     rootless.require(rootless.preflight(class_accounts))
     for account in class_accounts:
         _load_images(account, record, say)
-    hub.write_settings(record, str(proxy))
+    changed = hub.write_settings(record, str(proxy))
     record.save()
+    if (reinstalled or changed) and hub.hub_alive(record):
+        say("hub: restarting JupyterHub with the new " + ("install" if reinstalled else "settings"))
+        hub.stop(record, say)
     hub.start(record, say)
     record.save()
     accounts.write_sheet(record)
@@ -136,6 +142,8 @@ def down(purge: bool, say=print) -> None:
     """
     require_root("down")
     record = ClassRecord.load()
+    if hub.hub_alive(record):
+        hub.stop_servers(record, say)
     hub.stop(record, say)
     record.save()
     existing = [Account.named(name) for name in record.accounts if _exists(name)]
