@@ -23,7 +23,6 @@ from stagelab.classroom.layout import Account
 from stagelab.labs import all_labs
 
 PREFIX = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/dashboard/")
-SETTINGS = json.load(open(os.environ["STAGELAB_CLASSROOM_SETTINGS"]))
 REFRESH_MS = 5000
 
 PAGE = """<!doctype html>
@@ -113,18 +112,21 @@ class BoardHandler(HubOAuthenticated, RequestHandler):
     async def get(self):
         """Answer with stagelab.classroom.board.board() for the class's learners."""
         users = await hub_users()
-        accounts = [Account.named(name) for name in SETTINGS["learners"]]
+        with open(os.environ["STAGELAB_CLASSROOM_SETTINGS"]) as settings:
+            learners = json.load(settings)["learners"]
+        accounts = [Account.named(name) for name in learners]
         data = await asyncio.to_thread(board, accounts, users, all_labs())
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
         self.write(json.dumps(data))
 
 
-def main() -> None:
-    """Serve the dashboard on the address the hub gave this service."""
+def main(board_handler=BoardHandler) -> None:
+    """Serve the dashboard on the address the hub gave this service; `board_handler` answers
+    api/board (classroom/kubernetes/dashboard.py gives its own)."""
     app = Application([
         (PREFIX, PageHandler),
-        (url_path_join(PREFIX, "api/board"), BoardHandler),
+        (url_path_join(PREFIX, "api/board"), board_handler),
         (url_path_join(PREFIX, "oauth_callback"), HubOAuthCallbackHandler),
     ], cookie_secret=os.urandom(32))
     url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])

@@ -9,6 +9,7 @@ from pathlib import Path
 from . import images, labs, provisioning, standins
 from .builds import build
 from .classroom.commands import add_commands as add_classroom_commands
+from .cluster.commands import add_image_command
 from .context import parse_build_args
 from .doctor import doctor
 from .dockerfile import parse_dockerfile
@@ -96,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
                             ).set_defaults(func=_lab_tasks)
     commands.add_parser("progress", help="show each lab: not started, attempted or passed"
                         ).set_defaults(func=_progress)
-    add_classroom_commands(commands)
+    add_image_command(add_classroom_commands(commands))
     return parser
 
 

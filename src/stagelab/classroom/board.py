@@ -28,6 +28,11 @@ def read_progress(account: Account) -> list[dict]:
         if not stat.S_ISREG(info.st_mode) or info.st_uid != account.uid:
             return []
         text = record.read(MAX_RECORD_BYTES).decode(errors="replace")
+    return parse_attempts(text)
+
+
+def parse_attempts(text: str) -> list[dict]:
+    """Return the attempts of a progress record's text, skipping lines that are not one."""
     attempts = []
     for line in text.splitlines():
         try:

@@ -13,8 +13,9 @@ from .layout import (DEFAULT_IDLE_TIMEOUT_S, DEFAULT_PORT, VENV, Account, ClassR
                      ClassroomError)
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    """Add the `classroom` command and its actions to stagelab's command line."""
+def add_commands(commands: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """Add the `classroom` command and its actions to stagelab's command line; return the
+    actions, for the commands other layers add (`image`, stagelab.cluster)."""
     room = commands.add_parser("classroom", help="serve a workshop: a hub, a rootless engine "
                                "per learner, an instructor dashboard")
     actions = room.add_subparsers(metavar="ACTION")
@@ -40,6 +41,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     stop.add_argument("--purge", action="store_true",
                       help="also remove the accounts, homes and engine data `up` created")
     stop.set_defaults(func=_down)
+    return actions
 
 
 def _up(args) -> int:

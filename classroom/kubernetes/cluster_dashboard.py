@@ -1,0 +1,83 @@
+"""The instructor's dashboard in a Kubernetes classroom: the single-server dashboard's page and
+login (../dashboard.py), with its board read from the cluster (stagelab.cluster.board).
+
+It runs in the hub's pod, from the learner image (config.yaml: hub.extraContainers), as the
+JupyterHub service `dashboard`. Each refresh it asks the hub for the users, the Kubernetes API
+for the learners' pods (with the hub pod's service account, which may list pods in its
+namespace: the chart's hub Role), and each running server for its learner's progress record
+(the service's token carries `access:servers`). Progress last seen is kept while a server is
+stopped. Kubernetes' API from a pod: kubernetes.io/docs/tasks/run-application/access-api-from-pod/
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # ../dashboard.py
+from dashboard import hub_users, main  # noqa: E402  (the folder added just above)
+from jupyterhub.services.auth import HubOAuthenticated  # noqa: E402
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest  # noqa: E402
+from tornado.web import RequestHandler, authenticated  # noqa: E402
+
+from stagelab.cluster.board import (POD_SELECTOR, attempts_from_contents, board,  # noqa: E402
+                                    learner_names, pods_by_learner, progress_url)
+from stagelab.labs import all_labs  # noqa: E402
+
+SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+INSTRUCTORS = set(os.environ.get("STAGELAB_INSTRUCTORS", "instructor").split())
+TIMEOUT_S = 5
+# Each learner's attempts as last read from their server, kept while it is stopped.
+last_seen: dict[str, list[dict]] = {}
+
+
+async def learner_pods() -> dict[str, dict]:
+    """Return the learners' pods by user name, from the Kubernetes API."""
+    namespace = (SERVICE_ACCOUNT / "namespace").read_text().strip()
+    # Read on every call: a projected service account token is replaced before it expires.
+    token = (SERVICE_ACCOUNT / "token").read_text().strip()
+    url = (f"https://{os.environ['KUBERNETES_SERVICE_HOST']}:"
+           f"{os.environ['KUBERNETES_SERVICE_PORT']}/api/v1/namespaces/{namespace}/pods"
+           f"?labelSelector={quote(POD_SELECTOR)}")
+    answer = await AsyncHTTPClient().fetch(HTTPRequest(
+        url, headers={"Authorization": f"Bearer {token}"},
+        ca_certs=str(SERVICE_ACCOUNT / "ca.crt"), request_timeout=TIMEOUT_S))
+    return pods_by_learner(json.loads(answer.body))
+
+
+async def learner_attempts(url: str) -> list[dict] | None:
+    """Return the attempts the learner's server serves ([] with no record yet), or None when
+    the server does not answer."""
+    request = HTTPRequest(url, request_timeout=TIMEOUT_S, headers={
+        "Authorization": f"token {os.environ['JUPYTERHUB_API_TOKEN']}"})
+    try:
+        answer = await AsyncHTTPClient().fetch(request)
+    except HTTPClientError as error:
+        return [] if error.code == 404 else None
+    except OSError:
+        return None
+    return attempts_from_contents(json.loads(answer.body))
+
+
+class PodBoardHandler(HubOAuthenticated, RequestHandler):
+    """The board as JSON, for the page of ../dashboard.py."""
+
+    @authenticated
+    async def get(self):
+        """Answer with stagelab.cluster.board.board() for the hub's learners."""
+        users = await hub_users()
+        pods = await learner_pods()
+        by_name = {user["name"]: user for user in users}
+        for name in learner_names(users, INSTRUCTORS):
+            url = progress_url(pods.get(name), by_name[name])
+            attempts = await learner_attempts(url) if url else None
+            if attempts is not None:
+                last_seen[name] = attempts
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        self.write(json.dumps(board(users, pods, last_seen, all_labs(), INSTRUCTORS)))
+
+
+if __name__ == "__main__":
+    main(board_handler=PodBoardHandler)

@@ -1,0 +1,105 @@
+"""Build the Kubernetes classroom's images on this machine's engine, with BuildKit (buildx).
+
+Both come from classroom/kubernetes/image/Dockerfile: the `engine` target (the pod's Docker
+engine) and the `learner` target (JupyterLab, stagelab, the course, the base-images archive).
+Offline stand-ins serve the Dockerfile's base images when no registry answers, as in every
+stagelab build; Debian's archive and PyPI must be reachable from the build.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import engine, standins
+from ..dockerfile import parse_dockerfile
+from ..errors import EngineUnavailable, ImageUnavailable
+from ..images import BASE_IMAGES, present, substitutions
+from ..provisioning import run
+from .layout import (ARCHIVE_CONTEXT, ARCHIVE_NAME, CA_SECRET, ENGINE, LEARNER, SOURCE_CONTEXT,
+                     ImageSpec, apt_checks_valid_until, ca_bundle, copy_source, image_folder,
+                     image_labels)
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    """An image `build_images` made: its name, id, size in bytes and build time in seconds."""
+
+    ref: str
+    image_id: str
+    size_bytes: int
+    seconds: float
+
+    def line(self) -> str:
+        """Return a one-line summary: name, short id, size in MB, seconds."""
+        return (f"{self.ref}  {self.image_id[7:19]}  {self.size_bytes / 1e6:.0f} MB  "
+                f"built in {self.seconds:.0f} s")
+
+
+@dataclass(frozen=True)
+class BuildInputs:
+    """What a build of the classroom's images is given besides the Dockerfile's folder."""
+
+    source_dir: Path
+    archive_dir: Path
+    substitutions: dict[str, str]
+    ca_bundle: Path | None
+    check_valid_until: bool
+
+
+def buildx_command(spec: ImageSpec, folder: Path, inputs: BuildInputs,
+                   no_cache: bool = False) -> list[str]:
+    """Return the `docker buildx build` command line that builds one image into the engine."""
+    command = ["docker", "buildx", "build", "--progress=plain", "--target", spec.target,
+               "-f", str(folder / "Dockerfile"), "-t", spec.ref,
+               "--build-arg", f"APT_CHECK_VALID_UNTIL={str(inputs.check_valid_until).lower()}",
+               "--build-context", f"{SOURCE_CONTEXT}={inputs.source_dir}",
+               "--build-context", f"{ARCHIVE_CONTEXT}={inputs.archive_dir}"]
+    for official, standin in inputs.substitutions.items():
+        command += ["--build-context", f"{official}=docker-image://{standin}"]
+    if inputs.ca_bundle is not None:
+        command += ["--secret", f"id={CA_SECRET},src={inputs.ca_bundle}"]
+    for key, value in image_labels(spec).items():
+        command += ["--label", f"{key}={value}"]
+    if no_cache:
+        command.append("--no-cache")
+    return command + [str(folder)]
+
+
+def build_images(specs: tuple[ImageSpec, ...] = (ENGINE, LEARNER), no_cache: bool = False,
+                 say=print) -> list[BuiltImage]:
+    """Build the classroom's images (the engine's, then the learner's) and return them.
+
+    The base images are exported once into the learner image's archive (`stagelab images
+    export`). `say` gets a line per step. Raises EngineUnavailable with no engine,
+    ImageUnavailable when a base image is missing (`stagelab images ensure` makes them),
+    ClassroomError outside a checkout, ProvisionError naming the image when a build fails
+    (the log's tail in the message, all of it in `.output`).
+    """
+    if not engine.answers():
+        raise EngineUnavailable(engine.advice_no_engine())
+    missing = [image.official for image in BASE_IMAGES
+               if not present(image.official) and not present(image.standin)]
+    if missing:
+        raise ImageUnavailable(f"Missing base images {', '.join(missing)}: run "
+                               "`stagelab images ensure`, then retry.")
+    folder = image_folder()
+    names = parse_dockerfile((folder / "Dockerfile").read_text()).images()
+    built = []
+    with tempfile.TemporaryDirectory(prefix="stagelab-classroom-image-") as tmp:
+        inputs = BuildInputs(Path(tmp, "source"), Path(tmp, "archive"), substitutions(names),
+                             ca_bundle(), apt_checks_valid_until())
+        inputs.archive_dir.mkdir()
+        standins.export(inputs.archive_dir / ARCHIVE_NAME, say=say)
+        say(f"classroom image: {copy_source(inputs.source_dir)} files of this checkout go in")
+        for spec in specs:
+            say(f"classroom image: building {spec.ref} (target {spec.target}) ...")
+            started = time.monotonic()
+            run(buildx_command(spec, folder, inputs, no_cache), f"build {spec.ref}")
+            inspected = engine.client().api.inspect_image(spec.ref)
+            built.append(BuiltImage(spec.ref, inspected["Id"], inspected["Size"],
+                                    time.monotonic() - started))
+            say(f"classroom image: {built[-1].line()}")
+    return built

@@ -1,0 +1,60 @@
+"""The Zero to JupyterHub chart's own values and schema, and Helm's way of merging a config.
+
+The chart's files (values.yaml, values.schema.yaml) are not part of this repository: the
+workplace keeps them in a `shared/z2jh/` folder beside the checkouts (its README says where
+they come from). They are looked for in every folder above the repository.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "classroom" / "kubernetes" / "config.yaml"
+
+
+def chart_folder() -> Path | None:
+    """Return the nearest `shared/z2jh` folder above the repository that holds the schema."""
+    for folder in ROOT.parents:
+        if (folder / "shared" / "z2jh" / "values.schema.yaml").is_file():
+            return folder / "shared" / "z2jh"
+    return None
+
+
+def chart_files() -> tuple[dict, dict]:
+    """Return the chart's default values and its schema; skip the test, saying why, when the
+    chart's files are not beside this repository."""
+    folder = chart_folder()
+    if folder is None:
+        pytest.skip("The Zero to JupyterHub chart's values.yaml and values.schema.yaml are not "
+                    f"in a shared/z2jh/ folder above {ROOT}: the config cannot be checked "
+                    "against the chart's schema here.")
+    return (yaml.safe_load((folder / "values.yaml").read_text()),
+            yaml.safe_load((folder / "values.schema.yaml").read_text()))
+
+
+def load_config() -> dict:
+    """Return classroom/kubernetes/config.yaml as data."""
+    return yaml.safe_load(CONFIG.read_text())
+
+
+def helm_merge(defaults: dict, overrides: dict) -> dict:
+    """Return `overrides` merged over `defaults` as Helm merges a values file over a chart's.
+
+    Maps merge key by key, anything else (lists included) replaces the default, and a null
+    deletes the default's key (helm.sh/docs/chart_template_guide/values_files/, "Deleting a
+    default key").
+    """
+    merged = copy.deepcopy(defaults)
+    for key, value in overrides.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = helm_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged

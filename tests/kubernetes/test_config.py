@@ -1,0 +1,178 @@
+"""classroom/kubernetes/config.yaml: valid for the chart, and in step with the images.
+
+The first tests check the config as the chart will see it (merged over the chart's defaults,
+validated against its values schema); the others fail when the config, the Dockerfile, the
+images' scripts and stagelab's constants drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from chart import ROOT, chart_files, helm_merge, load_config  # noqa: E402
+
+from stagelab.cluster.board import ENGINE_CONTAINER, SERVER_PORT  # noqa: E402
+from stagelab.cluster.layout import ENGINE, IMAGE_FOLDER, LEARNER, SOCKET_DIR  # noqa: E402
+
+DOCKERFILE = (IMAGE_FOLDER / "Dockerfile").read_text()
+
+
+def test_the_config_validates_against_the_charts_schema():
+    defaults, schema = chart_files()
+    jsonschema.validate(helm_merge(defaults, load_config()), schema)
+
+
+@pytest.mark.parametrize("path, wrong", [
+    (["singleuser", "extraContainer"], []),           # a misspelt key
+    (["cull", "timeout"], "1h"),                      # a string where the chart wants a number
+    (["prePuller", "extraImages", "stagelab-engine"], {"name": "stagelab/classroom-engine"}),
+], ids=["misspelt-key", "wrong-type", "missing-tag"])
+def test_the_schema_check_catches_mistakes(path, wrong):
+    defaults, schema = chart_files()
+    config = load_config()
+    node = config
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = wrong
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(helm_merge(defaults, config), schema)
+
+
+def test_helm_merge_keeps_defaults_replaces_lists_and_deletes_nulls():
+    defaults = {"a": {"b": 1, "c": [1, 2]}, "d": 4}
+    assert helm_merge(defaults, {"a": {"c": [3]}, "d": None}) == {"a": {"b": 1, "c": [3]}}
+    assert defaults == {"a": {"b": 1, "c": [1, 2]}, "d": 4}
+
+
+# ---------------------------------------------------------------- the config and the images
+
+def _container(containers: list[dict], name: str) -> dict:
+    (found,) = [container for container in containers if container["name"] == name]
+    return found
+
+
+def test_the_config_names_the_images_stagelab_builds():
+    config = load_config()
+    single = config["singleuser"]
+    assert f"{single['image']['name']}:{single['image']['tag']}" == LEARNER.ref
+    engine = _container(single["extraContainers"], ENGINE_CONTAINER)
+    assert engine["image"] == ENGINE.ref
+    puller = config["prePuller"]["extraImages"]["stagelab-engine"]
+    assert f"{puller['name']}:{puller['tag']}" == ENGINE.ref
+    assert _container(config["hub"]["extraContainers"], "dashboard")["image"] == LEARNER.ref
+
+
+def test_the_engine_sidecar_shares_its_socket_with_the_learner():
+    single = load_config()["singleuser"]
+    engine = _container(single["extraContainers"], ENGINE_CONTAINER)
+    assert engine["securityContext"]["privileged"] is True
+    mounts = {mount["name"]: mount["mountPath"] for mount in engine["volumeMounts"]}
+    assert mounts == {"engine-socket": SOCKET_DIR, "engine-data": "/var/lib/docker"}
+    assert {"name": "engine-socket", "mountPath": SOCKET_DIR} in \
+        single["storage"]["extraVolumeMounts"]
+    volumes = {volume["name"] for volume in single["storage"]["extraVolumes"]}
+    assert volumes == {"engine-socket", "engine-data"}
+    probe = engine["readinessProbe"]["exec"]["command"]
+    assert f"unix://{SOCKET_DIR}/docker.sock" in probe
+    # The learner's server reaches that socket: DOCKER_HOST in the image, the engine script's
+    # default folder, and the socket's group, which is the pod's fsGid and the learner's group.
+    assert f"DOCKER_HOST=unix://{SOCKET_DIR}/docker.sock" in DOCKERFILE
+    start = (IMAGE_FOLDER / "engine-start").read_text()
+    assert f"STAGELAB_ENGINE_SOCKET_DIR:-{SOCKET_DIR}}}" in start
+    assert f"STAGELAB_ENGINE_SOCKET_GROUP:-{single['fsGid']}}}" in start
+    assert f"useradd --uid {single['uid']} --gid {single['fsGid']} " in DOCKERFILE
+
+
+def test_the_dashboard_service_is_wired_end_to_end():
+    hub = load_config()["hub"]
+    port = int(re.fullmatch(r"http://hub:(\d+)", hub["services"]["dashboard"]["url"])[1])
+    assert {"name": "dashboard", "port": port, "targetPort": port} in hub["service"]["extraPorts"]
+    assert {"port": port, "protocol": "TCP"} in hub["networkPolicy"]["ingress"][0]["ports"]
+    container = _container(hub["extraContainers"], "dashboard")
+    assert container["ports"] == [{"name": "dashboard", "containerPort": port}]
+    env = {item["name"]: item.get("value", item.get("valueFrom")) for item in container["env"]}
+    assert env["JUPYTERHUB_SERVICE_URL"] == f"http://0.0.0.0:{port}"
+    assert env["JUPYTERHUB_API_TOKEN"]["secretKeyRef"]["key"] == "hub.services.dashboard.apiToken"
+    # The command and the labs are where the learner image's Dockerfile puts them.
+    script = container["command"][-1]
+    assert script == "/opt/stagelab/classroom/kubernetes/cluster_dashboard.py"
+    assert (ROOT / "classroom" / "kubernetes" / Path(script).name).is_file()
+    assert "/opt/stagelab/classroom/kubernetes/" in DOCKERFILE
+    assert env["STAGELAB_LABS"] == "/opt/stagelab/course/labs"
+    assert "COPY --from=stagelab-source labs /opt/stagelab/course/labs" in DOCKERFILE
+
+
+def test_roles_give_the_instructor_every_server_and_learners_only_their_own():
+    roles = load_config()["hub"]["loadRoles"]
+    assert roles["user"]["scopes"] == ["self"]
+    assert roles["instructor"]["users"] == ["instructor"]
+    assert {"access:servers", "access:services!service=dashboard"} <= \
+        set(roles["instructor"]["scopes"])
+    assert "access:servers" in roles["dashboard"]["scopes"]
+    assert roles["dashboard"]["services"] == ["dashboard"]
+
+
+def test_idle_servers_are_culled():
+    cull = load_config()["cull"]
+    assert cull["enabled"] is True and 0 < cull["timeout"] <= 4 * 3600
+
+
+def test_the_single_user_server_port_is_kubespawners_default():
+    assert SERVER_PORT == 8888 and "port" not in load_config()["singleuser"]
+
+
+def test_the_learner_image_pins_stagelabs_dependencies_as_pyproject_does():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$",
+                           (IMAGE_FOLDER / "requirements.txt").read_text(), re.MULTILINE))
+    required = dict(pin.split("==") for pin in project["dependencies"])
+    assert {name: pins.get(name) for name in required} == required
+
+
+# ---------------------------------------------------------------- what the chart passes through
+# The chart's schema takes containers and volumes as they are (arrays of anything): a typo in
+# one reaches the cluster. Kubernetes' own schemas (strict: no unknown fields) check them, for
+# the oldest Kubernetes the chart supports (Chart.yaml kubeVersion >= 1.32).
+KUBERNETES_VERSION = "1.32.0"
+
+
+def _pod(containers: list[dict], volumes: list[dict]) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "checked"},
+            "spec": {"containers": containers, "volumes": volumes}}
+
+
+def test_the_learners_pod_pieces_are_valid_kubernetes():
+    single = load_config()["singleuser"]
+    notebook = {"name": "notebook", "image": LEARNER.ref,
+                "volumeMounts": single["storage"]["extraVolumeMounts"]}
+    kubernetes_validate.validate(
+        _pod([notebook] + single["extraContainers"], single["storage"]["extraVolumes"]),
+        KUBERNETES_VERSION, strict=True)
+
+
+def test_the_hub_pods_dashboard_container_is_valid_kubernetes():
+    hub = load_config()["hub"]
+    kubernetes_validate.validate(_pod(hub["extraContainers"], []), KUBERNETES_VERSION,
+                                 strict=True)
+    kubernetes_validate.validate(
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+         "metadata": {"name": "hub"},
+         "spec": {"podSelector": {}, "ingress": hub["networkPolicy"]["ingress"]}},
+        KUBERNETES_VERSION, strict=True)
+
+
+def test_the_kubernetes_check_catches_a_misspelt_container_field():
+    single = load_config()["singleuser"]
+    engine = dict(_container(single["extraContainers"], ENGINE_CONTAINER))
+    engine["securityContex"] = engine.pop("securityContext")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(_pod([engine], single["storage"]["extraVolumes"]),
+                                     KUBERNETES_VERSION, strict=True)
