@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from .. import engine, standins
 from ..dockerfile import parse_dockerfile
@@ -50,10 +52,11 @@ class BuildInputs:
 
 
 def buildx_command(spec: ImageSpec, folder: Path, inputs: BuildInputs,
-                   no_cache: bool = False) -> list[str]:
-    """Return the `docker buildx build` command line that builds one image into the engine."""
+                   no_cache: bool = False, dockerfile: Path | None = None) -> list[str]:
+    """Return the `docker buildx build` command line that builds one image into the engine
+    (from `folder`'s Dockerfile, or another `dockerfile` with the same target and inputs)."""
     command = ["docker", "buildx", "build", "--progress=plain", "--target", spec.target,
-               "-f", str(folder / "Dockerfile"), "-t", spec.ref,
+               "-f", str(dockerfile or folder / "Dockerfile"), "-t", spec.ref,
                "--build-arg", f"APT_CHECK_VALID_UNTIL={str(inputs.check_valid_until).lower()}",
                "--build-context", f"{SOURCE_CONTEXT}={inputs.source_dir}",
                "--build-context", f"{ARCHIVE_CONTEXT}={inputs.archive_dir}"]
@@ -78,6 +81,20 @@ def build_images(specs: tuple[ImageSpec, ...] = (ENGINE, LEARNER), no_cache: boo
     ClassroomError outside a checkout, ProvisionError naming the image when a build fails
     (the log's tail in the message, all of it in `.output`).
     """
+    built = []
+    with prepared_inputs(say) as inputs:
+        for spec in specs:
+            built.append(build_one(spec, inputs, no_cache=no_cache, say=say))
+    return built
+
+
+@contextmanager
+def prepared_inputs(say=print) -> Iterator[BuildInputs]:
+    """Yield the inputs of a build of the classroom's images, in a folder removed afterwards:
+    the checkout's files, the base images' archive, the stand-ins, this machine's settings.
+
+    Raises EngineUnavailable, ImageUnavailable and ClassroomError as build_images() does.
+    """
     if not engine.answers():
         raise EngineUnavailable(engine.advice_no_engine())
     missing = [image.official for image in BASE_IMAGES
@@ -85,21 +102,23 @@ def build_images(specs: tuple[ImageSpec, ...] = (ENGINE, LEARNER), no_cache: boo
     if missing:
         raise ImageUnavailable(f"Missing base images {', '.join(missing)}: run "
                                "`stagelab images ensure`, then retry.")
-    folder = image_folder()
-    names = parse_dockerfile((folder / "Dockerfile").read_text()).images()
-    built = []
+    names = parse_dockerfile((image_folder() / "Dockerfile").read_text()).images()
     with tempfile.TemporaryDirectory(prefix="stagelab-classroom-image-") as tmp:
         inputs = BuildInputs(Path(tmp, "source"), Path(tmp, "archive"), substitutions(names),
                              ca_bundle(), apt_checks_valid_until())
         inputs.archive_dir.mkdir()
         standins.export(inputs.archive_dir / ARCHIVE_NAME, say=say)
         say(f"classroom image: {copy_source(inputs.source_dir)} files of this checkout go in")
-        for spec in specs:
-            say(f"classroom image: building {spec.ref} (target {spec.target}) ...")
-            started = time.monotonic()
-            run(buildx_command(spec, folder, inputs, no_cache), f"build {spec.ref}")
-            inspected = engine.client().api.inspect_image(spec.ref)
-            built.append(BuiltImage(spec.ref, inspected["Id"], inspected["Size"],
-                                    time.monotonic() - started))
-            say(f"classroom image: {built[-1].line()}")
+        yield inputs
+
+
+def build_one(spec: ImageSpec, inputs: BuildInputs, no_cache: bool = False,
+              dockerfile: Path | None = None, say=print) -> BuiltImage:
+    """Build one image from prepared inputs and return it; ProvisionError when it fails."""
+    say(f"classroom image: building {spec.ref} (target {spec.target}) ...")
+    started = time.monotonic()
+    run(buildx_command(spec, image_folder(), inputs, no_cache, dockerfile), f"build {spec.ref}")
+    inspected = engine.client().api.inspect_image(spec.ref)
+    built = BuiltImage(spec.ref, inspected["Id"], inspected["Size"], time.monotonic() - started)
+    say(f"classroom image: {built.line()}")
     return built
