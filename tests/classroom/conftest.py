@@ -8,6 +8,7 @@ this machine would be taken over: the tests refuse to start then.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -17,7 +18,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from classroom_support import BASE, LEARNERS, PORT, stagelab  # noqa: E402
 from hubclient import HubSession  # noqa: E402
 
-from stagelab.classroom.layout import RECORD, ClassRecord  # noqa: E402
+from stagelab.classroom.layout import LOG_DIR, RECORD, ClassRecord  # noqa: E402
+
+LOGS_KEPT = Path(__file__).resolve().parents[2] / "test-output" / "classroom-logs"
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +37,9 @@ def classroom(docker_engine):
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         yield ClassRecord.load()
     finally:
+        # Keep the hub's and engines' logs for a failure's post-mortem: purging removes them.
+        if LOG_DIR.is_dir():
+            shutil.copytree(LOG_DIR, LOGS_KEPT, dirs_exist_ok=True)
         stagelab("classroom", "down", "--purge")
 
 
