@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterable
 
 from . import engine
+from .cleanup import remember
 from .context import BuildRequest, buildx_command
 from .dockerfile import Dockerfile, Instruction, Stage
 from .errors import BuildFailed
@@ -302,6 +303,7 @@ def run_buildkit(request: BuildRequest, watcher: Progress) -> BuildResult:
     if outcome.failure is not None:
         raise BuildFailed(**outcome.failure, command=command, log=outcome.log, result=result)
     if image_id:
+        remember([image_id], request.tag)
         result.size_bytes = engine.client().api.inspect_image(image_id)["Size"]
     return result
 

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import images, labs, provisioning, standins
+from . import cleanup, images, labs, provisioning, standins
 from .builds import build
-from .context import parse_build_args
+from .context import parse_build_args, read_dockerfile
 from .doctor import doctor
 from .dockerfile import parse_dockerfile
 from .errors import StagelabError
@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 
     clean = commands.add_parser("clean", help="remove only what stagelab created")
     clean.add_argument("--all", action="store_true", help="also remove the offline stand-ins")
-    clean.set_defaults(func=lambda a: images.clean(include_base=a.all) and 0)
+    clean.set_defaults(func=lambda a: cleanup.clean(include_base=a.all) and 0)
 
     plan = commands.add_parser("plan", help="show which stages each builder runs")
     plan.add_argument("dockerfile", help="path to a Dockerfile")
@@ -120,7 +120,7 @@ def _images_list(args) -> int:
 
 
 def _plan(args) -> int:
-    parsed = parse_dockerfile(Path(args.dockerfile).read_text())
+    parsed = parse_dockerfile(read_dockerfile(args.dockerfile))
     for builder in ("buildkit", "classic"):
         refs = parsed.plan(args.target, builder, parse_build_args(args.build_arg))
         print(f"{builder:<9} runs: {', '.join(refs)}")

@@ -16,7 +16,7 @@ from pathlib import Path
 from . import engine
 from .errors import ImageUnavailable, ProvisionError
 from .images import (BASE_IMAGES, BY_OFFICIAL, DEBIAN, STANDIN_RELEASE, STANDS_IN_LABEL,
-                     BaseImage, labels, present, registry_answers)
+                     BaseImage, labels, present, registry_answers, require_engine)
 from .provisioning import APT_HOME, PrivateApt, debian_mirror, run
 
 
@@ -24,8 +24,9 @@ def ensure(say=print) -> None:
     """Make every base image usable: present, else pulled, else built as a stand-in.
 
     `say` gets a line per image. Raises ImageUnavailable or ProvisionError when a stand-in
-    cannot be built (building the Debian one needs root).
+    cannot be built (building the Debian one needs root), EngineUnavailable with no engine.
     """
+    require_engine()
     for image in BASE_IMAGES:
         if present(image.official):
             say(f"images: {image.official} is present")
@@ -167,8 +168,10 @@ _BUILDERS = {"busybox": _build_busybox, "debian": _build_debian, "gcc": _build_g
 def export(path: str | Path, say=print) -> list[str]:
     """Save every base image that is present (official or stand-in) into one archive.
 
-    Returns the image names saved. Raises ImageUnavailable when there is none to save.
+    Returns the image names saved. Raises ImageUnavailable when there is none to save,
+    EngineUnavailable with no engine.
     """
+    require_engine()
     names = [name for image in BASE_IMAGES for name in (image.official, image.standin)
              if present(name)]
     if not names:
@@ -179,9 +182,11 @@ def export(path: str | Path, say=print) -> list[str]:
 
 
 def import_(path: str | Path, say=print) -> None:
-    """Load an archive made by export(); ImageUnavailable when the file is missing."""
+    """Load an archive made by export(); ImageUnavailable when the file is missing,
+    EngineUnavailable with no engine."""
     if not Path(path).exists():
         raise ImageUnavailable(f"No archive at {path}: ask your instructor for the file made "
                                "by `stagelab images export`.")
+    require_engine()
     done = run(["docker", "image", "load", "-i", str(path)], "load the base images")
     say(done.stdout.strip())
