@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import cleanup, images, labs, provisioning, standins
+from . import cleanup, images, labs, machine, provisioning, standins
 from .builds import build
 from .context import parse_build_args, read_dockerfile
 from .doctor import doctor
@@ -99,9 +99,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _setup(args) -> int:
-    provisioning.ensure()
-    standins.ensure()
-    provisioning.ensure_tools(["dot"] + (["chromium"] if args.browser else []))
+    machine.setup(browser=args.browser)
     return 0
 
 
