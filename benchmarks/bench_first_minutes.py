@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-URL = re.compile(r"(http://127\.0\.0\.1:\d+/lab\?token=\w+)")
+URL = re.compile(r"(http://127\.0\.0\.1:\d+/\S*\?token=\w+)")
 
 
 def free_port() -> int:
