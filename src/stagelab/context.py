@@ -71,9 +71,11 @@ def build_request(context: str | os.PathLike, *, dockerfile: str | None = None,
         raise ValueError(f"builder must be one of {BUILDERS}, not {builder!r}")
     build_args = {key: str(value) for key, value in (build_args or {}).items()}
     with _context_folder(context, dockerfile, files) as (context_dir, dockerfile_path):
-        parsed = parse_dockerfile(dockerfile_path.read_text())
+        # Bytes that are not UTF-8 stay as lone surrogates, which the parser refuses by line.
+        parsed = parse_dockerfile(dockerfile_path.read_text(encoding="utf-8",
+                                                            errors="surrogateescape"))
         yield BuildRequest(parsed, context_dir, dockerfile_path, target,
-                           _target_ref(parsed, target), builder, build_args, tag, no_cache,
+                           _target_ref(parsed, target, builder), builder, build_args, tag, no_cache,
                            str(output) if output is not None else None)
 
 
@@ -105,14 +107,10 @@ def _context_folder(context, dockerfile, files) -> Iterator[tuple[Path, Path]]:
         yield root, root / "Dockerfile"
 
 
-def _target_ref(parsed: Dockerfile, target: str | None) -> str | None:
+def _target_ref(parsed: Dockerfile, target: str | None, builder: str) -> str | None:
     if target is None:
         return None
-    stage = parsed.stage(target)
-    if stage.name is None:
-        raise DockerfileError(f"--target needs a stage name, and stage {stage.index} has none: "
-                              f"add `AS name` to its FROM", line=stage.lines[0])
-    return stage.ref
+    return parsed.target_stage(target, builder).ref
 
 
 def buildx_command(request: BuildRequest, *, iidfile: Path | None = None,

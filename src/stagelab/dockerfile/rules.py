@@ -45,7 +45,8 @@ class Refusal:
 
     def message(self, builder: str) -> str:
         who = "BuildKit" if builder == "buildkit" else "The classic builder"
-        return f"{who} refuses this: {self.reason}" + (f". {self.advice}" if self.advice else "")
+        advice = self.advice[:1].upper() + self.advice[1:]
+        return f"{who} refuses this: {self.reason}" + (f". {advice}" if advice else "")
 
 
 @dataclass
