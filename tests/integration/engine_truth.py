@@ -48,13 +48,15 @@ def standin() -> str:
 
 def _step_lines(text: str, step_texts: list[str]) -> set[int]:
     """Map the steps a builder printed back to the Dockerfile lines that wrote them."""
-    squashed = {}
+    squashed: dict[str, int | None] = {}
     for number, line in enumerate(text.splitlines(), 1):
-        squashed.setdefault(" ".join(line.split()), number)
+        key = " ".join(line.split())
+        # A text written on two lines could be either (and BuildKit runs it once): skip it.
+        squashed[key] = None if key in squashed else number
     found = set()
     for step in step_texts:
         key = " ".join(step.split("\n", 1)[0].replace(standin(), BUSYBOX).split())
-        if key in squashed:
+        if squashed.get(key) is not None:
             found.add(squashed[key])
     return found
 
@@ -105,7 +107,8 @@ def classic(text: str, target: str | None = None, build_args: dict | None = None
         if target is not None:
             command += ["--target", target]
         for key, value in (build_args or {}).items():
-            command += ["--build-arg", f"{key}={value}"]
+            # No named contexts here: the stand-in's name goes wherever the image's would.
+            command += ["--build-arg", f"{key}={value.replace(BUSYBOX, standin())}"]
         done = subprocess.run(command + [tmp], capture_output=True, text=True, timeout=300,
                               env={**os.environ, "DOCKER_BUILDKIT": "0"})
     printed = [match.group(1) for match in map(_CLASSIC_STEP.match, done.stdout.splitlines())

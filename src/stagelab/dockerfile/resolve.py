@@ -188,12 +188,11 @@ def _refuse_cycles(res: Resolution) -> None:
 
 
 def _line_using(stage: Stage, dep: Stage) -> int:
-    """The line of the instruction in `stage` that uses `dep` (its FROM when it starts there)."""
-    for kind, source, ins in uses(stage):
-        if kind != "onbuild" and (source.lower() == (dep.name or "").lower()
-                                  or source == str(dep.index)):
-            return ins.line
-    return stage.lines[0]
+    """The line of the last instruction in `stage` that uses `dep` (BuildKit keeps one per
+    dependency, the last: convert.go `d.deps[src] = cmd`), or its FROM."""
+    lines = [ins.line for kind, source, ins in uses(stage) if kind != "onbuild"
+             and (source.lower() == (dep.name or "").lower() or source == str(dep.index))]
+    return lines[-1] if lines else stage.lines[0]
 
 
 def _deps(stage: Stage, by_ref: dict[str, Stage]) -> list[Stage]:
