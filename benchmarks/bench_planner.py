@@ -45,7 +45,7 @@ def main() -> int:
         for builder, counts in tally.items():
             same, detail = agrees(case, builder)
             counts[0] += same
-            counts[1] += "refused" in detail or _refused(case, builder)
+            counts[1] += _refused(case, builder)
             counts[2] += 1
             if not same and len(shown) < options.show:
                 shown.append(f"[{builder}] {detail}\n{case}")

@@ -29,7 +29,7 @@ def classic_dockerfile(request: BuildRequest) -> str:
     the last one, so a LABEL closes each stage to make all of them stagelab's.
     """
     lines = request.dockerfile.text.splitlines(keepends=True)
-    stages = request.dockerfile.resolve(request.build_args)
+    stages = request.dockerfile.resolve(request.build_args, "classic")
     for stage in stages:
         if stage.parent is None and stage.base in request.substitutions:
             number = stage.lines[0] - 1

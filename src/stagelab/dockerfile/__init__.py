@@ -75,7 +75,7 @@ class Dockerfile:
         index is no name): BuildKit takes the last stage of a repeated name, the classic
         builder the first.
         """
-        resolution = self.resolution(builder)
+        resolution = self.resolution(builder, target=target)
         goal = goal_stage(resolution, target)
         if goal is None:
             refusal = next(r for r in resolution.refusals if "target stage" in r.reason)
