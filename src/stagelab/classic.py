@@ -31,7 +31,7 @@ def classic_dockerfile(request: BuildRequest) -> str:
     FROM, COPY --from and RUN --mount from= (a stage name is never rewritten).
     """
     lines = request.dockerfile.text.splitlines(keepends=True)
-    for stage in request.dockerfile.resolve(request.build_args):
+    for stage in request.dockerfile.resolve(request.build_args, "classic"):
         if stage.parent is None and stage.base in request.substitutions:
             number = stage.lines[0] - 1
             lines[number] = lines[number].replace(stage.written_base,
@@ -167,9 +167,26 @@ class ClassicReader:
                    "line": failed.line if failed else None,
                    "exit_code": (self.error.get("errorDetail") or {}).get("code"),
                    "log_tail": "\n".join(run_output[-LOG_TAIL_LINES:] + [message]),
-                   "reason": explain_missing_image(self.error["error"], from_image)}
+                   "reason": (_lacking_feature(failed, message)
+                              or explain_missing_image(self.error["error"], from_image))}
         return StreamOutcome(self.steps, stage_statuses(self.request.dockerfile, self.steps),
                              text_log, failure)
+
+
+def _lacking_feature(ins: Instruction | None, message: str) -> str | None:
+    """Say so plainly where a step failed for a BuildKit feature the classic builder lacks."""
+    if ins is None:
+        return None
+    if ins.keyword == "RUN" and (ins.flag("mount") or "--mount option" in message):
+        feature = "RUN --mount"
+    elif ins.keyword in ("COPY", "ADD") and any(v.startswith("<<") for v in ins.value):
+        feature = f"heredocs in {ins.keyword}"
+    elif ins.keyword == "FROM" and "platform" in message:
+        feature = "the platform ARGs ($BUILDPLATFORM, $TARGETPLATFORM, ...), which stay empty"
+    else:
+        return None
+    return (f"the classic builder does not support {feature}; use BuildKit "
+            f"(builder=\"buildkit\"). The engine said: {message}")
 
 
 def run_classic(request: BuildRequest, watcher: Progress) -> BuildResult:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import cleanup, images, labs, machine, provisioning, standins
+from . import cleanup, engine, images, labs, machine, provisioning, standins
 from .builds import build
 from .context import parse_build_args, read_dockerfile
 from .doctor import doctor
@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("dockerfile", help="path to a Dockerfile")
     plan.add_argument("--target")
     plan.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE")
+    plan.add_argument("--platform", help="target platform, as os/arch (default: the engine's, "
+                      "else this machine's)")
     plan.set_defaults(func=_plan)
 
     builder = commands.add_parser("build", help="build a context and report every stage")
@@ -119,10 +121,18 @@ def _images_list(args) -> int:
 
 def _plan(args) -> int:
     parsed = parse_dockerfile(read_dockerfile(args.dockerfile))
+    platform = args.platform or engine.platform()
+    refused = 0
     for builder in ("buildkit", "classic"):
-        refs = parsed.plan(args.target, builder, parse_build_args(args.build_arg))
-        print(f"{builder:<9} runs: {', '.join(refs)}")
-    return 0
+        refs, refusal = parsed.attempt(args.target, builder, parse_build_args(args.build_arg),
+                                       platform)
+        if refusal is None:
+            print(f"{builder:<9} runs: {', '.join(refs)}")
+        else:
+            refused += 1
+            ran = f" (after running {', '.join(refs)})" if refs else ""
+            print(f"{builder:<9} refuses{ran}: {refusal}")
+    return 1 if refused == 2 else 0
 
 
 def _build(args) -> int:

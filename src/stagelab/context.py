@@ -75,8 +75,8 @@ def build_request(context: str | os.PathLike, *, dockerfile: str | None = None,
     with _context_folder(context, dockerfile, files) as (context_dir, dockerfile_path):
         parsed = parse_dockerfile(read_dockerfile(dockerfile_path))
         yield BuildRequest(parsed, context_dir, dockerfile_path, target,
-                           _target_ref(parsed, target), builder, build_args, tag, no_cache,
-                           str(output) if output is not None else None)
+                           _target_ref(parsed, target, builder), builder, build_args, tag,
+                           no_cache, str(output) if output is not None else None)
 
 
 @contextmanager
@@ -161,14 +161,10 @@ def read_dockerfile(path: str | os.PathLike) -> str:
                               "it as UTF-8", line=line) from None
 
 
-def _target_ref(parsed: Dockerfile, target: str | None) -> str | None:
+def _target_ref(parsed: Dockerfile, target: str | None, builder: str) -> str | None:
     if target is None:
         return None
-    stage = parsed.stage(target)
-    if stage.name is None:
-        raise DockerfileError(f"--target needs a stage name, and stage {stage.index} has none: "
-                              f"add `AS name` to its FROM", line=stage.lines[0])
-    return stage.ref
+    return parsed.target_stage(target, builder).ref
 
 
 def buildx_command(request: BuildRequest, *, iidfile: Path | None = None,

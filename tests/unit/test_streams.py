@@ -109,6 +109,10 @@ def test_buildkit_names_work_shared_by_two_stages_after_one_of_them():
     assert runs[0].line == line_of("shared", "RUN echo same") + (2 if runs[0].stage == "two"
                                                                   else 0)
     assert outcome.stage_status["final"] == "built"
+    # The other stage did not run on its own, yet final needs it: its work was shared.
+    other = "two" if runs[0].stage == "one" else "one"
+    assert outcome.stage_status[other] == outcome.stage_status[runs[0].stage] == "built"
+    assert outcome.shared_with == {other: runs[0].stage}
 
 
 def test_buildkit_reader_tells_the_watcher_each_transition():
