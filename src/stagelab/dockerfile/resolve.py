@@ -36,18 +36,23 @@ def _stage_name(stage: Stage) -> str:
     return stage.name.lower() if stage.name else f"stage-{stage.index}"
 
 
+def _refuse_mount_variables(res: Resolution, stages: list[Stage], escape: str) -> None:
+    # instructions/commands_runmount.go refuses a variable in from= while parsing, and the
+    # classic builder parses with the same package: the same refusal on both.
+    for stage in stages:
+        for kind, source, ins in uses(stage):
+            if kind == "mount" and has_variable(source, escape):
+                res.refuse(ins.line, "'from' doesn't support variable expansion, define alias "
+                           "stage instead", "name the stage in from= as written")
+
+
 def resolve_buildkit(written: list[Stage], instructions: list[Instruction],
                      build_args: dict[str, str], platform: str, build_platform: str,
                      target: str | None, escape: str) -> Resolution:
     """Resolve the stages as BuildKit's Dockerfile frontend does (convert.go order)."""
     stages = _fresh(written)
     res = Resolution("buildkit", stages)
-    # instructions/commands_runmount.go refuses a variable in from= while parsing.
-    for stage in stages:
-        for kind, source, ins in uses(stage):
-            if kind == "mount" and has_variable(source, escape):
-                res.refuse(ins.line, "'from' doesn't support variable expansion, define alias "
-                           "stage instead", "name the stage in from= as written")
+    _refuse_mount_variables(res, stages, escape)
     last = stages[-1]
     env = from_env("buildkit", _meta(instructions), build_args, platform, build_platform,
                    target if target is not None else (last.name or "").lower(), escape)
@@ -208,12 +213,7 @@ def resolve_classic(written: list[Stage], instructions: list[Instruction],
     the stages above it (moby/moby builder/dockerfile/builder.go, dispatchers.go)."""
     stages = _fresh(written)
     res = Resolution("classic", stages)
-    # The classic builder parses with BuildKit's instructions package: the same parse error.
-    for stage in stages:
-        for kind, source, ins in uses(stage):
-            if kind == "mount" and has_variable(source, escape):
-                res.refuse(ins.line, "'from' doesn't support variable expansion, define alias "
-                           "stage instead", "name the stage in from= as written")
+    _refuse_mount_variables(res, stages, escape)
     if target is not None and not any(s.name and s.name.lower() == str(target).lower()
                                       for s in stages):
         res.refuse(None, f'target stage "{target}" could not be found', _target_advice(stages))
