@@ -2,7 +2,8 @@
 
 The class listens on 127.0.0.1 only. It is brought up once per session and purged at the end,
 whatever happened. Account names are fixed (learner01.., instructor), so a class already up on
-this machine would be taken over: the tests refuse to start then.
+this machine would be taken over: the tests refuse to start then (unless it is on the tests'
+own port: a class an interrupted run left, purged first).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def classroom(docker_engine):
     """Bring up a class of 3 (once) and yield its record; purge it at the end."""
     if os.geteuid() != 0:
         pytest.fail("The classroom tests create accounts: run them as root (make test does).")
+    if RECORD.exists() and ClassRecord.load().port == PORT:
+        stagelab("classroom", "down", "--purge")  # a test class an interrupted run left
     if RECORD.exists():
         pytest.fail(f"A class is up on this machine ({RECORD}): the tests would take it over. "
                     "Run `stagelab classroom down --purge` first, or test on another machine.")
