@@ -2,20 +2,23 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.stagelab-installed
+# What is installed: stagelab with its runtime dependencies; then the test extras too.
+INSTALLED := $(VENV)/.stagelab-installed
+TEST_INSTALLED := $(VENV)/.stagelab-test-installed
 LAB_PORT ?= 8888
 
 .PHONY: lab test setup recordings benchmark clean classroom
 
-$(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || \
-		{ [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq python3-venv; }
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
-	@touch $(STAMP)
+$(INSTALLED): pyproject.toml scripts/install-python
+	@PYTHON=$(PYTHON) scripts/install-python $(VENV)
+	@touch $@
 
-setup: $(STAMP)
-	$(BIN)/stagelab setup
+$(TEST_INSTALLED): $(INSTALLED)
+	@PYTHON=$(PYTHON) scripts/install-python $(VENV) test
+	@touch $@
+
+setup: $(INSTALLED)
+	@$(BIN)/stagelab setup
 
 lab: setup
 	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser --allow-root \
@@ -26,14 +29,17 @@ classroom: setup
 	@test -n "$(LEARNERS)" || { echo "usage: make classroom LEARNERS=N" >&2; exit 2; }
 	$(BIN)/stagelab classroom up --learners $(LEARNERS)
 
-test: $(STAMP)
-	$(BIN)/stagelab setup --browser
+# The machine's set-up (engine, images, Chromium) runs while the test extras install.
+test: $(INSTALLED)
+	@$(BIN)/stagelab setup --browser & setup=$$!; \
+		$(MAKE) --no-print-directory $(TEST_INSTALLED); installed=$$?; \
+		wait $$setup && [ $$installed = 0 ]
 	$(BIN)/python -m pytest
 
 # Record every build and container call of the lessons and the lab solutions on this engine
 # (no-engine mode replays them); recordings this run did not write are stale and removed.
 # Then replay the lessons with no engine, as Binder will.
-recordings: setup
+recordings: setup $(TEST_INSTALLED)
 	@touch $(VENV)/.recordings-started
 	STAGELAB_RECORD=1 STAGELAB_RECORDINGS= $(BIN)/python -m pytest -p no:cacheprovider \
 		notebooks tests/replay/test_replay_lab_solutions.py

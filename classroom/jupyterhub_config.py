@@ -47,8 +47,10 @@ c.JupyterHub.services = [
     {"name": "dashboard", "url": f"http://127.0.0.1:{settings['dashboard_port']}",
      "command": [os.path.join(venv, "bin", "python"),
                  os.path.join(settings["assets"], "dashboard.py")],
+     # It reads the checkout's labs (their criteria): no bytecode written into them.
      "environment": {"STAGELAB_CLASSROOM_SETTINGS": os.environ["STAGELAB_CLASSROOM_SETTINGS"],
-                     "STAGELAB_LABS": settings["labs"], **settings["classroom_env"]},
+                     "STAGELAB_LABS": settings["labs"], "PYTHONDONTWRITEBYTECODE": "1",
+                     **settings["classroom_env"]},
      "oauth_no_confirm": True, "display": True},
     {"name": "idle-culler",
      "command": [os.path.join(venv, "bin", "python"), "-m", "jupyterhub_idle_culler",

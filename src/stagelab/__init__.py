@@ -9,17 +9,18 @@ from .containers import files, history, image_config, image_exists, run, run_sta
 from .display import compare, graph, layers, sizes, timeline
 from .dockerfile import Dockerfile, Stage, parse_dockerfile
 from .doctor import base_images, doctor
-from .errors import (BuildFailed, DockerfileError, EngineUnavailable, ImageUnavailable,
-                     ProvisionError, RunFailed, StagelabError)
-from .images import BUSYBOX, DEBIAN, GCC, PYTHON, STANDINS, clean
+from .errors import (BuildContextError, BuildFailed, DockerfileError, EngineUnavailable,
+                     ImageUnavailable, ProvisionError, RunFailed, RunTimedOut, StagelabError)
+from .cleanup import clean
+from .images import BUSYBOX, DEBIAN, GCC, PYTHON, STANDINS
 from .labs import lab
 from .magic import register as _register_magic
 from .replay import unique
 from .results import BuildResult, Step
 
-__all__ = ["BUSYBOX", "BuildFailed", "BuildResult", "CheckWarning", "DEBIAN", "Dockerfile",
+__all__ = ["BUSYBOX", "BuildContextError", "BuildFailed", "BuildResult", "CheckWarning", "DEBIAN", "Dockerfile",
            "DockerfileError", "EngineUnavailable", "GCC", "ImageUnavailable", "PYTHON",
-           "ProvisionError", "RunFailed", "STANDINS", "Stage", "StagelabError", "Step",
+           "ProvisionError", "RunFailed", "RunTimedOut", "STANDINS", "Stage", "StagelabError", "Step",
            "base_images", "build", "call", "check", "clean", "compare", "doctor", "features",
            "files", "graph", "history", "image_config", "image_exists", "lab", "layers",
            "parse_dockerfile", "run", "run_status", "sizes", "timeline", "unique"]

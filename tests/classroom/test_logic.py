@@ -11,7 +11,7 @@ import pytest
 
 from stagelab.classroom import accounts, board
 from stagelab.classroom.layout import Account, ClassroomError, learner_names
-from stagelab.classroom.rootless import Finding
+from stagelab.classroom.rootless import Finding, failed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,6 +96,8 @@ def test_server_state_from_the_hub_user_model(model, state):
 def test_a_finding_says_how_to_fix_only_when_missing():
     assert Finding("x", True, fix="do y").line() == "[ok] x"
     assert Finding("x", False, "why", "do y").line() == "[MISSING] x: why\n      fix: do y"
+    note = Finding("x", False, "why", "do y", required=False)
+    assert note.line().startswith("[note] x: why") and failed([note]) == []
 
 
 def test_the_hub_config_and_services_are_where_the_hub_looks():

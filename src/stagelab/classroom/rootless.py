@@ -43,11 +43,12 @@ class Finding:
     ok: bool
     detail: str = ""
     fix: str = ""
+    required: bool = True
 
     def line(self) -> str:
         """Return the item as one line (two when there is a fix)."""
-        text = f"[{'ok' if self.ok else 'MISSING'}] {self.what}" + (
-            f": {self.detail}" if self.detail else "")
+        label = "ok" if self.ok else "MISSING" if self.required else "note"
+        text = f"[{label}] {self.what}" + (f": {self.detail}" if self.detail else "")
         return text + (f"\n      fix: {self.fix}" if self.fix and not self.ok else "")
 
 
@@ -110,16 +111,32 @@ def preflight(accounts: list[Account] = ()) -> list[Finding]:
         Finding("/dev/net/tun usable by the class (slirp4netns opens it as the learner)",
                 tun_usable_by_class(),
                 detail=f"mode {oct(TUN.stat().st_mode & 0o777)}" if TUN.exists() else "missing",
-                fix=tun_fix() if TUN.exists() else "modprobe tun"),
+                fix=f"`stagelab classroom up` does it: {tun_fix()}" if TUN.exists()
+                else "modprobe tun"),
         Finding(f"kernel {OVERLAY_KERNEL[0]}.{OVERLAY_KERNEL[1]} or newer (overlay2 in rootless "
                 "mode)", _kernel() >= OVERLAY_KERNEL, detail=platform.release(),
                 fix="use a newer kernel (Debian 12's is 6.1)"),
     ]
+    findings.append(Finding(
+        "per-learner memory and CPU limits (cgroup v2 with systemd as PID 1)", _cgroup_limits(),
+        detail="without them one learner's build can take the whole server's CPU and memory",
+        fix="boot with systemd and the unified cgroup hierarchy (Debian 12's default)",
+        required=False))
     for account in accounts:
         findings.append(Finding(f"subordinate ids of {account.name}", has_subids(account.name),
                                 fix=f"usermod --add-subuids 100000-165535 --add-subgids "
                                     f"100000-165535 {account.name} (a range no one else has)"))
     return findings
+
+
+def _cgroup_limits() -> bool:
+    # Docker's rootless docs: limits need cgroup v2 delegated by systemd.
+    controllers = Path("/sys/fs/cgroup/cgroup.controllers")
+    try:
+        systemd = Path("/proc/1/comm").read_text().strip() == "systemd"
+        return systemd and bool(controllers.read_text().split())
+    except OSError:
+        return False
 
 
 def has_subids(name: str) -> bool:
@@ -309,8 +326,8 @@ def link_buildx(account: Account) -> None:
 
 
 def failed(findings: list[Finding]) -> list[Finding]:
-    """Return the findings that do not hold."""
-    return [finding for finding in findings if not finding.ok]
+    """Return the required findings that do not hold."""
+    return [finding for finding in findings if not finding.ok and finding.required]
 
 
 def require(findings: list[Finding]) -> None:
