@@ -7,8 +7,10 @@ takes seconds, on a cold one a few minutes (see the README, Kubernetes classroom
 from __future__ import annotations
 
 import json
+import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import docker
 import pytest
@@ -20,6 +22,9 @@ from stagelab.cluster.build import build_images
 from stagelab.cluster.layout import ENGINE, LEARNER
 from stagelab.cluster.smoke import SMOKE_KIND, smoke
 from stagelab.images import BASE_IMAGES, labels, present
+
+sys.path.insert(0, str(Path(__file__).parent))
+from chart import load_config  # noqa: E402
 
 pytestmark = pytest.mark.engine
 
@@ -94,18 +99,57 @@ def test_the_dashboard_reads_progress_through_the_servers_contents_api(built):
         url = progress_url({"status": {"podIP": address}},
                            {"servers": {"": {"ready": True, "url": "/user/learner01/"}}})
         request = urllib.request.Request(url, headers={"Authorization": "token smoke-token"})
-        answer = _fetch_when_up(request, container)
+        answer = _when_up(lambda: json.load(urllib.request.urlopen(request, timeout=5)),
+                          container)
         assert attempts_from_contents(answer) == [record]
     finally:
         container.remove(force=True)
 
 
-def _fetch_when_up(request, container, timeout_s: float = 60) -> dict:
+def test_the_dashboard_service_starts_as_configured_and_sends_visitors_to_the_hubs_login(built):
+    container_spec = [container for container in load_config()["hub"]["extraContainers"]
+                      if container["name"] == "dashboard"][0]
+    environment = {item["name"]: item.get("value", "a-token-the-chart-would-generate")
+                   for item in container_spec["env"]}
+    container = engine.client().containers.run(
+        container_spec["image"], container_spec["command"], detach=True,
+        environment=environment, labels=labels(SMOKE_KIND))
+    try:
+        container.reload()
+        address = container.attrs["NetworkSettings"]["IPAddress"]
+        port = container_spec["ports"][0]["containerPort"]
+        opener = urllib.request.build_opener(_NoRedirect)
+        request = urllib.request.Request(f"http://{address}:{port}/services/dashboard/")
+        location = _when_up(lambda: _redirect_of(opener, request), container)
+        assert location.startswith("/hub/api/oauth2/authorize?")
+        assert "client_id=service-dashboard" in location
+    finally:
+        container.remove(force=True)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, request, fp, code, message, headers, new_url):
+        raise _Redirected(headers["Location"])
+
+
+class _Redirected(Exception):
+    pass
+
+
+def _redirect_of(opener, request) -> str:
+    try:
+        opener.open(request, timeout=5)
+    except _Redirected as redirected:
+        return str(redirected)
+    raise AssertionError("the dashboard answered without asking for a login")
+
+
+def _when_up(attempt, container, timeout_s: float = 60):
+    """Return attempt()'s answer once the container's server answers (retrying for a while)."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            with urllib.request.urlopen(request, timeout=5) as answer:
-                return json.load(answer)
+            return attempt()
         except (OSError, docker.errors.APIError):
             if time.monotonic() > deadline:
                 raise AssertionError(container.logs().decode()[-2000:]) from None
