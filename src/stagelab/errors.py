@@ -43,6 +43,11 @@ class RunFailed(StagelabError):
     """A command run in a container exited non-zero; `exit_code` and `output` say how."""
 
 
+class ClaimFailed(AssertionError):
+    """A lesson's claim does not hold on the real result (`sl.claim`): names the claim and
+    what was seen. An AssertionError, so a notebook stops there as it would on `assert`."""
+
+
 class BuildFailed(StagelabError):
     """A build failed: names the stage, the instruction, its line and exit code."""
 
@@ -55,9 +60,12 @@ class BuildFailed(StagelabError):
         self.log_tail = log_tail
         self.reason = reason
         self.result = result
+        # Set when a notebook's progress board has shown this failure in full.
+        self.shown = False
         head = f"Build failed in stage {stage!r}" if stage is not None else "Build failed"
         if line:
             head += f", Dockerfile line {line}"
+        self.headline = head + (f", exit code {exit_code}" if exit_code is not None else "")
         lines = [head + ":"]
         if instruction:
             lines.append(f"  {instruction}")
@@ -70,6 +78,11 @@ class BuildFailed(StagelabError):
             lines.append("  last lines of the log:")
             lines.extend("    " + part for part in log_tail.splitlines())
         super().__init__("\n".join(lines), command=command, exit_code=exit_code, output=log)
+
+    def _render_traceback_(self) -> list[str]:
+        if self.shown:  # the board above shows the whole message: do not repeat it
+            return [f"BuildFailed: {self.headline} (shown above)"]
+        return super()._render_traceback_()
 
 
 _EXIT_MEANINGS = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 from .dockerfile import Dockerfile
@@ -10,6 +11,8 @@ from .render.html import summary_html
 
 # How many lines of a failing step's output a BuildFailed shows.
 LOG_TAIL_LINES = 12
+# Numbers the builds of this process, so a notebook can tell them apart.
+_build_numbers = itertools.count(1)
 
 
 @dataclass
@@ -43,6 +46,7 @@ class BuildResult:
     `size_bytes` is the image's size in bytes; `duration_s` the build's wall time in seconds;
     `substitutions` maps official image names to the offline stand-ins that served them.
     A replayed result has `replayed` set and says which engine recorded it, and when.
+    `number` counts the builds of this process (1, 2, ...): views of one build carry it.
     """
 
     builder: str
@@ -61,6 +65,8 @@ class BuildResult:
     replayed: bool = False
     recorded_engine: str | None = None
     recorded_on: str | None = None
+    number: int = field(default_factory=lambda: next(_build_numbers), init=False, repr=False,
+                        compare=False)
 
     def stages_with(self, status: str) -> list[str]:
         """Return the refs of the stages with this status, in Dockerfile order."""

@@ -32,8 +32,9 @@ class Stage:
 
     @property
     def label(self) -> str:
-        """Return a human label: `name` or `#index`."""
-        return self.name if self.name else f"#{self.index}"
+        """Return the one name tables, graphs and messages give this stage: its ref (an
+        unnamed stage is known by its index, as `COPY --from=1` and stage_status name it)."""
+        return self.ref
 
     @property
     def steps(self) -> list[Instruction]:
