@@ -5,21 +5,28 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.stagelab-installed
 LAB_PORT ?= 8888
 
-.PHONY: lab test setup recordings benchmark clean
+.PHONY: lab test setup site recordings benchmark clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || \
 		{ [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq python3-venv; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test,site]'
 	@touch $(STAMP)
 
 setup: $(STAMP)
 	$(BIN)/stagelab setup
 
+# jupyter/settings/overrides.json: the project's JupyterLab settings (no news pop-up).
 lab: setup
 	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser --allow-root \
-		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks/01_start_here.ipynb
+		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks/01_start_here.ipynb \
+		--LabApp.app_settings_dir=$(CURDIR)/jupyter/settings
+
+# The course as a static site in site/: every lesson and lab task, builds replayed from the
+# recordings (no engine needed), rendered by nbconvert.
+site: $(STAMP)
+	$(BIN)/python -m stagelab.site site
 
 test: $(STAMP)
 	$(BIN)/stagelab setup --browser
