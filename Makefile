@@ -2,20 +2,29 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.stagelab-installed
+# What is installed: stagelab with its runtime dependencies; then the test extras too.
+INSTALLED := $(VENV)/.stagelab-installed
+TEST_INSTALLED := $(VENV)/.stagelab-test-installed
+SITE_INSTALLED := $(VENV)/.stagelab-site-installed
 LAB_PORT ?= 8888
 
 .PHONY: lab test setup site recordings benchmark clean
 
-$(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || \
-		{ [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq python3-venv; }
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test,site]'
-	@touch $(STAMP)
+$(INSTALLED): pyproject.toml scripts/install-python
+	@PYTHON=$(PYTHON) scripts/install-python $(VENV)
+	@touch $@
 
-setup: $(STAMP)
-	$(BIN)/stagelab setup
+# make test builds the site too (tests/site).
+$(TEST_INSTALLED): $(INSTALLED)
+	@PYTHON=$(PYTHON) scripts/install-python $(VENV) test,site
+	@touch $@
+
+$(SITE_INSTALLED): $(INSTALLED)
+	@PYTHON=$(PYTHON) scripts/install-python $(VENV) site
+	@touch $@
+
+setup: $(INSTALLED)
+	@$(BIN)/stagelab setup
 
 # jupyter/settings/overrides.json: the project's JupyterLab settings (no news pop-up).
 lab: setup
@@ -25,17 +34,20 @@ lab: setup
 
 # The course as a static site in site/: every lesson and lab task, builds replayed from the
 # recordings (no engine needed), rendered by nbconvert.
-site: $(STAMP)
+site: $(SITE_INSTALLED)
 	$(BIN)/python -m stagelab.site site
 
-test: $(STAMP)
-	$(BIN)/stagelab setup --browser
+# The machine's set-up (engine, images, Chromium) runs while the test extras install.
+test: $(INSTALLED)
+	@$(BIN)/stagelab setup --browser & setup=$$!; \
+		$(MAKE) --no-print-directory $(TEST_INSTALLED); installed=$$?; \
+		wait $$setup && [ $$installed = 0 ]
 	$(BIN)/python -m pytest
 
 # Record every build and container call of the lessons and the lab solutions on this engine
 # (no-engine mode replays them); recordings this run did not write are stale and removed.
 # Then replay the lessons with no engine, as Binder will.
-recordings: setup
+recordings: setup $(TEST_INSTALLED)
 	@touch $(VENV)/.recordings-started
 	STAGELAB_RECORD=1 STAGELAB_RECORDINGS= $(BIN)/python -m pytest -p no:cacheprovider \
 		notebooks tests/replay/test_replay_lab_solutions.py

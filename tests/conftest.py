@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 
 from stagelab import engine
+
+# Each test session keeps its own stagelab state (progress, the record of images stagelab made
+# that `clean` removes): other sessions using the same engine and account are left alone.
+os.environ["STAGELAB_HOME"] = tempfile.mkdtemp(prefix="stagelab-test-home-")
 
 
 @pytest.fixture(scope="session")

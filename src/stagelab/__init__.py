@@ -9,10 +9,12 @@ from .containers import files, history, image_config, image_exists, run, run_sta
 from .display import compare, graph, layers, sizes, stage_table, timeline
 from .dockerfile import Dockerfile, Stage, parse_dockerfile
 from .doctor import base_images, doctor
-from .errors import (BuildFailed, ClaimFailed, DockerfileError, EngineUnavailable,
-                     ImageUnavailable, ProvisionError, RunFailed, StagelabError)
+from .cleanup import clean
+from .errors import (BuildContextError, BuildFailed, ClaimFailed, DockerfileError,
+                     EngineUnavailable, ImageUnavailable, ProvisionError, RunFailed, RunTimedOut,
+                     StagelabError)
 from .evidence import claim
-from .images import BUSYBOX, DEBIAN, GCC, PYTHON, STANDINS, clean
+from .images import BUSYBOX, DEBIAN, GCC, PYTHON, STANDINS
 from .labs import lab
 from .magic import register as _register_magic
 from .replay import unique

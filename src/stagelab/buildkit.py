@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Iterable
 
 from . import engine
+from .cleanup import remember
 from .context import BuildRequest, buildx_command
 from .dockerfile import Dockerfile, Instruction, Stage
-from .errors import BuildFailed
+from .errors import BuildFailed, DockerfileError
 from .images import explain_missing_image
 from .progress import Progress
 from .results import LOG_TAIL_LINES, BuildResult, Step, StreamOutcome, stage_statuses
@@ -114,7 +115,7 @@ class RawJsonReader:
         match = VERTEX_NAME.match(vertex.name)
         if not match:
             return None
-        stage = _stage_by_progress_name(self.dockerfile.stages, match["stage"])
+        stage = _stage_by_progress_name(self.dockerfile.stages, match["stage"], match["text"])
         if stage is None:
             return None
         return stage, _instruction_for(stage, match["text"], int(match["step"]))
@@ -141,10 +142,40 @@ class RawJsonReader:
         """Return the steps, every stage's status, the log, and (when `failed`) why it failed."""
         steps = self._steps()
         statuses = stage_statuses(self.dockerfile, steps)
-        if self.vertices:  # an empty stream (buildx failed at once) ran nothing
+        shared: dict[str, str] = {}
+        if self.vertices and not failed:  # an empty stream (buildx failed at once) ran nothing
+            shared = self._shared_work(statuses)
+        if self.vertices:
             statuses = self._fill_silent_stages(statuses)
         return StreamOutcome(steps, statuses, self.log_text(),
-                             self._failure() if failed else None)
+                             self._failure() if failed else None, shared)
+
+    def _shared_work(self, statuses: dict[str, str]) -> dict[str, str]:
+        """Give a needed stage that printed nothing the status of the identical stage whose
+        work BuildKit ran in its place; return {stage: the stage it shared with}.
+
+        BuildKit solves a graph of operations: two stages with the same instructions on the same
+        base are one operation, shown once under one stage's name.
+        """
+        try:
+            needed = self.dockerfile.plan(self.target_ref, "buildkit", self.build_args)
+        except DockerfileError:
+            return {}
+        stages = self.dockerfile.resolve(self.build_args)
+        by_ref = {stage.ref: stage for stage in stages}
+        shared = {}
+        for ref in needed:
+            stage = by_ref[ref]
+            if statuses[ref] != "skipped" or not any(s.keyword in FILESYSTEM_STEPS
+                                                     for s in stage.steps):
+                continue
+            twin = next((other for other in stages if other.ref != ref
+                         and statuses[other.ref] != "skipped"
+                         and _work(other) == _work(stage)), None)
+            if twin is not None:
+                statuses[ref] = statuses[twin.ref]
+                shared[ref] = twin.ref
+        return shared
 
     def _steps(self) -> list[Step]:
         first = _build_began(self.vertices.values())
@@ -260,12 +291,23 @@ def _build_began(vertices: Iterable[Vertex]) -> datetime | None:
     return min(own or [v.started for v in vertices if v.started], default=None)
 
 
-def _stage_by_progress_name(stages: list[Stage], name: str | None) -> Stage | None:
+def _work(stage: Stage) -> tuple:
+    """What a stage does, from its base image on: equal for stages BuildKit solves as one."""
+    base = _work(stage.parent) if stage.parent else stage.base
+    return base, tuple(_squash(ins.original) for ins in stage.steps)
+
+
+def _stage_by_progress_name(stages: list[Stage], name: str | None,
+                            text: str = "") -> Stage | None:
     if name is None:
         return stages[0] if len(stages) == 1 else None
-    for stage in stages:
-        if stage.ref == name.lower():
+    # A repeated stage name prints the same for each stage: the step's text tells them apart.
+    named = [stage for stage in stages if stage.name and stage.name.lower() == name.lower()]
+    for stage in reversed(named):
+        if any(_squash(ins.original) == _squash(text) for ins in stage.steps):
             return stage
+    if named:
+        return named[-1]
     match = re.fullmatch(r"stage-(\d+)", name)
     if match and int(match.group(1)) < len(stages):
         return stages[int(match.group(1))]
@@ -313,11 +355,13 @@ def run_buildkit(request: BuildRequest, watcher: Progress) -> BuildResult:
         image_id = iidfile.read_text().strip() if iidfile.exists() else None
     outcome = reader.outcome(failed=process.returncode != 0)
     result = request.result(stage_status=outcome.stage_status, steps=outcome.steps,
+                            shared_with=outcome.shared_with,
                             image_id=image_id if outcome.failure is None else None,
                             size_bytes=None, duration_s=duration, log=outcome.log)
     if outcome.failure is not None:
         raise BuildFailed(**outcome.failure, command=command, log=outcome.log, result=result)
     if image_id:
+        remember([image_id], request.tag)
         result.size_bytes = engine.client().api.inspect_image(image_id)["Size"]
     return result
 

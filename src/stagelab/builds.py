@@ -45,7 +45,7 @@ def build(context: str | os.PathLike, *, dockerfile: str | None = None,
         if not engine.answers():
             return replay.replay(request, watcher)
         request.substitutions = images.substitutions(
-            request.dockerfile.images(request.build_args))
+            request.dockerfile.images(request.build_args, request.builder))
         runner = run_buildkit if builder == "buildkit" else run_classic
         watcher.start(request.dockerfile, builder, request.target_ref)
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 
@@ -93,7 +94,7 @@ def call(context: str | os.PathLike, method: str = "targets", *, format: str = "
             # Name the Dockerfile as the reader knows it, not by its temporary path.
             done.stdout = done.stdout.replace(str(request.dockerfile_path),
                                               request.dockerfile_path.name)
-            return report(method, format, command, done)
+            return report(method, format, command, done, syntax_image(request.dockerfile.text))
 
         arguments = {"method": method, "format": format, "target": target,
                      "build_args": dict(sorted(request.build_args.items()))}
@@ -110,9 +111,32 @@ def _context_identity(dockerfile_text: str, context_dir) -> str:
     return "dockerfile-context:" + digest[:24]
 
 
+def syntax_image(text: str) -> str | None:
+    """Return the frontend image a `# syntax=` parser directive names, or None."""
+    for line in text.splitlines():
+        match = re.match(r"^\s*#\s*syntax\s*=\s*(\S+)", line, re.IGNORECASE)
+        if match:
+            return match.group(1)
+        if not re.match(r"^\s*#\s*\w+\s*=", line):
+            return None
+    return None
+
+
 def report(method: str, format: str, command: list[str],
-           done: subprocess.CompletedProcess) -> dict | str:
-    """Turn a finished `--call` run into its report, or raise the error it stands for."""
+           done: subprocess.CompletedProcess, syntax: str | None = None) -> dict | str:
+    """Turn a finished `--call` run into its report, or raise the error it stands for.
+
+    `syntax` is the frontend image a `# syntax=` line names: when BuildKit cannot fetch it,
+    the error says how to check with the built-in frontend instead.
+    """
+    if syntax and done.returncode != 0 and "resolve source metadata" in done.stderr \
+            and syntax.split(":")[0].split("@")[0] in done.stderr:
+        raise StagelabError(f"The `# syntax={syntax}` line asks BuildKit to fetch that frontend "
+                            "image from a registry, and none answers here. Remove the "
+                            "`# syntax=` line to check with the Dockerfile frontend built into "
+                            "BuildKit (it reads the same Dockerfile syntax), or `docker load` "
+                            f"{syntax} first.", command=command, exit_code=done.returncode,
+                            output=done.stderr)
     if "unknown flag: --call" in done.stderr:
         raise StagelabError(f"This buildx cannot run `--call={method},format={format}`: "
                             "it needs buildx 0.15 or later. Run `stagelab doctor` to see "

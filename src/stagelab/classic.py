@@ -12,25 +12,26 @@ from . import engine
 from .context import BuildRequest
 from .dockerfile import Instruction, Stage
 from .errors import BuildFailed
+from .cleanup import remember
 from .images import explain_missing_image, labels
 from .progress import Progress
 from .results import LOG_TAIL_LINES, BuildResult, Step, StreamOutcome, stage_statuses
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _CLASSIC_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$", re.DOTALL)
+# " ---> 1d30814da8c9": the image a step made (or took from the cache, or the base image).
+_STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12})$")
 COMMAND = ["docker", "build (classic builder)"]
 
 
 def classic_dockerfile(request: BuildRequest) -> str:
-    """Return the Dockerfile for the classic builder: stand-ins in, every stage labelled.
+    """Return the Dockerfile for the classic builder, with stand-ins in.
 
     The classic builder has no named contexts, so a stand-in replaces an official name in
-    FROM, COPY --from and RUN --mount from=. It keeps an image of every stage but labels only
-    the last one, so a LABEL closes each stage to make all of them stagelab's.
+    FROM, COPY --from and RUN --mount from= (a stage name is never rewritten).
     """
     lines = request.dockerfile.text.splitlines(keepends=True)
-    stages = request.dockerfile.resolve(request.build_args)
-    for stage in stages:
+    for stage in request.dockerfile.resolve(request.build_args, "classic"):
         if stage.parent is None and stage.base in request.substitutions:
             number = stage.lines[0] - 1
             lines[number] = lines[number].replace(stage.written_base,
@@ -40,25 +41,32 @@ def classic_dockerfile(request: BuildRequest) -> str:
                 for flag in (f"--from={official}", f"from={official}"):
                     number = ins.line - 1
                     lines[number] = lines[number].replace(flag, flag.replace(official, standin))
-    label = "LABEL " + " ".join(f'"{key}"="{value}"'
-                                for key, value in labels("build").items()) + "\n"
-    for stage in reversed(stages):
-        last = stage.lines[1] - 1
-        if not lines[last].endswith("\n"):
-            lines[last] += "\n"
-        lines.insert(last + 1, label)
     return "".join(lines)
 
 
-def classic_steps(request: BuildRequest) -> list[Instruction | None]:
-    """Return what each classic `Step N` runs: an instruction, or None for an added LABEL."""
+def classic_build_options(request: BuildRequest, dockerfile: Path) -> dict:
+    """Return the engine API's build options (docker SDK `api.build`) for this request.
+
+    stagelab's labels go through the API's label option, never into the Dockerfile text: the
+    engine adds them to the final image as one more step, with its own quoting.
+    """
+    return dict(path=str(request.context_dir), dockerfile=str(dockerfile),
+                target=request.target, buildargs=request.build_args or None, tag=request.tag,
+                nocache=request.no_cache, labels=labels("build"), rm=True, forcerm=True,
+                decode=True)
+
+
+def classic_steps(request: BuildRequest) -> list[Instruction]:
+    """Return what each classic `Step N` runs: the instructions up to the target's stage.
+
+    A Step past these is the LABEL step the engine adds for the build's labels.
+    """
     stages = request.dockerfile.stages
     if request.target_ref is not None:
         stages = stages[:request.dockerfile.stage(request.target_ref).index + 1]
-    sequence: list[Instruction | None] = [ins for ins in request.dockerfile.instructions
-                                          if ins.line < stages[0].lines[0]]
+    sequence = [ins for ins in request.dockerfile.instructions if ins.line < stages[0].lines[0]]
     for stage in stages:
-        sequence += [*stage.instructions, None]
+        sequence += stage.instructions
     return sequence
 
 
@@ -82,6 +90,9 @@ class ClassicReader:
         self.image_id: str | None = None
         self.error: dict | None = None
         self.finished = False
+        # Images this build made (not taken from the cache or a base): `stagelab clean`'s.
+        self.made: list[str] = []
+        self.step_reused = False
 
     def feed(self, chunk: dict, at: float) -> None:
         """Take one message of the stream, received `at` seconds after the build started."""
@@ -89,18 +100,24 @@ class ClassicReader:
             text = _ANSI.sub("", chunk["stream"])
             self.log.append(text)
             match = _CLASSIC_STEP.match(text.strip())
+            image = _STEP_IMAGE.match(text.rstrip("\n"))
             if match:
                 self._close_step(at)
                 number = int(match.group(1))
                 ins = self.sequence[number - 1] if number <= len(self.sequence) else None
-                # None: a LABEL that classic_dockerfile() added.
+                self.step_reused = ins is not None and ins.keyword == "FROM"
+                # None: the LABEL step the engine adds for the build's labels.
                 self.current = None if ins is None else {
                     "ins": ins, "stage": self.stage_of_line.get(ins.line), "start": at,
                     "cached": False}
                 if self.current and self.current["stage"]:
                     self.watcher.stage(self.current["stage"].ref, "running", str(ins))
-            elif self.current and "Using cache" in text:
-                self.current["cached"] = True
+            elif "Using cache" in text:
+                self.step_reused = True
+                if self.current:
+                    self.current["cached"] = True
+            elif image and not self.step_reused:
+                self.made.append(image.group(1))
             elif text.startswith("Successfully built "):
                 self.finished = True
         elif "aux" in chunk and "ID" in chunk["aux"]:
@@ -150,9 +167,26 @@ class ClassicReader:
                    "line": failed.line if failed else None,
                    "exit_code": (self.error.get("errorDetail") or {}).get("code"),
                    "log_tail": "\n".join(run_output[-LOG_TAIL_LINES:] + [message]),
-                   "reason": explain_missing_image(self.error["error"], from_image)}
+                   "reason": (_lacking_feature(failed, message)
+                              or explain_missing_image(self.error["error"], from_image))}
         return StreamOutcome(self.steps, stage_statuses(self.request.dockerfile, self.steps),
                              text_log, failure)
+
+
+def _lacking_feature(ins: Instruction | None, message: str) -> str | None:
+    """Say so plainly where a step failed for a BuildKit feature the classic builder lacks."""
+    if ins is None:
+        return None
+    if ins.keyword == "RUN" and (ins.flag("mount") or "--mount option" in message):
+        feature = "RUN --mount"
+    elif ins.keyword in ("COPY", "ADD") and any(v.startswith("<<") for v in ins.value):
+        feature = f"heredocs in {ins.keyword}"
+    elif ins.keyword == "FROM" and "platform" in message:
+        feature = "the platform ARGs ($BUILDPLATFORM, $TARGETPLATFORM, ...), which stay empty"
+    else:
+        return None
+    return (f"the classic builder does not support {feature}; use BuildKit "
+            f"(builder=\"buildkit\"). The engine said: {message}")
 
 
 def run_classic(request: BuildRequest, watcher: Progress) -> BuildResult:
@@ -167,10 +201,7 @@ def run_classic(request: BuildRequest, watcher: Progress) -> BuildResult:
         dockerfile = Path(tmp) / "Dockerfile"
         dockerfile.write_text(classic_dockerfile(request))
         began = time.monotonic()
-        stream = client.api.build(path=str(request.context_dir), dockerfile=str(dockerfile),
-                                  target=request.target, buildargs=request.build_args or None,
-                                  tag=request.tag, nocache=request.no_cache, rm=True,
-                                  forcerm=True, decode=True)
+        stream = client.api.build(**classic_build_options(request, dockerfile))
         try:
             for chunk in stream:
                 reader.feed(chunk, time.monotonic() - began)
@@ -179,6 +210,9 @@ def run_classic(request: BuildRequest, watcher: Progress) -> BuildResult:
             if hasattr(stream, "close"):
                 stream.close()
             raise
+        finally:
+            # Every stage leaves an image, even when a later one fails.
+            remember(reader.made, request.tag)
         duration = time.monotonic() - began
     outcome = reader.outcome(duration)
     image_id = reader.image_id if outcome.failure is None else None

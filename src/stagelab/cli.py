@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import images, labs, provisioning, standins
+from . import cleanup, engine, images, labs, machine, provisioning, standins
 from .builds import build
-from .context import parse_build_args
+from .context import parse_build_args, read_dockerfile
 from .doctor import doctor
 from .dockerfile import parse_dockerfile
 from .errors import StagelabError
@@ -65,12 +65,14 @@ def _parser() -> argparse.ArgumentParser:
 
     clean = commands.add_parser("clean", help="remove only what stagelab created")
     clean.add_argument("--all", action="store_true", help="also remove the offline stand-ins")
-    clean.set_defaults(func=lambda a: images.clean(include_base=a.all) and 0)
+    clean.set_defaults(func=lambda a: cleanup.clean(include_base=a.all) and 0)
 
     plan = commands.add_parser("plan", help="show which stages each builder runs")
     plan.add_argument("dockerfile", help="path to a Dockerfile")
     plan.add_argument("--target")
     plan.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE")
+    plan.add_argument("--platform", help="target platform, as os/arch (default: the engine's, "
+                      "else this machine's)")
     plan.set_defaults(func=_plan)
 
     builder = commands.add_parser("build", help="build a context and report every stage")
@@ -99,9 +101,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _setup(args) -> int:
-    provisioning.ensure()
-    standins.ensure()
-    provisioning.ensure_tools(["dot"] + (["chromium"] if args.browser else []))
+    machine.setup(browser=args.browser)
     return 0
 
 
@@ -120,11 +120,19 @@ def _images_list(args) -> int:
 
 
 def _plan(args) -> int:
-    parsed = parse_dockerfile(Path(args.dockerfile).read_text())
+    parsed = parse_dockerfile(read_dockerfile(args.dockerfile))
+    platform = args.platform or engine.platform()
+    refused = 0
     for builder in ("buildkit", "classic"):
-        refs = parsed.plan(args.target, builder, parse_build_args(args.build_arg))
-        print(f"{builder:<9} runs: {', '.join(refs)}")
-    return 0
+        refs, refusal = parsed.attempt(args.target, builder, parse_build_args(args.build_arg),
+                                       platform)
+        if refusal is None:
+            print(f"{builder:<9} runs: {', '.join(refs)}")
+        else:
+            refused += 1
+            ran = f" (after running {', '.join(refs)})" if refs else ""
+            print(f"{builder:<9} refuses{ran}: {refusal}")
+    return 1 if refused == 2 else 0
 
 
 def _build(args) -> int:

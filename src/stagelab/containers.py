@@ -5,35 +5,46 @@ Every function records its answer on a real engine and replays it when there is 
 
 from __future__ import annotations
 
+import os
 import posixpath
 import shlex
 import tarfile
 import tempfile
 
 import docker
+import requests
 
 from . import engine, images, replay
-from .errors import RunFailed
+from .errors import ImageUnavailable, RunFailed, RunTimedOut
+
+RUN_TIMEOUT_S = 300
 
 
-@replay.replayable("run", errors=(RunFailed,))
+@replay.replayable("run", errors=(RunFailed, RunTimedOut))
 def run(image: str, command: str | list[str] | None = None, *, check: bool = True,
-        entrypoint: str | list[str] | None = None) -> str:
+        entrypoint: str | list[str] | None = None,
+        timeout: float = RUN_TIMEOUT_S) -> str:
     """Run a command in a new container from an image, remove it, and return its output.
 
     `image` is an id or a name; `command` a string (split as a shell would) or a list; None
-    runs the image's default command. Returns stdout and stderr together. Raises RunFailed
-    (with `exit_code` and `output`) when `check` and the command exits non-zero; a command the
-    image lacks exits 127, as in a shell.
+    runs the image's default command. `timeout` is in seconds (default 300): a command still
+    running then is stopped, its container removed, and RunTimedOut raised. Returns stdout and
+    stderr together. Raises RunFailed (with `exit_code` and `output`) when `check` and the
+    command exits non-zero (a command the image lacks exits 127, as in a shell), and
+    ImageUnavailable, saying how to get it, for an image the engine does not have.
     """
-    client = engine.client()
     if isinstance(command, str):
         command = shlex.split(command)
-    container = client.containers.create(image, command=command, entrypoint=entrypoint,
-                                         labels=images.labels("container"))
+    shown = " ".join(command or []) or "the image's default command"
+    container = _create(image, command=command, entrypoint=entrypoint)
     try:
         container.start()
-        exit_code = container.wait()["StatusCode"]
+        try:
+            exit_code = container.wait(timeout=timeout)["StatusCode"]
+        except requests.exceptions.RequestException:
+            raise RunTimedOut(f"`{shown}` in {_short(image)} was still running after {timeout:g} s:"
+                              " it was stopped and its container removed. Pass timeout= (seconds)"
+                              " for a longer command.", command=command) from None
         output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
     except docker.errors.APIError as error:
         # The runtime refuses to start a command the image does not have, as a shell would.
@@ -41,7 +52,6 @@ def run(image: str, command: str | list[str] | None = None, *, check: bool = Tru
     finally:
         container.remove(force=True)
     if check and exit_code != 0:
-        shown = " ".join(command or []) or "the image's default command"
         raise RunFailed(f"`{shown}` in {_short(image)} exited with code {exit_code}:\n"
                         f"{output.strip()[-800:]}", command=command, exit_code=exit_code,
                         output=output)
@@ -59,14 +69,14 @@ def run_status(image: str, command: str | list[str]) -> tuple[int, str]:
 
 @replay.replayable("files")
 def files(image: str, under: str = "/") -> list[str]:
-    """List the files and links in an image, or under one folder of it (FROM scratch too).
+    """List the files and links in an image, under one folder of it, or one file (FROM
+    scratch too).
 
     Returns absolute paths, sorted; [] when `under` does not exist. The files every container
-    gets (/etc/hosts, /dev, ...) are left out: they are not part of the image.
+    gets (/etc/hosts, /dev, ...) are left out: they are not part of the image. Raises
+    ImageUnavailable for an image the engine does not have.
     """
-    client = engine.client()
-    container = client.containers.create(image, command=["none"],
-                                         labels=images.labels("container"))
+    container = _create(image, command=["none"])
     try:
         with tempfile.TemporaryFile() as tar_file:
             if under.rstrip("/"):
@@ -84,8 +94,10 @@ def files(image: str, under: str = "/") -> list[str]:
         return []
     finally:
         container.remove(force=True)
-    prefix = under.rstrip("/") + "/"
-    return sorted(n for n in names if n.startswith(prefix) and not _added_by_engine(n))
+    wanted = under.rstrip("/")
+    # A path to a file lists that file; a folder lists what is under it.
+    return sorted(n for n in names if (n == wanted or n.startswith(wanted + "/"))
+                  and not _added_by_engine(n))
 
 
 def _added_by_engine(path: str) -> bool:
@@ -97,19 +109,22 @@ def _added_by_engine(path: str) -> bool:
 def existing_paths(image: str, paths: list[str]) -> list[str]:
     """Return those of `paths` that exist in the image, asking the engine without exporting it."""
     api = engine.client().api
-    container = api.create_container(image, command=["none"], labels=images.labels("container"))
+    container = _create(image, command=["none"])
     try:
         # HEAD /containers/{id}/archive stats one path: fast even for a 400 MB image.
-        url = api._url("/containers/{0}/archive", container["Id"])
+        url = api._url("/containers/{0}/archive", container.id)
         return [path for path in paths if api.head(url, params={"path": path}).status_code == 200]
     finally:
-        api.remove_container(container["Id"], force=True)
+        container.remove(force=True)
 
 
 @replay.replayable("history")
 def history(image: str) -> list[dict]:
-    """Return the image's layers, oldest first: {"size" (bytes), "instruction", "comment"}."""
-    layers = engine.client().api.history(image)
+    """Return the image's layers, oldest first: {"size" (bytes), "instruction", "comment"}.
+
+    Raises ImageUnavailable for an image the engine does not have.
+    """
+    layers = _inspect(image, engine.client().api.history)
     rows = []
     for layer in reversed(layers):
         created_by = layer.get("CreatedBy", "")
@@ -125,14 +140,17 @@ def history(image: str) -> list[dict]:
 
 @replay.replayable("size")
 def size(image: str) -> int:
-    """Return the image's size in bytes."""
-    return engine.client().api.inspect_image(image)["Size"]
+    """Return the image's size in bytes; ImageUnavailable for an image the engine lacks."""
+    return _inspect(image, engine.client().api.inspect_image)["Size"]
 
 
 @replay.replayable("config")
 def image_config(image: str) -> dict:
-    """Return the image's configuration: Cmd, Entrypoint, Env, WorkingDir, Labels, User, ..."""
-    return engine.client().api.inspect_image(image)["Config"]
+    """Return the image's configuration: Cmd, Entrypoint, Env, WorkingDir, Labels, User, ...
+
+    Raises ImageUnavailable for an image the engine does not have.
+    """
+    return _inspect(image, engine.client().api.inspect_image)["Config"]
 
 
 @replay.replayable("exists")
@@ -143,3 +161,27 @@ def image_exists(image: str) -> bool:
 
 def _short(image: str) -> str:
     return image[7:19] if image.startswith("sha256:") else image
+
+
+def _create(image: str, **options):
+    """Create a container of stagelab's from an image; ImageUnavailable when there is none."""
+    # The pid label tells `stagelab clean` that this process still uses the container.
+    labels = images.labels("container", **{images.PID_LABEL: str(os.getpid())})
+    try:
+        return engine.client().containers.create(image, labels=labels, **options)
+    except docker.errors.ImageNotFound:
+        raise _no_such_image(image) from None
+
+
+def _inspect(image: str, ask):
+    try:
+        return ask(image)
+    except docker.errors.ImageNotFound:
+        raise _no_such_image(image) from None
+
+
+def _no_such_image(image: str) -> ImageUnavailable:
+    return ImageUnavailable(
+        f"No image {_short(image)!r} on this engine. Use the image_id (or tag=) of a build "
+        "that made one (`result = sl.build(...)`, then `result.image_id`), or build, pull or "
+        "`docker load` it first.")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .dockerfile import BUILDERS, Dockerfile, parse_dockerfile
-from .errors import DockerfileError, StagelabError
+from .errors import BuildContextError, DockerfileError, StagelabError
 from .images import labels
 from .results import BuildResult
 
@@ -63,25 +63,27 @@ def build_request(context: str | os.PathLike, *, dockerfile: str | None = None,
                   output: str | os.PathLike | None = None) -> Iterator[BuildRequest]:
     """Yield the BuildRequest for a context folder or Dockerfile text (with `files`).
 
-    Text goes into a temporary build context, removed afterwards. Raises ValueError for an
-    unknown builder or options that do not go together, DockerfileError for a Dockerfile that
-    is missing or does not parse, or a target that is not a named stage.
+    Text goes into a temporary build context, removed afterwards; `files` names are relative
+    paths inside it. Raises ValueError for an unknown builder or options that do not go
+    together; BuildContextError for a file name outside the context (refused before anything
+    is written) or a path that is no folder; DockerfileError for a Dockerfile that is empty,
+    missing or does not parse, or a target that is not a named stage.
     """
     if builder not in BUILDERS:
         raise ValueError(f"builder must be one of {BUILDERS}, not {builder!r}")
     build_args = {key: str(value) for key, value in (build_args or {}).items()}
     with _context_folder(context, dockerfile, files) as (context_dir, dockerfile_path):
-        parsed = parse_dockerfile(dockerfile_path.read_text())
+        parsed = parse_dockerfile(read_dockerfile(dockerfile_path))
         yield BuildRequest(parsed, context_dir, dockerfile_path, target,
-                           _target_ref(parsed, target), builder, build_args, tag, no_cache,
-                           str(output) if output is not None else None)
+                           _target_ref(parsed, target, builder), builder, build_args, tag,
+                           no_cache, str(output) if output is not None else None)
 
 
 @contextmanager
 def _context_folder(context, dockerfile, files) -> Iterator[tuple[Path, Path]]:
     as_path = Path(context) if isinstance(context, (str, os.PathLike)) else None
     is_dir = as_path is not None and "\n" not in str(context) and as_path.is_dir()
-    if is_dir:
+    if is_dir and str(context).strip():
         if files:
             raise ValueError("files= goes with Dockerfile text, not with a context directory")
         path = as_path / (dockerfile or "Dockerfile")
@@ -89,14 +91,24 @@ def _context_folder(context, dockerfile, files) -> Iterator[tuple[Path, Path]]:
             raise DockerfileError(f"no Dockerfile at {path}")
         yield as_path.resolve(), path.resolve()
         return
+    if not str(context).strip():
+        raise DockerfileError("the Dockerfile text is empty: give at least a FROM line, as in "
+                              "sl.build(\"FROM busybox:1.36\\nRUN echo hi\\n\")")
+    if isinstance(context, os.PathLike) or _looks_like_a_path(str(context)):
+        raise BuildContextError(
+            f"No folder {context}: give the build context folder (the one holding the "
+            "Dockerfile), or the Dockerfile's text itself." + (
+                f" {context} is a file: pass its folder, and dockerfile= its name."
+                if Path(context).is_file() else ""))
     if dockerfile is not None:
         raise ValueError("dockerfile= names a file inside a context directory; "
                          "Dockerfile text needs none")
     with tempfile.TemporaryDirectory(prefix="stagelab-context-") as tmp:
         root = Path(tmp)
+        targets = {name: _inside(root, name) for name in (files or {})}
         (root / "Dockerfile").write_text(str(context))
         for name, content in (files or {}).items():
-            target = root / name
+            target = targets[name]
             target.parent.mkdir(parents=True, exist_ok=True)
             if isinstance(content, bytes):
                 target.write_bytes(content)
@@ -105,14 +117,54 @@ def _context_folder(context, dockerfile, files) -> Iterator[tuple[Path, Path]]:
         yield root, root / "Dockerfile"
 
 
-def _target_ref(parsed: Dockerfile, target: str | None) -> str | None:
+def _looks_like_a_path(text: str) -> bool:
+    # One line that does not parse as Dockerfile text but names a place in the file system.
+    return "\n" not in text.strip() and (text.startswith(("/", "./", "../", "~"))
+                                          or Path(text).exists())
+
+
+def _inside(root: Path, name: str) -> Path:
+    """Return where file `name` goes in the build context `root`; refuse any other place."""
+    if not isinstance(name, str) or not name.strip() or "\x00" in name:
+        raise BuildContextError(f"files=: {name!r} is not a file name: use a relative path like "
+                                "\"app/main.c\"")
+    relative = Path(name)
+    target = (root / relative).resolve()
+    if relative.is_absolute() or not target.is_relative_to(root.resolve()) \
+            or target == root.resolve():
+        raise BuildContextError(f"files=: {name!r} is outside the build context: name files "
+                                "relative to it, like \"app/main.c\" (no leading /, no ..)")
+    if target == (root / "Dockerfile").resolve():
+        raise BuildContextError("files=: \"Dockerfile\" is the Dockerfile text itself: pass it "
+                                "as the first argument, not in files=")
+    return target
+
+
+def read_dockerfile(path: str | os.PathLike) -> str:
+    """Return a Dockerfile's text, read as UTF-8.
+
+    Raises StagelabError saying what is wrong when the file cannot be read, and DockerfileError
+    naming the line of the first byte that is not UTF-8.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except IsADirectoryError:
+        raise StagelabError(f"{path} is a folder: give the path of a Dockerfile "
+                            f"({Path(path) / 'Dockerfile'}?)") from None
+    except OSError as error:
+        raise StagelabError(f"Cannot read {path}: {error.strerror}.") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise DockerfileError(f"{path} is not UTF-8 text (byte {data[error.start]:#04x}): save "
+                              "it as UTF-8", line=line) from None
+
+
+def _target_ref(parsed: Dockerfile, target: str | None, builder: str) -> str | None:
     if target is None:
         return None
-    stage = parsed.stage(target)
-    if stage.name is None:
-        raise DockerfileError(f"--target needs a stage name, and stage {stage.index} has none: "
-                              f"add `AS name` to its FROM", line=stage.lines[0])
-    return stage.ref
+    return parsed.target_stage(target, builder).ref
 
 
 def buildx_command(request: BuildRequest, *, iidfile: Path | None = None,

@@ -59,6 +59,15 @@ def ping() -> dict | None:
         return None
 
 
+def platform() -> str | None:
+    """Return the platform the engine builds for by default (`linux/amd64`), or None when no
+    engine answers (within 5 seconds)."""
+    version = ping()
+    if not version or not version.get("Os") or not version.get("Arch"):
+        return None
+    return f"{version['Os']}/{version['Arch']}"
+
+
 def answers() -> bool:
     """Tell cheaply whether an engine answers (within 5 seconds)."""
     try:

@@ -27,6 +27,10 @@ class DockerfileError(StagelabError):
         self.line = line
 
 
+class BuildContextError(StagelabError):
+    """A build context cannot be made as asked: a file name outside it, or no such folder."""
+
+
 class EngineUnavailable(StagelabError):
     """No Docker engine answers; the message is the doctor's advice."""
 
@@ -41,6 +45,10 @@ class ImageUnavailable(StagelabError):
 
 class RunFailed(StagelabError):
     """A command run in a container exited non-zero; `exit_code` and `output` say how."""
+
+
+class RunTimedOut(RunFailed):
+    """A command run in a container did not end in time; it was stopped and removed."""
 
 
 class ClaimFailed(AssertionError):
@@ -74,7 +82,8 @@ class BuildFailed(StagelabError):
                                                       if exit_code in _EXIT_MEANINGS else ""))
         elif reason:
             lines.append(f"  {reason}")
-        if log_tail and log_tail.strip() not in reason:
+        # Show the log's tail unless it is only the reason, already shown above.
+        if log_tail and not (exit_code is None and log_tail.strip() == reason.strip()):
             lines.append("  last lines of the log:")
             lines.extend("    " + part for part in log_tail.splitlines())
         super().__init__("\n".join(lines), command=command, exit_code=exit_code, output=log)

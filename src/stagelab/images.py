@@ -11,10 +11,13 @@ from dataclasses import dataclass
 import docker
 
 from . import engine
+from .errors import EngineUnavailable
 
 LABEL = "io.stagelab.created-by"
 USER_LABEL = "io.stagelab.user"
 KIND_LABEL = "io.stagelab.kind"
+# On a container: the process that made it, which removes it when done.
+PID_LABEL = "io.stagelab.pid"
 STANDS_IN_LABEL = "io.stagelab.stands-in-for"
 STANDIN_RELEASE = "bookworm"
 
@@ -66,6 +69,12 @@ def current_user() -> str:
         return str(os.getuid())
 
 
+def require_engine() -> None:
+    """Raise EngineUnavailable with the doctor's advice unless an engine answers (within 5 s)."""
+    if not engine.answers():
+        raise EngineUnavailable(engine.advice_no_engine())
+
+
 def present(name: str) -> bool:
     """Tell whether the engine has an image under this name or id."""
     try:
@@ -106,7 +115,11 @@ def normalise(name: str) -> str:
 
 
 def status() -> list[dict]:
-    """Describe each base image: whether the official one or its stand-in is present."""
+    """Describe each base image: whether the official one or its stand-in is present.
+
+    Raises EngineUnavailable, saying how to get one, when no engine answers.
+    """
+    require_engine()
     return [{"image": image.official, "official": present(image.official),
              "standin": image.standin, "standin_present": present(image.standin),
              "what": image.what} for image in BASE_IMAGES]
@@ -130,48 +143,3 @@ def explain_missing_image(reason: str, where: str = "") -> str:
     names = ", ".join(BY_OFFICIAL)
     return (f"{last}\n  {image or 'An image'} is not on this engine and no registry answers: "
             f"use one of the base images ({names}), or `docker load` it first.")
-
-
-def clean(include_base: bool = False, say=print) -> dict[str, int]:
-    """Remove only the containers and images that stagelab created for this user.
-
-    With `include_base`, the offline stand-ins go too. Returns {"containers": n, "images": n}
-    removed; `say` gets a line of what was done.
-    """
-    client = engine.client()
-
-    def mine(kind: str) -> dict:
-        # Labels are inherited from base images, so the kind label is set on every
-        # build and container stagelab makes, and matched here exactly.
-        return {"label": [f"{LABEL}=stagelab", f"{USER_LABEL}={current_user()}",
-                          f"{KIND_LABEL}={kind}"]}
-
-    containers = client.containers.list(all=True, filters=mine("container"))
-    for container in containers:
-        container.remove(force=True)
-    images = client.images.list(all=True, filters=mine("build"))
-    if include_base:
-        images += [client.images.get(image.standin) for image in BASE_IMAGES
-                   if present(image.standin)]
-    removed, pending = 0, {image.id for image in images}
-    while pending:
-        # An image with children cannot go first: each pass removes the newest layer of
-        # stagelab's images, until a pass removes nothing more.
-        progress = False
-        for image_id in sorted(pending):
-            try:
-                client.images.remove(image_id, force=True)
-                removed += 1
-                progress = True
-                pending.discard(image_id)
-            except docker.errors.ImageNotFound:
-                pending.discard(image_id)
-            except docker.errors.APIError:
-                continue
-        if not progress:
-            break
-    if pending:
-        say(f"clean: {len(pending)} images stay because images stagelab did not make "
-            "are built on them")
-    say(f"clean: removed {len(containers)} containers and {removed} images made by stagelab")
-    return {"containers": len(containers), "images": removed}

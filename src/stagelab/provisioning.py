@@ -134,18 +134,6 @@ def apt_install(packages: list[str]) -> None:
 TOOL_PACKAGES = {"dot": "graphviz", "chromium": "chromium"}
 
 
-def ensure_tools(commands: list[str], say=print) -> None:
-    """Install the Debian packages behind missing commands (graphviz, chromium) when allowed."""
-    missing = [TOOL_PACKAGES[c] for c in commands if shutil.which(c) is None]
-    if not missing:
-        return
-    if not can_provision():
-        raise ProvisionError(f"Missing {', '.join(missing)}: install "
-                             f"{' and '.join(missing)} with your package manager, then retry.")
-    say(f"tools: installing {', '.join(missing)} from Debian")
-    apt_install(missing)
-
-
 def cli_plugins_dir() -> Path:
     """Return the per-user folder where the docker CLI looks for plugins."""
     config = Path(os.environ.get("DOCKER_CONFIG", Path.home() / ".docker"))
@@ -179,15 +167,24 @@ class Provisioner:
         """Tell whether the engine's packages are already unpacked under ENGINE_HOME."""
         return (self.root / "usr/sbin/dockerd").exists() and (self.bin / "dockerd").exists()
 
-    def install_engine(self) -> None:
-        """Download and unpack the engine packages into ENGINE_HOME (once)."""
+    @staticmethod
+    def system_packages() -> list[str]:
+        """Return the system's own Debian packages the unpacked engine runs with."""
         # Forky's runc needs glibc 2.38; older systems use their own runc package.
-        system_runc = glibc_version() < (2, 38)
-        apt_install(["iptables", "runc"] if system_runc else ["iptables"])
+        return ["iptables", "runc"] if glibc_version() < (2, 38) else ["iptables"]
+
+    def install_engine(self) -> None:
+        """Install the system packages it needs, then download and unpack the engine (once)."""
+        apt_install(self.system_packages())
+        self.download_engine()
+
+    def download_engine(self) -> None:
+        """Download the engine's packages from Debian and unpack them into ENGINE_HOME (once)."""
         if self.unpacked():
             return
         self.say(f"engine: downloading Docker Engine from Debian {ENGINE_SUITE} "
                  f"into {ENGINE_HOME}")
+        system_runc = "runc" in self.system_packages()
         packages = ENGINE_PACKAGES + ([] if system_runc else ["runc"])
         debs = PrivateApt().download(packages, ENGINE_HOME / "debs")
         shutil.rmtree(self.root, ignore_errors=True)

@@ -54,6 +54,7 @@ def record(request, outcome: BuildResult | BuildFailed) -> None:
         return
     take = {
         "stage_status": result.stage_status,
+        "shared_with": result.shared_with,
         "steps": [[s.stage, s.instruction, s.line, s.status, s.seconds, s.start]
                   for s in result.steps],
         "image_id": result.image_id,
@@ -84,6 +85,7 @@ def replay(request, watcher: Progress) -> BuildResult:
     request.substitutions = dict(take["substitutions"])
     result = request.result(
         stage_status=dict(take["stage_status"]),
+        shared_with=dict(take.get("shared_with") or {}),  # older recordings have none
         steps=[Step(*fields) for fields in take["steps"]],
         image_id=take["image_id"], size_bytes=take["size_bytes"],
         duration_s=take["duration_s"], log=take["log_tail"],

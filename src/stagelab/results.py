@@ -45,6 +45,8 @@ class BuildResult:
     "skipped" or "failed". `image_id` is None for a build that exported files (`output`);
     `size_bytes` is the image's size in bytes; `duration_s` the build's wall time in seconds;
     `substitutions` maps official image names to the offline stand-ins that served them.
+    `shared_with` maps a stage whose work BuildKit ran once for two identical stages, under
+    the other one's name, to that other stage (its status is that stage's).
     A replayed result has `replayed` set and says which engine recorded it, and when.
     `number` counts the builds of this process (1, 2, ...): views of one build carry it.
     """
@@ -65,6 +67,7 @@ class BuildResult:
     replayed: bool = False
     recorded_engine: str | None = None
     recorded_on: str | None = None
+    shared_with: dict[str, str] = field(default_factory=dict)
     number: int = field(default_factory=lambda: next(_build_numbers), init=False, repr=False,
                         compare=False)
 
@@ -115,14 +118,15 @@ class BuildResult:
 
 @dataclass
 class StreamOutcome:
-    """What a builder's progress stream says: steps, every stage's status, the log, and for a
+    """What a builder's progress stream says: steps, every stage's status, the log, for a
     failed build the fields of its BuildFailed (stage, instruction, line, exit_code, log_tail,
-    reason)."""
+    reason), and the stages whose work BuildKit shared with another (`BuildResult`)."""
 
     steps: list[Step]
     stage_status: dict[str, str]
     log: str
     failure: dict | None = None
+    shared_with: dict[str, str] = field(default_factory=dict)
 
 
 def stage_statuses(dockerfile: Dockerfile, steps: list[Step]) -> dict[str, str]:

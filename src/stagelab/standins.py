@@ -7,42 +7,83 @@ With no registry, `ensure()` builds each missing base image's stand-in under an 
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import shutil
 import subprocess
 import tempfile
+import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from . import engine
 from .errors import ImageUnavailable, ProvisionError
 from .images import (BASE_IMAGES, BY_OFFICIAL, DEBIAN, STANDIN_RELEASE, STANDS_IN_LABEL,
-                     BaseImage, labels, present, registry_answers)
+                     BaseImage, labels, present, registry_answers, require_engine)
 from .provisioning import APT_HOME, PrivateApt, debian_mirror, run
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one stand-in is made: `prepare(work)` does what needs no engine (downloads,
+    debootstrap) in a work folder, `make(work)` puts the image into the engine. `after` names
+    the base images whose stand-ins must exist before `make`."""
+
+    prepare: Callable[[BaseImage, Path], None] | None
+    make: Callable[[BaseImage, Path], None]
+    after: tuple[str, ...] = ()
+
+
+def needed() -> list[BaseImage]:
+    """Return the base images that are neither present nor served by a present stand-in."""
+    return [image for image in BASE_IMAGES
+            if not present(image.official) and not present(image.standin)]
 
 
 def ensure(say=print) -> None:
     """Make every base image usable: present, else pulled, else built as a stand-in.
 
     `say` gets a line per image. Raises ImageUnavailable or ProvisionError when a stand-in
-    cannot be built (building the Debian one needs root).
+    cannot be built (building the Debian one needs root), EngineUnavailable with no engine.
     """
+    require_engine()
+    missing = needed()
     for image in BASE_IMAGES:
-        if present(image.official):
-            say(f"images: {image.official} is present")
-        elif present(image.standin):
-            say(f"images: {image.official} -> stand-in {image.standin} is present")
+        if image not in missing:
+            say(f"images: {image.official} is present" if present(image.official) else
+                f"images: {image.official} -> stand-in {image.standin} is present")
         elif registry_answers():
             say(f"images: pulling {image.official}")
             engine.client().images.pull(image.official)
         else:
             say(f"images: no registry answers; building stand-in {image.standin} "
                 f"({image.what})")
-            _BUILDERS[image.recipe](image)
+            make_standin(image)
+
+
+def make_standin(image: BaseImage, prepared: Path | None = None) -> None:
+    """Build one stand-in: prepare it (unless `prepared` holds that work already), then make it.
+
+    The stand-ins it is built on must exist (ensure() builds them in catalogue order).
+    """
+    recipe = RECIPES[image.recipe]
+    if prepared is not None:
+        recipe.make(image, prepared)
+        return
+    with tempfile.TemporaryDirectory(dir="/var/tmp", prefix="stagelab-standin-") as work:
+        if recipe.prepare is not None:
+            recipe.prepare(image, Path(work))
+        recipe.make(image, Path(work))
+
+
+_apt_lock = threading.Lock()  # one private apt configuration: one update or download at a time
 
 
 def _debian_packages(packages: list[str], into: Path) -> list[Path]:
-    apt = PrivateApt(home=APT_HOME / STANDIN_RELEASE, suites=[STANDIN_RELEASE])
-    return apt.download(packages, into)
+    with _apt_lock:
+        apt = PrivateApt(home=APT_HOME / STANDIN_RELEASE, suites=[STANDIN_RELEASE])
+        return apt.download(packages, into)
 
 
 def _deb_version(deb: Path) -> str:
@@ -71,17 +112,19 @@ def _build_dockerfile(tag: str, dockerfile: str, context: Path, image_labels: di
     run(command, f"build the stand-in {tag}")
 
 
-def _build_busybox(image: BaseImage) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        (deb,) = _debian_packages(["busybox-static"], Path(tmp) / "debs")
-        run(["dpkg", "-x", str(deb), f"{tmp}/root"], "unpack busybox-static")
-        shutil.copy2(f"{tmp}/root/bin/busybox", f"{tmp}/busybox")
-        shutil.rmtree(f"{tmp}/root")
-        version = _deb_version(deb)
-        _build_dockerfile(image.standin, "FROM scratch\nCOPY busybox /bin/busybox\n"
-                          'RUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["sh"]\n',
-                          Path(tmp), _standin_labels(image, f"Debian busybox-static {version}",
-                                                     version))
+def _prepare_busybox(image: BaseImage, work: Path) -> None:
+    (deb,) = _debian_packages(["busybox-static"], work / "debs")
+    run(["dpkg", "-x", str(deb), str(work / "root")], "unpack busybox-static")
+    shutil.copy2(work / "root/bin/busybox", work / "busybox")
+    shutil.rmtree(work / "root")
+    (work / "version").write_text(_deb_version(deb))
+
+
+def _make_busybox(image: BaseImage, work: Path) -> None:
+    version = (work / "version").read_text()
+    _build_dockerfile(image.standin, "FROM scratch\nCOPY busybox /bin/busybox\n"
+                      'RUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["sh"]\n',
+                      work, _standin_labels(image, f"Debian busybox-static {version}", version))
 
 
 # What the official slim images leave out (see their dpkg excludes).
@@ -95,80 +138,85 @@ path-exclude /usr/share/linda/*
 """
 
 
-def _debootstrap_command(tmp: Path) -> tuple[list[str], dict]:
+def _debootstrap_command(work: Path) -> tuple[list[str], dict]:
     if shutil.which("debootstrap"):
         return ["debootstrap"], dict(os.environ)
-    (deb,) = _debian_packages(["debootstrap"], tmp / "debs")
-    run(["dpkg", "-x", str(deb), str(tmp / "tool")], "unpack debootstrap")
-    env = {**os.environ, "DEBOOTSTRAP_DIR": str(tmp / "tool/usr/share/debootstrap")}
-    return [str(tmp / "tool/usr/sbin/debootstrap")], env
+    (deb,) = _debian_packages(["debootstrap"], work / "debs")
+    run(["dpkg", "-x", str(deb), str(work / "tool")], "unpack debootstrap")
+    env = {**os.environ, "DEBOOTSTRAP_DIR": str(work / "tool/usr/share/debootstrap")}
+    return [str(work / "tool/usr/sbin/debootstrap")], env
 
 
-def _build_debian(image: BaseImage) -> None:
+def _prepare_debian(image: BaseImage, work: Path) -> None:
     if os.geteuid() != 0:
         raise ImageUnavailable(f"Building the stand-in {image.standin} needs root (debootstrap). "
                                "Run `sudo stagelab images ensure`, or import an archive from "
                                "your instructor with `stagelab images import FILE`.")
-    with tempfile.TemporaryDirectory(dir="/var/tmp") as name:
-        tmp = Path(name)
-        command, env = _debootstrap_command(tmp)
-        root = tmp / "rootfs"
-        run([*command, "--variant=minbase", STANDIN_RELEASE, str(root),
-                    debian_mirror()], "debootstrap a Debian root file system", env=env)
-        (root / "etc/dpkg/dpkg.cfg.d/docker").write_text(SLIM_EXCLUDES)
-        for pattern in ["usr/share/doc/*", "usr/share/man/*", "usr/share/info/*",
-                        "usr/share/locale/*", "var/lib/apt/lists/*", "var/cache/apt/*.bin",
-                        "var/cache/apt/archives/*.deb", "var/log/*.log", "var/log/apt/*"]:
-            for path in root.glob(pattern):
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path)
-                elif path.name != "copyright":
-                    path.unlink()
-        version = (root / "etc/debian_version").read_text().strip()
-        changes = ['CMD ["bash"]'] + [f'LABEL "{k}"="{v}"' for k, v in
-                                      _standin_labels(image, "debootstrap --variant=minbase "
-                                                      f"{STANDIN_RELEASE}", version).items()]
-        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-        command = ["docker", "import"] + [x for c in changes for x in ("--change", c)] + \
-            ["-", image.standin]
-        done = subprocess.run(command, stdin=tar.stdout, capture_output=True, text=True)
-        tar.wait()
-        if done.returncode != 0:
-            raise ProvisionError(f"Could not import the Debian root file system: {done.stderr}")
+    command, env = _debootstrap_command(work)
+    root = work / "rootfs"
+    run([*command, "--variant=minbase", STANDIN_RELEASE, str(root), debian_mirror()],
+        "debootstrap a Debian root file system", env=env)
+    (root / "etc/dpkg/dpkg.cfg.d/docker").write_text(SLIM_EXCLUDES)
+    for pattern in ["usr/share/doc/*", "usr/share/man/*", "usr/share/info/*",
+                    "usr/share/locale/*", "var/lib/apt/lists/*", "var/cache/apt/*.bin",
+                    "var/cache/apt/archives/*.deb", "var/log/*.log", "var/log/apt/*"]:
+        for path in root.glob(pattern):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.name != "copyright":
+                path.unlink()
 
 
-def _build_on_debian(image: BaseImage, packages: list[str], extra: str) -> None:
+def _make_debian(image: BaseImage, work: Path) -> None:
+    root = work / "rootfs"
+    version = (root / "etc/debian_version").read_text().strip()
+    image_labels = _standin_labels(image, f"debootstrap --variant=minbase {STANDIN_RELEASE}",
+                                   version)
+    # JSON strings are valid Dockerfile words: a label value never becomes an instruction.
+    changes = ['CMD ["bash"]'] + [f"LABEL {json.dumps(k)}={json.dumps(v)}"
+                                  for k, v in image_labels.items()]
+    tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
+    command = ["docker", "import"] + [x for c in changes for x in ("--change", c)] + \
+        ["-", image.standin]
+    done = subprocess.run(command, stdin=tar.stdout, capture_output=True, text=True)
+    tar.wait()
+    if done.returncode != 0:
+        raise ProvisionError(f"Could not import the Debian root file system: {done.stderr}")
+
+
+def _make_on_debian(image: BaseImage, work: Path, packages: list[str], extra: str) -> None:
     debian = BY_OFFICIAL[DEBIAN]
-    if not present(debian.standin):
-        _build_debian(debian)
     dockerfile = (f"FROM {debian.standin}\n"
                   "RUN apt-get update && apt-get install -y --no-install-recommends "
                   f"{' '.join(packages)} && rm -rf /var/lib/apt/lists/*{extra}\n")
-    with tempfile.TemporaryDirectory() as tmp:
-        _build_dockerfile(image.standin, dockerfile, Path(tmp),
-                          _standin_labels(image, f"{debian.standin} + Debian "
-                                          f"{', '.join(packages)}", STANDIN_RELEASE))
+    _build_dockerfile(image.standin, dockerfile, work,
+                      _standin_labels(image, f"{debian.standin} + Debian "
+                                      f"{', '.join(packages)}", STANDIN_RELEASE))
 
 
-def _build_gcc(image: BaseImage) -> None:
-    _build_on_debian(image, ["gcc", "libc6-dev", "make"], "")
+def _make_gcc(image: BaseImage, work: Path) -> None:
+    _make_on_debian(image, work, ["gcc", "libc6-dev", "make"], "")
 
 
-def _build_python(image: BaseImage) -> None:
-    _build_on_debian(image, ["python3", "python3-venv", "python3-pip"],
-                     " && ln -s /usr/bin/python3 /usr/local/bin/python"
-                     " && rm -f /usr/lib/python3*/EXTERNALLY-MANAGED")
+def _make_python(image: BaseImage, work: Path) -> None:
+    _make_on_debian(image, work, ["python3", "python3-venv", "python3-pip"],
+                    " && ln -s /usr/bin/python3 /usr/local/bin/python"
+                    " && rm -f /usr/lib/python3*/EXTERNALLY-MANAGED")
 
 
-_BUILDERS = {"busybox": _build_busybox, "debian": _build_debian, "gcc": _build_gcc,
-             "python": _build_python}
+RECIPES = {"busybox": Recipe(_prepare_busybox, _make_busybox),
+           "debian": Recipe(_prepare_debian, _make_debian),
+           "gcc": Recipe(None, _make_gcc, after=(DEBIAN,)),
+           "python": Recipe(None, _make_python, after=(DEBIAN,))}
 
 
 def export(path: str | Path, say=print) -> list[str]:
     """Save every base image that is present (official or stand-in) into one archive.
 
-    Returns the image names saved. Raises ImageUnavailable when there is none to save.
+    Returns the image names saved. Raises ImageUnavailable when there is none to save,
+    EngineUnavailable with no engine.
     """
+    require_engine()
     names = [name for image in BASE_IMAGES for name in (image.official, image.standin)
              if present(name)]
     if not names:
@@ -179,9 +227,11 @@ def export(path: str | Path, say=print) -> list[str]:
 
 
 def import_(path: str | Path, say=print) -> None:
-    """Load an archive made by export(); ImageUnavailable when the file is missing."""
+    """Load an archive made by export(); ImageUnavailable when the file is missing,
+    EngineUnavailable with no engine."""
     if not Path(path).exists():
         raise ImageUnavailable(f"No archive at {path}: ask your instructor for the file made "
                                "by `stagelab images export`.")
+    require_engine()
     done = run(["docker", "image", "load", "-i", str(path)], "load the base images")
     say(done.stdout.strip())

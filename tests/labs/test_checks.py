@@ -24,7 +24,7 @@ STARTER_FAILS = {
     "03": {"test_target_passes", "test_target_catches_bugs", "default_skips_tests",
            "ships_no_tests"},
     "04": {"dev_reachable", "dev_contents", "prod_runs", "prod_contents", "sizes"},
-    "05": {"only_the_tool", "tool_runs"},
+    "05": {"only_the_tool", "tool_runs", "from_scratch"},
 }
 STAGELAB = [str(Path(sys.executable).with_name("stagelab"))]
 
@@ -217,3 +217,13 @@ def test_lab_04_accepts_targets_without_the_build_arg(docker_engine, tmp_path):
     report = sl.lab("04").check(folder)
     assert report.passed, repr(report)
     assert "--target dev" in report.outcomes[0].detail
+
+
+def test_lab_05_fails_an_export_that_carries_a_base_image(docker_engine, tmp_path):
+    folder = _copy_of("05", "solution", tmp_path)
+    dockerfile = folder / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("FROM scratch AS artefact",
+                                                         "FROM busybox:1.36 AS artefact"))
+    report = sl.lab("05").check(folder)
+    assert report.failed == ["only_the_tool", "from_scratch"], repr(report)
+    assert "starts from busybox:1.36" in repr(report)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 
 import pytest
 
@@ -172,3 +173,27 @@ def test_working_files_are_made_from_the_starter_on_first_use(labs_copy):
     sl.lab("02")
     assert (folder / "Dockerfile").read_text() == "FROM busybox:1.36\n# mine\n", \
         "a learner's own files are never overwritten"
+
+
+def test_reset_is_all_or_nothing_and_says_where_things_are(labs_copy):
+    """A file that cannot be moved (a read-only mount in the lab folder) stops the reset with
+    nothing changed: the learner's files stay where they were."""
+    each = sl.lab("02")
+    (each.path / "Dockerfile").write_text("FROM busybox:1.36\n# my attempt\n")
+    (each.path / "notes.txt").write_text("my notes\n")
+    stuck = each.path / "zz-stuck"
+    stuck.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro", "tmpfs", str(stuck)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("this machine does not let the test mount a read-only folder")
+    try:
+        with pytest.raises(StagelabError, match="Nothing was changed") as caught:
+            each.reset()
+        assert "zz-stuck" in str(caught.value)
+        assert (each.path / "Dockerfile").read_text() == "FROM busybox:1.36\n# my attempt\n"
+        assert (each.path / "notes.txt").read_text() == "my notes\n"
+    finally:
+        subprocess.run(["umount", str(stuck)], check=True)
+    backup = each.reset()
+    assert (backup / "notes.txt").read_text() == "my notes\n"

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from stagelab import parse_dockerfile
-from stagelab.classic import classic_dockerfile, classic_steps
+from stagelab.classic import classic_build_options, classic_dockerfile, classic_steps
 from stagelab.context import BuildRequest, buildx_command
 
 TEXT = """\
@@ -57,13 +57,15 @@ def test_classic_builder_gets_a_rewritten_dockerfile():
     assert lines[6] == "FROM tools", "a stage reference is never rewritten"
 
 
-def test_classic_builder_labels_the_end_of_every_stage():
-    lines = classic_dockerfile(request(builder="classic", substitutions={})).splitlines()
-    labels = [number for number, line in enumerate(lines) if line.startswith("LABEL ")]
-    assert labels == [3, 7, 9]
-    assert '"io.stagelab.kind"="build"' in lines[3]
-    parsed = parse_dockerfile("\n".join(lines))
-    assert [s.steps[-1].keyword for s in parsed.stages] == ["LABEL"] * 3
+def test_classic_builder_gets_labels_as_build_options_not_dockerfile_text(monkeypatch):
+    # A user name with a quote and a newline must not become Dockerfile text.
+    monkeypatch.setenv("USER", 'evil"name\nRUN touch /pwned')
+    text = classic_dockerfile(request(builder="classic", substitutions={}))
+    assert text == TEXT, "the classic Dockerfile is the learner's, with stand-ins only"
+    options = classic_build_options(request(builder="classic"), Path("/tmp/Dockerfile"))
+    assert options["labels"]["io.stagelab.user"] == 'evil"name\nRUN touch /pwned'
+    assert options["labels"]["io.stagelab.kind"] == "build"
+    assert options["dockerfile"] == "/tmp/Dockerfile" and options["path"] == "/ctx"
 
 
 def test_classic_rewrite_follows_build_args():
@@ -73,5 +75,5 @@ def test_classic_rewrite_follows_build_args():
 
 def test_classic_steps_map_to_the_learners_instructions():
     steps = classic_steps(request(builder="classic", target="tools", target_ref="tools"))
-    assert [s.keyword if s else None for s in steps] == ["ARG", "FROM", "RUN", None]
+    assert [s.keyword for s in steps] == ["ARG", "FROM", "RUN"]
     assert steps[2].line == 3

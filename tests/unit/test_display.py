@@ -75,8 +75,13 @@ def test_graph_highlights_target_and_what_the_plan_needs():
 
 def test_graph_plan_depends_on_target_and_builder():
     assert sl.graph(DOCKERFILE, target="test").highlighted == {"test"}
-    assert sl.graph(DOCKERFILE, target="test", builder="classic").highlighted == {
-        "base", "build", "test"}
+    # The classic builder has no RUN --mount: it runs base, then refuses build's line 5.
+    classic = sl.graph(DOCKERFILE, target="test", builder="classic")
+    assert classic.highlighted == {"base", "build"}
+    assert classic.refusal.line == 5 and "--mount" in str(classic.refusal)
+    assert sl.graph(DOCKERFILE.replace("RUN --mount=type=bind,from=base,target=/b cp /b/",
+                                       "RUN cp /"), target="test",
+                    builder="classic").highlighted == {"base", "build", "test"}
 
 
 def test_graph_accepts_a_parsed_dockerfile_and_build_args():

@@ -109,6 +109,10 @@ def test_buildkit_names_work_shared_by_two_stages_after_one_of_them():
     assert runs[0].line == line_of("shared", "RUN echo same") + (2 if runs[0].stage == "two"
                                                                   else 0)
     assert outcome.stage_status["final"] == "built"
+    # The other stage did not run on its own, yet final needs it: its work was shared.
+    other = "two" if runs[0].stage == "one" else "one"
+    assert outcome.stage_status[other] == outcome.stage_status[runs[0].stage] == "built"
+    assert outcome.shared_with == {other: runs[0].stage}
 
 
 def test_buildkit_steps_start_when_this_build_began_even_when_joining_another_build():
@@ -188,3 +192,15 @@ def test_both_builders_agree_on_the_needed_stages(name):
     _, cl = classic(name)
     for ref in needed:
         assert (bk[ref] == "skipped") == (cl.stage_status[ref] == "skipped"), ref
+
+
+def test_classic_reader_records_the_images_the_build_made():
+    """What `stagelab clean` may remove: images of steps that ran, never cached ones or bases."""
+    reader, _ = classic("built")
+    made = reader.made
+    assert len(made) == len(set(made)) and all(len(image) == 12 for image in made)
+    ran = [step for step in classic("built")[1].steps
+           if step.status == "built" and not step.instruction.startswith("FROM")]
+    labels_added = 3  # the engine's LABEL steps for stagelab's labels
+    assert len(made) == len(ran) + labels_added
+    assert classic("cached")[0].made == [], "a fully cached build made nothing new"

@@ -2,66 +2,118 @@
 
 from __future__ import annotations
 
+from ..errors import DockerfileError
 from .instructions import Instruction, escape_char, parse_instructions
-from .plan import BUILDERS, plan_stages
-from .stages import Edge, Stage, find_stage, resolve_stages, stage_edges
+from .plan import BUILDERS, attempt, goal_stage, plan_stages
+from .platforms import machine_platform, split_platform
+from .resolve import resolve_buildkit, resolve_classic
+from .rules import Resolution
+from .stages import Edge, Stage, find_stage, split_stages, stage_edges
 from .variables import expand, global_args
 
 __all__ = ["BUILDERS", "Dockerfile", "Edge", "Instruction", "Stage", "expand",
-           "parse_dockerfile"]
+           "machine_platform", "parse_dockerfile"]
 
 
 class Dockerfile:
-    """A parsed Dockerfile: its text, instructions, global ARGs (name -> default) and stages."""
+    """A parsed Dockerfile: its text, instructions, global ARGs (name -> default) and stages.
+
+    Parsing refuses only what both builders' parser refuses; what one builder or target
+    refuses is raised by `plan()` (and by the engine in a build).
+    """
 
     def __init__(self, text: str):
         self.text = text
         self.escape = escape_char(text)
         self.instructions = parse_instructions(text)
-        self.global_args = global_args(self.instructions)
+        self.global_args = global_args(self.instructions, self.escape)
+        self._written = split_stages(self.instructions)
         self.stages = self.resolve()
 
     def __repr__(self) -> str:
         refs = ", ".join(s.label for s in self.stages)
         return f"<Dockerfile: {len(self.stages)} stages: {refs}>"
 
-    def resolve(self, build_args: dict[str, str] | None = None) -> list[Stage]:
-        """Return the stages with FROM and --from resolved under these build args.
+    def resolution(self, builder: str = "buildkit", build_args: dict[str, str] | None = None,
+                   platform: str | None = None, target: str | None = None) -> Resolution:
+        """Return the stages as `builder` resolves them, with every place it refuses the file.
 
-        A build arg changes only an ARG declared before the first FROM. Raises DockerfileError
-        where the resolved file breaks a rule (see `resolve_stages`).
+        `platform` is the target platform (`os/arch[/variant]`, default: this machine's own,
+        which is what a local engine builds for); BuildKit's platform ARGs take their values
+        from it. Raises ValueError for an unknown builder or a malformed platform.
         """
-        args = dict(self.global_args)
-        for key, value in (build_args or {}).items():
-            if key in args:
-                args[key] = value
-        return resolve_stages(self.instructions, args, self.escape)
+        if builder not in BUILDERS:
+            raise ValueError(f"builder must be one of {BUILDERS}, not {builder!r}")
+        build_args = dict(build_args or {})
+        target = None if target is None else str(target)
+        if builder == "classic":
+            return resolve_classic(self._written, self.instructions, build_args, target,
+                                   self.escape)
+        native = machine_platform()
+        chosen = platform or native
+        split_platform(chosen)
+        return resolve_buildkit(self._written, self.instructions, build_args, chosen, native,
+                                target, self.escape)
+
+    def resolve(self, build_args: dict[str, str] | None = None, builder: str = "buildkit",
+                platform: str | None = None) -> list[Stage]:
+        """Return the stages with FROM and every --from resolved by this builder under these
+        build args (a build arg changes only an ARG declared before the first FROM).
+
+        Never raises for what a builder refuses: `plan()` does (see `resolution`).
+        """
+        return self.resolution(builder, build_args, platform).stages
 
     def stage(self, ref: str | int) -> Stage:
         """Return the stage with this name (any case), ref or index; DockerfileError if none."""
         return find_stage(self.stages, ref)
 
-    def edges(self, build_args: dict[str, str] | None = None) -> list[Edge]:
-        """Return every dependency edge: FROM a stage or image, COPY --from, RUN --mount."""
-        return stage_edges(self.resolve(build_args))
+    def target_stage(self, target: str, builder: str = "buildkit") -> Stage:
+        """Return the stage `--target target` builds with this builder.
 
-    def images(self, build_args: dict[str, str] | None = None) -> list[str]:
+        Raises DockerfileError, as both builders do, for a target that names no stage (an
+        index is no name): BuildKit takes the last stage of a repeated name, the classic
+        builder the first.
+        """
+        resolution = self.resolution(builder, target=target)
+        goal = goal_stage(resolution, target)
+        if goal is None:
+            refusal = next(r for r in resolution.refusals if "target stage" in r.reason)
+            raise DockerfileError(refusal.message(builder), line=None)
+        return goal
+
+    def edges(self, build_args: dict[str, str] | None = None, builder: str = "buildkit",
+              platform: str | None = None) -> list[Edge]:
+        """Return every dependency edge: FROM a stage or image, COPY --from, RUN --mount, and
+        the ONBUILD COPY --from of a stage a stage starts from."""
+        return stage_edges(self.resolve(build_args, builder, platform))
+
+    def images(self, build_args: dict[str, str] | None = None, builder: str = "buildkit",
+               platform: str | None = None) -> list[str]:
         """Return the external images this Dockerfile uses, in order of first use."""
-        return list(dict.fromkeys(e.source for e in self.edges(build_args) if e.external))
+        return list(dict.fromkeys(e.source for e in self.edges(build_args, builder, platform)
+                                  if e.external))
 
     def plan(self, target: str | None = None, builder: str = "buildkit",
-             build_args: dict[str, str] | None = None) -> list[str]:
+             build_args: dict[str, str] | None = None, platform: str | None = None) -> list[str]:
         """Return the refs of the stages this builder runs for this target, dependencies first.
 
-        `target` is a stage name or index (default: the last stage); `builder` is "buildkit"
-        or "classic". Raises ValueError for another builder, DockerfileError for an unknown
-        target or a rule the file breaks.
+        `target` is a stage name, as `--target` takes it (default: the last stage);
+        `builder` is "buildkit" or "classic"; `platform` the target platform (default: this
+        machine's, see `resolution`). Raises ValueError for another builder, DockerfileError,
+        naming the line and the builder's own reason, where that builder refuses the file for
+        this target (an unknown target or an index included). The rules come from each
+        builder's source: see stagelab/dockerfile/rules.py.
         """
-        stages = self.resolve(build_args)
-        if builder not in BUILDERS:
-            raise ValueError(f"builder must be one of {BUILDERS}, not {builder!r}")
-        goal = find_stage(stages, target) if target is not None else stages[-1]
-        return plan_stages(stages, goal, builder)
+        resolution = self.resolution(builder, build_args, platform, target)
+        return plan_stages(resolution, target)
+
+    def attempt(self, target: str | None = None, builder: str = "buildkit",
+                build_args: dict[str, str] | None = None,
+                platform: str | None = None) -> tuple[list[str], DockerfileError | None]:
+        """Return what `plan()` returns, or, where the builder refuses the file, the stages it
+        runs before refusing (none for BuildKit) and the DockerfileError `plan()` raises."""
+        return attempt(self.resolution(builder, build_args, platform, target), target)
 
 
 def parse_dockerfile(text: str) -> Dockerfile:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import dockerfile as buildkit_parser
 
@@ -26,6 +26,8 @@ class Instruction:
     end_line: int
     flags: tuple[str, ...]
     value: tuple[str, ...]
+    # ONBUILD's instruction, parsed with its own flags (the parser drops them from ONBUILD).
+    trigger: Instruction | None = None
 
     def flag(self, name: str) -> list[str]:
         """Return the values of every `--name=value` flag, in order (empty when there is none)."""
@@ -39,16 +41,17 @@ class Instruction:
 def parse_instructions(text: str) -> list[Instruction]:
     """Parse Dockerfile text into its instructions, in order.
 
-    Raises DockerfileError naming the line when the parser refuses the text, an instruction is
+    Raises DockerfileError naming the line when the text is not valid UTF-8 (a lone surrogate,
+    as from bytes read with surrogateescape), the parser refuses the text, an instruction is
     unknown or lacks its arguments, something other than ARG comes before the first FROM, or
     there is no FROM at all.
     """
+    _refuse_invalid_text(text)
     try:
         commands = buildkit_parser.parse_string(text)
     except buildkit_parser.GoParseError as error:
-        raise DockerfileError(str(error), line=_first_failing_line(text)) from None
-    instructions = [Instruction(c.cmd.upper(), c.original, c.start_line, c.end_line,
-                                tuple(c.flags), tuple(c.value)) for c in commands]
+        raise DockerfileError(str(error), line=_failing_line(text, str(error))) from None
+    instructions = [_instruction(c) for c in commands]
     seen_from = False
     for ins in instructions:
         if ins.keyword not in INSTRUCTIONS:
@@ -65,24 +68,64 @@ def parse_instructions(text: str) -> list[Instruction]:
     return instructions
 
 
-def _first_failing_line(text: str) -> int | None:
-    """Find the first line at which the parser fails, for errors that name none."""
-    lines = text.splitlines(keepends=True)
-    for count in range(1, len(lines) + 1):
-        try:
-            buildkit_parser.parse_string("".join(lines[:count]))
-        except buildkit_parser.GoParseError as error:
-            if "no instructions" not in str(error):
-                return _first_line_of_instruction(lines, count)
+def _instruction(command) -> Instruction:
+    trigger = None
+    if command.cmd.upper() == "ONBUILD" and command.sub_cmd:
+        expression = re.sub(r"(?is)^\s*ONBUILD\s+", "", command.original)
+        parsed = buildkit_parser.parse_string(expression)
+        trigger = replace(_instruction(parsed[0]), line=command.start_line,
+                          end_line=command.end_line)
+    return Instruction(command.cmd.upper(), command.original, command.start_line,
+                       command.end_line, tuple(command.flags), tuple(command.value), trigger)
+
+
+def _refuse_invalid_text(text: str) -> None:
+    """Refuse text the parser library cannot take: a lone surrogate aborts the process."""
+    match = _SURROGATE.search(text)
+    if match:
+        line = text.count("\n", 0, match.start()) + 1
+        raise DockerfileError("this line is not valid UTF-8 text (a byte such as "
+                              f"{_escaped_byte(match.group())} that no UTF-8 character "
+                              "makes): save the Dockerfile as UTF-8", line=line)
+
+
+def _escaped_byte(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
+
+
+def _failing_line(text: str, message: str) -> int | None:
+    """Find the line an error of the parser is about, in time linear in the text's length."""
+    lines = text.splitlines()
+    if "unterminated heredoc" in message:
+        return _unterminated_heredoc(lines)
+    if "max allowed size" in message:
+        return next((n for n, line in enumerate(lines, 1) if len(line) > 65535), None)
+    if "escape" in message:
+        return next((n for n, line in enumerate(lines, 1)
+                     if re.match(r"^\s*#\s*escape\s*=", line, re.IGNORECASE)), None)
     return None
 
 
-def _first_line_of_instruction(lines: list[str], count: int) -> int:
-    # A heredoc fails from its opening line on; report that line, not where the file ends.
-    for number in range(count, 0, -1):
-        if "<<" in lines[number - 1]:
-            return number
-    return count
+# A heredoc's opening word, as the parser reads it: <<EOF, <<-EOF, <<"EOF", <<'EOF'.
+_HEREDOC = re.compile(r"<<(-?)\s*([\"']?)([A-Za-z0-9_.-]+)\2")
+_HEREDOC_INSTRUCTION = re.compile(r"^\s*(RUN|COPY|ADD)\b", re.IGNORECASE)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unterminated_heredoc(lines: list[str]) -> int | None:
+    """Return the line of the first heredoc whose closing word never comes (one pass)."""
+    open_heredocs: list[tuple[int, bool, str]] = []  # (line, strip tabs, closing word)
+    for number, line in enumerate(lines, 1):
+        if open_heredocs:
+            _, strip_tabs, word = open_heredocs[0]
+            if (line.lstrip("\t") if strip_tabs else line) == word:
+                open_heredocs.pop(0)
+            continue
+        if _HEREDOC_INSTRUCTION.match(line):
+            open_heredocs = [(number, bool(dash), word)
+                             for dash, _, word in _HEREDOC.findall(line)]
+    return open_heredocs[0][0] if open_heredocs else None
 
 
 def escape_char(text: str) -> str:

@@ -7,7 +7,7 @@ starter/ and solution/, and checks.py, whose criteria use the names below.
 from __future__ import annotations
 
 from ..containers import existing_paths
-from .attempts import attempts, progress_file, progress_rows, progress_text
+from .attempts import attempts, progress_file, progress_rows, progress_text, read_attempts
 from .catalogue import Lab, all_labs, find_lab, labs_root
 from .criteria import (COMPILER_PATHS, CheckFailed, Criterion, Workspace, builds, criterion,
                        expect, fail, holds_none_of, last_stage, prints, takes_from)
@@ -17,7 +17,7 @@ from .tasks import task_notebook, write_task_notebooks
 __all__ = ["COMPILER_PATHS", "CheckFailed", "Criterion", "Lab", "NoEngineReport", "Note",
            "Outcome", "Report", "Workspace", "all_labs", "attempts", "builds", "criterion",
            "existing_paths", "expect", "fail", "find_lab", "holds_none_of", "lab", "labs_root", "last_stage",
-           "prints", "progress", "progress_file", "progress_table", "takes_from",
+           "prints", "progress", "progress_file", "progress_table", "read_attempts", "takes_from",
            "task_notebook", "write_task_notebooks"]
 
 
@@ -34,9 +34,15 @@ def lab(which: str | int) -> Lab:
 
 def progress() -> list[dict]:
     """Return one row per lab: status (not started, attempted, passed), attempts, last attempt."""
-    return progress_rows(all_labs())
+    return progress_rows(all_labs(), attempts())
 
 
 def progress_table() -> str:
-    """Return every lab's progress as a plain-text table."""
-    return progress_text(progress())
+    """Return every lab's progress as a plain-text table, saying how many lines of the progress
+    file were skipped because they are not attempts."""
+    recorded, skipped = read_attempts()
+    table = progress_text(progress_rows(all_labs(), recorded))
+    if skipped:
+        table += (f"\n({skipped} line{'s' if skipped != 1 else ''} of {progress_file()} skipped: "
+                  "not attempts)")
+    return table

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from ..home import stagelab_home
 from ..images import current_user
 from .report import Report
+
+# What every attempt line holds, and of which type.
+ATTEMPT_FIELDS = {"lab": str, "time": str, "passed": int, "total": int}
 
 
 def progress_file() -> Path:
     """Return the file attempts go to: $STAGELAB_HOME/progress.jsonl, else ~/.stagelab/."""
-    home = os.environ.get("STAGELAB_HOME")
-    return (Path(home).expanduser() if home else Path.home() / ".stagelab") / "progress.jsonl"
+    return stagelab_home() / "progress.jsonl"
 
 
 def record(report: Report) -> None:
@@ -29,26 +31,41 @@ def record(report: Report) -> None:
 
 
 def attempts() -> list[dict]:
-    """Return every recorded attempt, oldest first; lines that do not parse are skipped."""
-    path = progress_file()
+    """Return every recorded attempt, oldest first; lines that are not attempts are skipped."""
+    return read_attempts()[0]
+
+
+def read_attempts(path: Path | None = None) -> tuple[list[dict], int]:
+    """Return the attempts in a progress file (default: this user's) and how many lines were
+    skipped: not UTF-8, not JSON, not an object, or missing a field (ATTEMPT_FIELDS)."""
+    path = path or progress_file()
     if not path.exists():
-        return []
-    found = []
-    for line in path.read_text().splitlines():
-        try:
-            found.append(json.loads(line))
-        except json.JSONDecodeError:
+        return [], 0
+    found, skipped = [], 0
+    for raw in path.read_bytes().splitlines():
+        if not raw.strip():
             continue
-    return found
+        try:
+            attempt = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            skipped += 1
+            continue
+        if not isinstance(attempt, dict) or not all(
+                isinstance(attempt.get(key), kind) and not isinstance(attempt.get(key), bool)
+                for key, kind in ATTEMPT_FIELDS.items()):
+            skipped += 1
+            continue
+        found.append(attempt)
+    return found, skipped
 
 
-def progress_rows(labs: list) -> list[dict]:
-    """Return one row per lab: status (not started, attempted, passed), attempts, the last one."""
-    recorded = attempts()
+def progress_rows(labs: list, recorded: list[dict]) -> list[dict]:
+    """Return one row per lab: status (not started, attempted, passed), attempts, the last one,
+    from these recorded attempts."""
     rows = []
     for each in labs:
         mine = [a for a in recorded if a.get("lab") == each.number]
-        passed = any(a.get("passed") == a.get("total") for a in mine)
+        passed = any(a["passed"] == a["total"] for a in mine)
         status = "passed" if passed else "attempted" if mine else "not started"
         last = mine[-1] if mine else None
         rows.append({"lab": each.slug, "title": each.title, "status": status,

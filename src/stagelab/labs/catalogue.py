@@ -214,8 +214,32 @@ class Lab:
     def reset(self) -> Path:
         """Restore the starter files, first moving the learner's files to a backup folder.
 
-        Returns the backup folder (under .backups/, named by the time).
+        All or nothing: when a file cannot be moved or the starter cannot be copied, what was
+        moved goes back and StagelabError says what failed and where the backup is. Returns the
+        backup folder (under .backups/, named by the time).
         """
+        backup = self._new_backup_folder()
+        moved: list[Path] = []
+        copying = False
+        try:
+            for item in self._own_entries():
+                shutil.move(str(item), str(backup / item.name))
+                moved.append(backup / item.name)
+            copying = True
+            shutil.copytree(self.starter_path, self.path, symlinks=True, dirs_exist_ok=True)
+        except OSError as error:
+            self._undo_reset(moved, copying)
+            if not any(backup.iterdir()):
+                backup.rmdir()
+            raise StagelabError(
+                f"Could not reset lab {self.slug}: {error.strerror or error} ({error.filename}). "
+                "Nothing was changed: your files are where they were"
+                + (f", and a partial copy is in {backup}" if backup.exists() else "")
+                + ". That file may be in use or read-only: free it, then try again.") from None
+        print(f"Restored the starter files of lab {self.slug}; your files are in {backup}")
+        return backup
+
+    def _new_backup_folder(self) -> Path:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         backup = self.path / ".backups" / stamp
         suffix = 1
@@ -223,18 +247,29 @@ class Lab:
             suffix += 1
             backup = self.path / ".backups" / f"{stamp}-{suffix}"
         backup.mkdir(parents=True)
-        for item in self.path.iterdir():
-            if item.name not in MACHINERY and item.name not in LITTER:
-                shutil.move(str(item), str(backup / item.name))
-        shutil.copytree(self.starter_path, self.path, symlinks=True, dirs_exist_ok=True)
-        print(f"Restored the starter files of lab {self.slug}; your files are in {backup}")
         return backup
+
+    def _own_entries(self) -> list[Path]:
+        """Return the top-level entries of the lab folder that are the learner's."""
+        return [item for item in sorted(self.path.iterdir())
+                if item.name not in MACHINERY and item.name not in LITTER]
+
+    def _undo_reset(self, moved: list[Path], copying: bool) -> None:
+        """Put the learner's files back where they were, removing starter files copied in."""
+        if copying:  # every entry there now came from starter/
+            for place in self._own_entries():
+                if place.is_dir() and not place.is_symlink():
+                    shutil.rmtree(place)
+                else:
+                    place.unlink()
+        for item in reversed(moved):
+            shutil.move(str(item), str(self.path / item.name))
 
 
 def _file_listing(root: Path, names: list[Path]) -> str:
     parts = []
     for name in names:
         path = root / name
-        text = path.read_text() if path.is_file() else "(missing)\n"
+        text = path.read_text(errors="replace") if path.is_file() else "(missing)\n"
         parts.append(f"--- {name}\n{text.rstrip()}")
     return "\n\n".join(parts)

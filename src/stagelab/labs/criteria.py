@@ -11,10 +11,9 @@ from typing import Callable
 
 from ..builds import build
 from ..containers import existing_paths, run
+from ..context import read_dockerfile
 from ..dockerfile import Dockerfile, Stage, parse_dockerfile
-from ..engine import client
 from ..errors import StagelabError
-from ..images import LABEL
 from ..results import BuildResult
 
 # What a lab folder holds besides the learner's own files; checks and resets leave these alone.
@@ -76,13 +75,6 @@ def takes_from(stage: Stage, ref: str) -> bool:
     return False
 
 
-def image_ids() -> set[str]:
-    """Return the ids of the engine's images that stagelab did not label as its own."""
-    # Other stagelab builds may run meanwhile; an export's image would carry no label.
-    return {image.id for image in client().images.list()
-            if LABEL not in (image.labels or {})}
-
-
 class Workspace:
     """A temporary copy of the learner's files; each distinct build runs once per check."""
 
@@ -91,7 +83,6 @@ class Workspace:
         self.source = source
         self._builds: dict[tuple, BuildResult | StagelabError] = {}
         self._exports: dict[str | None, Path | StagelabError] = {}
-        self.new_images: set[str] = set()
 
     @classmethod
     def copy_of(cls, source: Path, path: Path) -> Workspace:
@@ -110,7 +101,7 @@ class Workspace:
         file = self.path / name
         if not file.is_file():
             fail(f"there is no {name} in {self.source}")
-        return file.read_text()
+        return read_dockerfile(file)
 
     @property
     def dockerfile(self) -> Dockerfile:
@@ -131,17 +122,15 @@ class Workspace:
         return _outcome(self._builds[key])
 
     def export(self, target: str | None = None) -> Path:
-        """Build with --output into a fresh folder and return it; note images that appeared."""
+        """Build with --output into a fresh folder and return it (once per target)."""
         if target not in self._exports:
             self.read("Dockerfile")
             folder = Path(tempfile.mkdtemp(prefix="export-", dir=self.path.parent))
-            before = image_ids()
             try:
                 build(self.path, target=target, output=folder, progress=False)
                 self._exports[target] = folder
             except StagelabError as error:
                 self._exports[target] = error
-            self.new_images |= image_ids() - before
         return _outcome(self._exports[target])
 
     def variant(self, changes: dict[str, str]) -> Workspace:

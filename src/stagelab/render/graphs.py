@@ -13,8 +13,9 @@ from ..dockerfile import BUILDERS, Dockerfile, Edge, parse_dockerfile
 from ..errors import ProvisionError
 from ..states import color
 
-EDGE_STYLES = {"from": "solid", "copy": "dashed", "mount": "dotted"}
-EDGE_MEANINGS = {"from": "FROM stage", "copy": "COPY --from", "mount": "RUN --mount from="}
+EDGE_STYLES = {"from": "solid", "copy": "dashed", "mount": "dotted", "onbuild": "dashed"}
+EDGE_MEANINGS = {"from": "FROM stage", "copy": "COPY --from", "mount": "RUN --mount from=",
+                 "onbuild": "ONBUILD COPY --from"}
 IMAGE_FILL = "#d6d6d6"
 PLANNED_FILL = "#fff59d"
 LEGEND_STATUSES = ("built", "cached", "skipped", "failed")
@@ -46,21 +47,26 @@ class StageGraph:
 
     def __init__(self, dockerfile: Dockerfile, target: str | None = None,
                  build_args: dict[str, str] | None = None, builder: str = "buildkit",
-                 result=None):
+                 result=None, platform: str | None = None):
         if builder not in BUILDERS:
             raise ValueError(f"builder must be one of {BUILDERS}, not {builder!r}")
         self.dockerfile = dockerfile
         self.builder = builder
         self.result = result
-        stages = dockerfile.resolve(build_args)
+        stages = dockerfile.resolve(build_args, builder, platform)
         goal = dockerfile.stage(target) if target is not None else stages[-1]
         self.target = goal.ref
-        self.highlighted = set(dockerfile.plan(target, builder, build_args))
-        self.edges: list[Edge] = dockerfile.edges(build_args)
+        # Where the builder refuses the file, the graph still shows it, with the refusal.
+        planned, self.refusal = dockerfile.attempt(target, builder, build_args, platform)
+        self.highlighted = set(planned)
+        self.edges: list[Edge] = dockerfile.edges(build_args, builder, platform)
         statuses = result.stage_status if result is not None else {}
+        shared = getattr(result, "shared_with", None) or {}
         self.nodes: dict[str, Node] = {}
         for stage in stages:
-            self.nodes[stage.ref] = Node(f"s{stage.index}", stage.ref, stage.label, "stage",
+            label = stage.label + (f" (work shared with {shared[stage.ref]})"
+                                   if stage.ref in shared else "")
+            self.nodes[stage.ref] = Node(f"s{stage.index}", stage.ref, label, "stage",
                                          stage.ref in self.highlighted, stage.ref == self.target,
                                          statuses.get(stage.ref))
         for image in dict.fromkeys(e.source for e in self.edges if e.external):
@@ -105,6 +111,8 @@ class StageGraph:
         cells += f"<td bgcolor='{IMAGE_FILL}'>image</td>"
         if self.result is None:
             cells += f"<td bgcolor='{PLANNED_FILL}'>{self.builder} builds</td>"
+            if self.refusal is not None:
+                cells += f"<td>{html.escape(str(self.refusal))}</td>"
         else:
             cells += "".join(f"<td bgcolor='{color(s)}'>{s}</td>"
                              for s in LEGEND_STATUSES)
@@ -139,13 +147,16 @@ class StageGraph:
 
 
 def graph(dockerfile, target: str | None = None, build_args: dict[str, str] | None = None,
-          builder: str = "buildkit", result=None) -> StageGraph:
+          builder: str = "buildkit", result=None, platform: str | None = None) -> StageGraph:
     """Draw a Dockerfile's stages: a Dockerfile, its text, or a path to one.
 
     Without `result` the stages `builder` runs for `target` are highlighted; with a
     BuildResult each stage is coloured by what that build did with it (its builder, build args
-    and target then apply). Returns a StageGraph, shown inline as SVG in a notebook. Raises
-    DockerfileError for a Dockerfile that does not parse, ValueError for an unknown builder.
+    and target then apply). `platform` is the target platform BuildKit's platform ARGs take
+    their values from (`os/arch`, default: this machine's). Where the builder refuses the file
+    the graph shows the stages it runs before that and `refusal` says why. Returns a
+    StageGraph, shown inline as SVG in a notebook. Raises DockerfileError for a Dockerfile that
+    does not parse, ValueError for an unknown builder or platform.
     """
     if isinstance(dockerfile, os.PathLike):
         dockerfile = open(dockerfile, encoding="utf-8").read()
@@ -154,4 +165,4 @@ def graph(dockerfile, target: str | None = None, build_args: dict[str, str] | No
     if result is not None:
         builder, build_args = result.builder, result.build_args
         target = target if target is not None else result.target
-    return StageGraph(dockerfile, target, build_args, builder, result)
+    return StageGraph(dockerfile, target, build_args, builder, result, platform)

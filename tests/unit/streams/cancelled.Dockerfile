@@ -1,2 +1,2 @@
 FROM busybox:1.36 AS slow
-RUN echo 1795976616175708770 && sleep 60
+RUN echo 1795977725082043603 && sleep 60

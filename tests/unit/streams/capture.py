@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from stagelab import engine, images
-from stagelab.classic import classic_dockerfile
+from stagelab.classic import classic_build_options, classic_dockerfile
 from stagelab.context import build_request, buildx_command
 
 HERE = Path(__file__).resolve().parent
@@ -75,9 +75,8 @@ def capture_classic(text: str, cancel_after_s: float | None = None) -> list[dict
         request.substitutions = images.substitutions(request.dockerfile.images())
         (Path(tmp) / "Dockerfile").write_text(classic_dockerfile(request))
         began = time.monotonic()
-        stream = engine.client().api.build(path=str(request.context_dir),
-                                           dockerfile=str(Path(tmp) / "Dockerfile"),
-                                           rm=True, forcerm=True, decode=True)
+        stream = engine.client().api.build(
+            **classic_build_options(request, Path(tmp) / "Dockerfile"))
         messages = []
         if cancel_after_s is not None:  # as Ctrl-C in a notebook: the runner closes the stream
             threading.Timer(cancel_after_s, lambda: os.kill(os.getpid(), signal.SIGINT)).start()

@@ -1,0 +1,156 @@
+"""How each builder resolves a Dockerfile's stages, and where it refuses the file.
+
+BuildKit's rules follow moby/buildkit frontend/dockerfile/dockerfile2llb/convert.go
+(`toDispatchState`: base names, `toCommand`, `initOnBuildTriggers`, `dispatch`),
+convert_runmount.go (`detectRunMount`) and instructions/commands_runmount.go; the classic
+builder's follow moby/moby builder/dockerfile/builder.go (`build`, stage names and targets),
+dispatchers.go (`initializeStage`, `dispatchCopy`) and imagecontext.go. Where the two differ
+from the source on GitHub, what Docker Engine 28.5.2 with buildx 0.29.1 did wins
+(tests/integration/test_planner_truth.py builds every rule for real).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .instructions import Instruction
+from .platforms import platform_args
+from .stages import Stage, instruction_sources
+from .variables import arg_pairs, expand_word
+
+# The grammar of an image reference (github.com/distribution/reference, regexp.go).
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
+_DOMAIN = (r"(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+           r"(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?)")
+_REFERENCE = re.compile(rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
+                        r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z]"
+                        r"[A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$")
+_STAGE_CONTEXT_NAME = re.compile(rf"^{_COMPONENT}$")
+CLASSIC_LACKS = "the classic builder does not support {}; use BuildKit (builder=\"buildkit\")"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Where and why a builder refuses a Dockerfile: `reason` is the builder's own message.
+
+    `stage` is None when the builder refuses the file whatever the target; otherwise the index
+    of the stage that, once the build needs it, makes the builder refuse.
+    """
+
+    line: int | None
+    reason: str
+    advice: str = ""
+    stage: int | None = None
+
+    def message(self, builder: str) -> str:
+        who = "BuildKit" if builder == "buildkit" else "The classic builder"
+        advice = self.advice[:1].upper() + self.advice[1:]
+        return f"{who} refuses this: {self.reason}" + (f". {advice}" if advice else "")
+
+
+@dataclass
+class Resolution:
+    """The stages as one builder resolves them, and every place it refuses the file."""
+
+    builder: str
+    stages: list[Stage]
+    refusals: list[Refusal] = field(default_factory=list)
+
+    def refuse(self, line: int | None, reason: str, advice: str = "",
+               stage: int | None = None) -> None:
+        self.refusals.append(Refusal(line, reason, advice, stage))
+
+
+def valid_reference(name: str) -> bool:
+    """Return True when `name` is a well-formed image reference (lowercase repository)."""
+    return bool(_REFERENCE.match(name))
+
+
+def from_env(builder: str, meta: list[Instruction], build_args: dict[str, str], platform: str, build_platform: str,
+             target_name: str, escape: str) -> dict[str, str | None]:
+    """Return the variables FROM lines see: the ARGs before the first FROM, after build args.
+
+    BuildKit starts from its platform ARGs and TARGETSTAGE (convert.go `defaultArgs`,
+    `buildMetaArgs`); an ARG without a default keeps that value. The classic builder starts
+    from nothing.
+    """
+    env: dict[str, str | None] = {}
+    if builder == "buildkit":
+        env.update(platform_args(platform, build_platform))
+        env["TARGETSTAGE"] = target_name
+    for ins in meta:
+        for key, value in arg_pairs(ins, env, escape).items():
+            if key in build_args:
+                env[key] = build_args[key]
+            elif value is not None or key not in env:
+                env[key] = value
+    return env
+
+
+def expand_base(stage: Stage, env: dict[str, str | None], escape: str,
+                resolution: Resolution, later_args: dict[str, int],
+                refused_stage: int | None) -> str:
+    """Expand a FROM's image; record a refusal (of `refused_stage`) where it is blank or
+    malformed."""
+    first = stage.instructions[0]
+    try:
+        base, _ = expand_word(stage.written_base, env, escape)
+    except ValueError as error:
+        resolution.refuse(first.line, str(error), stage=refused_stage)
+        return ""
+    if not base:
+        resolution.refuse(first.line, f"base name ({stage.written_base}) should not be blank",
+                          _blank_base_advice(stage.written_base, env, later_args),
+                          stage=refused_stage)
+    return base
+
+
+def _blank_base_advice(written: str, env: dict, later_args: dict[str, int]) -> str:
+    names = re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", written)
+    for name in names:
+        if env.get(name) is None and name in later_args:
+            return (f"ARG {name} is declared at line {later_args[name]}, inside a stage, so FROM "
+                    f"lines cannot see it: declare `ARG {name}=...` before the first FROM")
+    return "give the ARG before the first FROM a default, or pass it as a build arg"
+
+
+def later_declared_args(instructions: list[Instruction]) -> dict[str, int]:
+    """Return the ARGs declared after the first FROM, with the line of their first declaration."""
+    found: dict[str, int] = {}
+    seen_from = False
+    for ins in instructions:
+        seen_from = seen_from or ins.keyword == "FROM"
+        if seen_from and ins.keyword == "ARG":
+            for word in ins.value:
+                found.setdefault(word.partition("=")[0], ins.line)
+    return found
+
+
+def onbuild_triggers(parent: Stage | None) -> list[Instruction]:
+    """Return the ONBUILD instructions of the stage a stage starts from (they run in it)."""
+    if parent is None:
+        return []
+    return [ins.trigger for ins in parent.steps if ins.keyword == "ONBUILD" and ins.trigger]
+
+
+def uses(stage: Stage) -> list[tuple[str, str, Instruction]]:
+    """Return (kind, written source, instruction) for every --from and from= a stage runs,
+    its parent's ONBUILD triggers first (they run right after FROM)."""
+    found = [("onbuild", source, ins) for ins in onbuild_triggers(stage.parent)
+             for _, source in instruction_sources(ins)]
+    return found + [(kind, source, ins) for ins in stage.steps
+                    for kind, source in instruction_sources(ins)]
+
+
+def has_variable(word: str, escape: str) -> bool:
+    """Return True when expanding `word` with no variables set changes it (convert.go)."""
+    try:
+        return expand_word(word, {}, escape)[0] != word
+    except ValueError:
+        return True
+
+
+def heredoc_copy(ins: Instruction) -> bool:
+    """Return True for a COPY or ADD whose source is a heredoc (`COPY <<EOF /file`)."""
+    return ins.keyword in ("COPY", "ADD") and any(v.startswith("<<") for v in ins.value)

@@ -1,0 +1,195 @@
+"""`stagelab setup`: make this machine ready for the lessons, doing at the same time what does
+not wait for something else, and saying each step with its time.
+
+On a bare Debian machine the engine's download, the system's packages, the busybox download and
+the Debian stand-in's debootstrap run side by side; the images that need the engine follow as
+soon as it answers, gcc's and python's stand-ins side by side. Nothing that is already there is
+downloaded or built again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import engine, images, standins
+from .errors import ProvisionError
+from .provisioning import TOOL_PACKAGES, Provisioner, apt_install
+
+DOCKER_DATA = Path("/var/lib/docker")
+
+
+@dataclass
+class Step:
+    """One piece of set-up: its name, what it does, and the steps it waits for."""
+
+    name: str
+    run: Callable[[], str | None]
+    needs: tuple[str, ...] = ()
+    seconds: float = field(default=0.0, init=False)
+
+
+def run_steps(steps: list[Step], say=print, workers: int = 6) -> None:
+    """Run each step in a thread as soon as the steps it needs are done; say each with its time.
+
+    A step whose need failed is not run. Raises the first failure (ProvisionError or another
+    StagelabError) once nothing more can run.
+    """
+    by_name = {step.name: step for step in steps}
+    unknown = {need for step in steps for need in step.needs} - set(by_name)
+    if unknown:
+        raise ValueError(f"steps need unknown steps: {sorted(unknown)}")
+    done: set[str] = set()
+    failed: list[BaseException] = []
+    running: dict[Future, Step] = {}
+    waiting = list(steps)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stagelab-setup") as pool:
+        while waiting or running:
+            for step in [s for s in waiting if set(s.needs) <= done]:
+                waiting.remove(step)
+                running[pool.submit(_timed, step)] = step
+            if not running:
+                break  # what is left waits for a step that failed
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                step = running.pop(future)
+                error = future.exception()
+                if error is None:
+                    done.add(step.name)
+                    note = future.result()
+                    say(f"setup: {step.name}: {note or 'done'} ({step.seconds:.1f} s)")
+                else:
+                    failed.append(error)
+                    say(f"setup: {step.name}: FAILED after {step.seconds:.1f} s")
+    if failed:
+        raise failed[0]
+
+
+def _timed(step: Step) -> str | None:
+    began = time.monotonic()
+    try:
+        return step.run()
+    finally:
+        step.seconds = time.monotonic() - began
+
+
+def setup(browser: bool = False, say=print) -> None:
+    """Make the engine with buildx, the base images and the tools ready on this machine.
+
+    `browser` adds Chromium for the browser tests. Says one line per step with its time in
+    seconds. Raises ProvisionError (or ImageUnavailable) with what to do when a piece cannot be
+    had here, for example no engine and no root on Debian to install one.
+    """
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="stagelab-setup-", dir="/var/tmp") as work:
+        run_steps(plan(browser, Path(work), say), say)
+    say(f"setup: ready in {time.monotonic() - began:.1f} s")
+
+
+def plan(browser: bool, work: Path, say=print) -> list[Step]:
+    """Return the steps this machine needs now, with `work` for their files; steps for what is
+    there already are left out."""
+    provisioner = Provisioner(say=lambda line: None)
+    system = [TOOL_PACKAGES[tool] for tool in ["dot"] + (["chromium"] if browser else [])
+              if shutil.which(tool) is None]
+    steps: list[Step] = []
+    version = engine.ping()
+    if version is not None:
+        say(f"setup: engine: Docker Engine {version['Version']} answers at "
+            f"{engine.docker_host()}")
+        engine_ready: tuple[str, ...] = ()
+    else:
+        if os.environ.get("DOCKER_HOST") or not engine.can_provision():
+            raise ProvisionError(engine.advice_no_engine())
+        system += provisioner.system_packages()
+        engine_ready = ("engine start",)
+        downloads = ()
+        if not provisioner.unpacked():
+            steps.append(Step("engine download", _note(provisioner.download_engine,
+                                                       "Docker Engine unpacked")))
+            downloads = ("engine download",)
+        steps.append(Step("engine start", lambda: f"Docker Engine "
+                          f"{provisioner.start_dockerd()['Version']} runs",
+                          needs=downloads + (("system packages",) if system else ())))
+    if system:
+        steps.insert(0, Step("system packages", _note(lambda: apt_install(system),
+                                                      "installed " + ", ".join(system))))
+    buildx: tuple[str, ...] = ()
+    buildx_version = engine.buildx_version()
+    if buildx_version is None:
+        buildx = ("buildx",)
+        steps.append(Step("buildx", _note(provisioner.install_buildx, "plugin installed"),
+                          needs=tuple(s.name for s in steps if s.name == "engine download")))
+    else:
+        say(f"setup: buildx: {buildx_version}")
+    if version is not None:
+        missing: list[images.BaseImage] | None = standins.needed()
+        there = [image.official + (" (official)" if images.present(image.official)
+                                   else " (stand-in)")
+                 for image in images.BASE_IMAGES if image not in missing]
+        if there:
+            say(f"setup: base images present: {', '.join(there)}")
+    elif not provisioner.unpacked() and not DOCKER_DATA.exists():
+        missing = list(images.BASE_IMAGES)  # a bare machine: an engine with no images
+    else:
+        missing = None  # a stopped engine: it says what it has once it runs
+    steps += _image_steps(missing, engine_ready + buildx, work)
+    return steps
+
+
+def _note(action: Callable[[], object], note: str) -> Callable[[], str]:
+    def run() -> str:
+        action()
+        return note
+    return run
+
+
+def _image_steps(missing: list[images.BaseImage] | None, needs: tuple[str, ...],
+                 work_root: Path) -> list[Step]:
+    """Steps for the missing base images: what needs no engine (downloads, debootstrap) starts
+    at once, the rest when the engine answers and the stand-ins it builds on exist. With
+    `missing` unknown (the engine does not run yet), one step checks and builds them in order."""
+    if missing is None:
+        return [Step("base images", _ensure_images, needs=needs)]
+    steps = []
+    for image in missing:
+        recipe = standins.RECIPES[image.recipe]
+        work = work_root / image.recipe
+        work.mkdir()
+        after = tuple(f"image {name}" for name in recipe.after
+                      if any(m.official == name for m in missing))
+        prepared: tuple[str, ...] = ()
+        if recipe.prepare is not None:
+            steps.append(Step(f"prepare {image.official}",
+                              _note(lambda prepare=recipe.prepare, image=image, work=work:
+                                    prepare(image, work), "prepared")))
+            prepared = (f"prepare {image.official}",)
+        steps.append(Step(f"image {image.official}",
+                          lambda image=image, work=work: _make(image, work),
+                          needs=needs + after + prepared))
+    return steps
+
+
+def _make(image: images.BaseImage, work: Path) -> str:
+    try:
+        if images.present(image.official) or images.present(image.standin):
+            return "present"
+        if images.registry_answers():
+            engine.client().images.pull(image.official)
+            return "pulled"
+        standins.make_standin(image, prepared=work)
+        return f"stand-in {image.standin} built"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _ensure_images() -> str:
+    lines: list[str] = []
+    standins.ensure(say=lines.append)
+    return "; ".join(line.removeprefix("images: ") for line in lines)

@@ -1,0 +1,182 @@
+"""Bad input and faults, on the real engine: short advice, nothing hangs, nothing of the user's
+is removed, nothing reaches a Dockerfile unescaped."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import stagelab as sl
+from stagelab import cleanup, engine
+
+pytestmark = pytest.mark.engine
+STAGELAB = [str(Path(sys.executable).with_name("stagelab"))]
+
+
+def _cli(*args, env=None, timeout=120):
+    return subprocess.run(STAGELAB + list(args), capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+@pytest.fixture
+def own_home(tmp_path, monkeypatch):
+    """A STAGELAB_HOME of this test's own: clean() sees only what this test made."""
+    monkeypatch.setenv("STAGELAB_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def silent_socket(tmp_path):
+    """A unix socket that accepts connections and never answers, like a hung engine."""
+    path = tmp_path / "hung.sock"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.listen(16)
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"unix://{path}"
+    stop.set()
+    thread.join()
+    for connection in held:
+        connection.close()
+    server.close()
+
+
+@pytest.mark.parametrize("command", [["clean"], ["images", "list"], ["images", "ensure"]])
+@pytest.mark.parametrize("where", ["nothing there", "hung engine"])
+def test_engine_commands_without_an_engine_give_advice_within_seconds(command, where, tmp_path,
+                                                                        silent_socket):
+    host = silent_socket if where == "hung engine" else f"unix://{tmp_path}/none.sock"
+    began = time.monotonic()
+    done = _cli(*command, env={"DOCKER_HOST": host}, timeout=60)
+    assert time.monotonic() - began < 20
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) <= 4
+    assert f"No Docker engine answers at {host}" in done.stderr
+
+
+def test_clean_removes_what_stagelab_made_and_spares_images_built_from_it(own_home, tmp_path):
+    salt = str(time.time_ns())
+    ours = sl.build(f"FROM busybox:1.36 AS base\nRUN echo {salt} > /salt\nFROM base\n"
+                    "RUN echo ours > /ours\n", builder="classic", tag=f"stagelab-test/ours:{salt}",
+                    progress=False)
+    # The learner's own image, built FROM stagelab's with plain docker build: it inherits
+    # stagelab's labels, and a container of theirs uses it.
+    (tmp_path / "Dockerfile").write_text(f"FROM stagelab-test/ours:{salt}\n"
+                                         f"RUN echo mine {salt} > /mine\n")
+    tag = f"learner/own:{salt}"
+    subprocess.run(["docker", "build", "-q", "-t", tag, str(tmp_path)], check=True,
+                   capture_output=True, env={**os.environ, "DOCKER_BUILDKIT": "1"})
+    client = engine.client()
+    mine = client.images.get(tag)
+    assert mine.labels["io.stagelab.created-by"] == "stagelab", "labels are inherited"
+    container = client.containers.create(tag, command=["true"])
+    try:
+        report = cleanup.clean(say=lambda line: None)
+        assert client.images.get(tag).id == mine.id, "the learner's image stays"
+        assert client.containers.get(container.id), "and so does their container"
+        assert sl.run(tag, "cat /mine").startswith("mine")
+        assert report["images"] >= 1 and not sl.image_exists(ours.image_id)
+    finally:
+        container.remove(force=True)
+        client.images.remove(tag)
+
+
+def test_clean_keeps_an_image_a_container_uses(own_home):
+    built = sl.build(f"FROM busybox:1.36\nRUN echo {time.time_ns()} > /x\n", progress=False)
+    client = engine.client()
+    container = client.containers.create(built.image_id, command=["true"])
+    try:
+        assert cleanup.clean(say=lambda line: None)["kept"] == 1
+        assert sl.image_exists(built.image_id)
+    finally:
+        container.remove(force=True)
+    assert cleanup.clean(say=lambda line: None)["images"] == 1
+    assert not sl.image_exists(built.image_id)
+
+
+@pytest.mark.parametrize("builder", ["buildkit", "classic"])
+def test_a_user_name_never_becomes_dockerfile_text(monkeypatch, builder):
+    name = 'evil"name\nRUN touch /pwned'
+    monkeypatch.setenv("USER", name)
+    built = sl.build(f"FROM busybox:1.36\nRUN echo {time.time_ns()} > /x\n", builder=builder,
+                     progress=False)
+    assert sl.image_config(built.image_id)["Labels"]["io.stagelab.user"] == name
+    assert sl.files(built.image_id, "/pwned") == []
+
+
+def test_run_stops_a_command_that_runs_too_long():
+    built = sl.build("FROM busybox:1.36\n", progress=False)
+    began = time.monotonic()
+    with pytest.raises(sl.RunTimedOut, match="still running after 2 s"):
+        sl.run(built.image_id, "sleep 100000", timeout=2)
+    assert time.monotonic() - began < 30
+    left = engine.client().containers.list(all=True, filters={"ancestor": built.image_id})
+    assert not [c for c in left if "sleep" in " ".join(c.attrs["Args"] or [])]
+
+
+@pytest.mark.parametrize("call", [lambda: sl.run("stagelab-test/none:1", "true"),
+                                  lambda: sl.files("stagelab-test/none:1"),
+                                  lambda: sl.history("stagelab-test/none:1"),
+                                  lambda: sl.image_config("stagelab-test/none:1")],
+                         ids=["run", "files", "history", "image_config"])
+def test_an_image_that_does_not_exist_is_named_with_advice(call):
+    with pytest.raises(sl.ImageUnavailable) as caught:
+        call()
+    assert "stagelab-test/none:1" in str(caught.value) and "sl.build" in str(caught.value)
+
+
+def test_files_of_a_path_to_a_file_lists_that_file():
+    built = sl.build("FROM busybox:1.36\nRUN echo hi > /hi && mkdir /d && touch /d/a\n",
+                     progress=False)
+    assert sl.files(built.image_id, "/hi") == ["/hi"]
+    assert sl.files(built.image_id, "/d") == ["/d/a"]
+    assert sl.files(built.image_id, "/missing") == []
+
+
+@pytest.mark.parametrize("builder", ["buildkit", "classic"])
+def test_a_failing_step_whose_output_repeats_its_command_shows_the_log_tail(builder):
+    text = f"FROM busybox:1.36\nRUN echo about to fail {time.time_ns()} && exit 3\n"
+    with pytest.raises(sl.BuildFailed) as caught:
+        sl.build(text, builder=builder, progress=False)
+    assert "last lines of the log" in str(caught.value)
+    assert "about to fail" in str(caught.value).split("last lines of the log", 1)[1]
+
+
+def test_the_command_line_names_a_missing_file_or_folder(tmp_path):
+    plan = _cli("plan", "/missing")
+    assert plan.returncode == 1 and "Cannot read /missing" in plan.stderr
+    assert "Traceback" not in plan.stderr
+    built = _cli("build", "/nonexistent")
+    assert built.returncode == 1 and "No folder /nonexistent" in built.stderr
+    assert "unknown instruction" not in built.stderr
+
+
+def test_progress_skips_lines_that_are_not_attempts(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    good = b'{"lab": "01", "time": "2026-11-29T10:00:00+00:00", "passed": 4, "total": 4}\n'
+    (home / "progress.jsonl").write_bytes(
+        good + b"[1,2,3]\nnull\n{\"lab\": \"02\"}\n\xff\xfe not utf-8\n\"text\"\n")
+    done = _cli("progress", env={"STAGELAB_HOME": str(home)})
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "5 lines of" in done.stdout and "skipped" in done.stdout
+    row = next(line for line in done.stdout.splitlines() if line.startswith("01-"))
+    assert row.split()[1] == "passed"

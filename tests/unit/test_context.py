@@ -1,0 +1,70 @@
+"""The build context: what `files=` may name, empty text, and paths that are not folders."""
+
+import pytest
+
+import stagelab as sl
+from stagelab.context import build_request, read_dockerfile
+
+DOCKERFILE = "FROM busybox:1.36\nCOPY . /ctx\n"
+
+
+@pytest.mark.parametrize("name", ["../../somewhere/x.txt", "a/../../x.txt", "/etc/stagelab-x",
+                                  "..", ".", "", "a\x00b", "Dockerfile", "./Dockerfile"])
+def test_file_names_outside_the_context_are_refused_before_anything_is_written(tmp_path, name):
+    target = tmp_path / "inside" / "deep"
+    target.mkdir(parents=True)
+    planted = name.replace("/etc/", str(tmp_path) + "/etc/") if name.startswith("/") else name
+    before = sorted(p for p in tmp_path.rglob("*"))
+    with pytest.raises(sl.BuildContextError, match="files="):
+        with build_request(DOCKERFILE, files={planted: "x", "ok.txt": "fine"}):
+            pass
+    assert sorted(p for p in tmp_path.rglob("*")) == before
+
+
+def test_an_absolute_path_never_overwrites_a_file(tmp_path):
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me\n")
+    with pytest.raises(sl.BuildContextError, match="outside the build context"):
+        with build_request(DOCKERFILE, files={str(precious): "overwritten"}):
+            pass
+    assert precious.read_text() == "keep me\n"
+
+
+def test_names_inside_the_context_are_written_there():
+    with build_request(DOCKERFILE, files={"app/src/main.c": "int main;", "b.bin": b"\x00\x01"}) \
+            as request:
+        assert (request.context_dir / "app/src/main.c").read_text() == "int main;"
+        assert (request.context_dir / "b.bin").read_bytes() == b"\x00\x01"
+        assert request.context_dir.name.startswith("stagelab-context-")
+
+
+@pytest.mark.parametrize("text", ["", "  \n\n"])
+def test_empty_dockerfile_text_is_refused(text):
+    with pytest.raises(sl.DockerfileError, match="empty"):
+        with build_request(text):
+            pass
+
+
+def test_a_path_that_is_no_folder_says_so(tmp_path):
+    with pytest.raises(sl.BuildContextError, match="No folder /nonexistent"):
+        with build_request("/nonexistent"):
+            pass
+    (tmp_path / "Dockerfile.dev").write_text("FROM busybox:1.36\n")
+    with pytest.raises(sl.BuildContextError, match="is a file: pass its folder"):
+        with build_request(str(tmp_path / "Dockerfile.dev")):
+            pass
+
+
+def test_a_one_line_dockerfile_is_text_not_a_path():
+    with build_request("FROM busybox:1.36") as request:
+        assert request.dockerfile.stages[0].base == "busybox:1.36"
+
+
+def test_a_dockerfile_that_is_not_utf8_names_its_line(tmp_path):
+    path = tmp_path / "Dockerfile"
+    path.write_bytes(b"FROM busybox:1.36\nRUN echo caf\xe9\n")
+    with pytest.raises(sl.DockerfileError, match="line 2: .* is not UTF-8"):
+        read_dockerfile(path)
+    with pytest.raises(sl.DockerfileError, match="line 2"):
+        with build_request(tmp_path):
+            pass
