@@ -2,7 +2,7 @@
 
 import subprocess
 
-from stagelab.labs import criterion, expect
+from stagelab.labs import criterion, expect, fail
 
 TITLE = "Get the artefact out"
 GOAL = ("Make `--output` (sl.build(..., output=folder)) write just the `tool` binary into the "
@@ -43,9 +43,9 @@ def tool_runs(work):
     tool = folder / "tool"
     elsewhere = sorted(str(path.relative_to(folder)) for path in folder.rglob("tool")
                        if path.is_file() and path != tool)
-    expect(tool.is_file() or not elsewhere,
-           f"the binary is in the folder, but at {elsewhere[0]}: it belongs at the top, "
-           "as `tool`")
+    if not tool.is_file() and elsewhere:
+        fail(f"the binary is in the folder, but at {elsewhere[0]}: it belongs at the top, "
+             "as `tool`")
     expect(tool.is_file(), "there is no file `tool` at the top of the folder")
     expect(tool.read_bytes()[:4] == b"\x7fELF", "`tool` is not a Linux program")
     done = subprocess.run([str(tool), *ARGUMENTS], capture_output=True, text=True, timeout=30)
