@@ -77,7 +77,8 @@ def build_site(out: Path, checkout: Path = CHECKOUT) -> list[Path]:
                                    connection_file=str(work / f"kernel-{len(written)}.json"))
             NotebookClient(notebook, km=kernel, timeout=CELL_TIMEOUT_S,
                            store_widget_state=False,
-                           resources={"metadata": {"path": str(folder)}}).execute(env=environment)
+                           resources={"metadata": {"path": str(folder)}}
+                           ).execute(env=environment, cleanup_kc=True)
             written.append(_write(out / page.path, notebook))
     written.append(_write(out / "labs/README.html",
                           _markdown_notebook((checkout / "labs/README.md").read_text())))
