@@ -8,7 +8,7 @@ TEST_INSTALLED := $(VENV)/.stagelab-test-installed
 SITE_INSTALLED := $(VENV)/.stagelab-site-installed
 LAB_PORT ?= 8888
 
-.PHONY: lab test setup site recordings benchmark clean
+.PHONY: lab test setup site recordings benchmark clean classroom
 
 $(INSTALLED): pyproject.toml scripts/install-python
 	@PYTHON=$(PYTHON) scripts/install-python $(VENV)
@@ -36,6 +36,11 @@ lab: setup
 # recordings (no engine needed), rendered by nbconvert.
 site: $(SITE_INSTALLED)
 	$(BIN)/python -m stagelab.site site
+
+# A workshop on this server: a hub, a rootless engine and an account per learner (root only).
+classroom: setup
+	@test -n "$(LEARNERS)" || { echo "usage: make classroom LEARNERS=N" >&2; exit 2; }
+	$(BIN)/stagelab classroom up --learners $(LEARNERS)
 
 # The machine's set-up (engine, images, Chromium) runs while the test extras install.
 test: $(INSTALLED)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import cleanup, engine, images, labs, machine, provisioning, standins
 from .builds import build
+from .classroom.commands import add_commands as add_classroom_commands
 from .context import parse_build_args, read_dockerfile
 from .doctor import doctor
 from .dockerfile import parse_dockerfile
@@ -97,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
                             ).set_defaults(func=_lab_tasks)
     commands.add_parser("progress", help="show each lab: not started, attempted or passed"
                         ).set_defaults(func=_progress)
+    add_classroom_commands(commands)
     return parser
 
 

@@ -1,0 +1,136 @@
+"""The instructor's dashboard: a JupyterHub service behind the hub's login.
+
+Only accounts granted `access:services!service=dashboard` (the instructor's role in
+jupyterhub_config.py) get past HubOAuthenticated. The page shows one row per learner (server,
+engine, last activity, criteria passed per lab) and refreshes itself every few seconds from
+`api/board`, which stagelab.classroom.board builds from the hub's REST API and each learner's
+progress record. Pattern: JupyterHub's whoami-oauth service example.
+"""
+
+import asyncio
+import json
+import os
+from urllib.parse import urlparse
+
+from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
+from jupyterhub.utils import url_path_join
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.ioloop import IOLoop
+from tornado.web import Application, RequestHandler, authenticated
+
+from stagelab.classroom.board import board
+from stagelab.classroom.layout import Account
+from stagelab.labs import all_labs
+
+PREFIX = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/dashboard/")
+SETTINGS = json.load(open(os.environ["STAGELAB_CLASSROOM_SETTINGS"]))
+REFRESH_MS = 5000
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>stagelab classroom</title>
+<style>
+body { font-family: sans-serif; margin: 2em; }
+table { border-collapse: collapse; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.7em; text-align: left; }
+td.done { background: #d7f5d7; } td.tried { background: #fdf1cf; }
+td.up, td.running { color: #176217; } td.down, td.stopped { color: #888; }
+</style></head>
+<body><h1>stagelab classroom</h1>
+<p>Signed in as <strong id="me"></strong>. Refreshed every %(seconds)d s;
+last: <span id="updated">never</span>.</p>
+<table id="board"><thead><tr id="head"></tr></thead><tbody id="rows"></tbody></table>
+<script>
+const hubPrefix = %(hub_prefix)s;
+document.getElementById("me").textContent = %(me)s;
+function cell(row, text, css) {
+  const td = row.insertCell(); td.textContent = text; if (css) td.className = css; return td;
+}
+async function refresh() {
+  // A fetch (not a navigation) must carry the hub's XSRF token (JupyterHub 4.1 and later).
+  const answer = await fetch("api/board", {credentials: "same-origin",
+                                           headers: {"X-XSRFToken": %(xsrf)s}});
+  if (!answer.ok) {
+    document.getElementById("updated").textContent = "failed (" + answer.status + ")";
+    return;
+  }
+  const data = await answer.json();
+  const head = document.getElementById("head"); head.innerHTML = "";
+  for (const title of ["learner", "server", "engine", "last activity"])
+    head.appendChild(document.createElement("th")).textContent = title;
+  for (const lab of data.labs)
+    head.appendChild(document.createElement("th")).textContent = lab.slug;
+  const rows = document.getElementById("rows"); rows.innerHTML = "";
+  for (const learner of data.learners) {
+    const row = rows.insertRow(); row.dataset.learner = learner.name;
+    const name = row.insertCell(), link = document.createElement("a");
+    link.href = hubPrefix + "user/" + encodeURIComponent(learner.name) + "/";
+    link.textContent = learner.name; name.appendChild(link);
+    cell(row, learner.server, learner.server);
+    cell(row, learner.engine, learner.engine);
+    cell(row, learner.last_activity || "-");
+    for (const lab of data.labs) {
+      const done = learner.labs[lab.number];
+      const td = done ? cell(row, done.best + "/" + done.total + " (" + done.attempts +
+                             (done.attempts == 1 ? " check)" : " checks)"),
+                             done.done ? "done" : "tried")
+                      : cell(row, "-");
+      td.dataset.lab = lab.number;
+    }
+  }
+  document.getElementById("updated").textContent = new Date().toLocaleTimeString();
+}
+refresh(); setInterval(refresh, %(refresh_ms)d);
+</script></body></html>
+"""
+
+
+async def hub_users() -> list:
+    """Return the hub's user models, asked with this service's own token."""
+    request = HTTPRequest(url_path_join(os.environ["JUPYTERHUB_API_URL"], "users"),
+                          headers={"Authorization": f"token {os.environ['JUPYTERHUB_API_TOKEN']}"})
+    answer = await AsyncHTTPClient().fetch(request)
+    return json.loads(answer.body)
+
+
+class PageHandler(HubOAuthenticated, RequestHandler):
+    """The dashboard page (the instructor's only)."""
+
+    @authenticated
+    def get(self):
+        """Serve the page; its script fetches the board."""
+        me = self.get_current_user()["name"]
+        xsrf = self.xsrf_token
+        xsrf = xsrf.decode() if isinstance(xsrf, bytes) else xsrf
+        self.write(PAGE % {"seconds": REFRESH_MS // 1000, "refresh_ms": REFRESH_MS,
+                           "me": json.dumps(me), "xsrf": json.dumps(xsrf),
+                           "hub_prefix": json.dumps(os.environ.get("JUPYTERHUB_BASE_URL", "/"))})
+
+
+class BoardHandler(HubOAuthenticated, RequestHandler):
+    """The board as JSON: labs, and a row per learner."""
+
+    @authenticated
+    async def get(self):
+        """Answer with stagelab.classroom.board.board() for the class's learners."""
+        users = await hub_users()
+        accounts = [Account.named(name) for name in SETTINGS["learners"]]
+        data = await asyncio.to_thread(board, accounts, users, all_labs())
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        self.write(json.dumps(data))
+
+
+def main() -> None:
+    """Serve the dashboard on the address the hub gave this service."""
+    app = Application([
+        (PREFIX, PageHandler),
+        (url_path_join(PREFIX, "api/board"), BoardHandler),
+        (url_path_join(PREFIX, "oauth_callback"), HubOAuthCallbackHandler),
+    ], cookie_secret=os.urandom(32))
+    url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
+    app.listen(url.port, url.hostname)
+    IOLoop.current().start()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""The class's Unix accounts: learners and the instructor, their passwords and their homes.
+
+`useradd` gives each new account a subordinate uid/gid range no other account has
+(SUB_UID_MIN.. in /etc/login.defs), which its rootless engine maps container ids into.
+Homes are 0700 and hold the account's own copy of notebooks/ and labs/ (labs without anyone's
+working files: those are made from starter/ on first use).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+
+from ..labs.criteria import LITTER
+from ..provisioning import run
+from .layout import (CHECKOUT, CLASS_GROUP, CREDENTIALS_SHEET, Account, ClassRecord,
+                     ClassroomError, account_exists, group_exists)
+
+# Letters and digits that cannot be mistaken for one another on a printed sheet.
+PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+# What a lab folder holds that is the course's, not a learner's (labs/README.md).
+LAB_FILES = {"starter", "solution", "checks.py", "task.ipynb", "task.md"}
+
+
+def new_password() -> str:
+    """Return a new password of 3 groups of 4 characters, e.g. 'k7mq-2xpt-9hfr' (about 59 bits)."""
+    return "-".join("".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(4))
+                    for _ in range(3))
+
+
+def ensure_group(record: ClassRecord) -> None:
+    """Create the class group (members may open /dev/net/tun) unless it exists."""
+    if not group_exists(CLASS_GROUP):
+        run(["groupadd", CLASS_GROUP], f"create the group {CLASS_GROUP}")
+        record.group_created = True
+
+
+def ensure_account(name: str, record: ClassRecord, say=print) -> Account:
+    """Create the account `name` with a home, a subordinate id range and a password (once).
+
+    An account of that name that this class did not create is refused: ClassroomError.
+    """
+    if account_exists(name) and name not in record.accounts_created:
+        raise ClassroomError(f"An account {name!r} already exists and was not made by stagelab "
+                             "classroom: remove or rename it, then retry.")
+    if not account_exists(name):
+        run(["useradd", "--create-home", "--shell", "/bin/bash", "--groups", CLASS_GROUP,
+             "--comment", "stagelab classroom", name], f"create the account {name}")
+        record.accounts_created.append(name)
+        say(f"accounts: created {name}")
+    if name not in record.passwords:
+        record.passwords[name] = new_password()
+        run(["chpasswd"], f"set the password of {name}",
+            input=f"{name}:{record.passwords[name]}\n")
+    account = Account.named(name)
+    os.chmod(account.home, 0o700)
+    return account
+
+
+def copy_course(account: Account) -> None:
+    """Give a new account its own notebooks/ and labs/ (course files only), owned by it."""
+    for folder in ("notebooks", "labs"):
+        target = account.home / folder
+        shutil.copytree(CHECKOUT / folder, target, ignore=_course_only)
+        for path in [target, *target.rglob("*")]:
+            os.lchown(path, account.uid, account.gid)
+
+
+def _course_only(folder: str, names: list[str]) -> set[str]:
+    skipped = {name for name in names if name in LITTER or name == ".backups"}
+    if Path(folder).parent.name == "labs":
+        # Inside a lab folder: only the course's files, never someone's working files.
+        skipped |= {name for name in names if name not in LAB_FILES}
+    return skipped
+
+
+def remove_account(name: str, say=print) -> None:
+    """Remove an account this class created, with its home and subordinate ids."""
+    if not account_exists(name):
+        return
+    account = Account.named(name)
+    done = subprocess.run(["userdel", "--remove", name], capture_output=True, text=True)
+    if done.returncode not in (0, 12):  # 12: the home could not be removed whole
+        raise ClassroomError(f"Could not remove the account {name}: {done.stderr.strip()}")
+    # Files written by container root belong to subordinate ids: userdel may leave them.
+    shutil.rmtree(account.home, ignore_errors=True)
+    shutil.rmtree(account.runtime_dir, ignore_errors=True)
+    say(f"accounts: removed {name} and its home")
+
+
+def write_sheet(record: ClassRecord) -> Path:
+    """Write the printable credentials sheet (mode 0600) and return its path."""
+    lines = [f"stagelab classroom: open {record.hub_url} and log in with your name and password.",
+             ""]
+    for name in record.accounts:
+        if name in record.passwords:
+            lines += ["-" * 60, f"  {record.hub_url}", f"  name:     {name}",
+                      f"  password: {record.passwords[name]}", ""]
+    CREDENTIALS_SHEET.parent.mkdir(parents=True, exist_ok=True)
+    CREDENTIALS_SHEET.touch(mode=0o600)
+    os.chmod(CREDENTIALS_SHEET, 0o600)
+    CREDENTIALS_SHEET.write_text("\n".join(lines) + "\n")
+    return CREDENTIALS_SHEET
+
+
+def credential_lines(record: ClassRecord) -> list[str]:
+    """Return one `NAME PASSWORD` line per account of the class, learners first."""
+    return [f"{name} {record.passwords[name]}" for name in record.accounts
+            if name in record.passwords]
+

@@ -1,0 +1,169 @@
+"""The hub: its settings file, starting and stopping JupyterHub, and asking its REST API.
+
+JupyterHub (https://jupyterhub.readthedocs.io/) runs as root from VENV with
+classroom/jupyterhub_config.py, which reads SETTINGS; it starts configurable-http-proxy on the
+public port, the dashboard and idle-culler services, and one single-user server per learner
+through classroom/spawner.py. Ports: the proxy on PORT, the hub on PORT+1, the proxy's API on
+PORT+2, the dashboard on PORT+3 (all but the first on 127.0.0.1 only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+from .layout import (ASSETS, CHECKOUT, INSTRUCTOR, LOG_DIR, SETTINGS, STATE_DIR, VENV,
+                     ClassRecord, ClassroomError)
+from .rootless import path_for_engines
+
+START_TIMEOUT_S = 90
+STOP_TIMEOUT_S = 90
+
+
+def write_settings(record: ClassRecord, proxy_command: str) -> bool:
+    """Write the settings classroom/jupyterhub_config.py reads (mode 0600).
+
+    Returns True when they differ from those written before (a running hub must restart).
+    """
+    if not record.api_token:
+        record.api_token = secrets.token_hex(32)
+    settings = {
+        "ip": record.ip, "port": record.port, "hub_port": record.port + 1,
+        "proxy_api_port": record.port + 2, "dashboard_port": record.port + 3,
+        "learners": record.learners, "instructor": INSTRUCTOR,
+        "idle_timeout_s": record.idle_timeout_s, "venv": str(VENV),
+        "proxy_command": proxy_command, "state_dir": str(STATE_DIR), "log_dir": str(LOG_DIR),
+        "labs": str(CHECKOUT / "labs"), "engine_path": path_for_engines(),
+        "api_token": record.api_token, "assets": str(ASSETS),
+        "classroom_env": {key: value for key, value in os.environ.items()
+                          if key.startswith("STAGELAB_CLASSROOM_")},
+    }
+    text = json.dumps(settings, indent=1)
+    if SETTINGS.exists() and SETTINGS.read_text() == text:
+        return False
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    SETTINGS.touch(mode=0o600)
+    os.chmod(SETTINGS, 0o600)
+    SETTINGS.write_text(text)
+    return True
+
+
+def hub_alive(record: ClassRecord) -> bool:
+    """Tell whether the hub process this class started is still running."""
+    if not record.hub_pid:
+        return False
+    try:
+        return "jupyterhub" in open(f"/proc/{record.hub_pid}/cmdline").read()
+    except OSError:
+        return False
+
+
+def api(record: ClassRecord, path: str, method: str = "GET", timeout: float = 10) -> object:
+    """Call the hub's REST API (`/hub/api` + path) with the class's own token; return its JSON.
+
+    Raises ClassroomError when the hub does not answer or refuses.
+    """
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{record.port + 1}/hub/api{path}", method=method,
+        headers={"Authorization": f"token {record.api_token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            body = answer.read()
+    except (urllib.error.URLError, OSError) as error:
+        raise ClassroomError(f"The hub does not answer ({error}): run "
+                             "`stagelab classroom up`.") from None
+    return json.loads(body) if body else None
+
+
+def users(record: ClassRecord) -> list[dict] | None:
+    """Return the hub's user models (`GET /hub/api/users`), or None when the hub is down."""
+    if not hub_alive(record):
+        return None
+    try:
+        return api(record, "/users")
+    except ClassroomError:
+        return None
+
+
+def start(record: ClassRecord, say=print) -> int:
+    """Start JupyterHub (unless this class's hub runs) and wait until its API answers.
+
+    Returns the hub's pid. Raises ClassroomError with the log's tail when it does not answer
+    within START_TIMEOUT_S seconds.
+    """
+    log_path = LOG_DIR / "jupyterhub.log"
+    if not hub_alive(record):
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        environment = {"PATH": f"{VENV / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+                       "LANG": "C.UTF-8", "STAGELAB_CLASSROOM_SETTINGS": str(SETTINGS),
+                       **{key: value for key, value in os.environ.items()
+                          if key.startswith("STAGELAB_CLASSROOM_")}}
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(
+                [str(VENV / "bin" / "jupyterhub"), "-f", str(ASSETS / "jupyterhub_config.py")],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=environment, cwd=STATE_DIR, start_new_session=True)
+        record.hub_pid = process.pid
+        record.save()
+        say(f"hub: starting JupyterHub (log: {log_path})")
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            api(record, "/", timeout=3)
+            # The hub answers before the proxy routes to it: wait for the public side too.
+            public = record.ip if record.ip not in ("", "0.0.0.0") else "127.0.0.1"
+            urllib.request.urlopen(f"http://{public}:{record.port}/hub/api/", timeout=3).close()
+            return record.hub_pid
+        except (ClassroomError, urllib.error.URLError, OSError):
+            if not hub_alive(record) or time.monotonic() > deadline:
+                tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
+                raise ClassroomError(f"JupyterHub did not answer. Its log ({log_path}) ends "
+                                     f"with:\n{tail}") from None
+            time.sleep(0.5)
+
+
+def stop_servers(record: ClassRecord, say=print, timeout: float = STOP_TIMEOUT_S) -> int:
+    """Stop every running single-user server (and so its engine) through the hub's API.
+
+    Returns how many were running. Servers still up after `timeout` seconds are left to
+    the caller.
+    """
+    running = [user["name"] for user in users(record) or [] if user.get("servers")]
+    for name in running:
+        api(record, f"/users/{name}/server", method="DELETE", timeout=STOP_TIMEOUT_S)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(user.get("servers")
+                                              for user in users(record) or []):
+        time.sleep(0.5)
+    if running:
+        say(f"hub: stopped the servers of {', '.join(running)}")
+    return len(running)
+
+
+def stop(record: ClassRecord, say=print) -> bool:
+    """Stop the hub and its proxy; single-user servers keep running (see stop_servers).
+
+    Returns True when a hub was running. After STOP_TIMEOUT_S seconds its process group is
+    killed.
+    """
+    if not hub_alive(record):
+        record.hub_pid = None
+        return False
+    pid = record.hub_pid
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while hub_alive(record) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    try:
+        os.killpg(pid, signal.SIGKILL)  # the hub's own session: itself and its proxy
+    except ProcessLookupError:
+        pass
+    record.hub_pid = None
+    say("hub: stopped JupyterHub and its proxy")
+    return True

@@ -1,0 +1,189 @@
+"""Bring a class up and take it down: installs, accounts, engines and images, the hub.
+
+`up` is idempotent: what exists is kept (accounts, homes and the learners' work, loaded
+images, a running hub). Everything it makes is written to the class record (layout.RECORD)
+as it goes, so `down --purge` removes exactly that, even after an `up` that failed half-way.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+from .. import provisioning, standins
+from . import accounts, hub, installs, rootless
+from .layout import (CLASS_GROUP, ENGINE_PIDS, IMAGES_ARCHIVE, INSTRUCTOR, LOG_DIR, STATE_DIR, Account,
+                     ClassRecord, ClassroomError, group_exists, learner_names)
+
+STATE_FILES = ["class.json", "settings.json", "credentials.txt", "jupyterhub.sqlite",
+                     "jupyterhub_cookie_secret", "jupyterhub-proxy.pid"]
+
+
+def require_root(action: str) -> None:
+    """Raise ClassroomError unless running as root."""
+    if os.geteuid() != 0:
+        raise ClassroomError(f"`stagelab classroom {action}` manages accounts and engines: "
+                             "run it as root (sudo).")
+
+
+def up(learners: int, port: int, ip: str, idle_timeout_s: int, say=print) -> ClassRecord:
+    """Bring up a class of `learners` behind a hub on `port`; return its record.
+
+    Installs what is missing, creates accounts learner01.. and `instructor` (each with a
+    password, a subordinate id range and a 0700 home with notebooks/ and labs/), loads the
+    base images into each account's rootless engine from one archive, and starts JupyterHub.
+    Raises ClassroomError (with what to fix) or ProvisionError when a step fails.
+    """
+    require_root("up")
+    record = ClassRecord.load()
+    names = learner_names(learners)
+    if len(record.learners) > len(names):
+        say(f"class: keeping the {len(record.learners)} learners already set up")
+        names = record.learners
+    record.learners, record.port, record.ip = names, port, ip
+    record.idle_timeout_s = idle_timeout_s
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    record.save()
+    _ensure_engine_and_archive(say)
+    installs.ensure_rootless_parts(say)
+    reinstalled = installs.ensure_hub_environment(say)
+    proxy = installs.ensure_proxy(say)
+    accounts.ensure_group(record)
+    class_accounts = []
+    for name in record.accounts:
+        try:
+            class_accounts.append(accounts.ensure_account(name, record, say))
+        finally:
+            record.save()
+        if name not in record.homes_ready:
+            # Only into a home made by this class, before its learner ever logged in: root
+            # writes nothing in a home a learner uses (a planted symlink could redirect it).
+            accounts.copy_course(class_accounts[-1])
+            rootless.link_buildx(class_accounts[-1])
+            record.homes_ready.append(name)
+            record.save()
+    record.tun_acl_added, record.tun_had_acl = (
+        (True, record.tun_had_acl) if record.tun_acl_added else rootless.grant_tun(say))
+    record.save()
+    rootless.require(rootless.preflight(class_accounts))
+    for account in class_accounts:
+        _load_images(account, record, say)
+    changed = hub.write_settings(record, str(proxy))
+    record.save()
+    if (reinstalled or changed) and hub.hub_alive(record):
+        say("hub: restarting JupyterHub with the new " + ("install" if reinstalled else "settings"))
+        hub.stop(record, say)
+    hub.start(record, say)
+    record.save()
+    accounts.write_sheet(record)
+    say(f"class: {len(record.learners)} learners and {INSTRUCTOR}; credentials: "
+        "`stagelab classroom credentials`")
+    return record
+
+
+def _ensure_engine_and_archive(say) -> None:
+    if not rootless.ROOTLESS_SCRIPT.exists():
+        provisioning.Provisioner(say).install_engine()
+    if IMAGES_ARCHIVE.exists():
+        return
+    provisioning.ensure(say)
+    standins.ensure(say)
+    IMAGES_ARCHIVE.parent.mkdir(parents=True, exist_ok=True)
+    partial = IMAGES_ARCHIVE.with_suffix(".partial")
+    standins.export(partial, say)
+    # Each learner's engine loads the archive as that learner.
+    os.chmod(partial, 0o644)
+    for folder in (STATE_DIR, IMAGES_ARCHIVE.parent):
+        os.chmod(folder, 0o755)
+    partial.replace(IMAGES_ARCHIVE)
+
+
+def _load_images(account: Account, record: ClassRecord, say) -> None:
+    if account.name in record.images_loaded:
+        return
+    started = time.monotonic()
+    running = rootless.engine_pid(account) is not None
+    rootless.start_engine(account)
+    try:
+        loaded = rootless.load_images(account, IMAGES_ARCHIVE)
+    finally:
+        if not running:
+            rootless.stop_engine(account)
+    record.images_loaded.append(account.name)
+    record.save()
+    say(f"engines: {account.name}: loaded {len(loaded)} base images in "
+        f"{time.monotonic() - started:.1f} s")
+
+
+def class_processes(uids: set[int]) -> list[int]:
+    """Return the pids of processes whose real uid is one of `uids`."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith("Uid:"):
+                    if int(line.split()[1]) in uids:
+                        found.append(int(status.parent.name))
+                    break
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def down(purge: bool, say=print) -> None:
+    """Stop the hub, every server and engine of the class; with `purge`, remove what `up` made.
+
+    Purging removes the accounts `up` created (homes, engine data, subordinate ids), the class
+    group if `up` created it, its ACL entry on /dev/net/tun, the image archive, the class's
+    state and logs. Installs (the hub's environment, the proxy, RootlessKit) stay.
+    """
+    require_root("down")
+    record = ClassRecord.load()
+    if hub.hub_alive(record):
+        hub.stop_servers(record, say)
+    hub.stop(record, say)
+    record.save()
+    existing = [Account.named(name) for name in record.accounts if _exists(name)]
+    for account in existing:
+        if rootless.stop_engine(account):
+            say(f"engines: stopped {account.name}'s engine")
+    leftovers = class_processes({account.uid for account in existing
+                                 if account.name in record.accounts_created})
+    for pid in leftovers:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if leftovers:
+        say(f"class: ended {len(leftovers)} leftover processes of class accounts")
+        time.sleep(0.5)
+    if not purge:
+        return
+    for name in record.accounts_created:
+        accounts.remove_account(name, say)
+    if record.group_created and group_exists(CLASS_GROUP):
+        provisioning.run(["groupdel", CLASS_GROUP], "remove the class group")
+    if record.tun_acl_added:
+        rootless.revoke_tun(record.tun_had_acl)
+    shutil.rmtree(IMAGES_ARCHIVE.parent, ignore_errors=True)
+    shutil.rmtree(ENGINE_PIDS, ignore_errors=True)
+    for name in STATE_FILES:
+        (STATE_DIR / name).unlink(missing_ok=True)
+    for log in LOG_DIR.glob("*.log"):
+        log.unlink()
+    for folder in (STATE_DIR, LOG_DIR):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    say("class: purged the accounts, homes, engine data and state that `up` made")
+
+
+def _exists(name: str) -> bool:
+    try:
+        Account.named(name)
+        return True
+    except ClassroomError:
+        return False
+

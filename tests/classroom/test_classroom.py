@@ -1,0 +1,338 @@
+"""A real class of 3 on this machine: hub, proxy, rootless engines; the isolation list of
+issue 13 item by item; the dashboard; reset; and, last, `down --purge` leaving nothing behind.
+
+Tests run in file order and share the class (conftest.classroom); the last one purges it.
+"""
+
+from __future__ import annotations
+
+import grp
+import json
+import pwd
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from dashboard_browser import dashboard_text_in_chromium
+from classroom_support import BASE, LEARNERS, PORT, as_user, stagelab
+from hubclient import HubSession
+
+from stagelab import engine, images
+from stagelab.classroom import rootless
+from stagelab.classroom.board import server_state
+from stagelab.classroom.layout import CLASS_GROUP, Account, group_exists
+
+pytestmark = pytest.mark.engine
+ROOT = Path(__file__).resolve().parents[2]
+LESSON = ROOT / "notebooks" / "02_what_is_a_stage.ipynb"
+BUSYBOX = "stagelab/offline-busybox:1.36"
+
+
+def code_cells(notebook: Path) -> list[str]:
+    cells = json.loads(notebook.read_text())["cells"]
+    return ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
+
+
+def test_up_made_accounts_engines_and_hub(classroom):
+    assert classroom.learners == [f"learner{n:02d}" for n in range(1, LEARNERS + 1)]
+    ranges = {}
+    for name in classroom.accounts:
+        account = Account.named(name)
+        assert Path(account.home).stat().st_mode & 0o777 == 0o700
+        assert (account.home / "notebooks" / LESSON.name).is_file()
+        assert (account.home / "labs" / "01-fix-the-pipeline" / "starter").is_dir()
+        assert not (account.home / "labs" / "01-fix-the-pipeline" / "Dockerfile").exists()
+        line = next(entry for entry in Path("/etc/subuid").read_text().splitlines()
+                    if entry.startswith(f"{name}:"))
+        ranges[name] = int(line.split(":")[1])
+    assert len(set(ranges.values())) == len(ranges), f"subordinate ranges overlap: {ranges}"
+    # Each password is its own: never one shared password.
+    assert len(set(classroom.passwords.values())) == len(classroom.accounts)
+
+
+def test_up_again_changes_nothing(classroom):
+    done = stagelab("classroom", "up", "--learners", str(LEARNERS), "--port", str(PORT),
+                    "--ip", "127.0.0.1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "created" not in done.stdout and "loaded" not in done.stdout, done.stdout
+    assert "starting JupyterHub" not in done.stdout
+
+
+def test_preflight_passes_once_up(classroom):
+    done = stagelab("classroom", "preflight")
+    assert done.returncode == 0 and "MISSING" not in done.stdout, done.stdout
+    assert done.stdout.count("[ok] subordinate ids of") == len(classroom.accounts)
+
+
+def test_credentials_print_one_line_per_account_and_a_private_sheet(classroom):
+    done = stagelab("classroom", "credentials")
+    lines = done.stdout.splitlines()
+    assert lines == [f"{name} {classroom.passwords[name]}" for name in classroom.accounts]
+    sheet = Path(done.stderr.split("printable sheet: ")[1].rstrip(")\n"))
+    assert sheet.stat().st_mode & 0o777 == 0o600
+    assert classroom.passwords["learner01"] in sheet.read_text()
+
+
+def test_the_hub_refuses_a_wrong_password(classroom):
+    answer = HubSession(BASE, "learner01").login("not-the-password")
+    assert answer.status_code == 403
+    assert "jupyterhub-session-id" not in answer.cookies
+
+
+def test_two_learners_run_lesson_02_at_the_same_time(servers):
+    outcomes = {}
+
+    def run_lesson(name):
+        kernel = servers[name].kernel()
+        try:
+            for code in code_cells(Path(f"/home/{name}/notebooks/{LESSON.name}")):
+                status, output = kernel.execute(code)
+                if status != "ok":
+                    outcomes[name] = (code, output)
+                    return
+            outcomes[name] = "ok"
+        finally:
+            kernel.close()
+
+    threads = [threading.Thread(target=run_lesson, args=(name,))
+               for name in ("learner01", "learner02")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=1200)
+    assert outcomes == {"learner01": "ok", "learner02": "ok"}
+
+
+def test_each_server_uses_its_own_engine(servers):
+    kernel = servers["learner01"].kernel()
+    try:
+        status, output = kernel.execute(
+            "import os, stagelab as sl\nprint(os.getuid(), os.environ['DOCKER_HOST'], "
+            "sl.doctor().ok)")
+    finally:
+        kernel.close()
+    account = Account.named("learner01")
+    assert status == "ok" and output == [f"{account.uid} {account.docker_host} True\n"], output
+
+
+def test_a_cannot_connect_to_b_engine_socket(servers):
+    other = Account.named("learner02")
+    done = as_user("learner01", ["python3", "-c", f"""
+import socket
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect({str(other.socket)!r})
+    print("connected")
+except PermissionError:
+    print("denied")
+"""])
+    assert done.stdout.strip() == "denied", done.stdout + done.stderr
+    assert rootless.engine_answers(other)  # it runs: the refusal is the permission
+
+
+def test_a_cannot_list_or_remove_b_images_or_containers(servers):
+    other = Account.named("learner02")
+    made = as_user("learner02", ["docker", "run", "-d", "--name", "only-b", BUSYBOX,
+                                 "sleep", "600"])
+    assert made.returncode == 0, made.stderr
+    for command in (["docker", "-H", other.docker_host, "image", "ls"],
+                    ["docker", "-H", other.docker_host, "ps", "-a"],
+                    ["docker", "-H", other.docker_host, "rm", "-f", "only-b"],
+                    ["docker", "-H", other.docker_host, "image", "rm", BUSYBOX]):
+        done = as_user("learner01", command)
+        assert done.returncode != 0 and "permission denied" in done.stderr, (command, done)
+    mine = as_user("learner01", ["docker", "ps", "-a", "--format", "{{.Names}}"])
+    assert "only-b" not in mine.stdout.split()
+    still = as_user("learner02", ["docker", "ps", "--format", "{{.Names}}"])
+    assert "only-b" in still.stdout.split()
+    as_user("learner02", ["docker", "rm", "-f", "only-b"])
+
+
+def test_a_cannot_read_b_home(servers):
+    for command in (["ls", "/home/learner02"],
+                    ["cat", f"/home/learner02/notebooks/{LESSON.name}"]):
+        done = as_user("learner01", command)
+        assert done.returncode != 0 and "Permission denied" in done.stderr, done
+
+
+def test_a_container_cannot_read_host_root_files(servers):
+    done = as_user("learner01", ["docker", "run", "--rm", "-v", "/etc/shadow:/shadow:ro",
+                                 BUSYBOX, "cat", "/shadow"])
+    assert done.returncode != 0 and "Permission denied" in done.stderr, done
+    assert "root:" not in done.stdout
+
+
+def test_a_container_cannot_become_host_root(servers):
+    account = Account.named("learner01")
+    mapping = as_user("learner01", ["docker", "run", "--rm", BUSYBOX, "cat",
+                                    "/proc/self/uid_map"])
+    first = mapping.stdout.split()
+    assert first[:3] == ["0", str(account.uid), "1"], mapping.stdout
+    # Even --privileged with the host's / mounted: root in the container is not root here.
+    marker = "/root/stagelab-classroom-escape"
+    done = as_user("learner01", ["docker", "run", "--rm", "--privileged", "-v", "/:/host",
+                                 BUSYBOX, "touch", f"/host{marker}"])
+    assert done.returncode != 0 and not Path(marker).exists(), done
+    # The container's processes are the learner's on this host.
+    as_user("learner01", ["docker", "run", "-d", "--name", "sleeper", BUSYBOX, "sleep", "600"])
+    pid = as_user("learner01", ["docker", "inspect", "-f", "{{.State.Pid}}", "sleeper"])
+    try:
+        host_pid = int(pid.stdout.strip())
+        assert Path(f"/proc/{host_pid}").stat().st_uid == account.uid
+    finally:
+        as_user("learner01", ["docker", "rm", "-f", "sleeper"])
+
+
+def test_stagelab_clean_of_a_touches_only_a_engine(servers):
+    dockerfile = "FROM busybox:1.36\nRUN echo {who} > /who\n"
+    for name in ("learner01", "learner02"):
+        built = as_user(name, ["python3", "-c", "import stagelab as sl; print(sl.build("
+                               f"{dockerfile.format(who=name)!r}, progress=False).image_id)"])
+        assert built.returncode == 0, built.stderr
+    image_of_b = built.stdout.strip()
+    cleaned = as_user("learner01", ["stagelab", "clean"])
+    assert cleaned.returncode == 0 and "removed" in cleaned.stdout, cleaned
+    assert as_user("learner02", ["docker", "image", "inspect", image_of_b]).returncode == 0
+    left = as_user("learner01", ["docker", "image", "ls", "-q", "--filter",
+                                 "label=io.stagelab.kind=build"])
+    assert left.stdout.strip() == ""
+
+
+def test_a_learner_cannot_start_stop_or_open_another_server(servers):
+    learner = servers["learner01"]
+    assert learner.api("POST", "/users/learner02/server").status_code in (403, 404)
+    assert learner.api("DELETE", "/users/learner02/server").status_code in (403, 404)
+    assert learner.api("GET", "/users/learner02").status_code in (403, 404)
+    assert learner.server("GET", "/status", user="learner02").status_code in (302, 403)
+    page = learner.http.get(f"{BASE}/user/learner02/api/status", timeout=30)
+    assert page.status_code == 403 or "/hub/login" in page.url, (page.status_code, page.url)
+    assert learner.server("GET", "/status").status_code == 200  # its own: yes
+    assert servers["learner02"].api("GET", "/users/learner02").json()["servers"][""]["ready"]
+
+
+def test_stopping_a_server_stops_its_engine(servers):
+    account = Account.named("learner02")
+    assert rootless.engine_answers(account)
+    answer = servers["learner02"].api("DELETE", "/users/learner02/server")
+    assert answer.status_code in (202, 204), answer.text
+    deadline = time.monotonic() + 60
+    while rootless.engine_pid(account) is not None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert rootless.engine_pid(account) is None and not rootless.engine_answers(account)
+    assert (account.data_root / "image").is_dir(), "its images stay for the next start"
+
+
+def test_the_instructor_opens_a_learner_server_and_learners_no_dashboard(servers):
+    assert servers["instructor"].server("GET", "/status", user="learner01").status_code == 200
+    board = servers["learner01"].http.get(f"{BASE}/services/dashboard/api/board", timeout=30)
+    assert board.status_code == 403 or "/hub/login" in board.url, board.status_code
+
+
+def test_a_lab_check_by_learner01_shows_on_the_dashboard(servers):
+    kernel = servers["learner01"].kernel()
+    try:
+        status, output = kernel.execute(
+            "import shutil, stagelab as sl\nlab = sl.lab('01')\n"
+            "shutil.copytree(lab.solution_path, lab.path, dirs_exist_ok=True)\n"
+            "report = lab.check()")
+        assert status == "ok", output
+        status, output = kernel.execute("print(report.score)")
+    finally:
+        kernel.close()
+    assert status == "ok", output
+    passed, total = eval(output[-1])
+    assert passed == total
+    board = servers["instructor"].http.get(f"{BASE}/services/dashboard/api/board", timeout=60)
+    row = next(row for row in board.json()["learners"] if row["name"] == "learner01")
+    assert row["labs"]["01"]["best"] == total and row["labs"]["01"]["done"], row
+    assert row["server"] == "running" and row["engine"] == "up" and row["last_activity"]
+    # The dashboard reads the checkout's labs as root: it leaves no bytecode in them.
+    assert not list((ROOT / "labs").rglob("__pycache__"))
+
+
+@pytest.mark.browser
+def test_the_instructor_sees_progress_in_chromium(servers, classroom, tmp_path):
+    text = dashboard_text_in_chromium(BASE, "instructor", classroom.passwords["instructor"],
+                                      tmp_path)
+    assert "learner01" in text and "4/4" in text, text
+
+
+def test_status_json(servers, classroom):
+    done = stagelab("classroom", "status", "--json")
+    document = json.loads(done.stdout)
+    assert set(document) == {"hub_url", "learners"}
+    assert document["hub_url"] == f"http://127.0.0.1:{PORT}/"
+    rows = {row["name"]: row for row in document["learners"]}
+    assert list(rows) == classroom.learners
+    for row in rows.values():
+        assert set(row) == {"name", "uid", "server", "docker_host", "engine_pid", "images"}
+        assert row["uid"] == pwd.getpwnam(row["name"]).pw_uid
+    running = rows["learner01"]
+    assert running["server"] == "running" and running["engine_pid"] > 0
+    assert BUSYBOX in running["images"]
+    assert rows["learner03"]["server"] == "stopped" and rows["learner03"]["engine_pid"] is None
+
+
+def test_reset_keeps_a_backup(servers):
+    account = Account.named("learner01")
+    lab = account.home / "labs" / "01-fix-the-pipeline"
+    mine = (lab / "Dockerfile").read_text()  # the solution, copied in by the check above
+    done = stagelab("classroom", "reset", "learner01", "01")
+    assert done.returncode == 0, done.stderr
+    assert (lab / "Dockerfile").read_text() == (lab / "starter" / "Dockerfile").read_text()
+    backups = sorted((lab / ".backups").iterdir())
+    assert (backups[-1] / "Dockerfile").read_text() == mine
+    assert (backups[-1] / "Dockerfile").stat().st_uid == account.uid
+
+
+def test_idle_servers_and_their_engines_are_culled(servers, classroom):
+    account = Account.named("learner01")
+    assert rootless.engine_pid(account) is not None  # running since the lab check, then idle
+    done = stagelab("classroom", "up", "--learners", str(LEARNERS), "--port", str(PORT),
+                    "--ip", "127.0.0.1", "--idle-timeout", "30")
+    assert done.returncode == 0 and "restarting JupyterHub" in done.stdout, done
+    culler = [path for path in Path("/proc").glob("[0-9]*/cmdline")
+              if b"jupyterhub_idle_culler" in path.read_bytes()]
+    assert len(culler) == 1 and b"--timeout=30" in culler[0].read_bytes()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        model = servers["learner01"].api("GET", "/users/learner01").json()
+        if server_state(model) == "stopped" and rootless.engine_pid(account) is None:
+            break
+        time.sleep(2)
+    else:
+        raise AssertionError(f"learner01's idle server was not culled: {model}")
+    assert not rootless.engine_answers(account)
+    assert (account.home / "labs" / "01-fix-the-pipeline" / "Dockerfile").exists()
+
+
+def test_down_purge_leaves_nothing_behind(classroom):
+    uids = {name: Account.named(name).uid for name in classroom.accounts}
+    class_gid = grp.getgrnam(CLASS_GROUP).gr_gid
+    done = stagelab("classroom", "down", "--purge")
+    assert done.returncode == 0, done.stderr
+    for name, uid in uids.items():
+        with pytest.raises(KeyError):
+            pwd.getpwnam(name)
+        assert not Path(f"/home/{name}").exists()  # homes, and the engines' data roots
+        assert not Path(f"/run/user/{uid}").exists()  # runtime dirs, and the sockets
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                real = [line for line in status.read_text().splitlines()
+                        if line.startswith("Uid:")][0].split()[1]
+            except (OSError, IndexError):
+                continue
+            assert int(real) != uid, f"a process of {name} is left: {status.parent}"
+    assert not any(line.split(":")[0] in uids
+                   for line in Path("/etc/subuid").read_text().splitlines())
+    assert not group_exists(CLASS_GROUP)
+    acl = subprocess.run(["getfacl", "-cpn", str(rootless.TUN)], capture_output=True,
+                         text=True).stdout
+    assert f"group:{class_gid}:" not in acl, acl
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", PORT)) != 0, "the proxy still listens"
+    # The shared root engine and its images are untouched.
+    assert engine.ping() is not None and images.present(BUSYBOX)
