@@ -5,24 +5,37 @@ BIN := $(VENV)/bin
 # What is installed: stagelab with its runtime dependencies; then the test extras too.
 INSTALLED := $(VENV)/.stagelab-installed
 TEST_INSTALLED := $(VENV)/.stagelab-test-installed
+SITE_INSTALLED := $(VENV)/.stagelab-site-installed
 LAB_PORT ?= 8888
 
-.PHONY: lab test setup recordings benchmark clean classroom
+.PHONY: lab test setup site recordings benchmark clean classroom
 
 $(INSTALLED): pyproject.toml scripts/install-python
 	@PYTHON=$(PYTHON) scripts/install-python $(VENV)
 	@touch $@
 
+# make test builds the site too (tests/site).
 $(TEST_INSTALLED): $(INSTALLED)
-	@PYTHON=$(PYTHON) scripts/install-python $(VENV) test
+	@PYTHON=$(PYTHON) scripts/install-python $(VENV) test,site
+	@touch $@
+
+$(SITE_INSTALLED): $(INSTALLED)
+	@PYTHON=$(PYTHON) scripts/install-python $(VENV) site
 	@touch $@
 
 setup: $(INSTALLED)
 	@$(BIN)/stagelab setup
 
+# jupyter/settings/overrides.json: the project's JupyterLab settings (no news pop-up).
 lab: setup
 	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser --allow-root \
-		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks/01_start_here.ipynb
+		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks/01_start_here.ipynb \
+		--LabApp.app_settings_dir=$(CURDIR)/jupyter/settings
+
+# The course as a static site in site/: every lesson and lab task, builds replayed from the
+# recordings (no engine needed), rendered by nbconvert.
+site: $(SITE_INSTALLED)
+	$(BIN)/python -m stagelab.site site
 
 # A workshop on this server: a hub, a rootless engine and an account per learner (root only).
 classroom: setup

@@ -15,18 +15,21 @@ HINTS = [
     "Name the compiling stage (`FROM gcc:12-bookworm AS build`), then start a new stage FROM a "
     "small image and `COPY --from=build` the binary into it.",
     "busybox:1.36 (2 MB) has no C library, and debian:bookworm-slim is 74 MB: compile with "
-    "`gcc -static` and put the binary in a busybox:1.36 (or scratch) stage.",
+    "`gcc -static`, then start the last stage `FROM busybox:1.36` (or scratch) and "
+    "`COPY --from=build /usr/local/bin/hello /usr/local/bin/hello` into it.",
 ]
 
 
 builds = labs.builds()
 prints_output = labs.prints(EXPECTED_OUTPUT, title="The image prints the right output",
-                            hint="A binary that needs glibc does not run on busybox: compile with "
-                                 "`-static`.", detail="the greeting and five squares")
+                            hint="Does the final image have what the program needs to start? "
+                                 "A binary linked the usual way loads the C library.",
+                            detail="the greeting and five squares")
 
 
 @criterion(f"The final image is smaller than {SIZE_LIMIT_MB} MB",
-           hint="Only the last stage ships: start it FROM busybox:1.36 (or scratch).")
+           hint="Only the last stage ships. What does it start FROM, and how big is that "
+                "image?")
 def small(work):
     size_mb = work.build().size_mb
     expect(size_mb < SIZE_LIMIT_MB, f"the final image is {size_mb:.1f} MB")
@@ -34,16 +37,16 @@ def small(work):
 
 
 no_compiler = labs.holds_none_of(COMPILER_PATHS, title="The final image holds no compiler",
-                                 hint="Compile in an earlier stage; the last stage should "
-                                      "not start FROM gcc.")
+                                 hint="The compiler comes with the image the last stage "
+                                      "starts FROM. Could another stage do the compiling?")
 
 
 @criterion("The final stage copies the program from a build stage (COPY --from)",
-           hint="Add `COPY --from=<your build stage> <path of the binary> <where it goes>`.")
+           hint="How does a file get from one stage into another? (lesson 05)")
 def copies_program(work):
     parsed = work.dockerfile
     final = last_stage(parsed)
     stages = {stage.ref for stage in parsed.stages}
     copied = [source for source in final.sources if source in stages]
-    expect(bool(copied), f"the last stage ({final.label}) copies from no other stage")
+    expect(bool(copied), f"stage {final.label}, the last one, copies from no other stage")
     return f"the last stage copies from {', '.join(copied)}"

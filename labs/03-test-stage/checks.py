@@ -44,7 +44,7 @@ greets = labs.prints(EXPECTED_OUTPUT, title="The default image greets",
 
 
 @criterion("`--target test` builds and the tests pass",
-           hint="Name a stage `test` (`FROM base AS test`) that copies the tests and runs them.")
+           hint="Is there a stage named `test`? It needs the tests, and must run them.")
 def test_target_passes(work):
     result = work.build(target="test")
     ran = re.search(r"^\s*Ran (\d+) tests? ", result.log, re.MULTILINE)
@@ -69,7 +69,8 @@ def test_target_catches_bugs(work):
 
 
 @criterion("The default build skips the test stage (BuildKit)",
-           hint="Keep the shipped stage last and do not start it FROM test or COPY from test.")
+           hint="BuildKit skips the stages the target does not need. Does the last stage "
+                "need `test`?")
 def default_skips_tests(work):
     work.dockerfile.stage("test")
     status = work.build().stage_status["test"]
@@ -78,7 +79,7 @@ def default_skips_tests(work):
 
 
 @criterion("The shipped image holds no test files",
-           hint="Copy only greet.py into the shipped stage; tests belong in the test stage.")
+           hint="What does `COPY . .` bring into the stage that ships?")
 def ships_no_tests(work):
     mine = {path.name for path in work.path.rglob("test_*.py")}
     expect(bool(mine), "no test_*.py files in your folder to look for")

@@ -33,7 +33,8 @@ def dev_image(work):
 
 
 @criterion("The dev image builds with `--target dev` or `--build-arg MODE=dev`",
-           hint="Name the development stage: `FROM gcc:12-bookworm AS dev`.")
+           hint="`--target dev` picks a stage by its name: which stage is the development "
+                "one?")
 def dev_reachable(work):
     result, how = dev_image(work)
     return f"{how}: {result.size_mb:.1f} MB"
@@ -54,12 +55,28 @@ def dev_contents(work):
     return f"has {', '.join(wanted)}; prints {output!r}"
 
 
-prod_runs = labs.prints(EXPECTED_OUTPUT, title="The default build (prod) runs the program",
-                        hint="The last stage needs a CMD that runs the binary it copied.")
+def prod_image(work):
+    """Build the default image; fail when it is the development image itself."""
+    default = work.build()
+    try:
+        dev, how = dev_image(work)
+    except labs.CheckFailed:
+        fail("the default build gives the only image this Dockerfile makes: the development "
+             "one")
+    expect(default.image_id != dev.image_id,
+           f"the default build gives the same image as {how}: the development one")
+    return default.image_id
+
+
+prod_runs = labs.prints(EXPECTED_OUTPUT, title="The default build gives prod, and it runs the "
+                                               "program",
+                        hint="The default build gives the last stage: is that a production "
+                             "image?", image=prod_image)
 
 
 @criterion("The prod image holds no compiler, no make and no source",
-           hint="Start prod FROM busybox:1.36 and COPY --from only the binary into it.")
+           hint="The tools come with the image a stage starts FROM: what does prod start "
+                "FROM, and what does it copy in?")
 def prod_contents(work):
     image = work.build().image_id
     tools = labs.existing_paths(image, COMPILER_PATHS + ["/usr/bin/make"])

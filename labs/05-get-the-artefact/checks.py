@@ -2,7 +2,7 @@
 
 import subprocess
 
-from stagelab.labs import criterion, expect
+from stagelab.labs import criterion, expect, fail
 
 TITLE = "Get the artefact out"
 GOAL = ("Make `--output` (sl.build(..., output=folder)) write just the `tool` binary into the "
@@ -26,7 +26,7 @@ def exports(work):
 
 
 @criterion("The folder holds only the file `tool`",
-           hint="The last stage is what gets exported: make it FROM scratch, holding the binary.")
+           hint="`--output` writes the whole file system of the last stage. What is in it?")
 def only_the_tool(work):
     folder = work.export()
     written = sorted(str(path.relative_to(folder)) for path in folder.rglob("*")
@@ -37,9 +37,15 @@ def only_the_tool(work):
 
 
 @criterion("`tool` runs on this machine and prints the right thing",
-           hint="Copy the static binary to `/tool` in the exported stage.")
+           hint="Where in the folder did the binary land, and under what name?")
 def tool_runs(work):
-    tool = work.export() / "tool"
+    folder = work.export()
+    tool = folder / "tool"
+    elsewhere = sorted(str(path.relative_to(folder)) for path in folder.rglob("tool")
+                       if path.is_file() and path != tool)
+    if not tool.is_file() and elsewhere:
+        fail(f"the binary is in the folder, but at {elsewhere[0]}: it belongs at the top, "
+             "as `tool`")
     expect(tool.is_file(), "there is no file `tool` at the top of the folder")
     expect(tool.read_bytes()[:4] == b"\x7fELF", "`tool` is not a Linux program")
     done = subprocess.run([str(tool), *ARGUMENTS], capture_output=True, text=True, timeout=30)
@@ -50,8 +56,8 @@ def tool_runs(work):
 
 
 @criterion("The exported stage starts FROM scratch: no image's files come with the tool",
-           hint="With --output the last stage is written out whole, base image included: start "
-                "it `FROM scratch`.")
+           hint="With --output the last stage is written out whole, base image included: "
+                "which base image has no files at all?")
 def from_scratch(work):
     work.export()
     stage = work.dockerfile.stages[-1]

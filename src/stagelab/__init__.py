@@ -6,24 +6,27 @@ Every name a lesson or a lab uses is here: `import stagelab as sl`.
 from .builds import build
 from .calls import CheckWarning, call, check, features
 from .containers import files, history, image_config, image_exists, run, run_status
-from .display import compare, graph, layers, sizes, timeline
+from .display import compare, graph, layers, sizes, stage_table, timeline
 from .dockerfile import Dockerfile, Stage, parse_dockerfile
 from .doctor import base_images, doctor
-from .errors import (BuildContextError, BuildFailed, DockerfileError, EngineUnavailable,
-                     ImageUnavailable, ProvisionError, RunFailed, RunTimedOut, StagelabError)
 from .cleanup import clean
+from .errors import (BuildContextError, BuildFailed, ClaimFailed, DockerfileError,
+                     EngineUnavailable, ImageUnavailable, ProvisionError, RunFailed, RunTimedOut,
+                     StagelabError)
+from .evidence import claim
 from .images import BUSYBOX, DEBIAN, GCC, PYTHON, STANDINS
 from .labs import lab
 from .magic import register as _register_magic
 from .replay import unique
 from .results import BuildResult, Step
 
-__all__ = ["BUSYBOX", "BuildContextError", "BuildFailed", "BuildResult", "CheckWarning", "DEBIAN", "Dockerfile",
-           "DockerfileError", "EngineUnavailable", "GCC", "ImageUnavailable", "PYTHON",
-           "ProvisionError", "RunFailed", "RunTimedOut", "STANDINS", "Stage", "StagelabError", "Step",
-           "base_images", "build", "call", "check", "clean", "compare", "doctor", "features",
-           "files", "graph", "history", "image_config", "image_exists", "lab", "layers",
-           "parse_dockerfile", "run", "run_status", "sizes", "timeline", "unique"]
+__all__ = ["BUSYBOX", "BuildFailed", "BuildResult", "CheckWarning", "ClaimFailed", "DEBIAN",
+           "Dockerfile", "DockerfileError", "EngineUnavailable", "GCC", "ImageUnavailable",
+           "PYTHON", "ProvisionError", "RunFailed", "STANDINS", "Stage", "StagelabError", "Step",
+           "base_images", "build", "call", "check", "claim", "clean", "compare", "doctor",
+           "features", "files", "graph", "history", "image_config", "image_exists", "lab",
+           "layers", "parse_dockerfile", "run", "run_status", "sizes", "stage_table",
+           "timeline", "unique"]
 
 
 def load_ipython_extension(ipython) -> None:

@@ -178,7 +178,7 @@ class RawJsonReader:
         return shared
 
     def _steps(self) -> list[Step]:
-        first = min((v.started for v in self.vertices.values() if v.started), default=None)
+        first = _build_began(self.vertices.values())
         # When a step fails, BuildKit cancels the others: those did not fail. When nothing
         # failed but the build was cancelled (Ctrl-C), the steps it stopped are what failed.
         errors = [v.error for v in self.vertices.values() if v.error]
@@ -194,9 +194,12 @@ class RawJsonReader:
                 continue  # never ran, or stopped because another step failed
             stage, instruction = where
             status = "failed" if vertex.error else "cached" if vertex.cached else "built"
-            start = (vertex.started - first).total_seconds() if vertex.started and first else 0.0
+            # A step shared with a build that started it earlier runs, for this build, from
+            # when this build began.
+            began = max(vertex.started, first) if vertex.started and first else vertex.started
+            start = (began - first).total_seconds() if began and first else 0.0
             end = vertex.completed or vertex.started
-            seconds = (end - vertex.started).total_seconds() if end and vertex.started else 0.0
+            seconds = (end - began).total_seconds() if end and began else 0.0
             steps.append(Step(stage.ref, VERTEX_NAME.match(vertex.name)["text"],
                               instruction.line if instruction else None, status,
                               round(max(seconds, 0.0), 3), round(max(start, 0.0), 3)))
@@ -273,6 +276,19 @@ def read_rawjson(lines: Iterable[str], dockerfile: Dockerfile, *,
     if failed is None:
         failed = any(v.error for v in reader.vertices.values())
     return reader.outcome(failed)
+
+
+def _build_began(vertices: Iterable[Vertex]) -> datetime | None:
+    """Return when this build began: when it loaded its Dockerfile (else its first start).
+
+    BuildKit runs a step once for every build that needs it at the same time, and reports it
+    to each with the time it started for the first: possibly long before this build began.
+    Loading the Dockerfile is this build's own (its source is this build's session).
+    """
+    vertices = list(vertices)
+    own = [v.started for v in vertices
+           if v.started and v.name.startswith("[internal] load build definition")]
+    return min(own or [v.started for v in vertices if v.started], default=None)
 
 
 def _work(stage: Stage) -> tuple:

@@ -6,13 +6,23 @@ replay), so `sl.sizes` and `sl.layers` take image names as well as BuildResults.
 
 from __future__ import annotations
 
+import os
+import re
+
 from .containers import history, size
+from .dockerfile import Dockerfile, parse_dockerfile
 from .render.charts import SizeChart, SizeRow, Timeline, timeline
-from .render.graphs import StageGraph, graph
+from .render.graphs import EDGE_MEANINGS, StageGraph, graph
 from .render.html import Table, human_size
 from .results import BuildResult
 
-__all__ = ["StageGraph", "Timeline", "compare", "graph", "layers", "sizes", "timeline"]
+__all__ = ["StageGraph", "Timeline", "compare", "graph", "layers", "sizes", "stage_table",
+           "timeline"]
+
+# How the engines write a RUN in an image's history: "RUN /bin/sh -c make # buildkit",
+# "RUN |1 GREETING=hi /bin/sh -c make" (with build args); a reader wants "RUN make".
+_SHELL_PREFIX = re.compile(r"^RUN (?:\|\d+ (?:\S+=\S* )*)?/bin/sh -c ")
+_BUILDKIT_SUFFIX = re.compile(r" # buildkit$")
 
 
 def compare(results: dict[str, BuildResult]) -> Table:
@@ -39,14 +49,72 @@ def _image_name(image) -> str:
 def layers(image) -> Table:
     """Return the image's layers, oldest first: size and the instruction that made each.
 
-    `image` is an id, a tag or a BuildResult. Raises ValueError for a build that made no image.
+    `image` is an id, a tag or a BuildResult. For a BuildResult the layers of the base image
+    its stage starts FROM are one row, named by the image the Dockerfile writes (and the
+    stand-in that served it): they are the base's, not the Dockerfile's. Raises ValueError for
+    a build that made no image.
     """
     found = history(_image_name(image))
-    rows = [[i + 1, human_size(layer["size"]), layer["instruction"]]
-            for i, layer in enumerate(found)]
+    rows, start = [], 0
+    base = _base_image(image) if isinstance(image, BuildResult) else None
+    if base is not None:
+        written, served_by = base
+        base_layers = history(served_by)
+        if base_layers and _same_layers(found[:len(base_layers)], base_layers):
+            start = len(base_layers)
+            where = f" (served by the stand-in {served_by})" if served_by != written else ""
+            rows.append([1, human_size(sum(layer["size"] for layer in base_layers)),
+                         f"FROM {written}{where}: the base image's {start} layers"])
+    for layer in found[start:]:
+        instruction = _BUILDKIT_SUFFIX.sub("", _SHELL_PREFIX.sub("RUN ", layer["instruction"]))
+        rows.append([len(rows) + 1, human_size(layer["size"]),
+                     instruction or "(no instruction recorded)"])
     total = sum(layer["size"] for layer in found)
     return Table(["#", "size", "instruction"], rows, "stagelab-layers",
-                 caption=f"{len(rows)} layers, {human_size(total)}")
+                 caption=f"{len(found)} layers, {human_size(total)}", nowrap={0, 1})
+
+
+def _base_image(result: BuildResult) -> tuple[str, str] | None:
+    """Return (the base image the built stage starts FROM, as written; the image that served
+    it), following FROM <stage>; None for FROM scratch."""
+    stages = result.dockerfile.resolve(result.build_args)
+    stage = next((s for s in stages if s.ref == result.target), stages[-1])
+    while stage.parent is not None:
+        stage = stage.parent
+    if stage.base == "scratch":
+        return None
+    return stage.base, result.substitutions.get(stage.base, stage.base)
+
+
+def _same_layers(ours: list[dict], theirs: list[dict]) -> bool:
+    return [(layer["instruction"], layer["size"]) for layer in ours] == \
+        [(layer["instruction"], layer["size"]) for layer in theirs]
+
+
+def stage_table(dockerfile, build_args: dict[str, str] | None = None) -> Table:
+    """Return a Dockerfile's stages as a table: each stage's name (its index when it has
+    none), index, base, first and last line, and what it copies or mounts from.
+
+    `dockerfile` is a Dockerfile, its text or a path to one; `build_args` resolve ARGs used in
+    FROM. Raises DockerfileError for a Dockerfile that does not parse.
+    """
+    parsed = _as_dockerfile(dockerfile)
+    edges = parsed.edges(build_args)
+    rows = []
+    for stage in parsed.resolve(build_args):
+        uses = [f"{edge.source} ({EDGE_MEANINGS[edge.kind]}{', an image' if edge.external else ''})"
+                for edge in edges if edge.child == stage.ref and edge.kind != "from"]
+        first, last = stage.lines
+        rows.append([stage.label, stage.index, f"FROM {stage.base}",
+                     f"{first}-{last}" if last != first else str(first), ", ".join(uses)])
+    return Table(["stage", "index", "starts", "lines", "copies or mounts from"], rows,
+                 "stagelab-stages", nowrap={1})
+
+
+def _as_dockerfile(dockerfile) -> Dockerfile:
+    if isinstance(dockerfile, os.PathLike):
+        dockerfile = open(dockerfile, encoding="utf-8").read()
+    return parse_dockerfile(dockerfile) if isinstance(dockerfile, str) else dockerfile
 
 
 def sizes(images: dict) -> SizeChart:

@@ -51,6 +51,11 @@ class RunTimedOut(RunFailed):
     """A command run in a container did not end in time; it was stopped and removed."""
 
 
+class ClaimFailed(AssertionError):
+    """A lesson's claim does not hold on the real result (`sl.claim`): names the claim and
+    what was seen. An AssertionError, so a notebook stops there as it would on `assert`."""
+
+
 class BuildFailed(StagelabError):
     """A build failed: names the stage, the instruction, its line and exit code."""
 
@@ -63,9 +68,12 @@ class BuildFailed(StagelabError):
         self.log_tail = log_tail
         self.reason = reason
         self.result = result
+        # Set when a notebook's progress board has shown this failure in full.
+        self.shown = False
         head = f"Build failed in stage {stage!r}" if stage is not None else "Build failed"
         if line:
             head += f", Dockerfile line {line}"
+        self.headline = head + (f", exit code {exit_code}" if exit_code is not None else "")
         lines = [head + ":"]
         if instruction:
             lines.append(f"  {instruction}")
@@ -79,6 +87,11 @@ class BuildFailed(StagelabError):
             lines.append("  last lines of the log:")
             lines.extend("    " + part for part in log_tail.splitlines())
         super().__init__("\n".join(lines), command=command, exit_code=exit_code, output=log)
+
+    def _render_traceback_(self) -> list[str]:
+        if self.shown:  # the board above shows the whole message: do not repeat it
+            return [f"BuildFailed: {self.headline} (shown above)"]
+        return super()._render_traceback_()
 
 
 _EXIT_MEANINGS = {

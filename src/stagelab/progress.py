@@ -3,7 +3,8 @@
 A runner tells a Progress about each stage as it changes (`stage(ref, state, step)` with a
 progress state from states.py) and ends with `finish(result, error)`. In a kernel the board is
 an ipywidget replaced in place by the build's summary; on a terminal it prints a line per
-change; elsewhere nothing is shown.
+change; elsewhere nothing is shown. A build shows once: a BuildResult that is the value of the
+cell whose board already shows its summary adds nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from IPython import get_ipython
 from IPython.display import HTML, display
 
 from .dockerfile import Dockerfile
+from .errors import BuildFailed
 from .render.html import progress_html, summary_html, summary_text
 from .results import BuildResult
 from .states import progress_state
@@ -39,9 +41,28 @@ def current_cell() -> int | str:
 def show(html_text: str, text: str) -> None:
     """Show a message: `html_text` in a notebook, `text` as one line on stderr elsewhere."""
     if in_kernel():
-        display(HTML(html_text))
+        display({"text/html": html_text, "text/plain": text}, raw=True)
     else:
         print(f"stagelab: {text}", file=sys.stderr)
+
+
+# Build number -> the cell whose progress board turned into that build's summary.
+_summary_shown_in: dict[int, int | str] = {}
+
+
+def show_result(result: BuildResult) -> None:
+    """Show a BuildResult as a notebook shows a value: its summary, unless this cell's board
+    already turned into it (one view per build)."""
+    if _summary_shown_in.get(result.number) == current_cell():
+        return
+    display({"text/html": summary_html(result), "text/plain": repr(result)}, raw=True)
+
+
+def _show_results_once() -> None:
+    # IPython calls a type's registered display function instead of its _repr_*_ methods.
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.ipython_display_formatter.for_type(BuildResult, show_result)
 
 
 class LiveHtml:
@@ -216,6 +237,7 @@ class WidgetProgress(BoardProgress):
 
     def __init__(self):
         super().__init__()
+        _show_results_once()
         self.widget = ipywidgets.HTML()
         self.handle = None
         self.ticking = threading.Event()
@@ -248,14 +270,19 @@ class WidgetProgress(BoardProgress):
         if self.ticker is not None:
             self.ticker.join(timeout=5)
         with self.lock:
+            number = self.result.number if self.result is not None else None
             if self.error is None and self.result is not None:
                 final = summary_html(self.result)
             else:
                 final = progress_html(self.heading(), self.rows.values(), time.monotonic(),
-                                      self.error_text())
+                                      self.error_text(), number)
         # The summary replaces the widget in place: it stays in the saved notebook.
         if self.handle is not None:
             self.handle.update(HTML(final))
+            if number is not None:
+                _summary_shown_in[number] = current_cell()
+            if isinstance(self.error, BuildFailed):
+                self.error.shown = True
         self.widget.close()
 
 

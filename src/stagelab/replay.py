@@ -305,10 +305,12 @@ def _call_arguments(signature, image, args, kwargs) -> dict:
 
 
 def _record_call(kind: str, subject: str, arguments: dict, outcome: dict) -> None:
-    subject = _image_id_on_engine(subject)
-    key = recording.call_key(kind, subject, arguments)
-    recording.add_take(key, {"kind": kind, "image": subject, "arguments": arguments}, outcome,
-                       _engine_version())
+    # Under the image's id, which a replayed build reports; and under the name asked for
+    # (a base image's, say), which a replay asks for again.
+    for name in dict.fromkeys([_image_id_on_engine(subject), subject]):
+        key = recording.call_key(kind, name, arguments)
+        recording.add_take(key, {"kind": kind, "image": name, "arguments": arguments},
+                           outcome, _engine_version())
 
 
 def _image_id_on_engine(subject: str) -> str:

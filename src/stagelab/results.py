@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 from .dockerfile import Dockerfile
@@ -10,6 +11,8 @@ from .render.html import summary_html
 
 # How many lines of a failing step's output a BuildFailed shows.
 LOG_TAIL_LINES = 12
+# Numbers the builds of this process, so a notebook can tell them apart.
+_build_numbers = itertools.count(1)
 
 
 @dataclass
@@ -45,6 +48,7 @@ class BuildResult:
     `shared_with` maps a stage whose work BuildKit ran once for two identical stages, under
     the other one's name, to that other stage (its status is that stage's).
     A replayed result has `replayed` set and says which engine recorded it, and when.
+    `number` counts the builds of this process (1, 2, ...): views of one build carry it.
     """
 
     builder: str
@@ -64,6 +68,8 @@ class BuildResult:
     recorded_engine: str | None = None
     recorded_on: str | None = None
     shared_with: dict[str, str] = field(default_factory=dict)
+    number: int = field(default_factory=lambda: next(_build_numbers), init=False, repr=False,
+                        compare=False)
 
     def stages_with(self, status: str) -> list[str]:
         """Return the refs of the stages with this status, in Dockerfile order."""

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
+from lab_in_browser import (NEWS_QUESTION, SCREENSHOTS, chromium_page, jupyterlab_server,
+                      run_all_cells)
+
 pytestmark = [pytest.mark.browser, pytest.mark.engine]
 
-CHROMIUM = "/usr/bin/chromium"
 TIMEOUT_MS = int(os.environ.get("STAGELAB_BROWSER_TIMEOUT_MS", "180000"))
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "browser"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-quic"]
 
 DOCKERFILE = """\
 FROM busybox:1.36 AS base
@@ -63,81 +52,25 @@ def notebook() -> dict:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def get(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status
-    except OSError:
-        return 0
-
-
 @pytest.fixture
 def jupyterlab(tmp_path):
     """Start JupyterLab on 127.0.0.1 over a folder holding the test's notebook."""
     root = tmp_path / "notebooks"
     root.mkdir()
     (root / "see_the_build.ipynb").write_text(json.dumps(notebook(), indent=1))
-    port, token = free_port(), secrets.token_hex(16)
-    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
-    news = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True)
-    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
-    log = (tmp_path / "jupyterlab.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--ip=127.0.0.1", f"--port={port}",
-         "--no-browser", "--allow-root", f"--ServerApp.root_dir={root}",
-         f"--IdentityProvider.token={token}", "--LabApp.news_url=None",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while get(f"{base}/api/status?token={token}") != 200:
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("JupyterLab did not start:\n" +
-                            (tmp_path / "jupyterlab.log").read_text()[-3000:])
-            time.sleep(0.5)
-        yield base, token
-    finally:
-        # Shutting down through the API also stops the kernels it started.
-        request = urllib.request.Request(f"{base}/api/shutdown?token={token}", method="POST")
-        try:
-            urllib.request.urlopen(request, timeout=10).close()
-            server.wait(timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
-        log.close()
+    with jupyterlab_server(root, tmp_path) as server:
+        yield server
 
 
 def test_notebook_shows_progress_summary_and_graph(docker_engine, jupyterlab, tmp_path):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `stagelab setup --browser` (make test does) "
-                    "to install Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
     base, token = jupyterlab
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 2400})
-        page = context.pages[0] if context.pages else context.new_page()
+    with chromium_page(tmp_path) as page:
         try:
             page.goto(f"{base}/lab/tree/see_the_build.ipynb?token={token}")
             # The notebook is ready when its kernel is: the status bar says so.
             page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=120_000)
             page.locator(".jp-Notebook .jp-Cell .cm-content").first.wait_for()
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
+            run_all_cells(page)
 
             # While the build runs: the live widget with one row per stage.
             page.wait_for_selector(".widget-html .stagelab-progress-row[data-state='running']",
@@ -183,10 +116,13 @@ def test_notebook_shows_progress_summary_and_graph(docker_engine, jupyterlab, tm
                                   "'application/vnd.jupyter.stderr']")
             texts = [errors.nth(i).inner_text() for i in range(errors.count())]
             assert not any("Error" in text or "Traceback" in text for text in texts), texts
+            # One view per build: the failure shows once, on its board, and not again as text.
+            assert page.inner_text("body").count("Build failed in stage 'broken'") == 1
+            # With Run All the learner saw every build's live board (three builds).
+            assert page.evaluate("window.stagelabLiveBoardCount") == 3
+            # The project's JupyterLab settings turn off the news question (make lab uses them).
+            assert NEWS_QUESTION not in page.inner_text("body")
             page.screenshot(path=str(SCREENSHOTS / "jupyterlab.png"))
         except Exception:
             page.screenshot(path=str(SCREENSHOTS / "failure.png"))
             raise
-        finally:
-            context.close()
-        shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)

@@ -37,6 +37,21 @@ def test_lab_has_task_starter_solution_checks_and_hints(each):
 
 
 @pytest.mark.parametrize("each", ALL_LABS, ids=lambda each: each.slug)
+def test_a_failed_criterion_nudges_and_leaves_the_answer_to_the_last_hint(each):
+    """The first check's messages nudge: no criterion's hint holds an instruction of the last
+    hint (the answer), as `FROM tools` or `COPY --from=tools`, unless the starter has it."""
+    starter = "\n".join((each.starter_path / name).read_text()
+                        for name in each.learner_files(each.starter_path))
+    spans = re.findall(r"`([^`]+)`", each.checks.HINTS[-1])
+    answer = {" ".join(span.split()[:2]) for span in spans
+              if span.split()[0].isupper() and span not in starter}
+    assert answer, "the last hint gives the answer's instructions"
+    for item in each.criteria:
+        given = {words for words in answer if words in item.hint}
+        assert not given, f"{item.key}'s hint gives the answer away: {given}"
+
+
+@pytest.mark.parametrize("each", ALL_LABS, ids=lambda each: each.slug)
 @pytest.mark.parametrize("which", ["starter", "solution"])
 def test_dockerfiles_work_offline(each, which):
     text = (each.path / which / "Dockerfile").read_text()

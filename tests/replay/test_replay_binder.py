@@ -54,6 +54,9 @@ def test_a_fresh_binder_environment_runs_the_first_lesson_with_no_engine(tmp_pat
     found = _run(["python", "-c", "import stagelab, sys; print(stagelab.__file__, sys.prefix)"],
                  60, env=env, cwd=tmp_path).stdout.split()
     assert found == [str(ROOT / "src" / "stagelab" / "__init__.py"), str(venv)]
+    # The project's JupyterLab settings (no news pop-up) are where JupyterLab reads overrides.
+    overrides = venv / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    assert overrides.read_text() == (ROOT / "jupyter" / "settings" / "overrides.json").read_text()
     executed = tmp_path / "01_executed.ipynb"
     _run(["papermill", str(FIRST_LESSON), str(executed), "--cwd", str(FIRST_LESSON.parent),
           "-k", "python3"], 900, env=env, cwd=tmp_path)

@@ -72,11 +72,14 @@ def _problems(notebook) -> list[str]:
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda path: path.stem)
-def test_every_build_of_the_lesson_replays_under_a_banner(lesson):
+def test_every_build_of_the_lesson_replays_under_a_banner(lesson, tmp_path):
     notebook = nbformat.read(lesson, as_version=4)
     NotebookClient(notebook, timeout=600, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(lesson.parent)}}
-                   ).execute(env=_no_engine_environment())
+                   ).execute(env={**_no_engine_environment(), "TMPDIR": str(tmp_path)})
     problems = _problems(notebook)
     assert not problems, (f"{lesson.name} with no engine:\n  " + "\n  ".join(problems) +
                           (f"\n{RE_RECORD}" if any("recording" in p for p in problems) else ""))
+    # A lesson cleans up after itself: its temporary folders are gone when its kernel stops.
+    left = sorted(path.name for path in tmp_path.iterdir())
+    assert not left, f"{lesson.name} left {left} in the temporary folder"

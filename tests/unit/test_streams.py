@@ -115,6 +115,19 @@ def test_buildkit_names_work_shared_by_two_stages_after_one_of_them():
     assert outcome.shared_with == {other: runs[0].stage}
 
 
+def test_buildkit_steps_start_when_this_build_began_even_when_joining_another_build():
+    """A build that joins a step another build started earlier: BuildKit reports the other
+    build's start time, but the step ran for this build only from when this build began."""
+    outcome = buildkit("joined")
+    slow, after = (next(s for s in outcome.steps if s.stage == ref) for ref in ("slow", "after"))
+    assert slow.start == 0.0
+    # The shared step started about 2 s before this build (capture.py's JOIN_AFTER_S): this
+    # build waited for its last ~2 s of 4, then ran the next step.
+    assert 1.0 < slow.seconds < 3.5, slow
+    assert after.start >= slow.end - 0.01, (slow, after)
+    assert after.end < 4.0, after
+
+
 def test_buildkit_reader_tells_the_watcher_each_transition():
     events = Events()
     reader = RawJsonReader(dockerfile("built"), events)

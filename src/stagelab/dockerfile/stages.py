@@ -41,10 +41,12 @@ class Stage:
 
     @property
     def label(self) -> str:
-        """Return a human label: `name` or `#index` (`name #index` for a shadowed name)."""
+        """Return the one name tables, graphs and messages give this stage: its ref, as
+        stage_status names it (an unnamed stage is known by its index, as `COPY --from=1`
+        writes it); a stage whose name a later stage reuses is `name #index`."""
         if self.name and self.shadowed:
             return f"{self.name} #{self.index}"
-        return self.name if self.name else f"#{self.index}"
+        return self.ref
 
     @property
     def steps(self) -> list[Instruction]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import html
-import importlib.util
 import os
 import re
 import shutil
+import types
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -89,10 +89,11 @@ class Lab:
     def checks(self):
         """Return the lab's checks.py module, loaded once."""
         if self._checks is None:
-            spec = importlib.util.spec_from_file_location(f"stagelab_lab_{self.number}",
-                                                          self.path / "checks.py")
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
+            path = self.path / "checks.py"
+            module = types.ModuleType(f"stagelab_lab_{self.number}")
+            module.__file__ = str(path)
+            # Compiled here rather than imported: no __pycache__ lands in the lab's folder.
+            exec(compile(path.read_text(), str(path), "exec"), module.__dict__)
             self._checks = module
         return self._checks
 

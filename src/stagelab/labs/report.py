@@ -74,7 +74,7 @@ class Report:
             hint = ("" if outcome.passed else
                     f"<div><em>Hint:</em> {inline_markdown(outcome.criterion.hint)}</div>")
             detail = ("<pre style='margin:2px 0;white-space:pre-wrap'>"
-                      f"{html.escape(outcome.detail)}</pre>" if outcome.detail else "")
+                      f"{inline_markdown(outcome.detail)}</pre>" if outcome.detail else "")
             rows.append(f"<tr><td style='white-space:nowrap'>{mark}</td>"
                         f"<td style='text-align:left'>{inline_markdown(outcome.criterion.title)}"
                         f"{detail}{hint}</td></tr>")
@@ -103,8 +103,9 @@ class NoEngineReport:
     def _repr_html_(self) -> str:
         shown = self.recorded._repr_html_() if self.recorded is not None else ""
         return (f"<div class='stagelab-lab-report'><strong>Lab {html.escape(self.lab.slug)}: "
-                f"not checked.</strong><pre>{html.escape(self.message)}</pre>"
-                f"<p>{html.escape(self.recording_note)}</p>{shown}</div>")
+                f"not checked.</strong><pre style='white-space:pre-wrap'>"
+                f"{inline_markdown(self.message)}</pre>"
+                f"<p>{inline_markdown(self.recording_note)}</p>{shown}</div>")
 
 
 @dataclass(repr=False)

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from ..states import color
-from .html import human_size
+from .html import CLASSIC_STEPS_NOTE, human_size
 
 LANE_INCHES = 0.28
 WIDTH_INCHES = 8.0
@@ -114,6 +114,13 @@ class Timeline(_Chart):
                        fontsize=9)
         figure.set_layout_engine("constrained")
         return figure
+
+    def _repr_html_(self) -> str:
+        # Under the classic builder the same stage has more bars: say why, under the chart.
+        note = (f"<div class='stagelab-note' style='color:#616161;font-size:90%'>"
+                f"{CLASSIC_STEPS_NOTE}</div>"
+                if any(result.builder == "classic" for result in self.results) else "")
+        return super()._repr_html_() + note
 
     def __repr__(self) -> str:
         return f"<Timeline of {', '.join(self.labels)}: {len(self.rows)} steps>"

@@ -35,6 +35,12 @@ def inline_markdown(text: str) -> str:
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
 
 
+# Notebook front ends right-align table cells; text reads better from the left.
+LEFT = "text-align:left"
+RIGHT = "text-align:right;white-space:nowrap"
+WRAP = "text-align:left;white-space:pre-wrap;word-break:break-word"
+
+
 def error_html(message: str) -> str:
     """Return an error message as red preformatted text."""
     return ("<pre class='stagelab-error' style='color:#b71c1c;white-space:pre-wrap'>"
@@ -45,25 +51,29 @@ class Table:
     """A small table that shows as HTML in a notebook and as aligned text elsewhere.
 
     `badges` holds the indexes of columns whose values are statuses, drawn as badges;
-    `footer` rows are drawn in italics after the others.
+    `nowrap` those of columns of short values (sizes) kept on one line, right-aligned; text is
+    left-aligned. `footer` rows are drawn in italics after the others.
     """
 
     def __init__(self, columns: list[str], rows: list[list], css_class: str,
                  badges: set[int] = frozenset(), caption: str = "",
-                 footer: list[list] | None = None):
+                 footer: list[list] | None = None, nowrap: set[int] = frozenset()):
         self.columns, self.rows, self.css_class = columns, rows, css_class
         self.badges, self.caption, self.footer = badges, caption, footer or []
+        self.nowrap = nowrap
 
     def _cell(self, index: int, value) -> str:
         if value is None:
             return "<td></td>"
         if index in self.badges:
-            return f"<td>{badge(str(value))}</td>"
-        align = " style='text-align:right'" if isinstance(value, (int, float)) else ""
-        return f"<td{align}>{html.escape(str(value))}</td>"
+            return f"<td style='{LEFT}'>{badge(str(value))}</td>"
+        if index in self.nowrap or isinstance(value, (int, float)):
+            return f"<td style='{RIGHT}'>{html.escape(str(value))}</td>"
+        return f"<td style='{LEFT}'>{html.escape(str(value))}</td>"
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
+        head = "".join(f"<th style='{RIGHT if i in self.nowrap else LEFT}'>{html.escape(c)}</th>"
+                       for i, c in enumerate(self.columns))
         body = "".join("<tr>" + "".join(self._cell(i, v) for i, v in enumerate(row)) + "</tr>"
                        for row in self.rows)
         body += "".join("<tr style='font-style:italic'>" + "".join(
@@ -106,17 +116,33 @@ def caption(result) -> str:
     return " · ".join(parts)
 
 
+# Why the same stage has more steps under the classic builder (docs: "Differences between
+# legacy builder and BuildKit", https://docs.docker.com/build/building/multi-stage/).
+CLASSIC_STEPS_NOTE = ("Steps: the classic builder counts every instruction as a step, FROM, "
+                      "ARG, ENV and CMD too; BuildKit counts mainly those that change files "
+                      "(RUN, COPY, ADD, WORKDIR), so the same stage has fewer.")
+
+
 def summary_html(result) -> str:
-    """Return a build's summary as HTML: stage, status, steps, seconds; and the image's size."""
-    rows = "".join(f"<tr><td>{html.escape(ref)}</td><td>{badge(status)}</td>"
-                   f"<td style='text-align:right'>{count}</td>"
-                   f"<td style='text-align:right'>{seconds:.1f}</td></tr>"
+    """Return a build's summary as HTML: stage, status, steps, seconds; and the image's size.
+
+    The block carries the build's number (`data-build`), so a page can tell one build from
+    another when it shows several.
+    """
+    rows = "".join(f"<tr><td style='{LEFT}'>{html.escape(ref)}</td>"
+                   f"<td style='{LEFT}'>{badge(status)}</td>"
+                   f"<td style='{RIGHT}'>{count}</td>"
+                   f"<td style='{RIGHT}'>{seconds:.1f}</td></tr>"
                    for ref, status, count, seconds in _summary_rows(result))
     size = (f"<div class='stagelab-size'>image size: <b>{human_size(result.size_bytes)}</b>"
             "</div>" if result.size_bytes is not None else "")
-    return (f"<div class='stagelab-build'><div>{html.escape(caption(result))}</div>"
-            "<table class='stagelab-summary'><tr><th>stage</th><th>status</th><th>steps</th>"
-            f"<th>seconds</th></tr>{rows}</table>{size}</div>")
+    note = (f"<div class='stagelab-note' style='color:#616161;font-size:90%'>"
+            f"{html.escape(CLASSIC_STEPS_NOTE)}</div>" if result.builder == "classic" else "")
+    return (f"<div class='stagelab-build' data-build='{result.number}'>"
+            f"<div>{html.escape(caption(result))}</div>"
+            f"<table class='stagelab-summary'><tr><th style='{LEFT}'>stage</th>"
+            f"<th style='{LEFT}'>status</th><th style='{RIGHT}'>steps</th>"
+            f"<th style='{RIGHT}'>seconds</th></tr>{rows}</table>{size}{note}</div>")
 
 
 def summary_text(result) -> str:
@@ -124,20 +150,65 @@ def summary_text(result) -> str:
     lines = [caption(result), f"  {'stage':<14} {'status':<8} {'steps':>5} {'seconds':>8}"]
     lines += [f"  {ref:<14} {status:<8} {count:>5} {seconds:>8.1f}"
               for ref, status, count, seconds in _summary_rows(result)]
+    if result.builder == "classic":
+        lines.append(f"  {CLASSIC_STEPS_NOTE}")
     return "\n".join(lines)
 
 
-def progress_html(heading: str, rows, now: float, error: str = "") -> str:
+def progress_html(heading: str, rows, now: float, error: str = "",
+                  build: int | None = None) -> str:
     """Return the live board: one row per stage with its state, elapsed seconds and step.
 
-    `rows` have `ref`, `state`, `step` and `elapsed(now)`; `now` is a time.monotonic() value.
+    `rows` have `ref`, `state`, `step` and `elapsed(now)`; `now` is a time.monotonic() value;
+    `build` is the number of the build it ended with, when it ended with a result.
     """
     body = "".join(
         f"<tr class='stagelab-progress-row' data-stage='{html.escape(row.ref)}' "
-        f"data-state='{row.state}'><td>{html.escape(row.ref)}</td><td>{badge(row.state)}</td>"
-        f"<td style='text-align:right'>{row.elapsed(now):.1f} s</td>"
-        f"<td><code>{html.escape(row.step[:90])}</code></td></tr>"
+        f"data-state='{row.state}'><td style='{LEFT}'>{html.escape(row.ref)}</td>"
+        f"<td style='{LEFT}'>{badge(row.state)}</td>"
+        f"<td style='{RIGHT}'>{row.elapsed(now):.1f} s</td>"
+        f"<td style='{WRAP}'>{f'<code>{html.escape(row.step)}</code>' if row.step else ''}"
+        "</td></tr>"
         for row in rows)
-    return (f"<div class='stagelab-progress'><b>{html.escape(heading)}</b>"
-            "<table><tr><th>stage</th><th>state</th><th>elapsed</th><th>step</th></tr>"
+    number = f" data-build='{build}'" if build is not None else ""
+    return (f"<div class='stagelab-progress'{number}><b>{html.escape(heading)}</b>"
+            f"<table><tr><th style='{LEFT}'>stage</th><th style='{LEFT}'>state</th>"
+            f"<th style='{RIGHT}'>elapsed</th><th style='{LEFT}'>step</th></tr>"
             f"{body}</table>{error_html(error) if error else ''}</div>")
+
+
+# ---------------------------------------------------------------- claims
+
+def describe(value) -> str:
+    """Return a short reading of a checked value: a dict as `key: value, ...`, a list joined
+    by commas, text with its line breaks visible; at most 300 characters."""
+    if isinstance(value, dict):
+        text = ", ".join(f"{key}: {describe(item)}" for key, item in value.items())
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
+        text = ", ".join(describe(item) for item in items) or "none"
+    elif isinstance(value, str):
+        text = repr(value) if any(char in value for char in "\n\t\r") or not value.strip() \
+            else value
+    elif isinstance(value, float):
+        text = f"{value:g}"
+    else:
+        text = str(value)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def claim_html(statement: str, holds: bool, seen: str) -> str:
+    """Return a checked claim as one line: a mark, the statement (`code` shown as code), and
+    what was seen."""
+    mark = ("<span style='color:#1a7f37;font-weight:bold'>&#10004; checked:</span>" if holds
+            else "<span style='color:#cf222e;font-weight:bold'>&#10008; does not hold:</span>")
+    shown = (f" <span style='color:#616161'>&middot; seen: <code>{html.escape(seen)}</code>"
+             "</span>" if seen else "")
+    return (f"<div class='stagelab-claim' data-holds='{str(holds).lower()}' "
+            f"style='margin:1px 0'>{mark} {inline_markdown(statement)}{shown}</div>")
+
+
+def claim_text(statement: str, holds: bool, seen: str) -> str:
+    """Return a checked claim as one line of text."""
+    return (f"{'checked' if holds else 'does not hold'}: {statement}"
+            + (f" (seen: {seen})" if seen else ""))

@@ -1,8 +1,8 @@
 """Capture the progress streams the unit tests read, from real builds on this machine's engine.
 
-    .venv/bin/python tests/unit/streams/capture.py
+    .venv/bin/python tests/unit/streams/capture.py [CASE ...]
 
-For each case it writes NAME.Dockerfile, then NAME.rawjson (what `docker buildx build
+For each case (every case when none is named) it writes NAME.Dockerfile, then NAME.rawjson (what `docker buildx build
 --progress=rawjson` printed, line by line) and NAME.classic.jsonl (each message the classic
 builder's API sent, with the seconds after the build started when it arrived). Run it again
 only to refresh the captures: the tests read the committed files.
@@ -44,7 +44,12 @@ CASES = {
     "shared": f"FROM busybox:1.36 AS one\nRUN echo same {SALT} > /same\n"
               f"FROM busybox:1.36 AS two\nRUN echo same {SALT} > /same\n"
               "FROM busybox:1.36 AS final\nCOPY --from=one /same /one\nCOPY --from=two /same /two\n",
+    # A build that joins a step another build started 2 s earlier: BuildKit runs it once for
+    # both, and tells this build when the other one started it.
+    "joined": f"FROM busybox:1.36 AS slow\nRUN echo {SALT} && sleep 4 && echo done > /slow\n"
+              "FROM slow AS after\nRUN cat /slow\n",
 }
+JOIN_AFTER_S = 2.0
 
 
 def capture_buildkit(name: str, text: str, cancel_after_s: float | None = None) -> list[str]:
@@ -83,10 +88,27 @@ def capture_classic(text: str, cancel_after_s: float | None = None) -> list[dict
     return messages
 
 
-def main() -> int:
+def capture_joined(name: str, text: str) -> list[str]:
+    """Capture a build started JOIN_AFTER_S after an identical one, while that one runs."""
+    first = threading.Thread(target=capture_buildkit, args=(name, text))
+    first.start()
+    time.sleep(JOIN_AFTER_S)
+    lines = capture_buildkit(name, text)
+    first.join()
+    return lines
+
+
+def main(names: list[str]) -> int:
     for name, text in CASES.items():
+        if names and name not in names:
+            continue
         (HERE / f"{name}.Dockerfile").write_text(text)
         cancel = 3.0 if name == "cancelled" else None
+        if name == "joined":
+            lines = capture_joined(name, text)
+            (HERE / f"{name}.rawjson").write_text("".join(lines))
+            print(f"captured {name}: {len(lines)} rawjson lines")
+            continue
         lines = capture_buildkit(name, text, cancel)
         if name == "built":  # the same build again, now cached
             (HERE / "cached.Dockerfile").write_text(text)
@@ -105,4 +127,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,105 @@
+"""Every lesson, run in JupyterLab with Run All: each build's result appears once.
+
+The lessons run with no engine here (their builds replay the recordings) so the pages are the
+same on every run; what this checks is how JupyterLab shows them. A build shows as one block
+(its board, which turns into its summary, or its failure in red) carrying the build's number:
+no number may appear twice, no failure's message may be repeated as text, and every cell that
+builds shows its build.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from lab_in_browser import (NEWS_QUESTION, ROOT, SCREENSHOTS, chromium_page, jupyterlab_server,
+                            run_all_cells)
+
+pytestmark = pytest.mark.browser
+
+LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NO_ENGINE = "unix:///nonexistent.sock"
+BUILDS = re.compile(r"\bsl\.build\(")
+# Show every cell in the page: JupyterLab otherwise draws only the cells in view.
+WHOLE_NOTEBOOK = {"@jupyterlab/notebook-extension/tracker.jupyterlab-settings":
+                  '{"windowingMode": "none"}'}
+SCREENSHOT_LESSON = "04_choosing_what_to_build"
+FINISHED = """() => {
+  const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')];
+  return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent))
+         && document.body.innerText.includes('| Idle');
+}"""
+
+
+@pytest.fixture(scope="module")
+def replaying_lab(tmp_path_factory):
+    """JupyterLab over the checkout, its kernels with no engine (the lessons replay)."""
+    work = tmp_path_factory.mktemp("lessons-in-jupyterlab")
+    env = {"DOCKER_HOST": NO_ENGINE, "STAGELAB_HOME": str(work / "home"), "TMPDIR": str(work)}
+    with jupyterlab_server(ROOT, work, env, WHOLE_NOTEBOOK) as server:
+        yield server, work
+
+
+def _cells_that_build(lesson: Path) -> list[int]:
+    cells = json.loads(lesson.read_text())["cells"]
+    return [index for index, cell in enumerate(cells)
+            if cell["cell_type"] == "code" and BUILDS.search("".join(cell["source"]))]
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda path: path.stem)
+def test_each_build_of_the_lesson_shows_once(replaying_lab, lesson):
+    (base, token), work = replaying_lab
+    with chromium_page(work, height=1400) as page:
+        # A workspace of its own: only this lesson is open.
+        page.goto(f"{base}/lab/workspaces/{lesson.stem}/tree/notebooks/{lesson.name}"
+                  f"?reset&token={token}")
+        page.get_by_text("| Idle").wait_for(timeout=120_000)
+        page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+        run_all_cells(page)
+        page.wait_for_timeout(2000)
+        page.wait_for_function(FINISHED, timeout=600_000)
+        cells = page.locator(".jp-Notebook .jp-Cell")
+        shown = []
+        for index in range(cells.count()):
+            blocks = cells.nth(index).locator(".jp-OutputArea-output [data-build]")
+            numbers = [blocks.nth(i).get_attribute("data-build") for i in range(blocks.count())]
+            shown += numbers
+            if index in _cells_that_build(lesson):
+                assert numbers, f"cell {index + 1} builds, but shows no build"
+        repeated = {number for number in shown if shown.count(number) > 1}
+        assert not repeated, f"builds shown more than once: {sorted(repeated)}"
+        text = page.inner_text(".jp-Notebook")
+        failures = page.locator(".jp-OutputArea-output .stagelab-progress .stagelab-error")
+        assert text.count("Build failed") == failures.count(), \
+            "a failure's message is repeated outside its board"
+        assert "Traceback" not in text and "does not hold:" not in text
+        assert NEWS_QUESTION not in page.inner_text("body")
+        if lesson.stem == SCREENSHOT_LESSON:
+            _screenshot_whole_notebook(page, SCREENSHOTS / lesson.stem)
+    _stop_kernels(base, token)
+
+
+def _stop_kernels(base: str, token: str) -> None:
+    with urllib.request.urlopen(f"{base}/api/kernels?token={token}", timeout=10) as response:
+        kernels = json.load(response)
+    for kernel in kernels:
+        request = urllib.request.Request(f"{base}/api/kernels/{kernel['id']}?token={token}",
+                                         method="DELETE")
+        urllib.request.urlopen(request, timeout=30).close()
+
+
+def _screenshot_whole_notebook(page, folder: Path) -> None:
+    """Save the notebook top to bottom, one screen at a time: part-01.png, part-02.png, ..."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("part-*.png"):
+        old.unlink()
+    scroller = page.locator(".jp-NotebookPanel .jp-WindowedPanel-outer").first
+    height, view = scroller.evaluate("e => [e.scrollHeight, e.clientHeight]")
+    for number, top in enumerate(range(0, height, view - 80), start=1):
+        scroller.evaluate(f"e => e.scrollTop = {top}")
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(folder / f"part-{number:02d}.png"))
