@@ -123,7 +123,7 @@ class BoardHandler(HubOAuthenticated, RequestHandler):
 
 def main(board_handler=BoardHandler) -> None:
     """Serve the dashboard on the address the hub gave this service; `board_handler` answers
-    api/board (classroom/kubernetes/dashboard.py gives its own)."""
+    api/board (classroom/kubernetes/cluster_dashboard.py gives its own)."""
     app = Application([
         (PREFIX, PageHandler),
         (url_path_join(PREFIX, "api/board"), board_handler),

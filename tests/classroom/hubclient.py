@@ -94,8 +94,11 @@ class Kernel:
             "content": {"code": code, "silent": False, "store_history": True,
                         "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}))
         output: list[str] = []
+        status, idle = None, False
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        # The reply (shell channel) may come before the output (iopub): the kernel's "idle"
+        # status on iopub says all output for this request has been sent.
+        while time.monotonic() < deadline and (status is None or not idle):
             message = json.loads(self.socket.recv())
             if message.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
@@ -105,8 +108,12 @@ class Kernel:
             elif kind == "error":
                 output.append(f"{content['ename']}: {content['evalue']}")
             elif kind == "execute_reply":
-                return content["status"], output
-        raise AssertionError(f"no reply within {timeout} s to:\n{code[:300]}")
+                status = content["status"]
+            elif kind == "status" and content.get("execution_state") == "idle":
+                idle = True
+        if status is None or not idle:
+            raise AssertionError(f"no reply within {timeout} s to:\n{code[:300]}")
+        return status, output
 
     def close(self) -> None:
         """Close the websocket and shut the kernel down."""

@@ -72,7 +72,8 @@ def test_a_progress_record_that_is_a_symlink_or_not_the_learner_s_is_ignored(tmp
     account = _account(tmp_path)
     account.progress_file.parent.mkdir(parents=True)
     elsewhere = tmp_path / "elsewhere.jsonl"
-    elsewhere.write_text(json.dumps({"lab": "01", "passed": 4, "total": 4}) + "\n")
+    elsewhere.write_text(json.dumps({"lab": "01", "time": "2026-11-29T10:00:00+00:00",
+                                     "passed": 4, "total": 4}) + "\n")
     account.progress_file.symlink_to(elsewhere)
     assert board.read_progress(account) == []
     account.progress_file.unlink()

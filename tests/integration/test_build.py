@@ -169,10 +169,13 @@ def test_output_exports_files_and_makes_no_image(docker_engine, tmp_path):
 def test_tag_and_labels(docker_engine):
     tag = f"stagelab-test/tagged:{os.getpid()}"
     result = sl.build(PIPELINE, tag=tag)
-    image = engine.client().images.get(tag)
-    assert image.id == result.image_id
-    assert image.labels[images.LABEL] == "stagelab"
-    assert image.labels[images.KIND_LABEL] == "build"
+    try:
+        image = engine.client().images.get(tag)
+        assert image.id == result.image_id
+        assert image.labels[images.LABEL] == "stagelab"
+        assert image.labels[images.KIND_LABEL] == "build"
+    finally:
+        engine.client().images.remove(tag)  # a tag left behind would make the image someone's
 
 
 def test_substitutions_only_without_registry(docker_engine):

@@ -56,10 +56,11 @@ def test_progress_is_read_from_the_learners_own_server():
 
 
 def test_a_contents_answer_gives_the_attempts_it_holds():
-    lines = [{"lab": "02", "passed": 1, "total": 3}, "not json", {"no": "lab"}]
+    attempt = {"lab": "02", "time": "2026-11-29T10:00:00Z", "passed": 1, "total": 3}
+    lines = [attempt, "not json", {"no": "lab"}]
     content = "\n".join(json.dumps(line) if isinstance(line, dict) else line for line in lines)
     assert attempts_from_contents({"type": "file", "format": "text", "content": content}) == \
-        [{"lab": "02", "passed": 1, "total": 3}]
+        [attempt]
     assert attempts_from_contents({"type": "directory", "content": []}) == []
     assert attempts_from_contents(None) == []
 
@@ -71,7 +72,8 @@ def test_the_board_has_a_row_per_learner_and_leaves_out_instructors_and_services
     labs = [SimpleNamespace(number="02", slug="02-shrink-it", criteria=[1, 2, 3])]
     data = board(users, {"learner01": pod("learner01", engine={"ready": True,
                                                                "state": {"running": {}}})},
-                 {"learner01": [{"lab": "02", "passed": 3, "total": 3}]}, labs, {"instructor"})
+                 {"learner01": [{"lab": "02", "time": "t", "passed": 3, "total": 3}]}, labs,
+                 {"instructor"})
     assert data["labs"] == [{"number": "02", "slug": "02-shrink-it", "criteria": 3}]
     first, second = data["learners"]
     assert (first["name"], first["server"], first["engine"], first["pod"]) == \

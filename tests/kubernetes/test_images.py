@@ -87,7 +87,7 @@ def test_the_pod_runs_lessons_01_and_02_against_its_own_engine(built):
 
 
 def test_the_dashboard_reads_progress_through_the_servers_contents_api(built):
-    record = {"lab": "02", "passed": 2, "total": 3}
+    record = {"lab": "02", "time": "2026-11-29T10:00:00Z", "passed": 2, "total": 3}
     script = (f"mkdir -p ~/.stagelab && echo '{json.dumps(record)}' > "
               "~/.stagelab/progress.jsonl && exec jupyter server --ip=0.0.0.0 --port=8888 "
               "--ServerApp.token=smoke-token --ServerApp.base_url=/user/learner01/")

@@ -103,7 +103,8 @@ def recorded_and_replayed(request, docker_engine, tmp_path_factory):
     env.pop("DOCKER_HOST", None)
     real, _ = _run(script, salt, builder, {**env, "STAGELAB_RECORD": "1"})
     replayed, stderr = _run(script, salt, builder, {**env, "DOCKER_HOST": NO_ENGINE})
-    return real, replayed, stderr, docker_engine
+    yield real, replayed, stderr, docker_engine
+    subprocess.run(["docker", "rmi", f"stagelab-replay-test:{salt}"], capture_output=True)
 
 
 def test_a_replayed_build_reports_what_the_real_build_did(recorded_and_replayed):

@@ -7,10 +7,10 @@ that is not a regular file owned by that learner (a symlink, say) is ignored.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 
+from ..labs.attempts import parse_attempts
 from .layout import Account
 from .rootless import engine_answers, engine_pid
 
@@ -27,21 +27,7 @@ def read_progress(account: Account) -> list[dict]:
         info = os.fstat(record.fileno())
         if not stat.S_ISREG(info.st_mode) or info.st_uid != account.uid:
             return []
-        text = record.read(MAX_RECORD_BYTES).decode(errors="replace")
-    return parse_attempts(text)
-
-
-def parse_attempts(text: str) -> list[dict]:
-    """Return the attempts of a progress record's text, skipping lines that are not one."""
-    attempts = []
-    for line in text.splitlines():
-        try:
-            attempt = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(attempt, dict) and isinstance(attempt.get("lab"), str):
-            attempts.append(attempt)
-    return attempts
+        return parse_attempts(record.read(MAX_RECORD_BYTES))[0]
 
 
 def lab_progress(attempts: list[dict]) -> dict[str, dict]:

@@ -11,7 +11,8 @@ those answers into the rows the page shows; it does no I/O.
 
 from __future__ import annotations
 
-from ..classroom.board import lab_progress, parse_attempts, server_state
+from ..classroom.board import lab_progress, server_state
+from ..labs.attempts import parse_attempts
 
 # The sidecar container's name in config.yaml (singleuser.extraContainers).
 ENGINE_CONTAINER = "engine"
@@ -67,7 +68,7 @@ def attempts_from_contents(answer: dict | None) -> list[dict]:
     """Return the attempts in a contents-API answer for the progress record ([] for none)."""
     if not answer or answer.get("type") != "file" or not isinstance(answer.get("content"), str):
         return []
-    return parse_attempts(answer["content"])
+    return parse_attempts(answer["content"].encode())[0]
 
 
 def learner_names(hub_users: list[dict], instructors: set[str]) -> list[str]:

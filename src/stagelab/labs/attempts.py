@@ -37,12 +37,16 @@ def attempts() -> list[dict]:
 
 def read_attempts(path: Path | None = None) -> tuple[list[dict], int]:
     """Return the attempts in a progress file (default: this user's) and how many lines were
-    skipped: not UTF-8, not JSON, not an object, or missing a field (ATTEMPT_FIELDS)."""
+    skipped (see parse_attempts)."""
     path = path or progress_file()
-    if not path.exists():
-        return [], 0
+    return parse_attempts(path.read_bytes()) if path.exists() else ([], 0)
+
+
+def parse_attempts(data: bytes) -> tuple[list[dict], int]:
+    """Return the attempts in a progress file's bytes and how many lines were skipped: not
+    UTF-8, not JSON, not an object, or missing a field (ATTEMPT_FIELDS)."""
     found, skipped = [], 0
-    for raw in path.read_bytes().splitlines():
+    for raw in data.splitlines():
         if not raw.strip():
             continue
         try:
