@@ -60,13 +60,20 @@ def ensure_account(name: str, record: ClassRecord, say=print) -> Account:
     return account
 
 
+# The course's folders, as a learner's home holds them (lesson 11 reads the learner image's
+# Dockerfile at ../classroom/kubernetes/image).
+COURSE_FOLDERS = ("notebooks", "labs", "classroom/kubernetes/image")
+
+
 def copy_course(account: Account) -> None:
-    """Give a new account its own notebooks/ and labs/ (course files only), owned by it."""
-    for folder in ("notebooks", "labs"):
+    """Give a new account its own copy of the course's folders (course files only), owned by it."""
+    for folder in COURSE_FOLDERS:
         target = account.home / folder
         shutil.copytree(CHECKOUT / folder, target, ignore=_course_only)
         for path in [target, *target.rglob("*")]:
             os.lchown(path, account.uid, account.gid)
+        for parent in target.relative_to(account.home).parents[:-1]:
+            os.lchown(account.home / parent, account.uid, account.gid)
 
 
 def _course_only(folder: str, names: list[str]) -> set[str]:
