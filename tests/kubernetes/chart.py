@@ -2,12 +2,14 @@
 
 The chart's files (values.yaml, values.schema.yaml) are not part of this repository: the
 workplace keeps them in a `shared/z2jh/` folder beside the checkouts (its README says where
-they come from). They are looked for in every folder above the repository.
+they come from). They are looked for in every folder above the repository, and, for a clone
+made elsewhere (CI clones main into a folder of its own), above the checkout it was cloned from.
 """
 
 from __future__ import annotations
 
 import copy
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,11 +20,21 @@ CONFIG = ROOT / "classroom" / "kubernetes" / "config.yaml"
 
 
 def chart_folder() -> Path | None:
-    """Return the nearest `shared/z2jh` folder above the repository that holds the schema."""
-    for folder in ROOT.parents:
-        if (folder / "shared" / "z2jh" / "values.schema.yaml").is_file():
-            return folder / "shared" / "z2jh"
+    """Return the nearest `shared/z2jh` folder that holds the schema, above the repository or
+    above the local checkout it was cloned from."""
+    for checkout in [ROOT, *_cloned_from()]:
+        for folder in checkout.parents:
+            if (folder / "shared" / "z2jh" / "values.schema.yaml").is_file():
+                return folder / "shared" / "z2jh"
     return None
+
+
+def _cloned_from() -> list[Path]:
+    done = subprocess.run(["git", "-C", str(ROOT), "remote", "get-url", "origin"],
+                          capture_output=True, text=True)
+    origin = Path(done.stdout.strip()) if done.returncode == 0 else None
+    return [origin.resolve()] if origin is not None and origin.is_absolute() and \
+        origin.is_dir() else []
 
 
 def chart_files() -> tuple[dict, dict]:
@@ -31,7 +43,8 @@ def chart_files() -> tuple[dict, dict]:
     folder = chart_folder()
     if folder is None:
         pytest.skip("The Zero to JupyterHub chart's values.yaml and values.schema.yaml are not "
-                    f"in a shared/z2jh/ folder above {ROOT}: the config cannot be checked "
+                    f"in a shared/z2jh/ folder above {ROOT} (or above the checkout it was cloned "
+                    "from): the config cannot be checked "
                     "against the chart's schema here.")
     return (yaml.safe_load((folder / "values.yaml").read_text()),
             yaml.safe_load((folder / "values.schema.yaml").read_text()))
