@@ -1,4 +1,4 @@
-"""Base images and stagelab's own: the catalogue, labels, which stand-in serves a name, advice.
+"""Base images and stagelab's own: the catalogue, labels, which stand-in serves a name, advice."""
 
 from __future__ import annotations
 
