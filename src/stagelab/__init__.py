@@ -7,14 +7,14 @@ from .builds import build
 from .calls import CheckWarning, call, check, features
 from .containers import files, history, image_config, image_exists, run, run_status
 from .display import compare, graph, layers, sizes, stage_table, timeline
-from .dockerfile import Dockerfile, Stage, parse_dockerfile
+from .dockerfile import Dockerfile, Stage
 from .doctor import base_images, doctor
 from .cleanup import clean
 from .errors import (BuildContextError, BuildFailed, ClaimFailed, DockerfileError,
                      EngineUnavailable, ImageUnavailable, ProvisionError, RunFailed, RunTimedOut,
                      StagelabError)
 from .evidence import claim
-from .images import BUSYBOX, DEBIAN, GCC, PYTHON, STANDINS
+from .images import BUSYBOX, DEBIAN, GCC, PYTHON, STANDINS, parse_dockerfile
 from .labs import lab
 from .magic import register as _register_magic
 from .replay import unique

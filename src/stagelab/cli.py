@@ -12,7 +12,6 @@ from .classroom.commands import add_commands as add_classroom_commands
 from .cluster.commands import add_image_command
 from .context import parse_build_args, read_dockerfile
 from .doctor import doctor
-from .dockerfile import parse_dockerfile
 from .errors import StagelabError
 
 
@@ -123,7 +122,7 @@ def _images_list(args) -> int:
 
 
 def _plan(args) -> int:
-    parsed = parse_dockerfile(read_dockerfile(args.dockerfile))
+    parsed = images.parse_dockerfile(read_dockerfile(args.dockerfile))
     platform = args.platform or engine.platform()
     refused = 0
     for builder in ("buildkit", "classic"):

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from .dockerfile import BUILDERS, Dockerfile, parse_dockerfile
+from .dockerfile import BUILDERS, Dockerfile
 from .errors import BuildContextError, DockerfileError, StagelabError
-from .images import labels
+from .images import labels, parse_dockerfile
 from .results import BuildResult
 
 

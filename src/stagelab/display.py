@@ -10,9 +10,11 @@ import os
 import re
 
 from .containers import history, size
-from .dockerfile import Dockerfile, parse_dockerfile
+from .dockerfile import Dockerfile
+from .images import parse_dockerfile
 from .render.charts import SizeChart, SizeRow, Timeline, timeline
-from .render.graphs import EDGE_MEANINGS, StageGraph, graph
+from .render.graphs import EDGE_MEANINGS, StageGraph
+from .render.graphs import graph as draw_graph
 from .render.html import Table, human_size
 from .results import BuildResult
 
@@ -109,6 +111,16 @@ def stage_table(dockerfile, build_args: dict[str, str] | None = None) -> Table:
                      f"{first}-{last}" if last != first else str(first), ", ".join(uses)])
     return Table(["stage", "index", "starts", "lines", "copies or mounts from"], rows,
                  "stagelab-stages", nowrap={1})
+
+
+def graph(dockerfile, target: str | None = None, build_args: dict[str, str] | None = None,
+          builder: str = "buildkit", result=None, platform: str | None = None) -> StageGraph:
+    """Draw a Dockerfile's stages (a Dockerfile, its text, or a path to one) as
+    stagelab.render.graphs.graph does, with the engine's images known to the planner
+    (images.parse_dockerfile). Returns a StageGraph; raises DockerfileError for a Dockerfile
+    that does not parse, ValueError for an unknown builder or platform.
+    """
+    return draw_graph(_as_dockerfile(dockerfile), target, build_args, builder, result, platform)
 
 
 def _as_dockerfile(dockerfile) -> Dockerfile:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import docker
 
 from . import engine
+from .dockerfile import Dockerfile
+from .dockerfile import parse_dockerfile as parse_offline
 from .errors import EngineUnavailable
 
 LABEL = "io.stagelab.created-by"
@@ -82,6 +84,32 @@ def present(name: str) -> bool:
         return True
     except docker.errors.ImageNotFound:
         return False
+
+
+def found_as(name: str) -> str | None:
+    """Tell how this engine finds an image called `name` without pulling it, as its own lookup
+    does (moby daemon/images/image.go `GetImage`, which the classic builder uses): "reference"
+    when an image has that name, "id" when `name` starts the ID of exactly one image, None
+    when it has none, `name` is no reference, or no engine answers within 5 seconds.
+    """
+    try:
+        found = engine.client(timeout=5).api.inspect_image(name)
+    except Exception:  # no such image, not a reference or no engine: nothing found here
+        return None
+    tagged = name if "@" in name or ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+    names = {normalise(n) for n in (found.get("RepoTags") or []) + (found.get("RepoDigests") or [])}
+    return "reference" if normalise(tagged) in names else "id"
+
+
+def parse_dockerfile(text: str) -> Dockerfile:
+    """Parse Dockerfile text into a Dockerfile whose planner knows this engine's images.
+
+    A builder looks a name that is no stage above as an image, and finds it when the engine
+    has one (`found_as`): so `plan()` then says what this engine does. Raises DockerfileError
+    naming the line for text that does not parse; with no engine, parses as
+    stagelab.dockerfile.parse_dockerfile does.
+    """
+    return parse_offline(text, found_as)
 
 
 @functools.lru_cache(maxsize=None)

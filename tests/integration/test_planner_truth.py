@@ -2,6 +2,7 @@
 engine: every case is built raw (engine_truth.py, no stagelab planner involved) on BuildKit and
 on the classic builder, and plan() must name the same stages, or refuse at the same line."""
 
+import subprocess
 import time
 
 import pytest
@@ -293,3 +294,48 @@ def test_check_with_a_syntax_line_and_no_registry_gives_advice(docker_engine):
     assert sl.check("FROM busybox:1.36 AS a\nRUN echo hi\n") == []
     with pytest.raises(sl.DockerfileError, match="stagelab-test/nowhere:1 is not on this engine"):
         sl.check("FROM stagelab-test/nowhere:1 AS a\nRUN echo hi\n")
+
+
+@pytest.fixture
+def own_image(docker_engine):
+    """An image of this test's own, named later<salt>:latest; removed afterwards."""
+    name = f"later{time.time_ns()}"
+    result = sl.build(f"FROM busybox:1.36\nRUN echo {name} > /salt\n", tag=f"{name}:latest",
+                      progress=False)
+    yield name, result.image_id.removeprefix("sha256:")
+    subprocess.run(["docker", "rmi", f"{name}:latest"], capture_output=True, check=False)
+
+
+def unique_id_prefix(image_id):
+    """The shortest start of `image_id` that no other image's ID shares and that holds a
+    letter (all digits would be a stage index)."""
+    listed = subprocess.run(["docker", "images", "-aq", "--no-trunc"], capture_output=True,
+                            text=True, check=True).stdout.split()
+    others = {i.removeprefix("sha256:") for i in listed} - {image_id}
+    for length in range(1, len(image_id) + 1):
+        prefix = image_id[:length]
+        if not prefix.isdigit() and not any(other.startswith(prefix) for other in others):
+            return prefix
+    raise AssertionError(f"no unique prefix of {image_id}")
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_a_later_stage_named_like_an_image_id_prefix(own_image, builder):
+    """The classic builder looks `--from=<later stage>` up as an image, and the engine takes a
+    unique image-ID prefix as that image's name: then it builds (kind 3, which CI met when
+    stage `a` matched the one image ID that started with a)."""
+    prefix = unique_id_prefix(own_image[1])
+    text = (f"FROM busybox:1.36 AS b\nRUN echo b {SALT}\nCOPY --from={prefix} /salt /salt\n"
+            f"FROM busybox:1.36 AS {prefix}\nRUN echo later {SALT}\n")
+    refusal, real = assert_plan_tells_the_truth(text, builder, "b")
+    assert (refusal is None) == (builder == "classic"), (refusal, real)
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_a_later_stage_named_like_a_local_image(own_image, builder):
+    """FROM <later stage> is an image on both builders, found when the engine has it."""
+    name = own_image[0]
+    text = (f"FROM {name} AS b\nRUN echo b {SALT}\n"
+            f"FROM busybox:1.36 AS {name}\nRUN echo later {SALT}\n")
+    refusal, real = assert_plan_tells_the_truth(text, builder, "b")
+    assert refusal is None and sl.parse_dockerfile(text).plan("b", builder) == ["b"]

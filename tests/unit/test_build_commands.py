@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from stagelab import parse_dockerfile
+from stagelab.dockerfile import parse_dockerfile
 from stagelab.classic import classic_build_options, classic_dockerfile, classic_steps
 from stagelab.context import BuildRequest, buildx_command
 

@@ -7,7 +7,8 @@ import shutil
 import pytest
 
 import stagelab as sl
-from stagelab import BuildFailed, BuildResult, Step, parse_dockerfile
+from stagelab import BuildFailed, BuildResult, Step
+from stagelab.dockerfile import parse_dockerfile
 from stagelab import builds, magic, progress
 from stagelab.progress import Progress
 from stagelab.render import graphs

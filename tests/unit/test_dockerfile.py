@@ -2,7 +2,8 @@
 
 import pytest
 
-from stagelab import DockerfileError, parse_dockerfile
+from stagelab import DockerfileError
+from stagelab.dockerfile import parse_dockerfile
 
 PIPELINE = """\
 FROM busybox:1.36 AS base

@@ -6,7 +6,8 @@ import html
 import pytest
 
 import stagelab as sl
-from stagelab import BuildFailed, BuildResult, Step, display, parse_dockerfile, progress
+from stagelab import BuildFailed, BuildResult, Step, display, progress
+from stagelab.dockerfile import parse_dockerfile
 from stagelab.render.html import claim_html, describe, progress_html, summary_html
 
 DOCKERFILE = """\

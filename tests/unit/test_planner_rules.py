@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from stagelab import DockerfileError, parse_dockerfile
+from stagelab import DockerfileError
+from stagelab.dockerfile import parse_dockerfile
 from stagelab.dockerfile import expand
 from stagelab.dockerfile.platforms import platform_args, split_platform
 
@@ -111,3 +112,25 @@ def test_a_chain_of_a_thousand_stages_plans_without_recursion():
     assert len(parsed.plan("s999")) == 1000
     assert parsed.plan()[-1] == "last"
     assert len(parsed.plan(builder="classic")) == 1001
+
+
+LATER_NAMED = ("FROM busybox:1.36 AS b\nCOPY --from=a /bin/sh /x\n"
+               "FROM a AS c\nRUN true\nFROM busybox:1.36 AS a\nRUN true\n")
+
+
+@pytest.mark.parametrize("found, classic_runs, buildkit_runs", [
+    (None, None, None),
+    ("id", ["b", "c"], None),
+    ("reference", ["b", "c"], ["c"]),
+])
+def test_a_later_stages_name_is_an_image_the_engine_may_have(found, classic_runs, buildkit_runs):
+    """Looked up as an image, a later stage's name finds one by reference on both builders,
+    and by image-ID prefix on the classic builder only (rules.engine_has)."""
+    parsed = parse_dockerfile(LATER_NAMED, lambda name: found if name == "a" else None)
+    for builder, expected in (("classic", classic_runs), ("buildkit", buildkit_runs)):
+        refs, refusal = parsed.attempt("c", builder)
+        if expected is None:
+            assert refusal is not None and refusal.line == (2 if builder == "classic" else 3)
+        else:
+            assert refusal is None and refs == expected
+    assert parse_dockerfile(LATER_NAMED).attempt("c", "classic")[1].line == 2

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stagelab import parse_dockerfile
+from stagelab.dockerfile import parse_dockerfile
 from stagelab.buildkit import VERTEX_NAME, RawJsonReader, read_rawjson
 from stagelab.classic import ClassicReader
 from stagelab.context import BuildRequest

@@ -7,7 +7,7 @@ from .instructions import Instruction, escape_char, parse_instructions
 from .plan import BUILDERS, attempt, goal_stage, plan_stages
 from .platforms import machine_platform, split_platform
 from .resolve import resolve_buildkit, resolve_classic
-from .rules import Resolution
+from .rules import ImageLookup, Resolution
 from .stages import Edge, Stage, find_stage, split_stages, stage_edges
 from .variables import expand, global_args
 
@@ -19,11 +19,14 @@ class Dockerfile:
     """A parsed Dockerfile: its text, instructions, global ARGs (name -> default) and stages.
 
     Parsing refuses only what both builders' parser refuses; what one builder or target
-    refuses is raised by `plan()` (and by the engine in a build).
+    refuses is raised by `plan()` (and by the engine in a build). `image_lookup` tells which
+    names an engine has as images (rules.ImageLookup; `sl.parse_dockerfile` asks the engine):
+    a builder that looks a later stage's name up as an image finds such an image there.
     """
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, image_lookup: ImageLookup | None = None):
         self.text = text
+        self.image_lookup = image_lookup
         self.escape = escape_char(text)
         self.instructions = parse_instructions(text)
         self.global_args = global_args(self.instructions, self.escape)
@@ -48,12 +51,12 @@ class Dockerfile:
         target = None if target is None else str(target)
         if builder == "classic":
             return resolve_classic(self._written, self.instructions, build_args, target,
-                                   self.escape)
+                                   self.escape, self.image_lookup)
         native = machine_platform()
         chosen = platform or native
         split_platform(chosen)
         return resolve_buildkit(self._written, self.instructions, build_args, chosen, native,
-                                target, self.escape)
+                                target, self.escape, self.image_lookup)
 
     def resolve(self, build_args: dict[str, str] | None = None, builder: str = "buildkit",
                 platform: str | None = None) -> list[Stage]:
@@ -116,6 +119,10 @@ class Dockerfile:
         return attempt(self.resolution(builder, build_args, platform, target), target)
 
 
-def parse_dockerfile(text: str) -> Dockerfile:
-    """Parse Dockerfile text into a Dockerfile; raise DockerfileError naming the line if malformed."""
-    return Dockerfile(text)
+def parse_dockerfile(text: str, image_lookup: ImageLookup | None = None) -> Dockerfile:
+    """Parse Dockerfile text into a Dockerfile; raise DockerfileError naming the line if malformed.
+
+    `image_lookup` tells which names the engine has as images (see Dockerfile); without it
+    the planner takes the engine to have none of the names it looks up.
+    """
+    return Dockerfile(text, image_lookup)

@@ -11,8 +11,9 @@ import re
 from dataclasses import replace
 
 from .instructions import Instruction
-from .rules import (CLASSIC_LACKS, _STAGE_CONTEXT_NAME, Resolution, expand_base, from_env,
-                    has_variable, heredoc_copy, later_declared_args, uses, valid_reference)
+from .rules import (CLASSIC_LACKS, _STAGE_CONTEXT_NAME, ImageLookup, Resolution, engine_has,
+                    expand_base, from_env, has_variable, heredoc_copy, later_declared_args, uses,
+                    valid_reference)
 from .stages import Stage
 
 _INDEX = re.compile(r"^[+-]?\d+$")  # what Go's strconv.Atoi takes
@@ -48,8 +49,10 @@ def _refuse_mount_variables(res: Resolution, stages: list[Stage], escape: str) -
 
 def resolve_buildkit(written: list[Stage], instructions: list[Instruction],
                      build_args: dict[str, str], platform: str, build_platform: str,
-                     target: str | None, escape: str) -> Resolution:
-    """Resolve the stages as BuildKit's Dockerfile frontend does (convert.go order)."""
+                     target: str | None, escape: str,
+                     lookup: ImageLookup | None = None) -> Resolution:
+    """Resolve the stages as BuildKit's Dockerfile frontend does (convert.go order); `lookup`
+    tells which names the engine has as images (rules.engine_has)."""
     stages = _fresh(written)
     res = Resolution("buildkit", stages)
     _refuse_mount_variables(res, stages, escape)
@@ -78,7 +81,7 @@ def resolve_buildkit(written: list[Stage], instructions: list[Instruction],
             _buildkit_source(res, stage, kind, source, ins, named, escape)
     _refuse_cycles(res)
     for stage in stages:
-        _buildkit_base(res, stage, named)
+        _buildkit_base(res, stage, named, lookup)
     return res
 
 
@@ -134,9 +137,10 @@ def _mount_target(ins: Instruction, source: str) -> str:
     return ""
 
 
-def _buildkit_base(res: Resolution, stage: Stage, named: dict[str, Stage]) -> None:
-    """An image base must be a valid reference whatever the target; one that only names a
-    later stage is an image nobody has, which fails once the stage is needed."""
+def _buildkit_base(res: Resolution, stage: Stage, named: dict[str, Stage],
+                   lookup: ImageLookup | None) -> None:
+    """An image base must be a valid reference whatever the target; one that names a later
+    stage is an image, which fails once the stage is needed unless the engine has it."""
     base = stage.base
     if stage.parent is not None or not base or base == "scratch":
         return
@@ -150,7 +154,8 @@ def _buildkit_base(res: Resolution, stage: Stage, named: dict[str, Stage]) -> No
                    advice)
         return
     later = named.get(base)
-    if later is not None and later.index >= stage.index:
+    if later is not None and later.index >= stage.index \
+            and not engine_has(lookup, base, "buildkit"):
         res.refuse(line, f"{base}: failed to resolve source metadata for {base}",
                    _later_stage_advice(base, later), stage.index)
 
@@ -207,10 +212,11 @@ def _deps(stage: Stage, by_ref: dict[str, Stage]) -> list[Stage]:
 
 
 def resolve_classic(written: list[Stage], instructions: list[Instruction],
-                    build_args: dict[str, str], target: str | None,
-                    escape: str) -> Resolution:
+                    build_args: dict[str, str], target: str | None, escape: str,
+                    lookup: ImageLookup | None = None) -> Resolution:
     """Resolve the stages as the classic builder does: one after another, each seeing only
-    the stages above it (moby/moby builder/dockerfile/builder.go, dispatchers.go)."""
+    the stages above it (moby/moby builder/dockerfile/builder.go, dispatchers.go); `lookup`
+    tells which names the engine has as images (rules.engine_has)."""
     stages = _fresh(written)
     res = Resolution("classic", stages)
     _refuse_mount_variables(res, stages, escape)
@@ -230,10 +236,10 @@ def resolve_classic(written: list[Stage], instructions: list[Instruction],
         _classic_platform(res, stage, env, escape)
         stage.parent = earlier.get(stage.base.lower())
         if stage.parent is None and stage.base and stage.base != "scratch":
-            _classic_image(res, stage, stage.base, line, "", stages)
+            _classic_image(res, stage, stage.base, line, "", stages, lookup)
         for kind, source, ins in uses(stage):
             if kind != "mount":
-                _classic_copy_source(res, stage, kind, source, ins, earlier, stages)
+                _classic_copy_source(res, stage, kind, source, ins, earlier, stages, lookup)
         for ins in stage.steps:
             if ins.keyword == "RUN" and ins.flag("mount"):
                 res.refuse(ins.line, "the --mount option requires BuildKit",
@@ -262,8 +268,8 @@ def _classic_platform(res: Resolution, stage: Stage, env: dict, escape: str) -> 
 
 
 def _classic_copy_source(res: Resolution, stage: Stage, kind: str, source: str,
-                         ins: Instruction, earlier: dict[str, Stage],
-                         stages: list[Stage]) -> None:
+                         ins: Instruction, earlier: dict[str, Stage], stages: list[Stage],
+                         lookup: ImageLookup | None) -> None:
     """COPY --from in the classic builder: an earlier stage by index or name, else an image
     (imagecontext.go); the value is used as written."""
     found = None
@@ -282,11 +288,13 @@ def _classic_copy_source(res: Resolution, stage: Stage, kind: str, source: str,
         return
     stage.sources.append(source)
     stage.source_kinds.append(kind)
-    _classic_image(res, stage, source, ins.line, "invalid from flag value ", stages)
+    _classic_image(res, stage, source, ins.line, "invalid from flag value ", stages, lookup)
 
 
 def _classic_image(res: Resolution, stage: Stage, name: str, line: int, prefix: str,
-                   stages: list[Stage]) -> None:
+                   stages: list[Stage], lookup: ImageLookup | None) -> None:
+    """A name that is no stage above is an image: it must be a valid reference, and one
+    that names a later stage fails unless the engine has an image by that name or ID prefix."""
     if not valid_reference(name):
         advice = ("the classic builder does not expand variables in --from"
                   if "$" in name else "image names are lowercase, as in busybox:1.36")
@@ -294,6 +302,6 @@ def _classic_image(res: Resolution, stage: Stage, name: str, line: int, prefix: 
         return
     later = next((s for s in stages[stage.index:] if s.name and s.name.lower() == name.lower()),
                  None)
-    if later is not None:
+    if later is not None and not engine_has(lookup, name, "classic"):
         res.refuse(line, f"{prefix}{name}: no such image (pull access denied)",
                    _later_stage_advice(name, later), stage.index)

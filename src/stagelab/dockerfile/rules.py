@@ -12,6 +12,7 @@ from the source on GitHub, what Docker Engine 28.5.2 with buildx 0.29.1 did wins
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .instructions import Instruction
@@ -28,6 +29,21 @@ _REFERENCE = re.compile(rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
                         r"[A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$")
 _STAGE_CONTEXT_NAME = re.compile(rf"^{_COMPONENT}$")
 CLASSIC_LACKS = "the classic builder does not support {}; use BuildKit (builder=\"buildkit\")"
+# How an engine finds an image by a name: "reference" (an image has that name), "id" (the name
+# starts the ID of exactly one image) or None (it has none). stagelab.images.found_as asks one.
+ImageLookup = Callable[[str], "str | None"]
+
+
+def engine_has(lookup: ImageLookup | None, name: str, builder: str) -> bool:
+    """Tell whether `builder` finds an image called `name` on the engine without pulling.
+
+    The classic builder asks the daemon, which takes a reference, then a unique image-ID
+    prefix (moby daemon/images/image.go `GetImage`); BuildKit's image source takes a reference
+    only (moby builder/builder-next/adapters/containerimage/pull.go `resolveLocal`). With no
+    lookup, the engine's images are unknown and taken to be none: the planner stays pure.
+    """
+    found = lookup(name) if lookup is not None else None
+    return found == "reference" or (found == "id" and builder == "classic")
 
 
 @dataclass(frozen=True)
