@@ -298,23 +298,28 @@ def test_check_with_a_syntax_line_and_no_registry_gives_advice(docker_engine):
 
 @pytest.fixture
 def own_image(docker_engine):
-    """An image of this test's own, named later<salt>:latest; removed afterwards."""
-    name = f"later{time.time_ns()}"
-    result = sl.build(f"FROM busybox:1.36\nRUN echo {name} > /salt\n", tag=f"{name}:latest",
-                      progress=False)
-    yield name, result.image_id.removeprefix("sha256:")
+    """An image of this test's own, named later<salt>:latest, whose ID starts with a letter
+    (a stage name must: it is to be one); removed afterwards."""
+    for _ in range(40):  # 6 IDs in 16 start with a-f
+        name = f"later{time.time_ns()}"
+        result = sl.build(f"FROM busybox:1.36\nRUN echo {name} > /salt\n",
+                          tag=f"{name}:latest", progress=False)
+        image_id = result.image_id.removeprefix("sha256:")
+        if image_id[0] in "abcdef":
+            break
+        subprocess.run(["docker", "rmi", f"{name}:latest"], capture_output=True, check=False)
+    yield name, image_id
     subprocess.run(["docker", "rmi", f"{name}:latest"], capture_output=True, check=False)
 
 
 def unique_id_prefix(image_id):
-    """The shortest start of `image_id` that no other image's ID shares and that holds a
-    letter (all digits would be a stage index)."""
+    """The shortest start of `image_id` that no other image's ID shares."""
     listed = subprocess.run(["docker", "images", "-aq", "--no-trunc"], capture_output=True,
                             text=True, check=True).stdout.split()
     others = {i.removeprefix("sha256:") for i in listed} - {image_id}
     for length in range(1, len(image_id) + 1):
         prefix = image_id[:length]
-        if not prefix.isdigit() and not any(other.startswith(prefix) for other in others):
+        if not any(other.startswith(prefix) for other in others):
             return prefix
     raise AssertionError(f"no unique prefix of {image_id}")
 
@@ -325,6 +330,7 @@ def test_a_later_stage_named_like_an_image_id_prefix(own_image, builder):
     unique image-ID prefix as that image's name: then it builds (kind 3, which CI met when
     stage `a` matched the one image ID that started with a)."""
     prefix = unique_id_prefix(own_image[1])
+    assert prefix[0].isalpha(), f"image {own_image[1]} has no ID that starts with a letter"
     text = (f"FROM busybox:1.36 AS b\nRUN echo b {SALT}\nCOPY --from={prefix} /salt /salt\n"
             f"FROM busybox:1.36 AS {prefix}\nRUN echo later {SALT}\n")
     refusal, real = assert_plan_tells_the_truth(text, builder, "b")
