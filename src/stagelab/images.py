@@ -1,4 +1,5 @@
-"""Base images and stagelab's own: the catalogue, labels, which stand-in serves a name, advice."""
+"""Base images and stagelab's own: the catalogue, labels, which stand-in serves a name, which
+names the engine has (for the planner), advice."""
 
 from __future__ import annotations
 
