@@ -16,7 +16,7 @@ from pathlib import Path
 from .. import provisioning, standins
 from . import accounts, hub, installs, rootless
 from .layout import (CLASS_GROUP, ENGINE_PIDS, IMAGES_ARCHIVE, INSTRUCTOR, LOG_DIR, STATE_DIR, Account,
-                     ClassRecord, ClassroomError, group_exists, learner_names)
+                     ClassRecord, ClassroomError, account_exists, group_exists, learner_names)
 
 STATE_FILES = ["class.json", "settings.json", "credentials.txt", "jupyterhub.sqlite",
                      "jupyterhub_cookie_secret", "jupyterhub-proxy.pid"]
@@ -146,7 +146,7 @@ def down(purge: bool, say=print) -> None:
         hub.stop_servers(record, say)
     hub.stop(record, say)
     record.save()
-    existing = [Account.named(name) for name in record.accounts if _exists(name)]
+    existing = [Account.named(name) for name in record.accounts if account_exists(name)]
     for account in existing:
         if rootless.stop_engine(account):
             say(f"engines: stopped {account.name}'s engine")
@@ -178,12 +178,3 @@ def down(purge: bool, say=print) -> None:
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
     say("class: purged the accounts, homes, engine data and state that `up` made")
-
-
-def _exists(name: str) -> bool:
-    try:
-        Account.named(name)
-        return True
-    except ClassroomError:
-        return False
-
