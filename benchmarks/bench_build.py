@@ -1,15 +1,14 @@
 """Benchmark: a cached stagelab.build() against `docker buildx build`, and set-up from scratch.
 
-    python benchmarks/bench_build.py              # build overhead (+ set-up on this machine)
-    python benchmarks/bench_build.py --from-scratch --yes
-        # first stop the engine and delete everything stagelab installed (engine, its data,
-        # base images), then time `stagelab setup` as on a fresh machine. Destroys images!
+python benchmarks/bench_build.py              # build overhead (+ set-up on this machine)
+python benchmarks/bench_build.py --from-scratch --yes
+    # first stop the engine and delete everything stagelab installed (engine, its data,
+    # base images), then time `stagelab setup` as on a fresh machine. Destroys images!
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -36,16 +35,23 @@ def stop_engine_and_forget_everything() -> None:
     """Stop stagelab's dockerd and remove what stagelab installed, as on a fresh machine."""
     subprocess.run(["pkill", "-x", "dockerd"], check=False)
     for _ in range(150):
-        if subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).returncode != 0:
+        if (
+            subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True, check=False).returncode
+            != 0
+        ):
             break
         time.sleep(0.2)
     else:
         raise SystemExit("dockerd did not stop: stop it, then retry")
     subprocess.run(["pkill", "-x", "containerd"], check=False)
     time.sleep(1)
-    for path in [provisioning.ENGINE_HOME, provisioning.APT_HOME, Path("/var/lib/docker"),
-                 Path("/var/lib/containerd"),
-                 provisioning.cli_plugins_dir() / "docker-buildx"]:
+    for path in [
+        provisioning.ENGINE_HOME,
+        provisioning.APT_HOME,
+        Path("/var/lib/docker"),
+        Path("/var/lib/containerd"),
+        provisioning.cli_plugins_dir() / "docker-buildx",
+    ]:
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         elif path.exists():
@@ -71,8 +77,9 @@ def interleaved_medians(runs: dict, repeats: int) -> dict[str, list[float]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--from-scratch", action="store_true")
     parser.add_argument("--yes", action="store_true", help="confirm --from-scratch")
     parser.add_argument("--repeats", type=int, default=9)
@@ -90,10 +97,22 @@ def main() -> int:
         context = Path(tmp)
         (context / "Dockerfile").write_text(THREE_STAGES)
         result = sl.build(context, progress=False)  # warm the cache
-        request = BuildRequest(result.dockerfile, context, context / "Dockerfile", None, None,
-                               "buildkit", {}, None, False, None,
-                               substitutions=images.substitutions(result.dockerfile.images()))
-        shell = [c for c in buildx_command(request, iidfile=context / "iid") if c != "--progress=rawjson"]
+        request = BuildRequest(
+            result.dockerfile,
+            context,
+            context / "Dockerfile",
+            None,
+            None,
+            "buildkit",
+            {},
+            None,
+            False,
+            None,
+            substitutions=images.substitutions(result.dockerfile.images()),
+        )
+        shell = [
+            c for c in buildx_command(request, iidfile=context / "iid") if c != "--progress=rawjson"
+        ]
         shell.insert(3, "--progress=plain")
 
         def from_shell():
@@ -103,17 +122,22 @@ def main() -> int:
             built = sl.build(context, progress=False)
             assert built.cached == ["fetch", "compile", "2"], built
 
-        times = interleaved_medians({"shell": from_shell, "stagelab": from_stagelab},
-                                    args.repeats)
+        times = interleaved_medians({"shell": from_shell, "stagelab": from_stagelab}, args.repeats)
     shell_s, stagelab_s = (statistics.median(times[k]) for k in ("shell", "stagelab"))
     print("fully cached three-stage build, median of", args.repeats, "(alternating runs)")
-    print(f"  docker buildx build --progress=plain (shell): {shell_s:.3f} s  "
-          f"{['%.3f' % t for t in times['shell']]}")
-    print(f"  stagelab.build():                             {stagelab_s:.3f} s  "
-          f"{['%.3f' % t for t in times['stagelab']]}")
+    print(
+        f"  docker buildx build --progress=plain (shell): {shell_s:.3f} s  "
+        f"{[f'{t:.3f}' for t in times['shell']]}"
+    )
+    print(
+        f"  stagelab.build():                             {stagelab_s:.3f} s  "
+        f"{[f'{t:.3f}' for t in times['stagelab']]}"
+    )
     ratio = stagelab_s / shell_s
-    print(f"  ratio stagelab/shell: {ratio:.3f} (goal: at most 1.10) "
-          f"{'OK' if ratio <= 1.10 else 'ABOVE GOAL'}")
+    print(
+        f"  ratio stagelab/shell: {ratio:.3f} (goal: at most 1.10) "
+        f"{'OK' if ratio <= 1.10 else 'ABOVE GOAL'}"
+    )
     return 0
 
 

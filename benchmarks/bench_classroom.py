@@ -7,7 +7,8 @@ measures each learner's memory as PSS (the sum of Pss in /proc/PID/smaps_rollup 
 process of the learner's uid or subordinate ids: single-user server, kernel, RootlessKit,
 slirp4netns, dockerd, containerd, containers), idle and then at its peak while all learners run
 a lesson's cells at the same time
-(BENCH_LESSON, default lesson 06, whose builds compile C with gcc). It prints a projection for 30 learners and purges the class.
+(BENCH_LESSON, default lesson 06, whose builds compile C with gcc). It prints a projection
+for 30 learners and purges the class.
 """
 
 from __future__ import annotations
@@ -38,8 +39,13 @@ MIB = 1024 * 1024
 
 
 def stagelab(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "stagelab.cli", *args], capture_output=True,
-                          text=True, timeout=3600)
+    return subprocess.run(
+        [sys.executable, "-m", "stagelab.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
 
 
 def subordinate_range(name: str) -> range:
@@ -55,13 +61,19 @@ def pss_by_owner(owners: dict[str, set | range]) -> dict[str, int]:
     totals = {name: 0 for name in owners}
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
-            uid = int(next(line for line in status.read_text().splitlines()
-                           if line.startswith("Uid:")).split()[1])
+            uid = int(
+                next(
+                    line for line in status.read_text().splitlines() if line.startswith("Uid:")
+                ).split()[1]
+            )
             for name, uids in owners.items():
                 if uid in uids:
                     rollup = (status.parent / "smaps_rollup").read_text()
-                    totals[name] += 1024 * int(next(line for line in rollup.splitlines()
-                                                    if line.startswith("Pss:")).split()[1])
+                    totals[name] += 1024 * int(
+                        next(
+                            line for line in rollup.splitlines() if line.startswith("Pss:")
+                        ).split()[1]
+                    )
                     break
         except (OSError, StopIteration, ValueError):
             continue
@@ -76,8 +88,9 @@ def hub_pss(record: ClassRecord) -> int:
             fields = stat.read_text().rsplit(")", 1)[1].split()
             if int(fields[3]) == record.hub_pid:  # the session id
                 rollup = (stat.parent / "smaps_rollup").read_text()
-                total += 1024 * int(next(line for line in rollup.splitlines()
-                                         if line.startswith("Pss:")).split()[1])
+                total += 1024 * int(
+                    next(line for line in rollup.splitlines() if line.startswith("Pss:")).split()[1]
+                )
         except (OSError, StopIteration, ValueError, IndexError):
             continue
     return total
@@ -93,12 +106,15 @@ def main() -> int:
         print("run as root: the benchmark creates accounts", file=sys.stderr)
         return 2
     if RECORD.exists():
-        print(f"a class is up ({RECORD}): run `stagelab classroom down --purge` first",
-              file=sys.stderr)
+        print(
+            f"a class is up ({RECORD}): run `stagelab classroom down --purge` first",
+            file=sys.stderr,
+        )
         return 2
     started = time.monotonic()
-    done = stagelab("classroom", "up", "--learners", str(LEARNERS), "--port", str(PORT),
-                    "--ip", "127.0.0.1")
+    done = stagelab(
+        "classroom", "up", "--learners", str(LEARNERS), "--port", str(PORT), "--ip", "127.0.0.1"
+    )
     bring_up = time.monotonic() - started
     try:
         if done.returncode != 0:
@@ -122,8 +138,9 @@ def measure(record: ClassRecord, bring_up: float, up_output: str) -> int:
         status, output = kernels[name].execute("import stagelab as sl")
         assert status == "ok", output
         sessions[name] = session
-    owners = {name: {Account.named(name).uid} | set(subordinate_range(name))
-              for name in record.learners}
+    owners = {
+        name: {Account.named(name).uid} | set(subordinate_range(name)) for name in record.learners
+    }
     time.sleep(10)
     idle = pss_by_owner(owners)
     hub = hub_pss(record)
@@ -160,29 +177,45 @@ def measure(record: ClassRecord, bring_up: float, up_output: str) -> int:
     sampler.join()
     for kernel in kernels.values():
         kernel.close()
-    disk = {name: subprocess.run(["du", "-sb", str(Account.named(name).data_root)],
-                                 capture_output=True, text=True).stdout.split()[0]
-            for name in record.learners}
+    disk = {
+        name: subprocess.run(
+            ["du", "-sb", str(Account.named(name).data_root)],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.split()[0]
+        for name in record.learners
+    }
 
-    print(f"classroom benchmark: {LEARNERS} learners, {os.cpu_count()} cores, kernel "
-          f"{os.uname().release}")
+    print(
+        f"classroom benchmark: {LEARNERS} learners, {os.cpu_count()} cores, kernel "
+        f"{os.uname().release}"
+    )
     print(f"bring-up (`stagelab classroom up --learners {LEARNERS}`): {bring_up:.1f} s")
     print("  " + "\n  ".join(line for line in up_output.splitlines() if "loaded" in line))
-    print(f"{'learner':<10} {'spawn s':>8} {'idle PSS MiB':>13} {'building PSS MiB':>17} "
-          f"{'engine data MiB':>16}  {LESSON}")
+    print(
+        f"{'learner':<10} {'spawn s':>8} {'idle PSS MiB':>13} {'building PSS MiB':>17} "
+        f"{'engine data MiB':>16}  {LESSON}"
+    )
     for name in record.learners:
-        print(f"{name:<10} {spawn_s[name]:>8.1f} {idle[name] / MIB:>13.0f} "
-              f"{peaks[name] / MIB:>17.0f} {int(disk[name]) / MIB:>16.0f}  {outcomes[name]}")
+        print(
+            f"{name:<10} {spawn_s[name]:>8.1f} {idle[name] / MIB:>13.0f} "
+            f"{peaks[name] / MIB:>17.0f} {int(disk[name]) / MIB:>16.0f}  {outcomes[name]}"
+        )
     mean_idle = sum(idle.values()) / len(idle) / MIB
     mean_peak = sum(peaks.values()) / len(peaks) / MIB
     print(f"hub, proxy, dashboard and culler: {hub / MIB:.0f} MiB PSS")
     print(f"{LESSON} by all {LEARNERS} at once: {lesson_s:.1f} s wall")
     idle_30 = (PROJECT_FOR * mean_idle + hub / MIB) / 1024
     busy_30 = (PROJECT_FOR * mean_peak + hub / MIB) / 1024
-    print(f"projection for {PROJECT_FOR} learners: {idle_30:.1f} GiB all idle, "
-          f"{busy_30:.1f} GiB all building at once (machine: {MACHINE_GIB} GiB)")
-    print(f"goal: at most {GOAL_IDLE_MIB} MiB per idle learner: mean {mean_idle:.0f} MiB -> "
-          f"{'met' if mean_idle <= GOAL_IDLE_MIB else 'NOT met'}")
+    print(
+        f"projection for {PROJECT_FOR} learners: {idle_30:.1f} GiB all idle, "
+        f"{busy_30:.1f} GiB all building at once (machine: {MACHINE_GIB} GiB)"
+    )
+    print(
+        f"goal: at most {GOAL_IDLE_MIB} MiB per idle learner: mean {mean_idle:.0f} MiB -> "
+        f"{'met' if mean_idle <= GOAL_IDLE_MIB else 'NOT met'}"
+    )
     return 0 if all(outcome == "ok" for outcome in outcomes.values()) else 1
 
 

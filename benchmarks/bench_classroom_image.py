@@ -48,7 +48,8 @@ class PodMemory(threading.Thread):
         client = engine.client()
         while not self.done.is_set():
             for container in client.containers.list(
-                    filters={"label": f"io.stagelab.kind={SMOKE_KIND}"}):
+                filters={"label": f"io.stagelab.kind={SMOKE_KIND}"}
+            ):
                 role = container.name.rsplit("-", 1)[-1]
                 try:
                     used = memory_mib(container)
@@ -65,15 +66,20 @@ def main() -> int:
     args = parser.parse_args()
     say = lambda line: print(line, flush=True)  # noqa: E731
     with prepared_inputs(say) as inputs:
-        built = {spec: build_one(spec, inputs, no_cache=args.no_cache, say=say)
-                 for spec in (ENGINE, LEARNER)}
-        built[ONE_STAGE] = build_one(ONE_STAGE, inputs, no_cache=args.no_cache,
-                                     dockerfile=ONE_STAGE_DOCKERFILE, say=say)
+        built = {
+            spec: build_one(spec, inputs, no_cache=args.no_cache, say=say)
+            for spec in (ENGINE, LEARNER)
+        }
+        built[ONE_STAGE] = build_one(
+            ONE_STAGE, inputs, no_cache=args.no_cache, dockerfile=ONE_STAGE_DOCKERFILE, say=say
+        )
     learner, one_stage = built[LEARNER], built[ONE_STAGE]
-    print(f"\nlearner (multi-stage): {learner.size_bytes / 1e6:.0f} MB, "
-          f"one stage: {one_stage.size_bytes / 1e6:.0f} MB "
-          f"({one_stage.size_bytes / learner.size_bytes:.2f}x), "
-          f"engine: {built[ENGINE].size_bytes / 1e6:.0f} MB")
+    print(
+        f"\nlearner (multi-stage): {learner.size_bytes / 1e6:.0f} MB, "
+        f"one stage: {one_stage.size_bytes / 1e6:.0f} MB "
+        f"({one_stage.size_bytes / learner.size_bytes:.2f}x), "
+        f"engine: {built[ENGINE].size_bytes / 1e6:.0f} MB"
+    )
     sampler = PodMemory()
     sampler.start()
     report = smoke(say=say)
@@ -81,8 +87,10 @@ def main() -> int:
     sampler.join()
     print("\n".join(report.lines()))
     for role in sorted(sampler.peak):
-        print(f"pod memory, {role} container: first sample {sampler.first[role]:.0f} MiB, "
-              f"peak {sampler.peak[role]:.0f} MiB")
+        print(
+            f"pod memory, {role} container: first sample {sampler.first[role]:.0f} MiB, "
+            f"peak {sampler.peak[role]:.0f} MiB"
+        )
     return 0
 
 

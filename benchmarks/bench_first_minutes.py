@@ -47,9 +47,15 @@ def clone(ref: str, into: Path) -> Path:
 def time_make_lab(repo: Path, env: dict, timeout: float = 900) -> float:
     """Run `make lab` until its URL answers; return the seconds that took."""
     began = time.monotonic()
-    process = subprocess.Popen(["make", "lab", f"LAB_PORT={free_port()}"], cwd=repo, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        ["make", "lab", f"LAB_PORT={free_port()}"],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         for line in process.stdout:
             found = URL.search(line)
@@ -81,8 +87,15 @@ def answers(url: str, within_s: float = 30) -> None:
 def time_make_test_setup(repo: Path, env: dict) -> float:
     """Run `make test` until pytest starts; return the seconds the set-up took."""
     began = time.monotonic()
-    process = subprocess.Popen(["make", "test"], cwd=repo, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        ["make", "test"],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         for line in process.stdout:
             if "test session starts" in line:
@@ -101,8 +114,9 @@ def environment(work: Path, warm: bool) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--ref", default="HEAD", help="the commit to clone (default: HEAD)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warm-cache", action="store_true")
@@ -116,6 +130,7 @@ def main() -> int:
     for number in range(args.repeats):
         if args.bare:
             from bench_build import stop_engine_and_forget_everything
+
             stop_engine_and_forget_everything()
         with tempfile.TemporaryDirectory(prefix="stagelab-bench-") as tmp:
             work = Path(tmp)
@@ -127,11 +142,16 @@ def main() -> int:
                 second = time_make_lab(repo, env)
                 if not args.bare:
                     test_setup = time_make_test_setup(clone(args.ref, work / "t"), env)
-    where = "bare machine (no engine, no images, no venv)" if args.bare else \
-        "engine and images present, no venv"
+    where = (
+        "bare machine (no engine, no images, no venv)"
+        if args.bare
+        else "engine and images present, no venv"
+    )
     cache = "warm" if args.warm_cache else "empty"
-    print(f"{args.ref}: make lab, {where}, {cache} package cache: median "
-          f"{statistics.median(runs):.1f} s of {[round(r, 1) for r in runs]}")
+    print(
+        f"{args.ref}: make lab, {where}, {cache} package cache: median "
+        f"{statistics.median(runs):.1f} s of {[round(r, 1) for r in runs]}"
+    )
     print(f"{args.ref}: make lab again in the same clone: {second:.1f} s")
     if test_setup is not None:
         print(f"{args.ref}: make test, set-up before the first test: {test_setup:.1f} s")

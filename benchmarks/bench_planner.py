@@ -24,7 +24,7 @@ import stagelab as sl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
 
-from planner_cases import agrees, cases  # noqa: E402
+from planner_cases import agrees, cases
 
 
 def main() -> int:
@@ -37,8 +37,13 @@ def main() -> int:
     shown: list[str] = []
     began = time.monotonic()
 
-    @settings(max_examples=options.n, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=options.n,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @seed(options.seed)
     @given(case=cases())
     def run(case):
@@ -54,16 +59,19 @@ def main() -> int:
     seconds = time.monotonic() - began
     print(f"{tally['buildkit'][2]} Dockerfiles, each built on both builders, in {seconds:.0f} s")
     for builder, (agreed, refused, total) in tally.items():
-        print(f"{builder:<9} agreement {agreed}/{total} = {agreed / max(total, 1):.1%} "
-              f"({refused} refused by plan())")
+        print(
+            f"{builder:<9} agreement {agreed}/{total} = {agreed / max(total, 1):.1%} "
+            f"({refused} refused by plan())"
+        )
     for text in shown:
         print("\n" + text)
     return 0
 
 
 def _refused(case, builder: str) -> bool:
-    return sl.parse_dockerfile(case.text).attempt(case.target, builder,
-                                                  case.build_args)[1] is not None
+    return (
+        sl.parse_dockerfile(case.text).attempt(case.target, builder, case.build_args)[1] is not None
+    )
 
 
 if __name__ == "__main__":

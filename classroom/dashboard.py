@@ -85,8 +85,10 @@ refresh(); setInterval(refresh, %(refresh_ms)d);
 
 async def hub_users() -> list:
     """Return the hub's user models, asked with this service's own token."""
-    request = HTTPRequest(url_path_join(os.environ["JUPYTERHUB_API_URL"], "users"),
-                          headers={"Authorization": f"token {os.environ['JUPYTERHUB_API_TOKEN']}"})
+    request = HTTPRequest(
+        url_path_join(os.environ["JUPYTERHUB_API_URL"], "users"),
+        headers={"Authorization": f"token {os.environ['JUPYTERHUB_API_TOKEN']}"},
+    )
     answer = await AsyncHTTPClient().fetch(request)
     return json.loads(answer.body)
 
@@ -100,9 +102,16 @@ class PageHandler(HubOAuthenticated, RequestHandler):
         me = self.get_current_user()["name"]
         xsrf = self.xsrf_token
         xsrf = xsrf.decode() if isinstance(xsrf, bytes) else xsrf
-        self.write(PAGE % {"seconds": REFRESH_MS // 1000, "refresh_ms": REFRESH_MS,
-                           "me": json.dumps(me), "xsrf": json.dumps(xsrf),
-                           "hub_prefix": json.dumps(os.environ.get("JUPYTERHUB_BASE_URL", "/"))})
+        self.write(
+            PAGE
+            % {
+                "seconds": REFRESH_MS // 1000,
+                "refresh_ms": REFRESH_MS,
+                "me": json.dumps(me),
+                "xsrf": json.dumps(xsrf),
+                "hub_prefix": json.dumps(os.environ.get("JUPYTERHUB_BASE_URL", "/")),
+            }
+        )
 
 
 class BoardHandler(HubOAuthenticated, RequestHandler):
@@ -124,11 +133,14 @@ class BoardHandler(HubOAuthenticated, RequestHandler):
 def main(board_handler=BoardHandler) -> None:
     """Serve the dashboard on the address the hub gave this service; `board_handler` answers
     api/board (classroom/kubernetes/cluster_dashboard.py gives its own)."""
-    app = Application([
-        (PREFIX, PageHandler),
-        (url_path_join(PREFIX, "api/board"), board_handler),
-        (url_path_join(PREFIX, "oauth_callback"), HubOAuthCallbackHandler),
-    ], cookie_secret=os.urandom(32))
+    app = Application(
+        [
+            (PREFIX, PageHandler),
+            (url_path_join(PREFIX, "api/board"), board_handler),
+            (url_path_join(PREFIX, "oauth_callback"), HubOAuthCallbackHandler),
+        ],
+        cookie_secret=os.urandom(32),
+    )
     url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
     app.listen(url.port, url.hostname)
     IOLoop.current().start()

@@ -7,10 +7,11 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from spawner import RootlessDockerSpawner  # noqa: E402  (this folder, put on the path above)
+from spawner import RootlessDockerSpawner
 
 c = get_config()  # noqa: F821  (provided by JupyterHub when it loads this file)
-settings = json.load(open(os.environ["STAGELAB_CLASSROOM_SETTINGS"]))
+with open(os.environ["STAGELAB_CLASSROOM_SETTINGS"]) as settings_file:
+    settings = json.load(settings_file)
 state, venv = settings["state_dir"], settings["venv"]
 learners, instructor = settings["learners"], settings["instructor"]
 
@@ -44,32 +45,70 @@ c.RootlessDockerSpawner.venv = venv
 
 # Services: the instructor's dashboard and the idle culler (jupyterhub-idle-culler's README).
 c.JupyterHub.services = [
-    {"name": "dashboard", "url": f"http://127.0.0.1:{settings['dashboard_port']}",
-     "command": [os.path.join(venv, "bin", "python"),
-                 os.path.join(settings["assets"], "dashboard.py")],
-     # It reads the checkout's labs (their criteria): no bytecode written into them.
-     "environment": {"STAGELAB_CLASSROOM_SETTINGS": os.environ["STAGELAB_CLASSROOM_SETTINGS"],
-                     "STAGELAB_LABS": settings["labs"], "PYTHONDONTWRITEBYTECODE": "1",
-                     **settings["classroom_env"]},
-     "oauth_no_confirm": True, "display": True},
-    {"name": "idle-culler",
-     "command": [os.path.join(venv, "bin", "python"), "-m", "jupyterhub_idle_culler",
-                 f"--timeout={settings['idle_timeout_s']}",
-                 f"--cull-every={max(10, min(300, settings['idle_timeout_s'] // 4))}"]},
+    {
+        "name": "dashboard",
+        "url": f"http://127.0.0.1:{settings['dashboard_port']}",
+        "command": [
+            os.path.join(venv, "bin", "python"),
+            os.path.join(settings["assets"], "dashboard.py"),
+        ],
+        # It reads the checkout's labs (their criteria): no bytecode written into them.
+        "environment": {
+            "STAGELAB_CLASSROOM_SETTINGS": os.environ["STAGELAB_CLASSROOM_SETTINGS"],
+            "STAGELAB_LABS": settings["labs"],
+            "PYTHONDONTWRITEBYTECODE": "1",
+            **settings["classroom_env"],
+        },
+        "oauth_no_confirm": True,
+        "display": True,
+    },
+    {
+        "name": "idle-culler",
+        "command": [
+            os.path.join(venv, "bin", "python"),
+            "-m",
+            "jupyterhub_idle_culler",
+            f"--timeout={settings['idle_timeout_s']}",
+            f"--cull-every={max(10, min(300, settings['idle_timeout_s'] // 4))}",
+        ],
+    },
     {"name": "stagelab-cli", "api_token": settings["api_token"]},
 ]
 c.JupyterHub.load_roles = [
     # Learners: only themselves (the default), never another learner's server.
     {"name": "user", "scopes": ["self"]},
     # The instructor: sees every learner, opens any server (access:servers), the dashboard.
-    {"name": "instructor", "users": [instructor],
-     "scopes": ["self", "list:users", "read:users", "read:servers", "access:servers",
-                "access:services!service=dashboard"]},
-    {"name": "dashboard", "services": ["dashboard"],
-     "scopes": ["list:users", "read:users", "read:users:activity", "read:servers"]},
-    {"name": "idle-culler", "services": ["idle-culler"],
-     "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
-    {"name": "stagelab-cli", "services": ["stagelab-cli"],
-     "scopes": ["list:users", "read:users", "read:users:activity", "read:servers",
-                "delete:servers"]},
+    {
+        "name": "instructor",
+        "users": [instructor],
+        "scopes": [
+            "self",
+            "list:users",
+            "read:users",
+            "read:servers",
+            "access:servers",
+            "access:services!service=dashboard",
+        ],
+    },
+    {
+        "name": "dashboard",
+        "services": ["dashboard"],
+        "scopes": ["list:users", "read:users", "read:users:activity", "read:servers"],
+    },
+    {
+        "name": "idle-culler",
+        "services": ["idle-culler"],
+        "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+    },
+    {
+        "name": "stagelab-cli",
+        "services": ["stagelab-cli"],
+        "scopes": [
+            "list:users",
+            "read:users",
+            "read:users:activity",
+            "read:servers",
+            "delete:servers",
+        ],
+    },
 ]

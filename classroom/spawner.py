@@ -21,9 +21,9 @@ class RootlessDockerSpawner(LocalProcessSpawner):
     """LocalProcessSpawner that starts the learner's rootless dockerd before their server."""
 
     engine_path = Unicode(help="PATH for the engine: RootlessKit, dockerd, the system").tag(
-        config=True)
-    venv = Unicode(help="The hub's environment, whose jupyterhub-singleuser runs").tag(
-        config=True)
+        config=True
+    )
+    venv = Unicode(help="The hub's environment, whose jupyterhub-singleuser runs").tag(config=True)
 
     @property
     def account(self) -> Account:
@@ -34,11 +34,15 @@ class RootlessDockerSpawner(LocalProcessSpawner):
         """Add the learner's engine and stagelab's folders to the server's environment."""
         env = super().get_env()
         account = self.account
-        env.update({"DOCKER_HOST": account.docker_host,
-                    "XDG_RUNTIME_DIR": str(account.runtime_dir),
-                    "STAGELAB_HOME": str(account.home / ".stagelab"),
-                    "STAGELAB_LABS": str(account.home / "labs"),
-                    "PATH": f"{self.venv}/bin:{self.engine_path}"})
+        env.update(
+            {
+                "DOCKER_HOST": account.docker_host,
+                "XDG_RUNTIME_DIR": str(account.runtime_dir),
+                "STAGELAB_HOME": str(account.home / ".stagelab"),
+                "STAGELAB_LABS": str(account.home / "labs"),
+                "PATH": f"{self.venv}/bin:{self.engine_path}",
+            }
+        )
         return env
 
     async def start(self):

@@ -16,14 +16,20 @@ from pathlib import Path
 from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # ../dashboard.py
-from dashboard import hub_users, main  # noqa: E402  (the folder added just above)
-from jupyterhub.services.auth import HubOAuthenticated  # noqa: E402
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest  # noqa: E402
-from tornado.web import RequestHandler, authenticated  # noqa: E402
+from dashboard import hub_users, main
+from jupyterhub.services.auth import HubOAuthenticated
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.web import RequestHandler, authenticated
 
-from stagelab.cluster.board import (POD_SELECTOR, attempts_from_contents, board,  # noqa: E402
-                                    learner_names, pods_by_learner, progress_url)
-from stagelab.labs import all_labs  # noqa: E402
+from stagelab.cluster.board import (
+    POD_SELECTOR,
+    attempts_from_contents,
+    board,
+    learner_names,
+    pods_by_learner,
+    progress_url,
+)
+from stagelab.labs import all_labs
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 INSTRUCTORS = set(os.environ.get("STAGELAB_INSTRUCTORS", "instructor").split())
@@ -37,20 +43,30 @@ async def learner_pods() -> dict[str, dict]:
     namespace = (SERVICE_ACCOUNT / "namespace").read_text().strip()
     # Read on every call: a projected service account token is replaced before it expires.
     token = (SERVICE_ACCOUNT / "token").read_text().strip()
-    url = (f"https://{os.environ['KUBERNETES_SERVICE_HOST']}:"
-           f"{os.environ['KUBERNETES_SERVICE_PORT']}/api/v1/namespaces/{namespace}/pods"
-           f"?labelSelector={quote(POD_SELECTOR)}")
-    answer = await AsyncHTTPClient().fetch(HTTPRequest(
-        url, headers={"Authorization": f"Bearer {token}"},
-        ca_certs=str(SERVICE_ACCOUNT / "ca.crt"), request_timeout=TIMEOUT_S))
+    url = (
+        f"https://{os.environ['KUBERNETES_SERVICE_HOST']}:"
+        f"{os.environ['KUBERNETES_SERVICE_PORT']}/api/v1/namespaces/{namespace}/pods"
+        f"?labelSelector={quote(POD_SELECTOR)}"
+    )
+    answer = await AsyncHTTPClient().fetch(
+        HTTPRequest(
+            url,
+            headers={"Authorization": f"Bearer {token}"},
+            ca_certs=str(SERVICE_ACCOUNT / "ca.crt"),
+            request_timeout=TIMEOUT_S,
+        )
+    )
     return pods_by_learner(json.loads(answer.body))
 
 
 async def learner_attempts(url: str) -> list[dict] | None:
     """Return the attempts the learner's server serves ([] with no record yet), or None when
     the server does not answer."""
-    request = HTTPRequest(url, request_timeout=TIMEOUT_S, headers={
-        "Authorization": f"token {os.environ['JUPYTERHUB_API_TOKEN']}"})
+    request = HTTPRequest(
+        url,
+        request_timeout=TIMEOUT_S,
+        headers={"Authorization": f"token {os.environ['JUPYTERHUB_API_TOKEN']}"},
+    )
     try:
         answer = await AsyncHTTPClient().fetch(request)
     except HTTPClientError as error:

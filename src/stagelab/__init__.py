@@ -5,14 +5,23 @@ Every name a lesson or a lab uses is here: `import stagelab as sl`.
 
 from .builds import build
 from .calls import CheckWarning, call, check, features
+from .cleanup import clean
 from .containers import files, history, image_config, image_exists, run, run_status
 from .display import compare, graph, layers, sizes, stage_table, timeline
 from .dockerfile import Dockerfile, Stage
 from .doctor import base_images, doctor
-from .cleanup import clean
-from .errors import (BuildContextError, BuildFailed, ClaimFailed, DockerfileError,
-                     EngineUnavailable, ImageUnavailable, ProvisionError, RunFailed, RunTimedOut,
-                     StagelabError)
+from .errors import (
+    BuildContextError,
+    BuildFailed,
+    ClaimFailed,
+    DockerfileError,
+    EngineUnavailable,
+    ImageUnavailable,
+    ProvisionError,
+    RunFailed,
+    RunTimedOut,
+    StagelabError,
+)
 from .evidence import claim
 from .images import BUSYBOX, DEBIAN, GCC, PYTHON, STANDINS, parse_dockerfile
 from .labs import lab
@@ -20,13 +29,51 @@ from .magic import register as _register_magic
 from .replay import unique
 from .results import BuildResult, Step
 
-__all__ = ["BUSYBOX", "BuildFailed", "BuildResult", "CheckWarning", "ClaimFailed", "DEBIAN",
-           "Dockerfile", "DockerfileError", "EngineUnavailable", "GCC", "ImageUnavailable",
-           "PYTHON", "ProvisionError", "RunFailed", "STANDINS", "Stage", "StagelabError", "Step",
-           "base_images", "build", "call", "check", "claim", "clean", "compare", "doctor",
-           "features", "files", "graph", "history", "image_config", "image_exists", "lab",
-           "layers", "parse_dockerfile", "run", "run_status", "sizes", "stage_table",
-           "timeline", "unique"]
+__all__ = [
+    "BUSYBOX",
+    "DEBIAN",
+    "GCC",
+    "PYTHON",
+    "STANDINS",
+    "BuildContextError",
+    "BuildFailed",
+    "BuildResult",
+    "CheckWarning",
+    "ClaimFailed",
+    "Dockerfile",
+    "DockerfileError",
+    "EngineUnavailable",
+    "ImageUnavailable",
+    "ProvisionError",
+    "RunFailed",
+    "RunTimedOut",
+    "Stage",
+    "StagelabError",
+    "Step",
+    "base_images",
+    "build",
+    "call",
+    "check",
+    "claim",
+    "clean",
+    "compare",
+    "doctor",
+    "features",
+    "files",
+    "graph",
+    "history",
+    "image_config",
+    "image_exists",
+    "lab",
+    "layers",
+    "parse_dockerfile",
+    "run",
+    "run_status",
+    "sizes",
+    "stage_table",
+    "timeline",
+    "unique",
+]
 
 
 def load_ipython_extension(ipython) -> None:

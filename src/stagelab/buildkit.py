@@ -1,337 +1,24 @@
-"""BuildKit builds through `docker buildx build`: a pure reader of its `--progress=rawjson`
-stream, and a thin runner that feeds it."""
+"""BuildKit builds through `docker buildx build`: a thin runner that feeds its
+`--progress=rawjson` stream to the pure reader in rawjson.py."""
 
 from __future__ import annotations
 
-import base64
-import json
 import os
-import re
 import signal
 import subprocess
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Iterable
 
 from . import engine
 from .cleanup import remember
 from .context import BuildRequest, buildx_command
-from .dockerfile import Dockerfile, Instruction, Stage
-from .errors import BuildFailed, DockerfileError
-from .images import explain_missing_image
+from .errors import BuildFailed
 from .progress import Progress
-from .results import LOG_TAIL_LINES, BuildResult, Step, StreamOutcome, stage_statuses
+from .rawjson import RawJsonReader
+from .results import BuildResult
 
-# "[build 2/3] RUN make"; BuildKit pads the step number in a stage of ten or more steps
-# ("[ten  1/10]"), and a single-stage Dockerfile's steps carry no stage name ("[2/2] RUN make").
-VERTEX_NAME = re.compile(r"^\[(?:(?P<stage>[^\s\]]+) +)? *(?P<step>\d+)/(?P<total>\d+)\] "
-                         r"(?P<text>.*)$", re.DOTALL)
-_EXIT_CODE = re.compile(r"exit code: (\d+)")
-# Only these instructions give BuildKit a step to print; the others only change metadata.
-FILESYSTEM_STEPS = {"RUN", "COPY", "ADD", "WORKDIR"}
-
-
-@dataclass
-class Vertex:
-    """One node of BuildKit's build graph as the stream reported it."""
-
-    digest: str
-    name: str
-    started: datetime | None = None
-    completed: datetime | None = None
-    cached: bool = False
-    error: str = ""
-    logs: list[str] = field(default_factory=list)
-
-
-def _time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    # Go prints nanoseconds; Python parses microseconds.
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text.replace("Z", "+00:00"))
-    return datetime.fromisoformat(text)
-
-
-class RawJsonReader:
-    """Fold `--progress=rawjson` lines into vertices, telling a watcher as stages change.
-
-    `feed()` takes one line at a time; `outcome()` then reads the steps and stage statuses.
-    Nothing here runs a process: tests feed it streams captured from real builds.
-    """
-
-    def __init__(self, dockerfile: Dockerfile, watcher: Progress | None = None, *,
-                 build_args: dict[str, str] | None = None, target_ref: str | None = None):
-        self.dockerfile = dockerfile
-        self.watcher = watcher or Progress()
-        self.build_args = build_args or {}
-        self.target_ref = target_ref
-        self.vertices: dict[str, Vertex] = {}
-        self.order: list[str] = []
-        self.other_lines: list[str] = []
-
-    def feed(self, line: str) -> None:
-        """Take one line of the stream: a JSON status message, or buildx's own text."""
-        try:
-            message = json.loads(line)
-        except json.JSONDecodeError:
-            if line.strip():
-                self.other_lines.append(line.rstrip())
-            return
-        for raw in message.get("vertexes") or []:
-            vertex = self.vertices.get(raw["digest"])
-            if vertex is None:
-                vertex = self.vertices[raw["digest"]] = Vertex(raw["digest"], raw.get("name", ""))
-                self.order.append(raw["digest"])
-            vertex.started = _time(raw.get("started")) or vertex.started
-            vertex.completed = _time(raw.get("completed")) or vertex.completed
-            vertex.cached = vertex.cached or bool(raw.get("cached"))
-            vertex.error = raw.get("error") or vertex.error
-            self._tell(vertex)
-        for log in message.get("logs") or []:
-            vertex = self.vertices.get(log.get("vertex"))
-            if vertex is not None and log.get("data"):
-                vertex.logs.append(base64.b64decode(log["data"]).decode("utf-8", "replace"))
-
-    def _tell(self, vertex: Vertex) -> None:
-        where = self.locate(vertex)
-        if where is None:
-            return
-        if vertex.error:
-            state = "failed"
-        elif vertex.completed:
-            state = "cached" if vertex.cached else "done"
-        elif vertex.started:
-            state = "running"
-        else:
-            state = "waiting"  # BuildKit lists every step of the graph before it runs it
-        self.watcher.stage(where[0].ref, state, vertex.name)
-
-    def locate(self, vertex: Vertex) -> tuple[Stage, Instruction | None] | None:
-        """Return the stage and instruction a vertex belongs to, from its name (None: neither)."""
-        match = VERTEX_NAME.match(vertex.name)
-        if not match:
-            return None
-        stage = _stage_by_progress_name(self.dockerfile.stages, match["stage"], match["text"])
-        if stage is None:
-            return None
-        return stage, _instruction_for(stage, match["text"], int(match["step"]))
-
-    def log_text(self) -> str:
-        """Return the build's log: each step's name, its output and how it ended."""
-        lines = []
-        for digest in self.order:
-            vertex = self.vertices[digest]
-            if vertex.name.startswith("[internal]"):
-                continue
-            lines.append(vertex.name)
-            lines.extend("  " + part for text in vertex.logs for part in text.splitlines())
-            if vertex.error:
-                lines.append(f"  ERROR: {vertex.error}")
-            elif vertex.cached:
-                lines.append("  CACHED")
-            elif vertex.completed and vertex.started:
-                seconds = (vertex.completed - vertex.started).total_seconds()
-                lines.append(f"  DONE {seconds:.1f}s")
-        return "\n".join(lines + self.other_lines)
-
-    def outcome(self, failed: bool) -> StreamOutcome:
-        """Return the steps, every stage's status, the log, and (when `failed`) why it failed."""
-        steps = self._steps()
-        statuses = stage_statuses(self.dockerfile, steps)
-        shared: dict[str, str] = {}
-        if self.vertices and not failed:  # an empty stream (buildx failed at once) ran nothing
-            shared = self._shared_work(statuses)
-        if self.vertices:
-            statuses = self._fill_silent_stages(statuses)
-        return StreamOutcome(steps, statuses, self.log_text(),
-                             self._failure() if failed else None, shared)
-
-    def _shared_work(self, statuses: dict[str, str]) -> dict[str, str]:
-        """Give a needed stage that printed nothing the status of the identical stage whose
-        work BuildKit ran in its place; return {stage: the stage it shared with}.
-
-        BuildKit solves a graph of operations: two stages with the same instructions on the same
-        base are one operation, shown once under one stage's name.
-        """
-        try:
-            needed = self.dockerfile.plan(self.target_ref, "buildkit", self.build_args)
-        except DockerfileError:
-            return {}
-        stages = self.dockerfile.resolve(self.build_args)
-        by_ref = {stage.ref: stage for stage in stages}
-        shared = {}
-        for ref in needed:
-            stage = by_ref[ref]
-            if statuses[ref] != "skipped" or not any(s.keyword in FILESYSTEM_STEPS
-                                                     for s in stage.steps):
-                continue
-            twin = next((other for other in stages if other.ref != ref
-                         and statuses[other.ref] != "skipped"
-                         and _work(other) == _work(stage)), None)
-            if twin is not None:
-                statuses[ref] = statuses[twin.ref]
-                shared[ref] = twin.ref
-        return shared
-
-    def _steps(self) -> list[Step]:
-        first = _build_began(self.vertices.values())
-        # When a step fails, BuildKit cancels the others: those did not fail. When nothing
-        # failed but the build was cancelled (Ctrl-C), the steps it stopped are what failed.
-        errors = [v.error for v in self.vertices.values() if v.error]
-        caused = any("canceled" not in error for error in errors)
-        cancelled_by_failure = {error for error in errors if caused and "canceled" in error}
-        steps = []
-        for digest in self.order:
-            vertex = self.vertices[digest]
-            where = self.locate(vertex)
-            if where is None:
-                continue
-            if not (vertex.started or vertex.cached) or (vertex.error in cancelled_by_failure):
-                continue  # never ran, or stopped because another step failed
-            stage, instruction = where
-            status = "failed" if vertex.error else "cached" if vertex.cached else "built"
-            # A step shared with a build that started it earlier runs, for this build, from
-            # when this build began.
-            began = max(vertex.started, first) if vertex.started and first else vertex.started
-            start = (began - first).total_seconds() if began and first else 0.0
-            end = vertex.completed or vertex.started
-            seconds = (end - began).total_seconds() if end and began else 0.0
-            steps.append(Step(stage.ref, VERTEX_NAME.match(vertex.name)["text"],
-                              instruction.line if instruction else None, status,
-                              round(max(seconds, 0.0), 3), round(max(start, 0.0), 3)))
-        return steps
-
-    def _base_cached(self) -> bool:
-        # A base image loads as "[context NAME] IMAGE" or as a FROM step; BuildKit marks the
-        # load cached when the image is used as it is, as it is for a stage of metadata only.
-        loads = [v for v in self.vertices.values() if "load metadata" not in v.name and
-                 (v.name.startswith("[context ") or " FROM " in f" {v.name}")]
-        return bool(loads) and all(v.cached for v in loads)
-
-    def _fill_silent_stages(self, statuses: dict[str, str]) -> dict[str, str]:
-        """Give a stage with no step of its own the status of what it starts from.
-
-        BuildKit prints nothing for a stage that is only FROM plus metadata (CMD, ENV, ...); it
-        ran when it is the target of a build that produced an image, or when a stage that ran
-        starts from it or copies from it.
-        """
-        stages = self.dockerfile.resolve(self.build_args)
-        by_ref = {stage.ref: stage for stage in stages}
-        silent = {stage.ref for stage in stages if statuses[stage.ref] == "skipped"
-                  and not any(s.keyword in FILESYSTEM_STEPS for s in stage.steps)}
-        goal = self.target_ref or stages[-1].ref
-        ran = {ref for ref, status in statuses.items() if status != "skipped"}
-        if goal in silent and "failed" not in statuses.values():
-            ran.add(goal)
-        pending = list(ran)
-        while pending:
-            stage = by_ref[pending.pop()]
-            for dep in ([stage.parent.ref] if stage.parent else []) + stage.sources:
-                if dep in silent and dep not in ran:
-                    ran.add(dep)
-                    pending.append(dep)
-        base = "cached" if self._base_cached() else "built"
-        for stage in stages:  # parents come first, so their status is known
-            if stage.ref in silent and stage.ref in ran:
-                statuses[stage.ref] = statuses[stage.parent.ref] if stage.parent else base
-        return statuses
-
-    def _failure(self) -> dict:
-        failed = [v for v in self.vertices.values() if v.error]
-        # The first error is the cause; later ones are often cancellations it triggered.
-        vertex = next((v for v in failed if "canceled" not in v.error),
-                      failed[0] if failed else None)
-        if vertex is None:
-            reason = next((line for line in reversed(self.other_lines) if line.strip()),
-                          "buildx exited with an error")
-            return {"stage": None, "instruction": None, "line": None, "exit_code": None,
-                    "log_tail": "\n".join(self.other_lines[-LOG_TAIL_LINES:]),
-                    "reason": explain_missing_image(reason)}
-        where = self.locate(vertex)
-        stage, instruction = where if where else (None, None)
-        code = _EXIT_CODE.search(vertex.error)
-        tail_lines = "".join(vertex.logs).splitlines()[-LOG_TAIL_LINES:] or [vertex.error]
-        return {"stage": stage.ref if stage else None,
-                "instruction": str(instruction) if instruction else vertex.name,
-                "line": instruction.line if instruction else None,
-                "exit_code": int(code.group(1)) if code else None,
-                "log_tail": "\n".join(tail_lines),
-                "reason": explain_missing_image(vertex.error, vertex.name)}
-
-
-def read_rawjson(lines: Iterable[str], dockerfile: Dockerfile, *,
-                 build_args: dict[str, str] | None = None, target_ref: str | None = None,
-                 failed: bool | None = None) -> StreamOutcome:
-    """Read a whole captured `--progress=rawjson` stream into its outcome.
-
-    `failed` says whether buildx exited non-zero; None infers it from a step's error.
-    """
-    reader = RawJsonReader(dockerfile, build_args=build_args, target_ref=target_ref)
-    for line in lines:
-        reader.feed(line)
-    if failed is None:
-        failed = any(v.error for v in reader.vertices.values())
-    return reader.outcome(failed)
-
-
-def _build_began(vertices: Iterable[Vertex]) -> datetime | None:
-    """Return when this build began: when it loaded its Dockerfile (else its first start).
-
-    BuildKit runs a step once for every build that needs it at the same time, and reports it
-    to each with the time it started for the first: possibly long before this build began.
-    Loading the Dockerfile is this build's own (its source is this build's session).
-    """
-    vertices = list(vertices)
-    own = [v.started for v in vertices
-           if v.started and v.name.startswith("[internal] load build definition")]
-    return min(own or [v.started for v in vertices if v.started], default=None)
-
-
-def _work(stage: Stage) -> tuple:
-    """What a stage does, from its base image on: equal for stages BuildKit solves as one."""
-    base = _work(stage.parent) if stage.parent else stage.base
-    return base, tuple(_squash(ins.original) for ins in stage.steps)
-
-
-def _stage_by_progress_name(stages: list[Stage], name: str | None,
-                            text: str = "") -> Stage | None:
-    if name is None:
-        return stages[0] if len(stages) == 1 else None
-    # A repeated stage name prints the same for each stage: the step's text tells them apart.
-    named = [stage for stage in stages if stage.name and stage.name.lower() == name.lower()]
-    for stage in reversed(named):
-        if any(_squash(ins.original) == _squash(text) for ins in stage.steps):
-            return stage
-    if named:
-        return named[-1]
-    match = re.fullmatch(r"stage-(\d+)", name)
-    if match and int(match.group(1)) < len(stages):
-        return stages[int(match.group(1))]
-    return None
-
-
-def _squash(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _instruction_for(stage: Stage, text: str, number: int) -> Instruction | None:
-    keyword = text.split(" ", 1)[0].upper()
-    same_kind = [ins for ins in stage.instructions if ins.keyword == keyword]
-    for ins in same_kind:
-        if _squash(ins.original) == _squash(text):
-            return ins
-    # The step number counts FROM, except when a named context replaced the base.
-    for index in (number - 1, number):
-        if index < len(stage.instructions) and stage.instructions[index].keyword == keyword:
-            return stage.instructions[index]
-    return same_kind[0] if len(same_kind) == 1 else None
-
-
-# ---------------------------------------------------------------- the runner
 
 def run_buildkit(request: BuildRequest, watcher: Progress) -> BuildResult:
     """Run `docker buildx build` for this request, feeding its stream to a RawJsonReader.
@@ -342,11 +29,20 @@ def run_buildkit(request: BuildRequest, watcher: Progress) -> BuildResult:
     with tempfile.TemporaryDirectory(prefix="stagelab-build-") as tmp:
         iidfile = Path(tmp) / "iid"
         command = buildx_command(request, iidfile=iidfile)
-        reader = RawJsonReader(request.dockerfile, watcher, build_args=request.build_args,
-                               target_ref=request.target_ref)
+        reader = RawJsonReader(
+            request.dockerfile,
+            watcher,
+            build_args=request.build_args,
+            target_ref=request.target_ref,
+        )
         began = time.monotonic()
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                   text=True, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         with _stopped_on_interrupt(process):
             for line in process.stderr:
                 reader.feed(line)
@@ -354,10 +50,15 @@ def run_buildkit(request: BuildRequest, watcher: Progress) -> BuildResult:
         duration = time.monotonic() - began
         image_id = iidfile.read_text().strip() if iidfile.exists() else None
     outcome = reader.outcome(failed=process.returncode != 0)
-    result = request.result(stage_status=outcome.stage_status, steps=outcome.steps,
-                            shared_with=outcome.shared_with,
-                            image_id=image_id if outcome.failure is None else None,
-                            size_bytes=None, duration_s=duration, log=outcome.log)
+    result = request.result(
+        stage_status=outcome.stage_status,
+        steps=outcome.steps,
+        shared_with=outcome.shared_with,
+        image_id=image_id if outcome.failure is None else None,
+        size_bytes=None,
+        duration_s=duration,
+        log=outcome.log,
+    )
     if outcome.failure is not None:
         raise BuildFailed(**outcome.failure, command=command, log=outcome.log, result=result)
     if image_id:

@@ -14,12 +14,19 @@ from .progress import Progress, auto_progress
 from .results import BuildResult
 
 
-def build(context: str | os.PathLike, *, dockerfile: str | None = None,
-          target: str | None = None, builder: str = "buildkit",
-          build_args: dict[str, str] | None = None, tag: str | None = None,
-          no_cache: bool = False, files: dict[str, str | bytes] | None = None,
-          output: str | os.PathLike | None = None,
-          progress: Progress | bool | None = None) -> BuildResult:
+def build(
+    context: str | os.PathLike,
+    *,
+    dockerfile: str | None = None,
+    target: str | None = None,
+    builder: str = "buildkit",
+    build_args: dict[str, str] | None = None,
+    tag: str | None = None,
+    no_cache: bool = False,
+    files: dict[str, str | bytes] | None = None,
+    output: str | os.PathLike | None = None,
+    progress: Progress | bool | None = None,
+) -> BuildResult:
     """Build a context folder, or Dockerfile text, on the real engine and report each stage.
 
     Options mirror `docker buildx build`: `dockerfile` (-f, a file in the context folder),
@@ -35,17 +42,33 @@ def build(context: str | os.PathLike, *, dockerfile: str | None = None,
     answers and no recording exists; ValueError for options that do not go together.
     """
     if output is not None and builder == "classic":
-        raise StagelabError("output= (--output) needs BuildKit: the classic builder can only "
-                            "make an image. Use builder=\"buildkit\".")
-    watcher = progress if isinstance(progress, Progress) else \
-        Progress() if progress is False else auto_progress()
-    with build_request(context, dockerfile=dockerfile, files=files, target=target,
-                       builder=builder, build_args=build_args, tag=tag, no_cache=no_cache,
-                       output=output) as request:
+        raise StagelabError(
+            "output= (--output) needs BuildKit: the classic builder can only "
+            'make an image. Use builder="buildkit".'
+        )
+    watcher = (
+        progress
+        if isinstance(progress, Progress)
+        else Progress()
+        if progress is False
+        else auto_progress()
+    )
+    with build_request(
+        context,
+        dockerfile=dockerfile,
+        files=files,
+        target=target,
+        builder=builder,
+        build_args=build_args,
+        tag=tag,
+        no_cache=no_cache,
+        output=output,
+    ) as request:
         if not engine.answers():
             return replay.replay(request, watcher)
         request.substitutions = images.substitutions(
-            request.dockerfile.images(request.build_args, request.builder))
+            request.dockerfile.images(request.build_args, request.builder)
+        )
         runner = run_buildkit if builder == "buildkit" else run_classic
         watcher.start(request.dockerfile, builder, request.target_ref)
         try:

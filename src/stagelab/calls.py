@@ -12,7 +12,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 
-from . import engine, images, replay
+from . import engine, images, replay_calls
 from .context import build_request, buildx_command
 from .errors import DockerfileError, EngineUnavailable, StagelabError
 from .recording import context_files
@@ -45,31 +45,51 @@ def features() -> dict[str, bool]:
     made the recordings, and all False when nothing was recorded.
     """
     try:
-        return replay.recorded_call("buildx features", "engine", {}, engine.features)
+        return replay_calls.recorded_call("buildx features", "engine", {}, engine.features)
     except EngineUnavailable:
         return {name: False for name in engine.FEATURE_PROBES}
 
 
-def check(context: str | os.PathLike, *, dockerfile: str | None = None,
-          files: dict[str, str] | None = None, target: str | None = None,
-          build_args: dict[str, str] | None = None) -> list[CheckWarning]:
+def check(
+    context: str | os.PathLike,
+    *,
+    dockerfile: str | None = None,
+    files: dict[str, str] | None = None,
+    target: str | None = None,
+    build_args: dict[str, str] | None = None,
+) -> list[CheckWarning]:
     """Run BuildKit's build checks (`--call=check`) and return the warnings, in line order.
 
     Takes a context folder or Dockerfile text, as `sl.build` does. Raises DockerfileError for
     a Dockerfile BuildKit refuses, StagelabError when buildx cannot run the check, and
     EngineUnavailable with no engine and no recording.
     """
-    report = call(context, "check", dockerfile=dockerfile, files=files, target=target,
-                  build_args=build_args)
-    warnings = [CheckWarning(rule=w.get("ruleName", ""), line=_first_line(w),
-                             detail=w.get("detail", ""), description=w.get("description", ""),
-                             url=w.get("url", "")) for w in report.get("warnings") or []]
+    report = call(
+        context, "check", dockerfile=dockerfile, files=files, target=target, build_args=build_args
+    )
+    warnings = [
+        CheckWarning(
+            rule=w.get("ruleName", ""),
+            line=_first_line(w),
+            detail=w.get("detail", ""),
+            description=w.get("description", ""),
+            url=w.get("url", ""),
+        )
+        for w in report.get("warnings") or []
+    ]
     return sorted(warnings, key=lambda w: (w.line or 0, w.rule))
 
 
-def call(context: str | os.PathLike, method: str = "targets", *, format: str = "json",
-         dockerfile: str | None = None, files: dict[str, str] | None = None,
-         target: str | None = None, build_args: dict[str, str] | None = None) -> dict | str:
+def call(
+    context: str | os.PathLike,
+    method: str = "targets",
+    *,
+    format: str = "json",
+    dockerfile: str | None = None,
+    files: dict[str, str] | None = None,
+    target: str | None = None,
+    build_args: dict[str, str] | None = None,
+) -> dict | str:
     """Run `docker buildx build --call=METHOD` and return its report.
 
     `method` is "check", "targets" or "outline"; `format` "json" (a dict) or "text" (buildx's
@@ -81,27 +101,38 @@ def call(context: str | os.PathLike, method: str = "targets", *, format: str = "
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, not {format!r}")
-    with build_request(context, dockerfile=dockerfile, files=files, target=target,
-                       build_args=build_args) as request:
+    with build_request(
+        context, dockerfile=dockerfile, files=files, target=target, build_args=build_args
+    ) as request:
 
         def ask_engine() -> dict | str:
             # Checks resolve each base image, so offline stand-ins must answer for official names.
             request.substitutions = images.substitutions(
-                request.dockerfile.images(request.build_args))
+                request.dockerfile.images(request.build_args)
+            )
             command = buildx_command(request, call=f"{method},format={format}")
-            done = subprocess.run(command, capture_output=True, text=True,
-                                  timeout=CALL_TIMEOUT_S)
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=CALL_TIMEOUT_S, check=False
+            )
             # Name the Dockerfile as the reader knows it, not by its temporary path.
-            done.stdout = done.stdout.replace(str(request.dockerfile_path),
-                                              request.dockerfile_path.name)
+            done.stdout = done.stdout.replace(
+                str(request.dockerfile_path), request.dockerfile_path.name
+            )
             return report(method, format, command, done, syntax_image(request.dockerfile.text))
 
-        arguments = {"method": method, "format": format, "target": target,
-                     "build_args": dict(sorted(request.build_args.items()))}
-        return replay.recorded_call(f"buildx --call={method}",
-                                    _context_identity(request.dockerfile.text,
-                                                      request.context_dir),
-                                    arguments, ask_engine, errors=(StagelabError,))
+        arguments = {
+            "method": method,
+            "format": format,
+            "target": target,
+            "build_args": dict(sorted(request.build_args.items())),
+        }
+        return replay_calls.recorded_call(
+            f"buildx --call={method}",
+            _context_identity(request.dockerfile.text, request.context_dir),
+            arguments,
+            ask_engine,
+            errors=(StagelabError,),
+        )
 
 
 def _context_identity(dockerfile_text: str, context_dir) -> str:
@@ -122,26 +153,43 @@ def syntax_image(text: str) -> str | None:
     return None
 
 
-def report(method: str, format: str, command: list[str],
-           done: subprocess.CompletedProcess, syntax: str | None = None) -> dict | str:
+def report(
+    method: str,
+    format: str,
+    command: list[str],
+    done: subprocess.CompletedProcess,
+    syntax: str | None = None,
+) -> dict | str:
     """Turn a finished `--call` run into its report, or raise the error it stands for.
 
     `syntax` is the frontend image a `# syntax=` line names: when BuildKit cannot fetch it,
     the error says how to check with the built-in frontend instead.
     """
-    if syntax and done.returncode != 0 and "resolve source metadata" in done.stderr \
-            and syntax.split(":")[0].split("@")[0] in done.stderr:
-        raise StagelabError(f"The `# syntax={syntax}` line asks BuildKit to fetch that frontend "
-                            "image from a registry, and none answers here. Remove the "
-                            "`# syntax=` line to check with the Dockerfile frontend built into "
-                            "BuildKit (it reads the same Dockerfile syntax), or `docker load` "
-                            f"{syntax} first.", command=command, exit_code=done.returncode,
-                            output=done.stderr)
+    if (
+        syntax
+        and done.returncode != 0
+        and "resolve source metadata" in done.stderr
+        and syntax.split(":")[0].split("@")[0] in done.stderr
+    ):
+        raise StagelabError(
+            f"The `# syntax={syntax}` line asks BuildKit to fetch that frontend "
+            "image from a registry, and none answers here. Remove the "
+            "`# syntax=` line to check with the Dockerfile frontend built into "
+            "BuildKit (it reads the same Dockerfile syntax), or `docker load` "
+            f"{syntax} first.",
+            command=command,
+            exit_code=done.returncode,
+            output=done.stderr,
+        )
     if "unknown flag: --call" in done.stderr:
-        raise StagelabError(f"This buildx cannot run `--call={method},format={format}`: "
-                            "it needs buildx 0.15 or later. Run `stagelab doctor` to see "
-                            "what the engine supports.", command=command,
-                            exit_code=done.returncode, output=done.stderr)
+        raise StagelabError(
+            f"This buildx cannot run `--call={method},format={format}`: "
+            "it needs buildx 0.15 or later. Run `stagelab doctor` to see "
+            "what the engine supports.",
+            command=command,
+            exit_code=done.returncode,
+            output=done.stderr,
+        )
     if format == "text":
         # A check that finds warnings exits 1 yet its report is the answer.
         if done.returncode != 0 and not (method == "check" and "WARNING:" in done.stdout):
@@ -159,13 +207,20 @@ def report(method: str, format: str, command: list[str],
     return answer
 
 
-def _failure(method: str, command: list[str], done: subprocess.CompletedProcess,
-             text: str) -> StagelabError:
+def _failure(
+    method: str, command: list[str], done: subprocess.CompletedProcess, text: str
+) -> StagelabError:
     lines = [line for line in text.strip().splitlines() if line.strip()]
-    reason = next((line for line in lines if line.startswith("ERROR")), lines[-1] if lines else
-                  f"buildx exited with code {done.returncode}")
-    return StagelabError(f"`--call={method}` failed: {reason}", command=command,
-                         exit_code=done.returncode, output=text)
+    reason = next(
+        (line for line in lines if line.startswith("ERROR")),
+        lines[-1] if lines else f"buildx exited with code {done.returncode}",
+    )
+    return StagelabError(
+        f"`--call={method}` failed: {reason}",
+        command=command,
+        exit_code=done.returncode,
+        output=text,
+    )
 
 
 def _first_line(item: dict) -> int | None:

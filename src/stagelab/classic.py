@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 from . import engine
+from .cleanup import remember
 from .context import BuildRequest
 from .dockerfile import Instruction, Stage
 from .errors import BuildFailed
-from .cleanup import remember
 from .images import explain_missing_image, labels
 from .progress import Progress
 from .results import LOG_TAIL_LINES, BuildResult, Step, StreamOutcome, stage_statuses
@@ -34,8 +34,9 @@ def classic_dockerfile(request: BuildRequest) -> str:
     for stage in request.dockerfile.resolve(request.build_args, "classic"):
         if stage.parent is None and stage.base in request.substitutions:
             number = stage.lines[0] - 1
-            lines[number] = lines[number].replace(stage.written_base,
-                                                  request.substitutions[stage.base], 1)
+            lines[number] = lines[number].replace(
+                stage.written_base, request.substitutions[stage.base], 1
+            )
         for ins in stage.steps:
             for official, standin in request.substitutions.items():
                 for flag in (f"--from={official}", f"from={official}"):
@@ -50,10 +51,18 @@ def classic_build_options(request: BuildRequest, dockerfile: Path) -> dict:
     stagelab's labels go through the API's label option, never into the Dockerfile text: the
     engine adds them to the final image as one more step, with its own quoting.
     """
-    return dict(path=str(request.context_dir), dockerfile=str(dockerfile),
-                target=request.target, buildargs=request.build_args or None, tag=request.tag,
-                nocache=request.no_cache, labels=labels("build"), rm=True, forcerm=True,
-                decode=True)
+    return dict(
+        path=str(request.context_dir),
+        dockerfile=str(dockerfile),
+        target=request.target,
+        buildargs=request.build_args or None,
+        tag=request.tag,
+        nocache=request.no_cache,
+        labels=labels("build"),
+        rm=True,
+        forcerm=True,
+        decode=True,
+    )
 
 
 def classic_steps(request: BuildRequest) -> list[Instruction]:
@@ -63,7 +72,7 @@ def classic_steps(request: BuildRequest) -> list[Instruction]:
     """
     stages = request.dockerfile.stages
     if request.target_ref is not None:
-        stages = stages[:request.dockerfile.stage(request.target_ref).index + 1]
+        stages = stages[: request.dockerfile.stage(request.target_ref).index + 1]
     sequence = [ins for ins in request.dockerfile.instructions if ins.line < stages[0].lines[0]]
     for stage in stages:
         sequence += stage.instructions
@@ -83,7 +92,8 @@ class ClassicReader:
         self.watcher = watcher or Progress()
         self.sequence = classic_steps(request)
         self.stage_of_line: dict[int, Stage] = {
-            ins.line: stage for stage in request.dockerfile.stages for ins in stage.instructions}
+            ins.line: stage for stage in request.dockerfile.stages for ins in stage.instructions
+        }
         self.log: list[str] = []
         self.steps: list[Step] = []
         self.current: dict | None = None
@@ -107,9 +117,16 @@ class ClassicReader:
                 ins = self.sequence[number - 1] if number <= len(self.sequence) else None
                 self.step_reused = ins is not None and ins.keyword == "FROM"
                 # None: the LABEL step the engine adds for the build's labels.
-                self.current = None if ins is None else {
-                    "ins": ins, "stage": self.stage_of_line.get(ins.line), "start": at,
-                    "cached": False}
+                self.current = (
+                    None
+                    if ins is None
+                    else {
+                        "ins": ins,
+                        "stage": self.stage_of_line.get(ins.line),
+                        "start": at,
+                        "cached": False,
+                    }
+                )
                 if self.current and self.current["stage"]:
                     self.watcher.stage(self.current["stage"].ref, "running", str(ins))
             elif "Using cache" in text:
@@ -132,18 +149,28 @@ class ClassicReader:
             return
         ins = current["ins"]
         status = "cached" if current["cached"] or ins.keyword == "FROM" else "built"
-        self.steps.append(Step(current["stage"].ref, str(ins), ins.line, status,
-                               round(at - current["start"], 3), round(current["start"], 3)))
-        self.watcher.stage(current["stage"].ref, "cached" if status == "cached" else "done",
-                           str(ins))
+        self.steps.append(
+            Step(
+                current["stage"].ref,
+                str(ins),
+                ins.line,
+                status,
+                round(at - current["start"], 3),
+                round(current["start"], 3),
+            )
+        )
+        self.watcher.stage(
+            current["stage"].ref, "cached" if status == "cached" else "done", str(ins)
+        )
 
     def outcome(self, at: float) -> StreamOutcome:
         """Return the outcome once the stream ended, `at` seconds after the build started."""
         text_log = "".join(self.log)
         if self.error is None and self.finished:
             self._close_step(at)
-            return StreamOutcome(self.steps, stage_statuses(self.request.dockerfile, self.steps),
-                                 text_log)
+            return StreamOutcome(
+                self.steps, stage_statuses(self.request.dockerfile, self.steps), text_log
+            )
         if self.error is None:  # the stream stopped short: the build was interrupted
             self.feed({"error": "the build stopped before it finished: it was interrupted"}, at)
             text_log = "".join(self.log)
@@ -152,25 +179,40 @@ class ClassicReader:
         failed_stage = current["stage"] if current else None
         if failed_stage:
             self.watcher.stage(failed_stage.ref, "failed", str(failed))
-        self.steps.append(Step(failed_stage.ref if failed_stage else None, str(failed or ""),
-                               failed.line if failed else None, "failed",
-                               round(at - current["start"], 3) if current else 0.0,
-                               round(current["start"], 3) if current else 0.0))
+        self.steps.append(
+            Step(
+                failed_stage.ref if failed_stage else None,
+                str(failed or ""),
+                failed.line if failed else None,
+                "failed",
+                round(at - current["start"], 3) if current else 0.0,
+                round(current["start"], 3) if current else 0.0,
+            )
+        )
         output = text_log.splitlines()
-        run_output = [line for line in output[:-1] if line.strip() and
-                      not line.startswith((" ---> ", "Step ", "Removing intermediate"))]
+        run_output = [
+            line
+            for line in output[:-1]
+            if line.strip() and not line.startswith((" ---> ", "Step ", "Removing intermediate"))
+        ]
         message = _ANSI.sub("", self.error["error"]).strip()
-        from_image = (f"metadata for {failed.value[0]}" if failed and failed.keyword == "FROM"
-                      else "")
-        failure = {"stage": failed_stage.ref if failed_stage else None,
-                   "instruction": str(failed) if failed else None,
-                   "line": failed.line if failed else None,
-                   "exit_code": (self.error.get("errorDetail") or {}).get("code"),
-                   "log_tail": "\n".join(run_output[-LOG_TAIL_LINES:] + [message]),
-                   "reason": (_lacking_feature(failed, message)
-                              or explain_missing_image(self.error["error"], from_image))}
-        return StreamOutcome(self.steps, stage_statuses(self.request.dockerfile, self.steps),
-                             text_log, failure)
+        from_image = (
+            f"metadata for {failed.value[0]}" if failed and failed.keyword == "FROM" else ""
+        )
+        failure = {
+            "stage": failed_stage.ref if failed_stage else None,
+            "instruction": str(failed) if failed else None,
+            "line": failed.line if failed else None,
+            "exit_code": (self.error.get("errorDetail") or {}).get("code"),
+            "log_tail": "\n".join(run_output[-LOG_TAIL_LINES:] + [message]),
+            "reason": (
+                _lacking_feature(failed, message)
+                or explain_missing_image(self.error["error"], from_image)
+            ),
+        }
+        return StreamOutcome(
+            self.steps, stage_statuses(self.request.dockerfile, self.steps), text_log, failure
+        )
 
 
 def _lacking_feature(ins: Instruction | None, message: str) -> str | None:
@@ -185,8 +227,10 @@ def _lacking_feature(ins: Instruction | None, message: str) -> str | None:
         feature = "the platform ARGs ($BUILDPLATFORM, $TARGETPLATFORM, ...), which stay empty"
     else:
         return None
-    return (f"the classic builder does not support {feature}; use BuildKit "
-            f"(builder=\"buildkit\"). The engine said: {message}")
+    return (
+        f"the classic builder does not support {feature}; use BuildKit "
+        f'(builder="buildkit"). The engine said: {message}'
+    )
 
 
 def run_classic(request: BuildRequest, watcher: Progress) -> BuildResult:
@@ -216,9 +260,14 @@ def run_classic(request: BuildRequest, watcher: Progress) -> BuildResult:
         duration = time.monotonic() - began
     outcome = reader.outcome(duration)
     image_id = reader.image_id if outcome.failure is None else None
-    result = request.result(stage_status=outcome.stage_status, steps=outcome.steps,
-                            image_id=image_id, size_bytes=None, duration_s=duration,
-                            log=outcome.log)
+    result = request.result(
+        stage_status=outcome.stage_status,
+        steps=outcome.steps,
+        image_id=image_id,
+        size_bytes=None,
+        duration_s=duration,
+        log=outcome.log,
+    )
     if outcome.failure is not None:
         raise BuildFailed(**outcome.failure, command=COMMAND, log=outcome.log, result=result)
     if image_id:

@@ -16,8 +16,16 @@ import docker
 
 from . import engine
 from .home import stagelab_home
-from .images import (BASE_IMAGES, KIND_LABEL, LABEL, PID_LABEL, USER_LABEL, current_user, present,
-                     require_engine)
+from .images import (
+    BASE_IMAGES,
+    KIND_LABEL,
+    LABEL,
+    PID_LABEL,
+    USER_LABEL,
+    current_user,
+    present,
+    require_engine,
+)
 
 RECORD_NAME = "made-images.jsonl"
 
@@ -66,9 +74,20 @@ def clean(include_base: bool = False, say=print) -> dict[str, int]:
     """
     require_engine()
     client = engine.client()
-    containers = [container for container in client.containers.list(all=True, filters={
-        "label": [f"{LABEL}=stagelab", f"{USER_LABEL}={current_user()}",
-                  f"{KIND_LABEL}=container"]}) if not _owner_alive(container)]
+    containers = [
+        container
+        for container in client.containers.list(
+            all=True,
+            filters={
+                "label": [
+                    f"{LABEL}=stagelab",
+                    f"{USER_LABEL}={current_user()}",
+                    f"{KIND_LABEL}=container",
+                ]
+            },
+        )
+        if not _owner_alive(container)
+    ]
     for container in containers:
         container.remove(force=True)
     host = engine.docker_host()
@@ -76,13 +95,22 @@ def clean(include_base: bool = False, say=print) -> dict[str, int]:
     others = [entry for entry in _recorded() if entry.get("engine") != host]
     candidates = _candidates(client, entries)
     if include_base:
-        candidates += [_Candidate(client.images.get(image.standin), [image.standin])
-                       for image in BASE_IMAGES if present(image.standin)]
+        candidates += [
+            _Candidate(client.images.get(image.standin), [image.standin])
+            for image in BASE_IMAGES
+            if present(image.standin)
+        ]
     removed, kept = _remove_children_first(client, candidates)
     _rewrite([entry for entry in entries if _still_there(client, entry["id"])] + others)
-    say(f"clean: removed {len(containers)} containers and {removed} images made by stagelab"
-        + (f"; {kept} stay (a container uses them, an image of yours is built on them, or you "
-           "tagged them)" if kept else ""))
+    say(
+        f"clean: removed {len(containers)} containers and {removed} images made by stagelab"
+        + (
+            f"; {kept} stay (a container uses them, an image of yours is built on them, or you "
+            "tagged them)"
+            if kept
+            else ""
+        )
+    )
     return {"containers": len(containers), "images": removed, "kept": kept}
 
 

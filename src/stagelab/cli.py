@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from . import cleanup, engine, images, labs, machine, provisioning, standins
 from .builds import build
@@ -41,22 +40,27 @@ def _parser() -> argparse.ArgumentParser:
 
     eng = commands.add_parser("engine", help="find or provision the Docker engine")
     eng_commands = eng.add_subparsers(metavar="ACTION")
-    eng_commands.add_parser("ensure", help="make sure an engine with buildx answers"
-                            ).set_defaults(func=lambda a: provisioning.ensure() and 0)
+    eng_commands.add_parser("ensure", help="make sure an engine with buildx answers").set_defaults(
+        func=lambda a: provisioning.ensure() and 0
+    )
 
-    commands.add_parser("doctor", help="check the engine, buildx, features and base images"
-                        ).set_defaults(func=_doctor)
+    commands.add_parser(
+        "doctor", help="check the engine, buildx, features and base images"
+    ).set_defaults(func=_doctor)
     setup = commands.add_parser("setup", help="engine ensure, images ensure, system tools")
-    setup.add_argument("--browser", action="store_true",
-                       help="also install Chromium for the browser tests")
+    setup.add_argument(
+        "--browser", action="store_true", help="also install Chromium for the browser tests"
+    )
     setup.set_defaults(func=_setup)
 
     img = commands.add_parser("images", help="base images and offline stand-ins")
     img_commands = img.add_subparsers(metavar="ACTION")
-    img_commands.add_parser("ensure", help="make every base image usable"
-                            ).set_defaults(func=lambda a: standins.ensure())
-    img_commands.add_parser("list", help="show each base image and its stand-in"
-                            ).set_defaults(func=_images_list)
+    img_commands.add_parser("ensure", help="make every base image usable").set_defaults(
+        func=lambda a: standins.ensure()
+    )
+    img_commands.add_parser("list", help="show each base image and its stand-in").set_defaults(
+        func=_images_list
+    )
     export = img_commands.add_parser("export", help="save the base images into one archive")
     export.add_argument("file")
     export.set_defaults(func=lambda a: standins.export(a.file) and 0)
@@ -72,8 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("dockerfile", help="path to a Dockerfile")
     plan.add_argument("--target")
     plan.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE")
-    plan.add_argument("--platform", help="target platform, as os/arch (default: the engine's, "
-                      "else this machine's)")
+    plan.add_argument(
+        "--platform",
+        help="target platform, as os/arch (default: the engine's, else this machine's)",
+    )
     plan.set_defaults(func=_plan)
 
     builder = commands.add_parser("build", help="build a context and report every stage")
@@ -94,10 +100,12 @@ def _parser() -> argparse.ArgumentParser:
     lab_check.add_argument("lab", help="the lab's number, e.g. 02")
     lab_check.add_argument("--dir", help="the folder to check (default: the lab's own folder)")
     lab_check.set_defaults(func=_lab_check)
-    lab_commands.add_parser("tasks", help="write each lab's task.ipynb from the template"
-                            ).set_defaults(func=_lab_tasks)
-    commands.add_parser("progress", help="show each lab: not started, attempted or passed"
-                        ).set_defaults(func=_progress)
+    lab_commands.add_parser(
+        "tasks", help="write each lab's task.ipynb from the template"
+    ).set_defaults(func=_lab_tasks)
+    commands.add_parser(
+        "progress", help="show each lab: not started, attempted or passed"
+    ).set_defaults(func=_progress)
     add_image_command(add_classroom_commands(commands))
     return parser
 
@@ -115,8 +123,13 @@ def _doctor(args) -> int:
 
 def _images_list(args) -> int:
     for row in images.status():
-        where = ("official" if row["official"] else
-                 f"stand-in {row['standin']}" if row["standin_present"] else "missing")
+        where = (
+            "official"
+            if row["official"]
+            else f"stand-in {row['standin']}"
+            if row["standin_present"]
+            else "missing"
+        )
         print(f"{row['image']:<28} {where}")
     return 0
 
@@ -126,8 +139,9 @@ def _plan(args) -> int:
     platform = args.platform or engine.platform()
     refused = 0
     for builder in ("buildkit", "classic"):
-        refs, refusal = parsed.attempt(args.target, builder, parse_build_args(args.build_arg),
-                                       platform)
+        refs, refusal = parsed.attempt(
+            args.target, builder, parse_build_args(args.build_arg), platform
+        )
         if refusal is None:
             print(f"{builder:<9} runs: {', '.join(refs)}")
         else:
@@ -138,9 +152,16 @@ def _plan(args) -> int:
 
 
 def _build(args) -> int:
-    result = build(args.context, dockerfile=args.dockerfile, target=args.target,
-                   builder=args.builder, build_args=parse_build_args(args.build_arg),
-                   tag=args.tag, no_cache=args.no_cache, output=args.output)
+    result = build(
+        args.context,
+        dockerfile=args.dockerfile,
+        target=args.target,
+        builder=args.builder,
+        build_args=parse_build_args(args.build_arg),
+        tag=args.tag,
+        no_cache=args.no_cache,
+        output=args.output,
+    )
     print(repr(result))
     for official, standin in result.substitutions.items():
         print(f"substituted {official} -> {standin}")

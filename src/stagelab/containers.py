@@ -1,6 +1,7 @@
 """Look inside built images: run a command, list files, read the layer history and config.
 
-Every function records its answer on a real engine and replays it when there is none (replay.py).
+Every function records its answer on a real engine and replays it when there is none
+(replay_calls.py).
 """
 
 from __future__ import annotations
@@ -14,16 +15,21 @@ import tempfile
 import docker
 import requests
 
-from . import engine, images, replay
+from . import engine, images, replay_calls
 from .errors import ImageUnavailable, RunFailed, RunTimedOut
 
 RUN_TIMEOUT_S = 300
 
 
-@replay.replayable("run", errors=(RunFailed, RunTimedOut))
-def run(image: str, command: str | list[str] | None = None, *, check: bool = True,
-        entrypoint: str | list[str] | None = None,
-        timeout: float = RUN_TIMEOUT_S) -> str:
+@replay_calls.replayable("run", errors=(RunFailed, RunTimedOut))
+def run(
+    image: str,
+    command: str | list[str] | None = None,
+    *,
+    check: bool = True,
+    entrypoint: str | list[str] | None = None,
+    timeout: float = RUN_TIMEOUT_S,
+) -> str:
     """Run a command in a new container from an image, remove it, and return its output.
 
     `image` is an id or a name; `command` a string (split as a shell would) or a list; None
@@ -42,9 +48,12 @@ def run(image: str, command: str | list[str] | None = None, *, check: bool = Tru
         try:
             exit_code = container.wait(timeout=timeout)["StatusCode"]
         except requests.exceptions.RequestException:
-            raise RunTimedOut(f"`{shown}` in {_short(image)} was still running after {timeout:g} s:"
-                              " it was stopped and its container removed. Pass timeout= (seconds)"
-                              " for a longer command.", command=command) from None
+            raise RunTimedOut(
+                f"`{shown}` in {_short(image)} was still running after {timeout:g} s:"
+                " it was stopped and its container removed. Pass timeout= (seconds)"
+                " for a longer command.",
+                command=command,
+            ) from None
         output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
     except docker.errors.APIError as error:
         # The runtime refuses to start a command the image does not have, as a shell would.
@@ -52,9 +61,12 @@ def run(image: str, command: str | list[str] | None = None, *, check: bool = Tru
     finally:
         container.remove(force=True)
     if check and exit_code != 0:
-        raise RunFailed(f"`{shown}` in {_short(image)} exited with code {exit_code}:\n"
-                        f"{output.strip()[-800:]}", command=command, exit_code=exit_code,
-                        output=output)
+        raise RunFailed(
+            f"`{shown}` in {_short(image)} exited with code {exit_code}:\n{output.strip()[-800:]}",
+            command=command,
+            exit_code=exit_code,
+            output=output,
+        )
     return output
 
 
@@ -67,7 +79,7 @@ def run_status(image: str, command: str | list[str]) -> tuple[int, str]:
         return failed.exit_code, failed.output
 
 
-@replay.replayable("files")
+@replay_calls.replayable("files")
 def files(image: str, under: str = "/") -> list[str]:
     """List the files and links in an image, under one folder of it, or one file (FROM
     scratch too).
@@ -88,22 +100,31 @@ def files(image: str, under: str = "/") -> list[str]:
                 tar_file.write(chunk)
             tar_file.seek(0)
             with tarfile.open(fileobj=tar_file) as tar:
-                names = [posixpath.normpath(posixpath.join(root, m.name))
-                         for m in tar.getmembers() if not m.isdir()]
+                names = [
+                    posixpath.normpath(posixpath.join(root, m.name))
+                    for m in tar.getmembers()
+                    if not m.isdir()
+                ]
     except docker.errors.NotFound:
         return []
     finally:
         container.remove(force=True)
     wanted = under.rstrip("/")
     # A path to a file lists that file; a folder lists what is under it.
-    return sorted(n for n in names if (n == wanted or n.startswith(wanted + "/"))
-                  and not _added_by_engine(n))
+    return sorted(
+        n for n in names if (n == wanted or n.startswith(wanted + "/")) and not _added_by_engine(n)
+    )
 
 
 def _added_by_engine(path: str) -> bool:
     # Every container gets these; they are not part of the image.
-    return path in {"/.dockerenv", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf",
-                    "/etc/mtab"} or path.startswith(("/dev/", "/proc/", "/sys/"))
+    return path in {
+        "/.dockerenv",
+        "/etc/hostname",
+        "/etc/hosts",
+        "/etc/resolv.conf",
+        "/etc/mtab",
+    } or path.startswith(("/dev/", "/proc/", "/sys/"))
 
 
 def existing_paths(image: str, paths: list[str]) -> list[str]:
@@ -118,7 +139,7 @@ def existing_paths(image: str, paths: list[str]) -> list[str]:
         container.remove(force=True)
 
 
-@replay.replayable("history")
+@replay_calls.replayable("history")
 def history(image: str) -> list[dict]:
     """Return the image's layers, oldest first: {"size" (bytes), "instruction", "comment"}.
 
@@ -130,21 +151,27 @@ def history(image: str) -> list[dict]:
         created_by = layer.get("CreatedBy", "")
         for prefix in ("/bin/sh -c #(nop) ", "|1 /bin/sh -c ", "/bin/sh -c "):
             if created_by.startswith(prefix):
-                created_by = ("RUN " if prefix != "/bin/sh -c #(nop) " else "") + \
-                    created_by[len(prefix):]
+                created_by = ("RUN " if prefix != "/bin/sh -c #(nop) " else "") + created_by[
+                    len(prefix) :
+                ]
                 break
-        rows.append({"size": layer.get("Size", 0), "instruction": created_by.strip(),
-                     "comment": layer.get("Comment", "")})
+        rows.append(
+            {
+                "size": layer.get("Size", 0),
+                "instruction": created_by.strip(),
+                "comment": layer.get("Comment", ""),
+            }
+        )
     return rows
 
 
-@replay.replayable("size")
+@replay_calls.replayable("size")
 def size(image: str) -> int:
     """Return the image's size in bytes; ImageUnavailable for an image the engine lacks."""
     return _inspect(image, engine.client().api.inspect_image)["Size"]
 
 
-@replay.replayable("config")
+@replay_calls.replayable("config")
 def image_config(image: str) -> dict:
     """Return the image's configuration: Cmd, Entrypoint, Env, WorkingDir, Labels, User, ...
 
@@ -153,7 +180,7 @@ def image_config(image: str) -> dict:
     return _inspect(image, engine.client().api.inspect_image)["Config"]
 
 
-@replay.replayable("exists")
+@replay_calls.replayable("exists")
 def image_exists(image: str) -> bool:
     """Return True when the engine has an image with this id or name, else False."""
     return images.present(image)
@@ -184,4 +211,5 @@ def _no_such_image(image: str) -> ImageUnavailable:
     return ImageUnavailable(
         f"No image {_short(image)!r} on this engine. Use the image_id (or tag=) of a build "
         "that made one (`result = sl.build(...)`, then `result.image_id`), or build, pull or "
-        "`docker load` it first.")
+        "`docker load` it first."
+    )

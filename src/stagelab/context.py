@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from .dockerfile import BUILDERS, Dockerfile
 from .errors import BuildContextError, DockerfileError, StagelabError
@@ -38,10 +38,16 @@ class BuildRequest:
 
     def result(self, **fields) -> BuildResult:
         """Return a BuildResult of this request with the outcome's fields filled in."""
-        return BuildResult(builder=self.builder, target=self.target_ref,
-                           dockerfile=self.dockerfile, build_args=self.build_args,
-                           tag=self.tag, output=self.output,
-                           substitutions=dict(self.substitutions), **fields)
+        return BuildResult(
+            builder=self.builder,
+            target=self.target_ref,
+            dockerfile=self.dockerfile,
+            build_args=self.build_args,
+            tag=self.tag,
+            output=self.output,
+            substitutions=dict(self.substitutions),
+            **fields,
+        )
 
 
 def parse_build_args(items: list[str]) -> dict[str, str]:
@@ -56,11 +62,18 @@ def parse_build_args(items: list[str]) -> dict[str, str]:
 
 
 @contextmanager
-def build_request(context: str | os.PathLike, *, dockerfile: str | None = None,
-                  files: dict[str, str | bytes] | None = None, target: str | None = None,
-                  builder: str = "buildkit", build_args: dict | None = None,
-                  tag: str | None = None, no_cache: bool = False,
-                  output: str | os.PathLike | None = None) -> Iterator[BuildRequest]:
+def build_request(
+    context: str | os.PathLike,
+    *,
+    dockerfile: str | None = None,
+    files: dict[str, str | bytes] | None = None,
+    target: str | None = None,
+    builder: str = "buildkit",
+    build_args: dict | None = None,
+    tag: str | None = None,
+    no_cache: bool = False,
+    output: str | os.PathLike | None = None,
+) -> Iterator[BuildRequest]:
     """Yield the BuildRequest for a context folder or Dockerfile text (with `files`).
 
     Text goes into a temporary build context, removed afterwards; `files` names are relative
@@ -74,9 +87,18 @@ def build_request(context: str | os.PathLike, *, dockerfile: str | None = None,
     build_args = {key: str(value) for key, value in (build_args or {}).items()}
     with _context_folder(context, dockerfile, files) as (context_dir, dockerfile_path):
         parsed = parse_dockerfile(read_dockerfile(dockerfile_path))
-        yield BuildRequest(parsed, context_dir, dockerfile_path, target,
-                           _target_ref(parsed, target, builder), builder, build_args, tag,
-                           no_cache, str(output) if output is not None else None)
+        yield BuildRequest(
+            parsed,
+            context_dir,
+            dockerfile_path,
+            target,
+            _target_ref(parsed, target, builder),
+            builder,
+            build_args,
+            tag,
+            no_cache,
+            str(output) if output is not None else None,
+        )
 
 
 @contextmanager
@@ -92,17 +114,24 @@ def _context_folder(context, dockerfile, files) -> Iterator[tuple[Path, Path]]:
         yield as_path.resolve(), path.resolve()
         return
     if not str(context).strip():
-        raise DockerfileError("the Dockerfile text is empty: give at least a FROM line, as in "
-                              "sl.build(\"FROM busybox:1.36\\nRUN echo hi\\n\")")
+        raise DockerfileError(
+            "the Dockerfile text is empty: give at least a FROM line, as in "
+            'sl.build("FROM busybox:1.36\\nRUN echo hi\\n")'
+        )
     if isinstance(context, os.PathLike) or _looks_like_a_path(str(context)):
         raise BuildContextError(
             f"No folder {context}: give the build context folder (the one holding the "
-            "Dockerfile), or the Dockerfile's text itself." + (
+            "Dockerfile), or the Dockerfile's text itself."
+            + (
                 f" {context} is a file: pass its folder, and dockerfile= its name."
-                if Path(context).is_file() else ""))
+                if Path(context).is_file()
+                else ""
+            )
+        )
     if dockerfile is not None:
-        raise ValueError("dockerfile= names a file inside a context directory; "
-                         "Dockerfile text needs none")
+        raise ValueError(
+            "dockerfile= names a file inside a context directory; Dockerfile text needs none"
+        )
     with tempfile.TemporaryDirectory(prefix="stagelab-context-") as tmp:
         root = Path(tmp)
         targets = {name: _inside(root, name) for name in (files or {})}
@@ -119,24 +148,33 @@ def _context_folder(context, dockerfile, files) -> Iterator[tuple[Path, Path]]:
 
 def _looks_like_a_path(text: str) -> bool:
     # One line that does not parse as Dockerfile text but names a place in the file system.
-    return "\n" not in text.strip() and (text.startswith(("/", "./", "../", "~"))
-                                          or Path(text).exists())
+    return "\n" not in text.strip() and (
+        text.startswith(("/", "./", "../", "~")) or Path(text).exists()
+    )
 
 
 def _inside(root: Path, name: str) -> Path:
     """Return where file `name` goes in the build context `root`; refuse any other place."""
     if not isinstance(name, str) or not name.strip() or "\x00" in name:
-        raise BuildContextError(f"files=: {name!r} is not a file name: use a relative path like "
-                                "\"app/main.c\"")
+        raise BuildContextError(
+            f'files=: {name!r} is not a file name: use a relative path like "app/main.c"'
+        )
     relative = Path(name)
     target = (root / relative).resolve()
-    if relative.is_absolute() or not target.is_relative_to(root.resolve()) \
-            or target == root.resolve():
-        raise BuildContextError(f"files=: {name!r} is outside the build context: name files "
-                                "relative to it, like \"app/main.c\" (no leading /, no ..)")
+    if (
+        relative.is_absolute()
+        or not target.is_relative_to(root.resolve())
+        or target == root.resolve()
+    ):
+        raise BuildContextError(
+            f"files=: {name!r} is outside the build context: name files "
+            'relative to it, like "app/main.c" (no leading /, no ..)'
+        )
     if target == (root / "Dockerfile").resolve():
-        raise BuildContextError("files=: \"Dockerfile\" is the Dockerfile text itself: pass it "
-                                "as the first argument, not in files=")
+        raise BuildContextError(
+            'files=: "Dockerfile" is the Dockerfile text itself: pass it '
+            "as the first argument, not in files="
+        )
     return target
 
 
@@ -149,16 +187,18 @@ def read_dockerfile(path: str | os.PathLike) -> str:
     try:
         data = Path(path).read_bytes()
     except IsADirectoryError:
-        raise StagelabError(f"{path} is a folder: give the path of a Dockerfile "
-                            f"({Path(path) / 'Dockerfile'}?)") from None
+        raise StagelabError(
+            f"{path} is a folder: give the path of a Dockerfile ({Path(path) / 'Dockerfile'}?)"
+        ) from None
     except OSError as error:
         raise StagelabError(f"Cannot read {path}: {error.strerror}.") from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + 1
-        raise DockerfileError(f"{path} is not UTF-8 text (byte {data[error.start]:#04x}): save "
-                              "it as UTF-8", line=line) from None
+        line = data[: error.start].count(b"\n") + 1
+        raise DockerfileError(
+            f"{path} is not UTF-8 text (byte {data[error.start]:#04x}): save it as UTF-8", line=line
+        ) from None
 
 
 def _target_ref(parsed: Dockerfile, target: str | None, builder: str) -> str | None:
@@ -167,8 +207,9 @@ def _target_ref(parsed: Dockerfile, target: str | None, builder: str) -> str | N
     return parsed.target_stage(target, builder).ref
 
 
-def buildx_command(request: BuildRequest, *, iidfile: Path | None = None,
-                   call: str | None = None) -> list[str]:
+def buildx_command(
+    request: BuildRequest, *, iidfile: Path | None = None, call: str | None = None
+) -> list[str]:
     """Return the `docker buildx build` command line for this request.
 
     With `call` ("check,format=json", ...) the build only answers that question

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 from .containers import history, size
 from .dockerfile import Dockerfile
@@ -18,8 +19,16 @@ from .render.graphs import graph as draw_graph
 from .render.html import Table, human_size
 from .results import BuildResult
 
-__all__ = ["StageGraph", "Timeline", "compare", "graph", "layers", "sizes", "stage_table",
-           "timeline"]
+__all__ = [
+    "StageGraph",
+    "Timeline",
+    "compare",
+    "graph",
+    "layers",
+    "sizes",
+    "stage_table",
+    "timeline",
+]
 
 # How the engines write a RUN in an image's history: "RUN /bin/sh -c make # buildkit",
 # "RUN |1 GREETING=hi /bin/sh -c make" (with build args); a reader wants "RUN make".
@@ -33,12 +42,18 @@ def compare(results: dict[str, BuildResult]) -> Table:
     refs: list[str] = []
     for result in results.values():
         refs += [ref for ref in result.stage_status if ref not in refs]
-    rows = [[ref] + [result.stage_status.get(ref) for result in results.values()]
-            for ref in refs]
-    footer = [["seconds"] + [f"{r.duration_s:.1f}" for r in results.values()],
-              ["image size"] + [human_size(r.size_bytes) for r in results.values()]]
-    return Table(["stage"] + [str(label) for label in results], rows, "stagelab-compare",
-                 badges=set(range(1, len(results) + 1)), footer=footer)
+    rows = [[ref] + [result.stage_status.get(ref) for result in results.values()] for ref in refs]
+    footer = [
+        ["seconds"] + [f"{r.duration_s:.1f}" for r in results.values()],
+        ["image size"] + [human_size(r.size_bytes) for r in results.values()],
+    ]
+    return Table(
+        ["stage"] + [str(label) for label in results],
+        rows,
+        "stagelab-compare",
+        badges=set(range(1, len(results) + 1)),
+        footer=footer,
+    )
 
 
 def _image_name(image) -> str:
@@ -62,18 +77,29 @@ def layers(image) -> Table:
     if base is not None:
         written, served_by = base
         base_layers = history(served_by)
-        if base_layers and _same_layers(found[:len(base_layers)], base_layers):
+        if base_layers and _same_layers(found[: len(base_layers)], base_layers):
             start = len(base_layers)
             where = f" (served by the stand-in {served_by})" if served_by != written else ""
-            rows.append([1, human_size(sum(layer["size"] for layer in base_layers)),
-                         f"FROM {written}{where}: the base image's {start} layers"])
+            rows.append(
+                [
+                    1,
+                    human_size(sum(layer["size"] for layer in base_layers)),
+                    f"FROM {written}{where}: the base image's {start} layers",
+                ]
+            )
     for layer in found[start:]:
         instruction = _BUILDKIT_SUFFIX.sub("", _SHELL_PREFIX.sub("RUN ", layer["instruction"]))
-        rows.append([len(rows) + 1, human_size(layer["size"]),
-                     instruction or "(no instruction recorded)"])
+        rows.append(
+            [len(rows) + 1, human_size(layer["size"]), instruction or "(no instruction recorded)"]
+        )
     total = sum(layer["size"] for layer in found)
-    return Table(["#", "size", "instruction"], rows, "stagelab-layers",
-                 caption=f"{len(found)} layers, {human_size(total)}", nowrap={0, 1})
+    return Table(
+        ["#", "size", "instruction"],
+        rows,
+        "stagelab-layers",
+        caption=f"{len(found)} layers, {human_size(total)}",
+        nowrap={0, 1},
+    )
 
 
 def _base_image(result: BuildResult) -> tuple[str, str] | None:
@@ -89,8 +115,9 @@ def _base_image(result: BuildResult) -> tuple[str, str] | None:
 
 
 def _same_layers(ours: list[dict], theirs: list[dict]) -> bool:
-    return [(layer["instruction"], layer["size"]) for layer in ours] == \
-        [(layer["instruction"], layer["size"]) for layer in theirs]
+    return [(layer["instruction"], layer["size"]) for layer in ours] == [
+        (layer["instruction"], layer["size"]) for layer in theirs
+    ]
 
 
 def stage_table(dockerfile, build_args: dict[str, str] | None = None) -> Table:
@@ -104,17 +131,37 @@ def stage_table(dockerfile, build_args: dict[str, str] | None = None) -> Table:
     edges = parsed.edges(build_args)
     rows = []
     for stage in parsed.resolve(build_args):
-        uses = [f"{edge.source} ({EDGE_MEANINGS[edge.kind]}{', an image' if edge.external else ''})"
-                for edge in edges if edge.child == stage.ref and edge.kind != "from"]
+        uses = [
+            f"{edge.source} ({EDGE_MEANINGS[edge.kind]}{', an image' if edge.external else ''})"
+            for edge in edges
+            if edge.child == stage.ref and edge.kind != "from"
+        ]
         first, last = stage.lines
-        rows.append([stage.label, stage.index, f"FROM {stage.base}",
-                     f"{first}-{last}" if last != first else str(first), ", ".join(uses)])
-    return Table(["stage", "index", "starts", "lines", "copies or mounts from"], rows,
-                 "stagelab-stages", nowrap={1})
+        rows.append(
+            [
+                stage.label,
+                stage.index,
+                f"FROM {stage.base}",
+                f"{first}-{last}" if last != first else str(first),
+                ", ".join(uses),
+            ]
+        )
+    return Table(
+        ["stage", "index", "starts", "lines", "copies or mounts from"],
+        rows,
+        "stagelab-stages",
+        nowrap={1},
+    )
 
 
-def graph(dockerfile, target: str | None = None, build_args: dict[str, str] | None = None,
-          builder: str = "buildkit", result=None, platform: str | None = None) -> StageGraph:
+def graph(
+    dockerfile,
+    target: str | None = None,
+    build_args: dict[str, str] | None = None,
+    builder: str = "buildkit",
+    result=None,
+    platform: str | None = None,
+) -> StageGraph:
     """Draw a Dockerfile's stages (a Dockerfile, its text, or a path to one) as
     stagelab.render.graphs.graph does, with the engine's images known to the planner
     (images.parse_dockerfile). Returns a StageGraph; raises DockerfileError for a Dockerfile
@@ -125,7 +172,7 @@ def graph(dockerfile, target: str | None = None, build_args: dict[str, str] | No
 
 def _as_dockerfile(dockerfile) -> Dockerfile:
     if isinstance(dockerfile, os.PathLike):
-        dockerfile = open(dockerfile, encoding="utf-8").read()
+        dockerfile = Path(dockerfile).read_text(encoding="utf-8")
     return parse_dockerfile(dockerfile) if isinstance(dockerfile, str) else dockerfile
 
 
@@ -138,8 +185,10 @@ def sizes(images: dict) -> SizeChart:
     for label, image in images.items():
         if isinstance(image, BuildResult):
             if image.size_bytes is None:
-                raise ValueError(f"{label!r}: that build made no image (it failed or exported "
-                                 "files), so it has no size")
+                raise ValueError(
+                    f"{label!r}: that build made no image (it failed or exported "
+                    "files), so it has no size"
+                )
             rows.append(SizeRow(str(label), image.image_id, image.size_bytes))
         else:
             rows.append(SizeRow(str(label), str(image), size(str(image))))

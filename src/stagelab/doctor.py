@@ -50,10 +50,14 @@ class Checkup:
             f"<tr><td>{badge('done', 'ok') if f.ok else badge('failed', 'FAIL')}</td>"
             f"<td style='text-align:left'>{html.escape(f.what)}</td>"
             f"<td style='text-align:left'>{html.escape(f.detail)}"
-            + (f"<br><em>{html.escape(f.advice)}</em>" if f.advice else "") + "</td></tr>"
-            for f in self.findings)
-        return (f"<table class='stagelab-doctor'><tr><th></th><th>check</th><th>finding</th>"
-                f"</tr>{rows}</table>")
+            + (f"<br><em>{html.escape(f.advice)}</em>" if f.advice else "")
+            + "</td></tr>"
+            for f in self.findings
+        )
+        return (
+            f"<table class='stagelab-doctor'><tr><th></th><th>check</th><th>finding</th>"
+            f"</tr>{rows}</table>"
+        )
 
 
 def doctor() -> Checkup:
@@ -65,24 +69,57 @@ def doctor() -> Checkup:
     findings = []
     version = engine.ping()
     if version is None:
-        findings.append(Finding("engine", False, f"no engine answers at {engine.docker_host()}",
-                                engine.advice_no_engine().splitlines()[-1]))
+        findings.append(
+            Finding(
+                "engine",
+                False,
+                f"no engine answers at {engine.docker_host()}",
+                engine.advice_no_engine().splitlines()[-1],
+            )
+        )
         return Checkup(findings)
     good = engine.version_tuple(version["Version"]) >= MIN_ENGINE
-    findings.append(Finding("engine", True, f"Docker Engine {version['Version']}, API "
-                            f"{version['ApiVersion']}, at {engine.docker_host()}",
-                            "" if good else "older than 28: some lessons may say a feature "
-                            "is missing; upgrade Docker for the full set"))
+    findings.append(
+        Finding(
+            "engine",
+            True,
+            f"Docker Engine {version['Version']}, API "
+            f"{version['ApiVersion']}, at {engine.docker_host()}",
+            ""
+            if good
+            else "older than 28: some lessons may say a feature "
+            "is missing; upgrade Docker for the full set",
+        )
+    )
     buildx = engine.buildx_version()
-    findings.append(Finding("buildx", buildx is not None, buildx or "missing",
-                            "" if buildx else "run `stagelab engine ensure` to add the plugin"))
+    findings.append(
+        Finding(
+            "buildx",
+            buildx is not None,
+            buildx or "missing",
+            "" if buildx else "run `stagelab engine ensure` to add the plugin",
+        )
+    )
     if buildx:
         for name, ok in engine.features().items():
-            findings.append(Finding(f"BuildKit {name}", ok, "available" if ok else "missing",
-                                    "" if ok else "upgrade Docker Engine and buildx to use it"))
+            findings.append(
+                Finding(
+                    f"BuildKit {name}",
+                    ok,
+                    "available" if ok else "missing",
+                    "" if ok else "upgrade Docker Engine and buildx to use it",
+                )
+            )
     registry = images.registry_answers()
-    findings.append(Finding("registry", True, "Docker Hub answers" if registry else
-                            "no registry answers: offline stand-ins replace official images"))
+    findings.append(
+        Finding(
+            "registry",
+            True,
+            "Docker Hub answers"
+            if registry
+            else "no registry answers: offline stand-ins replace official images",
+        )
+    )
     for row in images.status():
         if row["official"]:
             detail, ok = "official image present", True
@@ -90,9 +127,17 @@ def doctor() -> Checkup:
             detail, ok = f"offline stand-in {row['standin']}", True
         else:
             detail, ok = "missing", False
-        findings.append(Finding(f"image {row['image']}", ok, detail,
-                                "" if ok else "run `stagelab images ensure`, or "
-                                "`stagelab images import FILE` with your instructor's archive"))
+        findings.append(
+            Finding(
+                f"image {row['image']}",
+                ok,
+                detail,
+                ""
+                if ok
+                else "run `stagelab images ensure`, or "
+                "`stagelab images import FILE` with your instructor's archive",
+            )
+        )
     return Checkup(findings)
 
 
@@ -109,5 +154,8 @@ def base_images() -> Table:
         else:
             found = "stand-in" if images.present(image.standin) else "missing"
         rows.append([image.official, image.standin, found, image.what])
-    return Table(["image", "offline stand-in", "on this engine", "the stand-in is"], rows,
-                 "stagelab-base-images")
+    return Table(
+        ["image", "offline stand-in", "on this engine", "the stand-in is"],
+        rows,
+        "stagelab-base-images",
+    )

@@ -14,7 +14,6 @@ from pathlib import Path
 import docker
 
 
-
 def version_tuple(text: str | None) -> tuple[int, ...]:
     """Turn '28.5.2+dfsg4' or 'v0.29.1' into (28, 5, 2); None or '' into ()."""
     if not text:
@@ -27,15 +26,19 @@ def version_tuple(text: str | None) -> tuple[int, ...]:
     return tuple(digits)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def docker_host() -> str:
     """Return the engine address the docker CLI would use (DOCKER_HOST, then the context)."""
     if os.environ.get("DOCKER_HOST"):
         return os.environ["DOCKER_HOST"]
     if shutil.which("docker"):
-        done = subprocess.run(["docker", "context", "inspect", "--format",
-                               "{{json .Endpoints.docker.Host}}"],
-                              capture_output=True, text=True, timeout=20)
+        done = subprocess.run(
+            ["docker", "context", "inspect", "--format", "{{json .Endpoints.docker.Host}}"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
         if done.returncode == 0 and done.stdout.strip() not in ("", "null"):
             return json.loads(done.stdout)
     return "unix:///var/run/docker.sock"
@@ -46,7 +49,7 @@ def client(timeout: int = 600) -> docker.DockerClient:
     return _client(docker_host(), timeout)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _client(host: str, timeout: int) -> docker.DockerClient:
     return docker.DockerClient(base_url=host, timeout=timeout)
 
@@ -88,8 +91,12 @@ def os_release() -> dict[str, str]:
 
 def can_provision() -> bool:
     """Tell whether stagelab may install an engine here: root on Debian Linux."""
-    return (sys.platform.startswith("linux") and os.geteuid() == 0
-            and os_release().get("ID") == "debian" and shutil.which("apt-get") is not None)
+    return (
+        sys.platform.startswith("linux")
+        and os.geteuid() == 0
+        and os_release().get("ID") == "debian"
+        and shutil.which("apt-get") is not None
+    )
 
 
 def advice_no_engine() -> str:
@@ -103,8 +110,10 @@ def advice_no_engine() -> str:
     elif can_provision():
         lines.append("Run `stagelab engine ensure` (or `make lab`) to install and start one.")
     else:
-        lines.append("Start Docker Engine (`sudo systemctl start docker`), or run "
-                     "`sudo stagelab engine ensure` on Debian to install one.")
+        lines.append(
+            "Start Docker Engine (`sudo systemctl start docker`), or run "
+            "`sudo stagelab engine ensure` on Debian to install one."
+        )
     return "\n".join(lines)
 
 
@@ -112,8 +121,9 @@ def buildx_version() -> str | None:
     """Return the buildx plugin's version ("0.29.1+ds1"), or None when it is missing."""
     if not shutil.which("docker"):
         return None
-    done = subprocess.run(["docker", "buildx", "version"], capture_output=True, text=True,
-                          timeout=30)
+    done = subprocess.run(
+        ["docker", "buildx", "version"], capture_output=True, text=True, timeout=30, check=False
+    )
     if done.returncode != 0:
         return None
     words = done.stdout.split()
@@ -123,8 +133,10 @@ def buildx_version() -> str | None:
 FEATURE_PROBES = {
     # name: (Dockerfile, extra buildx arguments)
     "heredocs": ("FROM scratch\nCOPY <<EOF /greeting\nhello\nEOF\n", []),
-    "named contexts": ("FROM scratch\nCOPY --from=extra probe /probe\n",
-                       ["--build-context", "extra={tmp}"]),
+    "named contexts": (
+        "FROM scratch\nCOPY --from=extra probe /probe\n",
+        ["--build-context", "extra={tmp}"],
+    ),
     "--check": ("FROM scratch\nCOPY probe /probe\n", ["--check"]),
     "--call": ("FROM scratch AS only\nCOPY probe /probe\n", ["--call=targets"]),
 }
@@ -141,10 +153,25 @@ def features() -> dict[str, bool]:
         (Path(tmp) / "probe").write_text("probe\n")
         for name, (text, extra) in FEATURE_PROBES.items():
             (Path(tmp) / "Dockerfile").write_text(text)
-            output = [] if extra and extra[0].startswith(("--check", "--call")) else \
-                ["--output", "type=tar,dest=/dev/null"]
-            done = subprocess.run(["docker", "buildx", "build", "--progress=quiet", *output,
-                                   *(e.format(tmp=tmp) for e in extra), tmp],
-                                  capture_output=True, text=True, timeout=120)
+            output = (
+                []
+                if extra and extra[0].startswith(("--check", "--call"))
+                else ["--output", "type=tar,dest=/dev/null"]
+            )
+            done = subprocess.run(
+                [
+                    "docker",
+                    "buildx",
+                    "build",
+                    "--progress=quiet",
+                    *output,
+                    *(e.format(tmp=tmp) for e in extra),
+                    tmp,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
             found[name] = done.returncode == 0
     return found

@@ -6,8 +6,14 @@ from __future__ import annotations
 class StagelabError(Exception):
     """Base of every stagelab error; its message is short and says what to do."""
 
-    def __init__(self, message: str, *, command: list[str] | None = None,
-                 exit_code: int | None = None, output: str = ""):
+    def __init__(
+        self,
+        message: str,
+        *,
+        command: list[str] | None = None,
+        exit_code: int | None = None,
+        output: str = "",
+    ):
         super().__init__(message)
         self.command = command
         self.exit_code = exit_code
@@ -59,9 +65,19 @@ class ClaimFailed(AssertionError):
 class BuildFailed(StagelabError):
     """A build failed: names the stage, the instruction, its line and exit code."""
 
-    def __init__(self, *, stage: str | None, instruction: str | None, line: int | None,
-                 exit_code: int | None, log_tail: str, command: list[str] | None = None,
-                 reason: str = "", log: str = "", result=None):
+    def __init__(
+        self,
+        *,
+        stage: str | None,
+        instruction: str | None,
+        line: int | None,
+        exit_code: int | None,
+        log_tail: str,
+        command: list[str] | None = None,
+        reason: str = "",
+        log: str = "",
+        result=None,
+    ):
         self.stage = stage
         self.instruction = instruction
         self.line = line
@@ -78,8 +94,10 @@ class BuildFailed(StagelabError):
         if instruction:
             lines.append(f"  {instruction}")
         if exit_code is not None:
-            lines.append(f"  exit code {exit_code}" + (f" ({_EXIT_MEANINGS[exit_code]})"
-                                                      if exit_code in _EXIT_MEANINGS else ""))
+            lines.append(
+                f"  exit code {exit_code}"
+                + (f" ({_EXIT_MEANINGS[exit_code]})" if exit_code in _EXIT_MEANINGS else "")
+            )
         elif reason:
             lines.append(f"  {reason}")
         # Show the log's tail unless it is only the reason, already shown above.

@@ -29,5 +29,6 @@ def claim(statement: str, holds: bool, seen=None) -> None:
     shown = describe(seen) if seen is not None else ""
     show(claim_html(statement, holds, shown), claim_text(statement, holds, shown))
     if not holds:
-        raise ClaimFailed(f"the lesson claims: {statement}; but this run shows: "
-                          f"{shown or 'otherwise'}")
+        raise ClaimFailed(
+            f"the lesson claims: {statement}; but this run shows: {shown or 'otherwise'}"
+        )

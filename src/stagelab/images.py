@@ -45,14 +45,26 @@ GCC = "gcc:12-bookworm"
 PYTHON = "python:3.11-slim-bookworm"
 
 BASE_IMAGES = [
-    BaseImage(BUSYBOX, "stagelab/offline-busybox:1.36",
-              "a 2 MB shell image: busybox-static from Debian in a FROM scratch image"),
-    BaseImage(DEBIAN, "stagelab/offline-debian:bookworm-slim",
-              "debootstrap --variant=minbase bookworm, slimmed as the official image is"),
-    BaseImage(GCC, "stagelab/offline-gcc:12-bookworm",
-              "the Debian stand-in plus Debian's gcc 12, libc6-dev and make"),
-    BaseImage(PYTHON, "stagelab/offline-python:3.11-slim-bookworm",
-              "the Debian stand-in plus Debian's Python 3.11 with venv and pip"),
+    BaseImage(
+        BUSYBOX,
+        "stagelab/offline-busybox:1.36",
+        "a 2 MB shell image: busybox-static from Debian in a FROM scratch image",
+    ),
+    BaseImage(
+        DEBIAN,
+        "stagelab/offline-debian:bookworm-slim",
+        "debootstrap --variant=minbase bookworm, slimmed as the official image is",
+    ),
+    BaseImage(
+        GCC,
+        "stagelab/offline-gcc:12-bookworm",
+        "the Debian stand-in plus Debian's gcc 12, libc6-dev and make",
+    ),
+    BaseImage(
+        PYTHON,
+        "stagelab/offline-python:3.11-slim-bookworm",
+        "the Debian stand-in plus Debian's Python 3.11 with venv and pip",
+    ),
 ]
 BY_OFFICIAL = {image.official: image for image in BASE_IMAGES}
 # Official name -> the honest name of its offline stand-in.
@@ -113,7 +125,7 @@ def parse_dockerfile(text: str) -> Dockerfile:
     return parse_offline(text, found_as)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def registry_answers() -> bool:
     """Ask the engine whether Docker Hub answers (cached for this process)."""
     try:
@@ -139,7 +151,7 @@ def normalise(name: str) -> str:
     """Drop the docker.io/library/ prefix from an image name."""
     for prefix in ("docker.io/library/", "docker.io/", "library/"):
         if name.startswith(prefix):
-            return name[len(prefix):]
+            return name[len(prefix) :]
     return name
 
 
@@ -149,9 +161,16 @@ def status() -> list[dict]:
     Raises EngineUnavailable, saying how to get one, when no engine answers.
     """
     require_engine()
-    return [{"image": image.official, "official": present(image.official),
-             "standin": image.standin, "standin_present": present(image.standin),
-             "what": image.what} for image in BASE_IMAGES]
+    return [
+        {
+            "image": image.official,
+            "official": present(image.official),
+            "standin": image.standin,
+            "standin_present": present(image.standin),
+            "what": image.what,
+        }
+        for image in BASE_IMAGES
+    ]
 
 
 def explain_missing_image(reason: str, where: str = "") -> str:
@@ -163,12 +182,17 @@ def explain_missing_image(reason: str, where: str = "") -> str:
     if not any(w in reason for w in ("pull access denied", "no such host", "failed to resolve")):
         return reason.strip()
     last = reason.strip().splitlines()[-1]
-    named = re.search(r"metadata for (?:docker\.io/library/)?([\w./-]+:[\w.-]+)",
-                      f"{where}\n{reason}")
+    named = re.search(
+        r"metadata for (?:docker\.io/library/)?([\w./-]+:[\w.-]+)", f"{where}\n{reason}"
+    )
     image = normalise(named.group(1)) if named else None
     if image in BY_OFFICIAL:
-        return (f"{last}\n  {image} is not on this engine and no registry answers: "
-                "run `stagelab images ensure`.")
+        return (
+            f"{last}\n  {image} is not on this engine and no registry answers: "
+            "run `stagelab images ensure`."
+        )
     names = ", ".join(BY_OFFICIAL)
-    return (f"{last}\n  {image or 'An image'} is not on this engine and no registry answers: "
-            f"use one of the base images ({names}), or `docker load` it first.")
+    return (
+        f"{last}\n  {image or 'An image'} is not on this engine and no registry answers: "
+        f"use one of the base images ({names}), or `docker load` it first."
+    )

@@ -13,10 +13,10 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from . import engine, images, standins
 from .errors import ProvisionError
@@ -96,13 +96,15 @@ def plan(browser: bool, work: Path, say=print) -> list[Step]:
     """Return the steps this machine needs now, with `work` for their files; steps for what is
     there already are left out."""
     provisioner = Provisioner(say=lambda line: None)
-    system = [TOOL_PACKAGES[tool] for tool in ["dot"] + (["chromium"] if browser else [])
-              if shutil.which(tool) is None]
+    system = [
+        TOOL_PACKAGES[tool]
+        for tool in ["dot"] + (["chromium"] if browser else [])
+        if shutil.which(tool) is None
+    ]
     steps: list[Step] = []
     version = engine.ping()
     if version is not None:
-        say(f"setup: engine: Docker Engine {version['Version']} answers at "
-            f"{engine.docker_host()}")
+        say(f"setup: engine: Docker Engine {version['Version']} answers at {engine.docker_host()}")
         engine_ready: tuple[str, ...] = ()
     else:
         if os.environ.get("DOCKER_HOST") or not engine.can_provision():
@@ -111,28 +113,47 @@ def plan(browser: bool, work: Path, say=print) -> list[Step]:
         engine_ready = ("engine start",)
         downloads = ()
         if not provisioner.unpacked():
-            steps.append(Step("engine download", _note(provisioner.download_engine,
-                                                       "Docker Engine unpacked")))
+            steps.append(
+                Step(
+                    "engine download", _note(provisioner.download_engine, "Docker Engine unpacked")
+                )
+            )
             downloads = ("engine download",)
-        steps.append(Step("engine start", lambda: f"Docker Engine "
-                          f"{provisioner.start_dockerd()['Version']} runs",
-                          needs=downloads + (("system packages",) if system else ())))
+        steps.append(
+            Step(
+                "engine start",
+                lambda: f"Docker Engine {provisioner.start_dockerd()['Version']} runs",
+                needs=downloads + (("system packages",) if system else ()),
+            )
+        )
     if system:
-        steps.insert(0, Step("system packages", _note(lambda: apt_install(system),
-                                                      "installed " + ", ".join(system))))
+        steps.insert(
+            0,
+            Step(
+                "system packages",
+                _note(lambda: apt_install(system), "installed " + ", ".join(system)),
+            ),
+        )
     buildx: tuple[str, ...] = ()
     buildx_version = engine.buildx_version()
     if buildx_version is None:
         buildx = ("buildx",)
-        steps.append(Step("buildx", _note(provisioner.install_buildx, "plugin installed"),
-                          needs=tuple(s.name for s in steps if s.name == "engine download")))
+        steps.append(
+            Step(
+                "buildx",
+                _note(provisioner.install_buildx, "plugin installed"),
+                needs=tuple(s.name for s in steps if s.name == "engine download"),
+            )
+        )
     else:
         say(f"setup: buildx: {buildx_version}")
     if version is not None:
         missing: list[images.BaseImage] | None = standins.needed()
-        there = [image.official + (" (official)" if images.present(image.official)
-                                   else " (stand-in)")
-                 for image in images.BASE_IMAGES if image not in missing]
+        there = [
+            image.official + (" (official)" if images.present(image.official) else " (stand-in)")
+            for image in images.BASE_IMAGES
+            if image not in missing
+        ]
         if there:
             say(f"setup: base images present: {', '.join(there)}")
     elif not provisioner.unpacked() and not DOCKER_DATA.exists():
@@ -147,11 +168,13 @@ def _note(action: Callable[[], object], note: str) -> Callable[[], str]:
     def run() -> str:
         action()
         return note
+
     return run
 
 
-def _image_steps(missing: list[images.BaseImage] | None, needs: tuple[str, ...],
-                 work_root: Path) -> list[Step]:
+def _image_steps(
+    missing: list[images.BaseImage] | None, needs: tuple[str, ...], work_root: Path
+) -> list[Step]:
     """Steps for the missing base images: what needs no engine (downloads, debootstrap) starts
     at once, the rest when the engine answers and the stand-ins it builds on exist. With
     `missing` unknown (the engine does not run yet), one step checks and builds them in order."""
@@ -162,17 +185,28 @@ def _image_steps(missing: list[images.BaseImage] | None, needs: tuple[str, ...],
         recipe = standins.RECIPES[image.recipe]
         work = work_root / image.recipe
         work.mkdir()
-        after = tuple(f"image {name}" for name in recipe.after
-                      if any(m.official == name for m in missing))
+        after = tuple(
+            f"image {name}" for name in recipe.after if any(m.official == name for m in missing)
+        )
         prepared: tuple[str, ...] = ()
         if recipe.prepare is not None:
-            steps.append(Step(f"prepare {image.official}",
-                              _note(lambda prepare=recipe.prepare, image=image, work=work:
-                                    prepare(image, work), "prepared")))
+            steps.append(
+                Step(
+                    f"prepare {image.official}",
+                    _note(
+                        lambda prepare=recipe.prepare, image=image, work=work: prepare(image, work),
+                        "prepared",
+                    ),
+                )
+            )
             prepared = (f"prepare {image.official}",)
-        steps.append(Step(f"image {image.official}",
-                          lambda image=image, work=work: _make(image, work),
-                          needs=needs + after + prepared))
+        steps.append(
+            Step(
+                f"image {image.official}",
+                lambda image=image, work=work: _make(image, work),
+                needs=needs + after + prepared,
+            )
+        )
     return steps
 
 

@@ -11,8 +11,10 @@ from .context import parse_build_args
 from .errors import StagelabError
 from .progress import WidgetProgress, auto_progress
 
-USAGE = ("%%dockerfile [--target STAGE] [--builder buildkit|classic] [--tag TAG] "
-         "[--build-arg KEY=VALUE ...] [--no-cache] [--name VAR]")
+USAGE = (
+    "%%dockerfile [--target STAGE] [--builder buildkit|classic] [--tag TAG] "
+    "[--build-arg KEY=VALUE ...] [--no-cache] [--name VAR]"
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,8 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--tag", "-t")
     parser.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--no-cache", action="store_true")
-    parser.add_argument("--name", metavar="VAR",
-                        help="store the BuildResult in this notebook variable")
+    parser.add_argument(
+        "--name", metavar="VAR", help="store the BuildResult in this notebook variable"
+    )
     return parser
 
 
@@ -50,9 +53,15 @@ def dockerfile_magic(line: str, cell: str, shell=None):
     options = None
     try:
         options = parse_options(line)
-        result = builds.build(cell, target=options.target, builder=options.builder,
-                              build_args=parse_build_args(options.build_arg), tag=options.tag,
-                              no_cache=options.no_cache, progress=progress)
+        result = builds.build(
+            cell,
+            target=options.target,
+            builder=options.builder,
+            build_args=parse_build_args(options.build_arg),
+            tag=options.tag,
+            no_cache=options.no_cache,
+            progress=progress,
+        )
     except StagelabError as error:
         # The short message is the advice; a traceback would bury it. The notebook's
         # progress display has already shown it where the build was drawn.

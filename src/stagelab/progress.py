@@ -24,8 +24,8 @@ from .render.html import progress_html, summary_html, summary_text
 from .results import BuildResult
 from .states import progress_state
 
-
 # ---------------------------------------------------------------- where we run
+
 
 def in_kernel() -> bool:
     """Tell whether this code runs in a Jupyter kernel (rich output shows in a notebook)."""
@@ -77,6 +77,7 @@ class LiveHtml:
 
 
 # ---------------------------------------------------------------- the protocol
+
 
 class Progress:
     """Receives a build's events; this base ignores them. Subclasses draw them."""
@@ -133,8 +134,10 @@ class BoardProgress(Progress):
                 plan = set(dockerfile.plan(target, builder))
             except Exception:  # a plan that fails shows every stage as waiting
                 plan = {stage.ref for stage in dockerfile.stages}
-            self.rows = {stage.ref: StageRow(stage.ref, "waiting" if stage.ref in plan
-                                             else "skipped") for stage in dockerfile.stages}
+            self.rows = {
+                stage.ref: StageRow(stage.ref, "waiting" if stage.ref in plan else "skipped")
+                for stage in dockerfile.stages
+            }
         self.draw()
 
     def stage(self, ref: str, state: str, step: str = "") -> None:
@@ -219,8 +222,10 @@ class TerminalProgress(BoardProgress):
 
     def changed(self, row: StageRow) -> None:
         now = time.monotonic()
-        print(f"  {now - self.began:6.1f}s  {row.ref:<14} {row.state:<8} {row.step[:60]}",
-              file=self.stream)
+        print(
+            f"  {now - self.began:6.1f}s  {row.ref:<14} {row.state:<8} {row.step[:60]}",
+            file=self.stream,
+        )
 
     def done(self) -> None:
         if self.result is not None:
@@ -248,22 +253,23 @@ class WidgetProgress(BoardProgress):
         if self.handle is None:
             self.handle = display(self.widget, display_id=True)
         if self.ticker is None:
-            self.ticker = threading.Thread(target=self._tick, daemon=True,
-                                           name="stagelab-progress")
+            self.ticker = threading.Thread(target=self._tick, daemon=True, name="stagelab-progress")
             self.ticker.start()
 
     def _tick(self) -> None:
         # Elapsed times move on between the engine's events.
         while not self.ticking.wait(self.TICK_S):
             with self.lock:
-                if not self.ticking.is_set() and any(row.state == "running"
-                                                      for row in self.rows.values()):
+                if not self.ticking.is_set() and any(
+                    row.state == "running" for row in self.rows.values()
+                ):
                     self.draw()
 
     def draw(self) -> None:
         with self.lock:
-            self.widget.value = progress_html(self.heading(), self.rows.values(),
-                                              time.monotonic(), self.error_text())
+            self.widget.value = progress_html(
+                self.heading(), self.rows.values(), time.monotonic(), self.error_text()
+            )
 
     def done(self) -> None:
         self.ticking.set()
@@ -274,8 +280,9 @@ class WidgetProgress(BoardProgress):
             if self.error is None and self.result is not None:
                 final = summary_html(self.result)
             else:
-                final = progress_html(self.heading(), self.rows.values(), time.monotonic(),
-                                      self.error_text(), number)
+                final = progress_html(
+                    self.heading(), self.rows.values(), time.monotonic(), self.error_text(), number
+                )
         # The summary replaces the widget in place: it stays in the saved notebook.
         if self.handle is not None:
             self.handle.update(HTML(final))

@@ -1,4 +1,5 @@
-"""Install what stagelab needs: Debian packages, Docker Engine and buildx, without touching apt's sources.
+"""Install what stagelab needs: Debian packages, Docker Engine and buildx, leaving apt's sources
+untouched.
 
 On Debian as root, the engine comes from Debian's newest suite (ENGINE_SUITE), downloaded through
 a private apt configuration and unpacked under ENGINE_HOME; dockerd logs to DOCKERD_LOG.
@@ -15,8 +16,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .engine import (advice_no_engine, buildx_version, can_provision, docker_host, os_release,
-                     ping, version_tuple)
+from .engine import (
+    advice_no_engine,
+    buildx_version,
+    can_provision,
+    docker_host,
+    os_release,
+    ping,
+    version_tuple,
+)
 from .errors import ProvisionError
 
 ENGINE_HOME = Path(os.environ.get("STAGELAB_ENGINE_HOME", "/opt/stagelab/engine"))
@@ -34,8 +42,10 @@ def debian_mirror() -> str:
     for uri, suites in _apt_sources():
         if codename in suites:
             return uri
-    raise ProvisionError("Could not find this machine's Debian archive in /etc/apt sources: "
-                         "add a line for the Debian archive, then retry.")
+    raise ProvisionError(
+        "Could not find this machine's Debian archive in /etc/apt sources: "
+        "add a line for the Debian archive, then retry."
+    )
 
 
 def _apt_sources():
@@ -52,8 +62,11 @@ def _apt_sources():
     for path in [root / "sources.list", *sorted(root.glob("sources.list.d/*.list"))]:
         if path.exists():
             for line in path.read_text().splitlines():
-                words = [w for w in line.split() if not w.startswith("[") and not w.endswith("]")
-                         and "=" not in w]
+                words = [
+                    w
+                    for w in line.split()
+                    if not w.startswith("[") and not w.endswith("]") and "=" not in w
+                ]
                 if len(words) >= 3 and words[0] == "deb":
                     yield words[1], [words[2]]
 
@@ -67,11 +80,18 @@ class PrivateApt:
 
     def options(self) -> list[str]:
         """Return apt-get's options that point it at this configuration."""
-        return ["-o", f"Dir::Etc::SourceList={self.home / 'sources.list'}",
-                "-o", "Dir::Etc::SourceParts=/dev/null",
-                "-o", f"Dir::State::Lists={self.home / 'lists'}",
-                "-o", f"Dir::Cache={self.home / 'cache'}",
-                "-o", "APT::Sandbox::User=root"]
+        return [
+            "-o",
+            f"Dir::Etc::SourceList={self.home / 'sources.list'}",
+            "-o",
+            "Dir::Etc::SourceParts=/dev/null",
+            "-o",
+            f"Dir::State::Lists={self.home / 'lists'}",
+            "-o",
+            f"Dir::Cache={self.home / 'cache'}",
+            "-o",
+            "APT::Sandbox::User=root",
+        ]
 
     def update(self) -> None:
         """Write the sources list and fetch the package lists (once an hour at most)."""
@@ -79,12 +99,17 @@ class PrivateApt:
         (self.home / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
         mirror = debian_mirror()
         keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
-        sources = "".join(f"deb [signed-by={keyring}] {mirror} {suite} main\n"
-                          for suite in self.suites)
+        sources = "".join(
+            f"deb [signed-by={keyring}] {mirror} {suite} main\n" for suite in self.suites
+        )
         source_file = self.home / "sources.list"
         stamp = self.home / "lists" / ".updated"
-        fresh = (stamp.exists() and source_file.exists() and source_file.read_text() == sources
-                 and time.time() - stamp.stat().st_mtime < 3600)
+        fresh = (
+            stamp.exists()
+            and source_file.exists()
+            and source_file.read_text() == sources
+            and time.time() - stamp.stat().st_mtime < 3600
+        )
         if fresh:
             return
         source_file.write_text(sources)
@@ -97,19 +122,25 @@ class PrivateApt:
         into.mkdir(parents=True, exist_ok=True)
         for old in into.glob("*.deb"):
             old.unlink()
-        run(["apt-get", *self.options(), "download", *packages], "download " + " ".join(packages),
-            cwd=into)
+        run(
+            ["apt-get", *self.options(), "download", *packages],
+            "download " + " ".join(packages),
+            cwd=into,
+        )
         return sorted(into.glob("*.deb"))
 
 
 def run(command: list[str], purpose: str, **kwargs) -> subprocess.CompletedProcess:
     """Run a set-up command; on failure raise ProvisionError naming the purpose and output."""
-    done = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    done = subprocess.run(command, capture_output=True, text=True, **kwargs, check=False)
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-12:])
-        raise ProvisionError(f"Could not {purpose} (exit code {done.returncode}):\n{tail}",
-                             command=command, exit_code=done.returncode,
-                             output=done.stdout + done.stderr)
+        raise ProvisionError(
+            f"Could not {purpose} (exit code {done.returncode}):\n{tail}",
+            command=command,
+            exit_code=done.returncode,
+            output=done.stdout + done.stderr,
+        )
     return done
 
 
@@ -120,15 +151,23 @@ def glibc_version() -> tuple[int, ...]:
 
 def apt_install(packages: list[str]) -> None:
     """Install Debian packages from the system's own sources when any is missing."""
-    missing = [p for p in packages
-               if subprocess.run(["dpkg-query", "-W", "-f=${Status}", p], capture_output=True,
-                                 text=True).stdout != "install ok installed"]
+    missing = [
+        p
+        for p in packages
+        if subprocess.run(
+            ["dpkg-query", "-W", "-f=${Status}", p], capture_output=True, text=True, check=False
+        ).stdout
+        != "install ok installed"
+    ]
     if not missing:
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     run(["apt-get", "update", "-qq"], "refresh apt's package lists", env=env)
-    run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
-        "install " + " ".join(missing), env=env)
+    run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+        "install " + " ".join(missing),
+        env=env,
+    )
 
 
 TOOL_PACKAGES = {"dot": "graphviz", "chromium": "chromium"}
@@ -182,8 +221,7 @@ class Provisioner:
         """Download the engine's packages from Debian and unpack them into ENGINE_HOME (once)."""
         if self.unpacked():
             return
-        self.say(f"engine: downloading Docker Engine from Debian {ENGINE_SUITE} "
-                 f"into {ENGINE_HOME}")
+        self.say(f"engine: downloading Docker Engine from Debian {ENGINE_SUITE} into {ENGINE_HOME}")
         system_runc = "runc" in self.system_packages()
         packages = ENGINE_PACKAGES + ([] if system_runc else ["runc"])
         debs = PrivateApt().download(packages, ENGINE_HOME / "debs")
@@ -191,10 +229,15 @@ class Provisioner:
         for deb in debs:
             run(["dpkg", "-x", str(deb), str(self.root)], f"unpack {deb.name}")
         self.bin.mkdir(parents=True, exist_ok=True)
-        links = {"dockerd": "usr/sbin/dockerd", "docker-proxy": "usr/sbin/docker-proxy",
-                 "containerd": "usr/bin/containerd", "ctr": "usr/bin/ctr",
-                 "containerd-shim-runc-v2": "usr/bin/containerd-shim-runc-v2",
-                 "docker-init": "usr/bin/tini", "docker": "usr/bin/docker"}
+        links = {
+            "dockerd": "usr/sbin/dockerd",
+            "docker-proxy": "usr/sbin/docker-proxy",
+            "containerd": "usr/bin/containerd",
+            "ctr": "usr/bin/ctr",
+            "containerd-shim-runc-v2": "usr/bin/containerd-shim-runc-v2",
+            "docker-init": "usr/bin/tini",
+            "docker": "usr/bin/docker",
+        }
         if not system_runc:
             links["runc"] = "usr/sbin/runc"
         for name, target in links.items():
@@ -207,15 +250,23 @@ class Provisioner:
     def start_dockerd(self) -> dict:
         """Start dockerd in the background with its log in DOCKERD_LOG; wait until it answers."""
         DOCKERD_LOG.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "PATH": f"{self.bin}:/usr/local/sbin:/usr/sbin:/sbin:"
-                                     f"{os.environ.get('PATH', '/usr/bin:/bin')}"}
+        env = {
+            **os.environ,
+            "PATH": f"{self.bin}:/usr/local/sbin:/usr/sbin:/sbin:"
+            f"{os.environ.get('PATH', '/usr/bin:/bin')}",
+        }
         pidfile = ENGINE_HOME / "dockerd.pid"
         if not _pid_alive(pidfile):
             self.say(f"engine: starting dockerd (log: {DOCKERD_LOG})")
             with open(DOCKERD_LOG, "ab") as log:
-                subprocess.Popen([str(self.bin / "dockerd"), "--pidfile", str(pidfile)],
-                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 env=env, start_new_session=True)
+                subprocess.Popen(
+                    [str(self.bin / "dockerd"), "--pidfile", str(pidfile)],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=env,
+                    start_new_session=True,
+                )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             version = ping()
@@ -224,8 +275,10 @@ class Provisioner:
                 return version
             time.sleep(0.5)
         tail = "\n".join(DOCKERD_LOG.read_text(errors="replace").splitlines()[-15:])
-        raise ProvisionError(f"dockerd did not answer within {START_TIMEOUT_S} s. "
-                             f"Its log ({DOCKERD_LOG}) ends with:\n{tail}")
+        raise ProvisionError(
+            f"dockerd did not answer within {START_TIMEOUT_S} s. "
+            f"Its log ({DOCKERD_LOG}) ends with:\n{tail}"
+        )
 
     def install_buildx(self) -> None:
         """Put Debian's buildx plugin into the user's docker CLI plugin folder."""
@@ -238,7 +291,8 @@ class Provisioner:
         if not can_provision():
             raise ProvisionError(
                 "The docker CLI has no buildx plugin. Install it (Debian/Ubuntu: "
-                "`apt-get install docker-buildx`; Docker Desktop ships it), then retry.")
+                "`apt-get install docker-buildx`; Docker Desktop ships it), then retry."
+            )
         self.say("buildx: downloading Debian's docker-buildx plugin")
         with tempfile.TemporaryDirectory() as tmp:
             (deb,) = PrivateApt().download(["docker-buildx"], Path(tmp) / "debs")

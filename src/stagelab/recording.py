@@ -29,6 +29,7 @@ _takes_replayed: dict[str, int] = {}
 
 # ---------------------------------------------------------------- keys
 
+
 def recordings_dir() -> Path:
     """Return the folder of recordings: inside the package, unless STAGELAB_RECORDINGS says."""
     return Path(os.environ.get(DIRECTORY_ENV) or Path(__file__).with_name("recordings"))
@@ -106,6 +107,7 @@ def tail(log: str) -> str:
 
 # ---------------------------------------------------------------- storage
 
+
 def _path(key: str) -> Path:
     return recordings_dir() / f"{key}.json"
 
@@ -135,9 +137,17 @@ def add_take(key: str, header: dict, take: dict, engine_version: str) -> None:
     existing = load(key) if count else None
     takes = (existing or {}).get("takes", [])[:count] + [take]
     _takes_recorded[key] = count + 1
-    _save(key, {"format": FORMAT, "key": key, "recorded_engine": engine_version,
-                "recorded_on": datetime.now(timezone.utc).date().isoformat(),
-                **header, "takes": takes})
+    _save(
+        key,
+        {
+            "format": FORMAT,
+            "key": key,
+            "recorded_engine": engine_version,
+            "recorded_on": datetime.now(timezone.utc).date().isoformat(),
+            **header,
+            "takes": takes,
+        },
+    )
 
 
 def next_take(key: str, recording: dict) -> dict:
@@ -153,8 +163,10 @@ def closest_difference(identity: dict) -> str:
     best: list[str] | None = None
     for path in recordings_dir().glob("*.json"):
         recorded = json.loads(path.read_text()).get("identity")
-        if not recorded or (recorded["dockerfile"] != identity["dockerfile"]
-                            and recorded["context"] != identity["context"]):
+        if not recorded or (
+            recorded["dockerfile"] != identity["dockerfile"]
+            and recorded["context"] != identity["context"]
+        ):
             continue
         differences = _differences(recorded, identity)
         if best is None or len(differences) < len(best):
@@ -166,8 +178,7 @@ def closest_difference(identity: dict) -> str:
 
 def _differences(recorded: dict, identity: dict) -> list[str]:
     differences = []
-    for field in ("dockerfile", "target", "builder", "build_args", "images", "output",
-                  "no_cache"):
+    for field in ("dockerfile", "target", "builder", "build_args", "images", "output", "no_cache"):
         if recorded[field] != identity[field]:
             shown = "its text" if field == "dockerfile" else f"recorded {recorded[field]!r}"
             differences.append(f"{field.replace('_', ' ')} ({shown})")

@@ -1,4 +1,5 @@
-"""No-engine mode: replay recordings of real builds and engine calls when no engine answers.
+"""No-engine mode: replay recordings of real builds when no engine answers (replay_calls.py
+does the same for other engine calls).
 
 With an engine, builds and calls run for real (and are recorded when STAGELAB_RECORD=1). With
 none, `sl.build` replays the recording of the same request: the same stages, steps, image id
@@ -10,39 +11,35 @@ from __future__ import annotations
 import base64
 import functools
 import html
-import inspect
 import os
-import shlex
 import time
 from pathlib import Path
 
-import docker
-
 from . import engine, recording
-from .errors import BuildFailed, EngineUnavailable, StagelabError
+from .errors import BuildFailed, EngineUnavailable
 from .progress import Progress, current_cell, in_kernel, show
 from .results import BuildResult, Step
 from .states import progress_state
 
 # Exported files up to this total size are kept; larger exports keep names and sizes only.
 OUTPUT_BYTES_KEPT = 256 * 1024
-RE_RECORD = ("If this is in a lesson, its recording is missing or stale: run `make recordings` "
-             "on a machine with Docker and commit src/stagelab/recordings/.")
-
-REPLAYED_DOC = ("\n\nWith no engine, the answer recorded on a real engine is replayed; "
-                "EngineUnavailable is raised when there is none.")
+RE_RECORD = (
+    "If this is in a lesson, its recording is missing or stale: run `make recordings` "
+    "on a machine with Docker and commit src/stagelab/recordings/."
+)
 
 # Tags of replayed builds, so `sl.run("my-tag", ...)` finds the recorded image.
-_replayed_tags: dict[str, str] = {}
-_banner_shown_in: set = set()
+replayed_tags: dict[str, str] = {}
+banner_shown_in: set = set()
 
 
-@functools.lru_cache(maxsize=None)
-def _engine_version() -> str:
+@functools.cache
+def engine_version() -> str:
     return (engine.ping() or {}).get("Version", "unknown")
 
 
 # ---------------------------------------------------------------- builds
+
 
 def record(request, outcome: BuildResult | BuildFailed) -> None:
     """Save a recording of this real build (its result, or its failure) when recording is on."""
@@ -55,8 +52,9 @@ def record(request, outcome: BuildResult | BuildFailed) -> None:
     take = {
         "stage_status": result.stage_status,
         "shared_with": result.shared_with,
-        "steps": [[s.stage, s.instruction, s.line, s.status, s.seconds, s.start]
-                  for s in result.steps],
+        "steps": [
+            [s.stage, s.instruction, s.line, s.status, s.seconds, s.start] for s in result.steps
+        ],
         "image_id": result.image_id,
         "size_bytes": result.size_bytes,
         "duration_s": round(result.duration_s, 2),
@@ -66,8 +64,9 @@ def record(request, outcome: BuildResult | BuildFailed) -> None:
         "exported": _exported_files(result.output) if failed is None else None,
     }
     identity = recording.build_identity(request)
-    recording.add_take(recording.digest(identity), {"kind": "build", "identity": identity},
-                       take, _engine_version())
+    recording.add_take(
+        recording.digest(identity), {"kind": "build", "identity": identity}, take, engine_version()
+    )
 
 
 def replay(request, watcher: Progress) -> BuildResult:
@@ -87,10 +86,14 @@ def replay(request, watcher: Progress) -> BuildResult:
         stage_status=dict(take["stage_status"]),
         shared_with=dict(take.get("shared_with") or {}),  # older recordings have none
         steps=[Step(*fields) for fields in take["steps"]],
-        image_id=take["image_id"], size_bytes=take["size_bytes"],
-        duration_s=take["duration_s"], log=take["log_tail"],
-        replayed=True, recorded_engine=found["recorded_engine"],
-        recorded_on=found["recorded_on"])
+        image_id=take["image_id"],
+        size_bytes=take["size_bytes"],
+        duration_s=take["duration_s"],
+        log=take["log_tail"],
+        replayed=True,
+        recorded_engine=found["recorded_engine"],
+        recorded_on=found["recorded_on"],
+    )
     show_banner(banner_text(result.recorded_engine, result.recorded_on))
     watcher.start(request.dockerfile, request.builder, request.target_ref)
     for ref, state, step in transitions(result):
@@ -103,9 +106,9 @@ def replay(request, watcher: Progress) -> BuildResult:
         _restore_exported(take["exported"], request.output)
     watcher.finish(result)
     if request.tag and result.image_id:
-        _replayed_tags[request.tag] = result.image_id
+        replayed_tags[request.tag] = result.image_id
         if ":" not in request.tag.rsplit("/", 1)[-1]:
-            _replayed_tags[request.tag + ":latest"] = result.image_id
+            replayed_tags[request.tag + ":latest"] = result.image_id
     return result
 
 
@@ -116,22 +119,32 @@ def transitions(result: BuildResult) -> list[tuple[str, str, str]]:
         if step.stage is None:
             continue
         events.append((step.start, order, 0, step.stage, "running", step.instruction))
-        events.append((step.end, order, 1, step.stage, progress_state(step.status),
-                       step.instruction))
+        events.append(
+            (step.end, order, 1, step.stage, progress_state(step.status), step.instruction)
+        )
     events.sort(key=lambda event: event[:3])
     changes = [(ref, state, text) for _, _, _, ref, state, text in events]
     # Each stage ends in the state the engine reported for it, even a stage with no steps of
     # its own (only `FROM other`) or whose last step to finish was a cached FROM.
     last = {ref: state for ref, state, _ in changes}
-    changes += [(ref, progress_state(status), "") for ref, status in result.stage_status.items()
-                if status != "skipped" and last.get(ref) != progress_state(status)]
+    changes += [
+        (ref, progress_state(status), "")
+        for ref, status in result.stage_status.items()
+        if status != "skipped" and last.get(ref) != progress_state(status)
+    ]
     return changes
 
 
 def _failure_fields(failed: BuildFailed) -> dict:
-    return {"stage": failed.stage, "instruction": failed.instruction, "line": failed.line,
-            "exit_code": failed.exit_code, "log_tail": failed.log_tail,
-            "reason": failed.reason, "command": failed.command}
+    return {
+        "stage": failed.stage,
+        "instruction": failed.instruction,
+        "line": failed.line,
+        "exit_code": failed.exit_code,
+        "log_tail": failed.log_tail,
+        "reason": failed.reason,
+        "command": failed.command,
+    }
 
 
 def _export_destination(output: str) -> Path:
@@ -179,8 +192,10 @@ def _restore_exported(entries: list[dict], output: str) -> None:
         else:
             missing.append(f"{entry['path']} ({entry['size']} bytes)")
     if missing:
-        show_banner("Too big to keep in the recording, so not written here: " +
-                    ", ".join(missing), kind="note")
+        show_banner(
+            "Too big to keep in the recording, so not written here: " + ", ".join(missing),
+            kind="note",
+        )
 
 
 def _no_recording_advice(request, key: str) -> str:
@@ -188,12 +203,14 @@ def _no_recording_advice(request, key: str) -> str:
     if request.build_args:
         what.append(f"build args {request.build_args}")
     closest = recording.closest_difference(recording.build_identity(request))
-    return (engine.advice_no_engine() + "\n"
-            f"There is no recording of this exact build to replay ({', '.join(what)}; "
-            f"recording {key}): no recording for this Dockerfile, context files, target, "
-            "builder and build args." + (f"\n{closest}" if closest else "") + "\n"
-            "To run it for real, start a Docker engine (`stagelab engine ensure`), or run "
-            "`make lab` on a machine with Docker.\n" + RE_RECORD)
+    return (
+        engine.advice_no_engine() + "\n"
+        f"There is no recording of this exact build to replay ({', '.join(what)}; "
+        f"recording {key}): no recording for this Dockerfile, context files, target, "
+        "builder and build args." + (f"\n{closest}" if closest else "") + "\n"
+        "To run it for real, start a Docker engine (`stagelab engine ensure`), or run "
+        "`make lab` on a machine with Docker.\n" + RE_RECORD
+    )
 
 
 def unique(name: str) -> str:
@@ -208,135 +225,39 @@ def unique(name: str) -> str:
     if engine.answers():
         value = str(time.time_ns())
         if recording.recording_on():
-            recording.add_take(key, {"kind": "unique", "name": name}, {"value": value},
-                               _engine_version())
+            recording.add_take(
+                key, {"kind": "unique", "name": name}, {"value": value}, engine_version()
+            )
         return value
     found = recording.load(key)
     if found is None:
         raise EngineUnavailable(
             engine.advice_no_engine() + f"\nThere is no recording of the value {name!r} that "
-            "this lesson salts its builds with. " + RE_RECORD)
+            "this lesson salts its builds with. " + RE_RECORD
+        )
     return recording.next_take(key, found)["value"]
 
 
 # ---------------------------------------------------------------- banner
 
+
 def banner_text(recorded_engine: str | None, recorded_on: str | None) -> str:
     """Say that this is a replay, of what, and why."""
-    return (f"Replayed from a real build on Docker Engine {recorded_engine or 'unknown'}, "
-            f"recorded on {recorded_on or 'an unknown date'}: "
-            "no Docker engine is reachable here.")
+    return (
+        f"Replayed from a real build on Docker Engine {recorded_engine or 'unknown'}, "
+        f"recorded on {recorded_on or 'an unknown date'}: "
+        "no Docker engine is reachable here."
+    )
 
 
 def show_banner(text: str, kind: str = "build") -> None:
     """Show a replay banner: HTML in a notebook, one line on stderr elsewhere."""
     if in_kernel() or kind == "call":
-        _banner_shown_in.add(current_cell())
+        banner_shown_in.add(current_cell())
     colour = "#fff4ce" if kind != "note" else "#eef3fb"
-    show(f"<div class='stagelab-replay-banner' style='background:{colour};"
-         "border-left:4px solid #d4a000;padding:4px 8px;margin:2px 0'>"
-         f"<b>Replay.</b> {html.escape(text)}</div>", text)
-
-
-def _show_call_banner(kind: str, found: dict) -> None:
-    """Show the banner once per notebook cell (or once per process outside a notebook)."""
-    if current_cell() in _banner_shown_in:
-        return
-    show_banner(f"Replayed the recorded output of `{kind}` on Docker Engine "
-                f"{found['recorded_engine']}, recorded on {found['recorded_on']}: "
-                "no Docker engine is reachable here.", kind="call")
-
-
-# ---------------------------------------------------------------- other engine calls
-
-def recorded_call(kind: str, subject: str, arguments: dict, ask_engine,
-                  errors: tuple[type[StagelabError], ...] = ()):
-    """Ask the engine (recording its answer when recording is on), or replay with no engine.
-
-    `subject` names what is asked about by content (an image, a Dockerfile and its context),
-    `arguments` the rest of the question; both must be JSON. `errors` are the exceptions that
-    are answers too: they are recorded and raised again on replay. Raises EngineUnavailable
-    with no engine and no recording of this question.
-    """
-    if not engine.answers():
-        return _replay_call(kind, subject, arguments, {error.__name__: error for error in errors})
-    if not recording.recording_on():
-        return ask_engine()
-    try:
-        value = ask_engine()
-    except errors as error:
-        _record_call(kind, subject, arguments, {"error": {
-            "type": type(error).__name__, "message": str(error), "command": error.command,
-            "exit_code": error.exit_code, "output": recording.tail(error.output)}})
-        raise
-    _record_call(kind, subject, arguments, {"value": value})
-    return value
-
-
-def replayable(kind: str, errors: tuple[type[StagelabError], ...] = ()):
-    """Make a function of an image record on a real engine and replay when there is none.
-
-    Calls are keyed by the image's id and the call's arguments; an image id of a replayed
-    build is the recorded one, so lessons find the outputs recorded for it.
-    """
-    def decorate(function):
-        signature = inspect.signature(function)
-
-        @functools.wraps(function)
-        def recorded_or_replayed(image, *args, **kwargs):
-            arguments = _call_arguments(signature, image, args, kwargs)
-            return recorded_call(kind, image, arguments,
-                                 lambda: function(image, *args, **kwargs), errors)
-
-        recorded_or_replayed.__doc__ = (inspect.getdoc(function) or "") + REPLAYED_DOC
-        return recorded_or_replayed
-
-    return decorate
-
-
-def _call_arguments(signature, image, args, kwargs) -> dict:
-    bound = signature.bind(image, *args, **kwargs)
-    bound.apply_defaults()
-    arguments = dict(bound.arguments)
-    arguments.pop(next(iter(signature.parameters)))
-    if isinstance(arguments.get("command"), str):
-        arguments["command"] = shlex.split(arguments["command"])
-    return arguments
-
-
-def _record_call(kind: str, subject: str, arguments: dict, outcome: dict) -> None:
-    # Under the image's id, which a replayed build reports; and under the name asked for
-    # (a base image's, say), which a replay asks for again.
-    for name in dict.fromkeys([_image_id_on_engine(subject), subject]):
-        key = recording.call_key(kind, name, arguments)
-        recording.add_take(key, {"kind": kind, "image": name, "arguments": arguments},
-                           outcome, _engine_version())
-
-
-def _image_id_on_engine(subject: str) -> str:
-    """Name an image by its id, which a replayed build also reports; other subjects stay."""
-    try:
-        return engine.client().images.get(subject).id
-    except (docker.errors.DockerException, ValueError):
-        return subject
-
-
-def _replay_call(kind: str, subject: str, arguments: dict, error_types: dict):
-    subject = _replayed_tags.get(subject, subject)
-    key = recording.call_key(kind, subject, arguments)
-    found = recording.load(key)
-    if found is None:
-        shown = " ".join(arguments.get("command") or []) or kind
-        raise EngineUnavailable(
-            engine.advice_no_engine() + "\n"
-            f"There is no recording of `{shown}` on {subject[:40]} to replay "
-            f"(recording {key}).\nTo run it for real, start a Docker engine (`stagelab engine "
-            "ensure`), or run `make lab` on a machine with Docker.\n" + RE_RECORD)
-    take = recording.next_take(key, found)
-    _show_call_banner(kind, found)
-    if "error" in take:
-        error = take["error"]
-        raise error_types.get(error["type"], StagelabError)(
-            error["message"], command=error["command"], exit_code=error["exit_code"],
-            output=error["output"])
-    return take["value"]
+    show(
+        f"<div class='stagelab-replay-banner' style='background:{colour};"
+        "border-left:4px solid #d4a000;padding:4px 8px;margin:2px 0'>"
+        f"<b>Replay.</b> {html.escape(text)}</div>",
+        text,
+    )

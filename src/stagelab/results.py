@@ -68,8 +68,9 @@ class BuildResult:
     recorded_engine: str | None = None
     recorded_on: str | None = None
     shared_with: dict[str, str] = field(default_factory=dict)
-    number: int = field(default_factory=lambda: next(_build_numbers), init=False, repr=False,
-                        compare=False)
+    number: int = field(
+        default_factory=lambda: next(_build_numbers), init=False, repr=False, compare=False
+    )
 
     def stages_with(self, status: str) -> list[str]:
         """Return the refs of the stages with this status, in Dockerfile order."""
@@ -105,8 +106,10 @@ class BuildResult:
         size = f"{self.size_mb:.1f} MB" if self.size_bytes is not None else "no image"
         image = (self.image_id or "")[7:19] or "-"
         replay = " replayed" if self.replayed else ""
-        return (f"<BuildResult{replay} {self.builder} target={self.target or 'last stage'} "
-                f"image={image} {size} {self.duration_s:.1f}s stages: {statuses}>")
+        return (
+            f"<BuildResult{replay} {self.builder} target={self.target or 'last stage'} "
+            f"image={image} {size} {self.duration_s:.1f}s stages: {statuses}>"
+        )
 
     def _repr_html_(self) -> str:
         return summary_html(self)

@@ -45,11 +45,14 @@ class Page:
 
 def pages(checkout: Path = CHECKOUT) -> tuple[list[Page], list[Page]]:
     """Return the lessons' pages and the labs' pages, in reading order."""
-    lessons = [Page(path, f"notebooks/{path.stem}.html", _first_heading(path))
-               for path in sorted((checkout / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
-    labs = [Page(path, f"labs/{path.parent.name}/task.html",
-                 _first_heading(path.parent / "task.md"))
-            for path in sorted((checkout / "labs").glob("[0-9][0-9]-*/task.ipynb"))]
+    lessons = [
+        Page(path, f"notebooks/{path.stem}.html", _first_heading(path))
+        for path in sorted((checkout / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    ]
+    labs = [
+        Page(path, f"labs/{path.parent.name}/task.html", _first_heading(path.parent / "task.md"))
+        for path in sorted((checkout / "labs").glob("[0-9][0-9]-*/task.ipynb"))
+    ]
     return lessons, labs
 
 
@@ -66,29 +69,48 @@ def build_site(out: Path, checkout: Path = CHECKOUT) -> list[Path]:
     written = []
     with tempfile.TemporaryDirectory(prefix="stagelab-site-") as tmp:
         work = Path(tmp)
-        shutil.copytree(checkout / "labs", work / "labs",
-                        ignore=shutil.ignore_patterns(".backups", ".ipynb_checkpoints"))
+        shutil.copytree(
+            checkout / "labs",
+            work / "labs",
+            ignore=shutil.ignore_patterns(".backups", ".ipynb_checkpoints"),
+        )
         environment = _no_engine_environment(work)
         for page in lessons + labs:
-            folder = page.source.parent if page in lessons else work / "labs" / page.source.parent.name
+            folder = (
+                page.source.parent if page in lessons else work / "labs" / page.source.parent.name
+            )
             notebook = nbformat.read(page.source, as_version=4)
             # Local sockets (ipc): the kernel has no TCP port to warn about.
-            kernel = KernelManager(kernel_name="python3", transport="ipc",
-                                   connection_file=str(work / f"kernel-{len(written)}.json"))
-            NotebookClient(notebook, km=kernel, timeout=CELL_TIMEOUT_S,
-                           store_widget_state=False,
-                           resources={"metadata": {"path": str(folder)}}
-                           ).execute(env=environment, cleanup_kc=True)
+            kernel = KernelManager(
+                kernel_name="python3",
+                transport="ipc",
+                connection_file=str(work / f"kernel-{len(written)}.json"),
+            )
+            NotebookClient(
+                notebook,
+                km=kernel,
+                timeout=CELL_TIMEOUT_S,
+                store_widget_state=False,
+                resources={"metadata": {"path": str(folder)}},
+            ).execute(env=environment, cleanup_kc=True)
             written.append(_write(out / page.path, notebook))
-    written.append(_write(out / "labs/README.html",
-                          _markdown_notebook((checkout / "labs/README.md").read_text())))
+    written.append(
+        _write(
+            out / "labs/README.html", _markdown_notebook((checkout / "labs/README.md").read_text())
+        )
+    )
     written.append(_write(out / "index.html", _contents(lessons, labs)))
     return written
 
 
 def _no_engine_environment(work: Path) -> dict:
-    env = {**os.environ, "DOCKER_HOST": NO_ENGINE, "STAGELAB_LABS": str(work / "labs"),
-           "STAGELAB_HOME": str(work / "home"), "TMPDIR": str(work)}
+    env = {
+        **os.environ,
+        "DOCKER_HOST": NO_ENGINE,
+        "STAGELAB_LABS": str(work / "labs"),
+        "STAGELAB_HOME": str(work / "home"),
+        "TMPDIR": str(work),
+    }
     for name in (recording.RECORD_ENV, recording.DIRECTORY_ENV):
         env.pop(name, None)
     return env
@@ -108,30 +130,45 @@ def _first_heading(path: Path) -> str:
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".ipynb":
         text = "".join(nbformat.reads(text, as_version=4).cells[0].source)
-    return next((line.lstrip("# ").strip() for line in text.splitlines()
-                 if line.startswith("# ")), path.stem)
+    return next(
+        (line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("# ")),
+        path.stem,
+    )
 
 
 def _markdown_notebook(text: str):
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_markdown_cell(text)]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     return notebook
 
 
 def _contents(lessons: list[Page], labs: list[Page]):
-    lines = ["# stagelab: what exactly is a build stage?", "",
-             "Lessons and labs that answer the question with real builds. These pages show "
-             "each lesson as it runs: every build is a replayed recording of a real one, made "
-             "on a Docker engine (a banner under each build says which engine, and when). To "
-             "run them yourself, clone the repository and run `make lab`.", "",
-             "## Lessons", ""]
+    lines = [
+        "# stagelab: what exactly is a build stage?",
+        "",
+        "Lessons and labs that answer the question with real builds. These pages show "
+        "each lesson as it runs: every build is a replayed recording of a real one, made "
+        "on a Docker engine (a banner under each build says which engine, and when). To "
+        "run them yourself, clone the repository and run `make lab`.",
+        "",
+        "## Lessons",
+        "",
+    ]
     lines += [f"- [{page.title}]({page.path})" for page in lessons]
-    lines += ["", "## Labs", "",
-              "Each lab has a task, starter files to edit, checks that build your files, hints "
-              "and a solution: [how labs work](labs/README.html). Here each task shows what "
-              "its check says with no engine, and a recorded build of its solution.", ""]
+    lines += [
+        "",
+        "## Labs",
+        "",
+        "Each lab has a task, starter files to edit, checks that build your files, hints "
+        "and a solution: [how labs work](labs/README.html). Here each task shows what "
+        "its check says with no engine, and a recorded build of its solution.",
+        "",
+    ]
     lines += [f"- [{page.title}]({page.path})" for page in labs]
     return _markdown_notebook("\n".join(lines))
 

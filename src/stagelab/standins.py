@@ -13,14 +13,24 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from . import engine
 from .errors import ImageUnavailable, ProvisionError
-from .images import (BASE_IMAGES, BY_OFFICIAL, DEBIAN, STANDIN_RELEASE, STANDS_IN_LABEL,
-                     BaseImage, labels, present, registry_answers, require_engine)
+from .images import (
+    BASE_IMAGES,
+    BY_OFFICIAL,
+    DEBIAN,
+    STANDIN_RELEASE,
+    STANDS_IN_LABEL,
+    BaseImage,
+    labels,
+    present,
+    registry_answers,
+    require_engine,
+)
 from .provisioning import APT_HOME, PrivateApt, debian_mirror, run
 
 
@@ -37,8 +47,9 @@ class Recipe:
 
 def needed() -> list[BaseImage]:
     """Return the base images that are neither present nor served by a present stand-in."""
-    return [image for image in BASE_IMAGES
-            if not present(image.official) and not present(image.standin)]
+    return [
+        image for image in BASE_IMAGES if not present(image.official) and not present(image.standin)
+    ]
 
 
 def ensure(say=print) -> None:
@@ -51,14 +62,16 @@ def ensure(say=print) -> None:
     missing = needed()
     for image in BASE_IMAGES:
         if image not in missing:
-            say(f"images: {image.official} is present" if present(image.official) else
-                f"images: {image.official} -> stand-in {image.standin} is present")
+            say(
+                f"images: {image.official} is present"
+                if present(image.official)
+                else f"images: {image.official} -> stand-in {image.standin} is present"
+            )
         elif registry_answers():
             say(f"images: pulling {image.official}")
             engine.client().images.pull(image.official)
         else:
-            say(f"images: no registry answers; building stand-in {image.standin} "
-                f"({image.what})")
+            say(f"images: no registry answers; building stand-in {image.standin} ({image.what})")
             make_standin(image)
 
 
@@ -87,21 +100,26 @@ def _debian_packages(packages: list[str], into: Path) -> list[Path]:
 
 
 def _deb_version(deb: Path) -> str:
-    return subprocess.run(["dpkg-deb", "-f", str(deb), "Version"], capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["dpkg-deb", "-f", str(deb), "Version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
 
 
 def _standin_labels(image: BaseImage, made_from: str, version: str) -> dict[str, str]:
     created = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return labels("standin", **{
-        STANDS_IN_LABEL: image.official,
-        "org.opencontainers.image.title": image.standin,
-        "org.opencontainers.image.description":
-            f"Offline stand-in for {image.official}, not the official image: {image.what}.",
-        "org.opencontainers.image.version": version,
-        "org.opencontainers.image.created": created,
-        "io.stagelab.made-from": made_from,
-    })
+    return labels(
+        "standin",
+        **{
+            STANDS_IN_LABEL: image.official,
+            "org.opencontainers.image.title": image.standin,
+            "org.opencontainers.image.description": (
+                f"Offline stand-in for {image.official}, not the official image: {image.what}."
+            ),
+            "org.opencontainers.image.version": version,
+            "org.opencontainers.image.created": created,
+            "io.stagelab.made-from": made_from,
+        },
+    )
 
 
 def _build_dockerfile(tag: str, dockerfile: str, context: Path, image_labels: dict) -> None:
@@ -122,9 +140,13 @@ def _prepare_busybox(image: BaseImage, work: Path) -> None:
 
 def _make_busybox(image: BaseImage, work: Path) -> None:
     version = (work / "version").read_text()
-    _build_dockerfile(image.standin, "FROM scratch\nCOPY busybox /bin/busybox\n"
-                      'RUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["sh"]\n',
-                      work, _standin_labels(image, f"Debian busybox-static {version}", version))
+    _build_dockerfile(
+        image.standin,
+        "FROM scratch\nCOPY busybox /bin/busybox\n"
+        'RUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["sh"]\n',
+        work,
+        _standin_labels(image, f"Debian busybox-static {version}", version),
+    )
 
 
 # What the official slim images leave out (see their dpkg excludes).
@@ -149,17 +171,30 @@ def _debootstrap_command(work: Path) -> tuple[list[str], dict]:
 
 def _prepare_debian(image: BaseImage, work: Path) -> None:
     if os.geteuid() != 0:
-        raise ImageUnavailable(f"Building the stand-in {image.standin} needs root (debootstrap). "
-                               "Run `sudo stagelab images ensure`, or import an archive from "
-                               "your instructor with `stagelab images import FILE`.")
+        raise ImageUnavailable(
+            f"Building the stand-in {image.standin} needs root (debootstrap). "
+            "Run `sudo stagelab images ensure`, or import an archive from "
+            "your instructor with `stagelab images import FILE`."
+        )
     command, env = _debootstrap_command(work)
     root = work / "rootfs"
-    run([*command, "--variant=minbase", STANDIN_RELEASE, str(root), debian_mirror()],
-        "debootstrap a Debian root file system", env=env)
+    run(
+        [*command, "--variant=minbase", STANDIN_RELEASE, str(root), debian_mirror()],
+        "debootstrap a Debian root file system",
+        env=env,
+    )
     (root / "etc/dpkg/dpkg.cfg.d/docker").write_text(SLIM_EXCLUDES)
-    for pattern in ["usr/share/doc/*", "usr/share/man/*", "usr/share/info/*",
-                    "usr/share/locale/*", "var/lib/apt/lists/*", "var/cache/apt/*.bin",
-                    "var/cache/apt/archives/*.deb", "var/log/*.log", "var/log/apt/*"]:
+    for pattern in [
+        "usr/share/doc/*",
+        "usr/share/man/*",
+        "usr/share/info/*",
+        "usr/share/locale/*",
+        "var/lib/apt/lists/*",
+        "var/cache/apt/*.bin",
+        "var/cache/apt/archives/*.deb",
+        "var/log/*.log",
+        "var/log/apt/*",
+    ]:
         for path in root.glob(pattern):
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path)
@@ -170,15 +205,18 @@ def _prepare_debian(image: BaseImage, work: Path) -> None:
 def _make_debian(image: BaseImage, work: Path) -> None:
     root = work / "rootfs"
     version = (root / "etc/debian_version").read_text().strip()
-    image_labels = _standin_labels(image, f"debootstrap --variant=minbase {STANDIN_RELEASE}",
-                                   version)
+    image_labels = _standin_labels(
+        image, f"debootstrap --variant=minbase {STANDIN_RELEASE}", version
+    )
     # JSON strings are valid Dockerfile words: a label value never becomes an instruction.
-    changes = ['CMD ["bash"]'] + [f"LABEL {json.dumps(k)}={json.dumps(v)}"
-                                  for k, v in image_labels.items()]
+    changes = ['CMD ["bash"]'] + [
+        f"LABEL {json.dumps(k)}={json.dumps(v)}" for k, v in image_labels.items()
+    ]
     tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-    command = ["docker", "import"] + [x for c in changes for x in ("--change", c)] + \
-        ["-", image.standin]
-    done = subprocess.run(command, stdin=tar.stdout, capture_output=True, text=True)
+    command = (
+        ["docker", "import"] + [x for c in changes for x in ("--change", c)] + ["-", image.standin]
+    )
+    done = subprocess.run(command, stdin=tar.stdout, capture_output=True, text=True, check=False)
     tar.wait()
     if done.returncode != 0:
         raise ProvisionError(f"Could not import the Debian root file system: {done.stderr}")
@@ -186,12 +224,17 @@ def _make_debian(image: BaseImage, work: Path) -> None:
 
 def _make_on_debian(image: BaseImage, work: Path, packages: list[str], extra: str) -> None:
     debian = BY_OFFICIAL[DEBIAN]
-    dockerfile = (f"FROM {debian.standin}\n"
-                  "RUN apt-get update && apt-get install -y --no-install-recommends "
-                  f"{' '.join(packages)} && rm -rf /var/lib/apt/lists/*{extra}\n")
-    _build_dockerfile(image.standin, dockerfile, work,
-                      _standin_labels(image, f"{debian.standin} + Debian "
-                                      f"{', '.join(packages)}", STANDIN_RELEASE))
+    dockerfile = (
+        f"FROM {debian.standin}\n"
+        "RUN apt-get update && apt-get install -y --no-install-recommends "
+        f"{' '.join(packages)} && rm -rf /var/lib/apt/lists/*{extra}\n"
+    )
+    _build_dockerfile(
+        image.standin,
+        dockerfile,
+        work,
+        _standin_labels(image, f"{debian.standin} + Debian {', '.join(packages)}", STANDIN_RELEASE),
+    )
 
 
 def _make_gcc(image: BaseImage, work: Path) -> None:
@@ -199,15 +242,21 @@ def _make_gcc(image: BaseImage, work: Path) -> None:
 
 
 def _make_python(image: BaseImage, work: Path) -> None:
-    _make_on_debian(image, work, ["python3", "python3-venv", "python3-pip"],
-                    " && ln -s /usr/bin/python3 /usr/local/bin/python"
-                    " && rm -f /usr/lib/python3*/EXTERNALLY-MANAGED")
+    _make_on_debian(
+        image,
+        work,
+        ["python3", "python3-venv", "python3-pip"],
+        " && ln -s /usr/bin/python3 /usr/local/bin/python"
+        " && rm -f /usr/lib/python3*/EXTERNALLY-MANAGED",
+    )
 
 
-RECIPES = {"busybox": Recipe(_prepare_busybox, _make_busybox),
-           "debian": Recipe(_prepare_debian, _make_debian),
-           "gcc": Recipe(None, _make_gcc, after=(DEBIAN,)),
-           "python": Recipe(None, _make_python, after=(DEBIAN,))}
+RECIPES = {
+    "busybox": Recipe(_prepare_busybox, _make_busybox),
+    "debian": Recipe(_prepare_debian, _make_debian),
+    "gcc": Recipe(None, _make_gcc, after=(DEBIAN,)),
+    "python": Recipe(None, _make_python, after=(DEBIAN,)),
+}
 
 
 def export(path: str | Path, say=print) -> list[str]:
@@ -217,8 +266,9 @@ def export(path: str | Path, say=print) -> list[str]:
     EngineUnavailable with no engine.
     """
     require_engine()
-    names = [name for image in BASE_IMAGES for name in (image.official, image.standin)
-             if present(name)]
+    names = [
+        name for image in BASE_IMAGES for name in (image.official, image.standin) if present(name)
+    ]
     if not names:
         raise ImageUnavailable("No base images to export: run `stagelab images ensure` first.")
     run(["docker", "image", "save", "-o", str(path), *names], "save the base images")
@@ -230,8 +280,10 @@ def import_(path: str | Path, say=print) -> None:
     """Load an archive made by export(); ImageUnavailable when the file is missing,
     EngineUnavailable with no engine."""
     if not Path(path).exists():
-        raise ImageUnavailable(f"No archive at {path}: ask your instructor for the file made "
-                               "by `stagelab images export`.")
+        raise ImageUnavailable(
+            f"No archive at {path}: ask your instructor for the file made "
+            "by `stagelab images export`."
+        )
     require_engine()
     done = run(["docker", "image", "load", "-i", str(path)], "load the base images")
     say(done.stdout.strip())

@@ -16,8 +16,14 @@ PROGRESS_STATES = ("waiting", "running", "done", "cached", "skipped", "failed", 
 _PROGRESS_STATE = {"built": "done", "cached": "cached", "skipped": "skipped", "failed": "failed"}
 
 COLORS = {
-    "built": "#66bb6a", "done": "#66bb6a", "cached": "#64b5f6", "skipped": "#eeeeee",
-    "failed": "#ef5350", "running": "#ffca28", "waiting": "#ffffff", "stopped": "#bdbdbd",
+    "built": "#66bb6a",
+    "done": "#66bb6a",
+    "cached": "#64b5f6",
+    "skipped": "#eeeeee",
+    "failed": "#ef5350",
+    "running": "#ffca28",
+    "waiting": "#ffffff",
+    "stopped": "#bdbdbd",
 }
 
 

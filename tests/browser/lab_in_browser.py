@@ -20,9 +20,15 @@ ROOT = Path(__file__).resolve().parents[2]
 PROJECT_SETTINGS = ROOT / "jupyter" / "settings"
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "test-output" / "browser"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
 NEWS_QUESTION = "notified about official Jupyter news"
 # Records every live progress board (a widget) the page ever shows, even for a moment.
 COUNT_LIVE_BOARDS = """
@@ -53,31 +59,51 @@ def get(url: str) -> int:
 
 
 @contextmanager
-def jupyterlab_server(root: Path, work: Path, env: dict | None = None,
-                      user_settings: dict[str, str] | None = None):
+def jupyterlab_server(
+    root: Path, work: Path, env: dict | None = None, user_settings: dict[str, str] | None = None
+):
     """Start JupyterLab on 127.0.0.1 over `root` with the project's settings, as `make lab`
     does; yield (base URL, token). `user_settings` maps settings files to their JSON."""
     port, token = free_port(), secrets.token_hex(16)
     for name, text in (user_settings or {}).items():
         (work / "settings" / name).parent.mkdir(parents=True, exist_ok=True)
         (work / "settings" / name).write_text(text)
-    environment = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(work / "settings"),
-                   "JUPYTERLAB_WORKSPACES_DIR": str(work / "workspaces"),
-                   "JUPYTER_RUNTIME_DIR": str(work / "runtime"), **(env or {})}
+    environment = {
+        **os.environ,
+        "JUPYTERLAB_SETTINGS_DIR": str(work / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(work / "workspaces"),
+        "JUPYTER_RUNTIME_DIR": str(work / "runtime"),
+        **(env or {}),
+    }
     log = (work / "jupyterlab.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--ip=127.0.0.1", f"--port={port}",
-         "--no-browser", "--allow-root", f"--ServerApp.root_dir={root}",
-         f"--IdentityProvider.token={token}", f"--LabApp.app_settings_dir={PROJECT_SETTINGS}",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        stdout=log, stderr=subprocess.STDOUT, env=environment, cwd=root, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            "--no-browser",
+            "--allow-root",
+            f"--ServerApp.root_dir={root}",
+            f"--IdentityProvider.token={token}",
+            f"--LabApp.app_settings_dir={PROJECT_SETTINGS}",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=environment,
+        cwd=root,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
         while get(f"{base}/api/status?token={token}") != 200:
             if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("JupyterLab did not start:\n" +
-                            (work / "jupyterlab.log").read_text()[-3000:])
+                pytest.fail(
+                    "JupyterLab did not start:\n" + (work / "jupyterlab.log").read_text()[-3000:]
+                )
             time.sleep(0.5)
         yield base, token
     finally:
@@ -96,15 +122,21 @@ def jupyterlab_server(root: Path, work: Path, env: dict | None = None,
 def chromium_page(work: Path, height: int = 2400):
     """Yield a Chromium page (headless, Debian's chromium) that counts live progress boards."""
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `stagelab setup --browser` (make test does) "
-                    "to install Debian's chromium")
+        pytest.fail(
+            f"{CHROMIUM} is missing: run `stagelab setup --browser` (make test does) "
+            "to install Debian's chromium"
+        )
     from playwright.sync_api import sync_playwright
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(work / "chromium-profile"), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1280, "height": height})
+            str(work / "chromium-profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": height},
+        )
         context.add_init_script(COUNT_LIVE_BOARDS)
         page = context.pages[0] if context.pages else context.new_page()
         try:

@@ -6,9 +6,13 @@ import json
 import os
 
 import pytest
-
-from lab_in_browser import (NEWS_QUESTION, SCREENSHOTS, chromium_page, jupyterlab_server,
-                      run_all_cells)
+from lab_in_browser import (
+    NEWS_QUESTION,
+    SCREENSHOTS,
+    chromium_page,
+    jupyterlab_server,
+    run_all_cells,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.engine]
 
@@ -41,14 +45,28 @@ CELLS = [
 
 def notebook() -> dict:
     return {
-        "cells": [{"cell_type": "code", "execution_count": None, "id": f"cell-{i}",
-                   "metadata": {}, "outputs": [], "source": source}
-                  for i, source in enumerate(CELLS)],
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": f"cell-{i}",
+                "metadata": {},
+                "outputs": [],
+                "source": source,
+            }
+            for i, source in enumerate(CELLS)
+        ],
         # Without a kernelspec JupyterLab asks for a kernel in a dialog first.
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                    "language": "python"},
-                     "language_info": {"name": "python"}},
-        "nbformat": 4, "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {
+                "name": "python3",
+                "display_name": "Python 3 (ipykernel)",
+                "language": "python",
+            },
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
     }
 
 
@@ -73,18 +91,23 @@ def test_notebook_shows_progress_summary_and_graph(docker_engine, jupyterlab, tm
             run_all_cells(page)
 
             # While the build runs: the live widget with one row per stage.
-            page.wait_for_selector(".widget-html .stagelab-progress-row[data-state='running']",
-                                   timeout=TIMEOUT_MS)
+            page.wait_for_selector(
+                ".widget-html .stagelab-progress-row[data-state='running']", timeout=TIMEOUT_MS
+            )
             rows = page.locator(".widget-html .stagelab-progress-row")
             assert rows.count() == 4
-            states = {rows.nth(i).get_attribute("data-stage"): rows.nth(i).get_attribute(
-                "data-state") for i in range(4)}
+            states = {
+                rows.nth(i).get_attribute("data-stage"): rows.nth(i).get_attribute("data-state")
+                for i in range(4)
+            }
             assert states["unused"] == "skipped", states
             # The elapsed time of a running stage ticks while the engine works.
             page.wait_for_function(
-                "() => [...document.querySelectorAll(\".widget-html .stagelab-progress-row"
+                '() => [...document.querySelectorAll(".widget-html .stagelab-progress-row'
                 "[data-state='running'] td:nth-child(3)\")].some(td => parseFloat("
-                "td.textContent) >= 1.5)", timeout=30_000)
+                "td.textContent) >= 1.5)",
+                timeout=30_000,
+            )
             page.screenshot(path=str(SCREENSHOTS / "progress.png"))
 
             # After it: summary table, stage graph as inline <svg>, comparison, timeline.
@@ -94,8 +117,9 @@ def test_notebook_shows_progress_summary_and_graph(docker_engine, jupyterlab, tm
             assert summaries.count() == 2  # sl.build and %%dockerfile
             first = summaries.first.inner_text()
             for stage, status in (("build", "built"), ("unused", "skipped")):
-                assert any(line.split()[:2] == [stage, status] for line in first.splitlines()
-                           ), first
+                assert any(line.split()[:2] == [stage, status] for line in first.splitlines()), (
+                    first
+                )
             assert "image size" in outputs.locator(".stagelab-build").first.inner_text()
             graph = outputs.locator(".stagelab-graph svg")
             assert graph.count() == 1
@@ -112,8 +136,9 @@ def test_notebook_shows_progress_summary_and_graph(docker_engine, jupyterlab, tm
             assert failed.get_attribute("data-state") == "failed"
             message = outputs.locator(".stagelab-error").inner_text()
             assert "Build failed in stage 'broken'" in message and "127" in message
-            errors = page.locator(".jp-OutputArea-output[data-mime-type="
-                                  "'application/vnd.jupyter.stderr']")
+            errors = page.locator(
+                ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+            )
             texts = [errors.nth(i).inner_text() for i in range(errors.count())]
             assert not any("Error" in text or "Traceback" in text for text in texts), texts
             # One view per build: the failure shows once, on its board, and not again as text.

@@ -15,9 +15,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
-from lab_in_browser import (NEWS_QUESTION, ROOT, SCREENSHOTS, chromium_page, jupyterlab_server,
-                            run_all_cells)
+from lab_in_browser import (
+    NEWS_QUESTION,
+    ROOT,
+    SCREENSHOTS,
+    chromium_page,
+    jupyterlab_server,
+    run_all_cells,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -25,8 +30,9 @@ LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 NO_ENGINE = "unix:///nonexistent.sock"
 BUILDS = re.compile(r"\bsl\.build\(")
 # Show every cell in the page: JupyterLab otherwise draws only the cells in view.
-WHOLE_NOTEBOOK = {"@jupyterlab/notebook-extension/tracker.jupyterlab-settings":
-                  '{"windowingMode": "none"}'}
+WHOLE_NOTEBOOK = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": '{"windowingMode": "none"}'
+}
 SCREENSHOT_LESSON = "04_choosing_what_to_build"
 FINISHED = """() => {
   const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')];
@@ -46,8 +52,11 @@ def replaying_lab(tmp_path_factory):
 
 def _cells_that_build(lesson: Path) -> list[int]:
     cells = json.loads(lesson.read_text())["cells"]
-    return [index for index, cell in enumerate(cells)
-            if cell["cell_type"] == "code" and BUILDS.search("".join(cell["source"]))]
+    return [
+        index
+        for index, cell in enumerate(cells)
+        if cell["cell_type"] == "code" and BUILDS.search("".join(cell["source"]))
+    ]
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda path: path.stem)
@@ -55,8 +64,9 @@ def test_each_build_of_the_lesson_shows_once(replaying_lab, lesson):
     (base, token), work = replaying_lab
     with chromium_page(work, height=1400) as page:
         # A workspace of its own: only this lesson is open.
-        page.goto(f"{base}/lab/workspaces/{lesson.stem}/tree/notebooks/{lesson.name}"
-                  f"?reset&token={token}")
+        page.goto(
+            f"{base}/lab/workspaces/{lesson.stem}/tree/notebooks/{lesson.name}?reset&token={token}"
+        )
         page.get_by_text("| Idle").wait_for(timeout=120_000)
         page.locator(".jp-Notebook .jp-Cell").first.wait_for()
         run_all_cells(page)
@@ -74,8 +84,9 @@ def test_each_build_of_the_lesson_shows_once(replaying_lab, lesson):
         assert not repeated, f"builds shown more than once: {sorted(repeated)}"
         text = page.inner_text(".jp-Notebook")
         failures = page.locator(".jp-OutputArea-output .stagelab-progress .stagelab-error")
-        assert text.count("Build failed") == failures.count(), \
+        assert text.count("Build failed") == failures.count(), (
             "a failure's message is repeated outside its board"
+        )
         assert "Traceback" not in text and "does not hold:" not in text
         assert NEWS_QUESTION not in page.inner_text("body")
         if lesson.stem == SCREENSHOT_LESSON:
@@ -87,8 +98,9 @@ def _stop_kernels(base: str, token: str) -> None:
     with urllib.request.urlopen(f"{base}/api/kernels?token={token}", timeout=10) as response:
         kernels = json.load(response)
     for kernel in kernels:
-        request = urllib.request.Request(f"{base}/api/kernels/{kernel['id']}?token={token}",
-                                         method="DELETE")
+        request = urllib.request.Request(
+            f"{base}/api/kernels/{kernel['id']}?token={token}", method="DELETE"
+        )
         urllib.request.urlopen(request, timeout=30).close()
 
 

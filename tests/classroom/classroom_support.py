@@ -18,15 +18,27 @@ STAGELAB = [sys.executable, "-m", "stagelab.cli"]
 
 def stagelab(*args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
     """Run the stagelab command line (as root, like the instructor)."""
-    return subprocess.run([*STAGELAB, *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [*STAGELAB, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
-def as_user(name: str, command: list[str], timeout: float = 300,
-            **env: str) -> subprocess.CompletedProcess:
+def as_user(
+    name: str, command: list[str], timeout: float = 300, **env: str
+) -> subprocess.CompletedProcess:
     """Run a command as a class account, with its engine's environment and the hub's tools."""
     account = Account.named(name)
     environment = {**rootless.engine_environment(account), **env}
     environment["PATH"] = f"{VENV / 'bin'}:{environment['PATH']}"
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                          env=environment, cwd=account.home, user=account.uid,
-                          group=account.gid, extra_groups=account.groups)
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=environment,
+        cwd=account.home,
+        user=account.uid,
+        group=account.gid,
+        extra_groups=account.groups,
+        check=False,
+    )

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from classroom_support import BASE, LEARNERS, PORT, stagelab  # noqa: E402
-from hubclient import HubSession  # noqa: E402
+from classroom_support import BASE, LEARNERS, PORT, stagelab
+from hubclient import HubSession
 
-from stagelab.classroom.layout import LOG_DIR, RECORD, ClassRecord  # noqa: E402
+from stagelab.classroom.layout import LOG_DIR, RECORD, ClassRecord
 
 LOGS_KEPT = Path(__file__).resolve().parents[2] / "test-output" / "classroom-logs"
 
@@ -32,10 +32,13 @@ def classroom(docker_engine):
     if RECORD.exists() and ClassRecord.load().port == PORT:
         stagelab("classroom", "down", "--purge")  # a test class an interrupted run left
     if RECORD.exists():
-        pytest.fail(f"A class is up on this machine ({RECORD}): the tests would take it over. "
-                    "Run `stagelab classroom down --purge` first, or test on another machine.")
-    done = stagelab("classroom", "up", "--learners", str(LEARNERS), "--port", str(PORT),
-                    "--ip", "127.0.0.1")
+        pytest.fail(
+            f"A class is up on this machine ({RECORD}): the tests would take it over. "
+            "Run `stagelab classroom down --purge` first, or test on another machine."
+        )
+    done = stagelab(
+        "classroom", "up", "--learners", str(LEARNERS), "--port", str(PORT), "--ip", "127.0.0.1"
+    )
     try:
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         yield ClassRecord.load()

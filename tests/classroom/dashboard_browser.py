@@ -7,9 +7,14 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "browser"
 
 
@@ -23,8 +28,12 @@ def dashboard_text_in_chromium(base: str, name: str, password: str, profile: Pat
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(profile / "chromium-profile"), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 900})
+            str(profile / "chromium-profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 900},
+        )
         page = context.pages[0] if context.pages else context.new_page()
         try:
             page.goto(f"{base}/hub/login?next=/services/dashboard/")
@@ -36,7 +45,9 @@ def dashboard_text_in_chromium(base: str, name: str, password: str, profile: Pat
             cell.wait_for(timeout=30_000)
             page.wait_for_function(
                 "() => /\\d+\\/\\d+/.test(document.querySelector(\"tr[data-learner='learner01'] "
-                "td[data-lab='01']\").textContent)", timeout=30_000)
+                "td[data-lab='01']\").textContent)",
+                timeout=30_000,
+            )
             page.screenshot(path=str(SCREENSHOTS / "classroom-dashboard.png"))
             return page.locator("#board").inner_text()
         except Exception:

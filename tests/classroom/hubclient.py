@@ -28,24 +28,38 @@ class HubSession:
     def login(self, password: str) -> requests.Response:
         """Post the login form; return the answer (302 on success, 403 on a wrong password)."""
         self.http.get(f"{self.base}/hub/login", timeout=30)
-        return self.http.post(f"{self.base}/hub/login?next=", allow_redirects=False, timeout=60,
-                              data={"username": self.name, "password": password,
-                                    "_xsrf": self.http.cookies.get("_xsrf", "")})
+        return self.http.post(
+            f"{self.base}/hub/login?next=",
+            allow_redirects=False,
+            timeout=60,
+            data={
+                "username": self.name,
+                "password": password,
+                "_xsrf": self.http.cookies.get("_xsrf", ""),
+            },
+        )
 
     def make_token(self) -> str:
         """Ask the hub for an API token of this user (after login), and keep it."""
-        answer = self.http.post(f"{self.base}/hub/api/users/{self.name}/tokens",
-                                headers={"X-XSRFToken": self.http.cookies.get("_xsrf", "")},
-                                json={"note": "stagelab classroom test", "expires_in": 3600},
-                                timeout=30)
+        answer = self.http.post(
+            f"{self.base}/hub/api/users/{self.name}/tokens",
+            headers={"X-XSRFToken": self.http.cookies.get("_xsrf", "")},
+            json={"note": "stagelab classroom test", "expires_in": 3600},
+            timeout=30,
+        )
         answer.raise_for_status()
         self.token = answer.json()["token"]
         return self.token
 
     def api(self, method: str, path: str, **kwargs) -> requests.Response:
         """Call the hub's REST API with this user's token."""
-        return requests.request(method, f"{self.base}/hub/api{path}", timeout=60,
-                                headers={"Authorization": f"token {self.token}"}, **kwargs)
+        return requests.request(
+            method,
+            f"{self.base}/hub/api{path}",
+            timeout=60,
+            headers={"Authorization": f"token {self.token}"},
+            **kwargs,
+        )
 
     def start_server(self, timeout: float = 240) -> dict:
         """Start this user's server through the API and wait until the hub says it is ready."""
@@ -59,12 +73,18 @@ class HubSession:
             time.sleep(1)
         raise AssertionError(f"{self.name}'s server did not become ready in {timeout} s")
 
-    def server(self, method: str, path: str, user: str | None = None,
-               **kwargs) -> requests.Response:
+    def server(
+        self, method: str, path: str, user: str | None = None, **kwargs
+    ) -> requests.Response:
         """Call a single-user server's API (this user's, or `user`'s) with this user's token."""
-        return requests.request(method, f"{self.base}/user/{user or self.name}/api{path}",
-                                headers={"Authorization": f"token {self.token}"},
-                                allow_redirects=False, timeout=60, **kwargs)
+        return requests.request(
+            method,
+            f"{self.base}/user/{user or self.name}/api{path}",
+            headers={"Authorization": f"token {self.token}"},
+            allow_redirects=False,
+            timeout=60,
+            **kwargs,
+        )
 
     def kernel(self) -> Kernel:
         """Start a Python kernel in this user's server and connect to it."""
@@ -78,21 +98,44 @@ class Kernel:
 
     def __init__(self, session: HubSession, kernel_id: str):
         self.session, self.id = session, kernel_id
-        url = session.base.replace("http", "ws", 1) + \
-            f"/user/{session.name}/api/kernels/{kernel_id}/channels"
+        url = (
+            session.base.replace("http", "ws", 1)
+            + f"/user/{session.name}/api/kernels/{kernel_id}/channels"
+        )
         self.socket = websocket.create_connection(
-            url, header=[f"Authorization: token {session.token}"], timeout=900)
+            url, header=[f"Authorization: token {session.token}"], timeout=900
+        )
         self.session_id = uuid.uuid4().hex
 
     def execute(self, code: str, timeout: float = 900) -> tuple[str, list[str]]:
         """Run code; return (its status "ok" or "error", the text it printed or raised)."""
         msg_id = uuid.uuid4().hex
-        self.socket.send(json.dumps({
-            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test",
-                       "session": self.session_id, "version": "5.3", "date": ""},
-            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-            "content": {"code": code, "silent": False, "store_history": True,
-                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}))
+        self.socket.send(
+            json.dumps(
+                {
+                    "header": {
+                        "msg_id": msg_id,
+                        "msg_type": "execute_request",
+                        "username": "test",
+                        "session": self.session_id,
+                        "version": "5.3",
+                        "date": "",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "channel": "shell",
+                    "buffers": [],
+                    "content": {
+                        "code": code,
+                        "silent": False,
+                        "store_history": True,
+                        "user_expressions": {},
+                        "allow_stdin": False,
+                        "stop_on_error": True,
+                    },
+                }
+            )
+        )
         output: list[str] = []
         status, idle = None, False
         deadline = time.monotonic() + timeout

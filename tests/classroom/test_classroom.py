@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-from dashboard_browser import dashboard_text_in_chromium
 from classroom_support import BASE, LEARNERS, PORT, as_user, stagelab
+from dashboard_browser import dashboard_text_in_chromium
 from hubclient import HubSession
 
 from stagelab import engine, images
@@ -45,8 +45,11 @@ def test_up_made_accounts_engines_and_hub(classroom):
         assert (account.home / "notebooks" / LESSON.name).is_file()
         assert (account.home / "labs" / "01-fix-the-pipeline" / "starter").is_dir()
         assert not (account.home / "labs" / "01-fix-the-pipeline" / "Dockerfile").exists()
-        line = next(entry for entry in Path("/etc/subuid").read_text().splitlines()
-                    if entry.startswith(f"{name}:"))
+        line = next(
+            entry
+            for entry in Path("/etc/subuid").read_text().splitlines()
+            if entry.startswith(f"{name}:")
+        )
         ranges[name] = int(line.split(":")[1])
     assert len(set(ranges.values())) == len(ranges), f"subordinate ranges overlap: {ranges}"
     # Each password is its own: never one shared password.
@@ -54,8 +57,9 @@ def test_up_made_accounts_engines_and_hub(classroom):
 
 
 def test_up_again_changes_nothing(classroom):
-    done = stagelab("classroom", "up", "--learners", str(LEARNERS), "--port", str(PORT),
-                    "--ip", "127.0.0.1")
+    done = stagelab(
+        "classroom", "up", "--learners", str(LEARNERS), "--port", str(PORT), "--ip", "127.0.0.1"
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "created" not in done.stdout and "loaded" not in done.stdout, done.stdout
     assert "starting JupyterHub" not in done.stdout
@@ -97,8 +101,9 @@ def test_two_learners_run_lesson_02_at_the_same_time(servers):
         finally:
             kernel.close()
 
-    threads = [threading.Thread(target=run_lesson, args=(name,))
-               for name in ("learner01", "learner02")]
+    threads = [
+        threading.Thread(target=run_lesson, args=(name,)) for name in ("learner01", "learner02")
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -111,7 +116,8 @@ def test_each_server_uses_its_own_engine(servers):
     try:
         status, output = kernel.execute(
             "import os, stagelab as sl\nprint(os.getuid(), os.environ['DOCKER_HOST'], "
-            "sl.doctor().ok)")
+            "sl.doctor().ok)"
+        )
     finally:
         kernel.close()
     account = Account.named("learner01")
@@ -120,7 +126,12 @@ def test_each_server_uses_its_own_engine(servers):
 
 def test_a_cannot_connect_to_b_engine_socket(servers):
     other = Account.named("learner02")
-    done = as_user("learner01", ["python3", "-c", f"""
+    done = as_user(
+        "learner01",
+        [
+            "python3",
+            "-c",
+            f"""
 import socket
 s = socket.socket(socket.AF_UNIX)
 try:
@@ -128,20 +139,25 @@ try:
     print("connected")
 except PermissionError:
     print("denied")
-"""])
+""",
+        ],
+    )
     assert done.stdout.strip() == "denied", done.stdout + done.stderr
     assert rootless.engine_answers(other)  # it runs: the refusal is the permission
 
 
 def test_a_cannot_list_or_remove_b_images_or_containers(servers):
     other = Account.named("learner02")
-    made = as_user("learner02", ["docker", "run", "-d", "--name", "only-b", BUSYBOX,
-                                 "sleep", "600"])
+    made = as_user(
+        "learner02", ["docker", "run", "-d", "--name", "only-b", BUSYBOX, "sleep", "600"]
+    )
     assert made.returncode == 0, made.stderr
-    for command in (["docker", "-H", other.docker_host, "image", "ls"],
-                    ["docker", "-H", other.docker_host, "ps", "-a"],
-                    ["docker", "-H", other.docker_host, "rm", "-f", "only-b"],
-                    ["docker", "-H", other.docker_host, "image", "rm", BUSYBOX]):
+    for command in (
+        ["docker", "-H", other.docker_host, "image", "ls"],
+        ["docker", "-H", other.docker_host, "ps", "-a"],
+        ["docker", "-H", other.docker_host, "rm", "-f", "only-b"],
+        ["docker", "-H", other.docker_host, "image", "rm", BUSYBOX],
+    ):
         done = as_user("learner01", command)
         assert done.returncode != 0 and "permission denied" in done.stderr, (command, done)
     mine = as_user("learner01", ["docker", "ps", "-a", "--format", "{{.Names}}"])
@@ -152,29 +168,41 @@ def test_a_cannot_list_or_remove_b_images_or_containers(servers):
 
 
 def test_a_cannot_read_b_home(servers):
-    for command in (["ls", "/home/learner02"],
-                    ["cat", f"/home/learner02/notebooks/{LESSON.name}"]):
+    for command in (["ls", "/home/learner02"], ["cat", f"/home/learner02/notebooks/{LESSON.name}"]):
         done = as_user("learner01", command)
         assert done.returncode != 0 and "Permission denied" in done.stderr, done
 
 
 def test_a_container_cannot_read_host_root_files(servers):
-    done = as_user("learner01", ["docker", "run", "--rm", "-v", "/etc/shadow:/shadow:ro",
-                                 BUSYBOX, "cat", "/shadow"])
+    done = as_user(
+        "learner01",
+        ["docker", "run", "--rm", "-v", "/etc/shadow:/shadow:ro", BUSYBOX, "cat", "/shadow"],
+    )
     assert done.returncode != 0 and "Permission denied" in done.stderr, done
     assert "root:" not in done.stdout
 
 
 def test_a_container_cannot_become_host_root(servers):
     account = Account.named("learner01")
-    mapping = as_user("learner01", ["docker", "run", "--rm", BUSYBOX, "cat",
-                                    "/proc/self/uid_map"])
+    mapping = as_user("learner01", ["docker", "run", "--rm", BUSYBOX, "cat", "/proc/self/uid_map"])
     first = mapping.stdout.split()
     assert first[:3] == ["0", str(account.uid), "1"], mapping.stdout
     # Even --privileged with the host's / mounted: root in the container is not root here.
     marker = "/root/stagelab-classroom-escape"
-    done = as_user("learner01", ["docker", "run", "--rm", "--privileged", "-v", "/:/host",
-                                 BUSYBOX, "touch", f"/host{marker}"])
+    done = as_user(
+        "learner01",
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--privileged",
+            "-v",
+            "/:/host",
+            BUSYBOX,
+            "touch",
+            f"/host{marker}",
+        ],
+    )
     assert done.returncode != 0 and not Path(marker).exists(), done
     # The container's processes are the learner's on this host.
     as_user("learner01", ["docker", "run", "-d", "--name", "sleeper", BUSYBOX, "sleep", "600"])
@@ -189,15 +217,23 @@ def test_a_container_cannot_become_host_root(servers):
 def test_stagelab_clean_of_a_touches_only_a_engine(servers):
     dockerfile = "FROM busybox:1.36\nRUN echo {who} > /who\n"
     for name in ("learner01", "learner02"):
-        built = as_user(name, ["python3", "-c", "import stagelab as sl; print(sl.build("
-                               f"{dockerfile.format(who=name)!r}, progress=False).image_id)"])
+        built = as_user(
+            name,
+            [
+                "python3",
+                "-c",
+                "import stagelab as sl; print(sl.build("
+                f"{dockerfile.format(who=name)!r}, progress=False).image_id)",
+            ],
+        )
         assert built.returncode == 0, built.stderr
     image_of_b = built.stdout.strip()
     cleaned = as_user("learner01", ["stagelab", "clean"])
     assert cleaned.returncode == 0 and "removed" in cleaned.stdout, cleaned
     assert as_user("learner02", ["docker", "image", "inspect", image_of_b]).returncode == 0
-    left = as_user("learner01", ["docker", "image", "ls", "-q", "--filter",
-                                 "label=io.stagelab.kind=build"])
+    left = as_user(
+        "learner01", ["docker", "image", "ls", "-q", "--filter", "label=io.stagelab.kind=build"]
+    )
     assert left.stdout.strip() == ""
 
 
@@ -237,7 +273,8 @@ def test_a_lab_check_by_learner01_shows_on_the_dashboard(servers):
         status, output = kernel.execute(
             "import shutil, stagelab as sl\nlab = sl.lab('01')\n"
             "shutil.copytree(lab.solution_path, lab.path, dirs_exist_ok=True)\n"
-            "report = lab.check()")
+            "report = lab.check()"
+        )
         assert status == "ok", output
         status, output = kernel.execute("print(report.score)")
     finally:
@@ -255,8 +292,9 @@ def test_a_lab_check_by_learner01_shows_on_the_dashboard(servers):
 
 @pytest.mark.browser
 def test_the_instructor_sees_progress_in_chromium(servers, classroom, tmp_path):
-    text = dashboard_text_in_chromium(BASE, "instructor", classroom.passwords["instructor"],
-                                      tmp_path)
+    text = dashboard_text_in_chromium(
+        BASE, "instructor", classroom.passwords["instructor"], tmp_path
+    )
     assert "learner01" in text and "4/4" in text, text
 
 
@@ -291,11 +329,24 @@ def test_reset_keeps_a_backup(servers):
 def test_idle_servers_and_their_engines_are_culled(servers, classroom):
     account = Account.named("learner01")
     assert rootless.engine_pid(account) is not None  # running since the lab check, then idle
-    done = stagelab("classroom", "up", "--learners", str(LEARNERS), "--port", str(PORT),
-                    "--ip", "127.0.0.1", "--idle-timeout", "30")
+    done = stagelab(
+        "classroom",
+        "up",
+        "--learners",
+        str(LEARNERS),
+        "--port",
+        str(PORT),
+        "--ip",
+        "127.0.0.1",
+        "--idle-timeout",
+        "30",
+    )
     assert done.returncode == 0 and "restarting JupyterHub" in done.stdout, done
-    culler = [path for path in Path("/proc").glob("[0-9]*/cmdline")
-              if b"jupyterhub_idle_culler" in path.read_bytes()]
+    culler = [
+        path
+        for path in Path("/proc").glob("[0-9]*/cmdline")
+        if b"jupyterhub_idle_culler" in path.read_bytes()
+    ]
     assert len(culler) == 1 and b"--timeout=30" in culler[0].read_bytes()
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -321,16 +372,19 @@ def test_down_purge_leaves_nothing_behind(classroom):
         assert not Path(f"/run/user/{uid}").exists()  # runtime dirs, and the sockets
         for status in Path("/proc").glob("[0-9]*/status"):
             try:
-                real = [line for line in status.read_text().splitlines()
-                        if line.startswith("Uid:")][0].split()[1]
+                real = next(
+                    line for line in status.read_text().splitlines() if line.startswith("Uid:")
+                ).split()[1]
             except (OSError, IndexError):
                 continue
             assert int(real) != uid, f"a process of {name} is left: {status.parent}"
-    assert not any(line.split(":")[0] in uids
-                   for line in Path("/etc/subuid").read_text().splitlines())
+    assert not any(
+        line.split(":")[0] in uids for line in Path("/etc/subuid").read_text().splitlines()
+    )
     assert not group_exists(CLASS_GROUP)
-    acl = subprocess.run(["getfacl", "-cpn", str(rootless.TUN)], capture_output=True,
-                         text=True).stdout
+    acl = subprocess.run(
+        ["getfacl", "-cpn", str(rootless.TUN)], capture_output=True, text=True, check=False
+    ).stdout
     assert f"group:{class_gid}:" not in acl, acl
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", PORT)) != 0, "the proxy still listens"

@@ -11,7 +11,7 @@ import pytest
 
 from stagelab.classroom import accounts, board
 from stagelab.classroom.layout import Account, ClassroomError, learner_names
-from stagelab.classroom.rootless import Finding, failed
+from stagelab.classroom.preflight import Finding, failed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,17 +36,30 @@ def test_passwords_are_long_distinct_and_unambiguous():
 def test_a_home_gets_the_course_files_and_no_one_s_work(tmp_path):
     labs = tmp_path / "labs"
     lab = labs / "01-fix-the-pipeline"
-    for name in ("starter/Dockerfile", "solution/Dockerfile", "checks.py", "task.ipynb",
-                 "task.md", "Dockerfile", ".backups/1/Dockerfile", "__pycache__/x.pyc"):
+    for name in (
+        "starter/Dockerfile",
+        "solution/Dockerfile",
+        "checks.py",
+        "task.ipynb",
+        "task.md",
+        "Dockerfile",
+        ".backups/1/Dockerfile",
+        "__pycache__/x.pyc",
+    ):
         (lab / name).parent.mkdir(parents=True, exist_ok=True)
         (lab / name).write_text(name)
     (labs / "README.md").write_text("labs")
     copy = tmp_path / "copy"
     shutil.copytree(labs, copy, ignore=accounts._course_only)
     kept = sorted(str(path.relative_to(copy)) for path in copy.rglob("*") if path.is_file())
-    assert kept == ["01-fix-the-pipeline/checks.py", "01-fix-the-pipeline/solution/Dockerfile",
-                    "01-fix-the-pipeline/starter/Dockerfile", "01-fix-the-pipeline/task.ipynb",
-                    "01-fix-the-pipeline/task.md", "README.md"]
+    assert kept == [
+        "01-fix-the-pipeline/checks.py",
+        "01-fix-the-pipeline/solution/Dockerfile",
+        "01-fix-the-pipeline/starter/Dockerfile",
+        "01-fix-the-pipeline/task.ipynb",
+        "01-fix-the-pipeline/task.md",
+        "README.md",
+    ]
 
 
 def _account(home: Path) -> Account:
@@ -56,24 +69,30 @@ def _account(home: Path) -> Account:
 def test_progress_is_summarised_per_lab(tmp_path):
     account = _account(tmp_path)
     account.progress_file.parent.mkdir(parents=True)
-    lines = [{"lab": "01", "passed": 2, "total": 4, "time": "t1"},
-             {"lab": "01", "passed": 4, "total": 4, "time": "t2"},
-             {"lab": "02", "passed": 1, "total": 5, "time": "t3"},
-             {"lab": "01", "passed": 3, "total": 4, "time": "t4"}]
-    account.progress_file.write_text("\n".join(json.dumps(line) for line in lines)
-                                     + "\nnot json\n[1, 2]\n")
+    lines = [
+        {"lab": "01", "passed": 2, "total": 4, "time": "t1"},
+        {"lab": "01", "passed": 4, "total": 4, "time": "t2"},
+        {"lab": "02", "passed": 1, "total": 5, "time": "t3"},
+        {"lab": "01", "passed": 3, "total": 4, "time": "t4"},
+    ]
+    account.progress_file.write_text(
+        "\n".join(json.dumps(line) for line in lines) + "\nnot json\n[1, 2]\n"
+    )
     summary = board.lab_progress(board.read_progress(account))
     assert summary == {
         "01": {"best": 4, "last": 3, "total": 4, "time": "t4", "attempts": 3, "done": True},
-        "02": {"best": 1, "last": 1, "total": 5, "time": "t3", "attempts": 1, "done": False}}
+        "02": {"best": 1, "last": 1, "total": 5, "time": "t3", "attempts": 1, "done": False},
+    }
 
 
 def test_a_progress_record_that_is_a_symlink_or_not_the_learner_s_is_ignored(tmp_path):
     account = _account(tmp_path)
     account.progress_file.parent.mkdir(parents=True)
     elsewhere = tmp_path / "elsewhere.jsonl"
-    elsewhere.write_text(json.dumps({"lab": "01", "time": "2026-11-29T10:00:00+00:00",
-                                     "passed": 4, "total": 4}) + "\n")
+    elsewhere.write_text(
+        json.dumps({"lab": "01", "time": "2026-11-29T10:00:00+00:00", "passed": 4, "total": 4})
+        + "\n"
+    )
     account.progress_file.symlink_to(elsewhere)
     assert board.read_progress(account) == []
     account.progress_file.unlink()
@@ -83,13 +102,16 @@ def test_a_progress_record_that_is_a_symlink_or_not_the_learner_s_is_ignored(tmp
     assert board.read_progress(stranger) == []
 
 
-@pytest.mark.parametrize("model, state", [
-    (None, "stopped"),
-    ({"servers": {}}, "stopped"),
-    ({"servers": {"": {"ready": True}}}, "running"),
-    ({"servers": {"": {"ready": False, "pending": "spawn"}}}, "pending"),
-    ({"pending": "spawn", "servers": {}}, "pending"),
-])
+@pytest.mark.parametrize(
+    "model, state",
+    [
+        (None, "stopped"),
+        ({"servers": {}}, "stopped"),
+        ({"servers": {"": {"ready": True}}}, "running"),
+        ({"servers": {"": {"ready": False, "pending": "spawn"}}}, "pending"),
+        ({"pending": "spawn", "servers": {}}, "pending"),
+    ],
+)
 def test_server_state_from_the_hub_user_model(model, state):
     assert board.server_state(model) == state
 
@@ -102,8 +124,13 @@ def test_a_finding_says_how_to_fix_only_when_missing():
 
 
 def test_the_hub_config_and_services_are_where_the_hub_looks():
-    for name in ("jupyterhub_config.py", "spawner.py", "dashboard.py", "requirements.txt",
-                 "package.json"):
+    for name in (
+        "jupyterhub_config.py",
+        "spawner.py",
+        "dashboard.py",
+        "requirements.txt",
+        "package.json",
+    ):
         assert (ROOT / "classroom" / name).is_file()
     pins = (ROOT / "classroom" / "requirements.txt").read_text()
     assert "jupyterhub==" in pins and "jupyterhub-idle-culler==" in pins

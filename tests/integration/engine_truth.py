@@ -8,6 +8,7 @@ names). Used by test_planner_truth.py, test_planner_property.py and benchmarks/b
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -15,6 +16,8 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import docker.errors
 
 from stagelab import engine, images
 
@@ -36,8 +39,9 @@ class Truth:
 
     def stages(self, text: str) -> set[int]:
         """Return the indexes of the stages whose steps ran (by position in the file)."""
-        starts = [n for n, line in enumerate(text.splitlines(), 1)
-                  if line.upper().startswith("FROM ")]
+        starts = [
+            n for n, line in enumerate(text.splitlines(), 1) if line.upper().startswith("FROM ")
+        ]
         return {sum(1 for start in starts if start <= line) - 1 for line in self.ran_lines}
 
 
@@ -61,20 +65,33 @@ def _step_lines(text: str, step_texts: list[str]) -> set[int]:
     return found
 
 
-def buildkit(text: str, target: str | None = None, build_args: dict | None = None,
-             platform: str | None = None) -> Truth:
+def buildkit(
+    text: str,
+    target: str | None = None,
+    build_args: dict | None = None,
+    platform: str | None = None,
+) -> Truth:
     """Build with BuildKit, keeping nothing (`--output type=cacheonly`)."""
     with tempfile.TemporaryDirectory(prefix="stagelab-truth-") as tmp:
         Path(tmp, "Dockerfile").write_text(text)
-        command = ["docker", "buildx", "build", "--progress=rawjson", "--output=type=cacheonly",
-                   "--build-context", f"{BUSYBOX}=docker-image://{standin()}"]
+        command = [
+            "docker",
+            "buildx",
+            "build",
+            "--progress=rawjson",
+            "--output=type=cacheonly",
+            "--build-context",
+            f"{BUSYBOX}=docker-image://{standin()}",
+        ]
         if target is not None:
             command += ["--target", target]
         if platform:
             command += ["--platform", platform]
         for key, value in (build_args or {}).items():
             command += ["--build-arg", f"{key}={value}"]
-        done = subprocess.run(command + [tmp], capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            command + [tmp], capture_output=True, text=True, timeout=300, check=False
+        )
     steps, errors, other = [], [], []
     for line in done.stderr.splitlines():
         try:
@@ -94,8 +111,9 @@ def buildkit(text: str, target: str | None = None, build_args: dict | None = Non
         truth.refused = not errors
         located = [int(n) for n in re.findall(r"^\s*Dockerfile:(\d+)", done.stderr, re.M)]
         truth.line = located[0] if located else None
-        truth.message = next((line for line in reversed(other) if "ERROR" in line),
-                             "\n".join(other[-3:]))
+        truth.message = next(
+            (line for line in reversed(other) if "ERROR" in line), "\n".join(other[-3:])
+        )
     return truth
 
 
@@ -109,10 +127,17 @@ def classic(text: str, target: str | None = None, build_args: dict | None = None
         for key, value in (build_args or {}).items():
             # No named contexts here: the stand-in's name goes wherever the image's would.
             command += ["--build-arg", f"{key}={value.replace(BUSYBOX, standin())}"]
-        done = subprocess.run(command + [tmp], capture_output=True, text=True, timeout=300,
-                              env={**os.environ, "DOCKER_BUILDKIT": "0"})
-    printed = [match.group(1) for match in map(_CLASSIC_STEP.match, done.stdout.splitlines())
-               if match]
+        done = subprocess.run(
+            command + [tmp],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "DOCKER_BUILDKIT": "0"},
+            check=False,
+        )
+    printed = [
+        match.group(1) for match in map(_CLASSIC_STEP.match, done.stdout.splitlines()) if match
+    ]
     ran = [step for step in printed if not step.upper().startswith(("FROM ", "ARG "))]
     truth = Truth("classic", _step_lines(text, ran))
     _remove_images(_new_images(done.stdout))
@@ -123,8 +148,11 @@ def classic(text: str, target: str | None = None, build_args: dict | None = None
         truth.refused = not truth.failed_step
         parsed = re.search(r"parse error on line (\d+)", error)
         last = _step_lines(text, printed[-1:]) if printed else set()
-        truth.line = int(parsed.group(1)) if parsed else (min(last) if last and
-                                                          "target stage" not in error else None)
+        truth.line = (
+            int(parsed.group(1))
+            if parsed
+            else (min(last) if last and "target stage" not in error else None)
+        )
         if "stage name already used" in error:
             # Refused before it prints the FROM of the stage with the name: the next FROM.
             truth.line = _next_from(text, truth.line or 0)
@@ -134,8 +162,14 @@ def classic(text: str, target: str | None = None, build_args: dict | None = None
 
 
 def _next_from(text: str, after: int) -> int | None:
-    return next((n for n, line in enumerate(text.splitlines(), 1)
-                 if n > after and line.upper().startswith("FROM ")), None)
+    return next(
+        (
+            n
+            for n, line in enumerate(text.splitlines(), 1)
+            if n > after and line.upper().startswith("FROM ")
+        ),
+        None,
+    )
 
 
 def _new_images(output: str) -> list[str]:
@@ -148,8 +182,11 @@ def _new_images(output: str) -> list[str]:
             step, cached = match.group(1).upper(), False
         elif line.startswith(" ---> Using cache"):
             cached = True
-        elif re.match(r"^ ---> [0-9a-f]{12}$", line) and not cached \
-                and not step.startswith(("FROM ", "ARG ")):
+        elif (
+            re.match(r"^ ---> [0-9a-f]{12}$", line)
+            and not cached
+            and not step.startswith(("FROM ", "ARG "))
+        ):
             made.append(line.split()[-1])
     return made
 
@@ -157,7 +194,6 @@ def _new_images(output: str) -> list[str]:
 def _remove_images(ids: list[str]) -> None:
     client = engine.client()
     for image_id in reversed(ids):
-        try:
+        # Shared by a later step, or already gone: not ours to force.
+        with contextlib.suppress(docker.errors.APIError):
             client.images.remove(image_id, noprune=False)
-        except Exception:  # shared by a later step, or already gone: not ours to force
-            pass

@@ -13,11 +13,10 @@ import itertools
 import time
 from dataclasses import dataclass, field
 
+import engine_truth
 from hypothesis import strategies as st
 
 import stagelab as sl
-
-import engine_truth
 
 NAMES = ["base", "Build", "TOOLS", "app", "Data", "final"]
 IMAGE = engine_truth.BUSYBOX
@@ -49,8 +48,11 @@ def cases(draw) -> Case:
     meta, build_args, stages, shells = [], {}, [], []
     for index, name in enumerate(names):
         earlier = [(n, shells[i]) for i, n in enumerate(names[:index]) if n]
-        kind = draw(st.sampled_from(["image", "image", "scratch", "arg"]
-                                    + ["stage", "stage"] * bool(earlier)))
+        kind = draw(
+            st.sampled_from(
+                ["image", "image", "scratch", "arg"] + ["stage", "stage"] * bool(earlier)
+            )
+        )
         if kind == "image":
             base, shell = IMAGE, True
         elif kind == "scratch":
@@ -69,13 +71,19 @@ def cases(draw) -> Case:
         lines = [f"FROM {base}" + (f" AS {name}" if name else "")]
         if base == "scratch":
             lines.append(f"COPY --from={IMAGE} /bin/busybox /bin/busybox")
-        lines.append(f"RUN echo {salt} {index}" if shell
-                     else f"COPY --from={IMAGE} /bin/busybox /mark-{salt}-{index}")
+        lines.append(
+            f"RUN echo {salt} {index}"
+            if shell
+            else f"COPY --from={IMAGE} /bin/busybox /mark-{salt}-{index}"
+        )
         for step in range(draw(st.integers(0, 2))):
             lines.append(_step(draw, names, index, shell, f"{salt}-{index}-{step}"))
         stages.append(lines)
-    target = draw(st.sampled_from([None] * 6 + [n for n in names if n] * 2
-                                  + [str(draw(st.integers(0, count - 1)))]))
+    target = draw(
+        st.sampled_from(
+            [None] * 6 + [n for n in names if n] * 2 + [str(draw(st.integers(0, count - 1)))]
+        )
+    )
     if target is not None and not target.isdigit():
         target = _case_of(draw, target)
     text = "\n".join(meta + [line for lines in stages for line in lines]) + "\n"
@@ -110,7 +118,8 @@ def agrees(case: Case, builder: str) -> tuple[bool, str]:
     parsed = sl.parse_dockerfile(case.text)
     refs, refusal = parsed.attempt(case.target, builder, case.build_args)
     real = (engine_truth.buildkit if builder == "buildkit" else engine_truth.classic)(
-        case.text, case.target, case.build_args)
+        case.text, case.target, case.build_args
+    )
     index = {stage.ref: stage.index for stage in parsed.resolve(case.build_args, builder)}
     planned = {index[ref] for ref in refs}
     if real.failed_step:

@@ -7,6 +7,7 @@ import sys
 import textwrap
 import time
 
+import docker.errors
 import pytest
 
 import stagelab as sl
@@ -66,9 +67,15 @@ CMD ["echo", "hi"]
 """
 
 CASES = [
-    (PIPELINE, None, None), (PIPELINE, "build", None), (PIPELINE, "test", None),
-    (DIAMOND, None, None), (DIAMOND, None, {"FLAVOUR": "right"}), (DIAMOND, "tools", None),
-    (MOUNTS, None, None), (METADATA_ONLY, None, None), (METADATA_ONLY, None, {"MODE": "dev"}),
+    (PIPELINE, None, None),
+    (PIPELINE, "build", None),
+    (PIPELINE, "test", None),
+    (DIAMOND, None, None),
+    (DIAMOND, None, {"FLAVOUR": "right"}),
+    (DIAMOND, "tools", None),
+    (MOUNTS, None, None),
+    (METADATA_ONLY, None, None),
+    (METADATA_ONLY, None, {"MODE": "dev"}),
 ]
 
 
@@ -79,8 +86,7 @@ def _salted(text: str, salt: str) -> str:
 
 @pytest.mark.parametrize("builder", BUILDERS)
 @pytest.mark.parametrize("text, target, build_args", CASES)
-def test_engine_runs_exactly_the_planned_stages(docker_engine, builder, text, target,
-                                                build_args):
+def test_engine_runs_exactly_the_planned_stages(docker_engine, builder, text, target, build_args):
     text = _salted(text, f"{time.time_ns()}")
     if builder == "classic" and "--mount" in text:
         with pytest.raises(sl.BuildFailed, match="mount"):
@@ -92,8 +98,11 @@ def test_engine_runs_exactly_the_planned_stages(docker_engine, builder, text, ta
     first = sl.build(text, target=target, builder=builder, build_args=build_args)
     assert set(first.ran) == set(planned), first
     assert set(first.skipped) == {s.ref for s in parsed.stages} - set(planned)
-    salted = {stage.ref for stage in parsed.resolve(build_args) if stage.ref in planned
-              and any("RUN echo" in step.original for step in stage.steps)}
+    salted = {
+        stage.ref
+        for stage in parsed.resolve(build_args)
+        if stage.ref in planned and any("RUN echo" in step.original for step in stage.steps)
+    }
     assert salted <= set(first.built), "a stage with a never-seen RUN is built"
     assert first.image_id and first.size_bytes > 0
 
@@ -114,9 +123,11 @@ def test_the_default_output_is_the_last_stage(docker_engine, builder):
 
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_a_tool_from_another_stage_is_not_found(docker_engine, builder):
-    text = ("FROM busybox:1.36 AS tools\n"
-            "RUN printf '#!/bin/sh\\necho hi\\n' > /bin/greet && chmod +x /bin/greet\n"
-            "FROM busybox:1.36 AS app\nRUN greet\n")
+    text = (
+        "FROM busybox:1.36 AS tools\n"
+        "RUN printf '#!/bin/sh\\necho hi\\n' > /bin/greet && chmod +x /bin/greet\n"
+        "FROM busybox:1.36 AS app\nRUN greet\n"
+    )
     with pytest.raises(sl.BuildFailed) as caught:
         sl.build(text, builder=builder, no_cache=True)
     failure = caught.value
@@ -153,15 +164,19 @@ def test_context_directory_and_files(docker_engine, tmp_path):
     (tmp_path / "hello.txt").write_text("from the context\n")
     (tmp_path / "Dockerfile").write_text("FROM busybox:1.36\nCOPY hello.txt /hello.txt\n")
     from_dir = sl.build(tmp_path)
-    from_text = sl.build("FROM busybox:1.36\nCOPY hello.txt /hello.txt\n",
-                         files={"hello.txt": "from the context\n"})
+    from_text = sl.build(
+        "FROM busybox:1.36\nCOPY hello.txt /hello.txt\n", files={"hello.txt": "from the context\n"}
+    )
     assert from_dir.image_id == from_text.image_id
     assert sl.run(from_dir.image_id, "cat /hello.txt") == "from the context\n"
 
 
 def test_output_exports_files_and_makes_no_image(docker_engine, tmp_path):
-    result = sl.build("FROM busybox:1.36 AS make\nRUN echo artefact > /out.txt\n"
-                      "FROM scratch\nCOPY --from=make /out.txt /\n", output=tmp_path / "out")
+    result = sl.build(
+        "FROM busybox:1.36 AS make\nRUN echo artefact > /out.txt\n"
+        "FROM scratch\nCOPY --from=make /out.txt /\n",
+        output=tmp_path / "out",
+    )
     assert (tmp_path / "out" / "out.txt").read_text() == "artefact\n"
     assert result.image_id is None
 
@@ -196,18 +211,26 @@ def test_no_engine_raises_engine_unavailable_with_advice(tmp_path):
             print("ADVICE:", error)
         """)
     env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/nowhere.sock"}
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert "ADVICE: No Docker engine answers at unix://" in done.stdout, done.stderr
     assert "DOCKER_HOST" in done.stdout
 
 
 def test_clean_spares_what_stagelab_did_not_make(docker_engine, tmp_path):
-    (tmp_path / "Dockerfile").write_text("FROM stagelab/offline-busybox:1.36\n"
-                                         f"RUN echo foreign {time.time_ns()} > /f\n")
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM stagelab/offline-busybox:1.36\nRUN echo foreign {time.time_ns()} > /f\n"
+    )
     foreign_tag = f"learner/own:{os.getpid()}"
-    subprocess.run(["docker", "build", "-q", "-t", foreign_tag, str(tmp_path)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["docker", "build", "-q", "-t", foreign_tag, str(tmp_path)], check=True, capture_output=True
+    )
     client = engine.client()
     foreign_container = client.containers.create(foreign_tag, command=["true"])
     salt = str(time.time_ns())
@@ -216,10 +239,13 @@ def test_clean_spares_what_stagelab_did_not_make(docker_engine, tmp_path):
     try:
         removed = sl.clean()
         assert removed["images"] >= 1
-        with pytest.raises(Exception):
+        with pytest.raises(docker.errors.ImageNotFound):
             client.images.get(ours.image_id)
-        left = [image.id for image in client.images.list(all=True)
-                if any(salt in (layer.get("CreatedBy") or "") for layer in image.history())]
+        left = [
+            image.id
+            for image in client.images.list(all=True)
+            if any(salt in (layer.get("CreatedBy") or "") for layer in image.history())
+        ]
         assert left == [], "every image of every stage stagelab built is gone"
         assert client.images.get(foreign_tag)
         assert client.containers.get(foreign_container.id)
@@ -243,8 +269,7 @@ except KeyboardInterrupt:
 def test_interrupt_stops_the_engine_work(docker_engine, builder):
     seconds = 40 + BUILDERS.index(builder)
     script = INTERRUPT_SCRIPT.format(salt=time.time_ns(), seconds=seconds, builder=builder)
-    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                               text=True)
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not _sleeping(seconds):
         time.sleep(0.2)
@@ -261,7 +286,7 @@ def test_interrupt_stops_the_engine_work(docker_engine, builder):
 
 
 def _sleeping(seconds: int) -> bool:
-    done = subprocess.run(["pgrep", "-f", f"sleep {seconds}$"], capture_output=True)
+    done = subprocess.run(["pgrep", "-f", f"sleep {seconds}$"], capture_output=True, check=False)
     return done.returncode == 0
 
 
@@ -281,8 +306,7 @@ def test_classic_builder_refuses_output(tmp_path):
 
 
 def test_files_lists_only_the_image_and_run_reports_a_missing_command(docker_engine):
-    result = sl.build("FROM scratch\nCOPY hello.txt /app/hello.txt\n",
-                      files={"hello.txt": "hi\n"})
+    result = sl.build("FROM scratch\nCOPY hello.txt /app/hello.txt\n", files={"hello.txt": "hi\n"})
     assert sl.files(result.image_id) == ["/app/hello.txt"]
     assert sl.files(result.image_id, "/app") == ["/app/hello.txt"]
     assert sl.files(result.image_id, "/nowhere") == []
@@ -292,8 +316,10 @@ def test_files_lists_only_the_image_and_run_reports_a_missing_command(docker_eng
 
 
 def test_after_a_failure_the_stages_that_never_ran_are_not_built(docker_engine):
-    text = (f"FROM busybox:1.36 AS broken\nRUN echo {time.time_ns()} && exit 4\n"
-            "FROM busybox:1.36\nCOPY --from=broken /etc/passwd /copied\n")
+    text = (
+        f"FROM busybox:1.36 AS broken\nRUN echo {time.time_ns()} && exit 4\n"
+        "FROM busybox:1.36\nCOPY --from=broken /etc/passwd /copied\n"
+    )
     with pytest.raises(sl.BuildFailed) as caught:
         sl.build(text)
     assert caught.value.result.stage_status == {"broken": "failed", "1": "skipped"}

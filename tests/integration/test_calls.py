@@ -49,6 +49,7 @@ def _engine(docker_engine):
 @pytest.fixture
 def no_engine(monkeypatch):
     """Point stagelab at an address where no engine answers; undo it afterwards."""
+
     def switch_off():
         monkeypatch.delenv("STAGELAB_RECORD", raising=False)
         monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")
@@ -106,8 +107,9 @@ def test_outline_lists_the_build_args_a_target_uses():
 
 
 def test_outline_shows_a_build_arg_given_on_the_command_line():
-    base = sl.call(DESCRIBED, "outline", target="base", build_args={"WHO": "class"},
-                   files={"app.txt": "app\n"})
+    base = sl.call(
+        DESCRIBED, "outline", target="base", build_args={"WHO": "class"}, files={"app.txt": "app\n"}
+    )
     assert {a["name"]: a.get("value") for a in base["args"]}["WHO"] == "class"
 
 
@@ -128,8 +130,12 @@ def test_unknown_target_and_method_get_short_messages():
 
 
 def test_features_says_this_engine_has_checks_and_call():
-    assert sl.features() == {"heredocs": True, "named contexts": True, "--check": True,
-                             "--call": True}
+    assert sl.features() == {
+        "heredocs": True,
+        "named contexts": True,
+        "--check": True,
+        "--call": True,
+    }
 
 
 def test_a_recorded_check_replays_with_no_engine(tmp_path, monkeypatch, no_engine):
@@ -154,8 +160,11 @@ def test_with_no_engine_and_no_recording_nothing_is_supported(tmp_path, monkeypa
 
 
 def test_a_buildx_without_call_gets_advice_not_a_parse_error():
-    older = subprocess.CompletedProcess(["docker", "buildx", "build"], 1, stdout="",
-                                        stderr="unknown flag: --call\nSee 'docker buildx "
-                                               "build --help'.\n")
-    with pytest.raises(sl.StagelabError, match="buildx 0.15 or later"):
+    older = subprocess.CompletedProcess(
+        ["docker", "buildx", "build"],
+        1,
+        stdout="",
+        stderr="unknown flag: --call\nSee 'docker buildx build --help'.\n",
+    )
+    with pytest.raises(sl.StagelabError, match=r"buildx 0\.15 or later"):
         calls.report("check", "json", older.args, older)

@@ -12,26 +12,47 @@ pytestmark = pytest.mark.engine
 
 
 def stagelab(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "stagelab.cli", *args], capture_output=True,
-                          text=True, timeout=600, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "stagelab.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        check=False,
+    )
 
 
 def test_engine_ensure_changes_nothing_when_an_engine_answers(docker_engine):
-    before = sorted(p.name for p in provisioning.ENGINE_HOME.glob("*")) \
-        if provisioning.ENGINE_HOME.exists() else None
+    before = (
+        sorted(p.name for p in provisioning.ENGINE_HOME.glob("*"))
+        if provisioning.ENGINE_HOME.exists()
+        else None
+    )
     done = stagelab("engine", "ensure")
     assert done.returncode == 0, done.stderr
     assert "answers at" in done.stdout and "starting dockerd" not in done.stdout
-    after = sorted(p.name for p in provisioning.ENGINE_HOME.glob("*")) \
-        if provisioning.ENGINE_HOME.exists() else None
+    after = (
+        sorted(p.name for p in provisioning.ENGINE_HOME.glob("*"))
+        if provisioning.ENGINE_HOME.exists()
+        else None
+    )
     assert before == after
 
 
 def test_doctor_reports_engine_buildx_features_and_images(docker_engine):
     done = stagelab("doctor")
     assert done.returncode == 0, done.stdout + done.stderr
-    for line in ["engine", "buildx", "BuildKit heredocs", "BuildKit --check", "BuildKit --call",
-                 "BuildKit named contexts", "registry", "image busybox:1.36", "image gcc:12-bookworm"]:
+    for line in [
+        "engine",
+        "buildx",
+        "BuildKit heredocs",
+        "BuildKit --check",
+        "BuildKit --call",
+        "BuildKit named contexts",
+        "registry",
+        "image busybox:1.36",
+        "image gcc:12-bookworm",
+    ]:
         assert line in done.stdout
     if not images.registry_answers():
         assert "offline stand-in stagelab/offline-busybox:1.36" in done.stdout

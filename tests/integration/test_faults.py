@@ -19,8 +19,14 @@ STAGELAB = [str(Path(sys.executable).with_name("stagelab"))]
 
 
 def _cli(*args, env=None, timeout=120):
-    return subprocess.run(STAGELAB + list(args), capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        STAGELAB + list(args),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -60,8 +66,9 @@ def silent_socket(tmp_path):
 
 @pytest.mark.parametrize("command", [["clean"], ["images", "list"], ["images", "ensure"]])
 @pytest.mark.parametrize("where", ["nothing there", "hung engine"])
-def test_engine_commands_without_an_engine_give_advice_within_seconds(command, where, tmp_path,
-                                                                        silent_socket):
+def test_engine_commands_without_an_engine_give_advice_within_seconds(
+    command, where, tmp_path, silent_socket
+):
     host = silent_socket if where == "hung engine" else f"unix://{tmp_path}/none.sock"
     began = time.monotonic()
     done = _cli(*command, env={"DOCKER_HOST": host}, timeout=60)
@@ -73,16 +80,24 @@ def test_engine_commands_without_an_engine_give_advice_within_seconds(command, w
 
 def test_clean_removes_what_stagelab_made_and_spares_images_built_from_it(own_home, tmp_path):
     salt = str(time.time_ns())
-    ours = sl.build(f"FROM busybox:1.36 AS base\nRUN echo {salt} > /salt\nFROM base\n"
-                    "RUN echo ours > /ours\n", builder="classic", tag=f"stagelab-test/ours:{salt}",
-                    progress=False)
+    ours = sl.build(
+        f"FROM busybox:1.36 AS base\nRUN echo {salt} > /salt\nFROM base\nRUN echo ours > /ours\n",
+        builder="classic",
+        tag=f"stagelab-test/ours:{salt}",
+        progress=False,
+    )
     # The learner's own image, built FROM stagelab's with plain docker build: it inherits
     # stagelab's labels, and a container of theirs uses it.
-    (tmp_path / "Dockerfile").write_text(f"FROM stagelab-test/ours:{salt}\n"
-                                         f"RUN echo mine {salt} > /mine\n")
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM stagelab-test/ours:{salt}\nRUN echo mine {salt} > /mine\n"
+    )
     tag = f"learner/own:{salt}"
-    subprocess.run(["docker", "build", "-q", "-t", tag, str(tmp_path)], check=True,
-                   capture_output=True, env={**os.environ, "DOCKER_BUILDKIT": "1"})
+    subprocess.run(
+        ["docker", "build", "-q", "-t", tag, str(tmp_path)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "DOCKER_BUILDKIT": "1"},
+    )
     client = engine.client()
     mine = client.images.get(tag)
     assert mine.labels["io.stagelab.created-by"] == "stagelab", "labels are inherited"
@@ -115,8 +130,9 @@ def test_clean_keeps_an_image_a_container_uses(own_home):
 def test_a_user_name_never_becomes_dockerfile_text(monkeypatch, builder):
     name = 'evil"name\nRUN touch /pwned'
     monkeypatch.setenv("USER", name)
-    built = sl.build(f"FROM busybox:1.36\nRUN echo {time.time_ns()} > /x\n", builder=builder,
-                     progress=False)
+    built = sl.build(
+        f"FROM busybox:1.36\nRUN echo {time.time_ns()} > /x\n", builder=builder, progress=False
+    )
     assert sl.image_config(built.image_id)["Labels"]["io.stagelab.user"] == name
     assert sl.files(built.image_id, "/pwned") == []
 
@@ -131,11 +147,16 @@ def test_run_stops_a_command_that_runs_too_long():
     assert not [c for c in left if "sleep" in " ".join(c.attrs["Args"] or [])]
 
 
-@pytest.mark.parametrize("call", [lambda: sl.run("stagelab-test/none:1", "true"),
-                                  lambda: sl.files("stagelab-test/none:1"),
-                                  lambda: sl.history("stagelab-test/none:1"),
-                                  lambda: sl.image_config("stagelab-test/none:1")],
-                         ids=["run", "files", "history", "image_config"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: sl.run("stagelab-test/none:1", "true"),
+        lambda: sl.files("stagelab-test/none:1"),
+        lambda: sl.history("stagelab-test/none:1"),
+        lambda: sl.image_config("stagelab-test/none:1"),
+    ],
+    ids=["run", "files", "history", "image_config"],
+)
 def test_an_image_that_does_not_exist_is_named_with_advice(call):
     with pytest.raises(sl.ImageUnavailable) as caught:
         call()
@@ -143,8 +164,9 @@ def test_an_image_that_does_not_exist_is_named_with_advice(call):
 
 
 def test_files_of_a_path_to_a_file_lists_that_file():
-    built = sl.build("FROM busybox:1.36\nRUN echo hi > /hi && mkdir /d && touch /d/a\n",
-                     progress=False)
+    built = sl.build(
+        "FROM busybox:1.36\nRUN echo hi > /hi && mkdir /d && touch /d/a\n", progress=False
+    )
     assert sl.files(built.image_id, "/hi") == ["/hi"]
     assert sl.files(built.image_id, "/d") == ["/d/a"]
     assert sl.files(built.image_id, "/missing") == []
@@ -173,7 +195,8 @@ def test_progress_skips_lines_that_are_not_attempts(tmp_path):
     home.mkdir()
     good = b'{"lab": "01", "time": "2026-11-29T10:00:00+00:00", "passed": 4, "total": 4}\n'
     (home / "progress.jsonl").write_bytes(
-        good + b"[1,2,3]\nnull\n{\"lab\": \"02\"}\n\xff\xfe not utf-8\n\"text\"\n")
+        good + b'[1,2,3]\nnull\n{"lab": "02"}\n\xff\xfe not utf-8\n"text"\n'
+    )
     done = _cli("progress", env={"STAGELAB_HOME": str(home)})
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr

@@ -6,13 +6,17 @@ benchmarks/bench_planner.py runs hundreds and prints the agreement of each build
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
-
 from planner_cases import agrees, cases
 
 pytestmark = pytest.mark.engine
 # About 25 real builds in all; no shrinking, which would run many more.
-SAMPLE = settings(max_examples=12, deadline=None, database=None, phases=[Phase.generate],
-                  suppress_health_check=list(HealthCheck))
+SAMPLE = settings(
+    max_examples=12,
+    deadline=None,
+    database=None,
+    phases=[Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
 
 
 @pytest.mark.parametrize("builder", ["buildkit", "classic"])

@@ -51,8 +51,7 @@ def test_fresh_build_reports_running_then_done(docker_engine, builder):
         assert states(progress, ref)[-1] == "done", progress.events
     final = {ref: row.state for ref, row in progress.rows.items()}
     expected_unused = "skipped" if builder == "buildkit" else "done"
-    assert final == {"base": "done", "build": "done", "unused": expected_unused,
-                     "final": "done"}
+    assert final == {"base": "done", "build": "done", "unused": expected_unused, "final": "done"}
     assert progress.rows["build"].elapsed(0) >= 0.9  # the engine's own timing of `sleep 1`
 
 

@@ -30,11 +30,18 @@ def chart_folder() -> Path | None:
 
 
 def _cloned_from() -> list[Path]:
-    done = subprocess.run(["git", "-C", str(ROOT), "remote", "get-url", "origin"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["git", "-C", str(ROOT), "remote", "get-url", "origin"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     origin = Path(done.stdout.strip()) if done.returncode == 0 else None
-    return [origin.resolve()] if origin is not None and origin.is_absolute() and \
-        origin.is_dir() else []
+    return (
+        [origin.resolve()]
+        if origin is not None and origin.is_absolute() and origin.is_dir()
+        else []
+    )
 
 
 def chart_files() -> tuple[dict, dict]:
@@ -42,12 +49,16 @@ def chart_files() -> tuple[dict, dict]:
     chart's files are not beside this repository."""
     folder = chart_folder()
     if folder is None:
-        pytest.skip("The Zero to JupyterHub chart's values.yaml and values.schema.yaml are not "
-                    f"in a shared/z2jh/ folder above {ROOT} (or above the checkout it was cloned "
-                    "from): the config cannot be checked "
-                    "against the chart's schema here.")
-    return (yaml.safe_load((folder / "values.yaml").read_text()),
-            yaml.safe_load((folder / "values.schema.yaml").read_text()))
+        pytest.skip(
+            "The Zero to JupyterHub chart's values.yaml and values.schema.yaml are not "
+            f"in a shared/z2jh/ folder above {ROOT} (or above the checkout it was cloned "
+            "from): the config cannot be checked "
+            "against the chart's schema here."
+        )
+    return (
+        yaml.safe_load((folder / "values.yaml").read_text()),
+        yaml.safe_load((folder / "values.schema.yaml").read_text()),
+    )
 
 
 def load_config() -> dict:

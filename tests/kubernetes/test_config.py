@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import re
 import sys
-import tomllib
 from pathlib import Path
 
 import jsonschema
 import kubernetes_validate
 import pytest
+import tomllib
 
 sys.path.insert(0, str(Path(__file__).parent))
-from chart import ROOT, chart_files, helm_merge, load_config  # noqa: E402
+from chart import ROOT, chart_files, helm_merge, load_config
 
-from stagelab.cluster.board import ENGINE_CONTAINER, SERVER_PORT  # noqa: E402
-from stagelab.cluster.layout import ENGINE, IMAGE_FOLDER, LEARNER, SOCKET_DIR  # noqa: E402
+from stagelab.cluster.board import ENGINE_CONTAINER, SERVER_PORT
+from stagelab.cluster.layout import ENGINE, IMAGE_FOLDER, LEARNER, SOCKET_DIR
 
 DOCKERFILE = (IMAGE_FOLDER / "Dockerfile").read_text()
 
@@ -30,11 +30,15 @@ def test_the_config_validates_against_the_charts_schema():
     jsonschema.validate(helm_merge(defaults, load_config()), schema)
 
 
-@pytest.mark.parametrize("path, wrong", [
-    (["singleuser", "extraContainer"], []),           # a misspelt key
-    (["cull", "timeout"], "1h"),                      # a string where the chart wants a number
-    (["prePuller", "extraImages", "stagelab-engine"], {"name": "stagelab/classroom-engine"}),
-], ids=["misspelt-key", "wrong-type", "missing-tag"])
+@pytest.mark.parametrize(
+    "path, wrong",
+    [
+        (["singleuser", "extraContainer"], []),  # a misspelt key
+        (["cull", "timeout"], "1h"),  # a string where the chart wants a number
+        (["prePuller", "extraImages", "stagelab-engine"], {"name": "stagelab/classroom-engine"}),
+    ],
+    ids=["misspelt-key", "wrong-type", "missing-tag"],
+)
 def test_the_schema_check_catches_mistakes(path, wrong):
     defaults, schema = chart_files()
     config = load_config()
@@ -53,6 +57,7 @@ def test_helm_merge_keeps_defaults_replaces_lists_and_deletes_nulls():
 
 
 # ---------------------------------------------------------------- the config and the images
+
 
 def _container(containers: list[dict], name: str) -> dict:
     (found,) = [container for container in containers if container["name"] == name]
@@ -76,8 +81,9 @@ def test_the_engine_sidecar_shares_its_socket_with_the_learner():
     assert engine["securityContext"]["privileged"] is True
     mounts = {mount["name"]: mount["mountPath"] for mount in engine["volumeMounts"]}
     assert mounts == {"engine-socket": SOCKET_DIR, "engine-data": "/var/lib/docker"}
-    assert {"name": "engine-socket", "mountPath": SOCKET_DIR} in \
-        single["storage"]["extraVolumeMounts"]
+    assert {"name": "engine-socket", "mountPath": SOCKET_DIR} in single["storage"][
+        "extraVolumeMounts"
+    ]
     volumes = {volume["name"] for volume in single["storage"]["extraVolumes"]}
     assert volumes == {"engine-socket", "engine-data"}
     probe = engine["readinessProbe"]["exec"]["command"]
@@ -114,8 +120,9 @@ def test_roles_give_the_instructor_every_server_and_learners_only_their_own():
     roles = load_config()["hub"]["loadRoles"]
     assert roles["user"]["scopes"] == ["self"]
     assert roles["instructor"]["users"] == ["instructor"]
-    assert {"access:servers", "access:services!service=dashboard"} <= \
-        set(roles["instructor"]["scopes"])
+    assert {"access:servers", "access:services!service=dashboard"} <= set(
+        roles["instructor"]["scopes"]
+    )
     assert "access:servers" in roles["dashboard"]["scopes"]
     assert roles["dashboard"]["services"] == ["dashboard"]
 
@@ -131,8 +138,13 @@ def test_the_single_user_server_port_is_kubespawners_default():
 
 def test_the_learner_image_pins_stagelabs_dependencies_as_pyproject_does():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$",
-                           (IMAGE_FOLDER / "requirements.txt").read_text(), re.MULTILINE))
+    pins = dict(
+        re.findall(
+            r"^([A-Za-z0-9_.-]+)==(\S+)$",
+            (IMAGE_FOLDER / "requirements.txt").read_text(),
+            re.MULTILINE,
+        )
+    )
     required = dict(pin.split("==") for pin in project["dependencies"])
     assert {name: pins.get(name) for name in required} == required
 
@@ -145,28 +157,41 @@ KUBERNETES_VERSION = "1.32.0"
 
 
 def _pod(containers: list[dict], volumes: list[dict]) -> dict:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "checked"},
-            "spec": {"containers": containers, "volumes": volumes}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "checked"},
+        "spec": {"containers": containers, "volumes": volumes},
+    }
 
 
 def test_the_learners_pod_pieces_are_valid_kubernetes():
     single = load_config()["singleuser"]
-    notebook = {"name": "notebook", "image": LEARNER.ref,
-                "volumeMounts": single["storage"]["extraVolumeMounts"]}
+    notebook = {
+        "name": "notebook",
+        "image": LEARNER.ref,
+        "volumeMounts": single["storage"]["extraVolumeMounts"],
+    }
     kubernetes_validate.validate(
         _pod([notebook] + single["extraContainers"], single["storage"]["extraVolumes"]),
-        KUBERNETES_VERSION, strict=True)
+        KUBERNETES_VERSION,
+        strict=True,
+    )
 
 
 def test_the_hub_pods_dashboard_container_is_valid_kubernetes():
     hub = load_config()["hub"]
-    kubernetes_validate.validate(_pod(hub["extraContainers"], []), KUBERNETES_VERSION,
-                                 strict=True)
+    kubernetes_validate.validate(_pod(hub["extraContainers"], []), KUBERNETES_VERSION, strict=True)
     kubernetes_validate.validate(
-        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-         "metadata": {"name": "hub"},
-         "spec": {"podSelector": {}, "ingress": hub["networkPolicy"]["ingress"]}},
-        KUBERNETES_VERSION, strict=True)
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "hub"},
+            "spec": {"podSelector": {}, "ingress": hub["networkPolicy"]["ingress"]},
+        },
+        KUBERNETES_VERSION,
+        strict=True,
+    )
 
 
 def test_the_kubernetes_check_catches_a_misspelt_container_field():
@@ -174,5 +199,6 @@ def test_the_kubernetes_check_catches_a_misspelt_container_field():
     engine = dict(_container(single["extraContainers"], ENGINE_CONTAINER))
     engine["securityContex"] = engine.pop("securityContext")
     with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(_pod([engine], single["storage"]["extraVolumes"]),
-                                     KUBERNETES_VERSION, strict=True)
+        kubernetes_validate.validate(
+            _pod([engine], single["storage"]["extraVolumes"]), KUBERNETES_VERSION, strict=True
+        )

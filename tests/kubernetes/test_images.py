@@ -24,7 +24,7 @@ from stagelab.cluster.smoke import SMOKE_KIND, smoke
 from stagelab.images import BASE_IMAGES, labels, present
 
 sys.path.insert(0, str(Path(__file__).parent))
-from chart import load_config  # noqa: E402
+from chart import load_config
 
 pytestmark = pytest.mark.engine
 
@@ -48,8 +48,14 @@ def test_both_images_are_built_labelled_and_spared_by_clean(built):
 
 
 def test_the_learner_image_keeps_only_what_the_runtime_needs(built):
-    listing = sl.run(LEARNER.ref, ["sh", "-c", "ls /opt/stagelab/images; "
-                                   "ls / /usr/local/bin; id -u; id -g; echo $DOCKER_HOST"])
+    listing = sl.run(
+        LEARNER.ref,
+        [
+            "sh",
+            "-c",
+            "ls /opt/stagelab/images; ls / /usr/local/bin; id -u; id -g; echo $DOCKER_HOST",
+        ],
+    )
     assert "base-images.tar.zst" in listing and "base-images.txt" in listing
     for left_behind in ("src", "wheels", "archive", "unpacked", "debs"):
         assert f"\n{left_behind}\n" not in f"\n{listing}\n", left_behind
@@ -58,11 +64,18 @@ def test_the_learner_image_keeps_only_what_the_runtime_needs(built):
     code, _ = sl.run_status(LEARNER.ref, "zstd --version")
     assert code == 127  # the compressor stayed in the base-images stage
     names = sl.run(LEARNER.ref, "cat /opt/stagelab/images/base-images.txt").split()
-    assert set(names) == {image.standin if present(image.standin) else image.official
-                          for image in BASE_IMAGES} | {image.official for image in BASE_IMAGES
-                                                       if present(image.official)}
-    tools = sl.run(LEARNER.ref, ["sh", "-c", "docker buildx version && dot -V && "
-                                 "python -c 'import stagelab, jupyterlab' && pip check"])
+    assert set(names) == {
+        image.standin if present(image.standin) else image.official for image in BASE_IMAGES
+    } | {image.official for image in BASE_IMAGES if present(image.official)}
+    tools = sl.run(
+        LEARNER.ref,
+        [
+            "sh",
+            "-c",
+            "docker buildx version && dot -V && "
+            "python -c 'import stagelab, jupyterlab' && pip check",
+        ],
+    )
     assert "buildx" in tools and "graphviz" in tools.lower()
 
 
@@ -73,8 +86,9 @@ def test_the_engine_image_holds_the_engine_and_not_the_packages(built):
     for binary in ("dockerd", "containerd", "containerd-shim-runc-v2", "docker-init", "docker"):
         assert f"\n{binary}\n" in f"\n{listing}\n", binary
     assert "\ndebs\n" not in listing and "\nunpacked\n" not in listing
-    assert "forky" not in sl.run(ENGINE.ref, "cat /etc/apt/sources.list.d/engine.list",
-                                 check=False, entrypoint=[])
+    assert "forky" not in sl.run(
+        ENGINE.ref, "cat /etc/apt/sources.list.d/engine.list", check=False, entrypoint=[]
+    )
 
 
 def test_the_pod_runs_lessons_01_and_02_against_its_own_engine(built):
@@ -88,32 +102,45 @@ def test_the_pod_runs_lessons_01_and_02_against_its_own_engine(built):
 
 def test_the_dashboard_reads_progress_through_the_servers_contents_api(built):
     record = {"lab": "02", "time": "2026-11-29T10:00:00Z", "passed": 2, "total": 3}
-    script = (f"mkdir -p ~/.stagelab && echo '{json.dumps(record)}' > "
-              "~/.stagelab/progress.jsonl && exec jupyter server --ip=0.0.0.0 --port=8888 "
-              "--ServerApp.token=smoke-token --ServerApp.base_url=/user/learner01/")
+    script = (
+        f"mkdir -p ~/.stagelab && echo '{json.dumps(record)}' > "
+        "~/.stagelab/progress.jsonl && exec jupyter server --ip=0.0.0.0 --port=8888 "
+        "--ServerApp.token=smoke-token --ServerApp.base_url=/user/learner01/"
+    )
     container = engine.client().containers.run(
-        LEARNER.ref, ["sh", "-c", script], detach=True, labels=labels(SMOKE_KIND))
+        LEARNER.ref, ["sh", "-c", script], detach=True, labels=labels(SMOKE_KIND)
+    )
     try:
         container.reload()
         address = container.attrs["NetworkSettings"]["IPAddress"]
-        url = progress_url({"status": {"podIP": address}},
-                           {"servers": {"": {"ready": True, "url": "/user/learner01/"}}})
+        url = progress_url(
+            {"status": {"podIP": address}},
+            {"servers": {"": {"ready": True, "url": "/user/learner01/"}}},
+        )
         request = urllib.request.Request(url, headers={"Authorization": "token smoke-token"})
-        answer = _when_up(lambda: json.load(urllib.request.urlopen(request, timeout=5)),
-                          container)
+        answer = _when_up(lambda: json.load(urllib.request.urlopen(request, timeout=5)), container)
         assert attempts_from_contents(answer) == [record]
     finally:
         container.remove(force=True)
 
 
 def test_the_dashboard_service_starts_as_configured_and_sends_visitors_to_the_hubs_login(built):
-    container_spec = [container for container in load_config()["hub"]["extraContainers"]
-                      if container["name"] == "dashboard"][0]
-    environment = {item["name"]: item.get("value", "a-token-the-chart-would-generate")
-                   for item in container_spec["env"]}
+    container_spec = next(
+        container
+        for container in load_config()["hub"]["extraContainers"]
+        if container["name"] == "dashboard"
+    )
+    environment = {
+        item["name"]: item.get("value", "a-token-the-chart-would-generate")
+        for item in container_spec["env"]
+    }
     container = engine.client().containers.run(
-        container_spec["image"], container_spec["command"], detach=True,
-        environment=environment, labels=labels(SMOKE_KIND))
+        container_spec["image"],
+        container_spec["command"],
+        detach=True,
+        environment=environment,
+        labels=labels(SMOKE_KIND),
+    )
     try:
         container.reload()
         address = container.attrs["NetworkSettings"]["IPAddress"]

@@ -21,8 +21,12 @@ pytestmark = pytest.mark.engine
 STARTER_FAILS = {
     "01": {"builds", "tool_from_tools", "not_reinstalled", "prints_summary"},
     "02": {"small", "no_compiler", "copies_program"},
-    "03": {"test_target_passes", "test_target_catches_bugs", "default_skips_tests",
-           "ships_no_tests"},
+    "03": {
+        "test_target_passes",
+        "test_target_catches_bugs",
+        "default_skips_tests",
+        "ships_no_tests",
+    },
     "04": {"dev_reachable", "dev_contents", "prod_runs", "prod_contents", "sizes"},
     "05": {"only_the_tool", "tool_runs", "from_scratch"},
 }
@@ -35,8 +39,11 @@ def reports(docker_engine, tmp_path_factory):
     home = tmp_path_factory.mktemp("module-home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("STAGELAB_HOME", str(home))
-        return {(each.number, which): each.check(each.path / which)
-                for each in labs.all_labs() for which in ("solution", "starter")}
+        return {
+            (each.number, which): each.check(each.path / which)
+            for each in labs.all_labs()
+            for which in ("solution", "starter")
+        }
 
 
 def test_every_lab_states_what_its_starter_fails():
@@ -86,14 +93,17 @@ def _copy_of(number: str, which: str, into: Path) -> Path:
     return folder
 
 
-def test_dockerfile_that_does_not_parse_fails_every_criterion_with_the_error(docker_engine,
-                                                                            tmp_path):
+def test_dockerfile_that_does_not_parse_fails_every_criterion_with_the_error(
+    docker_engine, tmp_path
+):
     folder = _copy_of("02", "solution", tmp_path)
     (folder / "Dockerfile").write_text("FROM gcc:12-bookworm AS build\nCOPY\n")
     report = sl.lab("02").check(folder)
     assert report.failed == [item.key for item in sl.lab("02").criteria]
-    assert all("Dockerfile line 2: COPY needs at least one argument" in outcome.detail
-               for outcome in report.outcomes), repr(report)
+    assert all(
+        "Dockerfile line 2: COPY needs at least one argument" in outcome.detail
+        for outcome in report.outcomes
+    ), repr(report)
 
 
 def test_build_that_fails_reports_the_build_error(docker_engine, tmp_path):
@@ -122,21 +132,29 @@ def test_check_records_the_attempt_but_not_a_check_of_the_solution(docker_engine
 
 
 def test_cli_exit_codes_and_progress(docker_engine, tmp_path):
-    solution = subprocess.run(STAGELAB + ["lab", "check", "02", "--dir",
-                                          str(sl.lab("02").solution_path)],
-                              capture_output=True, text=True)
+    solution = subprocess.run(
+        STAGELAB + ["lab", "check", "02", "--dir", str(sl.lab("02").solution_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert solution.returncode == 0, solution.stdout + solution.stderr
     assert "every criterion passes" in solution.stdout
-    starter = subprocess.run(STAGELAB + ["lab", "check", "02", "--dir",
-                                         str(_copy_of("02", "starter", tmp_path))],
-                             capture_output=True, text=True)
+    starter = subprocess.run(
+        STAGELAB + ["lab", "check", "02", "--dir", str(_copy_of("02", "starter", tmp_path))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert starter.returncode == 1, starter.stdout + starter.stderr
     assert "FAIL  The final image holds no compiler" in starter.stdout
-    progress = subprocess.run(STAGELAB + ["progress"], capture_output=True, text=True)
+    progress = subprocess.run(STAGELAB + ["progress"], capture_output=True, text=True, check=False)
     assert progress.returncode == 0
     row = next(line for line in progress.stdout.splitlines() if line.startswith("02-"))
     assert row.split()[1:3] == ["attempted", "1"] and row.endswith("2/5")
-    unknown = subprocess.run(STAGELAB + ["lab", "check", "99"], capture_output=True, text=True)
+    unknown = subprocess.run(
+        STAGELAB + ["lab", "check", "99"], capture_output=True, text=True, check=False
+    )
     assert unknown.returncode == 1 and "No lab '99'" in unknown.stderr
     assert "Traceback" not in unknown.stderr
 
@@ -145,14 +163,21 @@ def test_lab_01_accepts_from_tools_and_rejects_a_second_install(docker_engine, t
     folder = _copy_of("01", "solution", tmp_path)
     dockerfile = folder / "Dockerfile"
     solved = dockerfile.read_text()
-    dockerfile.write_text(solved.replace(
-        "FROM busybox:1.36 AS release\nCOPY --from=tools /usr/local/bin/summarize "
-        "/usr/local/bin/summarize\n", "FROM tools AS release\n"))
+    dockerfile.write_text(
+        solved.replace(
+            "FROM busybox:1.36 AS release\nCOPY --from=tools /usr/local/bin/summarize "
+            "/usr/local/bin/summarize\n",
+            "FROM tools AS release\n",
+        )
+    )
     assert "FROM tools AS release" in dockerfile.read_text()
     assert sl.lab("01").check(folder).passed
-    dockerfile.write_text(solved.replace(
-        "COPY --from=tools /usr/local/bin/summarize /usr/local/bin/summarize\n",
-        "COPY summarize.sh /usr/local/bin/summarize\n"))
+    dockerfile.write_text(
+        solved.replace(
+            "COPY --from=tools /usr/local/bin/summarize /usr/local/bin/summarize\n",
+            "COPY summarize.sh /usr/local/bin/summarize\n",
+        )
+    )
     assert sl.lab("01").check(folder).failed == ["tool_from_tools", "not_reinstalled"]
 
 
@@ -161,14 +186,19 @@ def test_lab_01_names_a_tool_copied_to_the_wrong_folder(docker_engine, tmp_path)
     not search; not that the stage lacks it."""
     folder = _copy_of("01", "solution", tmp_path)
     dockerfile = folder / "Dockerfile"
-    dockerfile.write_text(dockerfile.read_text().replace(
-        "COPY --from=tools /usr/local/bin/summarize /usr/local/bin/summarize",
-        "COPY --from=tools /usr/local/bin/summarize /opt/tools/"))
+    dockerfile.write_text(
+        dockerfile.read_text().replace(
+            "COPY --from=tools /usr/local/bin/summarize /usr/local/bin/summarize",
+            "COPY --from=tools /usr/local/bin/summarize /opt/tools/",
+        )
+    )
     report = sl.lab("01").check(folder)
     builds = report.outcomes[0]
     assert builds.criterion.key == "builds" and not builds.passed
-    assert "copies the tool to /opt/tools/summarize, a folder the shell does not search" \
-        in builds.detail, builds.detail
+    assert (
+        "copies the tool to /opt/tools/summarize, a folder the shell does not search"
+        in builds.detail
+    ), builds.detail
     assert "/usr/local/bin" in builds.detail  # the PATH it searches, read from the image
     starter = sl.lab("01").check(sl.lab("01").starter_path).outcomes[0]
     assert "nothing in it comes from `tools`" in starter.detail, starter.detail
@@ -178,8 +208,7 @@ def test_lab_05_names_a_tool_exported_to_the_wrong_folder(docker_engine, tmp_pat
     folder = _copy_of("05", "solution", tmp_path)
     dockerfile = folder / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text().replace("/out/tool /tool", "/out/tool /bin/tool"))
-    outcome = next(o for o in sl.lab("05").check(folder).outcomes
-                   if o.criterion.key == "tool_runs")
+    outcome = next(o for o in sl.lab("05").check(folder).outcomes if o.criterion.key == "tool_runs")
     assert not outcome.passed
     assert "the binary is in the folder, but at bin/tool" in outcome.detail, outcome.detail
 
@@ -210,8 +239,11 @@ def test_lab_04_accepts_targets_without_the_build_arg(docker_engine, tmp_path):
     folder = _copy_of("04", "solution", tmp_path)
     dockerfile = folder / "Dockerfile"
     text = dockerfile.read_text()
-    kept = [line for line in text.splitlines(keepends=True)
-            if not line.startswith(("ARG MODE", "FROM ${MODE}"))]
+    kept = [
+        line
+        for line in text.splitlines(keepends=True)
+        if not line.startswith(("ARG MODE", "FROM ${MODE}"))
+    ]
     dockerfile.write_text("".join(kept))
     assert "MODE" not in sl.parse_dockerfile(dockerfile.read_text()).global_args
     report = sl.lab("04").check(folder)
@@ -222,8 +254,9 @@ def test_lab_04_accepts_targets_without_the_build_arg(docker_engine, tmp_path):
 def test_lab_05_fails_an_export_that_carries_a_base_image(docker_engine, tmp_path):
     folder = _copy_of("05", "solution", tmp_path)
     dockerfile = folder / "Dockerfile"
-    dockerfile.write_text(dockerfile.read_text().replace("FROM scratch AS artefact",
-                                                         "FROM busybox:1.36 AS artefact"))
+    dockerfile.write_text(
+        dockerfile.read_text().replace("FROM scratch AS artefact", "FROM busybox:1.36 AS artefact")
+    )
     report = sl.lab("05").check(folder)
     assert report.failed == ["only_the_tool", "from_scratch"], repr(report)
     assert "starts from busybox:1.36" in repr(report)

@@ -29,8 +29,9 @@ def test_lab_has_task_starter_solution_checks_and_hints(each):
     solution = each.learner_files(each.solution_path)
     assert "Dockerfile" in map(str, starter)
     assert starter == solution, "the solution must hold the same files as the starter"
-    assert (each.starter_path / "Dockerfile").read_text() != \
-        (each.solution_path / "Dockerfile").read_text()
+    assert (each.starter_path / "Dockerfile").read_text() != (
+        each.solution_path / "Dockerfile"
+    ).read_text()
     assert len(each.criteria) >= 4
     assert len(each.checks.HINTS) >= 3
     assert each.title and each.goal
@@ -40,11 +41,15 @@ def test_lab_has_task_starter_solution_checks_and_hints(each):
 def test_a_failed_criterion_nudges_and_leaves_the_answer_to_the_last_hint(each):
     """The first check's messages nudge: no criterion's hint holds an instruction of the last
     hint (the answer), as `FROM tools` or `COPY --from=tools`, unless the starter has it."""
-    starter = "\n".join((each.starter_path / name).read_text()
-                        for name in each.learner_files(each.starter_path))
+    starter = "\n".join(
+        (each.starter_path / name).read_text() for name in each.learner_files(each.starter_path)
+    )
     spans = re.findall(r"`([^`]+)`", each.checks.HINTS[-1])
-    answer = {" ".join(span.split()[:2]) for span in spans
-              if span.split()[0].isupper() and span not in starter}
+    answer = {
+        " ".join(span.split()[:2])
+        for span in spans
+        if span.split()[0].isupper() and span not in starter
+    }
     assert answer, "the last hint gives the answer's instructions"
     for item in each.criteria:
         given = {words for words in answer if words in item.hint}
@@ -65,8 +70,11 @@ def test_task_notebooks_have_kernelspec_and_no_outputs():
 
     for each in ALL_LABS:
         notebook = nbformat.read(each.path / "task.ipynb", as_version=4)
-        assert notebook.metadata["kernelspec"] == {"name": "python3", "display_name": "Python 3",
-                                                   "language": "python"}
+        assert notebook.metadata["kernelspec"] == {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
         code = [cell for cell in notebook.cells if cell.cell_type == "code"]
         assert all(not cell.outputs and cell.execution_count is None for cell in code)
         assert any(f'sl.lab("{each.number}")' in cell.source for cell in code)
@@ -78,7 +86,7 @@ def test_lab_is_found_by_number_folder_or_topic(name):
 
 
 def test_unknown_lab_names_the_labs():
-    with pytest.raises(StagelabError, match="No lab '42'.*01-fix-the-pipeline"):
+    with pytest.raises(StagelabError, match=r"No lab '42'.*01-fix-the-pipeline"):
         sl.lab("42")
 
 
@@ -126,17 +134,23 @@ def test_learner_files_leave_out_the_lab_machinery(labs_copy):
     each = sl.lab("03")
     (each.path / "__pycache__").mkdir()
     (each.path / "__pycache__" / "x.pyc").write_text("")
-    assert sorted(map(str, each.learner_files())) == ["Dockerfile", "greet.py",
-                                                      "tests/test_greet.py"]
+    assert sorted(map(str, each.learner_files())) == [
+        "Dockerfile",
+        "greet.py",
+        "tests/test_greet.py",
+    ]
 
 
 def test_progress_counts_attempts_per_lab(progress_home):
     progress_home.mkdir()
-    lines = [{"lab": "01", "time": "2026-11-27T18:00:00+00:00", "passed": 1, "total": 4},
-             {"lab": "01", "time": "2026-11-27T18:05:00+00:00", "passed": 4, "total": 4},
-             {"lab": "02", "time": "2026-11-27T18:10:00+00:00", "passed": 2, "total": 5}]
+    lines = [
+        {"lab": "01", "time": "2026-11-27T18:00:00+00:00", "passed": 1, "total": 4},
+        {"lab": "01", "time": "2026-11-27T18:05:00+00:00", "passed": 4, "total": 4},
+        {"lab": "02", "time": "2026-11-27T18:10:00+00:00", "passed": 2, "total": 5},
+    ]
     (progress_home / "progress.jsonl").write_text(
-        "".join(json.dumps(line) + "\n" for line in lines) + "not json\n")
+        "".join(json.dumps(line) + "\n" for line in lines) + "not json\n"
+    )
     rows = {row["lab"][:2]: row for row in labs.progress()}
     assert rows["01"]["status"] == "passed" and rows["01"]["attempts"] == 2
     assert rows["01"]["last_attempt"] == "2026-11-27T18:05:00+00:00"
@@ -151,8 +165,9 @@ def test_without_an_engine_check_says_so_and_records_nothing(monkeypatch, progre
     report = sl.lab("02").check()
     assert not report.passed
     assert "need a Docker engine" in repr(report)
-    assert ("recorded build of the solution" in repr(report)
-            or "No recording of the solution's build exists" in repr(report))
+    assert "recorded build of the solution" in repr(
+        report
+    ) or "No recording of the solution's build exists" in repr(report)
     assert "not checked" in report._repr_html_()
     assert not labs.progress_file().exists()
 
@@ -161,7 +176,8 @@ def test_task_notebooks_are_what_the_template_makes():
     for each in ALL_LABS:
         assert (each.path / "task.ipynb").read_text() == labs.task_notebook(each), (
             f"{each.slug}/task.ipynb differs from labs/task_template.ipynb plus its task.md: "
-            "run `stagelab lab tasks`")
+            "run `stagelab lab tasks`"
+        )
 
 
 def test_working_files_are_made_from_the_starter_on_first_use(labs_copy):
@@ -171,8 +187,9 @@ def test_working_files_are_made_from_the_starter_on_first_use(labs_copy):
     assert (folder / "Dockerfile").read_text() == (each.starter_path / "Dockerfile").read_text()
     (folder / "Dockerfile").write_text("FROM busybox:1.36\n# mine\n")
     sl.lab("02")
-    assert (folder / "Dockerfile").read_text() == "FROM busybox:1.36\n# mine\n", \
+    assert (folder / "Dockerfile").read_text() == "FROM busybox:1.36\n# mine\n", (
         "a learner's own files are never overwritten"
+    )
 
 
 def test_reset_is_all_or_nothing_and_says_where_things_are(labs_copy):
@@ -183,8 +200,9 @@ def test_reset_is_all_or_nothing_and_says_where_things_are(labs_copy):
     (each.path / "notes.txt").write_text("my notes\n")
     stuck = each.path / "zz-stuck"
     stuck.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro", "tmpfs", str(stuck)],
-                             capture_output=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro", "tmpfs", str(stuck)], capture_output=True, check=False
+    )
     if mounted.returncode != 0:
         pytest.skip("this machine does not let the test mount a read-only folder")
     try:

@@ -15,10 +15,12 @@ pytestmark = pytest.mark.engine
 def test_task_notebook_runs_and_shows_the_report(docker_engine, labs_copy, each):
     folder = labs_copy / each.slug
     notebook = nbformat.read(folder / "task.ipynb", as_version=4)
-    NotebookClient(notebook, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(folder)}}).execute()
-    outputs = [output for cell in notebook.cells if cell.cell_type == "code"
-               for output in cell.outputs]
+    NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+    ).execute()
+    outputs = [
+        output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
+    ]
     assert not [output for output in outputs if output.output_type == "error"]
     shown = "\n".join(output.get("data", {}).get("text/html", "") for output in outputs)
     assert f"Lab {each.slug}: " in shown and "criteria pass" in shown

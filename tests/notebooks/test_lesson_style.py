@@ -17,8 +17,12 @@ def code_cells(lesson: Path) -> list[str]:
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda path: path.stem)
 def test_claims_are_shown_as_evidence_not_checked_by_bare_asserts(lesson):
-    bare = [line.strip() for source in code_cells(lesson) for line in source.splitlines()
-            if line.lstrip().startswith("assert ")]
+    bare = [
+        line.strip()
+        for source in code_cells(lesson)
+        for line in source.splitlines()
+        if line.lstrip().startswith("assert ")
+    ]
     assert not bare, f"use sl.claim(...) so the reader sees the check: {bare}"
 
 

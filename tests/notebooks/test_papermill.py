@@ -19,17 +19,26 @@ def _outcome(notebook_path: Path) -> dict:
 
 
 @pytest.mark.engine
-@pytest.mark.parametrize("parameters, ran, skipped", [
-    # The classic builder runs every stage above the target: the test stage is not skipped.
-    ({"builder": "classic"}, ["build", "test", "release"], []),
-    # BuildKit with the build stage as target runs that stage alone.
-    ({"target": "build"}, ["build"], ["test", "release"]),
-], ids=["classic-builder", "target-build"])
+@pytest.mark.parametrize(
+    "parameters, ran, skipped",
+    [
+        # The classic builder runs every stage above the target: the test stage is not skipped.
+        ({"builder": "classic"}, ["build", "test", "release"], []),
+        # BuildKit with the build stage as target runs that stage alone.
+        ({"target": "build"}, ["build"], ["test", "release"]),
+    ],
+    ids=["classic-builder", "target-build"],
+)
 def test_lesson_04_follows_its_parameters(docker_engine, tmp_path, parameters, ran, skipped):
     executed = tmp_path / LESSON.name
-    papermill.execute_notebook(str(LESSON), str(executed), parameters=parameters,
-                               kernel_name="python3", cwd=str(LESSON.parent),
-                               progress_bar=False)
+    papermill.execute_notebook(
+        str(LESSON),
+        str(executed),
+        parameters=parameters,
+        kernel_name="python3",
+        cwd=str(LESSON.parent),
+        progress_bar=False,
+    )
     outcome = _outcome(executed)
     assert outcome["builder"] == parameters.get("builder", "buildkit")
     assert outcome["target"] == parameters.get("target", "release")

@@ -1,13 +1,15 @@
 """binder/ installs a working stagelab on mybinder.org, where no Docker engine exists."""
 
+import functools
+import operator
 import os
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import nbformat
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 BINDER = ROOT / "binder"
@@ -23,9 +25,13 @@ def _pins(lines) -> dict[str, str]:
 def test_binder_pins_the_same_versions_as_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     runtime = _pins(project["dependencies"])
-    every = {**runtime, **_pins(sum(project["optional-dependencies"].values(), []))}
-    lines = [line for line in (BINDER / "requirements.txt").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
+    extras = functools.reduce(operator.iadd, project["optional-dependencies"].values(), [])
+    every = {**runtime, **_pins(extras)}
+    lines = [
+        line
+        for line in (BINDER / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     binder = _pins(lines)
     assert len(binder) == len(lines), "every line of binder/requirements.txt pins with =="
     assert runtime.items() <= binder.items(), "binder/requirements.txt lacks a runtime pin"
@@ -34,34 +40,73 @@ def test_binder_pins_the_same_versions_as_pyproject():
 
 
 def _run(command, timeout, **kwargs):
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, **kwargs)
-    assert done.returncode == 0, f"{' '.join(map(str, command))}:\n{done.stdout[-2000:]}\n" \
-                                 f"{done.stderr[-3000:]}"
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, **kwargs, check=False
+    )
+    assert done.returncode == 0, (
+        f"{' '.join(map(str, command))}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    )
     return done
 
 
 def test_a_fresh_binder_environment_runs_the_first_lesson_with_no_engine(tmp_path):
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], 120)
-    env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
-           "VIRTUAL_ENV": str(venv), "DOCKER_HOST": "unix:///nonexistent.sock"}
+    env = {
+        **os.environ,
+        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "VIRTUAL_ENV": str(venv),
+        "DOCKER_HOST": "unix:///nonexistent.sock",
+    }
     for name in ("PYTHONPATH", "STAGELAB_RECORD", "STAGELAB_RECORDINGS"):
         env.pop(name, None)
     # What repo2docker does: install binder/requirements.txt, then run binder/postBuild.
-    _run(["python", "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r",
-          str(BINDER / "requirements.txt")], 1500, env=env)
+    _run(
+        [
+            "python",
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-r",
+            str(BINDER / "requirements.txt"),
+        ],
+        1500,
+        env=env,
+    )
     _run([str(BINDER / "postBuild")], 600, env=env, cwd=tmp_path)
-    found = _run(["python", "-c", "import stagelab, sys; print(stagelab.__file__, sys.prefix)"],
-                 60, env=env, cwd=tmp_path).stdout.split()
+    found = _run(
+        ["python", "-c", "import stagelab, sys; print(stagelab.__file__, sys.prefix)"],
+        60,
+        env=env,
+        cwd=tmp_path,
+    ).stdout.split()
     assert found == [str(ROOT / "src" / "stagelab" / "__init__.py"), str(venv)]
     # The project's JupyterLab settings (no news pop-up) are where JupyterLab reads overrides.
     overrides = venv / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
     assert overrides.read_text() == (ROOT / "jupyter" / "settings" / "overrides.json").read_text()
     executed = tmp_path / "01_executed.ipynb"
-    _run(["papermill", str(FIRST_LESSON), str(executed), "--cwd", str(FIRST_LESSON.parent),
-          "-k", "python3"], 900, env=env, cwd=tmp_path)
-    outputs = [output for cell in nbformat.read(executed, as_version=4).cells
-               for output in cell.get("outputs", [])]
-    shown = "\n".join(str(output.get("text", "")) + str(output.get("data", ""))
-                      for output in outputs)
+    _run(
+        [
+            "papermill",
+            str(FIRST_LESSON),
+            str(executed),
+            "--cwd",
+            str(FIRST_LESSON.parent),
+            "-k",
+            "python3",
+        ],
+        900,
+        env=env,
+        cwd=tmp_path,
+    )
+    outputs = [
+        output
+        for cell in nbformat.read(executed, as_version=4).cells
+        for output in cell.get("outputs", [])
+    ]
+    shown = "\n".join(
+        str(output.get("text", "")) + str(output.get("data", "")) for output in outputs
+    )
     assert BANNER in shown

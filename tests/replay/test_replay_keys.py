@@ -1,8 +1,7 @@
 """The recording key changes with everything that decides a build's outcome, and nothing else."""
 
-from pathlib import Path
-
 import json
+from pathlib import Path
 
 import pytest
 
@@ -21,15 +20,31 @@ COPY --from=base /app.txt /app.txt
 """
 
 
-def _request(context: Path, text: str = DOCKERFILE, *, target: str | None = None,
-             builder: str = "buildkit", build_args: dict | None = None,
-             output: str | None = None, tag: str | None = None,
-             no_cache: bool = False) -> BuildRequest:
+def _request(
+    context: Path,
+    text: str = DOCKERFILE,
+    *,
+    target: str | None = None,
+    builder: str = "buildkit",
+    build_args: dict | None = None,
+    output: str | None = None,
+    tag: str | None = None,
+    no_cache: bool = False,
+) -> BuildRequest:
     (context / "Dockerfile").write_text(text)
     parsed = parse_dockerfile(text)
-    return BuildRequest(parsed, context, context / "Dockerfile", target,
-                        parsed.stage(target).ref if target else None, builder,
-                        build_args or {}, tag, no_cache, output)
+    return BuildRequest(
+        parsed,
+        context,
+        context / "Dockerfile",
+        target,
+        parsed.stage(target).ref if target else None,
+        builder,
+        build_args or {},
+        tag,
+        no_cache,
+        output,
+    )
 
 
 @pytest.fixture
@@ -102,22 +117,26 @@ def test_the_key_names_official_images_under_the_build_args(context):
 
 
 def test_call_keys_depend_on_image_and_arguments():
-    keys = {replay.call_key("run", "sha256:a", {"command": ["ls"]}),
-            replay.call_key("run", "sha256:b", {"command": ["ls"]}),
-            replay.call_key("run", "sha256:a", {"command": ["ls", "/"]}),
-            replay.call_key("files", "sha256:a", {"command": ["ls"]})}
+    keys = {
+        replay.call_key("run", "sha256:a", {"command": ["ls"]}),
+        replay.call_key("run", "sha256:b", {"command": ["ls"]}),
+        replay.call_key("run", "sha256:a", {"command": ["ls", "/"]}),
+        replay.call_key("files", "sha256:a", {"command": ["ls"]}),
+    }
     assert len(keys) == 4
 
 
-def test_a_missing_recording_names_how_the_nearest_one_differs(context, tmp_path_factory,
-                                                               monkeypatch):
+def test_a_missing_recording_names_how_the_nearest_one_differs(
+    context, tmp_path_factory, monkeypatch
+):
     folder = tmp_path_factory.mktemp("recordings")
     monkeypatch.setenv(replay.DIRECTORY_ENV, str(folder))
     recorded = replay.build_identity(_request(context, target="test"))
     (folder / "one.json").write_text(json.dumps({"identity": recorded}))
     (context / "app.txt").write_text("version 2\n")
     hint = replay.closest_difference(replay.build_identity(_request(context, target="release")))
-    assert hint == ("The nearest recording differs in target (recorded 'test'); "
-                    "context files app.txt.")
+    assert hint == (
+        "The nearest recording differs in target (recorded 'test'); context files app.txt."
+    )
     unrelated = replay.build_identity(_request(context, "FROM busybox:1.36\n"))
     assert replay.closest_difference(unrelated) == ""

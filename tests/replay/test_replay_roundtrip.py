@@ -86,8 +86,14 @@ LESSON = textwrap.dedent('''
 
 
 def _run(script, salt, builder, env):
-    done = subprocess.run([sys.executable, str(script), salt, builder], env=env,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(script), salt, builder],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.splitlines()[-1]), done.stderr
 
@@ -104,7 +110,9 @@ def recorded_and_replayed(request, docker_engine, tmp_path_factory):
     real, _ = _run(script, salt, builder, {**env, "STAGELAB_RECORD": "1"})
     replayed, stderr = _run(script, salt, builder, {**env, "DOCKER_HOST": NO_ENGINE})
     yield real, replayed, stderr, docker_engine
-    subprocess.run(["docker", "rmi", f"stagelab-replay-test:{salt}"], capture_output=True)
+    subprocess.run(
+        ["docker", "rmi", f"stagelab-replay-test:{salt}"], capture_output=True, check=False
+    )
 
 
 def test_a_replayed_build_reports_what_the_real_build_did(recorded_and_replayed):
@@ -155,8 +163,9 @@ def test_a_local_export_is_written_again(recorded_and_replayed):
 
 def test_the_banner_says_it_is_a_replay_and_of_which_engine(recorded_and_replayed):
     _, _, stderr, version = recorded_and_replayed
-    assert (f"Replayed from a real build on Docker Engine {version['Version']}, recorded on "
-            in stderr)
+    assert (
+        f"Replayed from a real build on Docker Engine {version['Version']}, recorded on " in stderr
+    )
     assert "no Docker engine is reachable here" in stderr
 
 
@@ -172,8 +181,10 @@ def test_a_build_without_recording_says_why_and_how_to_run_it(recorded_and_repla
 def test_a_failed_build_replays_as_the_same_failure(recorded_and_replayed):
     real, replayed, _, _ = recorded_and_replayed
     assert real["failed"]["exit_code"] == 1 and real["failed"]["stage"] == "final"
-    assert "failed" in replayed, ("no recording of the failed build: build() must call "
-                                  "replay.record(request, failed) when a build fails")
+    assert "failed" in replayed, (
+        "no recording of the failed build: build() must call "
+        "replay.record(request, failed) when a build fails"
+    )
     assert replayed["failed"]["replayed"]
     for field in ("stage", "line", "exit_code", "message"):
         assert replayed["failed"][field] == real["failed"][field], field

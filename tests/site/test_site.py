@@ -11,8 +11,10 @@ import pytest
 from stagelab import site
 
 GRAPH_CALLS = re.compile(r"\bsl\.graph\(|\.graph\(\)")
-CHART_CALLS = {"stagelab-timeline": re.compile(r"\bsl\.timeline\("),
-               "stagelab-sizes": re.compile(r"\bsl\.sizes\(")}
+CHART_CALLS = {
+    "stagelab-timeline": re.compile(r"\bsl\.timeline\("),
+    "stagelab-sizes": re.compile(r"\bsl\.sizes\("),
+}
 HREF = re.compile(r'href="([^"#:]+\.html)(?:#[^"]*)?"')
 
 

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from stagelab.dockerfile import parse_dockerfile
 from stagelab.classic import classic_build_options, classic_dockerfile, classic_steps
 from stagelab.context import BuildRequest, buildx_command
+from stagelab.dockerfile import parse_dockerfile
 
 TEXT = """\
 ARG BASE=busybox:1.36
@@ -15,22 +15,35 @@ COPY --from=busybox:1.36 /bin/busybox /busybox
 RUN --mount=type=bind,from=busybox:1.36,target=/bb true
 FROM tools
 """
-SUBSTITUTES = {"busybox:1.36": "stagelab/offline-busybox:1.36",
-               "gcc:12-bookworm": "stagelab/offline-gcc:12-bookworm"}
+SUBSTITUTES = {
+    "busybox:1.36": "stagelab/offline-busybox:1.36",
+    "gcc:12-bookworm": "stagelab/offline-gcc:12-bookworm",
+}
 
 
 def request(**overrides):
-    fields = dict(dockerfile=parse_dockerfile(TEXT), context_dir=Path("/ctx"),
-                  dockerfile_path=Path("/ctx/Dockerfile"), target=None, target_ref=None,
-                  builder="buildkit", build_args={}, tag=None, no_cache=False, output=None,
-                  substitutions=dict(SUBSTITUTES))
+    fields = dict(
+        dockerfile=parse_dockerfile(TEXT),
+        context_dir=Path("/ctx"),
+        dockerfile_path=Path("/ctx/Dockerfile"),
+        target=None,
+        target_ref=None,
+        builder="buildkit",
+        build_args={},
+        tag=None,
+        no_cache=False,
+        output=None,
+        substitutions=dict(SUBSTITUTES),
+    )
     fields.update(overrides)
     return BuildRequest(**fields)
 
 
 def test_buildkit_substitutes_through_named_contexts():
-    command = buildx_command(request(target="build", build_args={"X": "1"}, tag="t:1",
-                                     no_cache=True), iidfile=Path("/tmp/iid"))
+    command = buildx_command(
+        request(target="build", build_args={"X": "1"}, tag="t:1", no_cache=True),
+        iidfile=Path("/tmp/iid"),
+    )
     assert command[:4] == ["docker", "buildx", "build", "--progress=rawjson"]
     assert "--build-context" in command
     assert "busybox:1.36=docker-image://stagelab/offline-busybox:1.36" in command

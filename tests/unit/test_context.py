@@ -8,8 +8,20 @@ from stagelab.context import build_request, read_dockerfile
 DOCKERFILE = "FROM busybox:1.36\nCOPY . /ctx\n"
 
 
-@pytest.mark.parametrize("name", ["../../somewhere/x.txt", "a/../../x.txt", "/etc/stagelab-x",
-                                  "..", ".", "", "a\x00b", "Dockerfile", "./Dockerfile"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../../somewhere/x.txt",
+        "a/../../x.txt",
+        "/etc/stagelab-x",
+        "..",
+        ".",
+        "",
+        "a\x00b",
+        "Dockerfile",
+        "./Dockerfile",
+    ],
+)
 def test_file_names_outside_the_context_are_refused_before_anything_is_written(tmp_path, name):
     target = tmp_path / "inside" / "deep"
     target.mkdir(parents=True)
@@ -31,8 +43,9 @@ def test_an_absolute_path_never_overwrites_a_file(tmp_path):
 
 
 def test_names_inside_the_context_are_written_there():
-    with build_request(DOCKERFILE, files={"app/src/main.c": "int main;", "b.bin": b"\x00\x01"}) \
-            as request:
+    with build_request(
+        DOCKERFILE, files={"app/src/main.c": "int main;", "b.bin": b"\x00\x01"}
+    ) as request:
         assert (request.context_dir / "app/src/main.c").read_text() == "int main;"
         assert (request.context_dir / "b.bin").read_bytes() == b"\x00\x01"
         assert request.context_dir.name.startswith("stagelab-context-")
@@ -63,7 +76,7 @@ def test_a_one_line_dockerfile_is_text_not_a_path():
 def test_a_dockerfile_that_is_not_utf8_names_its_line(tmp_path):
     path = tmp_path / "Dockerfile"
     path.write_bytes(b"FROM busybox:1.36\nRUN echo caf\xe9\n")
-    with pytest.raises(sl.DockerfileError, match="line 2: .* is not UTF-8"):
+    with pytest.raises(sl.DockerfileError, match=r"line 2: .* is not UTF-8"):
         read_dockerfile(path)
     with pytest.raises(sl.DockerfileError, match="line 2"):
         with build_request(tmp_path):

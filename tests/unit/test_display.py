@@ -7,9 +7,8 @@ import shutil
 import pytest
 
 import stagelab as sl
-from stagelab import BuildFailed, BuildResult, Step
+from stagelab import BuildFailed, BuildResult, Step, builds, magic, progress
 from stagelab.dockerfile import parse_dockerfile
-from stagelab import builds, magic, progress
 from stagelab.progress import Progress
 from stagelab.render import graphs
 from stagelab.render.html import human_size, progress_html, summary_html
@@ -31,14 +30,23 @@ COPY --from=busybox:1.36 /bin/busybox /busybox
 """
 
 
-def result(builder="buildkit", target=None, statuses=None, steps=(), duration=2.0,
-           size=2_000_000, **extra):
+def result(
+    builder="buildkit", target=None, statuses=None, steps=(), duration=2.0, size=2_000_000, **extra
+):
     parsed = parse_dockerfile(DOCKERFILE)
-    statuses = statuses or {"base": "built", "build": "cached", "test": "skipped",
-                            "final": "built"}
-    return BuildResult(builder=builder, target=target, dockerfile=parsed,
-                       stage_status=statuses, steps=list(steps), image_id="sha256:" + "ab" * 32,
-                       size_bytes=size, duration_s=duration, log="", **extra)
+    statuses = statuses or {"base": "built", "build": "cached", "test": "skipped", "final": "built"}
+    return BuildResult(
+        builder=builder,
+        target=target,
+        dockerfile=parsed,
+        stage_status=statuses,
+        steps=list(steps),
+        image_id="sha256:" + "ab" * 32,
+        size_bytes=size,
+        duration_s=duration,
+        log="",
+        **extra,
+    )
 
 
 def edge_kinds(graph):
@@ -80,9 +88,11 @@ def test_graph_plan_depends_on_target_and_builder():
     classic = sl.graph(DOCKERFILE, target="test", builder="classic")
     assert classic.highlighted == {"base", "build"}
     assert classic.refusal.line == 5 and "--mount" in str(classic.refusal)
-    assert sl.graph(DOCKERFILE.replace("RUN --mount=type=bind,from=base,target=/b cp /b/",
-                                       "RUN cp /"), target="test",
-                    builder="classic").highlighted == {"base", "build", "test"}
+    assert sl.graph(
+        DOCKERFILE.replace("RUN --mount=type=bind,from=base,target=/b cp /b/", "RUN cp /"),
+        target="test",
+        builder="classic",
+    ).highlighted == {"base", "build", "test"}
 
 
 def test_graph_accepts_a_parsed_dockerfile_and_build_args():
@@ -93,13 +103,18 @@ def test_graph_accepts_a_parsed_dockerfile_and_build_args():
 
 def test_result_graph_colours_nodes_by_status():
     graph = result().graph()
-    assert graph.statuses == {"base": "built", "build": "cached", "test": "skipped",
-                              "final": "built"}
+    assert graph.statuses == {
+        "base": "built",
+        "build": "cached",
+        "test": "skipped",
+        "final": "built",
+    }
     assert graph.nodes["base"].fill == STATUS_COLORS["built"]
     assert graph.nodes["build"].fill == STATUS_COLORS["cached"]
     assert graph.nodes["test"].fill == STATUS_COLORS["skipped"]
-    failed = result(statuses={"base": "failed", "build": "skipped", "test": "skipped",
-                              "final": "skipped"}).graph()
+    failed = result(
+        statuses={"base": "failed", "build": "skipped", "test": "skipped", "final": "skipped"}
+    ).graph()
     assert failed.nodes["base"].fill == STATUS_COLORS["failed"]
 
 
@@ -108,30 +123,51 @@ def test_graph_renders_inline_svg_with_legend():
     graph = result().graph()
     svg = html.unescape(graph.svg)
     assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
-    for word in ("base", "build", "final (target)", "busybox:1.36", "cached", "skipped",
-                 "COPY --from"):
+    for word in (
+        "base",
+        "build",
+        "final (target)",
+        "busybox:1.36",
+        "cached",
+        "skipped",
+        "COPY --from",
+    ):
         assert word in svg
     assert graph._repr_html_().startswith("<div class='stagelab-graph'><svg")
     assert "stroke-dasharray" in svg  # dashed and dotted edges
 
 
 def test_timeline_rows_follow_each_builds_steps():
-    buildkit = result(steps=[Step("base", "RUN echo base", 2, "built", 0.5, 0.1),
-                             Step("test", "RUN echo testing", 8, "built", 0.4, 0.1),
-                             Step("final", "COPY --from=build", 10, "built", 0.1, 1.0)],
-                      duration=1.2)
-    classic = result("classic", steps=[Step("base", "FROM busybox:1.36 AS base", 1, "cached",
-                                            0.0, 0.0),
-                                       Step("base", "RUN echo base", 2, "built", 0.5, 0.0),
-                                       Step("test", "RUN echo testing", 8, "built", 0.4, 0.5)],
-                     duration=3.0)
+    buildkit = result(
+        steps=[
+            Step("base", "RUN echo base", 2, "built", 0.5, 0.1),
+            Step("test", "RUN echo testing", 8, "built", 0.4, 0.1),
+            Step("final", "COPY --from=build", 10, "built", 0.1, 1.0),
+        ],
+        duration=1.2,
+    )
+    classic = result(
+        "classic",
+        steps=[
+            Step("base", "FROM busybox:1.36 AS base", 1, "cached", 0.0, 0.0),
+            Step("base", "RUN echo base", 2, "built", 0.5, 0.0),
+            Step("test", "RUN echo testing", 8, "built", 0.4, 0.5),
+        ],
+        duration=3.0,
+    )
     chart = sl.timeline(buildkit, classic)
     assert chart.labels == ["buildkit", "classic"]
     rows = [(r.build, r.stage, r.start, r.end) for r in chart.rows]
-    assert rows[:3] == [("buildkit", "base", 0.1, 0.6), ("buildkit", "test", 0.1, 0.5),
-                        ("buildkit", "final", 1.0, 1.1)]
-    assert rows[3:] == [("classic", "base", 0.0, 0.0), ("classic", "base", 0.0, 0.5),
-                        ("classic", "test", 0.5, 0.9)]
+    assert rows[:3] == [
+        ("buildkit", "base", 0.1, 0.6),
+        ("buildkit", "test", 0.1, 0.5),
+        ("buildkit", "final", 1.0, 1.1),
+    ]
+    assert rows[3:] == [
+        ("classic", "base", 0.0, 0.0),
+        ("classic", "base", 0.0, 0.5),
+        ("classic", "test", 0.5, 0.9),
+    ]
     assert chart.span == 3.0  # one time axis: the longest build
     assert chart.svg.count('id="stagelab-step-') == 6
     assert chart.lanes("buildkit") == ["base", "build", "test", "final"]
@@ -147,20 +183,29 @@ def test_timeline_labels():
 
 
 def test_compare_gives_one_row_per_stage_and_one_column_per_build():
-    table = sl.compare({"classic": result("classic", statuses={
-        "base": "built", "build": "built", "test": "built", "final": "built"}),
-        "BuildKit": result()})
+    table = sl.compare(
+        {
+            "classic": result(
+                "classic",
+                statuses={"base": "built", "build": "built", "test": "built", "final": "built"},
+            ),
+            "BuildKit": result(),
+        }
+    )
     assert table.columns == ["stage", "classic", "BuildKit"]
-    assert table.rows == [["base", "built", "built"], ["build", "built", "cached"],
-                          ["test", "built", "skipped"], ["final", "built", "built"]]
+    assert table.rows == [
+        ["base", "built", "built"],
+        ["build", "built", "cached"],
+        ["test", "built", "skipped"],
+        ["final", "built", "built"],
+    ]
     assert "stagelab-compare" in table._repr_html_()
     assert "skipped" in repr(table)
 
 
 def test_sizes_from_results():
     chart = sl.sizes({"small": result(size=2_000_000), "big": result(size=80_000_000)})
-    assert [(r.label, r.size) for r in chart.rows] == [("small", 2_000_000),
-                                                      ("big", 80_000_000)]
+    assert [(r.label, r.size) for r in chart.rows] == [("small", 2_000_000), ("big", 80_000_000)]
     assert "80.0 MB" in chart.svg and "2.0 MB" in chart.svg
     with pytest.raises(ValueError):
         sl.sizes({"none": result(size=None)})
@@ -168,7 +213,12 @@ def test_sizes_from_results():
 
 def test_human_size():
     assert [human_size(n) for n in (0, 999, 1500, 2_000_000, 3_100_000_000)] == [
-        "0 B", "999 B", "1.5 kB", "2.0 MB", "3.1 GB"]
+        "0 B",
+        "999 B",
+        "1.5 kB",
+        "2.0 MB",
+        "3.1 GB",
+    ]
 
 
 def test_summary_shows_stages_steps_seconds_and_size():
@@ -193,14 +243,22 @@ def test_board_starts_planned_stages_waiting_and_ends_from_the_result():
     board = Recording()
     board.start(parse_dockerfile(DOCKERFILE), "buildkit", None)
     assert {r.ref: r.state for r in board.rows.values()} == {
-        "base": "waiting", "build": "waiting", "test": "skipped", "final": "waiting"}
+        "base": "waiting",
+        "build": "waiting",
+        "test": "skipped",
+        "final": "waiting",
+    }
     board.stage("base", "running", "[base 1/2] RUN echo base")
     board.stage("base", "done", "[base 1/2] RUN echo base")
     board.stage("build", "running", "[build 1/2] RUN ...")
     assert board.seen == [("base", "running"), ("base", "done"), ("build", "running")]
     board.finish(result(steps=[Step("base", "RUN echo base", 2, "built", 0.5, 0.1)]))
     assert {r.ref: r.state for r in board.rows.values()} == {
-        "base": "done", "build": "cached", "test": "skipped", "final": "done"}
+        "base": "done",
+        "build": "cached",
+        "test": "skipped",
+        "final": "done",
+    }
     assert board.rows["base"].elapsed(0) == 0.5
 
 
@@ -208,8 +266,9 @@ def test_board_marks_the_failed_stage():
     board = Recording()
     board.start(parse_dockerfile(DOCKERFILE), "classic", None)
     board.stage("base", "running", "RUN echo base")
-    error = BuildFailed(stage="base", instruction="RUN echo base", line=2, exit_code=1,
-                        log_tail="boom")
+    error = BuildFailed(
+        stage="base", instruction="RUN echo base", line=2, exit_code=1, log_tail="boom"
+    )
     board.finish(None, error)
     assert board.rows["base"].state == "failed"
     assert board.rows["final"].state == "skipped"
@@ -257,11 +316,18 @@ class Shell:
 
 
 def test_magic_options():
-    options = magic.parse_options("--target build --builder classic --tag demo:1 "
-                                  "--build-arg A=1 --build-arg B='two words' --no-cache "
-                                  "--name out")
+    options = magic.parse_options(
+        "--target build --builder classic --tag demo:1 "
+        "--build-arg A=1 --build-arg B='two words' --no-cache "
+        "--name out"
+    )
     assert (options.target, options.builder, options.tag, options.no_cache, options.name) == (
-        "build", "classic", "demo:1", True, "out")
+        "build",
+        "classic",
+        "demo:1",
+        True,
+        "out",
+    )
     assert options.build_arg == ["A=1", "B=two words"]
     with pytest.raises(sl.StagelabError, match="usage"):
         magic.parse_options("--builder podman")
@@ -288,9 +354,8 @@ def test_magic_builds_the_cell_and_stores_the_result(monkeypatch):
 
     monkeypatch.setattr(builds, "build", fake_build)
     shell = Shell()
-    magic.dockerfile_magic("--target build --build-arg A=1 --name out", "FROM x AS build\n",
-                           shell)
-    (context, options), = calls
+    magic.dockerfile_magic("--target build --build-arg A=1 --name out", "FROM x AS build\n", shell)
+    ((context, options),) = calls
     assert context == "FROM x AS build\n"
     assert options["target"] == "build" and options["build_args"] == {"A": "1"}
     assert options["builder"] == "buildkit" and options["no_cache"] is False
@@ -311,4 +376,4 @@ def test_extension_registers_the_cell_magic():
 def test_graph_without_dot_says_how_to_get_it(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(sl.ProvisionError, match="stagelab setup"):
-        sl.graph(DOCKERFILE).svg
+        _ = sl.graph(DOCKERFILE).svg

@@ -54,8 +54,9 @@ def test_classic_plan_runs_every_stage_up_to_the_target():
 
 
 def test_names_match_case_insensitively_except_in_buildkit_from():
-    parsed = parse_dockerfile("FROM busybox:1.36 AS Builder\nRUN true\n"
-                              "FROM BUILDER AS Final\nCOPY --from=bUiLdEr /x /x\n")
+    parsed = parse_dockerfile(
+        "FROM busybox:1.36 AS Builder\nRUN true\nFROM BUILDER AS Final\nCOPY --from=bUiLdEr /x /x\n"
+    )
     builder, final = parsed.resolve(builder="classic")
     assert builder.ref == "builder" and builder.name == "Builder"
     assert final.parent is builder and final.sources == ["builder"]
@@ -63,13 +64,13 @@ def test_names_match_case_insensitively_except_in_buildkit_from():
     # BuildKit stores stage names lowercased but looks FROM's word up as written
     # (convert.go, dispatchStates.addState): BUILDER is then an image name, and an invalid one.
     assert parsed.stages[1].parent is None and parsed.stages[1].sources == ["builder"]
-    with pytest.raises(DockerfileError, match="invalid reference format.*write FROM builder"):
+    with pytest.raises(DockerfileError, match=r"invalid reference format.*write FROM builder"):
         parsed.plan("FINAL")
 
 
 def test_from_a_number_is_an_image_but_copy_from_a_number_is_a_stage():
     parsed = parse_dockerfile("FROM busybox:1.36\nRUN true\nFROM 0\nCOPY --from=0 /a /a\n")
-    first, second = parsed.stages
+    _first, second = parsed.stages
     assert second.parent is None and second.base == "0"
     assert second.sources == ["0"]
     assert parsed.plan() == ["0", "1"]
@@ -85,9 +86,11 @@ def test_copy_from_an_image_is_not_a_stage_dependency():
 
 
 def test_run_mount_from_is_a_dependency():
-    text = ("FROM busybox:1.36 AS tools\nRUN echo t > /t\n"
-            "FROM busybox:1.36 AS unused\nRUN true\n"
-            "FROM busybox:1.36\nRUN --mount=type=bind,from=tools,source=/t,target=/mnt/t cat /mnt/t\n")
+    text = (
+        "FROM busybox:1.36 AS tools\nRUN echo t > /t\n"
+        "FROM busybox:1.36 AS unused\nRUN true\n"
+        "FROM busybox:1.36\nRUN --mount=type=bind,from=tools,source=/t,target=/mnt/t cat /mnt/t\n"
+    )
     parsed = parse_dockerfile(text)
     assert parsed.stages[2].sources == ["tools"]
     assert parsed.plan() == ["tools", "2"]
@@ -96,19 +99,23 @@ def test_run_mount_from_is_a_dependency():
 
 
 def test_arg_before_from_substitutes_defaults_and_build_args():
-    text = ("ARG VARIANT=dev\nFROM busybox:1.36 AS dev\nRUN true\n"
-            "FROM busybox:1.36 AS prod\nRUN true\nFROM ${VARIANT} AS final\n")
+    text = (
+        "ARG VARIANT=dev\nFROM busybox:1.36 AS dev\nRUN true\n"
+        "FROM busybox:1.36 AS prod\nRUN true\nFROM ${VARIANT} AS final\n"
+    )
     parsed = parse_dockerfile(text)
     assert parsed.stages[2].base == "dev"
     assert parsed.plan() == ["dev", "final"]
     assert parsed.plan(build_args={"VARIANT": "prod"}) == ["prod", "final"]
-    assert parsed.plan(builder="classic", build_args={"VARIANT": "prod"}) == \
-        ["dev", "prod", "final"]
+    assert parsed.plan(builder="classic", build_args={"VARIANT": "prod"}) == [
+        "dev",
+        "prod",
+        "final",
+    ]
 
 
 def test_arg_expansion_forms():
-    text = ("ARG REPO=busybox\nARG TAG\nFROM ${REPO}:${TAG:-1.36}\n"
-            "FROM $REPO${TAG:+:$TAG}\n")
+    text = "ARG REPO=busybox\nARG TAG\nFROM ${REPO}:${TAG:-1.36}\nFROM $REPO${TAG:+:$TAG}\n"
     first, second = parse_dockerfile(text).stages
     assert first.base == "busybox:1.36"
     assert second.base == "busybox"
@@ -135,14 +142,17 @@ def test_escape_directive_joins_backtick_lines():
     assert parsed.stages[1].parent is parsed.stages[0]
 
 
-@pytest.mark.parametrize("text, line, words", [
-    ("FROM busybox:1.36\nFOOBAR x\n", 2, "unknown instruction FOOBAR"),
-    ("FROM busybox:1.36\nRUN\n", 2, "RUN needs at least one argument"),
-    ("RUN echo hi\nFROM busybox:1.36\n", 1, "before the first FROM"),
-    ("FROM busybox:1.36 AS\n", 1, "AS name"),
-    ("FROM busybox:1.36 AS 1st\n", 1, "invalid stage name"),
-    ("FROM busybox:1.36\nRUN <<EOT\necho never closed\n", 2, "unterminated heredoc"),
-])
+@pytest.mark.parametrize(
+    "text, line, words",
+    [
+        ("FROM busybox:1.36\nFOOBAR x\n", 2, "unknown instruction FOOBAR"),
+        ("FROM busybox:1.36\nRUN\n", 2, "RUN needs at least one argument"),
+        ("RUN echo hi\nFROM busybox:1.36\n", 1, "before the first FROM"),
+        ("FROM busybox:1.36 AS\n", 1, "AS name"),
+        ("FROM busybox:1.36 AS 1st\n", 1, "invalid stage name"),
+        ("FROM busybox:1.36\nRUN <<EOT\necho never closed\n", 2, "unterminated heredoc"),
+    ],
+)
 def test_malformed_dockerfiles_name_the_line(text, line, words):
     with pytest.raises(DockerfileError) as caught:
         parse_dockerfile(text)
@@ -151,14 +161,21 @@ def test_malformed_dockerfiles_name_the_line(text, line, words):
     assert f"line {line}" in str(caught.value)
 
 
-@pytest.mark.parametrize("text, builder, line, words", [
-    ("FROM busybox:1.36 AS a\nFROM busybox:1.36 AS A\n", "classic", 2,
-     "a stage name already used"),
-    ("FROM busybox:1.36\nCOPY --from=3 /a /a\n", "buildkit", 2, "invalid stage index 3"),
-    ("FROM busybox:1.36\nCOPY --from=3 /a /a\n", "classic", 2, "index out of bounds"),
-    ("ARG EMPTY\nFROM ${EMPTY}\n", "buildkit", 2, "should not be blank"),
-    ("ARG EMPTY\nFROM ${EMPTY}\n", "classic", 2, "should not be blank"),
-])
+@pytest.mark.parametrize(
+    "text, builder, line, words",
+    [
+        (
+            "FROM busybox:1.36 AS a\nFROM busybox:1.36 AS A\n",
+            "classic",
+            2,
+            "a stage name already used",
+        ),
+        ("FROM busybox:1.36\nCOPY --from=3 /a /a\n", "buildkit", 2, "invalid stage index 3"),
+        ("FROM busybox:1.36\nCOPY --from=3 /a /a\n", "classic", 2, "index out of bounds"),
+        ("ARG EMPTY\nFROM ${EMPTY}\n", "buildkit", 2, "should not be blank"),
+        ("ARG EMPTY\nFROM ${EMPTY}\n", "classic", 2, "should not be blank"),
+    ],
+)
 def test_what_a_builder_refuses_parses_and_plan_refuses(text, builder, line, words):
     parsed = parse_dockerfile(text)
     with pytest.raises(DockerfileError) as caught:
@@ -168,7 +185,7 @@ def test_what_a_builder_refuses_parses_and_plan_refuses(text, builder, line, wor
 
 
 def test_an_empty_dockerfile_says_what_is_missing():
-    with pytest.raises(DockerfileError, match="no FROM|no instructions"):
+    with pytest.raises(DockerfileError, match=r"no FROM|no instructions"):
         parse_dockerfile("# nothing here\n")
 
 

@@ -25,19 +25,28 @@ COPY --from=1 /unnamed.txt /app/unnamed.txt
 
 def result(builder="buildkit", **extra):
     statuses = {"greeter": "built", "1": "built", "release": "built"}
-    return BuildResult(builder=builder, target=None, dockerfile=parse_dockerfile(DOCKERFILE),
-                       stage_status=statuses, steps=[Step("greeter", "RUN echo hi", 2, "built",
-                                                          0.2, 0.1)],
-                       image_id="sha256:" + "cd" * 32, size_bytes=120, duration_s=0.5, log="",
-                       **extra)
+    return BuildResult(
+        builder=builder,
+        target=None,
+        dockerfile=parse_dockerfile(DOCKERFILE),
+        stage_status=statuses,
+        steps=[Step("greeter", "RUN echo hi", 2, "built", 0.2, 0.1)],
+        image_id="sha256:" + "cd" * 32,
+        size_bytes=120,
+        duration_s=0.5,
+        log="",
+        **extra,
+    )
 
 
 # ---------------------------------------------------------------- claims
 
+
 def test_a_claim_that_holds_shows_as_a_checked_line_and_returns_nothing(capsys):
     assert sl.claim("BuildKit skipped the `test` stage", True, seen={"test": "skipped"}) is None
     assert capsys.readouterr().err == (
-        "stagelab: checked: BuildKit skipped the `test` stage (seen: test: skipped)\n")
+        "stagelab: checked: BuildKit skipped the `test` stage (seen: test: skipped)\n"
+    )
 
 
 def test_a_claim_that_does_not_hold_fails_like_assert_naming_what_was_seen(capsys):
@@ -67,6 +76,7 @@ def test_claim_html_marks_the_claim_and_shows_code_as_code():
 
 # ---------------------------------------------------------------- one view per build
 
+
 class Handle:
     def __init__(self):
         self.shown = []
@@ -77,8 +87,11 @@ class Handle:
 
 def test_a_build_shown_by_its_board_is_not_shown_again_as_the_cells_value(monkeypatch):
     handle, displayed = Handle(), []
-    monkeypatch.setattr(progress, "display", lambda *args, **kwargs: (
-        handle if kwargs.get("display_id") else displayed.append(args)))
+    monkeypatch.setattr(
+        progress,
+        "display",
+        lambda *args, **kwargs: handle if kwargs.get("display_id") else displayed.append(args),
+    )
     monkeypatch.setattr(progress, "current_cell", lambda: 7)
     board = progress.WidgetProgress()
     built = result()
@@ -89,15 +102,21 @@ def test_a_build_shown_by_its_board_is_not_shown_again_as_the_cells_value(monkey
     assert displayed == []  # the same cell: nothing repeats it
     monkeypatch.setattr(progress, "current_cell", lambda: 8)
     progress.show_result(built)
-    (bundle,), = [args[:1] for args in displayed]
+    ((bundle,),) = [args[:1] for args in displayed]
     assert f"data-build='{built.number}'" in bundle["text/html"]  # a later cell shows it
 
 
 def test_a_failure_its_board_showed_is_not_repeated_as_a_traceback(monkeypatch):
     handle = Handle()
     monkeypatch.setattr(progress, "display", lambda *args, **kwargs: handle)
-    failure = BuildFailed(stage="app", instruction="RUN greet", line=8, exit_code=127,
-                          log_tail="greet: not found", result=result())
+    failure = BuildFailed(
+        stage="app",
+        instruction="RUN greet",
+        line=8,
+        exit_code=127,
+        log_tail="greet: not found",
+        result=result(),
+    )
     assert "not found" in failure._render_traceback_()[0]
     board = progress.WidgetProgress()
     board.start(failure.result.dockerfile, "buildkit", None)
@@ -105,8 +124,8 @@ def test_a_failure_its_board_showed_is_not_repeated_as_a_traceback(monkeypatch):
     assert "Build failed in stage 'app'" in html.unescape(handle.shown[-1])
     assert f"data-build='{failure.result.number}'" in handle.shown[-1]
     assert failure._render_traceback_() == [
-        "BuildFailed: Build failed in stage 'app', Dockerfile line 8, exit code 127 "
-        "(shown above)"]
+        "BuildFailed: Build failed in stage 'app', Dockerfile line 8, exit code 127 (shown above)"
+    ]
 
 
 def test_builds_are_numbered_in_the_order_they_are_made():
@@ -117,6 +136,7 @@ def test_builds_are_numbered_in_the_order_they_are_made():
 
 
 # ---------------------------------------------------------------- tables laid out for reading
+
 
 def test_progress_rows_show_the_whole_step_left_aligned():
     step = "RUN " + "x" * 200
@@ -146,34 +166,60 @@ def test_stage_table_lists_each_stage_its_lines_and_what_it_copies():
     assert table.rows == [
         ["greeter", 0, "FROM busybox:1.36", "1-2", ""],
         ["1", 1, "FROM busybox:1.36", "4-5", ""],
-        ["release", 2, "FROM scratch", "7-9", "greeter (COPY --from), 1 (COPY --from)"]]
+        ["release", 2, "FROM scratch", "7-9", "greeter (COPY --from), 1 (COPY --from)"],
+    ]
     toolbox = sl.stage_table("FROM scratch\nCOPY --from=busybox:1.36 /bin/busybox /busybox\n")
     assert toolbox.rows[0][4] == "busybox:1.36 (COPY --from, an image)"
 
 
 def test_layers_show_the_base_image_as_one_row(monkeypatch):
-    base = [{"size": 70_000_000, "instruction": "", "comment": "Imported from -"},
-            {"size": 300_000_000, "instruction": "RUN /bin/sh -c apt-get install gcc # buildkit",
-             "comment": "buildkit.dockerfile.v0"}]
-    mine = [{"size": 0, "instruction": "WORKDIR /src", "comment": ""},
-            {"size": 16_000, "instruction": "RUN |1 A=b /bin/sh -c gcc -o /hello hello.c "
-                                            "# buildkit", "comment": ""}]
+    base = [
+        {"size": 70_000_000, "instruction": "", "comment": "Imported from -"},
+        {
+            "size": 300_000_000,
+            "instruction": "RUN /bin/sh -c apt-get install gcc # buildkit",
+            "comment": "buildkit.dockerfile.v0",
+        },
+    ]
+    mine = [
+        {"size": 0, "instruction": "WORKDIR /src", "comment": ""},
+        {
+            "size": 16_000,
+            "instruction": "RUN |1 A=b /bin/sh -c gcc -o /hello hello.c # buildkit",
+            "comment": "",
+        },
+    ]
     histories = {"sha256:" + "cd" * 32: base + mine, "stagelab/offline-gcc:12-bookworm": base}
     monkeypatch.setattr(display, "history", histories.__getitem__)
-    built = BuildResult(builder="buildkit", target=None,
-                        dockerfile=parse_dockerfile("FROM gcc:12-bookworm\nWORKDIR /src\n"
-                                                    "RUN gcc -o /hello hello.c\n"),
-                        stage_status={"0": "built"}, steps=[], image_id="sha256:" + "cd" * 32,
-                        size_bytes=370_016_000, duration_s=1.0, log="",
-                        substitutions={"gcc:12-bookworm": "stagelab/offline-gcc:12-bookworm"})
+    built = BuildResult(
+        builder="buildkit",
+        target=None,
+        dockerfile=parse_dockerfile(
+            "FROM gcc:12-bookworm\nWORKDIR /src\nRUN gcc -o /hello hello.c\n"
+        ),
+        stage_status={"0": "built"},
+        steps=[],
+        image_id="sha256:" + "cd" * 32,
+        size_bytes=370_016_000,
+        duration_s=1.0,
+        log="",
+        substitutions={"gcc:12-bookworm": "stagelab/offline-gcc:12-bookworm"},
+    )
     table = sl.layers(built)
     assert table.rows == [
-        [1, "370.0 MB", "FROM gcc:12-bookworm (served by the stand-in "
-                        "stagelab/offline-gcc:12-bookworm): the base image's 2 layers"],
+        [
+            1,
+            "370.0 MB",
+            "FROM gcc:12-bookworm (served by the stand-in "
+            "stagelab/offline-gcc:12-bookworm): the base image's 2 layers",
+        ],
         [2, "0 B", "WORKDIR /src"],
-        [3, "16.0 kB", "RUN gcc -o /hello hello.c"]]
+        [3, "16.0 kB", "RUN gcc -o /hello hello.c"],
+    ]
     assert "white-space:nowrap" in table._repr_html_()  # sizes stay on one line
     # An image given by name has no known base: every layer is a row, none left empty.
     by_name = sl.layers("stagelab/offline-gcc:12-bookworm")
-    assert [row[2] for row in by_name.rows] == ["(no instruction recorded)",
-                                                "RUN apt-get install gcc"]
+    assert [row[2] for row in by_name.rows] == [
+        "(no instruction recorded)",
+        "RUN apt-get install gcc",
+    ]

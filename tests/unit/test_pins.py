@@ -1,8 +1,9 @@
 """pyproject.toml, environment.yml and binder/ pin the same dependencies alike."""
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 PIN = re.compile(r"^\s*-?\s*([A-Za-z0-9_.-]+)==([^\s#]+)", re.MULTILINE)
@@ -11,7 +12,8 @@ PIN = re.compile(r"^\s*-?\s*([A-Za-z0-9_.-]+)==([^\s#]+)", re.MULTILINE)
 def pyproject_pins() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     requirements = project["dependencies"] + [
-        r for extra in project["optional-dependencies"].values() for r in extra]
+        r for extra in project["optional-dependencies"].values() for r in extra
+    ]
     pins = dict(PIN.findall("\n".join(requirements)))
     assert len(pins) == len(requirements), "every dependency is pinned with =="
     return {name.lower(): version for name, version in pins.items()}

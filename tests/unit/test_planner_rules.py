@@ -7,18 +7,30 @@ import time
 import pytest
 
 from stagelab import DockerfileError
-from stagelab.dockerfile import parse_dockerfile
-from stagelab.dockerfile import expand
+from stagelab.dockerfile import expand, parse_dockerfile
 from stagelab.dockerfile.platforms import platform_args, split_platform
 
 
-@pytest.mark.parametrize("word, expected", [
-    ("${P#linux/}", "amd64"), ("${P##*/}", "amd64"), ("${P%/amd64}", "linux"),
-    ("${P%%/*}", "linux"), ('${UNSET:-"quoted"}', "quoted"), ("${P:+word}", "word"),
-    ("${EMPTY:-d}", "d"), ("${EMPTY-d}", ""), ("${P/amd/AMD}", "linux/AMD64"),
-    ("${P//a/_}", "linux/_md64"), ("'$P'", "$P"), ('"$P"x', "linux/amd64x"), ("a\\$P", "a$P"),
-    ("$UNSET", ""), ("$", "$"),
-])
+@pytest.mark.parametrize(
+    "word, expected",
+    [
+        ("${P#linux/}", "amd64"),
+        ("${P##*/}", "amd64"),
+        ("${P%/amd64}", "linux"),
+        ("${P%%/*}", "linux"),
+        ('${UNSET:-"quoted"}', "quoted"),
+        ("${P:+word}", "word"),
+        ("${EMPTY:-d}", "d"),
+        ("${EMPTY-d}", ""),
+        ("${P/amd/AMD}", "linux/AMD64"),
+        ("${P//a/_}", "linux/_md64"),
+        ("'$P'", "$P"),
+        ('"$P"x', "linux/amd64x"),
+        ("a\\$P", "a$P"),
+        ("$UNSET", ""),
+        ("$", "$"),
+    ],
+)
 def test_words_expand_as_buildkits_shell_lexer_does(word, expected):
     assert expand(word, {"P": "linux/amd64", "EMPTY": ""}) == expected
 
@@ -35,16 +47,21 @@ def test_platform_args_are_normalised_as_containerd_does():
     assert split_platform("linux/arm64/v8") == ("linux", "arm64", "")
     args = platform_args("linux/arm/v6", "linux/amd64")
     assert (args["TARGETPLATFORM"], args["TARGETARCH"], args["TARGETVARIANT"]) == (
-        "linux/arm/v6", "arm", "v6")
+        "linux/arm/v6",
+        "arm",
+        "v6",
+    )
     assert args["BUILDOS"] == "linux" and args["BUILDARCH"] == "amd64"
     with pytest.raises(ValueError, match="linux/amd64"):
         split_platform("amd64")
 
 
 def test_platform_args_pick_the_stage_and_an_arg_may_override_them():
-    text = ("ARG TARGETOS=plan9\nFROM busybox:1.36 AS use-plan9\nRUN true\n"
-            "FROM busybox:1.36 AS bin-arm64\nRUN true\nFROM use-$TARGETOS AS a\n"
-            "FROM bin-${TARGETARCH} AS b\n")
+    text = (
+        "ARG TARGETOS=plan9\nFROM busybox:1.36 AS use-plan9\nRUN true\n"
+        "FROM busybox:1.36 AS bin-arm64\nRUN true\nFROM use-$TARGETOS AS a\n"
+        "FROM bin-${TARGETARCH} AS b\n"
+    )
     parsed = parse_dockerfile(text)
     assert parsed.plan("a", platform="linux/amd64") == ["use-plan9", "a"]
     assert parsed.plan("b", platform="linux/arm64") == ["bin-arm64", "b"]
@@ -53,18 +70,23 @@ def test_platform_args_pick_the_stage_and_an_arg_may_override_them():
 
 
 def test_onbuild_copy_from_makes_the_child_depend_on_its_source():
-    parsed = parse_dockerfile("FROM busybox:1.36 AS data\nRUN true\nFROM busybox:1.36 AS base\n"
-                              "ONBUILD COPY --from=data /d /d\nFROM busybox:1.36 AS other\n"
-                              "RUN true\nFROM base AS app\n")
+    parsed = parse_dockerfile(
+        "FROM busybox:1.36 AS data\nRUN true\nFROM busybox:1.36 AS base\n"
+        "ONBUILD COPY --from=data /d /d\nFROM busybox:1.36 AS other\n"
+        "RUN true\nFROM base AS app\n"
+    )
     assert parsed.plan() == ["data", "base", "app"]
     assert ("data", "app", "onbuild", False) in [
-        (e.source, e.child, e.kind, e.external) for e in parsed.edges()]
+        (e.source, e.child, e.kind, e.external) for e in parsed.edges()
+    ]
     assert parsed.instructions[3].trigger.flag("from") == ["data"]
 
 
 def test_duplicate_names_parse_and_each_builder_reads_them_its_way():
-    parsed = parse_dockerfile("FROM busybox:1.36 AS dup\nRUN true\nFROM busybox:1.36 AS dup\n"
-                              "RUN true\nFROM busybox:1.36 AS other\nCOPY --from=dup /x /x\n")
+    parsed = parse_dockerfile(
+        "FROM busybox:1.36 AS dup\nRUN true\nFROM busybox:1.36 AS dup\n"
+        "RUN true\nFROM busybox:1.36 AS other\nCOPY --from=dup /x /x\n"
+    )
     assert [s.ref for s in parsed.stages] == ["0", "dup", "other"]
     assert parsed.plan() == ["dup", "other"]
     assert parsed.plan("dup") == ["dup"]
@@ -97,32 +119,39 @@ def test_a_long_file_with_an_unterminated_heredoc_is_refused_quickly():
 
 
 def test_a_closed_heredoc_before_an_open_one_is_not_the_culprit():
-    text = "FROM busybox:1.36\nRUN <<EOF\nx\nEOF\nRUN <<-TAB\n\tTAB\nCOPY <<A <<B /x\nA\nB\nRUN <<Z\n"
+    text = (
+        "FROM busybox:1.36\nRUN <<EOF\nx\nEOF\nRUN <<-TAB\n\tTAB\nCOPY <<A <<B /x\nA\nB\nRUN <<Z\n"
+    )
     with pytest.raises(DockerfileError) as caught:
         parse_dockerfile(text)
     assert caught.value.line == 10
 
 
 def test_a_chain_of_a_thousand_stages_plans_without_recursion():
-    text = "FROM busybox:1.36 AS s0\n" + "".join(f"FROM s{n - 1} AS s{n}\n"
-                                                  for n in range(1, 1000))
-    text += "FROM busybox:1.36 AS last\n" + "".join(f"COPY --from=s{n} /x /x{n}\n"
-                                                    for n in range(0, 1000, 100))
+    text = "FROM busybox:1.36 AS s0\n" + "".join(f"FROM s{n - 1} AS s{n}\n" for n in range(1, 1000))
+    text += "FROM busybox:1.36 AS last\n" + "".join(
+        f"COPY --from=s{n} /x /x{n}\n" for n in range(0, 1000, 100)
+    )
     parsed = parse_dockerfile(text)
     assert len(parsed.plan("s999")) == 1000
     assert parsed.plan()[-1] == "last"
     assert len(parsed.plan(builder="classic")) == 1001
 
 
-LATER_NAMED = ("FROM busybox:1.36 AS b\nCOPY --from=a /bin/sh /x\n"
-               "FROM a AS c\nRUN true\nFROM busybox:1.36 AS a\nRUN true\n")
+LATER_NAMED = (
+    "FROM busybox:1.36 AS b\nCOPY --from=a /bin/sh /x\n"
+    "FROM a AS c\nRUN true\nFROM busybox:1.36 AS a\nRUN true\n"
+)
 
 
-@pytest.mark.parametrize("found, classic_runs, buildkit_runs", [
-    (None, None, None),
-    ("id", ["b", "c"], None),
-    ("reference", ["b", "c"], ["c"]),
-])
+@pytest.mark.parametrize(
+    "found, classic_runs, buildkit_runs",
+    [
+        (None, None, None),
+        ("id", ["b", "c"], None),
+        ("reference", ["b", "c"], ["c"]),
+    ],
+)
 def test_a_later_stages_name_is_an_image_the_engine_may_have(found, classic_runs, buildkit_runs):
     """Looked up as an image, a later stage's name finds one by reference on both builders,
     and by image-ID prefix on the classic builder only (rules.engine_has)."""

@@ -2,8 +2,7 @@
 
 import pytest
 
-from stagelab.states import (COLORS, PROGRESS_STATES, STAGE_STATUSES, color,
-                             progress_state)
+from stagelab.states import COLORS, PROGRESS_STATES, STAGE_STATUSES, color, progress_state
 
 
 def test_every_stage_status_maps_to_a_progress_state():

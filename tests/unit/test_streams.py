@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from stagelab.dockerfile import parse_dockerfile
-from stagelab.buildkit import VERTEX_NAME, RawJsonReader, read_rawjson
 from stagelab.classic import ClassicReader
 from stagelab.context import BuildRequest
+from stagelab.dockerfile import parse_dockerfile
 from stagelab.progress import Progress
+from stagelab.rawjson import VERTEX_NAME, RawJsonReader, read_rawjson
 
 STREAMS = Path(__file__).resolve().parent / "streams"
 
@@ -25,11 +25,22 @@ def buildkit(name, **options):
 
 
 def classic(name, watcher=None):
-    request = BuildRequest(dockerfile(name), Path("/context"), Path("/context/Dockerfile"), None,
-                           None, "classic", {}, None, False, None)
+    request = BuildRequest(
+        dockerfile(name),
+        Path("/context"),
+        Path("/context/Dockerfile"),
+        None,
+        None,
+        "classic",
+        {},
+        None,
+        False,
+        None,
+    )
     reader = ClassicReader(request, watcher)
-    messages = [json.loads(line) for line in
-                (STREAMS / f"{name}.classic.jsonl").read_text().splitlines()]
+    messages = [
+        json.loads(line) for line in (STREAMS / f"{name}.classic.jsonl").read_text().splitlines()
+    ]
     for message in messages:
         reader.feed(message["chunk"], message["at"])
     return reader, reader.outcome(messages[-1]["at"])
@@ -51,7 +62,10 @@ class Events(Progress):
 def test_vertex_names_with_and_without_a_stage_and_padded_step_numbers():
     assert VERTEX_NAME.match("[build 2/3] RUN make").group("stage", "step") == ("build", "2")
     assert VERTEX_NAME.match("[ten  1/10] RUN x").group("stage", "step", "total") == (
-        "ten", "1", "10")
+        "ten",
+        "1",
+        "10",
+    )
     assert VERTEX_NAME.match("[12/12] COPY a b").group("stage", "step") == (None, "12")
     assert VERTEX_NAME.match("[ 1/10] RUN x").group("stage", "step") == (None, "1")
     assert VERTEX_NAME.match("[internal] load build definition") is None
@@ -59,8 +73,12 @@ def test_vertex_names_with_and_without_a_stage_and_padded_step_numbers():
 
 def test_buildkit_first_build_runs_what_the_target_needs():
     outcome = buildkit("built")
-    assert outcome.stage_status == {"base": "built", "app": "built", "unused": "skipped",
-                                    "3": "built"}
+    assert outcome.stage_status == {
+        "base": "built",
+        "app": "built",
+        "unused": "skipped",
+        "3": "built",
+    }
     assert outcome.failure is None
     lines = {step.stage: step.line for step in outcome.steps}
     assert lines == {"base": 2, "app": 4, "3": 8}
@@ -69,8 +87,12 @@ def test_buildkit_first_build_runs_what_the_target_needs():
 
 def test_buildkit_cached_steps():
     outcome = buildkit("cached")
-    assert outcome.stage_status == {"base": "cached", "app": "cached", "unused": "skipped",
-                                    "3": "cached"}
+    assert outcome.stage_status == {
+        "base": "cached",
+        "app": "cached",
+        "unused": "skipped",
+        "3": "cached",
+    }
     assert {step.status for step in outcome.steps} == {"cached"}
     assert "CACHED" in outcome.log
 
@@ -106,8 +128,7 @@ def test_buildkit_names_work_shared_by_two_stages_after_one_of_them():
     runs = [step for step in outcome.steps if step.instruction.startswith("RUN echo same")]
     assert len(runs) == 1, "BuildKit ran the identical work once"
     assert runs[0].stage in ("one", "two")
-    assert runs[0].line == line_of("shared", "RUN echo same") + (2 if runs[0].stage == "two"
-                                                                  else 0)
+    assert runs[0].line == line_of("shared", "RUN echo same") + (2 if runs[0].stage == "two" else 0)
     assert outcome.stage_status["final"] == "built"
     # The other stage did not run on its own, yet final needs it: its work was shared.
     other = "two" if runs[0].stage == "one" else "one"
@@ -172,7 +193,7 @@ def test_classic_failure_names_stage_line_exit_code_and_output():
 
 
 def test_classic_cancelled_build_fails_the_stage_it_stopped():
-    reader, outcome = classic("cancelled")
+    _reader, outcome = classic("cancelled")
     assert outcome.stage_status == {"slow": "failed"}
     assert outcome.failure["line"] == 2 and "interrupted" in outcome.failure["reason"]
     assert outcome.failure["exit_code"] is None
@@ -199,8 +220,11 @@ def test_classic_reader_records_the_images_the_build_made():
     reader, _ = classic("built")
     made = reader.made
     assert len(made) == len(set(made)) and all(len(image) == 12 for image in made)
-    ran = [step for step in classic("built")[1].steps
-           if step.status == "built" and not step.instruction.startswith("FROM")]
+    ran = [
+        step
+        for step in classic("built")[1].steps
+        if step.status == "built" and not step.instruction.startswith("FROM")
+    ]
     labels_added = 3  # the engine's LABEL steps for stagelab's labels
     assert len(made) == len(ran) + labels_added
     assert classic("cached")[0].made == [], "a fully cached build made nothing new"

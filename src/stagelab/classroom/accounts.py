@@ -16,8 +16,16 @@ from pathlib import Path
 
 from ..labs.criteria import LITTER
 from ..provisioning import run
-from .layout import (CHECKOUT, CLASS_GROUP, CREDENTIALS_SHEET, Account, ClassRecord,
-                     ClassroomError, account_exists, group_exists)
+from .layout import (
+    CHECKOUT,
+    CLASS_GROUP,
+    CREDENTIALS_SHEET,
+    Account,
+    ClassRecord,
+    ClassroomError,
+    account_exists,
+    group_exists,
+)
 
 # Letters and digits that cannot be mistaken for one another on a printed sheet.
 PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -27,8 +35,7 @@ LAB_FILES = {"starter", "solution", "checks.py", "task.ipynb", "task.md"}
 
 def new_password() -> str:
     """Return a new password of 3 groups of 4 characters, e.g. 'k7mq-2xpt-9hfr' (about 59 bits)."""
-    return "-".join("".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(4))
-                    for _ in range(3))
+    return "-".join("".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(4)) for _ in range(3))
 
 
 def ensure_group(record: ClassRecord) -> None:
@@ -44,17 +51,30 @@ def ensure_account(name: str, record: ClassRecord, say=print) -> Account:
     An account of that name that this class did not create is refused: ClassroomError.
     """
     if account_exists(name) and name not in record.accounts_created:
-        raise ClassroomError(f"An account {name!r} already exists and was not made by stagelab "
-                             "classroom: remove or rename it, then retry.")
+        raise ClassroomError(
+            f"An account {name!r} already exists and was not made by stagelab "
+            "classroom: remove or rename it, then retry."
+        )
     if not account_exists(name):
-        run(["useradd", "--create-home", "--shell", "/bin/bash", "--groups", CLASS_GROUP,
-             "--comment", "stagelab classroom", name], f"create the account {name}")
+        run(
+            [
+                "useradd",
+                "--create-home",
+                "--shell",
+                "/bin/bash",
+                "--groups",
+                CLASS_GROUP,
+                "--comment",
+                "stagelab classroom",
+                name,
+            ],
+            f"create the account {name}",
+        )
         record.accounts_created.append(name)
         say(f"accounts: created {name}")
     if name not in record.passwords:
         record.passwords[name] = new_password()
-        run(["chpasswd"], f"set the password of {name}",
-            input=f"{name}:{record.passwords[name]}\n")
+        run(["chpasswd"], f"set the password of {name}", input=f"{name}:{record.passwords[name]}\n")
     account = Account.named(name)
     os.chmod(account.home, 0o700)
     return account
@@ -89,7 +109,9 @@ def remove_account(name: str, say=print) -> None:
     if not account_exists(name):
         return
     account = Account.named(name)
-    done = subprocess.run(["userdel", "--remove", name], capture_output=True, text=True)
+    done = subprocess.run(
+        ["userdel", "--remove", name], capture_output=True, text=True, check=False
+    )
     if done.returncode not in (0, 12):  # 12: the home could not be removed whole
         raise ClassroomError(f"Could not remove the account {name}: {done.stderr.strip()}")
     # Files written by container root belong to subordinate ids: userdel may leave them.
@@ -100,12 +122,19 @@ def remove_account(name: str, say=print) -> None:
 
 def write_sheet(record: ClassRecord) -> Path:
     """Write the printable credentials sheet (mode 0600) and return its path."""
-    lines = [f"stagelab classroom: open {record.hub_url} and log in with your name and password.",
-             ""]
+    lines = [
+        f"stagelab classroom: open {record.hub_url} and log in with your name and password.",
+        "",
+    ]
     for name in record.accounts:
         if name in record.passwords:
-            lines += ["-" * 60, f"  {record.hub_url}", f"  name:     {name}",
-                      f"  password: {record.passwords[name]}", ""]
+            lines += [
+                "-" * 60,
+                f"  {record.hub_url}",
+                f"  name:     {name}",
+                f"  password: {record.passwords[name]}",
+                "",
+            ]
     CREDENTIALS_SHEET.parent.mkdir(parents=True, exist_ok=True)
     CREDENTIALS_SHEET.touch(mode=0o600)
     os.chmod(CREDENTIALS_SHEET, 0o600)
@@ -115,6 +144,6 @@ def write_sheet(record: ClassRecord) -> Path:
 
 def credential_lines(record: ClassRecord) -> list[str]:
     """Return one `NAME PASSWORD` line per account of the class, learners first."""
-    return [f"{name} {record.passwords[name]}" for name in record.accounts
-            if name in record.passwords]
-
+    return [
+        f"{name} {record.passwords[name]}" for name in record.accounts if name in record.passwords
+    ]

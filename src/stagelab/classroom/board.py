@@ -38,8 +38,13 @@ def lab_progress(attempts: list[dict]) -> dict[str, dict]:
         if not isinstance(passed, int) or not isinstance(total, int):
             continue
         row = summary.setdefault(attempt["lab"], {"best": 0, "attempts": 0})
-        row.update(last=passed, total=total, time=attempt.get("time"),
-                   best=max(row["best"], passed), attempts=row["attempts"] + 1)
+        row.update(
+            last=passed,
+            total=total,
+            time=attempt.get("time"),
+            best=max(row["best"], passed),
+            attempts=row["attempts"] + 1,
+        )
         row["done"] = row["best"] == total
     return summary
 
@@ -59,10 +64,14 @@ def learner_row(account: Account, hub_user: dict | None) -> dict:
     last_activity (ISO 8601 from the hub, or None), labs ({number: lab_progress row}).
     """
     pid = engine_pid(account)
-    return {"name": account.name, "server": server_state(hub_user),
-            "engine": "up" if pid is not None and engine_answers(account) else "down",
-            "engine_pid": pid, "last_activity": (hub_user or {}).get("last_activity"),
-            "labs": lab_progress(read_progress(account))}
+    return {
+        "name": account.name,
+        "server": server_state(hub_user),
+        "engine": "up" if pid is not None and engine_answers(account) else "down",
+        "engine_pid": pid,
+        "last_activity": (hub_user or {}).get("last_activity"),
+        "labs": lab_progress(read_progress(account)),
+    }
 
 
 def board(accounts: list[Account], hub_users: list[dict], labs: list) -> dict:
@@ -71,7 +80,9 @@ def board(accounts: list[Account], hub_users: list[dict], labs: list) -> dict:
     `hub_users` is the hub's `GET /hub/api/users` answer; `labs` are stagelab Lab objects.
     """
     by_name = {user.get("name"): user for user in hub_users}
-    return {"labs": [{"number": lab.number, "slug": lab.slug, "criteria": len(lab.criteria)}
-                     for lab in labs],
-            "learners": [learner_row(account, by_name.get(account.name))
-                         for account in accounts]}
+    return {
+        "labs": [
+            {"number": lab.number, "slug": lab.slug, "criteria": len(lab.criteria)} for lab in labs
+        ],
+        "learners": [learner_row(account, by_name.get(account.name)) for account in accounts],
+    }

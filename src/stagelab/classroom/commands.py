@@ -7,39 +7,50 @@ import json
 import sys
 
 from ..provisioning import run
-from . import accounts, hub, lifecycle, rootless
+from . import accounts, hub, lifecycle, preflight, rootless
 from .board import server_state
-from .layout import (DEFAULT_IDLE_TIMEOUT_S, DEFAULT_PORT, VENV, Account, ClassRecord,
-                     ClassroomError)
+from .layout import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_PORT, VENV, Account, ClassRecord, ClassroomError
 
 
 def add_commands(commands: argparse._SubParsersAction) -> argparse._SubParsersAction:
     """Add the `classroom` command and its actions to stagelab's command line; return the
     actions, for the commands other layers add (`image`, stagelab.cluster)."""
-    room = commands.add_parser("classroom", help="serve a workshop: a hub, a rootless engine "
-                               "per learner, an instructor dashboard")
+    room = commands.add_parser(
+        "classroom",
+        help="serve a workshop: a hub, a rootless engine per learner, an instructor dashboard",
+    )
     actions = room.add_subparsers(metavar="ACTION")
     start = actions.add_parser("up", help="install, create accounts, start the hub (idempotent)")
     start.add_argument("--learners", type=int, required=True, metavar="N")
     start.add_argument("--port", type=int, default=DEFAULT_PORT)
     start.add_argument("--ip", default="", help="address to listen on (default: all)")
-    start.add_argument("--idle-timeout", type=int, default=DEFAULT_IDLE_TIMEOUT_S,
-                       metavar="SECONDS", help="stop servers idle this long (default: 3600)")
+    start.add_argument(
+        "--idle-timeout",
+        type=int,
+        default=DEFAULT_IDLE_TIMEOUT_S,
+        metavar="SECONDS",
+        help="stop servers idle this long (default: 3600)",
+    )
     start.set_defaults(func=_up)
     state = actions.add_parser("status", help="the hub's URL and each learner's server and engine")
     state.add_argument("--json", action="store_true")
     state.set_defaults(func=_status)
-    actions.add_parser("credentials", help="print NAME PASSWORD lines and write the sheet"
-                       ).set_defaults(func=_credentials)
+    actions.add_parser(
+        "credentials", help="print NAME PASSWORD lines and write the sheet"
+    ).set_defaults(func=_credentials)
     reset = actions.add_parser("reset", help="restore a learner's lab from starter/ (backed up)")
     reset.add_argument("learner")
     reset.add_argument("lab", nargs="?", help="the lab's number (default: every lab started)")
     reset.set_defaults(func=_reset)
-    actions.add_parser("preflight", help="what this server lacks for rootless engines"
-                       ).set_defaults(func=_preflight)
+    actions.add_parser(
+        "preflight", help="what this server lacks for rootless engines"
+    ).set_defaults(func=_preflight)
     stop = actions.add_parser("down", help="stop the hub, servers and engines")
-    stop.add_argument("--purge", action="store_true",
-                      help="also remove the accounts, homes and engine data `up` created")
+    stop.add_argument(
+        "--purge",
+        action="store_true",
+        help="also remove the accounts, homes and engine data `up` created",
+    )
     stop.set_defaults(func=_down)
     return actions
 
@@ -47,8 +58,10 @@ def add_commands(commands: argparse._SubParsersAction) -> argparse._SubParsersAc
 def _up(args) -> int:
     record = lifecycle.up(args.learners, args.port, args.ip, args.idle_timeout)
     print(f"Hub: {record.hub_url}")
-    print("Hand out the sheet from `stagelab classroom credentials`; the instructor's "
-          f"dashboard is {record.hub_url}services/dashboard/")
+    print(
+        "Hand out the sheet from `stagelab classroom credentials`; the instructor's "
+        f"dashboard is {record.hub_url}services/dashboard/"
+    )
     return 0
 
 
@@ -63,14 +76,17 @@ def status_document(record: ClassRecord) -> dict:
             account = Account.named(name)
         except ClassroomError:
             continue
-        learners.append({"name": name, "uid": account.uid,
-                         "server": server_state(by_name.get(name)) if users is not None
-                         else "hub down",
-                         "docker_host": account.docker_host,
-                         "engine_pid": rootless.engine_pid(account),
-                         "images": rootless.images(account)})
-    return {"hub_url": record.hub_url if hub.hub_alive(record) else None,
-            "learners": learners}
+        learners.append(
+            {
+                "name": name,
+                "uid": account.uid,
+                "server": server_state(by_name.get(name)) if users is not None else "hub down",
+                "docker_host": account.docker_host,
+                "engine_pid": rootless.engine_pid(account),
+                "images": rootless.images(account),
+            }
+        )
+    return {"hub_url": record.hub_url if hub.hub_alive(record) else None, "learners": learners}
 
 
 def _status(args) -> int:
@@ -85,8 +101,10 @@ def _status(args) -> int:
     print(f"{'learner':<10} {'uid':>6}  {'server':<9} {'engine':>7}  images  DOCKER_HOST")
     for row in document["learners"]:
         images = "-" if row["images"] is None else str(len(row["images"]))
-        print(f"{row['name']:<10} {row['uid']:>6}  {row['server']:<9} "
-              f"{row['engine_pid'] or '-':>7}  {images:>6}  {row['docker_host']}")
+        print(
+            f"{row['name']:<10} {row['uid']:>6}  {row['server']:<9} "
+            f"{row['engine_pid'] or '-':>7}  {images:>6}  {row['docker_host']}"
+        )
     return 0
 
 
@@ -104,29 +122,43 @@ def _reset(args) -> int:
     lifecycle.require_root("reset")
     record = ClassRecord.load()
     if args.learner not in record.accounts:
-        raise ClassroomError(f"{args.learner!r} is not in this class: "
-                             f"{', '.join(record.accounts) or 'no class is up'}.")
+        raise ClassroomError(
+            f"{args.learner!r} is not in this class: "
+            f"{', '.join(record.accounts) or 'no class is up'}."
+        )
     account = Account.named(args.learner)
     # As the learner: root never moves files inside a home the learner controls.
-    environment = {**rootless.engine_environment(account),
-                   "STAGELAB_HOME": str(account.home / ".stagelab"),
-                   "STAGELAB_LABS": str(account.home / "labs")}
-    done = run([str(VENV / "bin" / "python"), "-m", "stagelab.classroom.as_learner", "reset",
-                args.lab or "all"], f"reset {args.learner}'s labs", env=environment,
-               cwd=account.home, user=account.uid, group=account.gid,
-               extra_groups=account.groups)
+    environment = {
+        **rootless.engine_environment(account),
+        "STAGELAB_HOME": str(account.home / ".stagelab"),
+        "STAGELAB_LABS": str(account.home / "labs"),
+    }
+    done = run(
+        [
+            str(VENV / "bin" / "python"),
+            "-m",
+            "stagelab.classroom.as_learner",
+            "reset",
+            args.lab or "all",
+        ],
+        f"reset {args.learner}'s labs",
+        env=environment,
+        cwd=account.home,
+        user=account.uid,
+        group=account.gid,
+        extra_groups=account.groups,
+    )
     print(done.stdout.strip())
     return 0
 
 
 def _preflight(args) -> int:
     record = ClassRecord.load()
-    present = [Account.named(name) for name in record.accounts
-               if name in record.accounts_created]
-    findings = rootless.preflight(present)
+    present = [Account.named(name) for name in record.accounts if name in record.accounts_created]
+    findings = preflight.preflight(present)
     for finding in findings:
         print(finding.line())
-    return 1 if rootless.failed(findings) else 0
+    return 1 if preflight.failed(findings) else 0
 
 
 def _down(args) -> int:

@@ -9,6 +9,7 @@ PORT+2, the dashboard on PORT+3 (all but the first on 127.0.0.1 only).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -18,8 +19,17 @@ import time
 import urllib.error
 import urllib.request
 
-from .layout import (ASSETS, CHECKOUT, INSTRUCTOR, LOG_DIR, SETTINGS, STATE_DIR, VENV,
-                     ClassRecord, ClassroomError)
+from .layout import (
+    ASSETS,
+    CHECKOUT,
+    INSTRUCTOR,
+    LOG_DIR,
+    SETTINGS,
+    STATE_DIR,
+    VENV,
+    ClassRecord,
+    ClassroomError,
+)
 from .rootless import path_for_engines
 
 START_TIMEOUT_S = 90
@@ -34,15 +44,25 @@ def write_settings(record: ClassRecord, proxy_command: str) -> bool:
     if not record.api_token:
         record.api_token = secrets.token_hex(32)
     settings = {
-        "ip": record.ip, "port": record.port, "hub_port": record.port + 1,
-        "proxy_api_port": record.port + 2, "dashboard_port": record.port + 3,
-        "learners": record.learners, "instructor": INSTRUCTOR,
-        "idle_timeout_s": record.idle_timeout_s, "venv": str(VENV),
-        "proxy_command": proxy_command, "state_dir": str(STATE_DIR), "log_dir": str(LOG_DIR),
-        "labs": str(CHECKOUT / "labs"), "engine_path": path_for_engines(),
-        "api_token": record.api_token, "assets": str(ASSETS),
-        "classroom_env": {key: value for key, value in os.environ.items()
-                          if key.startswith("STAGELAB_CLASSROOM_")},
+        "ip": record.ip,
+        "port": record.port,
+        "hub_port": record.port + 1,
+        "proxy_api_port": record.port + 2,
+        "dashboard_port": record.port + 3,
+        "learners": record.learners,
+        "instructor": INSTRUCTOR,
+        "idle_timeout_s": record.idle_timeout_s,
+        "venv": str(VENV),
+        "proxy_command": proxy_command,
+        "state_dir": str(STATE_DIR),
+        "log_dir": str(LOG_DIR),
+        "labs": str(CHECKOUT / "labs"),
+        "engine_path": path_for_engines(),
+        "api_token": record.api_token,
+        "assets": str(ASSETS),
+        "classroom_env": {
+            key: value for key, value in os.environ.items() if key.startswith("STAGELAB_CLASSROOM_")
+        },
     }
     text = json.dumps(settings, indent=1)
     if SETTINGS.exists() and SETTINGS.read_text() == text:
@@ -70,14 +90,17 @@ def api(record: ClassRecord, path: str, method: str = "GET", timeout: float = 10
     Raises ClassroomError when the hub does not answer or refuses.
     """
     request = urllib.request.Request(
-        f"http://127.0.0.1:{record.port + 1}/hub/api{path}", method=method,
-        headers={"Authorization": f"token {record.api_token}"})
+        f"http://127.0.0.1:{record.port + 1}/hub/api{path}",
+        method=method,
+        headers={"Authorization": f"token {record.api_token}"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:
             body = answer.read()
     except (urllib.error.URLError, OSError) as error:
-        raise ClassroomError(f"The hub does not answer ({error}): run "
-                             "`stagelab classroom up`.") from None
+        raise ClassroomError(
+            f"The hub does not answer ({error}): run `stagelab classroom up`."
+        ) from None
     return json.loads(body) if body else None
 
 
@@ -100,15 +123,26 @@ def start(record: ClassRecord, say=print) -> int:
     log_path = LOG_DIR / "jupyterhub.log"
     if not hub_alive(record):
         LOG_DIR.mkdir(parents=True, exist_ok=True)
-        environment = {"PATH": f"{VENV / 'bin'}:/usr/local/bin:/usr/bin:/bin",
-                       "LANG": "C.UTF-8", "STAGELAB_CLASSROOM_SETTINGS": str(SETTINGS),
-                       **{key: value for key, value in os.environ.items()
-                          if key.startswith("STAGELAB_CLASSROOM_")}}
+        environment = {
+            "PATH": f"{VENV / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "STAGELAB_CLASSROOM_SETTINGS": str(SETTINGS),
+            **{
+                key: value
+                for key, value in os.environ.items()
+                if key.startswith("STAGELAB_CLASSROOM_")
+            },
+        }
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
                 [str(VENV / "bin" / "jupyterhub"), "-f", str(ASSETS / "jupyterhub_config.py")],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=environment, cwd=STATE_DIR, start_new_session=True)
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=environment,
+                cwd=STATE_DIR,
+                start_new_session=True,
+            )
         record.hub_pid = process.pid
         record.save()
         say(f"hub: starting JupyterHub (log: {log_path})")
@@ -123,8 +157,9 @@ def start(record: ClassRecord, say=print) -> int:
         except (ClassroomError, urllib.error.URLError, OSError):
             if not hub_alive(record) or time.monotonic() > deadline:
                 tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
-                raise ClassroomError(f"JupyterHub did not answer. Its log ({log_path}) ends "
-                                     f"with:\n{tail}") from None
+                raise ClassroomError(
+                    f"JupyterHub did not answer. Its log ({log_path}) ends with:\n{tail}"
+                ) from None
             time.sleep(0.5)
 
 
@@ -138,8 +173,7 @@ def stop_servers(record: ClassRecord, say=print, timeout: float = STOP_TIMEOUT_S
     for name in running:
         api(record, f"/users/{name}/server", method="DELETE", timeout=STOP_TIMEOUT_S)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(user.get("servers")
-                                              for user in users(record) or []):
+    while time.monotonic() < deadline and any(user.get("servers") for user in users(record) or []):
         time.sleep(0.5)
     if running:
         say(f"hub: stopped the servers of {', '.join(running)}")
@@ -160,10 +194,8 @@ def stop(record: ClassRecord, say=print) -> bool:
     deadline = time.monotonic() + STOP_TIMEOUT_S
     while hub_alive(record) and time.monotonic() < deadline:
         time.sleep(0.3)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)  # the hub's own session: itself and its proxy
-    except ProcessLookupError:
-        pass
     record.hub_pid = None
     say("hub: stopped JupyterHub and its proxy")
     return True

@@ -29,8 +29,11 @@ MIN_NODE_MAJOR = 18
 def source_digest() -> str:
     """Return a digest of what the hub's environment is made from (pins and stagelab's source)."""
     digest = hashlib.sha256()
-    files = [ASSETS / "requirements.txt", CHECKOUT / "pyproject.toml",
-             *sorted((CHECKOUT / "src" / "stagelab").rglob("*.py"))]
+    files = [
+        ASSETS / "requirements.txt",
+        CHECKOUT / "pyproject.toml",
+        *sorted((CHECKOUT / "src" / "stagelab").rglob("*.py")),
+    ]
     for path in files:
         digest.update(str(path.relative_to(CHECKOUT)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
@@ -53,9 +56,20 @@ def ensure_hub_environment(say=print) -> bool:
         apt_install(["python3-venv"])
         run([SYSTEM_PYTHON, "-m", "venv", str(VENV)], "create the hub's Python environment")
     # Not editable: learners read the installed copy, never the instructor's checkout.
-    run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-         "-r", str(ASSETS / "requirements.txt"), str(CHECKOUT)],
-        "install JupyterHub and stagelab into the hub's environment")
+    run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-r",
+            str(ASSETS / "requirements.txt"),
+            str(CHECKOUT),
+        ],
+        "install JupyterHub and stagelab into the hub's environment",
+    )
     stamp.write_text(wanted)
     return True
 
@@ -64,7 +78,9 @@ def node_major() -> int | None:
     """Return Node.js's major version, or None when `node` is missing."""
     if shutil.which("node") is None:
         return None
-    done = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        ["node", "--version"], capture_output=True, text=True, timeout=30, check=False
+    )
     try:
         return int(done.stdout.strip().lstrip("v").split(".")[0])
     except ValueError:
@@ -84,14 +100,18 @@ def ensure_proxy(say=print) -> Path:
         return command
     major = node_major()
     if major is None or major < MIN_NODE_MAJOR or shutil.which("npm") is None:
-        raise ClassroomError(f"configurable-http-proxy needs Node.js {MIN_NODE_MAJOR} or newer "
-                             "and npm: `apt-get install nodejs npm` (Debian 12 and 13 have "
-                             "them), then retry.")
+        raise ClassroomError(
+            f"configurable-http-proxy needs Node.js {MIN_NODE_MAJOR} or newer "
+            "and npm: `apt-get install nodejs npm` (Debian 12 and 13 have "
+            "them), then retry."
+        )
     say(f"hub: installing configurable-http-proxy from npm into {PROXY_HOME}")
     PROXY_HOME.mkdir(parents=True, exist_ok=True)
     manifest.write_text(wanted)
-    run(["npm", "install", "--omit=dev", "--no-audit", "--no-fund", "--prefix",
-         str(PROXY_HOME)], "install configurable-http-proxy from npm")
+    run(
+        ["npm", "install", "--omit=dev", "--no-audit", "--no-fund", "--prefix", str(PROXY_HOME)],
+        "install configurable-http-proxy from npm",
+    )
     return command
 
 

@@ -68,8 +68,9 @@ class Account:
         try:
             entry = pwd.getpwnam(name)
         except KeyError:
-            raise ClassroomError(f"No account {name!r} on this machine: run "
-                                 "`stagelab classroom up` first.") from None
+            raise ClassroomError(
+                f"No account {name!r} on this machine: run `stagelab classroom up` first."
+            ) from None
         return cls(name, entry.pw_uid, entry.pw_gid, Path(entry.pw_dir))
 
     @property
@@ -132,8 +133,9 @@ class ClassRecord:
         if not RECORD.exists():
             return cls()
         known = set(cls.__dataclass_fields__)
-        return cls(**{key: value for key, value in json.loads(RECORD.read_text()).items()
-                      if key in known})
+        return cls(
+            **{key: value for key, value in json.loads(RECORD.read_text()).items() if key in known}
+        )
 
     def save(self) -> None:
         """Write the record, readable by root only (it holds passwords and the API token)."""

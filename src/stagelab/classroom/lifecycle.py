@@ -7,6 +7,7 @@ as it goes, so `down --purge` removes exactly that, even after an `up` that fail
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -14,19 +15,38 @@ import time
 from pathlib import Path
 
 from .. import provisioning, standins
-from . import accounts, hub, installs, rootless
-from .layout import (CLASS_GROUP, ENGINE_PIDS, IMAGES_ARCHIVE, INSTRUCTOR, LOG_DIR, STATE_DIR, Account,
-                     ClassRecord, ClassroomError, account_exists, group_exists, learner_names)
+from . import accounts, hub, installs, preflight, rootless
+from .layout import (
+    CLASS_GROUP,
+    ENGINE_PIDS,
+    IMAGES_ARCHIVE,
+    INSTRUCTOR,
+    LOG_DIR,
+    STATE_DIR,
+    Account,
+    ClassRecord,
+    ClassroomError,
+    account_exists,
+    group_exists,
+    learner_names,
+)
 
-STATE_FILES = ["class.json", "settings.json", "credentials.txt", "jupyterhub.sqlite",
-                     "jupyterhub_cookie_secret", "jupyterhub-proxy.pid"]
+STATE_FILES = [
+    "class.json",
+    "settings.json",
+    "credentials.txt",
+    "jupyterhub.sqlite",
+    "jupyterhub_cookie_secret",
+    "jupyterhub-proxy.pid",
+]
 
 
 def require_root(action: str) -> None:
     """Raise ClassroomError unless running as root."""
     if os.geteuid() != 0:
-        raise ClassroomError(f"`stagelab classroom {action}` manages accounts and engines: "
-                             "run it as root (sudo).")
+        raise ClassroomError(
+            f"`stagelab classroom {action}` manages accounts and engines: run it as root (sudo)."
+        )
 
 
 def up(learners: int, port: int, ip: str, idle_timeout_s: int, say=print) -> ClassRecord:
@@ -66,9 +86,10 @@ def up(learners: int, port: int, ip: str, idle_timeout_s: int, say=print) -> Cla
             record.homes_ready.append(name)
             record.save()
     record.tun_acl_added, record.tun_had_acl = (
-        (True, record.tun_had_acl) if record.tun_acl_added else rootless.grant_tun(say))
+        (True, record.tun_had_acl) if record.tun_acl_added else rootless.grant_tun(say)
+    )
     record.save()
-    rootless.require(rootless.preflight(class_accounts))
+    preflight.require(preflight.preflight(class_accounts))
     for account in class_accounts:
         _load_images(account, record, say)
     changed = hub.write_settings(record, str(proxy))
@@ -79,8 +100,10 @@ def up(learners: int, port: int, ip: str, idle_timeout_s: int, say=print) -> Cla
     hub.start(record, say)
     record.save()
     accounts.write_sheet(record)
-    say(f"class: {len(record.learners)} learners and {INSTRUCTOR}; credentials: "
-        "`stagelab classroom credentials`")
+    say(
+        f"class: {len(record.learners)} learners and {INSTRUCTOR}; credentials: "
+        "`stagelab classroom credentials`"
+    )
     return record
 
 
@@ -114,8 +137,10 @@ def _load_images(account: Account, record: ClassRecord, say) -> None:
             rootless.stop_engine(account)
     record.images_loaded.append(account.name)
     record.save()
-    say(f"engines: {account.name}: loaded {len(loaded)} base images in "
-        f"{time.monotonic() - started:.1f} s")
+    say(
+        f"engines: {account.name}: loaded {len(loaded)} base images in "
+        f"{time.monotonic() - started:.1f} s"
+    )
 
 
 def class_processes(uids: set[int]) -> list[int]:
@@ -150,13 +175,12 @@ def down(purge: bool, say=print) -> None:
     for account in existing:
         if rootless.stop_engine(account):
             say(f"engines: stopped {account.name}'s engine")
-    leftovers = class_processes({account.uid for account in existing
-                                 if account.name in record.accounts_created})
+    leftovers = class_processes(
+        {account.uid for account in existing if account.name in record.accounts_created}
+    )
     for pid in leftovers:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     if leftovers:
         say(f"class: ended {len(leftovers)} leftover processes of class accounts")
         time.sleep(0.5)

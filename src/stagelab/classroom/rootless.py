@@ -11,63 +11,37 @@ so the class group is given read-write on it with an ACL entry (see tun_fix).
 
 from __future__ import annotations
 
+import contextlib
 import os
-import platform
-import shutil
 import signal
 import socket
-import stat
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..provisioning import ENGINE_HOME, run
-from .layout import (CLASS_GROUP, ENGINE_PIDS, LOG_DIR, ROOTLESS_HOME, Account,
-                     ClassroomError)
+from .layout import CLASS_GROUP, ENGINE_PIDS, LOG_DIR, ROOTLESS_HOME, Account, ClassroomError
 
 ROOTLESS_SCRIPT = ENGINE_HOME / "root" / "usr/share/docker.io/contrib/dockerd-rootless.sh"
 BUILDX_PLUGIN = ENGINE_HOME / "root" / "usr/libexec/docker/cli-plugins/docker-buildx"
 TUN = Path("/dev/net/tun")
 START_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 20
-# Kernel 5.11 lets an unprivileged user namespace mount overlayfs: overlay2 in rootless mode.
-OVERLAY_KERNEL = (5, 11)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One preflight item: what was checked, whether it holds, and how to fix it."""
-
-    what: str
-    ok: bool
-    detail: str = ""
-    fix: str = ""
-    required: bool = True
-
-    def line(self) -> str:
-        """Return the item as one line (two when there is a fix)."""
-        label = "ok" if self.ok else "MISSING" if self.required else "note"
-        text = f"[{label}] {self.what}" + (f": {self.detail}" if self.detail else "")
-        return text + (f"\n      fix: {self.fix}" if self.fix and not self.ok else "")
 
 
 def path_for_engines() -> str:
     """Return the PATH an engine runs with: RootlessKit, the engine's binaries, the system's."""
-    return ":".join([str(ROOTLESS_HOME / "usr" / "bin"), str(ENGINE_HOME / "bin"),
-                     "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"])
-
-
-def _kernel() -> tuple[int, ...]:
-    return tuple(int(part) for part in platform.release().split("-")[0].split(".")[:2])
-
-
-def _setuid_root(command: str) -> bool:
-    path = shutil.which(command)
-    if path is None:
-        return False
-    info = os.stat(path)
-    return info.st_uid == 0 and bool(info.st_mode & stat.S_ISUID)
+    return ":".join(
+        [
+            str(ROOTLESS_HOME / "usr" / "bin"),
+            str(ENGINE_HOME / "bin"),
+            "/usr/local/bin",
+            "/usr/sbin",
+            "/usr/bin",
+            "/sbin",
+            "/bin",
+        ]
+    )
 
 
 def tun_fix() -> str:
@@ -81,71 +55,19 @@ def tun_usable_by_class() -> bool:
         return False
     if TUN.stat().st_mode & 0o006 == 0o006:
         return True
-    done = subprocess.run(["getfacl", "-cp", str(TUN)], capture_output=True, text=True)
+    done = subprocess.run(["getfacl", "-cp", str(TUN)], capture_output=True, text=True, check=False)
     return f"group:{CLASS_GROUP}:rw" in done.stdout
-
-
-def preflight(accounts: list[Account] = ()) -> list[Finding]:
-    """Check what rootless engines need on this server; return one Finding per item.
-
-    `accounts` adds a check of each one's subordinate id ranges. Nothing is changed.
-    """
-    userns = Path("/proc/sys/user/max_user_namespaces")
-    debian_switch = Path("/proc/sys/kernel/unprivileged_userns_clone")
-    findings = [
-        Finding("running as root", os.geteuid() == 0, fix="run `sudo stagelab classroom ...`"),
-        Finding("unprivileged user namespaces",
-                userns.exists() and int(userns.read_text()) > 0
-                and (not debian_switch.exists() or debian_switch.read_text().strip() == "1"),
-                fix="sysctl -w user.max_user_namespaces=65536 kernel.unprivileged_userns_clone=1"),
-        Finding("newuidmap and newgidmap, setuid root (package uidmap)",
-                _setuid_root("newuidmap") and _setuid_root("newgidmap"),
-                fix="apt-get install uidmap"),
-        Finding("slirp4netns (the engines' network)", shutil.which("slirp4netns") is not None,
-                fix="apt-get install slirp4netns"),
-        Finding("rootlesskit", (ROOTLESS_HOME / "usr/bin/rootlesskit").exists(),
-                fix="`stagelab classroom up` unpacks Debian's rootlesskit"),
-        Finding("dockerd-rootless.sh and dockerd", ROOTLESS_SCRIPT.exists()
-                and (ENGINE_HOME / "bin" / "dockerd").exists(),
-                detail=str(ROOTLESS_SCRIPT), fix="stagelab engine ensure"),
-        Finding("/dev/net/tun usable by the class (slirp4netns opens it as the learner)",
-                tun_usable_by_class(),
-                detail=f"mode {oct(TUN.stat().st_mode & 0o777)}" if TUN.exists() else "missing",
-                fix=f"`stagelab classroom up` does it: {tun_fix()}" if TUN.exists()
-                else "modprobe tun"),
-        Finding(f"kernel {OVERLAY_KERNEL[0]}.{OVERLAY_KERNEL[1]} or newer (overlay2 in rootless "
-                "mode)", _kernel() >= OVERLAY_KERNEL, detail=platform.release(),
-                fix="use a newer kernel (Debian 12's is 6.1)"),
-    ]
-    findings.append(Finding(
-        "per-learner memory and CPU limits (cgroup v2 with systemd as PID 1)", _cgroup_limits(),
-        detail="without them one learner's build can take the whole server's CPU and memory",
-        fix="boot with systemd and the unified cgroup hierarchy (Debian 12's default)",
-        required=False))
-    for account in accounts:
-        findings.append(Finding(f"subordinate ids of {account.name}", has_subids(account.name),
-                                fix=f"usermod --add-subuids 100000-165535 --add-subgids "
-                                    f"100000-165535 {account.name} (a range no one else has)"))
-    return findings
-
-
-def _cgroup_limits() -> bool:
-    # Docker's rootless docs: limits need cgroup v2 delegated by systemd.
-    controllers = Path("/sys/fs/cgroup/cgroup.controllers")
-    try:
-        systemd = Path("/proc/1/comm").read_text().strip() == "systemd"
-        return systemd and bool(controllers.read_text().split())
-    except OSError:
-        return False
 
 
 def has_subids(name: str) -> bool:
     """Tell whether /etc/subuid and /etc/subgid both give `name` a range."""
+
     def listed(path: str) -> bool:
         try:
             return any(line.split(":")[0] == name for line in Path(path).read_text().splitlines())
         except OSError:
             return False
+
     return listed("/etc/subuid") and listed("/etc/subgid")
 
 
@@ -157,21 +79,29 @@ def grant_tun(say=print) -> tuple[bool, bool]:
     """
     if tun_usable_by_class():
         return False, False
-    listed = subprocess.run(["getfacl", "-cp", str(TUN)], capture_output=True, text=True).stdout
-    had_acl = any(line.startswith(("user:", "group:")) and line.split(":")[1]
-                  for line in listed.splitlines())
+    listed = subprocess.run(
+        ["getfacl", "-cp", str(TUN)], capture_output=True, text=True, check=False
+    ).stdout
+    had_acl = any(
+        line.startswith(("user:", "group:")) and line.split(":")[1] for line in listed.splitlines()
+    )
     mode = oct(TUN.stat().st_mode & 0o777)
     run(["setfacl", "-m", f"g:{CLASS_GROUP}:rw", str(TUN)], "let the class open /dev/net/tun")
-    say(f"engines: /dev/net/tun was {mode}: gave group "
-        f"{CLASS_GROUP} read-write with an ACL entry, so learners' slirp4netns can open it")
+    say(
+        f"engines: /dev/net/tun was {mode}: gave group "
+        f"{CLASS_GROUP} read-write with an ACL entry, so learners' slirp4netns can open it"
+    )
     return True, had_acl
 
 
 def revoke_tun(had_acl: bool) -> None:
     """Remove the class group's ACL entry from /dev/net/tun (all ACLs when it had none before)."""
     if TUN.exists():
-        command = ["setfacl", "-x", f"g:{CLASS_GROUP}", str(TUN)] if had_acl else \
-            ["setfacl", "-b", str(TUN)]
+        command = (
+            ["setfacl", "-x", f"g:{CLASS_GROUP}", str(TUN)]
+            if had_acl
+            else ["setfacl", "-b", str(TUN)]
+        )
         run(command, "remove the class's ACL entry from /dev/net/tun")
 
 
@@ -185,9 +115,15 @@ def prepare_runtime_dir(account: Account) -> None:
 
 def engine_environment(account: Account) -> dict[str, str]:
     """Return the environment an account's engine (and its docker CLI) runs with."""
-    return {"HOME": str(account.home), "USER": account.name, "LOGNAME": account.name,
-            "XDG_RUNTIME_DIR": str(account.runtime_dir), "PATH": path_for_engines(),
-            "DOCKER_HOST": account.docker_host, "LANG": "C.UTF-8"}
+    return {
+        "HOME": str(account.home),
+        "USER": account.name,
+        "LOGNAME": account.name,
+        "XDG_RUNTIME_DIR": str(account.runtime_dir),
+        "PATH": path_for_engines(),
+        "DOCKER_HOST": account.docker_host,
+        "LANG": "C.UTF-8",
+    }
 
 
 def alive(pid: int) -> bool:
@@ -244,9 +180,16 @@ def start_engine(account: Account, timeout: float = START_TIMEOUT_S) -> int:
         with open(engine_log(account), "ab") as log:
             process = subprocess.Popen(
                 [str(ROOTLESS_SCRIPT), "--data-root", str(account.data_root)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=engine_environment(account), cwd=account.home, user=account.uid,
-                group=account.gid, extra_groups=account.groups, start_new_session=True)
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=engine_environment(account),
+                cwd=account.home,
+                user=account.uid,
+                group=account.gid,
+                extra_groups=account.groups,
+                start_new_session=True,
+            )
         pid = process.pid
         account.engine_pidfile.write_text(str(pid))
     deadline = time.monotonic() + timeout
@@ -254,9 +197,11 @@ def start_engine(account: Account, timeout: float = START_TIMEOUT_S) -> int:
         if engine_pid(account) is None or time.monotonic() > deadline:
             stop_engine(account)
             tail = "\n".join(engine_log(account).read_text(errors="replace").splitlines()[-12:])
-            raise ClassroomError(f"The engine of {account.name} did not start. Run `stagelab "
-                                 f"classroom preflight`; its log ({engine_log(account)}) ends "
-                                 f"with:\n{tail}")
+            raise ClassroomError(
+                f"The engine of {account.name} did not start. Run `stagelab "
+                f"classroom preflight`; its log ({engine_log(account)}) ends "
+                f"with:\n{tail}"
+            )
         time.sleep(0.3)
     return pid
 
@@ -276,29 +221,38 @@ def stop_engine(account: Account, timeout: float = STOP_TIMEOUT_S) -> bool:
     deadline = time.monotonic() + timeout
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    try:
         # The engine was started in a session of its own: its group is RootlessKit,
         # slirp4netns, dockerd and containerd, and nothing else.
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     return True
 
 
-def as_account(account: Account, command: list[str], purpose: str,
-               timeout: float = 600) -> subprocess.CompletedProcess:
+def as_account(
+    account: Account, command: list[str], purpose: str, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """Run a command as the account, with its engine's environment; ProvisionError on failure."""
-    return run(command, purpose, env=engine_environment(account), cwd=account.home,
-               user=account.uid, group=account.gid, extra_groups=account.groups,
-               timeout=timeout)
+    return run(
+        command,
+        purpose,
+        env=engine_environment(account),
+        cwd=account.home,
+        user=account.uid,
+        group=account.gid,
+        extra_groups=account.groups,
+        timeout=timeout,
+    )
 
 
 def images(account: Account) -> list[str] | None:
     """Return the image names (repository:tag) in the account's engine; None when it is down."""
     if not engine_answers(account):
         return None
-    done = as_account(account, ["docker", "image", "ls", "--format",
-                                "{{.Repository}}:{{.Tag}}"], f"list {account.name}'s images")
+    done = as_account(
+        account,
+        ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"],
+        f"list {account.name}'s images",
+    )
     return sorted(line for line in done.stdout.splitlines() if line and "<none>" not in line)
 
 
@@ -307,10 +261,16 @@ def load_images(account: Account, archive: Path) -> list[str]:
 
     Returns the names loaded. Raises ProvisionError when `docker load` fails.
     """
-    done = as_account(account, ["docker", "image", "load", "-q", "-i", str(archive)],
-                      f"load the base images into {account.name}'s engine")
-    return [line.split(": ", 1)[1] for line in done.stdout.splitlines()
-            if line.startswith("Loaded image")]
+    done = as_account(
+        account,
+        ["docker", "image", "load", "-q", "-i", str(archive)],
+        f"load the base images into {account.name}'s engine",
+    )
+    return [
+        line.split(": ", 1)[1]
+        for line in done.stdout.splitlines()
+        if line.startswith("Loaded image")
+    ]
 
 
 def link_buildx(account: Account) -> None:
@@ -323,16 +283,3 @@ def link_buildx(account: Account) -> None:
     for path in (account.home / ".docker", plugins):
         os.chown(path, account.uid, account.gid)
     os.lchown(link, account.uid, account.gid)
-
-
-def failed(findings: list[Finding]) -> list[Finding]:
-    """Return the required findings that do not hold."""
-    return [finding for finding in findings if not finding.ok and finding.required]
-
-
-def require(findings: list[Finding]) -> None:
-    """Raise ClassroomError listing every finding that does not hold, with its fix."""
-    missing = failed(findings)
-    if missing:
-        raise ClassroomError("This server lacks what rootless engines need:\n"
-                             + "\n".join(finding.line() for finding in missing))

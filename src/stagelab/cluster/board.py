@@ -60,8 +60,10 @@ def progress_url(pod: dict | None, hub_user: dict | None) -> str | None:
         return None
     if ":" in address:
         address = f"[{address}]"  # an IPv6 address in a URL (RFC 3986)
-    return (f"http://{address}:{SERVER_PORT}{server['url']}api/contents/{PROGRESS_PATH}"
-            "?type=file&format=text&content=1")
+    return (
+        f"http://{address}:{SERVER_PORT}{server['url']}api/contents/{PROGRESS_PATH}"
+        "?type=file&format=text&content=1"
+    )
 
 
 def attempts_from_contents(answer: dict | None) -> list[dict]:
@@ -73,12 +75,20 @@ def attempts_from_contents(answer: dict | None) -> list[dict]:
 
 def learner_names(hub_users: list[dict], instructors: set[str]) -> list[str]:
     """Return the hub's users who are not instructors, sorted: the rows of the board."""
-    return sorted(user["name"] for user in hub_users
-                  if user.get("kind", "user") == "user" and user.get("name") not in instructors)
+    return sorted(
+        user["name"]
+        for user in hub_users
+        if user.get("kind", "user") == "user" and user.get("name") not in instructors
+    )
 
 
-def board(hub_users: list[dict], pods: dict[str, dict], attempts: dict[str, list[dict]],
-          labs: list, instructors: set[str]) -> dict:
+def board(
+    hub_users: list[dict],
+    pods: dict[str, dict],
+    attempts: dict[str, list[dict]],
+    labs: list,
+    instructors: set[str],
+) -> dict:
     """Return the dashboard's data, in the single-server board's shape (labs, learners).
 
     `hub_users` is the hub's GET /hub/api/users answer, `pods` pods_by_learner(), `attempts`
@@ -90,11 +100,19 @@ def board(hub_users: list[dict], pods: dict[str, dict], attempts: dict[str, list
     rows = []
     for name in learner_names(hub_users, instructors):
         pod = pods.get(name)
-        rows.append({"name": name, "server": server_state(by_name[name]),
-                     "engine": engine_state(pod),
-                     "pod": ((pod or {}).get("metadata") or {}).get("name"),
-                     "last_activity": by_name[name].get("last_activity"),
-                     "labs": lab_progress(attempts.get(name, []))})
-    return {"labs": [{"number": lab.number, "slug": lab.slug, "criteria": len(lab.criteria)}
-                     for lab in labs],
-            "learners": rows}
+        rows.append(
+            {
+                "name": name,
+                "server": server_state(by_name[name]),
+                "engine": engine_state(pod),
+                "pod": ((pod or {}).get("metadata") or {}).get("name"),
+                "last_activity": by_name[name].get("last_activity"),
+                "labs": lab_progress(attempts.get(name, [])),
+            }
+        )
+    return {
+        "labs": [
+            {"number": lab.number, "slug": lab.slug, "criteria": len(lab.criteria)} for lab in labs
+        ],
+        "learners": rows,
+    }

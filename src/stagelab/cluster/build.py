@@ -10,19 +10,30 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from .. import engine, standins
 from ..dockerfile import parse_dockerfile
 from ..errors import EngineUnavailable, ImageUnavailable
 from ..images import BASE_IMAGES, present, substitutions
 from ..provisioning import run
-from .layout import (ARCHIVE_CONTEXT, ARCHIVE_NAME, CA_SECRET, ENGINE, LEARNER, SOURCE_CONTEXT,
-                     ImageSpec, apt_checks_valid_until, ca_bundle, copy_source, image_folder,
-                     image_labels)
+from .layout import (
+    ARCHIVE_CONTEXT,
+    ARCHIVE_NAME,
+    CA_SECRET,
+    ENGINE,
+    LEARNER,
+    SOURCE_CONTEXT,
+    ImageSpec,
+    apt_checks_valid_until,
+    ca_bundle,
+    copy_source,
+    image_folder,
+    image_labels,
+)
 
 
 @dataclass(frozen=True)
@@ -36,8 +47,10 @@ class BuiltImage:
 
     def line(self) -> str:
         """Return a one-line summary: name, short id, size in MB, seconds."""
-        return (f"{self.ref}  {self.image_id[7:19]}  {self.size_bytes / 1e6:.0f} MB  "
-                f"built in {self.seconds:.0f} s")
+        return (
+            f"{self.ref}  {self.image_id[7:19]}  {self.size_bytes / 1e6:.0f} MB  "
+            f"built in {self.seconds:.0f} s"
+        )
 
 
 @dataclass(frozen=True)
@@ -51,15 +64,33 @@ class BuildInputs:
     check_valid_until: bool
 
 
-def buildx_command(spec: ImageSpec, folder: Path, inputs: BuildInputs,
-                   no_cache: bool = False, dockerfile: Path | None = None) -> list[str]:
+def buildx_command(
+    spec: ImageSpec,
+    folder: Path,
+    inputs: BuildInputs,
+    no_cache: bool = False,
+    dockerfile: Path | None = None,
+) -> list[str]:
     """Return the `docker buildx build` command line that builds one image into the engine
     (from `folder`'s Dockerfile, or another `dockerfile` with the same target and inputs)."""
-    command = ["docker", "buildx", "build", "--progress=plain", "--target", spec.target,
-               "-f", str(dockerfile or folder / "Dockerfile"), "-t", spec.ref,
-               "--build-arg", f"APT_CHECK_VALID_UNTIL={str(inputs.check_valid_until).lower()}",
-               "--build-context", f"{SOURCE_CONTEXT}={inputs.source_dir}",
-               "--build-context", f"{ARCHIVE_CONTEXT}={inputs.archive_dir}"]
+    command = [
+        "docker",
+        "buildx",
+        "build",
+        "--progress=plain",
+        "--target",
+        spec.target,
+        "-f",
+        str(dockerfile or folder / "Dockerfile"),
+        "-t",
+        spec.ref,
+        "--build-arg",
+        f"APT_CHECK_VALID_UNTIL={str(inputs.check_valid_until).lower()}",
+        "--build-context",
+        f"{SOURCE_CONTEXT}={inputs.source_dir}",
+        "--build-context",
+        f"{ARCHIVE_CONTEXT}={inputs.archive_dir}",
+    ]
     for official, standin in inputs.substitutions.items():
         command += ["--build-context", f"{official}=docker-image://{standin}"]
     if inputs.ca_bundle is not None:
@@ -71,8 +102,9 @@ def buildx_command(spec: ImageSpec, folder: Path, inputs: BuildInputs,
     return command + [str(folder)]
 
 
-def build_images(specs: tuple[ImageSpec, ...] = (ENGINE, LEARNER), no_cache: bool = False,
-                 say=print) -> list[BuiltImage]:
+def build_images(
+    specs: tuple[ImageSpec, ...] = (ENGINE, LEARNER), no_cache: bool = False, say=print
+) -> list[BuiltImage]:
     """Build the classroom's images (the engine's, then the learner's) and return them.
 
     The base images are exported once into the learner image's archive (`stagelab images
@@ -97,23 +129,37 @@ def prepared_inputs(say=print) -> Iterator[BuildInputs]:
     """
     if not engine.answers():
         raise EngineUnavailable(engine.advice_no_engine())
-    missing = [image.official for image in BASE_IMAGES
-               if not present(image.official) and not present(image.standin)]
+    missing = [
+        image.official
+        for image in BASE_IMAGES
+        if not present(image.official) and not present(image.standin)
+    ]
     if missing:
-        raise ImageUnavailable(f"Missing base images {', '.join(missing)}: run "
-                               "`stagelab images ensure`, then retry.")
+        raise ImageUnavailable(
+            f"Missing base images {', '.join(missing)}: run `stagelab images ensure`, then retry."
+        )
     names = parse_dockerfile((image_folder() / "Dockerfile").read_text()).images()
     with tempfile.TemporaryDirectory(prefix="stagelab-classroom-image-") as tmp:
-        inputs = BuildInputs(Path(tmp, "source"), Path(tmp, "archive"), substitutions(names),
-                             ca_bundle(), apt_checks_valid_until())
+        inputs = BuildInputs(
+            Path(tmp, "source"),
+            Path(tmp, "archive"),
+            substitutions(names),
+            ca_bundle(),
+            apt_checks_valid_until(),
+        )
         inputs.archive_dir.mkdir()
         standins.export(inputs.archive_dir / ARCHIVE_NAME, say=say)
         say(f"classroom image: {copy_source(inputs.source_dir)} files of this checkout go in")
         yield inputs
 
 
-def build_one(spec: ImageSpec, inputs: BuildInputs, no_cache: bool = False,
-              dockerfile: Path | None = None, say=print) -> BuiltImage:
+def build_one(
+    spec: ImageSpec,
+    inputs: BuildInputs,
+    no_cache: bool = False,
+    dockerfile: Path | None = None,
+    say=print,
+) -> BuiltImage:
     """Build one image from prepared inputs and return it; ProvisionError when it fails."""
     say(f"classroom image: building {spec.ref} (target {spec.target}) ...")
     started = time.monotonic()

@@ -11,11 +11,16 @@ from .smoke import smoke
 def add_image_command(classroom_actions: argparse._SubParsersAction) -> None:
     """Add `image` to the actions of `stagelab classroom`."""
     image = classroom_actions.add_parser(
-        "image", help="build the Kubernetes classroom's learner and engine images "
-                      "(classroom/kubernetes/); --smoke runs them as a learner's pod would")
-    image.add_argument("--smoke", action="store_true",
-                       help="then run both, sharing a socket volume, and lessons 01 and 02 "
-                            "in the learner's container against the engine's")
+        "image",
+        help="build the Kubernetes classroom's learner and engine images "
+        "(classroom/kubernetes/); --smoke runs them as a learner's pod would",
+    )
+    image.add_argument(
+        "--smoke",
+        action="store_true",
+        help="then run both, sharing a socket volume, and lessons 01 and 02 "
+        "in the learner's container against the engine's",
+    )
     image.add_argument("--no-cache", action="store_true", help="build every step again")
     image.set_defaults(func=_image)
 

@@ -52,18 +52,30 @@ ENGINE = ImageSpec("engine", "stagelab/classroom-engine")
 def image_folder() -> Path:
     """Return the folder of the images' Dockerfile; ClassroomError outside a checkout."""
     if not (IMAGE_FOLDER / "Dockerfile").is_file():
-        raise ClassroomError(f"No {IMAGE_FOLDER / 'Dockerfile'}: building the classroom's "
-                             "images needs a stagelab checkout (git clone, then make setup).")
+        raise ClassroomError(
+            f"No {IMAGE_FOLDER / 'Dockerfile'}: building the classroom's "
+            "images needs a stagelab checkout (git clone, then make setup)."
+        )
     return IMAGE_FOLDER
 
 
 # The checkout's files the learner image needs (the named context stagelab-source): the
 # package's source, the course as committed (labs as .gitignore keeps them), the dashboards.
-_SOURCE_PATTERNS = ["pyproject.toml", "README.md", "src/stagelab/**/*.py",
-                    "src/stagelab/recordings/*.json", "notebooks/*.ipynb",
-                    "labs/*/checks.py", "labs/*/task.ipynb", "labs/*/task.md",
-                    "labs/*/starter/**/*", "labs/*/solution/**/*", "classroom/dashboard.py",
-                    "classroom/kubernetes/cluster_dashboard.py", "classroom/kubernetes/image/*"]
+_SOURCE_PATTERNS = [
+    "pyproject.toml",
+    "README.md",
+    "src/stagelab/**/*.py",
+    "src/stagelab/recordings/*.json",
+    "notebooks/*.ipynb",
+    "labs/*/checks.py",
+    "labs/*/task.ipynb",
+    "labs/*/task.md",
+    "labs/*/starter/**/*",
+    "labs/*/solution/**/*",
+    "classroom/dashboard.py",
+    "classroom/kubernetes/cluster_dashboard.py",
+    "classroom/kubernetes/image/*",
+]
 _LAB_FOLDER = re.compile(r"^labs/\d\d-[a-z0-9-]+/")
 
 
@@ -78,9 +90,10 @@ def source_files(checkout: Path = CHECKOUT) -> list[Path]:
         for path in checkout.glob(pattern):
             relative = path.relative_to(checkout)
             parts = set(relative.parts)
-            if path.is_file() and not parts & {"__pycache__", ".ipynb_checkpoints", ".backups"}:
-                if not relative.parts[0] == "labs" or _LAB_FOLDER.match(relative.as_posix()):
-                    found.add(relative)
+            kept = not parts & {"__pycache__", ".ipynb_checkpoints", ".backups"}
+            in_a_lab = relative.parts[0] != "labs" or _LAB_FOLDER.match(relative.as_posix())
+            if path.is_file() and kept and in_a_lab:
+                found.add(relative)
     return sorted(found)
 
 
@@ -100,8 +113,9 @@ def ca_bundle() -> Path | None:
     Order: PIP_CERT, REQUESTS_CA_BUNDLE, SSL_CERT_FILE, then OpenSSL's default file; the first
     that is a file wins.
     """
-    candidates = [os.environ.get(name) for name in ("PIP_CERT", "REQUESTS_CA_BUNDLE",
-                                                    "SSL_CERT_FILE")]
+    candidates = [
+        os.environ.get(name) for name in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+    ]
     candidates.append(ssl.get_default_verify_paths().cafile)
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
@@ -117,20 +131,27 @@ def apt_checks_valid_until() -> bool:
     """
     if shutil.which("apt-config") is None:
         return True
-    done = subprocess.run(["apt-config", "dump", "Acquire::Check-Valid-Until"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["apt-config", "dump", "Acquire::Check-Valid-Until"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     found = re.search(r'^Acquire::Check-Valid-Until "([^"]*)";', done.stdout, re.MULTILINE)
     return found is None or found.group(1).lower() not in ("false", "no", "0", "off")
 
 
 def image_labels(spec: ImageSpec) -> dict[str, str]:
     """Return the labels of a classroom image: stagelab's, its kind, and the OCI ones."""
-    return {**labels(IMAGE_KIND),
-            # Labels pass from a base image to its children: the python stand-in's would
-            # claim that this image stands in for python:3.11-slim-bookworm.
-            STANDS_IN_LABEL: "",
-            "org.opencontainers.image.title": spec.repository,
-            "org.opencontainers.image.version": importlib.metadata.version("stagelab"),
-            "org.opencontainers.image.description":
-                f"stagelab's Kubernetes classroom, target {spec.target} of "
-                "classroom/kubernetes/image/Dockerfile"}
+    return {
+        **labels(IMAGE_KIND),
+        # Labels pass from a base image to its children: the python stand-in's would
+        # claim that this image stands in for python:3.11-slim-bookworm.
+        STANDS_IN_LABEL: "",
+        "org.opencontainers.image.title": spec.repository,
+        "org.opencontainers.image.version": importlib.metadata.version("stagelab"),
+        "org.opencontainers.image.description": (
+            f"stagelab's Kubernetes classroom, target {spec.target} of "
+            "classroom/kubernetes/image/Dockerfile"
+        ),
+    }

@@ -24,11 +24,21 @@ LESSONS = ("01_start_here.ipynb", "02_what_is_a_stage.ipynb")
 SMOKE_KIND = "classroom-smoke"
 TIMEOUT_S = 1800
 # An empty recordings folder: a lesson that tried to replay instead of building would fail.
-_LEARNER_SCRIPT = ("mkdir -p /tmp/no-recordings && cd notebooks && "
-                   "STAGELAB_RECORDINGS=/tmp/no-recordings python -m pytest -p no:cacheprovider "
-                   "--nbval-lax -q " + " ".join(LESSONS))
-_BUILT_BY_LESSONS = ["docker", "-H", f"unix://{SOCKET_DIR}/docker.sock", "image", "ls", "-q",
-                     "--filter", "label=io.stagelab.kind=build"]
+_LEARNER_SCRIPT = (
+    "mkdir -p /tmp/no-recordings && cd notebooks && "
+    "STAGELAB_RECORDINGS=/tmp/no-recordings python -m pytest -p no:cacheprovider "
+    "--nbval-lax -q " + " ".join(LESSONS)
+)
+_BUILT_BY_LESSONS = [
+    "docker",
+    "-H",
+    f"unix://{SOCKET_DIR}/docker.sock",
+    "image",
+    "ls",
+    "-q",
+    "--filter",
+    "label=io.stagelab.kind=build",
+]
 
 
 @dataclass(frozen=True)
@@ -44,11 +54,12 @@ class SmokeReport:
 
     def lines(self) -> list[str]:
         """Return the report as lines for a terminal."""
-        return [f"smoke: lessons {', '.join(LESSONS)}: {self.summary}",
-                f"smoke: {self.builds_in_pod_engine} images built by the lessons are in the "
-                f"pod's engine (Docker Engine {self.pod_engine_version}), none replayed",
-                f"smoke: {self.seconds:.0f} s in all, {self.lessons_seconds:.0f} s for the "
-                "lessons"]
+        return [
+            f"smoke: lessons {', '.join(LESSONS)}: {self.summary}",
+            f"smoke: {self.builds_in_pod_engine} images built by the lessons are in the "
+            f"pod's engine (Docker Engine {self.pod_engine_version}), none replayed",
+            f"smoke: {self.seconds:.0f} s in all, {self.lessons_seconds:.0f} s for the lessons",
+        ]
 
 
 def passed_summary(log: str) -> str | None:
@@ -74,35 +85,67 @@ def smoke(learner: str = LEARNER.ref, pod_engine: str = ENGINE.ref, say=print) -
     # Not kind "container": `stagelab clean` (another notebook's, say) would remove them.
     made = labels(SMOKE_KIND)
     started = time.monotonic()
-    volumes = [client.volumes.create(f"{name}-{part}", labels=made)
-               for part in ("socket", "engine-data")]
+    volumes = [
+        client.volumes.create(f"{name}-{part}", labels=made) for part in ("socket", "engine-data")
+    ]
     containers = []
     try:
-        containers.append(client.containers.run(
-            pod_engine, name=f"{name}-engine", detach=True, privileged=True, labels=made,
-            volumes={volumes[0].name: {"bind": SOCKET_DIR}, volumes[1].name:
-                     {"bind": "/var/lib/docker"}}))
+        containers.append(
+            client.containers.run(
+                pod_engine,
+                name=f"{name}-engine",
+                detach=True,
+                privileged=True,
+                labels=made,
+                volumes={
+                    volumes[0].name: {"bind": SOCKET_DIR},
+                    volumes[1].name: {"bind": "/var/lib/docker"},
+                },
+            )
+        )
         say(f"smoke: pod engine {containers[0].name} started; running the learner's container")
         lessons_started = time.monotonic()
-        containers.append(client.containers.run(
-            learner, ["sh", "-c", _LEARNER_SCRIPT], name=f"{name}-learner", detach=True,
-            labels=made, network_mode=f"container:{containers[0].id}",
-            volumes={volumes[0].name: {"bind": SOCKET_DIR}}))
+        containers.append(
+            client.containers.run(
+                learner,
+                ["sh", "-c", _LEARNER_SCRIPT],
+                name=f"{name}-learner",
+                detach=True,
+                labels=made,
+                network_mode=f"container:{containers[0].id}",
+                volumes={volumes[0].name: {"bind": SOCKET_DIR}},
+            )
+        )
         exit_code = _wait(containers[1])
         log = containers[1].logs().decode("utf-8", "replace")
         summary = passed_summary(log)
         if exit_code != 0 or summary is None:
             engine_log = containers[0].logs(tail=15).decode("utf-8", "replace")
-            raise ClassroomError(f"Smoke test failed (exit code {exit_code}). The learner's "
-                                 f"container said:\n{log.strip()[-3000:]}\nThe pod engine's "
-                                 f"log ends with:\n{engine_log.strip()}")
+            raise ClassroomError(
+                f"Smoke test failed (exit code {exit_code}). The learner's "
+                f"container said:\n{log.strip()[-3000:]}\nThe pod engine's "
+                f"log ends with:\n{engine_log.strip()}"
+            )
         lessons_seconds = time.monotonic() - lessons_started
         builds = containers[0].exec_run(_BUILT_BY_LESSONS).output.decode().split()
-        version = containers[0].exec_run(
-            ["docker", "-H", f"unix://{SOCKET_DIR}/docker.sock", "version", "--format",
-             "{{.Server.Version}}"]).output.decode().strip()
-        return SmokeReport(summary, len(builds), version, time.monotonic() - started,
-                           lessons_seconds)
+        version = (
+            containers[0]
+            .exec_run(
+                [
+                    "docker",
+                    "-H",
+                    f"unix://{SOCKET_DIR}/docker.sock",
+                    "version",
+                    "--format",
+                    "{{.Server.Version}}",
+                ]
+            )
+            .output.decode()
+            .strip()
+        )
+        return SmokeReport(
+            summary, len(builds), version, time.monotonic() - started, lessons_seconds
+        )
     finally:
         for container in reversed(containers):
             container.remove(force=True, v=True)
@@ -114,6 +157,8 @@ def _wait(container) -> int:
     try:
         return container.wait(timeout=TIMEOUT_S)["StatusCode"]
     except (docker.errors.APIError, OSError) as error:  # requests' timeout is an OSError
-        raise ClassroomError(f"The learner's container did not finish within {TIMEOUT_S} s "
-                             f"({error}); its log ends with:\n"
-                             f"{container.logs(tail=30).decode('utf-8', 'replace')}") from None
+        raise ClassroomError(
+            f"The learner's container did not finish within {TIMEOUT_S} s "
+            f"({error}); its log ends with:\n"
+            f"{container.logs(tail=30).decode('utf-8', 'replace')}"
+        ) from None

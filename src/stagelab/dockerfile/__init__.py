@@ -6,13 +6,22 @@ from ..errors import DockerfileError
 from .instructions import Instruction, escape_char, parse_instructions
 from .plan import BUILDERS, attempt, goal_stage, plan_stages
 from .platforms import machine_platform, split_platform
-from .resolve import resolve_buildkit, resolve_classic
+from .resolve_buildkit import resolve_buildkit
+from .resolve_classic import resolve_classic
 from .rules import ImageLookup, Resolution
 from .stages import Edge, Stage, find_stage, split_stages, stage_edges
 from .variables import expand, global_args
 
-__all__ = ["BUILDERS", "Dockerfile", "Edge", "Instruction", "Stage", "expand",
-           "machine_platform", "parse_dockerfile"]
+__all__ = [
+    "BUILDERS",
+    "Dockerfile",
+    "Edge",
+    "Instruction",
+    "Stage",
+    "expand",
+    "machine_platform",
+    "parse_dockerfile",
+]
 
 
 class Dockerfile:
@@ -37,8 +46,13 @@ class Dockerfile:
         refs = ", ".join(s.label for s in self.stages)
         return f"<Dockerfile: {len(self.stages)} stages: {refs}>"
 
-    def resolution(self, builder: str = "buildkit", build_args: dict[str, str] | None = None,
-                   platform: str | None = None, target: str | None = None) -> Resolution:
+    def resolution(
+        self,
+        builder: str = "buildkit",
+        build_args: dict[str, str] | None = None,
+        platform: str | None = None,
+        target: str | None = None,
+    ) -> Resolution:
         """Return the stages as `builder` resolves them, with every place it refuses the file.
 
         `platform` is the target platform (`os/arch[/variant]`, default: this machine's own,
@@ -50,16 +64,29 @@ class Dockerfile:
         build_args = dict(build_args or {})
         target = None if target is None else str(target)
         if builder == "classic":
-            return resolve_classic(self._written, self.instructions, build_args, target,
-                                   self.escape, self.image_lookup)
+            return resolve_classic(
+                self._written, self.instructions, build_args, target, self.escape, self.image_lookup
+            )
         native = machine_platform()
         chosen = platform or native
         split_platform(chosen)
-        return resolve_buildkit(self._written, self.instructions, build_args, chosen, native,
-                                target, self.escape, self.image_lookup)
+        return resolve_buildkit(
+            self._written,
+            self.instructions,
+            build_args,
+            chosen,
+            native,
+            target,
+            self.escape,
+            self.image_lookup,
+        )
 
-    def resolve(self, build_args: dict[str, str] | None = None, builder: str = "buildkit",
-                platform: str | None = None) -> list[Stage]:
+    def resolve(
+        self,
+        build_args: dict[str, str] | None = None,
+        builder: str = "buildkit",
+        platform: str | None = None,
+    ) -> list[Stage]:
         """Return the stages with FROM and every --from resolved by this builder under these
         build args (a build arg changes only an ARG declared before the first FROM).
 
@@ -85,20 +112,34 @@ class Dockerfile:
             raise DockerfileError(refusal.message(builder), line=None)
         return goal
 
-    def edges(self, build_args: dict[str, str] | None = None, builder: str = "buildkit",
-              platform: str | None = None) -> list[Edge]:
+    def edges(
+        self,
+        build_args: dict[str, str] | None = None,
+        builder: str = "buildkit",
+        platform: str | None = None,
+    ) -> list[Edge]:
         """Return every dependency edge: FROM a stage or image, COPY --from, RUN --mount, and
         the ONBUILD COPY --from of a stage a stage starts from."""
         return stage_edges(self.resolve(build_args, builder, platform))
 
-    def images(self, build_args: dict[str, str] | None = None, builder: str = "buildkit",
-               platform: str | None = None) -> list[str]:
+    def images(
+        self,
+        build_args: dict[str, str] | None = None,
+        builder: str = "buildkit",
+        platform: str | None = None,
+    ) -> list[str]:
         """Return the external images this Dockerfile uses, in order of first use."""
-        return list(dict.fromkeys(e.source for e in self.edges(build_args, builder, platform)
-                                  if e.external))
+        return list(
+            dict.fromkeys(e.source for e in self.edges(build_args, builder, platform) if e.external)
+        )
 
-    def plan(self, target: str | None = None, builder: str = "buildkit",
-             build_args: dict[str, str] | None = None, platform: str | None = None) -> list[str]:
+    def plan(
+        self,
+        target: str | None = None,
+        builder: str = "buildkit",
+        build_args: dict[str, str] | None = None,
+        platform: str | None = None,
+    ) -> list[str]:
         """Return the refs of the stages this builder runs for this target, dependencies first.
 
         `target` is a stage name, as `--target` takes it (default: the last stage);
@@ -111,9 +152,13 @@ class Dockerfile:
         resolution = self.resolution(builder, build_args, platform, target)
         return plan_stages(resolution, target)
 
-    def attempt(self, target: str | None = None, builder: str = "buildkit",
-                build_args: dict[str, str] | None = None,
-                platform: str | None = None) -> tuple[list[str], DockerfileError | None]:
+    def attempt(
+        self,
+        target: str | None = None,
+        builder: str = "buildkit",
+        build_args: dict[str, str] | None = None,
+        platform: str | None = None,
+    ) -> tuple[list[str], DockerfileError | None]:
         """Return what `plan()` returns, or, where the builder refuses the file, the stages it
         runs before refusing (none for BuildKit) and the DockerfileError `plan()` raises."""
         return attempt(self.resolution(builder, build_args, platform, target), target)

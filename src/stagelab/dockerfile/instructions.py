@@ -10,9 +10,26 @@ import dockerfile as buildkit_parser
 from ..errors import DockerfileError
 
 # The instructions of the Dockerfile reference (https://docs.docker.com/reference/dockerfile/).
-INSTRUCTIONS = {"ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM",
-                "HEALTHCHECK", "LABEL", "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL",
-                "USER", "VOLUME", "WORKDIR"}
+INSTRUCTIONS = {
+    "ADD",
+    "ARG",
+    "CMD",
+    "COPY",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "FROM",
+    "HEALTHCHECK",
+    "LABEL",
+    "MAINTAINER",
+    "ONBUILD",
+    "RUN",
+    "SHELL",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+}
 NEEDS_ARGUMENTS = INSTRUCTIONS - {"CMD", "ENTRYPOINT"}
 
 
@@ -32,7 +49,7 @@ class Instruction:
     def flag(self, name: str) -> list[str]:
         """Return the values of every `--name=value` flag, in order (empty when there is none)."""
         prefix = f"--{name}="
-        return [f[len(prefix):] for f in self.flags if f.lower().startswith(prefix)]
+        return [f[len(prefix) :] for f in self.flags if f.lower().startswith(prefix)]
 
     def __str__(self) -> str:
         return self.original.split("\n", 1)[0]
@@ -61,8 +78,11 @@ def parse_instructions(text: str) -> list[Instruction]:
         if ins.keyword == "FROM":
             seen_from = True
         elif not seen_from and ins.keyword != "ARG":
-            raise DockerfileError(f"{ins.keyword} comes before the first FROM: only ARG may "
-                                  "appear there; start a stage with FROM first", line=ins.line)
+            raise DockerfileError(
+                f"{ins.keyword} comes before the first FROM: only ARG may "
+                "appear there; start a stage with FROM first",
+                line=ins.line,
+            )
     if not seen_from:
         raise DockerfileError("no FROM instruction: a Dockerfile needs at least one stage")
     return instructions
@@ -73,10 +93,18 @@ def _instruction(command) -> Instruction:
     if command.cmd.upper() == "ONBUILD" and command.sub_cmd:
         expression = re.sub(r"(?is)^\s*ONBUILD\s+", "", command.original)
         parsed = buildkit_parser.parse_string(expression)
-        trigger = replace(_instruction(parsed[0]), line=command.start_line,
-                          end_line=command.end_line)
-    return Instruction(command.cmd.upper(), command.original, command.start_line,
-                       command.end_line, tuple(command.flags), tuple(command.value), trigger)
+        trigger = replace(
+            _instruction(parsed[0]), line=command.start_line, end_line=command.end_line
+        )
+    return Instruction(
+        command.cmd.upper(),
+        command.original,
+        command.start_line,
+        command.end_line,
+        tuple(command.flags),
+        tuple(command.value),
+        trigger,
+    )
 
 
 def _refuse_invalid_text(text: str) -> None:
@@ -84,9 +112,12 @@ def _refuse_invalid_text(text: str) -> None:
     match = _SURROGATE.search(text)
     if match:
         line = text.count("\n", 0, match.start()) + 1
-        raise DockerfileError("this line is not valid UTF-8 text (a byte such as "
-                              f"{_escaped_byte(match.group())} that no UTF-8 character "
-                              "makes): save the Dockerfile as UTF-8", line=line)
+        raise DockerfileError(
+            "this line is not valid UTF-8 text (a byte such as "
+            f"{_escaped_byte(match.group())} that no UTF-8 character "
+            "makes): save the Dockerfile as UTF-8",
+            line=line,
+        )
 
 
 def _escaped_byte(char: str) -> str:
@@ -102,8 +133,14 @@ def _failing_line(text: str, message: str) -> int | None:
     if "max allowed size" in message:
         return next((n for n, line in enumerate(lines, 1) if len(line) > 65535), None)
     if "escape" in message:
-        return next((n for n, line in enumerate(lines, 1)
-                     if re.match(r"^\s*#\s*escape\s*=", line, re.IGNORECASE)), None)
+        return next(
+            (
+                n
+                for n, line in enumerate(lines, 1)
+                if re.match(r"^\s*#\s*escape\s*=", line, re.IGNORECASE)
+            ),
+            None,
+        )
     return None
 
 
@@ -123,8 +160,7 @@ def _unterminated_heredoc(lines: list[str]) -> int | None:
                 open_heredocs.pop(0)
             continue
         if _HEREDOC_INSTRUCTION.match(line):
-            open_heredocs = [(number, bool(dash), word)
-                             for dash, _, word in _HEREDOC.findall(line)]
+            open_heredocs = [(number, bool(dash), word) for dash, _, word in _HEREDOC.findall(line)]
     return open_heredocs[0][0] if open_heredocs else None
 
 

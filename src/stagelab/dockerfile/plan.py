@@ -44,13 +44,16 @@ def attempt(resolution: Resolution, target: str | None) -> tuple[list[str], Dock
         return [], DockerfileError(first.message(resolution.builder), line=first.line)
     goal = goal_stage(resolution, target)
     if resolution.builder == "classic":
-        needed = resolution.stages[:goal.index + 1]
+        needed = resolution.stages[: goal.index + 1]
     else:
         needed = _dependencies_first(resolution.stages, goal)
     indexes = {stage.index for stage in needed}
-    refused = sorted((r for r in resolution.refusals if r.stage in indexes),
-                     key=lambda r: (r.stage, r.line or 0) if resolution.builder == "buildkit"
-                     else (r.line or 0,))
+    refused = sorted(
+        (r for r in resolution.refusals if r.stage in indexes),
+        key=lambda r: (
+            (r.stage, r.line or 0) if resolution.builder == "buildkit" else (r.line or 0,)
+        ),
+    )
     if not refused:
         return [stage.ref for stage in needed], None
     error = DockerfileError(refused[0].message(resolution.builder), line=refused[0].line)
@@ -86,8 +89,9 @@ def _dependencies_first(stages: list[Stage], goal: Stage) -> list[Stage]:
             order.append(stage)
             continue
         stack.append((stage, True))
-        deps = ([stage.parent] if stage.parent else []) + [by_ref[s] for s in stage.sources
-                                                           if s in by_ref]
+        deps = ([stage.parent] if stage.parent else []) + [
+            by_ref[s] for s in stage.sources if s in by_ref
+        ]
         for dep in sorted(set(deps), key=lambda s: -s.index):
             if dep.index not in done:
                 stack.append((dep, False))

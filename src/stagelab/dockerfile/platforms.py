@@ -11,10 +11,19 @@ from __future__ import annotations
 import platform as host
 
 # What `uname -m` says, as the OCI platform's architecture (and variant).
-_MACHINE_ARCHITECTURES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64",
-                          "arm64": "arm64", "armv7l": "arm/v7", "armv6l": "arm/v6",
-                          "i386": "386", "i686": "386", "ppc64le": "ppc64le",
-                          "s390x": "s390x", "riscv64": "riscv64"}
+_MACHINE_ARCHITECTURES = {
+    "x86_64": "amd64",
+    "amd64": "amd64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "armv7l": "arm/v7",
+    "armv6l": "arm/v6",
+    "i386": "386",
+    "i686": "386",
+    "ppc64le": "ppc64le",
+    "s390x": "s390x",
+    "riscv64": "riscv64",
+}
 # containerd's normalisation (github.com/containerd/platforms): arm defaults to v7, arm64 to
 # no variant.
 _DEFAULT_VARIANTS = {"arm": "v7"}

@@ -22,13 +22,17 @@ from .variables import arg_pairs, expand_word
 
 # The grammar of an image reference (github.com/distribution/reference, regexp.go).
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
-_DOMAIN = (r"(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-           r"(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?)")
-_REFERENCE = re.compile(rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
-                        r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z]"
-                        r"[A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$")
+_DOMAIN = (
+    r"(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+    r"(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?)"
+)
+_REFERENCE = re.compile(
+    rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
+    r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z]"
+    r"[A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+)
 _STAGE_CONTEXT_NAME = re.compile(rf"^{_COMPONENT}$")
-CLASSIC_LACKS = "the classic builder does not support {}; use BuildKit (builder=\"buildkit\")"
+CLASSIC_LACKS = 'the classic builder does not support {}; use BuildKit (builder="buildkit")'
 # How an engine finds an image by a name: "reference" (an image has that name), "id" (the name
 # starts the ID of exactly one image) or None (it has none). stagelab.images.found_as asks one.
 ImageLookup = Callable[[str], "str | None"]
@@ -73,8 +77,9 @@ class Resolution:
     stages: list[Stage]
     refusals: list[Refusal] = field(default_factory=list)
 
-    def refuse(self, line: int | None, reason: str, advice: str = "",
-               stage: int | None = None) -> None:
+    def refuse(
+        self, line: int | None, reason: str, advice: str = "", stage: int | None = None
+    ) -> None:
         self.refusals.append(Refusal(line, reason, advice, stage))
 
 
@@ -83,8 +88,15 @@ def valid_reference(name: str) -> bool:
     return bool(_REFERENCE.match(name))
 
 
-def from_env(builder: str, meta: list[Instruction], build_args: dict[str, str], platform: str, build_platform: str,
-             target_name: str, escape: str) -> dict[str, str | None]:
+def from_env(
+    builder: str,
+    meta: list[Instruction],
+    build_args: dict[str, str],
+    platform: str,
+    build_platform: str,
+    target_name: str,
+    escape: str,
+) -> dict[str, str | None]:
     """Return the variables FROM lines see: the ARGs before the first FROM, after build args.
 
     BuildKit starts from its platform ARGs and TARGETSTAGE (convert.go `defaultArgs`,
@@ -104,9 +116,14 @@ def from_env(builder: str, meta: list[Instruction], build_args: dict[str, str], 
     return env
 
 
-def expand_base(stage: Stage, env: dict[str, str | None], escape: str,
-                resolution: Resolution, later_args: dict[str, int],
-                refused_stage: int | None) -> str:
+def expand_base(
+    stage: Stage,
+    env: dict[str, str | None],
+    escape: str,
+    resolution: Resolution,
+    later_args: dict[str, int],
+    refused_stage: int | None,
+) -> str:
     """Expand a FROM's image; record a refusal (of `refused_stage`) where it is blank or
     malformed."""
     first = stage.instructions[0]
@@ -116,9 +133,12 @@ def expand_base(stage: Stage, env: dict[str, str | None], escape: str,
         resolution.refuse(first.line, str(error), stage=refused_stage)
         return ""
     if not base:
-        resolution.refuse(first.line, f"base name ({stage.written_base}) should not be blank",
-                          _blank_base_advice(stage.written_base, env, later_args),
-                          stage=refused_stage)
+        resolution.refuse(
+            first.line,
+            f"base name ({stage.written_base}) should not be blank",
+            _blank_base_advice(stage.written_base, env, later_args),
+            stage=refused_stage,
+        )
     return base
 
 
@@ -126,8 +146,10 @@ def _blank_base_advice(written: str, env: dict, later_args: dict[str, int]) -> s
     names = re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", written)
     for name in names:
         if env.get(name) is None and name in later_args:
-            return (f"ARG {name} is declared at line {later_args[name]}, inside a stage, so FROM "
-                    f"lines cannot see it: declare `ARG {name}=...` before the first FROM")
+            return (
+                f"ARG {name} is declared at line {later_args[name]}, inside a stage, so FROM "
+                f"lines cannot see it: declare `ARG {name}=...` before the first FROM"
+            )
     return "give the ARG before the first FROM a default, or pass it as a build arg"
 
 
@@ -153,10 +175,14 @@ def onbuild_triggers(parent: Stage | None) -> list[Instruction]:
 def uses(stage: Stage) -> list[tuple[str, str, Instruction]]:
     """Return (kind, written source, instruction) for every --from and from= a stage runs,
     its parent's ONBUILD triggers first (they run right after FROM)."""
-    found = [("onbuild", source, ins) for ins in onbuild_triggers(stage.parent)
-             for _, source in instruction_sources(ins)]
-    return found + [(kind, source, ins) for ins in stage.steps
-                    for kind, source in instruction_sources(ins)]
+    found = [
+        ("onbuild", source, ins)
+        for ins in onbuild_triggers(stage.parent)
+        for _, source in instruction_sources(ins)
+    ]
+    return found + [
+        (kind, source, ins) for ins in stage.steps for kind, source in instruction_sources(ins)
+    ]
 
 
 def has_variable(word: str, escape: str) -> bool:

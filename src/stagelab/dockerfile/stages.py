@@ -55,8 +55,10 @@ class Stage:
 
     def __repr__(self) -> str:
         parent = self.parent.ref if self.parent else None
-        return (f"Stage(index={self.index}, name={self.name!r}, base={self.base!r}, "
-                f"parent={parent!r}, sources={self.sources!r}, lines={self.lines})")
+        return (
+            f"Stage(index={self.index}, name={self.name!r}, base={self.base!r}, "
+            f"parent={parent!r}, sources={self.sources!r}, lines={self.lines})"
+        )
 
 
 @dataclass(frozen=True)
@@ -95,17 +97,31 @@ def split_stages(instructions: list[Instruction]) -> list[Stage]:
         if len(words) == 3 and words[1].lower() == "as":
             name = words[2]
             if not STAGE_NAME.match(name.lower()):
-                raise DockerfileError(f"invalid stage name {name!r}: start with a letter, then "
-                                      "use letters, digits, '-', '_' or '.'", line=first.line)
+                raise DockerfileError(
+                    f"invalid stage name {name!r}: start with a letter, then "
+                    "use letters, digits, '-', '_' or '.'",
+                    line=first.line,
+                )
         elif len(words) != 1:
-            raise DockerfileError("FROM takes an image and an optional `AS name`, as in "
-                                  "`FROM busybox:1.36 AS build`", line=first.line)
-        stages.append(Stage(index=index, name=name, base=words[0], parent=None, sources=[],
-                            lines=(first.line, group[-1].end_line), instructions=group,
-                            written_base=words[0]))
+            raise DockerfileError(
+                "FROM takes an image and an optional `AS name`, as in `FROM busybox:1.36 AS build`",
+                line=first.line,
+            )
+        stages.append(
+            Stage(
+                index=index,
+                name=name,
+                base=words[0],
+                parent=None,
+                sources=[],
+                lines=(first.line, group[-1].end_line),
+                instructions=group,
+                written_base=words[0],
+            )
+        )
     names = [s.name.lower() if s.name else None for s in stages]
     for stage in stages:
-        stage.shadowed = bool(stage.name) and stage.name.lower() in names[stage.index + 1:]
+        stage.shadowed = bool(stage.name) and stage.name.lower() in names[stage.index + 1 :]
     return stages
 
 

@@ -71,9 +71,8 @@ class _Lexer:
         self.next()
         end = self.text.find("'", self.at)
         if end < 0:
-            raise ValueError("unexpected end of statement while looking for matching "
-                             "single-quote")
-        value, self.at = self.text[self.at:end], end + 1
+            raise ValueError("unexpected end of statement while looking for matching single-quote")
+        value, self.at = self.text[self.at : end], end + 1
         return value
 
     def double_quoted(self) -> str:
@@ -82,8 +81,9 @@ class _Lexer:
         while True:
             char = self.peek()
             if not char:
-                raise ValueError("unexpected end of statement while looking for matching "
-                                 "double-quote")
+                raise ValueError(
+                    "unexpected end of statement while looking for matching double-quote"
+                )
             if char == '"':
                 self.next()
                 return "".join(out)
@@ -105,12 +105,12 @@ class _Lexer:
         if self.peek().isdigit():
             while self.peek().isdigit():
                 self.next()
-            return self.text[start:self.at]
+            return self.text[start : self.at]
         if self.peek() and self.peek() in _SPECIAL_PARAMETERS:
             return self.next()
         while self.peek() and (self.peek().isalnum() or self.peek() == "_"):
             self.next()
-        return self.text[start:self.at]
+        return self.text[start : self.at]
 
     def lookup(self, name: str) -> tuple[str, bool]:
         value = self.env.get(name)
@@ -139,8 +139,9 @@ class _Lexer:
         if null_is_unset:
             op = self.next()
         if not op or op not in "+-?#%":
-            raise ValueError(f"unsupported modifier ({':' if null_is_unset else ''}{op}) "
-                             "in substitution")
+            raise ValueError(
+                f"unsupported modifier ({':' if null_is_unset else ''}{op}) in substitution"
+            )
         try:
             word = self.until("}", raw_escapes=op in "#%")
         except ValueError:
@@ -203,7 +204,7 @@ def _pattern_regex(pattern: str, greedy: bool, anchored: bool) -> re.Pattern:
 
 def _trim_prefix(pattern: str, value: str, greedy: bool) -> str:
     match = _pattern_regex(pattern, greedy, anchored=True).search(value)
-    return value[match.end():] if match else value
+    return value[match.end() :] if match else value
 
 
 def _reverse_pattern(pattern: str) -> str:
@@ -212,7 +213,7 @@ def _reverse_pattern(pattern: str) -> str:
     at = 0
     while at < len(pattern):
         if pattern[at] == "\\" and at + 1 < len(pattern):
-            tokens.append(pattern[at:at + 2])
+            tokens.append(pattern[at : at + 2])
             at += 2
         else:
             tokens.append(pattern[at])
@@ -220,8 +221,7 @@ def _reverse_pattern(pattern: str) -> str:
     return "".join(reversed(tokens))
 
 
-def expand_word(word: str, env: dict[str, str | None],
-                escape: str = "\\") -> tuple[str, set[str]]:
+def expand_word(word: str, env: dict[str, str | None], escape: str = "\\") -> tuple[str, set[str]]:
     """Expand one word as BuildKit does; return it and the names of the variables it used.
 
     `env` maps names to values (None: declared without a value, which expands like unset).
@@ -239,8 +239,9 @@ def expand(word: str, env: dict[str, str | None], escape: str = "\\") -> str:
     return expand_word(word, env, escape)[0]
 
 
-def arg_pairs(ins: Instruction, env: dict[str, str | None],
-              escape: str = "\\") -> dict[str, str | None]:
+def arg_pairs(
+    ins: Instruction, env: dict[str, str | None], escape: str = "\\"
+) -> dict[str, str | None]:
     """Return the names an ARG or ENV declares, with their expanded values (None: no default).
 
     Raises DockerfileError naming the line for a malformed substitution.

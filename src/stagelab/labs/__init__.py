@@ -9,16 +9,54 @@ from __future__ import annotations
 from ..containers import existing_paths
 from .attempts import attempts, progress_file, progress_rows, progress_text, read_attempts
 from .catalogue import Lab, all_labs, find_lab, labs_root
-from .criteria import (COMPILER_PATHS, CheckFailed, Criterion, Workspace, builds, criterion,
-                       expect, fail, holds_none_of, last_stage, prints, takes_from)
+from .criteria import (
+    COMPILER_PATHS,
+    CheckFailed,
+    Criterion,
+    Workspace,
+    builds,
+    criterion,
+    expect,
+    fail,
+    holds_none_of,
+    last_stage,
+    prints,
+    takes_from,
+)
 from .report import NoEngineReport, Note, Outcome, Report
 from .tasks import task_notebook, write_task_notebooks
 
-__all__ = ["COMPILER_PATHS", "CheckFailed", "Criterion", "Lab", "NoEngineReport", "Note",
-           "Outcome", "Report", "Workspace", "all_labs", "attempts", "builds", "criterion",
-           "existing_paths", "expect", "fail", "find_lab", "holds_none_of", "lab", "labs_root", "last_stage",
-           "prints", "progress", "progress_file", "progress_table", "read_attempts", "takes_from",
-           "task_notebook", "write_task_notebooks"]
+__all__ = [
+    "COMPILER_PATHS",
+    "CheckFailed",
+    "Criterion",
+    "Lab",
+    "NoEngineReport",
+    "Note",
+    "Outcome",
+    "Report",
+    "Workspace",
+    "all_labs",
+    "attempts",
+    "builds",
+    "criterion",
+    "existing_paths",
+    "expect",
+    "fail",
+    "find_lab",
+    "holds_none_of",
+    "lab",
+    "labs_root",
+    "last_stage",
+    "prints",
+    "progress",
+    "progress_file",
+    "progress_table",
+    "read_attempts",
+    "takes_from",
+    "task_notebook",
+    "write_task_notebooks",
+]
 
 
 def lab(which: str | int) -> Lab:
@@ -43,6 +81,8 @@ def progress_table() -> str:
     recorded, skipped = read_attempts()
     table = progress_text(progress_rows(all_labs(), recorded))
     if skipped:
-        table += (f"\n({skipped} line{'s' if skipped != 1 else ''} of {progress_file()} skipped: "
-                  "not attempts)")
+        table += (
+            f"\n({skipped} line{'s' if skipped != 1 else ''} of {progress_file()} skipped: "
+            "not attempts)"
+        )
     return table

@@ -21,9 +21,16 @@ def progress_file() -> Path:
 def record(report: Report) -> None:
     """Append one attempt (lab, time, criteria passed and failed, user, folder) to the file."""
     done, total = report.score
-    line = {"lab": report.lab.number, "slug": report.lab.slug,
-            "time": report.time.isoformat(timespec="seconds"), "passed": done, "total": total,
-            "failed": report.failed, "user": current_user(), "dir": str(report.directory)}
+    line = {
+        "lab": report.lab.number,
+        "slug": report.lab.slug,
+        "time": report.time.isoformat(timespec="seconds"),
+        "passed": done,
+        "total": total,
+        "failed": report.failed,
+        "user": current_user(),
+        "dir": str(report.directory),
+    }
     path = progress_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as out:
@@ -55,8 +62,9 @@ def parse_attempts(data: bytes) -> tuple[list[dict], int]:
             skipped += 1
             continue
         if not isinstance(attempt, dict) or not all(
-                isinstance(attempt.get(key), kind) and not isinstance(attempt.get(key), bool)
-                for key, kind in ATTEMPT_FIELDS.items()):
+            isinstance(attempt.get(key), kind) and not isinstance(attempt.get(key), bool)
+            for key, kind in ATTEMPT_FIELDS.items()
+        ):
             skipped += 1
             continue
         found.append(attempt)
@@ -72,9 +80,16 @@ def progress_rows(labs: list, recorded: list[dict]) -> list[dict]:
         passed = any(a["passed"] == a["total"] for a in mine)
         status = "passed" if passed else "attempted" if mine else "not started"
         last = mine[-1] if mine else None
-        rows.append({"lab": each.slug, "title": each.title, "status": status,
-                     "attempts": len(mine), "last_attempt": last["time"] if last else None,
-                     "last_score": f"{last['passed']}/{last['total']}" if last else None})
+        rows.append(
+            {
+                "lab": each.slug,
+                "title": each.title,
+                "status": status,
+                "attempts": len(mine),
+                "last_attempt": last["time"] if last else None,
+                "last_score": f"{last['passed']}/{last['total']}" if last else None,
+            }
+        )
     return rows
 
 
@@ -82,6 +97,8 @@ def progress_text(rows: list[dict]) -> str:
     """Return progress rows as a plain-text table."""
     lines = [f"{'lab':<24} {'status':<12} {'attempts':>8}  {'last attempt':<26} last score"]
     for row in rows:
-        lines.append(f"{row['lab']:<24} {row['status']:<12} {row['attempts']:>8}  "
-                     f"{row['last_attempt'] or '-':<26} {row['last_score'] or '-'}")
+        lines.append(
+            f"{row['lab']:<24} {row['status']:<12} {row['attempts']:>8}  "
+            f"{row['last_attempt'] or '-':<26} {row['last_score'] or '-'}"
+        )
     return "\n".join(lines)

@@ -9,9 +9,9 @@ import os
 import re
 import shutil
 import types
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 from .. import engine
 from ..builds import build
@@ -34,16 +34,21 @@ def labs_root() -> Path:
     root = Path(override).expanduser() if override else Path(__file__).resolve().parents[3] / "labs"
     if not root.is_dir():
         where = "STAGELAB_LABS points to" if override else "the labs should be at"
-        raise StagelabError(f"No labs folder: {where} {root}, which does not exist. Set "
-                            "STAGELAB_LABS to the labs/ folder of a stagelab checkout.")
+        raise StagelabError(
+            f"No labs folder: {where} {root}, which does not exist. Set "
+            "STAGELAB_LABS to the labs/ folder of a stagelab checkout."
+        )
     return root
 
 
 def all_labs() -> list[Lab]:
     """Return every lab, in number order."""
     root = labs_root()
-    return [Lab(path) for path in sorted(root.iterdir())
-            if LAB_FOLDER.match(path.name) and (path / "checks.py").is_file()]
+    return [
+        Lab(path)
+        for path in sorted(root.iterdir())
+        if LAB_FOLDER.match(path.name) and (path / "checks.py").is_file()
+    ]
 
 
 def find_lab(which: str | int) -> Lab:
@@ -54,8 +59,12 @@ def find_lab(which: str | int) -> Lab:
     wanted = str(which).strip().lower()
     found = all_labs()
     for candidate in found:
-        if wanted in (candidate.number, candidate.number.lstrip("0"), candidate.slug,
-                      candidate.topic):
+        if wanted in (
+            candidate.number,
+            candidate.number.lstrip("0"),
+            candidate.slug,
+            candidate.topic,
+        ):
             return candidate
     names = ", ".join(candidate.slug for candidate in found) or "none"
     raise StagelabError(f"No lab {which!r}. The labs are: {names}.")
@@ -110,21 +119,30 @@ class Lab:
     @property
     def criteria(self) -> list[Criterion]:
         """Return the criteria of checks.py in order, each keyed by its name there."""
-        return [dataclasses.replace(value, key=name) for name, value in vars(self.checks).items()
-                if isinstance(value, Criterion)]
+        return [
+            dataclasses.replace(value, key=name)
+            for name, value in vars(self.checks).items()
+            if isinstance(value, Criterion)
+        ]
 
     def __repr__(self) -> str:
-        lines = [f"Lab {self.slug}: {self.title}", f"  {self.goal}", f"  folder: {self.path}",
-                 "  criteria:"]
+        lines = [
+            f"Lab {self.slug}: {self.title}",
+            f"  {self.goal}",
+            f"  folder: {self.path}",
+            "  criteria:",
+        ]
         lines += [f"    - {item.title}" for item in self.criteria]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         items = "".join(f"<li>{inline_markdown(item.title)}</li>" for item in self.criteria)
-        return (f"<div><strong>Lab {html.escape(self.slug)}: {html.escape(self.title)}</strong>"
-                f"<p>{inline_markdown(self.goal)}</p><p>Your files: "
-                f"<code>{html.escape(str(self.path))}</code></p><p>Criteria:</p><ul>{items}</ul>"
-                "</div>")
+        return (
+            f"<div><strong>Lab {html.escape(self.slug)}: {html.escape(self.title)}</strong>"
+            f"<p>{inline_markdown(self.goal)}</p><p>Your files: "
+            f"<code>{html.escape(str(self.path))}</code></p><p>Criteria:</p><ul>{items}</ul>"
+            "</div>"
+        )
 
     def learner_files(self, directory: Path | None = None) -> list[Path]:
         """Return the learner's files in a folder (default: the lab's own), relative to it."""
@@ -132,8 +150,11 @@ class Lab:
         found = []
         for path in sorted(root.rglob("*")):
             parts = path.relative_to(root).parts
-            if path.is_file() and not (parts[0] in MACHINERY and root == self.path) \
-                    and not LITTER.intersection(parts):
+            if (
+                path.is_file()
+                and not (parts[0] in MACHINERY and root == self.path)
+                and not LITTER.intersection(parts)
+            ):
                 found.append(path.relative_to(root))
         return found
 
@@ -148,8 +169,11 @@ class Lab:
         shutil.copytree(self.starter_path, self.path, symlinks=True, dirs_exist_ok=True)
         return True
 
-    def check(self, directory: str | os.PathLike | None = None,
-              on_result: Callable[[Outcome], None] | None = None) -> Report | NoEngineReport:
+    def check(
+        self,
+        directory: str | os.PathLike | None = None,
+        on_result: Callable[[Outcome], None] | None = None,
+    ) -> Report | NoEngineReport:
         """Build the learner's files for real, judge every criterion and record the attempt.
 
         `directory` defaults to the lab's own folder; `on_result` gets each outcome as it is
@@ -163,8 +187,11 @@ class Lab:
             raise StagelabError(f"No folder {folder}: give --dir the folder with your Dockerfile.")
         if engine.ping() is None:
             return self._without_engine()
-        live = LiveChecklist(self.slug, len(self.criteria)) \
-            if on_result is None and in_kernel() else None
+        live = (
+            LiveChecklist(self.slug, len(self.criteria))
+            if on_result is None and in_kernel()
+            else None
+        )
         outcomes = run_checks(self.criteria, folder, live.add if live else on_result)
         if live:
             live.close()
@@ -174,13 +201,17 @@ class Lab:
         return report
 
     def _without_engine(self) -> NoEngineReport:
-        message = ("Checks build your files, so they need a Docker engine, and none answers. "
-                   + engine.advice_no_engine())
+        message = (
+            "Checks build your files, so they need a Docker engine, and none answers. "
+            + engine.advice_no_engine()
+        )
         try:
             recorded = build(self.solution_path, progress=False)
-            note = ("Here is a recorded build of the solution instead (recorded "
-                    f"{recorded.recorded_on or 'earlier'} on "
-                    f"{recorded.recorded_engine or 'a real engine'}).")
+            note = (
+                "Here is a recorded build of the solution instead (recorded "
+                f"{recorded.recorded_on or 'earlier'} on "
+                f"{recorded.recorded_engine or 'a real engine'})."
+            )
         except EngineUnavailable:
             recorded, note = None, "No recording of the solution's build exists either."
         except StagelabError as error:
@@ -191,7 +222,9 @@ class Lab:
         """Return the next hint; each call gives a stronger one, then points to the solution."""
         hints = self.checks.HINTS
         if self.hints_shown >= len(hints):
-            return Note(f"No more hints for lab {self.number}", "`lab.solution()` shows a solution.")
+            return Note(
+                f"No more hints for lab {self.number}", "`lab.solution()` shows a solution."
+            )
         self.hints_shown += 1
         return Note(f"Hint {self.hints_shown} of {len(hints)}", hints[self.hints_shown - 1])
 
@@ -207,8 +240,13 @@ class Lab:
         mine = self.path / "Dockerfile"
         if mine.is_file():
             solved = (self.solution_path / "Dockerfile").read_text()
-            diff = difflib.unified_diff(mine.read_text().splitlines(), solved.splitlines(),
-                                        "your Dockerfile", "solution/Dockerfile", lineterm="")
+            diff = difflib.unified_diff(
+                mine.read_text().splitlines(),
+                solved.splitlines(),
+                "your Dockerfile",
+                "solution/Dockerfile",
+                lineterm="",
+            )
             body += "\n\n" + ("\n".join(diff) or "Your Dockerfile is the same as the solution's.")
         return Note(f"A solution to lab {self.slug} (there are others)", code=body)
 
@@ -236,7 +274,8 @@ class Lab:
                 f"Could not reset lab {self.slug}: {error.strerror or error} ({error.filename}). "
                 "Nothing was changed: your files are where they were"
                 + (f", and a partial copy is in {backup}" if backup.exists() else "")
-                + ". That file may be in use or read-only: free it, then try again.") from None
+                + ". That file may be in use or read-only: free it, then try again."
+            ) from None
         print(f"Restored the starter files of lab {self.slug}; your files are in {backup}")
         return backup
 
@@ -252,8 +291,11 @@ class Lab:
 
     def _own_entries(self) -> list[Path]:
         """Return the top-level entries of the lab folder that are the learner's."""
-        return [item for item in sorted(self.path.iterdir())
-                if item.name not in MACHINERY and item.name not in LITTER]
+        return [
+            item
+            for item in sorted(self.path.iterdir())
+            if item.name not in MACHINERY and item.name not in LITTER
+        ]
 
     def _undo_reset(self, moved: list[Path], copying: bool) -> None:
         """Put the learner's files back where they were, removing starter files copied in."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ..builds import build
 from ..containers import existing_paths, run
@@ -19,8 +19,15 @@ from ..results import BuildResult
 # What a lab folder holds besides the learner's own files; checks and resets leave these alone.
 MACHINERY = {"starter", "solution", ".backups", "checks.py", "task.ipynb", "task.md"}
 LITTER = {"__pycache__", ".ipynb_checkpoints"}
-COMPILER_PATHS = ["/usr/bin/gcc", "/usr/bin/cc", "/usr/bin/g++", "/usr/bin/c++",
-                  "/usr/local/bin/gcc", "/usr/lib/gcc", "/usr/libexec/gcc"]
+COMPILER_PATHS = [
+    "/usr/bin/gcc",
+    "/usr/bin/cc",
+    "/usr/bin/g++",
+    "/usr/bin/c++",
+    "/usr/local/bin/gcc",
+    "/usr/lib/gcc",
+    "/usr/libexec/gcc",
+]
 READ_THE_FAILURE = "Read the failing step in the message above."
 
 
@@ -56,8 +63,10 @@ class Criterion:
 
 def criterion(title: str, hint: str) -> Callable[[Callable], Criterion]:
     """Declare a criterion in a lab's checks.py; the decorated function is its test."""
+
     def declare(test: Callable[[Workspace], str | None]) -> Criterion:
         return Criterion(test.__name__, title, hint, test)
+
     return declare
 
 
@@ -87,6 +96,7 @@ class Workspace:
     @classmethod
     def copy_of(cls, source: Path, path: Path) -> Workspace:
         """Copy the learner's files (not the lab's own machinery) from `source` to `path`."""
+
         def ignore(folder: str, names: list[str]) -> set[str]:
             skipped = {name for name in names if name in LITTER}
             if Path(folder) == source:
@@ -108,15 +118,20 @@ class Workspace:
         """Return the learner's Dockerfile, parsed."""
         return parse_dockerfile(self.read("Dockerfile"))
 
-    def build(self, target: str | None = None, build_args: dict[str, str] | None = None,
-              builder: str = "buildkit") -> BuildResult:
+    def build(
+        self,
+        target: str | None = None,
+        build_args: dict[str, str] | None = None,
+        builder: str = "buildkit",
+    ) -> BuildResult:
         """Build the learner's files once for these options; later calls reuse the outcome."""
         key = (target, tuple(sorted((build_args or {}).items())), builder)
         if key not in self._builds:
             self.read("Dockerfile")
             try:
-                self._builds[key] = build(self.path, target=target, build_args=build_args,
-                                          builder=builder, progress=False)
+                self._builds[key] = build(
+                    self.path, target=target, build_args=build_args, builder=builder, progress=False
+                )
             except StagelabError as error:
                 self._builds[key] = error
         return _outcome(self._builds[key])
@@ -151,6 +166,7 @@ def _outcome(stored):
 
 # ---------------------------------------------------------------- shapes several labs share
 
+
 def default_image(work: Workspace) -> str:
     """Return the id of the image the default build of the learner's files makes."""
     return work.build().image_id
@@ -158,18 +174,27 @@ def default_image(work: Workspace) -> str:
 
 def builds(title: str = "The image builds", hint: str = READ_THE_FAILURE) -> Criterion:
     """A criterion met when the default build of the learner's files succeeds."""
+
     def test(work: Workspace) -> str:
         return f"built in {work.build().duration_s:.1f} s"
+
     return Criterion("builds", title, hint, test)
 
 
-def prints(expected: str, *, title: str, hint: str, detail: str | None = None,
-           image: Callable[[Workspace], str] = default_image) -> Criterion:
+def prints(
+    expected: str,
+    *,
+    title: str,
+    hint: str,
+    detail: str | None = None,
+    image: Callable[[Workspace], str] = default_image,
+) -> Criterion:
     """A criterion met when the image's default command prints `expected` (stripped).
 
     `image` picks the image from the workspace (default: the default build's); `detail` is
     what a pass reports (default: the output itself).
     """
+
     def test(work: Workspace) -> str:
         output = run(image(work)).strip()
         if "\n" in expected:
@@ -177,14 +202,18 @@ def prints(expected: str, *, title: str, hint: str, detail: str | None = None,
         else:
             expect(output == expected, f"it printed {output!r}, expected {expected!r}")
         return detail if detail is not None else output.replace("\n", "; ")
+
     return Criterion("prints", title, hint, test)
 
 
-def holds_none_of(paths: list[str], *, title: str, hint: str,
-                  image: Callable[[Workspace], str] = default_image) -> Criterion:
+def holds_none_of(
+    paths: list[str], *, title: str, hint: str, image: Callable[[Workspace], str] = default_image
+) -> Criterion:
     """A criterion met when none of these absolute paths exists in the image."""
+
     def test(work: Workspace) -> str:
         found = existing_paths(image(work), paths)
         expect(not found, f"found {', '.join(found)}")
         return f"none of {', '.join(paths)}"
+
     return Criterion("holds_none_of", title, hint, test)

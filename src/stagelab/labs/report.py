@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import html
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from ..errors import StagelabError
 from ..progress import LiveHtml
@@ -69,18 +69,33 @@ class Report:
     def _repr_html_(self) -> str:
         rows = []
         for outcome in self.outcomes:
-            mark = ("<span style='color:#1a7f37'>&#10004; pass</span>" if outcome.passed else
-                    "<span style='color:#cf222e'>&#10008; fail</span>")
-            hint = ("" if outcome.passed else
-                    f"<div><em>Hint:</em> {inline_markdown(outcome.criterion.hint)}</div>")
-            detail = ("<pre style='margin:2px 0;white-space:pre-wrap'>"
-                      f"{inline_markdown(outcome.detail)}</pre>" if outcome.detail else "")
-            rows.append(f"<tr><td style='white-space:nowrap'>{mark}</td>"
-                        f"<td style='text-align:left'>{inline_markdown(outcome.criterion.title)}"
-                        f"{detail}{hint}</td></tr>")
-        return (f"<div class='stagelab-lab-report'><strong>{html.escape(self.headline())}</strong>"
-                "<table><tr><th>result</th><th style='text-align:left'>criterion</th></tr>"
-                + "".join(rows) + "</table></div>")
+            mark = (
+                "<span style='color:#1a7f37'>&#10004; pass</span>"
+                if outcome.passed
+                else "<span style='color:#cf222e'>&#10008; fail</span>"
+            )
+            hint = (
+                ""
+                if outcome.passed
+                else f"<div><em>Hint:</em> {inline_markdown(outcome.criterion.hint)}</div>"
+            )
+            detail = (
+                "<pre style='margin:2px 0;white-space:pre-wrap'>"
+                f"{inline_markdown(outcome.detail)}</pre>"
+                if outcome.detail
+                else ""
+            )
+            rows.append(
+                f"<tr><td style='white-space:nowrap'>{mark}</td>"
+                f"<td style='text-align:left'>{inline_markdown(outcome.criterion.title)}"
+                f"{detail}{hint}</td></tr>"
+            )
+        return (
+            f"<div class='stagelab-lab-report'><strong>{html.escape(self.headline())}</strong>"
+            "<table><tr><th>result</th><th style='text-align:left'>criterion</th></tr>"
+            + "".join(rows)
+            + "</table></div>"
+        )
 
 
 @dataclass(repr=False)
@@ -102,10 +117,12 @@ class NoEngineReport:
 
     def _repr_html_(self) -> str:
         shown = self.recorded._repr_html_() if self.recorded is not None else ""
-        return (f"<div class='stagelab-lab-report'><strong>Lab {html.escape(self.lab.slug)}: "
-                f"not checked.</strong><pre style='white-space:pre-wrap'>"
-                f"{inline_markdown(self.message)}</pre>"
-                f"<p>{inline_markdown(self.recording_note)}</p>{shown}</div>")
+        return (
+            f"<div class='stagelab-lab-report'><strong>Lab {html.escape(self.lab.slug)}: "
+            f"not checked.</strong><pre style='white-space:pre-wrap'>"
+            f"{inline_markdown(self.message)}</pre>"
+            f"<p>{inline_markdown(self.recording_note)}</p>{shown}</div>"
+        )
 
 
 @dataclass(repr=False)
@@ -117,8 +134,11 @@ class Note:
     code: str = ""
 
     def __repr__(self) -> str:
-        return (self.title + (f": {self.text}" if self.text else "") +
-                (f"\n{self.code}" if self.code else ""))
+        return (
+            self.title
+            + (f": {self.text}" if self.text else "")
+            + (f"\n{self.code}" if self.code else "")
+        )
 
     def _repr_html_(self) -> str:
         text = f": {inline_markdown(self.text)}" if self.text else ""
@@ -144,15 +164,21 @@ class LiveChecklist:
         self.output.update("")
 
     def _html(self) -> str:
-        marks = "".join(f"<li>{'&#10004;' if o.passed else '&#10008;'} "
-                        f"{inline_markdown(o.criterion.title)}</li>" for o in self.judged)
-        return (f"<div><em>Checking lab {html.escape(self.slug)}: building your files "
-                f"({len(self.judged)} of {self.total} criteria judged)...</em><ul>{marks}</ul>"
-                "</div>")
+        marks = "".join(
+            f"<li>{'&#10004;' if o.passed else '&#10008;'} "
+            f"{inline_markdown(o.criterion.title)}</li>"
+            for o in self.judged
+        )
+        return (
+            f"<div><em>Checking lab {html.escape(self.slug)}: building your files "
+            f"({len(self.judged)} of {self.total} criteria judged)...</em><ul>{marks}</ul>"
+            "</div>"
+        )
 
 
-def run_checks(criteria: list[Criterion], directory: Path,
-               on_result: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+def run_checks(
+    criteria: list[Criterion], directory: Path, on_result: Callable[[Outcome], None] | None = None
+) -> list[Outcome]:
     """Judge every criterion on a temporary copy of `directory`; never touch the original."""
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="stagelab-lab-") as tmp:

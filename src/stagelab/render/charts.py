@@ -40,6 +40,7 @@ class _Chart:
 
 # ---------------------------------------------------------------- timeline
 
+
 @dataclass(frozen=True)
 class TimelineRow:
     """One step of one build, on the build's own clock (seconds after it started)."""
@@ -68,10 +69,12 @@ class Timeline(_Chart):
         self.results = results
         self.labels = labels
         self.rows: list[TimelineRow] = [
-            TimelineRow(label, step.stage or "?", step.instruction, step.status,
-                        step.start, step.seconds)
+            TimelineRow(
+                label, step.stage or "?", step.instruction, step.status, step.start, step.seconds
+            )
             for label, result in zip(labels, results)
-            for step in sorted(result.steps, key=lambda s: (s.start, s.line or 0))]
+            for step in sorted(result.steps, key=lambda s: (s.start, s.line or 0))
+        ]
         ends = [row.end for row in self.rows] + [r.duration_s for r in results]
         self.span = max(ends, default=0.0) or 1.0
         self.svg = _svg(self._figure())
@@ -84,8 +87,9 @@ class Timeline(_Chart):
     def _figure(self) -> Figure:
         heights = [len(self.lanes(label)) + 1 for label in self.labels]
         figure = Figure(figsize=(WIDTH_INCHES, LANE_INCHES * (sum(heights) + 2)))
-        axes = figure.subplots(len(self.labels), 1, sharex=True, squeeze=False,
-                               gridspec_kw={"height_ratios": heights})[:, 0]
+        axes = figure.subplots(
+            len(self.labels), 1, sharex=True, squeeze=False, gridspec_kw={"height_ratios": heights}
+        )[:, 0]
         number = 0
         for ax, label, result in zip(axes, self.labels, self.results):
             lanes = self.lanes(label)
@@ -93,33 +97,51 @@ class Timeline(_Chart):
             for row in (r for r in self.rows if r.build == label and r.stage in lanes):
                 number += 1
                 lane = lanes.index(row.stage)
-                bar = ax.barh(lane, max(row.seconds, self.span / 400), left=row.start,
-                              height=0.7, color=color(row.status), edgecolor="#616161",
-                              linewidth=0.5)
+                bar = ax.barh(
+                    lane,
+                    max(row.seconds, self.span / 400),
+                    left=row.start,
+                    height=0.7,
+                    color=color(row.status),
+                    edgecolor="#616161",
+                    linewidth=0.5,
+                )
                 bar.patches[0].set_gid(f"stagelab-step-{number}")
-            ax.set_yticks(range(len(lanes)),
-                          [f"{ref} (skipped)" if ref in skipped else ref for ref in lanes])
+            ax.set_yticks(
+                range(len(lanes)), [f"{ref} (skipped)" if ref in skipped else ref for ref in lanes]
+            )
             for tick, ref in zip(ax.get_yticklabels(), lanes):
                 tick.set_color("#9e9e9e" if ref in skipped else "#000000")
             ax.set_ylim(len(lanes) - 0.5, -0.5)
-            ax.set_title(f"{label} ({_about(label, result)})", loc="left", fontsize=10,
-                         fontweight="bold")
+            ax.set_title(
+                f"{label} ({_about(label, result)})", loc="left", fontsize=10, fontweight="bold"
+            )
             ax.grid(axis="x", color="#e0e0e0")
             ax.set_axisbelow(True)
         axes[-1].set_xlim(0, self.span)
         axes[-1].set_xlabel("seconds after the build started")
-        axes[0].legend(handles=[Patch(facecolor=color(status), edgecolor="#616161", label=status)
-                                for status in ("built", "cached", "failed")],
-                       loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=3, frameon=False,
-                       fontsize=9)
+        axes[0].legend(
+            handles=[
+                Patch(facecolor=color(status), edgecolor="#616161", label=status)
+                for status in ("built", "cached", "failed")
+            ],
+            loc="lower right",
+            bbox_to_anchor=(1.0, 1.0),
+            ncols=3,
+            frameon=False,
+            fontsize=9,
+        )
         figure.set_layout_engine("constrained")
         return figure
 
     def _repr_html_(self) -> str:
         # Under the classic builder the same stage has more bars: say why, under the chart.
-        note = (f"<div class='stagelab-note' style='color:#616161;font-size:90%'>"
-                f"{CLASSIC_STEPS_NOTE}</div>"
-                if any(result.builder == "classic" for result in self.results) else "")
+        note = (
+            f"<div class='stagelab-note' style='color:#616161;font-size:90%'>"
+            f"{CLASSIC_STEPS_NOTE}</div>"
+            if any(result.builder == "classic" for result in self.results)
+            else ""
+        )
         return super()._repr_html_() + note
 
     def __repr__(self) -> str:
@@ -152,6 +174,7 @@ def timeline(*results, labels: list[str] | None = None) -> Timeline:
 
 # ---------------------------------------------------------------- sizes
 
+
 @dataclass(frozen=True)
 class SizeRow:
     """One bar of a size chart: its label, the image (id or name) and its size in bytes."""
@@ -174,8 +197,9 @@ class SizeChart(_Chart):
         figure = Figure(figsize=(WIDTH_INCHES, LANE_INCHES * 1.4 * (len(self.rows) + 1)))
         ax = figure.subplots()
         largest = max((row.size for row in self.rows), default=0) or 1
-        bars = ax.barh(range(len(self.rows)), [row.size for row in self.rows], height=0.7,
-                       color="#64b5f6")
+        bars = ax.barh(
+            range(len(self.rows)), [row.size for row in self.rows], height=0.7, color="#64b5f6"
+        )
         for patch, number in zip(bars.patches, range(len(self.rows))):
             patch.set_gid(f"stagelab-bar-{number + 1}")
         ax.bar_label(bars, labels=[human_size(row.size) for row in self.rows], padding=4)

@@ -1,4 +1,5 @@
-"""The stage graph: stages as nodes, FROM / COPY --from / RUN --mount as edges, drawn by graphviz."""
+"""The stage graph: stages as nodes, FROM / COPY --from / RUN --mount as edges, drawn by
+graphviz."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import html
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import graphviz
 
@@ -14,8 +16,12 @@ from ..errors import ProvisionError
 from ..states import color
 
 EDGE_STYLES = {"from": "solid", "copy": "dashed", "mount": "dotted", "onbuild": "dashed"}
-EDGE_MEANINGS = {"from": "FROM stage", "copy": "COPY --from", "mount": "RUN --mount from=",
-                 "onbuild": "ONBUILD COPY --from"}
+EDGE_MEANINGS = {
+    "from": "FROM stage",
+    "copy": "COPY --from",
+    "mount": "RUN --mount from=",
+    "onbuild": "ONBUILD COPY --from",
+}
 IMAGE_FILL = "#d6d6d6"
 PLANNED_FILL = "#fff59d"
 LEGEND_STATUSES = ("built", "cached", "skipped", "failed")
@@ -45,9 +51,15 @@ class Node:
 class StageGraph:
     """A Dockerfile's stage graph; shows inline in a notebook as SVG markup."""
 
-    def __init__(self, dockerfile: Dockerfile, target: str | None = None,
-                 build_args: dict[str, str] | None = None, builder: str = "buildkit",
-                 result=None, platform: str | None = None):
+    def __init__(
+        self,
+        dockerfile: Dockerfile,
+        target: str | None = None,
+        build_args: dict[str, str] | None = None,
+        builder: str = "buildkit",
+        result=None,
+        platform: str | None = None,
+    ):
         if builder not in BUILDERS:
             raise ValueError(f"builder must be one of {BUILDERS}, not {builder!r}")
         self.dockerfile = dockerfile
@@ -64,11 +76,18 @@ class StageGraph:
         shared = getattr(result, "shared_with", None) or {}
         self.nodes: dict[str, Node] = {}
         for stage in stages:
-            label = stage.label + (f" (work shared with {shared[stage.ref]})"
-                                   if stage.ref in shared else "")
-            self.nodes[stage.ref] = Node(f"s{stage.index}", stage.ref, label, "stage",
-                                         stage.ref in self.highlighted, stage.ref == self.target,
-                                         statuses.get(stage.ref))
+            label = stage.label + (
+                f" (work shared with {shared[stage.ref]})" if stage.ref in shared else ""
+            )
+            self.nodes[stage.ref] = Node(
+                f"s{stage.index}",
+                stage.ref,
+                label,
+                "stage",
+                stage.ref in self.highlighted,
+                stage.ref == self.target,
+                statuses.get(stage.ref),
+            )
         for image in dict.fromkeys(e.source for e in self.edges if e.external):
             self.nodes[image] = Node(f"i{len(self.nodes)}", image, image, "image")
         self._svg: str | None = None
@@ -80,42 +99,68 @@ class StageGraph:
 
     def dot(self) -> graphviz.Digraph:
         """Return the graphviz.Digraph to render."""
-        dot = graphviz.Digraph("stages", graph_attr={"rankdir": "LR", "fontname": "sans-serif",
-                                                     "fontsize": "11", "labelloc": "b"},
-                               node_attr={"fontname": "sans-serif", "fontsize": "12"},
-                               edge_attr={"fontname": "sans-serif", "fontsize": "10"})
+        dot = graphviz.Digraph(
+            "stages",
+            graph_attr={
+                "rankdir": "LR",
+                "fontname": "sans-serif",
+                "fontsize": "11",
+                "labelloc": "b",
+            },
+            node_attr={"fontname": "sans-serif", "fontsize": "12"},
+            edge_attr={"fontname": "sans-serif", "fontsize": "10"},
+        )
         for node in self.nodes.values():
             if node.kind == "image":
-                dot.node(node.id, node.label, shape="box", style="filled", color="#9e9e9e",
-                         fillcolor=node.fill, fontcolor="#424242", tooltip=f"image {node.ref}")
+                dot.node(
+                    node.id,
+                    node.label,
+                    shape="box",
+                    style="filled",
+                    color="#9e9e9e",
+                    fillcolor=node.fill,
+                    fontcolor="#424242",
+                    tooltip=f"image {node.ref}",
+                )
                 continue
             stage = self.dockerfile.stage(node.ref)
             label = node.label + (" (target)" if node.target else "")
-            dot.node(node.id, label, shape="box", style="rounded,filled", fillcolor=node.fill,
-                     color="#212121" if node.highlighted else "#9e9e9e",
-                     penwidth="2.5" if node.target else "1.5" if node.highlighted else "1",
-                     fontcolor="#000000" if node.highlighted or node.status else "#757575",
-                     tooltip=f"line {stage.lines[0]}: {stage.instructions[0]}"
-                             + (f" ({node.status})" if node.status else ""))
+            dot.node(
+                node.id,
+                label,
+                shape="box",
+                style="rounded,filled",
+                fillcolor=node.fill,
+                color="#212121" if node.highlighted else "#9e9e9e",
+                penwidth="2.5" if node.target else "1.5" if node.highlighted else "1",
+                fontcolor="#000000" if node.highlighted or node.status else "#757575",
+                tooltip=f"line {stage.lines[0]}: {stage.instructions[0]}"
+                + (f" ({node.status})" if node.status else ""),
+            )
         for edge in self.edges:
-            dot.edge(self.nodes[edge.source].id, self.nodes[edge.child].id,
-                     style=EDGE_STYLES[edge.kind], color="#616161",
-                     tooltip=EDGE_MEANINGS[edge.kind])
+            dot.edge(
+                self.nodes[edge.source].id,
+                self.nodes[edge.child].id,
+                style=EDGE_STYLES[edge.kind],
+                color="#616161",
+                tooltip=EDGE_MEANINGS[edge.kind],
+            )
         dot.attr(label=self._legend())
         return dot
 
     def _legend(self) -> str:
-        cells = "".join(f"<td>{'—' if style == 'solid' else '- -' if style == 'dashed' else '···'}"
-                        f" {html.escape(EDGE_MEANINGS[kind])}</td>"
-                        for kind, style in EDGE_STYLES.items())
+        cells = "".join(
+            f"<td>{'—' if style == 'solid' else '- -' if style == 'dashed' else '···'}"
+            f" {html.escape(EDGE_MEANINGS[kind])}</td>"
+            for kind, style in EDGE_STYLES.items()
+        )
         cells += f"<td bgcolor='{IMAGE_FILL}'>image</td>"
         if self.result is None:
             cells += f"<td bgcolor='{PLANNED_FILL}'>{self.builder} builds</td>"
             if self.refusal is not None:
                 cells += f"<td>{html.escape(str(self.refusal))}</td>"
         else:
-            cells += "".join(f"<td bgcolor='{color(s)}'>{s}</td>"
-                             for s in LEGEND_STATUSES)
+            cells += "".join(f"<td bgcolor='{color(s)}'>{s}</td>" for s in LEGEND_STATUSES)
         return f"<<table border='0' cellspacing='4'><tr>{cells}</tr></table>>"
 
     @property
@@ -128,9 +173,11 @@ class StageGraph:
             try:
                 raw = self.dot().pipe(format="svg", encoding="utf-8")
             except graphviz.ExecutableNotFound:
-                raise ProvisionError("Drawing the stage graph needs graphviz's `dot`: run "
-                                     "`stagelab setup`, or install graphviz with your package "
-                                     "manager.") from None
+                raise ProvisionError(
+                    "Drawing the stage graph needs graphviz's `dot`: run "
+                    "`stagelab setup`, or install graphviz with your package "
+                    "manager."
+                ) from None
             self._svg = re.sub(r"^.*?(?=<svg)", "", raw, flags=re.DOTALL)
         return self._svg
 
@@ -139,15 +186,23 @@ class StageGraph:
         return f"<div class='stagelab-graph'>{self.svg}</div>"
 
     def __repr__(self) -> str:
-        lines = [f"<StageGraph target={self.target} {self.builder} builds: "
-                 f"{', '.join(r for r in self.nodes if r in self.highlighted)}>"]
+        lines = [
+            f"<StageGraph target={self.target} {self.builder} builds: "
+            f"{', '.join(r for r in self.nodes if r in self.highlighted)}>"
+        ]
         for edge in self.edges:
             lines.append(f"  {edge.source} -> {edge.child} ({EDGE_MEANINGS[edge.kind]})")
         return "\n".join(lines)
 
 
-def graph(dockerfile, target: str | None = None, build_args: dict[str, str] | None = None,
-          builder: str = "buildkit", result=None, platform: str | None = None) -> StageGraph:
+def graph(
+    dockerfile,
+    target: str | None = None,
+    build_args: dict[str, str] | None = None,
+    builder: str = "buildkit",
+    result=None,
+    platform: str | None = None,
+) -> StageGraph:
     """Draw a Dockerfile's stages: a Dockerfile, its text, or a path to one.
 
     Without `result` the stages `builder` runs for `target` are highlighted; with a
@@ -159,7 +214,7 @@ def graph(dockerfile, target: str | None = None, build_args: dict[str, str] | No
     does not parse, ValueError for an unknown builder or platform.
     """
     if isinstance(dockerfile, os.PathLike):
-        dockerfile = open(dockerfile, encoding="utf-8").read()
+        dockerfile = Path(dockerfile).read_text(encoding="utf-8")
     if isinstance(dockerfile, str):
         dockerfile = parse_dockerfile(dockerfile)
     if result is not None:

@@ -11,23 +11,24 @@ from ..states import color
 def badge(state: str, text: str | None = None) -> str:
     """Return a small HTML label coloured for a stage status or progress state (default text:
     the state itself)."""
-    return (f"<span class='stagelab-status stagelab-{html.escape(state)}' style='background:"
-            f"{color(state)};border:1px solid #9e9e9e;border-radius:3px;padding:0 4px'>"
-            f"{html.escape(state if text is None else text)}</span>")
+    return (
+        f"<span class='stagelab-status stagelab-{html.escape(state)}' style='background:"
+        f"{color(state)};border:1px solid #9e9e9e;border-radius:3px;padding:0 4px'>"
+        f"{html.escape(state if text is None else text)}</span>"
+    )
 
 
 def human_size(size: int | float | None) -> str:
-    """Return '2.0 MB' for a size in bytes (decimal units, as `docker images` prints); '-' for None."""
+    """Return '2.0 MB' for a size in bytes (decimal units, as `docker images` prints); '-' for
+    None."""
     if size is None:
         return "-"
     if abs(size) < 1000:
         return f"{size:.0f} B"
-    unit = "kB"
     for unit in ("kB", "MB", "GB"):
         size /= 1000
-        if abs(size) < 1000:
-            break
-    return f"{size:.1f} {unit}"
+        if abs(size) < 1000 or unit == "GB":
+            return f"{size:.1f} {unit}"
 
 
 def inline_markdown(text: str) -> str:
@@ -43,8 +44,10 @@ WRAP = "text-align:left;white-space:pre-wrap;word-break:break-word"
 
 def error_html(message: str) -> str:
     """Return an error message as red preformatted text."""
-    return ("<pre class='stagelab-error' style='color:#b71c1c;white-space:pre-wrap'>"
-            f"{html.escape(message)}</pre>")
+    return (
+        "<pre class='stagelab-error' style='color:#b71c1c;white-space:pre-wrap'>"
+        f"{html.escape(message)}</pre>"
+    )
 
 
 class Table:
@@ -55,9 +58,16 @@ class Table:
     left-aligned. `footer` rows are drawn in italics after the others.
     """
 
-    def __init__(self, columns: list[str], rows: list[list], css_class: str,
-                 badges: set[int] = frozenset(), caption: str = "",
-                 footer: list[list] | None = None, nowrap: set[int] = frozenset()):
+    def __init__(
+        self,
+        columns: list[str],
+        rows: list[list],
+        css_class: str,
+        badges: set[int] = frozenset(),
+        caption: str = "",
+        footer: list[list] | None = None,
+        nowrap: set[int] = frozenset(),
+    ):
         self.columns, self.rows, self.css_class = columns, rows, css_class
         self.badges, self.caption, self.footer = badges, caption, footer or []
         self.nowrap = nowrap
@@ -72,24 +82,34 @@ class Table:
         return f"<td style='{LEFT}'>{html.escape(str(value))}</td>"
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th style='{RIGHT if i in self.nowrap else LEFT}'>{html.escape(c)}</th>"
-                       for i, c in enumerate(self.columns))
-        body = "".join("<tr>" + "".join(self._cell(i, v) for i, v in enumerate(row)) + "</tr>"
-                       for row in self.rows)
-        body += "".join("<tr style='font-style:italic'>" + "".join(
-            f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in self.footer)
+        head = "".join(
+            f"<th style='{RIGHT if i in self.nowrap else LEFT}'>{html.escape(c)}</th>"
+            for i, c in enumerate(self.columns)
+        )
+        body = "".join(
+            "<tr>" + "".join(self._cell(i, v) for i, v in enumerate(row)) + "</tr>"
+            for row in self.rows
+        )
+        body += "".join(
+            "<tr style='font-style:italic'>"
+            + "".join(f"<td>{html.escape(str(v))}</td>" for v in row)
+            + "</tr>"
+            for row in self.footer
+        )
         caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
         return f"<table class='{self.css_class}'>{caption}<tr>{head}</tr>{body}</table>"
 
     def __repr__(self) -> str:
-        cells = [self.columns] + [["" if v is None else str(v) for v in row]
-                                  for row in self.rows + self.footer]
+        cells = [self.columns] + [
+            ["" if v is None else str(v) for v in row] for row in self.rows + self.footer
+        ]
         widths = [max(len(row[i]) for row in cells) for i in range(len(self.columns))]
         lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
         return "\n".join(([self.caption] if self.caption else []) + lines)
 
 
 # ---------------------------------------------------------------- a build's summary
+
 
 def _summary_rows(result) -> list[tuple[str, str, int, float]]:
     rows = []
@@ -102,8 +122,11 @@ def _summary_rows(result) -> list[tuple[str, str, int, float]]:
 def caption(result) -> str:
     """Return one line about a build: builder, target, seconds, image or export, replay."""
     image = (result.image_id or "")[7:19]
-    parts = [result.builder, f"target {result.target or 'last stage'}",
-             f"{result.duration_s:.1f} s"]
+    parts = [
+        result.builder,
+        f"target {result.target or 'last stage'}",
+        f"{result.duration_s:.1f} s",
+    ]
     if image:
         parts.append(f"image {image}, {human_size(result.size_bytes)}")
     elif result.output:
@@ -111,16 +134,20 @@ def caption(result) -> str:
     else:
         parts.append("no image")
     if result.replayed:
-        parts.append(f"replayed from a recording (engine {result.recorded_engine or '?'}, "
-                     f"{result.recorded_on or 'date unknown'})")
+        parts.append(
+            f"replayed from a recording (engine {result.recorded_engine or '?'}, "
+            f"{result.recorded_on or 'date unknown'})"
+        )
     return " · ".join(parts)
 
 
 # Why the same stage has more steps under the classic builder (docs: "Differences between
 # legacy builder and BuildKit", https://docs.docker.com/build/building/multi-stage/).
-CLASSIC_STEPS_NOTE = ("Steps: the classic builder counts every instruction as a step, FROM, "
-                      "ARG, ENV and CMD too; BuildKit counts mainly those that change files "
-                      "(RUN, COPY, ADD, WORKDIR), so the same stage has fewer.")
+CLASSIC_STEPS_NOTE = (
+    "Steps: the classic builder counts every instruction as a step, FROM, "
+    "ARG, ENV and CMD too; BuildKit counts mainly those that change files "
+    "(RUN, COPY, ADD, WORKDIR), so the same stage has fewer."
+)
 
 
 def summary_html(result) -> str:
@@ -129,34 +156,46 @@ def summary_html(result) -> str:
     The block carries the build's number (`data-build`), so a page can tell one build from
     another when it shows several.
     """
-    rows = "".join(f"<tr><td style='{LEFT}'>{html.escape(ref)}</td>"
-                   f"<td style='{LEFT}'>{badge(status)}</td>"
-                   f"<td style='{RIGHT}'>{count}</td>"
-                   f"<td style='{RIGHT}'>{seconds:.1f}</td></tr>"
-                   for ref, status, count, seconds in _summary_rows(result))
-    size = (f"<div class='stagelab-size'>image size: <b>{human_size(result.size_bytes)}</b>"
-            "</div>" if result.size_bytes is not None else "")
-    note = (f"<div class='stagelab-note' style='color:#616161;font-size:90%'>"
-            f"{html.escape(CLASSIC_STEPS_NOTE)}</div>" if result.builder == "classic" else "")
-    return (f"<div class='stagelab-build' data-build='{result.number}'>"
-            f"<div>{html.escape(caption(result))}</div>"
-            f"<table class='stagelab-summary'><tr><th style='{LEFT}'>stage</th>"
-            f"<th style='{LEFT}'>status</th><th style='{RIGHT}'>steps</th>"
-            f"<th style='{RIGHT}'>seconds</th></tr>{rows}</table>{size}{note}</div>")
+    rows = "".join(
+        f"<tr><td style='{LEFT}'>{html.escape(ref)}</td>"
+        f"<td style='{LEFT}'>{badge(status)}</td>"
+        f"<td style='{RIGHT}'>{count}</td>"
+        f"<td style='{RIGHT}'>{seconds:.1f}</td></tr>"
+        for ref, status, count, seconds in _summary_rows(result)
+    )
+    size = (
+        f"<div class='stagelab-size'>image size: <b>{human_size(result.size_bytes)}</b></div>"
+        if result.size_bytes is not None
+        else ""
+    )
+    note = (
+        f"<div class='stagelab-note' style='color:#616161;font-size:90%'>"
+        f"{html.escape(CLASSIC_STEPS_NOTE)}</div>"
+        if result.builder == "classic"
+        else ""
+    )
+    return (
+        f"<div class='stagelab-build' data-build='{result.number}'>"
+        f"<div>{html.escape(caption(result))}</div>"
+        f"<table class='stagelab-summary'><tr><th style='{LEFT}'>stage</th>"
+        f"<th style='{LEFT}'>status</th><th style='{RIGHT}'>steps</th>"
+        f"<th style='{RIGHT}'>seconds</th></tr>{rows}</table>{size}{note}</div>"
+    )
 
 
 def summary_text(result) -> str:
     """Return a build's summary as plain text, for terminals."""
     lines = [caption(result), f"  {'stage':<14} {'status':<8} {'steps':>5} {'seconds':>8}"]
-    lines += [f"  {ref:<14} {status:<8} {count:>5} {seconds:>8.1f}"
-              for ref, status, count, seconds in _summary_rows(result)]
+    lines += [
+        f"  {ref:<14} {status:<8} {count:>5} {seconds:>8.1f}"
+        for ref, status, count, seconds in _summary_rows(result)
+    ]
     if result.builder == "classic":
         lines.append(f"  {CLASSIC_STEPS_NOTE}")
     return "\n".join(lines)
 
 
-def progress_html(heading: str, rows, now: float, error: str = "",
-                  build: int | None = None) -> str:
+def progress_html(heading: str, rows, now: float, error: str = "", build: int | None = None) -> str:
     """Return the live board: one row per stage with its state, elapsed seconds and step.
 
     `rows` have `ref`, `state`, `step` and `elapsed(now)`; `now` is a time.monotonic() value;
@@ -169,15 +208,19 @@ def progress_html(heading: str, rows, now: float, error: str = "",
         f"<td style='{RIGHT}'>{row.elapsed(now):.1f} s</td>"
         f"<td style='{WRAP}'>{f'<code>{html.escape(row.step)}</code>' if row.step else ''}"
         "</td></tr>"
-        for row in rows)
+        for row in rows
+    )
     number = f" data-build='{build}'" if build is not None else ""
-    return (f"<div class='stagelab-progress'{number}><b>{html.escape(heading)}</b>"
-            f"<table><tr><th style='{LEFT}'>stage</th><th style='{LEFT}'>state</th>"
-            f"<th style='{RIGHT}'>elapsed</th><th style='{LEFT}'>step</th></tr>"
-            f"{body}</table>{error_html(error) if error else ''}</div>")
+    return (
+        f"<div class='stagelab-progress'{number}><b>{html.escape(heading)}</b>"
+        f"<table><tr><th style='{LEFT}'>stage</th><th style='{LEFT}'>state</th>"
+        f"<th style='{RIGHT}'>elapsed</th><th style='{LEFT}'>step</th></tr>"
+        f"{body}</table>{error_html(error) if error else ''}</div>"
+    )
 
 
 # ---------------------------------------------------------------- claims
+
 
 def describe(value) -> str:
     """Return a short reading of a checked value: a dict as `key: value, ...`, a list joined
@@ -188,8 +231,9 @@ def describe(value) -> str:
         items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
         text = ", ".join(describe(item) for item in items) or "none"
     elif isinstance(value, str):
-        text = repr(value) if any(char in value for char in "\n\t\r") or not value.strip() \
-            else value
+        text = (
+            repr(value) if any(char in value for char in "\n\t\r") or not value.strip() else value
+        )
     elif isinstance(value, float):
         text = f"{value:g}"
     else:
@@ -200,15 +244,24 @@ def describe(value) -> str:
 def claim_html(statement: str, holds: bool, seen: str) -> str:
     """Return a checked claim as one line: a mark, the statement (`code` shown as code), and
     what was seen."""
-    mark = ("<span style='color:#1a7f37;font-weight:bold'>&#10004; checked:</span>" if holds
-            else "<span style='color:#cf222e;font-weight:bold'>&#10008; does not hold:</span>")
-    shown = (f" <span style='color:#616161'>&middot; seen: <code>{html.escape(seen)}</code>"
-             "</span>" if seen else "")
-    return (f"<div class='stagelab-claim' data-holds='{str(holds).lower()}' "
-            f"style='margin:1px 0'>{mark} {inline_markdown(statement)}{shown}</div>")
+    mark = (
+        "<span style='color:#1a7f37;font-weight:bold'>&#10004; checked:</span>"
+        if holds
+        else "<span style='color:#cf222e;font-weight:bold'>&#10008; does not hold:</span>"
+    )
+    shown = (
+        f" <span style='color:#616161'>&middot; seen: <code>{html.escape(seen)}</code></span>"
+        if seen
+        else ""
+    )
+    return (
+        f"<div class='stagelab-claim' data-holds='{str(holds).lower()}' "
+        f"style='margin:1px 0'>{mark} {inline_markdown(statement)}{shown}</div>"
+    )
 
 
 def claim_text(statement: str, holds: bool, seen: str) -> str:
     """Return a checked claim as one line of text."""
-    return (f"{'checked' if holds else 'does not hold'}: {statement}"
-            + (f" (seen: {seen})" if seen else ""))
+    return f"{'checked' if holds else 'does not hold'}: {statement}" + (
+        f" (seen: {seen})" if seen else ""
+    )

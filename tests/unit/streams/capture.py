@@ -2,10 +2,10 @@
 
     .venv/bin/python tests/unit/streams/capture.py [CASE ...]
 
-For each case (every case when none is named) it writes NAME.Dockerfile, then NAME.rawjson (what `docker buildx build
---progress=rawjson` printed, line by line) and NAME.classic.jsonl (each message the classic
-builder's API sent, with the seconds after the build started when it arrived). Run it again
-only to refresh the captures: the tests read the committed files.
+For each case (every case when none is named) it writes NAME.Dockerfile, then NAME.rawjson
+(what `docker buildx build --progress=rawjson` printed, line by line) and NAME.classic.jsonl
+(each message the classic builder's API sent, with the seconds after the build started when
+it arrived). Run it again only to refresh the captures: the tests read the committed files.
 """
 
 from __future__ import annotations
@@ -31,23 +31,23 @@ TEN_STEPS = "".join(f"RUN echo step {n} {SALT} >> /steps\n" for n in range(1, 10
 CASES = {
     # A first build, then the same build again: every step comes from the cache.
     "built": f"FROM busybox:1.36 AS base\nRUN echo base {SALT} > /base\n"
-             f"FROM base AS app\nRUN echo app {SALT} > /app\n"
-             "FROM busybox:1.36 AS unused\nRUN echo never\n"
-             "FROM busybox:1.36\nCOPY --from=app /app /app\n",
+    f"FROM base AS app\nRUN echo app {SALT} > /app\n"
+    "FROM busybox:1.36 AS unused\nRUN echo never\n"
+    "FROM busybox:1.36\nCOPY --from=app /app /app\n",
     "failure": f"FROM busybox:1.36 AS ok\nRUN echo fine {SALT} > /ok\n"
-               f"FROM busybox:1.36 AS broken\nRUN echo about to fail {SALT} && exit 3\n"
-               "FROM busybox:1.36\nCOPY --from=ok /ok /ok\nCOPY --from=broken /etc/passwd /p\n",
+    f"FROM busybox:1.36 AS broken\nRUN echo about to fail {SALT} && exit 3\n"
+    "FROM busybox:1.36\nCOPY --from=ok /ok /ok\nCOPY --from=broken /etc/passwd /p\n",
     "cancelled": f"FROM busybox:1.36 AS slow\nRUN echo {SALT} && sleep 60\n",
     # BuildKit pads the step number of a stage with ten or more steps: "[ten  1/10]".
     "ten_steps": f"FROM busybox:1.36 AS ten\n{TEN_STEPS}FROM ten AS after\nRUN cat /steps\n",
     # Two stages doing identical work on the same base: BuildKit runs it once, under one name.
     "shared": f"FROM busybox:1.36 AS one\nRUN echo same {SALT} > /same\n"
-              f"FROM busybox:1.36 AS two\nRUN echo same {SALT} > /same\n"
-              "FROM busybox:1.36 AS final\nCOPY --from=one /same /one\nCOPY --from=two /same /two\n",
+    f"FROM busybox:1.36 AS two\nRUN echo same {SALT} > /same\n"
+    "FROM busybox:1.36 AS final\nCOPY --from=one /same /one\nCOPY --from=two /same /two\n",
     # A build that joins a step another build started 2 s earlier: BuildKit runs it once for
     # both, and tells this build when the other one started it.
     "joined": f"FROM busybox:1.36 AS slow\nRUN echo {SALT} && sleep 4 && echo done > /slow\n"
-              "FROM slow AS after\nRUN cat /slow\n",
+    "FROM slow AS after\nRUN cat /slow\n",
 }
 JOIN_AFTER_S = 2.0
 
@@ -57,12 +57,17 @@ def capture_buildkit(name: str, text: str, cancel_after_s: float | None = None) 
         request.substitutions = images.substitutions(request.dockerfile.images())
         with tempfile.TemporaryDirectory() as tmp:
             command = buildx_command(request, iidfile=Path(tmp) / "iid")
-            process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.PIPE, text=True,
-                                       start_new_session=True)
+            process = subprocess.Popen(
+                command,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
             if cancel_after_s is not None:
-                threading.Timer(cancel_after_s,
-                                lambda: os.killpg(process.pid, signal.SIGINT)).start()
+                threading.Timer(
+                    cancel_after_s, lambda: os.killpg(process.pid, signal.SIGINT)
+                ).start()
             lines = list(process.stderr)
             process.wait()
     # The temporary context's path differs each run; the reader never looks at it.
@@ -70,13 +75,13 @@ def capture_buildkit(name: str, text: str, cancel_after_s: float | None = None) 
 
 
 def capture_classic(text: str, cancel_after_s: float | None = None) -> list[dict]:
-    with build_request(text, builder="classic") as request, \
-            tempfile.TemporaryDirectory() as tmp:
+    with build_request(text, builder="classic") as request, tempfile.TemporaryDirectory() as tmp:
         request.substitutions = images.substitutions(request.dockerfile.images())
         (Path(tmp) / "Dockerfile").write_text(classic_dockerfile(request))
         began = time.monotonic()
         stream = engine.client().api.build(
-            **classic_build_options(request, Path(tmp) / "Dockerfile"))
+            **classic_build_options(request, Path(tmp) / "Dockerfile")
+        )
         messages = []
         if cancel_after_s is not None:  # as Ctrl-C in a notebook: the runner closes the stream
             threading.Timer(cancel_after_s, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
@@ -119,8 +124,7 @@ def main(names: list[str]) -> int:
         messages = capture_classic(text, cancel)
         if name == "built":
             again = capture_classic(text)
-            (HERE / "cached.classic.jsonl").write_text(
-                "".join(json.dumps(m) + "\n" for m in again))
+            (HERE / "cached.classic.jsonl").write_text("".join(json.dumps(m) + "\n" for m in again))
         (HERE / f"{name}.classic.jsonl").write_text("".join(json.dumps(m) + "\n" for m in messages))
         print(f"captured {name}: {len(lines)} rawjson lines, {len(messages)} classic messages")
     return 0

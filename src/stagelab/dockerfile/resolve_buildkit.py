@@ -1,0 +1,244 @@
+"""Resolve a Dockerfile's stages as BuildKit does (rules.py says whence): every stage's
+base and sources, the stages a target needs, cycles refused. Returns a Resolution; nothing
+here raises.
+"""
+
+from __future__ import annotations
+
+from .instructions import Instruction
+from .resolve import (
+    INDEX,
+    fresh_stages,
+    later_stage_advice,
+    meta_instructions,
+    progress_name,
+    refuse_mount_variables,
+    target_advice,
+)
+from .rules import (
+    _STAGE_CONTEXT_NAME,
+    ImageLookup,
+    Resolution,
+    engine_has,
+    expand_base,
+    from_env,
+    has_variable,
+    later_declared_args,
+    uses,
+    valid_reference,
+)
+from .stages import Stage
+
+
+def resolve_buildkit(
+    written: list[Stage],
+    instructions: list[Instruction],
+    build_args: dict[str, str],
+    platform: str,
+    build_platform: str,
+    target: str | None,
+    escape: str,
+    lookup: ImageLookup | None = None,
+) -> Resolution:
+    """Resolve the stages as BuildKit's Dockerfile frontend does (convert.go order); `lookup`
+    tells which names the engine has as images (rules.engine_has)."""
+    stages = fresh_stages(written)
+    res = Resolution("buildkit", stages)
+    refuse_mount_variables(res, stages, escape)
+    last = stages[-1]
+    env = from_env(
+        "buildkit",
+        meta_instructions(instructions),
+        build_args,
+        platform,
+        build_platform,
+        target if target is not None else (last.name or "").lower(),
+        escape,
+    )
+    later_args = later_declared_args(instructions)
+    earlier: dict[str, Stage] = {}
+    for stage in stages:
+        line = stage.lines[0]
+        stage.base = expand_base(stage, env, escape, res, later_args, None)
+        if stage.name and not _STAGE_CONTEXT_NAME.match(stage.name.lower()):
+            res.refuse(
+                line,
+                f"invalid context name {stage.name.lower()}: invalid reference format",
+                "BuildKit also reads a stage name as an image name: end it "
+                "with a letter or digit and use no two separators in a row",
+            )
+        # Stage names are stored lowercased; FROM looks its word up as written.
+        stage.parent = earlier.get(stage.base)
+        if stage.name:
+            earlier[stage.name.lower()] = stage
+    if target is not None and not any(
+        s.name and s.name.lower() == str(target).lower() for s in stages
+    ):
+        res.refuse(None, f'target stage "{target}" could not be found', target_advice(stages))
+    named = {s.name.lower(): s for s in stages if s.name}  # the last of a repeated name wins
+    for stage in stages:
+        for kind, source, ins in uses(stage):
+            _buildkit_source(res, stage, kind, source, ins, named, escape)
+    _refuse_cycles(res)
+    for stage in stages:
+        _buildkit_base(res, stage, named, lookup)
+    return res
+
+
+def _buildkit_source(
+    res: Resolution,
+    stage: Stage,
+    kind: str,
+    source: str,
+    ins: Instruction,
+    named: dict[str, Stage],
+    escape: str,
+) -> None:
+    # An ONBUILD trigger is read only once a stage starting FROM its stage is needed.
+    refused = stage.index if kind == "onbuild" else None
+    if kind == "mount":
+        if has_variable(source, escape):
+            return  # refused while parsing, above
+        found = named.get(source.lower())
+    elif has_variable(source, escape):
+        res.refuse(
+            ins.line,
+            "variable expansion is not supported for --from, define a new "
+            "stage with FROM using ARG from global scope as a workaround",
+            "name the stage or image in --from as written",
+            refused,
+        )
+        return
+    elif INDEX.match(source):
+        number = int(source)
+        if not 0 <= number < len(res.stages):
+            res.refuse(
+                ins.line,
+                f"invalid stage index {number}",
+                f"the stages are numbered 0 to {len(res.stages) - 1}",
+                refused,
+            )
+            return
+        found = res.stages[number]
+    else:
+        found = named.get(source.lower())
+    if found is None:
+        stage.sources.append(source)
+        stage.source_kinds.append(kind)
+        if kind == "mount" and INDEX.match(source):
+            res.refuse(
+                ins.line,
+                f"failed to resolve source metadata for docker.io/library/{source}:latest",
+                f"from= takes a stage name or an image, not a "
+                f"stage index: BuildKit looks for an image named {source}; name the "
+                f"stage (`AS name`) and mount from=name",
+                stage.index,
+            )
+        return
+    stage.sources.append(found.ref)
+    stage.source_kinds.append(kind)
+    if found.index > stage.index:
+        if kind == "mount":
+            reason = (
+                f'cannot mount from stage "{source}" to "{_mount_target(ins, source)}", '
+                "stage needs to be defined before current command"
+            )
+        else:
+            reason = (
+                f'cannot copy from stage "{source}", it needs to be defined before '
+                f'current stage "{progress_name(stage)}"'
+            )
+        res.refuse(
+            ins.line,
+            reason,
+            f"move stage {found.label} (line {found.lines[0]}) above stage {stage.label}",
+            stage.index,
+        )
+
+
+def _mount_target(ins: Instruction, source: str) -> str:
+    for mount in ins.flag("mount"):
+        options = dict(part.partition("=")[::2] for part in mount.split(","))
+        if options.get("from") == source:
+            return options.get("target") or options.get("dst") or options.get("destination", "")
+    return ""
+
+
+def _buildkit_base(
+    res: Resolution, stage: Stage, named: dict[str, Stage], lookup: ImageLookup | None
+) -> None:
+    """An image base must be a valid reference whatever the target; one that names a later
+    stage is an image, which fails once the stage is needed unless the engine has it."""
+    base = stage.base
+    if stage.parent is not None or not base or base == "scratch":
+        return
+    line = stage.lines[0]
+    if not valid_reference(base):
+        stage_named = named.get(base.lower())
+        advice = (
+            f"stage names are matched in lowercase: write FROM {base.lower()}"
+            if stage_named is not None and stage_named.index < stage.index
+            else "image names are lowercase, as in busybox:1.36"
+        )
+        res.refuse(line, f'failed to parse stage name "{base}": invalid reference format', advice)
+        return
+    later = named.get(base)
+    if (
+        later is not None
+        and later.index >= stage.index
+        and not engine_has(lookup, base, "buildkit")
+    ):
+        res.refuse(
+            line,
+            f"{base}: failed to resolve source metadata for {base}",
+            later_stage_advice(base, later),
+            stage.index,
+        )
+
+
+def _refuse_cycles(res: Resolution) -> None:
+    """Refuse a stage that depends on itself through FROM, COPY --from or RUN --mount."""
+    by_ref = {s.ref: s for s in res.stages}
+    state: dict[int, str] = {}
+    for start in res.stages:
+        if start.index in state:
+            continue
+        stack = [(start, iter(_deps(start, by_ref)))]
+        state[start.index] = "open"
+        while stack:
+            stage, pending = stack[-1]
+            dep = next(pending, None)
+            if dep is None:
+                state[stage.index] = "done"
+                stack.pop()
+            elif state.get(dep.index) == "open":
+                res.refuse(
+                    _line_using(stage, dep),
+                    f"circular dependency detected on stage: {progress_name(dep)}",
+                    "a stage cannot use itself, directly or through other stages",
+                )
+                return
+            elif dep.index not in state:
+                state[dep.index] = "open"
+                stack.append((dep, iter(_deps(dep, by_ref))))
+
+
+def _line_using(stage: Stage, dep: Stage) -> int:
+    """The line of the last instruction in `stage` that uses `dep` (BuildKit keeps one per
+    dependency, the last: convert.go `d.deps[src] = cmd`), or its FROM."""
+    lines = [
+        ins.line
+        for kind, source, ins in uses(stage)
+        if kind != "onbuild"
+        and (source.lower() == (dep.name or "").lower() or source == str(dep.index))
+    ]
+    return lines[-1] if lines else stage.lines[0]
+
+
+def _deps(stage: Stage, by_ref: dict[str, Stage]) -> list[Stage]:
+    deps = [stage.parent] if stage.parent else []
+    return deps + [
+        by_ref[s]
+        for k, s in zip(stage.source_kinds, stage.sources)
+        if s in by_ref and k != "onbuild"
+    ]
