@@ -8,7 +8,7 @@ TEST_INSTALLED := $(VENV)/.stagelab-test-installed
 SITE_INSTALLED := $(VENV)/.stagelab-site-installed
 LAB_PORT ?= 8888
 
-.PHONY: lab test setup site recordings benchmark clean classroom
+.PHONY: lab check test setup site recordings benchmark clean classroom
 
 $(INSTALLED): pyproject.toml scripts/install-python
 	@PYTHON=$(PYTHON) scripts/install-python $(VENV)
@@ -42,12 +42,24 @@ classroom: setup
 	@test -n "$(LEARNERS)" || { echo "usage: make classroom LEARNERS=N" >&2; exit 2; }
 	$(BIN)/stagelab classroom up --learners $(LEARNERS)
 
-# The machine's set-up (engine, images, Chromium) runs while the test extras install.
+# The loop while editing (about a minute, no engine, root or browser needed): lint and format,
+# the import layers, and every test that needs none of those (the markers in pyproject.toml).
+FAST_TESTS := not engine and not root and not browser and not lessons
+check: $(TEST_INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -m "$(FAST_TESTS)" tests
+
+# Everything. The machine's set-up (engine, images, Chromium) runs while the test extras
+# install; STAGELAB_REQUIRE=1 makes a missing engine, root or browser fail instead of skip.
 test: $(INSTALLED)
 	@$(BIN)/stagelab setup --browser & setup=$$!; \
 		$(MAKE) --no-print-directory $(TEST_INSTALLED); installed=$$?; \
 		wait $$setup && [ $$installed = 0 ]
-	$(BIN)/python -m pytest
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	STAGELAB_REQUIRE=1 $(BIN)/python -m pytest
 
 # Record every build and container call of the lessons and the lab solutions on this engine
 # (no-engine mode replays them); recordings this run did not write are stale and removed.

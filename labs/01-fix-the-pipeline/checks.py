@@ -7,8 +7,10 @@ from stagelab import labs
 from stagelab.labs import criterion, expect, fail, last_stage, takes_from
 
 TITLE = "Fix the pipeline"
-GOAL = ("The release stage runs `summarize`, a tool only the `tools` stage installs: make the "
-        "build work without installing the tool a second time.")
+GOAL = (
+    "The release stage runs `summarize`, a tool only the `tools` stage installs: make the "
+    "build work without installing the tool a second time."
+)
 EXPECTED_OUTPUT = "orders: 4\nitems: 14\ntotal: 44.90 EUR"
 TOOL = "summarize"
 HINTS = [
@@ -52,22 +54,30 @@ def why_not_found(work, failure) -> str:
     release = last_stage(work.dockerfile)
     copied = where_copied(release)
     if copied is None:
-        return (f"stage {release.label} runs `{TOOL}`, and nothing in it comes from `tools`: "
-                "it starts from its own FROM image, which has no such tool")
+        return (
+            f"stage {release.label} runs `{TOOL}`, and nothing in it comes from `tools`: "
+            "it starts from its own FROM image, which has no such tool"
+        )
     ins, landed = copied
     folders = search_path(work)
     if posixpath.basename(landed) != TOOL:
-        return (f"line {ins.line} copies the tool in as {landed}: the shell looks for a file "
-                f"named `{TOOL}`")
+        return (
+            f"line {ins.line} copies the tool in as {landed}: the shell looks for a file "
+            f"named `{TOOL}`"
+        )
     if posixpath.dirname(landed) not in folders:
-        return (f"line {ins.line} copies the tool to {landed}, a folder the shell does not "
-                f"search (its PATH is {':'.join(folders)}): `RUN {TOOL}` finds nothing there")
+        return (
+            f"line {ins.line} copies the tool to {landed}, a folder the shell does not "
+            f"search (its PATH is {':'.join(folders)}): `RUN {TOOL}` finds nothing there"
+        )
     return str(failure)
 
 
-@criterion("The image builds",
-           hint="Exit code 127 means *not found*: read which step failed, and ask where that "
-                "stage would find `summarize`.")
+@criterion(
+    "The image builds",
+    hint="Exit code 127 means *not found*: read which step failed, and ask where that "
+    "stage would find `summarize`.",
+)
 def builds(work):
     try:
         result = work.build()
@@ -78,19 +88,25 @@ def builds(work):
     return f"built in {result.duration_s:.1f} s"
 
 
-@criterion("The release stage gets `summarize` from `tools` (FROM tools or COPY --from=tools)",
-           hint="A stage has only what its FROM image gives it and what it copies in: how could "
-                "`release` get what `tools` installed?")
+@criterion(
+    "The release stage gets `summarize` from `tools` (FROM tools or COPY --from=tools)",
+    hint="A stage has only what its FROM image gives it and what it copies in: how could "
+    "`release` get what `tools` installed?",
+)
 def tool_from_tools(work):
     release = last_stage(work.dockerfile)
-    expect(takes_from(release, "tools"),
-           f"stage {release.label} neither starts FROM tools nor copies anything from it")
+    expect(
+        takes_from(release, "tools"),
+        f"stage {release.label} neither starts FROM tools nor copies anything from it",
+    )
     how = "starts FROM tools" if release.parent else "copies from tools"
     return f"stage {release.label} {how}"
 
 
-@criterion("The release stage uses the tool `tools` installed, not a second copy",
-           hint="`summarize.sh` is the tool's source: the `tools` stage already installed it.")
+@criterion(
+    "The release stage uses the tool `tools` installed, not a second copy",
+    hint="`summarize.sh` is the tool's source: the `tools` stage already installed it.",
+)
 def not_reinstalled(work):
     release = last_stage(work.dockerfile)
     for ins in release.steps:
@@ -101,11 +117,15 @@ def not_reinstalled(work):
     try:
         work.build()
     except sl.BuildFailed as failure:
-        fail(f"stage {release.label} has no working `{TOOL}` yet: the build fails at line "
-             f"{failure.line}")
+        fail(
+            f"stage {release.label} has no working `{TOOL}` yet: the build fails at line "
+            f"{failure.line}"
+        )
     return f"stage {release.label} installs nothing of its own, and its `{TOOL}` runs"
 
 
-prints_summary = labs.prints(EXPECTED_OUTPUT, title="The image prints the right summary",
-                             hint="Keep `CMD [\"cat\", \"/report/summary.txt\"]` and the "
-                                  "orders.csv you were given.")
+prints_summary = labs.prints(
+    EXPECTED_OUTPUT,
+    title="The image prints the right summary",
+    hint='Keep `CMD ["cat", "/report/summary.txt"]` and the orders.csv you were given.',
+)

@@ -4,11 +4,14 @@ from stagelab import labs
 from stagelab.labs import COMPILER_PATHS, criterion, expect, last_stage
 
 TITLE = "Shrink it"
-GOAL = ("The image that runs `hello` carries all of gcc: keep the program working and make the "
-        "final image smaller than 50 MB, with no compiler in it.")
+GOAL = (
+    "The image that runs `hello` carries all of gcc: keep the program working and make the "
+    "final image smaller than 50 MB, with no compiler in it."
+)
 SIZE_LIMIT_MB = 50
-EXPECTED_OUTPUT = "\n".join(["Hello from a small image!"] +
-                            [f"{n} squared is {n * n}" for n in range(1, 6)])
+EXPECTED_OUTPUT = "\n".join(
+    ["Hello from a small image!"] + [f"{n} squared is {n * n}" for n in range(1, 6)]
+)
 HINTS = [
     "Build the program in one stage and run it in another: the final image needs the binary, "
     "not the compiler.",
@@ -21,28 +24,37 @@ HINTS = [
 
 
 builds = labs.builds()
-prints_output = labs.prints(EXPECTED_OUTPUT, title="The image prints the right output",
-                            hint="Does the final image have what the program needs to start? "
-                                 "A binary linked the usual way loads the C library.",
-                            detail="the greeting and five squares")
+prints_output = labs.prints(
+    EXPECTED_OUTPUT,
+    title="The image prints the right output",
+    hint="Does the final image have what the program needs to start? "
+    "A binary linked the usual way loads the C library.",
+    detail="the greeting and five squares",
+)
 
 
-@criterion(f"The final image is smaller than {SIZE_LIMIT_MB} MB",
-           hint="Only the last stage ships. What does it start FROM, and how big is that "
-                "image?")
+@criterion(
+    f"The final image is smaller than {SIZE_LIMIT_MB} MB",
+    hint="Only the last stage ships. What does it start FROM, and how big is that image?",
+)
 def small(work):
     size_mb = work.build().size_mb
     expect(size_mb < SIZE_LIMIT_MB, f"the final image is {size_mb:.1f} MB")
     return f"the final image is {size_mb:.1f} MB"
 
 
-no_compiler = labs.holds_none_of(COMPILER_PATHS, title="The final image holds no compiler",
-                                 hint="The compiler comes with the image the last stage "
-                                      "starts FROM. Could another stage do the compiling?")
+no_compiler = labs.holds_none_of(
+    COMPILER_PATHS,
+    title="The final image holds no compiler",
+    hint="The compiler comes with the image the last stage "
+    "starts FROM. Could another stage do the compiling?",
+)
 
 
-@criterion("The final stage copies the program from a build stage (COPY --from)",
-           hint="How does a file get from one stage into another? (lesson 05)")
+@criterion(
+    "The final stage copies the program from a build stage (COPY --from)",
+    hint="How does a file get from one stage into another? (lesson 05)",
+)
 def copies_program(work):
     parsed = work.dockerfile
     final = last_stage(parsed)

@@ -8,8 +8,10 @@ from stagelab import labs
 from stagelab.labs import criterion, expect, fail
 
 TITLE = "Add a test stage"
-GOAL = ("Add a stage named `test` that runs the tests, so `--target test` fails on broken "
-        "code, while the default build skips it and ships no test files.")
+GOAL = (
+    "Add a stage named `test` that runs the tests, so `--target test` fails on broken "
+    "code, while the default build skips it and ships no test files."
+)
 EXPECTED_OUTPUT = "Hello, stagelab!"
 # The check builds a copy of your files with this greet.py: the tests must catch it.
 BROKEN_GREET = '''"""A greet.py broken on purpose by the lab's check."""
@@ -38,13 +40,17 @@ HINTS = [
 
 
 builds = labs.builds(title="The default build succeeds")
-greets = labs.prints(EXPECTED_OUTPUT, title="The default image greets",
-                     hint="Keep `CMD [\"python\", \"greet.py\"]` in the last stage, with greet.py "
-                          "next to it.")
+greets = labs.prints(
+    EXPECTED_OUTPUT,
+    title="The default image greets",
+    hint='Keep `CMD ["python", "greet.py"]` in the last stage, with greet.py next to it.',
+)
 
 
-@criterion("`--target test` builds and the tests pass",
-           hint="Is there a stage named `test`? It needs the tests, and must run them.")
+@criterion(
+    "`--target test` builds and the tests pass",
+    hint="Is there a stage named `test`? It needs the tests, and must run them.",
+)
 def test_target_passes(work):
     result = work.build(target="test")
     ran = re.search(r"^\s*Ran (\d+) tests? ", result.log, re.MULTILINE)
@@ -53,24 +59,31 @@ def test_target_passes(work):
     return f"stage test {result.stage_status['test']} (its tests passed when it was built)"
 
 
-@criterion("`--target test` fails when the code is broken",
-           hint="The test stage must RUN the tests against the greet.py it copies.")
+@criterion(
+    "`--target test` fails when the code is broken",
+    hint="The test stage must RUN the tests against the greet.py it copies.",
+)
 def test_target_catches_bugs(work):
     work.build(target="test")  # a test stage that fails on good code proves nothing
     broken = work.variant({"greet.py": BROKEN_GREET})
     try:
         broken.build(target="test")
     except sl.BuildFailed as error:
-        expect(error.exit_code not in (None, 0),
-               f"it failed, but not in a step that ran the tests:\n{error}")
+        expect(
+            error.exit_code not in (None, 0),
+            f"it failed, but not in a step that ran the tests:\n{error}",
+        )
         return f"with a broken greet.py, line {error.line} failed with exit code {error.exit_code}"
-    fail("with greet.py broken on purpose, `--target test` still succeeded: "
-         "do the tests run, on the greet.py the stage copied?")
+    fail(
+        "with greet.py broken on purpose, `--target test` still succeeded: "
+        "do the tests run, on the greet.py the stage copied?"
+    )
 
 
-@criterion("The default build skips the test stage (BuildKit)",
-           hint="BuildKit skips the stages the target does not need. Does the last stage "
-                "need `test`?")
+@criterion(
+    "The default build skips the test stage (BuildKit)",
+    hint="BuildKit skips the stages the target does not need. Does the last stage need `test`?",
+)
 def default_skips_tests(work):
     work.dockerfile.stage("test")
     status = work.build().stage_status["test"]
@@ -78,12 +91,17 @@ def default_skips_tests(work):
     return "stage test: skipped"
 
 
-@criterion("The shipped image holds no test files",
-           hint="What does `COPY . .` bring into the stage that ships?")
+@criterion(
+    "The shipped image holds no test files",
+    hint="What does `COPY . .` bring into the stage that ships?",
+)
 def ships_no_tests(work):
     mine = {path.name for path in work.path.rglob("test_*.py")}
     expect(bool(mine), "no test_*.py files in your folder to look for")
-    shipped = [path for path in sl.files(work.build().image_id)
-               if PurePosixPath(path).name in mine and not path.startswith(SYSTEM_FOLDERS)]
+    shipped = [
+        path
+        for path in sl.files(work.build().image_id)
+        if PurePosixPath(path).name in mine and not path.startswith(SYSTEM_FOLDERS)
+    ]
     expect(not shipped, f"the image holds {', '.join(shipped)}")
     return f"none of {', '.join(sorted(mine))} in the image"

@@ -5,9 +5,11 @@ from stagelab import labs
 from stagelab.labs import COMPILER_PATHS, criterion, expect, fail
 
 TITLE = "Dev and prod from one Dockerfile"
-GOAL = ("Turn the dev-only Dockerfile into one that gives two images: `dev` (compiler, make, "
-        "source, debug build) by `--target dev` or `--build-arg MODE=dev`, and a small `prod` "
-        "image by default.")
+GOAL = (
+    "Turn the dev-only Dockerfile into one that gives two images: `dev` (compiler, make, "
+    "source, debug build) by `--target dev` or `--build-arg MODE=dev`, and a small `prod` "
+    "image by default."
+)
 EXPECTED_OUTPUT = "sum of 1..10 = 55"
 PROD_LIMIT_MB = 20
 SOURCE_FILES = {"app.c", "Makefile"}
@@ -28,25 +30,31 @@ def dev_image(work):
         return work.build(target="dev"), "--target dev"
     if "MODE" in parsed.global_args:
         return work.build(build_args={"MODE": "dev"}), "--build-arg MODE=dev"
-    fail("nothing selects a dev image: name a stage `dev`, or declare `ARG MODE` before the "
-         "first FROM")
+    fail(
+        "nothing selects a dev image: name a stage `dev`, or declare `ARG MODE` before the "
+        "first FROM"
+    )
 
 
-@criterion("The dev image builds with `--target dev` or `--build-arg MODE=dev`",
-           hint="`--target dev` picks a stage by its name: which stage is the development "
-                "one?")
+@criterion(
+    "The dev image builds with `--target dev` or `--build-arg MODE=dev`",
+    hint="`--target dev` picks a stage by its name: which stage is the development one?",
+)
 def dev_reachable(work):
     result, how = dev_image(work)
     return f"{how}: {result.size_mb:.1f} MB"
 
 
-@criterion("The dev image has the compiler, make and the source, and runs the program",
-           hint="Keep the dev stage as the starter had it: FROM gcc, COPY the source, RUN make.")
+@criterion(
+    "The dev image has the compiler, make and the source, and runs the program",
+    hint="Keep the dev stage as the starter had it: FROM gcc, COPY the source, RUN make.",
+)
 def dev_contents(work):
     image = dev_image(work)[0].image_id
     workdir = sl.image_config(image).get("WorkingDir") or "/"
-    wanted = ["/usr/bin/gcc", "/usr/bin/make"] + [f"{workdir.rstrip('/')}/{name}"
-                                                    for name in sorted(SOURCE_FILES)]
+    wanted = ["/usr/bin/gcc", "/usr/bin/make"] + [
+        f"{workdir.rstrip('/')}/{name}" for name in sorted(SOURCE_FILES)
+    ]
     present = labs.existing_paths(image, wanted)
     missing = [path for path in wanted if path not in present]
     expect(not missing, f"the dev image lacks {', '.join(missing)}")
@@ -61,22 +69,27 @@ def prod_image(work):
     try:
         dev, how = dev_image(work)
     except labs.CheckFailed:
-        fail("the default build gives the only image this Dockerfile makes: the development "
-             "one")
-    expect(default.image_id != dev.image_id,
-           f"the default build gives the same image as {how}: the development one")
+        fail("the default build gives the only image this Dockerfile makes: the development one")
+    expect(
+        default.image_id != dev.image_id,
+        f"the default build gives the same image as {how}: the development one",
+    )
     return default.image_id
 
 
-prod_runs = labs.prints(EXPECTED_OUTPUT, title="The default build gives prod, and it runs the "
-                                               "program",
-                        hint="The default build gives the last stage: is that a production "
-                             "image?", image=prod_image)
+prod_runs = labs.prints(
+    EXPECTED_OUTPUT,
+    title="The default build gives prod, and it runs the program",
+    hint="The default build gives the last stage: is that a production image?",
+    image=prod_image,
+)
 
 
-@criterion("The prod image holds no compiler, no make and no source",
-           hint="The tools come with the image a stage starts FROM: what does prod start "
-                "FROM, and what does it copy in?")
+@criterion(
+    "The prod image holds no compiler, no make and no source",
+    hint="The tools come with the image a stage starts FROM: what does prod start "
+    "FROM, and what does it copy in?",
+)
 def prod_contents(work):
     image = work.build().image_id
     tools = labs.existing_paths(image, COMPILER_PATHS + ["/usr/bin/make"])
@@ -86,8 +99,10 @@ def prod_contents(work):
     return "only the program"
 
 
-@criterion(f"prod is under {PROD_LIMIT_MB} MB and at least ten times smaller than dev",
-           hint="The toolchain stays in dev; prod is a 2 MB base plus one static binary.")
+@criterion(
+    f"prod is under {PROD_LIMIT_MB} MB and at least ten times smaller than dev",
+    hint="The toolchain stays in dev; prod is a 2 MB base plus one static binary.",
+)
 def sizes(work):
     prod_mb = work.build().size_mb
     dev_mb = dev_image(work)[0].size_mb

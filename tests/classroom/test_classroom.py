@@ -25,7 +25,7 @@ from stagelab.classroom import rootless
 from stagelab.classroom.board import server_state
 from stagelab.classroom.layout import CLASS_GROUP, Account, group_exists
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.root]
 ROOT = Path(__file__).resolve().parents[2]
 LESSON = ROOT / "notebooks" / "02_what_is_a_stage.ipynb"
 BUSYBOX = "stagelab/offline-busybox:1.36"

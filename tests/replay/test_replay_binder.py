@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +50,7 @@ def _run(command, timeout, **kwargs):
     return done
 
 
+@pytest.mark.lessons
 def test_a_fresh_binder_environment_runs_the_first_lesson_with_no_engine(tmp_path):
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], 120)

@@ -10,6 +10,8 @@ import pytest
 
 from stagelab import site
 
+pytestmark = pytest.mark.lessons
+
 GRAPH_CALLS = re.compile(r"\bsl\.graph\(|\.graph\(\)")
 CHART_CALLS = {
     "stagelab-timeline": re.compile(r"\bsl\.timeline\("),
