@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,8 @@ from stagelab import engine
 os.environ["STAGELAB_HOME"] = tempfile.mkdtemp(prefix="stagelab-test-home-")
 
 REQUIRE_ENV = "STAGELAB_REQUIRE"
+# A test's tier is the first of these markers it carries ("fast" when none): what it needs most.
+TIERS = ("root", "browser", "lessons", "engine")
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,3 +77,26 @@ def docker_engine():
             pytest.fail(advice)
         pytest.skip("no Docker engine answers: " + advice.splitlines()[0])
     return version
+
+
+_tier_seconds: dict[str, float] = defaultdict(float)
+_tier_tests: dict[str, set] = defaultdict(set)
+
+
+def pytest_runtest_logreport(report):
+    """Add each phase's time (set-up, call, teardown) to its test's tier."""
+    tier = next((marker for marker in TIERS if marker in report.keywords), "fast")
+    _tier_seconds[tier] += report.duration
+    _tier_tests[tier].add(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the time per tier, so a run shows where its minutes go."""
+    if not _tier_seconds:
+        return
+    terminalreporter.section("time per tier")
+    for tier in ("fast", *reversed(TIERS)):
+        if tier in _tier_seconds:
+            terminalreporter.write_line(
+                f"{tier:8} {_tier_seconds[tier]:8.1f} s  {len(_tier_tests[tier]):4} tests"
+            )
