@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import engine
+from .command_lines import buildx_build_command
 from .errors import ImageUnavailable, ProvisionError
 from .images import (
     BASE_IMAGES,
@@ -124,9 +125,7 @@ def _standin_labels(image: BaseImage, made_from: str, version: str) -> dict[str,
 
 def _build_dockerfile(tag: str, dockerfile: str, context: Path, image_labels: dict) -> None:
     (context / "Dockerfile").write_text(dockerfile)
-    command = ["docker", "buildx", "build", "--progress=plain", "-t", tag, str(context)]
-    for key, value in image_labels.items():
-        command += ["--label", f"{key}={value}"]
+    command = buildx_build_command(context, progress="plain", tags=tag, labels=image_labels)
     run(command, f"build the stand-in {tag}")
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import engine, standins
+from ..command_lines import buildx_build_command, image_contexts
 from ..dockerfile import parse_dockerfile
 from ..errors import EngineUnavailable, ImageUnavailable
 from ..images import BASE_IMAGES, present, substitutions
@@ -73,33 +74,24 @@ def buildx_command(
 ) -> list[str]:
     """Return the `docker buildx build` command line that builds one image into the engine
     (from `folder`'s Dockerfile, or another `dockerfile` with the same target and inputs)."""
-    command = [
-        "docker",
-        "buildx",
-        "build",
-        "--progress=plain",
-        "--target",
-        spec.target,
-        "-f",
-        str(dockerfile or folder / "Dockerfile"),
-        "-t",
-        spec.ref,
-        "--build-arg",
-        f"APT_CHECK_VALID_UNTIL={str(inputs.check_valid_until).lower()}",
-        "--build-context",
-        f"{SOURCE_CONTEXT}={inputs.source_dir}",
-        "--build-context",
-        f"{ARCHIVE_CONTEXT}={inputs.archive_dir}",
-    ]
-    for official, standin in inputs.substitutions.items():
-        command += ["--build-context", f"{official}=docker-image://{standin}"]
-    if inputs.ca_bundle is not None:
-        command += ["--secret", f"id={CA_SECRET},src={inputs.ca_bundle}"]
-    for key, value in image_labels(spec).items():
-        command += ["--label", f"{key}={value}"]
-    if no_cache:
-        command.append("--no-cache")
-    return command + [str(folder)]
+    return buildx_build_command(
+        folder,
+        progress="plain",
+        target=spec.target,
+        file=dockerfile or folder / "Dockerfile",
+        tags=spec.ref,
+        build_args={"APT_CHECK_VALID_UNTIL": str(inputs.check_valid_until).lower()},
+        build_contexts={
+            SOURCE_CONTEXT: inputs.source_dir,
+            ARCHIVE_CONTEXT: inputs.archive_dir,
+            **image_contexts(inputs.substitutions),
+        },
+        secrets=[{"id": CA_SECRET, "src": inputs.ca_bundle}]
+        if inputs.ca_bundle is not None
+        else (),
+        labels=image_labels(spec),
+        no_cache=no_cache,
+    )
 
 
 def build_images(
