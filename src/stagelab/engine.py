@@ -147,7 +147,7 @@ FEATURE_PROBES = {
 PROBE_OUTPUT = {"type": "tar", "dest": "/dev/null"}
 
 
-def features() -> dict[str, bool]:
+def probe_features() -> dict[str, bool]:
     """Probe which BuildKit features this engine and buildx have, by running tiny builds.
 
     Returns {"heredocs", "named contexts", "--check", "--call"} -> available. Each probe is a

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from stagelab.classic import classic_build_options, classic_dockerfile, classic_steps
 from stagelab.context import BuildRequest, buildx_command
-from stagelab.dockerfile import parse_dockerfile
+from stagelab.dockerfile import Dockerfile
 
 TEXT = """\
 ARG BASE=busybox:1.36
@@ -23,7 +23,7 @@ SUBSTITUTES = {
 
 def request(**overrides):
     fields = dict(
-        dockerfile=parse_dockerfile(TEXT),
+        dockerfile=Dockerfile(TEXT),
         context_dir=Path("/ctx"),
         dockerfile_path=Path("/ctx/Dockerfile"),
         target=None,

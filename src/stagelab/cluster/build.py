@@ -17,10 +17,10 @@ from pathlib import Path
 
 from .. import engine, standins
 from ..command_lines import buildx_build_command, image_contexts
-from ..dockerfile import parse_dockerfile
+from ..dockerfile import Dockerfile
 from ..errors import EngineUnavailable, ImageUnavailable
 from ..images import BASE_IMAGES, present, substitutions
-from ..provisioning import run
+from ..provisioning import run_command
 from .layout import (
     ARCHIVE_CONTEXT,
     ARCHIVE_NAME,
@@ -65,7 +65,7 @@ class BuildInputs:
     check_valid_until: bool
 
 
-def buildx_command(
+def image_build_command(
     spec: ImageSpec,
     folder: Path,
     inputs: BuildInputs,
@@ -130,7 +130,7 @@ def prepared_inputs(say=print) -> Iterator[BuildInputs]:
         raise ImageUnavailable(
             f"Missing base images {', '.join(missing)}: run `stagelab images ensure`, then retry."
         )
-    names = parse_dockerfile((image_folder() / "Dockerfile").read_text()).images()
+    names = Dockerfile((image_folder() / "Dockerfile").read_text()).images()
     with tempfile.TemporaryDirectory(prefix="stagelab-classroom-image-") as tmp:
         inputs = BuildInputs(
             Path(tmp, "source"),
@@ -155,7 +155,9 @@ def build_one(
     """Build one image from prepared inputs and return it; ProvisionError when it fails."""
     say(f"classroom image: building {spec.ref} (target {spec.target}) ...")
     started = time.monotonic()
-    run(buildx_command(spec, image_folder(), inputs, no_cache, dockerfile), f"build {spec.ref}")
+    run_command(
+        image_build_command(spec, image_folder(), inputs, no_cache, dockerfile), f"build {spec.ref}"
+    )
     inspected = engine.client().api.inspect_image(spec.ref)
     built = BuiltImage(spec.ref, inspected["Id"], inspected["Size"], time.monotonic() - started)
     say(f"classroom image: {built.line()}")
