@@ -78,14 +78,21 @@ def build_request(
     """Yield the BuildRequest for a context folder or Dockerfile text (with `files`).
 
     Text goes into a temporary build context, removed afterwards; `files` names are relative
-    paths inside it. Raises ValueError for an unknown builder or options that do not go
-    together; BuildContextError for a file name outside the context (refused before anything
-    is written) or a path that is no folder; DockerfileError for a Dockerfile that is empty,
-    missing or does not parse, or a target that is not a named stage.
+    paths inside it. Raises ValueError for an unknown builder, a build arg name that is empty
+    or holds `=`, or options that do not go together; BuildContextError for a file name
+    outside the context (refused before anything is written) or a path that is no folder;
+    DockerfileError for a Dockerfile that is empty, missing or does not parse, or a target
+    that is not a named stage.
     """
     if builder not in BUILDERS:
         raise ValueError(f"builder must be one of {BUILDERS}, not {builder!r}")
     build_args = {key: str(value) for key, value in (build_args or {}).items()}
+    for key in build_args:
+        if not isinstance(key, str) or not key.strip() or "=" in key:
+            raise ValueError(
+                f"build_args: {key!r} is no build arg name: use the name an ARG line "
+                'declares, as in build_args={"MODE": "dev"}'
+            )
     with _context_folder(context, dockerfile, files) as (context_dir, dockerfile_path):
         parsed = parse_dockerfile(read_dockerfile(dockerfile_path))
         yield BuildRequest(
@@ -223,7 +230,6 @@ def buildx_command(
     either exports to `request.output` (a bare folder is the local exporter's destination) or
     loads a labelled image, tagged `request.tag`, and writes its id to `iidfile`. Stand-ins
     come in as named build contexts, which replace both FROM and COPY --from of that name.
-    Raises ValueError for a build arg name that is empty or holds `=`.
     """
     flags = dict(
         file=request.dockerfile_path,
