@@ -110,10 +110,7 @@ def main() -> int:
             None,
             substitutions=images.substitutions(result.dockerfile.images()),
         )
-        shell = [
-            c for c in buildx_command(request, iidfile=context / "iid") if c != "--progress=rawjson"
-        ]
-        shell.insert(3, "--progress=plain")
+        shell = buildx_command(request, iidfile=context / "iid", progress="plain")
 
         def from_shell():
             subprocess.run(shell, check=True, capture_output=True)

@@ -45,7 +45,7 @@ def features() -> dict[str, bool]:
     made the recordings, and all False when nothing was recorded.
     """
     try:
-        return replay_calls.recorded_call("buildx features", "engine", {}, engine.features)
+        return replay_calls.recorded_call("buildx features", "engine", {}, engine.probe_features)
     except EngineUnavailable:
         return {name: False for name in engine.FEATURE_PROBES}
 
@@ -118,7 +118,7 @@ def call(
             done.stdout = done.stdout.replace(
                 str(request.dockerfile_path), request.dockerfile_path.name
             )
-            return report(method, format, command, done, syntax_image(request.dockerfile.text))
+            return call_report(method, format, command, done, syntax_image(request.dockerfile.text))
 
         arguments = {
             "method": method,
@@ -153,7 +153,7 @@ def syntax_image(text: str) -> str | None:
     return None
 
 
-def report(
+def call_report(
     method: str,
     format: str,
     command: list[str],

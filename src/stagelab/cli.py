@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     eng = commands.add_parser("engine", help="find or provision the Docker engine")
     eng_commands = eng.add_subparsers(metavar="ACTION")
     eng_commands.add_parser("ensure", help="make sure an engine with buildx answers").set_defaults(
-        func=lambda a: provisioning.ensure() and 0
+        func=lambda a: provisioning.ensure_engine() and 0
     )
 
     commands.add_parser(
@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     img = commands.add_parser("images", help="base images and offline stand-ins")
     img_commands = img.add_subparsers(metavar="ACTION")
     img_commands.add_parser("ensure", help="make every base image usable").set_defaults(
-        func=lambda a: standins.ensure()
+        func=lambda a: standins.ensure_images()
     )
     img_commands.add_parser("list", help="show each base image and its stand-in").set_defaults(
         func=_images_list

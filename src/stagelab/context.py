@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .command_lines import buildx_build_command, image_contexts
 from .dockerfile import BUILDERS, Dockerfile
 from .errors import BuildContextError, DockerfileError, StagelabError
 from .images import labels, parse_dockerfile
@@ -77,14 +78,21 @@ def build_request(
     """Yield the BuildRequest for a context folder or Dockerfile text (with `files`).
 
     Text goes into a temporary build context, removed afterwards; `files` names are relative
-    paths inside it. Raises ValueError for an unknown builder or options that do not go
-    together; BuildContextError for a file name outside the context (refused before anything
-    is written) or a path that is no folder; DockerfileError for a Dockerfile that is empty,
-    missing or does not parse, or a target that is not a named stage.
+    paths inside it. Raises ValueError for an unknown builder, a build arg name that is empty
+    or holds `=`, or options that do not go together; BuildContextError for a file name
+    outside the context (refused before anything is written) or a path that is no folder;
+    DockerfileError for a Dockerfile that is empty, missing or does not parse, or a target
+    that is not a named stage.
     """
     if builder not in BUILDERS:
         raise ValueError(f"builder must be one of {BUILDERS}, not {builder!r}")
     build_args = {key: str(value) for key, value in (build_args or {}).items()}
+    for key in build_args:
+        if not isinstance(key, str) or not key.strip() or "=" in key:
+            raise ValueError(
+                f"build_args: {key!r} is no build arg name: use the name an ARG line "
+                'declares, as in build_args={"MODE": "dev"}'
+            )
     with _context_folder(context, dockerfile, files) as (context_dir, dockerfile_path):
         parsed = parse_dockerfile(read_dockerfile(dockerfile_path))
         yield BuildRequest(
@@ -208,35 +216,36 @@ def _target_ref(parsed: Dockerfile, target: str | None, builder: str) -> str | N
 
 
 def buildx_command(
-    request: BuildRequest, *, iidfile: Path | None = None, call: str | None = None
+    request: BuildRequest,
+    *,
+    iidfile: Path | None = None,
+    call: str | None = None,
+    progress: str | None = None,
 ) -> list[str]:
-    """Return the `docker buildx build` command line for this request.
+    """Return the `docker buildx build` command line for this request: the one place a build
+    request becomes buildx flags (command_lines.buildx_build_command writes them).
 
     With `call` ("check,format=json", ...) the build only answers that question
-    (`--call`, quiet progress). Otherwise it streams `--progress=rawjson`, and either exports
-    to `request.output` or loads a labelled image and writes its id to `iidfile`. Stand-ins
+    (`--call`, quiet progress). Otherwise it streams `--progress=rawjson` (or `progress`), and
+    either exports to `request.output` (a bare folder is the local exporter's destination) or
+    loads a labelled image, tagged `request.tag`, and writes its id to `iidfile`. Stand-ins
     come in as named build contexts, which replace both FROM and COPY --from of that name.
     """
-    command = ["docker", "buildx", "build"]
-    command += [f"--call={call}", "--progress=quiet"] if call else ["--progress=rawjson"]
-    command += ["-f", str(request.dockerfile_path)]
-    if request.target:
-        command += ["--target", request.target]
-    for key, value in request.build_args.items():
-        command += ["--build-arg", f"{key}={value}"]
-    for official, standin in request.substitutions.items():
-        command += ["--build-context", f"{official}=docker-image://{standin}"]
+    flags = dict(
+        file=request.dockerfile_path,
+        target=request.target,
+        build_args=request.build_args,
+        build_contexts=image_contexts(request.substitutions),
+    )
     if call:
-        return command + [str(request.context_dir)]
-    if request.no_cache:
-        command.append("--no-cache")
+        return buildx_build_command(
+            request.context_dir, call=call, progress=progress or "quiet", **flags
+        )
     if request.output:
         output = request.output
-        command += ["--output", output if "=" in output else f"type=local,dest={output}"]
+        flags["output"] = output if "=" in output else {"type": "local", "dest": output}
     else:
-        for key, value in labels("build").items():
-            command += ["--label", f"{key}={value}"]
-        if request.tag:
-            command += ["-t", request.tag]
-        command += ["--iidfile", str(iidfile)]
-    return command + [str(request.context_dir)]
+        flags.update(labels=labels("build"), tags=request.tag or (), iidfile=iidfile)
+    return buildx_build_command(
+        request.context_dir, progress=progress or "rawjson", no_cache=request.no_cache, **flags
+    )

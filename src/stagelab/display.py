@@ -14,8 +14,7 @@ from .containers import history, size
 from .dockerfile import Dockerfile
 from .images import parse_dockerfile
 from .render.charts import SizeChart, SizeRow, Timeline, timeline
-from .render.graphs import EDGE_MEANINGS, StageGraph
-from .render.graphs import graph as draw_graph
+from .render.graphs import EDGE_MEANINGS, StageGraph, stage_graph
 from .render.html import Table, human_size
 from .results import BuildResult
 
@@ -163,11 +162,11 @@ def graph(
     platform: str | None = None,
 ) -> StageGraph:
     """Draw a Dockerfile's stages (a Dockerfile, its text, or a path to one) as
-    stagelab.render.graphs.graph does, with the engine's images known to the planner
+    stagelab.render.graphs.stage_graph does, with the engine's images known to the planner
     (images.parse_dockerfile). Returns a StageGraph; raises DockerfileError for a Dockerfile
     that does not parse, ValueError for an unknown builder or platform.
     """
-    return draw_graph(_as_dockerfile(dockerfile), target, build_args, builder, result, platform)
+    return stage_graph(_as_dockerfile(dockerfile), target, build_args, builder, result, platform)
 
 
 def _as_dockerfile(dockerfile) -> Dockerfile:

@@ -101,7 +101,7 @@ def doctor() -> Checkup:
         )
     )
     if buildx:
-        for name, ok in engine.features().items():
+        for name, ok in engine.probe_features().items():
             findings.append(
                 Finding(
                     f"BuildKit {name}",

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import docker
 
+from .command_lines import buildx_build_command
+
 
 def version_tuple(text: str | None) -> tuple[int, ...]:
     """Turn '28.5.2+dfsg4' or 'v0.29.1' into (28, 5, 2); None or '' into ()."""
@@ -131,18 +133,21 @@ def buildx_version() -> str | None:
 
 
 FEATURE_PROBES = {
-    # name: (Dockerfile, extra buildx arguments)
-    "heredocs": ("FROM scratch\nCOPY <<EOF /greeting\nhello\nEOF\n", []),
+    # name: (Dockerfile, the probe's buildx flags as buildx_build_command keywords), each run
+    # in a folder that holds the Dockerfile and a file `probe`.
+    "heredocs": ("FROM scratch\nCOPY <<EOF /greeting\nhello\nEOF\n", {}),
     "named contexts": (
         "FROM scratch\nCOPY --from=extra probe /probe\n",
-        ["--build-context", "extra={tmp}"],
+        {"build_contexts": {"extra": "."}},
     ),
-    "--check": ("FROM scratch\nCOPY probe /probe\n", ["--check"]),
-    "--call": ("FROM scratch AS only\nCOPY probe /probe\n", ["--call=targets"]),
+    "--check": ("FROM scratch\nCOPY probe /probe\n", {"check": True}),
+    "--call": ("FROM scratch AS only\nCOPY probe /probe\n", {"call": "targets"}),
 }
+# Where a probe that builds sends its result: nowhere, it only has to succeed.
+PROBE_OUTPUT = {"type": "tar", "dest": "/dev/null"}
 
 
-def features() -> dict[str, bool]:
+def probe_features() -> dict[str, bool]:
     """Probe which BuildKit features this engine and buildx have, by running tiny builds.
 
     Returns {"heredocs", "named contexts", "--check", "--call"} -> available. Each probe is a
@@ -151,27 +156,14 @@ def features() -> dict[str, bool]:
     found = {}
     with tempfile.TemporaryDirectory(prefix="stagelab-probe-") as tmp:
         (Path(tmp) / "probe").write_text("probe\n")
-        for name, (text, extra) in FEATURE_PROBES.items():
+        for name, (text, flags) in FEATURE_PROBES.items():
             (Path(tmp) / "Dockerfile").write_text(text)
-            output = (
-                []
-                if extra and extra[0].startswith(("--check", "--call"))
-                else ["--output", "type=tar,dest=/dev/null"]
+            asks = "check" in flags or "call" in flags  # answers a question, builds nothing
+            command = buildx_build_command(
+                ".", progress="quiet", output=() if asks else PROBE_OUTPUT, **flags
             )
             done = subprocess.run(
-                [
-                    "docker",
-                    "buildx",
-                    "build",
-                    "--progress=quiet",
-                    *output,
-                    *(e.format(tmp=tmp) for e in extra),
-                    tmp,
-                ],
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
+                command, cwd=tmp, capture_output=True, text=True, timeout=120, check=False
             )
             found[name] = done.returncode == 0
     return found

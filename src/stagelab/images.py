@@ -13,7 +13,6 @@ import docker
 
 from . import engine
 from .dockerfile import Dockerfile
-from .dockerfile import parse_dockerfile as parse_offline
 from .errors import EngineUnavailable
 
 LABEL = "io.stagelab.created-by"
@@ -120,9 +119,9 @@ def parse_dockerfile(text: str) -> Dockerfile:
     A builder looks a name that is no stage above as an image, and finds it when the engine
     has one (`found_as`): so `plan()` then says what this engine does. Raises DockerfileError
     naming the line for text that does not parse; with no engine, parses as
-    stagelab.dockerfile.parse_dockerfile does.
+    Dockerfile(text) does.
     """
-    return parse_offline(text, found_as)
+    return Dockerfile(text, found_as)
 
 
 @functools.cache

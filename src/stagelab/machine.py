@@ -26,7 +26,7 @@ DOCKER_DATA = Path("/var/lib/docker")
 
 
 @dataclass
-class Step:
+class SetupStep:
     """One piece of set-up: its name, what it does, and the steps it waits for."""
 
     name: str
@@ -35,7 +35,7 @@ class Step:
     seconds: float = field(default=0.0, init=False)
 
 
-def run_steps(steps: list[Step], say=print, workers: int = 6) -> None:
+def run_steps(steps: list[SetupStep], say=print, workers: int = 6) -> None:
     """Run each step in a thread as soon as the steps it needs are done; say each with its time.
 
     A step whose need failed is not run. Raises the first failure (ProvisionError or another
@@ -47,7 +47,7 @@ def run_steps(steps: list[Step], say=print, workers: int = 6) -> None:
         raise ValueError(f"steps need unknown steps: {sorted(unknown)}")
     done: set[str] = set()
     failed: list[BaseException] = []
-    running: dict[Future, Step] = {}
+    running: dict[Future, SetupStep] = {}
     waiting = list(steps)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stagelab-setup") as pool:
         while waiting or running:
@@ -71,7 +71,7 @@ def run_steps(steps: list[Step], say=print, workers: int = 6) -> None:
         raise failed[0]
 
 
-def _timed(step: Step) -> str | None:
+def _timed(step: SetupStep) -> str | None:
     began = time.monotonic()
     try:
         return step.run()
@@ -88,11 +88,11 @@ def setup(browser: bool = False, say=print) -> None:
     """
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="stagelab-setup-", dir="/var/tmp") as work:
-        run_steps(plan(browser, Path(work), say), say)
+        run_steps(setup_steps(browser, Path(work), say), say)
     say(f"setup: ready in {time.monotonic() - began:.1f} s")
 
 
-def plan(browser: bool, work: Path, say=print) -> list[Step]:
+def setup_steps(browser: bool, work: Path, say=print) -> list[SetupStep]:
     """Return the steps this machine needs now, with `work` for their files; steps for what is
     there already are left out."""
     provisioner = Provisioner(say=lambda line: None)
@@ -101,7 +101,7 @@ def plan(browser: bool, work: Path, say=print) -> list[Step]:
         for tool in ["dot"] + (["chromium"] if browser else [])
         if shutil.which(tool) is None
     ]
-    steps: list[Step] = []
+    steps: list[SetupStep] = []
     version = engine.ping()
     if version is not None:
         say(f"setup: engine: Docker Engine {version['Version']} answers at {engine.docker_host()}")
@@ -114,13 +114,13 @@ def plan(browser: bool, work: Path, say=print) -> list[Step]:
         downloads = ()
         if not provisioner.unpacked():
             steps.append(
-                Step(
+                SetupStep(
                     "engine download", _note(provisioner.download_engine, "Docker Engine unpacked")
                 )
             )
             downloads = ("engine download",)
         steps.append(
-            Step(
+            SetupStep(
                 "engine start",
                 lambda: f"Docker Engine {provisioner.start_dockerd()['Version']} runs",
                 needs=downloads + (("system packages",) if system else ()),
@@ -129,7 +129,7 @@ def plan(browser: bool, work: Path, say=print) -> list[Step]:
     if system:
         steps.insert(
             0,
-            Step(
+            SetupStep(
                 "system packages",
                 _note(lambda: apt_install(system), "installed " + ", ".join(system)),
             ),
@@ -139,7 +139,7 @@ def plan(browser: bool, work: Path, say=print) -> list[Step]:
     if buildx_version is None:
         buildx = ("buildx",)
         steps.append(
-            Step(
+            SetupStep(
                 "buildx",
                 _note(provisioner.install_buildx, "plugin installed"),
                 needs=tuple(s.name for s in steps if s.name == "engine download"),
@@ -174,12 +174,12 @@ def _note(action: Callable[[], object], note: str) -> Callable[[], str]:
 
 def _image_steps(
     missing: list[images.BaseImage] | None, needs: tuple[str, ...], work_root: Path
-) -> list[Step]:
+) -> list[SetupStep]:
     """Steps for the missing base images: what needs no engine (downloads, debootstrap) starts
     at once, the rest when the engine answers and the stand-ins it builds on exist. With
     `missing` unknown (the engine does not run yet), one step checks and builds them in order."""
     if missing is None:
-        return [Step("base images", _ensure_images, needs=needs)]
+        return [SetupStep("base images", _ensure_images, needs=needs)]
     steps = []
     for image in missing:
         recipe = standins.RECIPES[image.recipe]
@@ -191,7 +191,7 @@ def _image_steps(
         prepared: tuple[str, ...] = ()
         if recipe.prepare is not None:
             steps.append(
-                Step(
+                SetupStep(
                     f"prepare {image.official}",
                     _note(
                         lambda prepare=recipe.prepare, image=image, work=work: prepare(image, work),
@@ -201,7 +201,7 @@ def _image_steps(
             )
             prepared = (f"prepare {image.official}",)
         steps.append(
-            Step(
+            SetupStep(
                 f"image {image.official}",
                 lambda image=image, work=work: _make(image, work),
                 needs=needs + after + prepared,
@@ -225,5 +225,5 @@ def _make(image: images.BaseImage, work: Path) -> str:
 
 def _ensure_images() -> str:
     lines: list[str] = []
-    standins.ensure(say=lines.append)
+    standins.ensure_images(say=lines.append)
     return "; ".join(line.removeprefix("images: ") for line in lines)

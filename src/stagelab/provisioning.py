@@ -33,7 +33,7 @@ APT_HOME = Path(os.environ.get("STAGELAB_APT_HOME", "/var/lib/stagelab/apt"))
 # Debian's newest engine packages; their binaries run on Debian 12 and 13 once unpacked.
 ENGINE_SUITE = "forky"
 ENGINE_PACKAGES = ["docker.io", "docker-cli", "containerd", "docker-buildx", "tini"]
-START_TIMEOUT_S = 90
+DOCKERD_START_TIMEOUT_S = 90
 
 
 def debian_mirror() -> str:
@@ -113,7 +113,7 @@ class PrivateApt:
         if fresh:
             return
         source_file.write_text(sources)
-        run(["apt-get", *self.options(), "update", "-qq"], "fetch Debian's package lists")
+        run_command(["apt-get", *self.options(), "update", "-qq"], "fetch Debian's package lists")
         stamp.touch()
 
     def download(self, packages: list[str], into: Path) -> list[Path]:
@@ -122,7 +122,7 @@ class PrivateApt:
         into.mkdir(parents=True, exist_ok=True)
         for old in into.glob("*.deb"):
             old.unlink()
-        run(
+        run_command(
             ["apt-get", *self.options(), "download", *packages],
             "download " + " ".join(packages),
             cwd=into,
@@ -130,7 +130,7 @@ class PrivateApt:
         return sorted(into.glob("*.deb"))
 
 
-def run(command: list[str], purpose: str, **kwargs) -> subprocess.CompletedProcess:
+def run_command(command: list[str], purpose: str, **kwargs) -> subprocess.CompletedProcess:
     """Run a set-up command; on failure raise ProvisionError naming the purpose and output."""
     done = subprocess.run(command, capture_output=True, text=True, **kwargs, check=False)
     if done.returncode != 0:
@@ -162,8 +162,8 @@ def apt_install(packages: list[str]) -> None:
     if not missing:
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    run(["apt-get", "update", "-qq"], "refresh apt's package lists", env=env)
-    run(
+    run_command(["apt-get", "update", "-qq"], "refresh apt's package lists", env=env)
+    run_command(
         ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
         "install " + " ".join(missing),
         env=env,
@@ -227,7 +227,7 @@ class Provisioner:
         debs = PrivateApt().download(packages, ENGINE_HOME / "debs")
         shutil.rmtree(self.root, ignore_errors=True)
         for deb in debs:
-            run(["dpkg", "-x", str(deb), str(self.root)], f"unpack {deb.name}")
+            run_command(["dpkg", "-x", str(deb), str(self.root)], f"unpack {deb.name}")
         self.bin.mkdir(parents=True, exist_ok=True)
         links = {
             "dockerd": "usr/sbin/dockerd",
@@ -267,7 +267,7 @@ class Provisioner:
                     env=env,
                     start_new_session=True,
                 )
-        deadline = time.monotonic() + START_TIMEOUT_S
+        deadline = time.monotonic() + DOCKERD_START_TIMEOUT_S
         while time.monotonic() < deadline:
             version = ping()
             if version is not None:
@@ -276,7 +276,7 @@ class Provisioner:
             time.sleep(0.5)
         tail = "\n".join(DOCKERD_LOG.read_text(errors="replace").splitlines()[-15:])
         raise ProvisionError(
-            f"dockerd did not answer within {START_TIMEOUT_S} s. "
+            f"dockerd did not answer within {DOCKERD_START_TIMEOUT_S} s. "
             f"Its log ({DOCKERD_LOG}) ends with:\n{tail}"
         )
 
@@ -296,7 +296,7 @@ class Provisioner:
         self.say("buildx: downloading Debian's docker-buildx plugin")
         with tempfile.TemporaryDirectory() as tmp:
             (deb,) = PrivateApt().download(["docker-buildx"], Path(tmp) / "debs")
-            run(["dpkg", "-x", str(deb), tmp], "unpack docker-buildx")
+            run_command(["dpkg", "-x", str(deb), tmp], "unpack docker-buildx")
             shutil.copy2(Path(tmp) / "usr/libexec/docker/cli-plugins/docker-buildx", target)
 
 
@@ -308,7 +308,7 @@ def _pid_alive(pidfile: Path) -> bool:
         return False
 
 
-def ensure(say=print) -> dict:
+def ensure_engine(say=print) -> dict:
     """Make sure an engine with buildx answers; install and start one when allowed.
 
     Returns the engine's version document. `say` gets one line per thing done. Raises

@@ -18,7 +18,7 @@ from pathlib import Path
 RECORD_ENV = "STAGELAB_RECORD"
 DIRECTORY_ENV = "STAGELAB_RECORDINGS"
 FORMAT = 1
-LOG_TAIL_LINES = 40
+RECORDED_LOG_LINES = 40
 # Jupyter's autosave copies are not part of a lesson's context.
 IGNORED_DIRECTORIES = {".ipynb_checkpoints"}
 
@@ -101,8 +101,8 @@ def output_kind(output: str | None) -> str | None:
 
 
 def tail(log: str) -> str:
-    """Return the last LOG_TAIL_LINES lines of a log, the part a recording keeps."""
-    return "".join((log or "").splitlines(keepends=True)[-LOG_TAIL_LINES:])
+    """Return the last RECORDED_LOG_LINES lines of a log, the part a recording keeps."""
+    return "".join((log or "").splitlines(keepends=True)[-RECORDED_LOG_LINES:])
 
 
 # ---------------------------------------------------------------- storage

@@ -6,7 +6,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from .dockerfile import Dockerfile
-from .render.graphs import StageGraph, graph
+from .render.graphs import StageGraph, stage_graph
 from .render.html import summary_html
 
 # How many lines of a failing step's output a BuildFailed shows.
@@ -116,7 +116,7 @@ class BuildResult:
 
     def graph(self) -> StageGraph:
         """Draw the stage graph coloured by what this build did with each stage."""
-        return graph(self.dockerfile, target=self.target, result=self)
+        return stage_graph(self.dockerfile, target=self.target, result=self)
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Offline stand-ins for the base images, built from Debian packages; archives of them.
 
-With no registry, `ensure()` builds each missing base image's stand-in under an honest name
+With no registry, `ensure_images()` builds each missing base image's stand-in under an honest name
 (`stagelab/offline-busybox:1.36`, ...), labelled with what it stands in for and how it was made.
 """
 
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import engine
+from .command_lines import buildx_build_command
 from .errors import ImageUnavailable, ProvisionError
 from .images import (
     BASE_IMAGES,
@@ -31,7 +32,7 @@ from .images import (
     registry_answers,
     require_engine,
 )
-from .provisioning import APT_HOME, PrivateApt, debian_mirror, run
+from .provisioning import APT_HOME, PrivateApt, debian_mirror, run_command
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def needed() -> list[BaseImage]:
     ]
 
 
-def ensure(say=print) -> None:
+def ensure_images(say=print) -> None:
     """Make every base image usable: present, else pulled, else built as a stand-in.
 
     `say` gets a line per image. Raises ImageUnavailable or ProvisionError when a stand-in
@@ -78,7 +79,7 @@ def ensure(say=print) -> None:
 def make_standin(image: BaseImage, prepared: Path | None = None) -> None:
     """Build one stand-in: prepare it (unless `prepared` holds that work already), then make it.
 
-    The stand-ins it is built on must exist (ensure() builds them in catalogue order).
+    The stand-ins it is built on must exist (ensure_images() builds them in catalogue order).
     """
     recipe = RECIPES[image.recipe]
     if prepared is not None:
@@ -124,15 +125,13 @@ def _standin_labels(image: BaseImage, made_from: str, version: str) -> dict[str,
 
 def _build_dockerfile(tag: str, dockerfile: str, context: Path, image_labels: dict) -> None:
     (context / "Dockerfile").write_text(dockerfile)
-    command = ["docker", "buildx", "build", "--progress=plain", "-t", tag, str(context)]
-    for key, value in image_labels.items():
-        command += ["--label", f"{key}={value}"]
-    run(command, f"build the stand-in {tag}")
+    command = buildx_build_command(context, progress="plain", tags=tag, labels=image_labels)
+    run_command(command, f"build the stand-in {tag}")
 
 
 def _prepare_busybox(image: BaseImage, work: Path) -> None:
     (deb,) = _debian_packages(["busybox-static"], work / "debs")
-    run(["dpkg", "-x", str(deb), str(work / "root")], "unpack busybox-static")
+    run_command(["dpkg", "-x", str(deb), str(work / "root")], "unpack busybox-static")
     shutil.copy2(work / "root/bin/busybox", work / "busybox")
     shutil.rmtree(work / "root")
     (work / "version").write_text(_deb_version(deb))
@@ -164,7 +163,7 @@ def _debootstrap_command(work: Path) -> tuple[list[str], dict]:
     if shutil.which("debootstrap"):
         return ["debootstrap"], dict(os.environ)
     (deb,) = _debian_packages(["debootstrap"], work / "debs")
-    run(["dpkg", "-x", str(deb), str(work / "tool")], "unpack debootstrap")
+    run_command(["dpkg", "-x", str(deb), str(work / "tool")], "unpack debootstrap")
     env = {**os.environ, "DEBOOTSTRAP_DIR": str(work / "tool/usr/share/debootstrap")}
     return [str(work / "tool/usr/sbin/debootstrap")], env
 
@@ -178,7 +177,7 @@ def _prepare_debian(image: BaseImage, work: Path) -> None:
         )
     command, env = _debootstrap_command(work)
     root = work / "rootfs"
-    run(
+    run_command(
         [*command, "--variant=minbase", STANDIN_RELEASE, str(root), debian_mirror()],
         "debootstrap a Debian root file system",
         env=env,
@@ -271,7 +270,7 @@ def export(path: str | Path, say=print) -> list[str]:
     ]
     if not names:
         raise ImageUnavailable("No base images to export: run `stagelab images ensure` first.")
-    run(["docker", "image", "save", "-o", str(path), *names], "save the base images")
+    run_command(["docker", "image", "save", "-o", str(path), *names], "save the base images")
     say(f"images: saved {', '.join(names)} to {path}")
     return names
 
@@ -285,5 +284,5 @@ def import_(path: str | Path, say=print) -> None:
             "by `stagelab images export`."
         )
     require_engine()
-    done = run(["docker", "image", "load", "-i", str(path)], "load the base images")
+    done = run_command(["docker", "image", "load", "-i", str(path)], "load the base images")
     say(done.stdout.strip())

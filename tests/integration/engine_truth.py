@@ -20,6 +20,7 @@ from pathlib import Path
 import docker.errors
 
 from stagelab import engine, images
+from stagelab.command_lines import buildx_build_command, image_contexts
 
 BUSYBOX = "busybox:1.36"
 _STEP = re.compile(r"^\[(?:(?P<stage>[^\s\]]+) +)? *\d+/\d+\] (?P<text>.*)$", re.DOTALL)
@@ -74,24 +75,16 @@ def buildkit(
     """Build with BuildKit, keeping nothing (`--output type=cacheonly`)."""
     with tempfile.TemporaryDirectory(prefix="stagelab-truth-") as tmp:
         Path(tmp, "Dockerfile").write_text(text)
-        command = [
-            "docker",
-            "buildx",
-            "build",
-            "--progress=rawjson",
-            "--output=type=cacheonly",
-            "--build-context",
-            f"{BUSYBOX}=docker-image://{standin()}",
-        ]
-        if target is not None:
-            command += ["--target", target]
-        if platform:
-            command += ["--platform", platform]
-        for key, value in (build_args or {}).items():
-            command += ["--build-arg", f"{key}={value}"]
-        done = subprocess.run(
-            command + [tmp], capture_output=True, text=True, timeout=300, check=False
+        command = buildx_build_command(
+            tmp,
+            progress="rawjson",
+            output="type=cacheonly",
+            build_contexts=image_contexts({BUSYBOX: standin()}),
+            target=target,
+            platforms=platform or (),
+            build_args=build_args,
         )
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     steps, errors, other = [], [], []
     for line in done.stderr.splitlines():
         try:

@@ -167,4 +167,4 @@ def test_a_buildx_without_call_gets_advice_not_a_parse_error():
         stderr="unknown flag: --call\nSee 'docker buildx build --help'.\n",
     )
     with pytest.raises(sl.StagelabError, match=r"buildx 0\.15 or later"):
-        calls.report("check", "json", older.args, older)
+        calls.call_report("check", "json", older.args, older)

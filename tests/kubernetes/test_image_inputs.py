@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stagelab.cluster.build import BuildInputs, buildx_command
+from stagelab.cluster.build import BuildInputs, image_build_command
 from stagelab.cluster.layout import (
     CHECKOUT,
     ENGINE,
@@ -67,7 +67,7 @@ def test_the_build_gets_its_contexts_secret_and_labels(tmp_path):
         Path("/etc/ssl/certs/ca-certificates.crt"),
         False,
     )
-    command = buildx_command(LEARNER, tmp_path, inputs)
+    command = image_build_command(LEARNER, tmp_path, inputs)
     assert command[:3] == ["docker", "buildx", "build"] and command[-1] == str(tmp_path)
     pairs = list(itertools.pairwise(command))
     assert ("--target", "learner") in pairs and ("-t", LEARNER.ref) in pairs
@@ -81,7 +81,7 @@ def test_the_build_gets_its_contexts_secret_and_labels(tmp_path):
     assert ("--secret", "id=ca-certificates,src=/etc/ssl/certs/ca-certificates.crt") in pairs
     assert ("--label", f"{KIND_LABEL}=classroom-image") in pairs
     assert "--no-cache" not in command
-    plain = buildx_command(
+    plain = image_build_command(
         ENGINE, tmp_path, BuildInputs(tmp_path, tmp_path, {}, None, True), no_cache=True
     )
     assert "--secret" not in plain and "--no-cache" in plain

@@ -151,7 +151,7 @@ def test_progress_counts_attempts_per_lab(progress_home):
     (progress_home / "progress.jsonl").write_text(
         "".join(json.dumps(line) + "\n" for line in lines) + "not json\n"
     )
-    rows = {row["lab"][:2]: row for row in labs.progress()}
+    rows = {row["lab"][:2]: row for row in labs.progress_by_lab()}
     assert rows["01"]["status"] == "passed" and rows["01"]["attempts"] == 2
     assert rows["01"]["last_attempt"] == "2026-11-27T18:05:00+00:00"
     assert rows["02"]["status"] == "attempted" and rows["02"]["last_score"] == "2/5"

@@ -7,7 +7,7 @@ import pytest
 
 from stagelab import recording as replay
 from stagelab.context import BuildRequest
-from stagelab.dockerfile import parse_dockerfile
+from stagelab.dockerfile import Dockerfile
 
 DOCKERFILE = """\
 ARG BASE=busybox:1.36
@@ -32,7 +32,7 @@ def _request(
     no_cache: bool = False,
 ) -> BuildRequest:
     (context / "Dockerfile").write_text(text)
-    parsed = parse_dockerfile(text)
+    parsed = Dockerfile(text)
     return BuildRequest(
         parsed,
         context,

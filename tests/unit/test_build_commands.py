@@ -4,7 +4,7 @@ from pathlib import Path
 
 from stagelab.classic import classic_build_options, classic_dockerfile, classic_steps
 from stagelab.context import BuildRequest, buildx_command
-from stagelab.dockerfile import parse_dockerfile
+from stagelab.dockerfile import Dockerfile
 
 TEXT = """\
 ARG BASE=busybox:1.36
@@ -23,7 +23,7 @@ SUBSTITUTES = {
 
 def request(**overrides):
     fields = dict(
-        dockerfile=parse_dockerfile(TEXT),
+        dockerfile=Dockerfile(TEXT),
         context_dir=Path("/ctx"),
         dockerfile_path=Path("/ctx/Dockerfile"),
         target=None,
@@ -58,6 +58,58 @@ def test_output_exports_instead_of_loading_an_image():
     command = buildx_command(request(output="out"), iidfile=Path("/tmp/iid"))
     assert command[command.index("--output") + 1] == "type=local,dest=out"
     assert "--iidfile" not in command and "--label" not in command
+
+
+def test_a_build_request_is_this_whole_command_line(monkeypatch):
+    monkeypatch.setenv("USER", "ada")
+    command = buildx_command(
+        request(target="build", build_args={"X": "1"}, substitutions={}), iidfile=Path("/t/iid")
+    )
+    assert command == [
+        "docker",
+        "buildx",
+        "build",
+        "--progress=rawjson",
+        "-f",
+        "/ctx/Dockerfile",
+        "--target",
+        "build",
+        "--build-arg",
+        "X=1",
+        "--label",
+        "io.stagelab.created-by=stagelab",
+        "--label",
+        "io.stagelab.user=ada",
+        "--label",
+        "io.stagelab.kind=build",
+        "--iidfile",
+        "/t/iid",
+        "/ctx",
+    ]
+
+
+def test_a_call_only_asks_its_question():
+    command = buildx_command(
+        request(target="build", build_args={"X": "1"}, tag="t:1", no_cache=True, output="out"),
+        call="check,format=json",
+    )
+    assert command[3:5] == ["--call=check,format=json", "--progress=quiet"]
+    assert command[command.index("--target") + 1] == "build"
+    assert command[command.index("--build-arg") + 1] == "X=1"
+    assert "busybox:1.36=docker-image://stagelab/offline-busybox:1.36" in command
+    for flag in ("--no-cache", "--output", "--label", "-t", "--iidfile"):
+        assert flag not in command, flag
+    assert command[-1] == "/ctx"
+
+
+def test_an_exporter_spec_goes_to_output_as_written():
+    command = buildx_command(request(output="type=tar,dest=out.tar"))
+    assert command[command.index("--output") + 1] == "type=tar,dest=out.tar"
+
+
+def test_the_benchmark_can_ask_for_plain_progress():
+    command = buildx_command(request(), iidfile=Path("/t/iid"), progress="plain")
+    assert "--progress=plain" in command and "--progress=rawjson" not in command
 
 
 def test_classic_builder_gets_a_rewritten_dockerfile():

@@ -81,3 +81,10 @@ def test_a_dockerfile_that_is_not_utf8_names_its_line(tmp_path):
     with pytest.raises(sl.DockerfileError, match="line 2"):
         with build_request(tmp_path):
             pass
+
+
+@pytest.mark.parametrize("name", ["", " ", "A=B"])
+def test_a_build_arg_name_that_no_arg_line_can_declare_is_refused(name):
+    with pytest.raises(ValueError, match="is no build arg name"):
+        with build_request(DOCKERFILE, build_args={name: "x"}):
+            pass

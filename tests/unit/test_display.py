@@ -8,7 +8,7 @@ import pytest
 
 import stagelab as sl
 from stagelab import BuildFailed, BuildResult, Step, builds, magic, progress
-from stagelab.dockerfile import parse_dockerfile
+from stagelab.dockerfile import Dockerfile
 from stagelab.progress import Progress
 from stagelab.render import graphs
 from stagelab.render.html import human_size, progress_html, summary_html
@@ -33,7 +33,7 @@ COPY --from=busybox:1.36 /bin/busybox /busybox
 def result(
     builder="buildkit", target=None, statuses=None, steps=(), duration=2.0, size=2_000_000, **extra
 ):
-    parsed = parse_dockerfile(DOCKERFILE)
+    parsed = Dockerfile(DOCKERFILE)
     statuses = statuses or {"base": "built", "build": "cached", "test": "skipped", "final": "built"}
     return BuildResult(
         builder=builder,
@@ -97,7 +97,7 @@ def test_graph_plan_depends_on_target_and_builder():
 
 def test_graph_accepts_a_parsed_dockerfile_and_build_args():
     text = "ARG BASE=busybox:1.36\nFROM ${BASE} AS one\nFROM one\n"
-    graph = sl.graph(parse_dockerfile(text), build_args={"BASE": "debian:bookworm-slim"})
+    graph = sl.graph(Dockerfile(text), build_args={"BASE": "debian:bookworm-slim"})
     assert ("debian:bookworm-slim", "one", "from") in edge_kinds(graph)
 
 
@@ -241,7 +241,7 @@ class Recording(progress.BoardProgress):
 
 def test_board_starts_planned_stages_waiting_and_ends_from_the_result():
     board = Recording()
-    board.start(parse_dockerfile(DOCKERFILE), "buildkit", None)
+    board.start(Dockerfile(DOCKERFILE), "buildkit", None)
     assert {r.ref: r.state for r in board.rows.values()} == {
         "base": "waiting",
         "build": "waiting",
@@ -264,7 +264,7 @@ def test_board_starts_planned_stages_waiting_and_ends_from_the_result():
 
 def test_board_marks_the_failed_stage():
     board = Recording()
-    board.start(parse_dockerfile(DOCKERFILE), "classic", None)
+    board.start(Dockerfile(DOCKERFILE), "classic", None)
     board.stage("base", "running", "RUN echo base")
     error = BuildFailed(
         stage="base", instruction="RUN echo base", line=2, exit_code=1, log_tail="boom"
@@ -284,7 +284,7 @@ def test_replayed_result_without_events_fills_the_board():
 def test_terminal_progress_prints_transitions_and_summary():
     out = io.StringIO()
     terminal = progress.TerminalProgress(out)
-    terminal.start(parse_dockerfile(DOCKERFILE), "buildkit", None)
+    terminal.start(Dockerfile(DOCKERFILE), "buildkit", None)
     terminal.stage("base", "running", "[base 1/2] RUN echo base")
     terminal.finish(result())
     text = out.getvalue()
@@ -300,7 +300,7 @@ def test_auto_progress_is_silent_without_kernel_or_terminal(monkeypatch):
 
 def test_progress_html_has_one_row_per_stage():
     board = Recording()
-    board.start(parse_dockerfile(DOCKERFILE), "buildkit", None)
+    board.start(Dockerfile(DOCKERFILE), "buildkit", None)
     text = progress_html("h", board.rows.values(), 0.0)
     assert text.count("class='stagelab-progress-row'") == 4
 

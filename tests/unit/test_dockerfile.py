@@ -3,7 +3,7 @@
 import pytest
 
 from stagelab import DockerfileError
-from stagelab.dockerfile import parse_dockerfile
+from stagelab.dockerfile import Dockerfile
 
 PIPELINE = """\
 FROM busybox:1.36 AS base
@@ -26,35 +26,35 @@ def refs(stages):
 
 
 def test_stages_start_at_from_and_end_before_the_next():
-    parsed = parse_dockerfile(PIPELINE)
+    parsed = Dockerfile(PIPELINE)
     assert refs(parsed.stages) == ["base", "build", "test", "3"]
     assert [s.lines for s in parsed.stages] == [(1, 2), (4, 5), (7, 8), (10, 12)]
     assert [s.name for s in parsed.stages] == ["base", "build", "test", None]
 
 
 def test_parent_is_the_stage_a_stage_is_built_from():
-    base, build, test, last = parse_dockerfile(PIPELINE).stages
+    base, build, test, last = Dockerfile(PIPELINE).stages
     assert build.parent is base
     assert base.parent is None and test.parent is None and last.parent is None
     assert last.sources == ["build", "base"]
 
 
 def test_buildkit_plan_follows_dependencies_only():
-    parsed = parse_dockerfile(PIPELINE)
+    parsed = Dockerfile(PIPELINE)
     assert parsed.plan() == ["base", "build", "3"]
     assert parsed.plan("test") == ["test"]
     assert parsed.plan("build") == ["base", "build"]
 
 
 def test_classic_plan_runs_every_stage_up_to_the_target():
-    parsed = parse_dockerfile(PIPELINE)
+    parsed = Dockerfile(PIPELINE)
     assert parsed.plan(builder="classic") == ["base", "build", "test", "3"]
     assert parsed.plan("build", builder="classic") == ["base", "build"]
     assert parsed.plan("test", builder="classic") == ["base", "build", "test"]
 
 
 def test_names_match_case_insensitively_except_in_buildkit_from():
-    parsed = parse_dockerfile(
+    parsed = Dockerfile(
         "FROM busybox:1.36 AS Builder\nRUN true\nFROM BUILDER AS Final\nCOPY --from=bUiLdEr /x /x\n"
     )
     builder, final = parsed.resolve(builder="classic")
@@ -69,7 +69,7 @@ def test_names_match_case_insensitively_except_in_buildkit_from():
 
 
 def test_from_a_number_is_an_image_but_copy_from_a_number_is_a_stage():
-    parsed = parse_dockerfile("FROM busybox:1.36\nRUN true\nFROM 0\nCOPY --from=0 /a /a\n")
+    parsed = Dockerfile("FROM busybox:1.36\nRUN true\nFROM 0\nCOPY --from=0 /a /a\n")
     _first, second = parsed.stages
     assert second.parent is None and second.base == "0"
     assert second.sources == ["0"]
@@ -78,7 +78,7 @@ def test_from_a_number_is_an_image_but_copy_from_a_number_is_a_stage():
 
 
 def test_copy_from_an_image_is_not_a_stage_dependency():
-    parsed = parse_dockerfile("FROM scratch AS app\nCOPY --from=busybox:1.36 /bin/busybox /sh\n")
+    parsed = Dockerfile("FROM scratch AS app\nCOPY --from=busybox:1.36 /bin/busybox /sh\n")
     assert parsed.stages[0].sources == ["busybox:1.36"]
     assert parsed.plan() == ["app"]
     assert parsed.images() == ["busybox:1.36"]
@@ -91,7 +91,7 @@ def test_run_mount_from_is_a_dependency():
         "FROM busybox:1.36 AS unused\nRUN true\n"
         "FROM busybox:1.36\nRUN --mount=type=bind,from=tools,source=/t,target=/mnt/t cat /mnt/t\n"
     )
-    parsed = parse_dockerfile(text)
+    parsed = Dockerfile(text)
     assert parsed.stages[2].sources == ["tools"]
     assert parsed.plan() == ["tools", "2"]
     kinds = {(e.source, e.child): e.kind for e in parsed.edges()}
@@ -103,7 +103,7 @@ def test_arg_before_from_substitutes_defaults_and_build_args():
         "ARG VARIANT=dev\nFROM busybox:1.36 AS dev\nRUN true\n"
         "FROM busybox:1.36 AS prod\nRUN true\nFROM ${VARIANT} AS final\n"
     )
-    parsed = parse_dockerfile(text)
+    parsed = Dockerfile(text)
     assert parsed.stages[2].base == "dev"
     assert parsed.plan() == ["dev", "final"]
     assert parsed.plan(build_args={"VARIANT": "prod"}) == ["prod", "final"]
@@ -116,26 +116,26 @@ def test_arg_before_from_substitutes_defaults_and_build_args():
 
 def test_arg_expansion_forms():
     text = "ARG REPO=busybox\nARG TAG\nFROM ${REPO}:${TAG:-1.36}\nFROM $REPO${TAG:+:$TAG}\n"
-    first, second = parse_dockerfile(text).stages
+    first, second = Dockerfile(text).stages
     assert first.base == "busybox:1.36"
     assert second.base == "busybox"
 
 
 def test_undeclared_build_args_do_not_change_from():
-    parsed = parse_dockerfile("FROM ${IMAGE:-busybox:1.36}\n")
+    parsed = Dockerfile("FROM ${IMAGE:-busybox:1.36}\n")
     assert parsed.resolve({"IMAGE": "debian"})[0].base == "busybox:1.36"
 
 
 def test_heredocs_parse_and_keep_lines():
     text = "FROM busybox:1.36 AS a\nRUN <<EOT\necho one\necho two\nEOT\nFROM a\nRUN true\n"
-    a, b = parse_dockerfile(text).stages
+    a, b = Dockerfile(text).stages
     assert a.lines == (1, 5)
     assert b.lines == (6, 7)
 
 
 def test_escape_directive_joins_backtick_lines():
     text = "# escape=`\nFROM busybox:1.36 AS a\nRUN echo one `\n  two\nFROM a\n"
-    parsed = parse_dockerfile(text)
+    parsed = Dockerfile(text)
     assert parsed.escape == "`"
     assert parsed.stages[0].steps[0].line == 3
     assert parsed.stages[0].lines == (2, 4)
@@ -155,7 +155,7 @@ def test_escape_directive_joins_backtick_lines():
 )
 def test_malformed_dockerfiles_name_the_line(text, line, words):
     with pytest.raises(DockerfileError) as caught:
-        parse_dockerfile(text)
+        Dockerfile(text)
     assert caught.value.line == line
     assert words in str(caught.value)
     assert f"line {line}" in str(caught.value)
@@ -177,7 +177,7 @@ def test_malformed_dockerfiles_name_the_line(text, line, words):
     ],
 )
 def test_what_a_builder_refuses_parses_and_plan_refuses(text, builder, line, words):
-    parsed = parse_dockerfile(text)
+    parsed = Dockerfile(text)
     with pytest.raises(DockerfileError) as caught:
         parsed.plan(builder=builder)
     assert caught.value.line == line
@@ -186,14 +186,14 @@ def test_what_a_builder_refuses_parses_and_plan_refuses(text, builder, line, wor
 
 def test_an_empty_dockerfile_says_what_is_missing():
     with pytest.raises(DockerfileError, match=r"no FROM|no instructions"):
-        parse_dockerfile("# nothing here\n")
+        Dockerfile("# nothing here\n")
 
 
 def test_unknown_target_lists_the_names():
     with pytest.raises(DockerfileError, match="named stages: base, build, test"):
-        parse_dockerfile(PIPELINE).plan("release")
+        Dockerfile(PIPELINE).plan("release")
 
 
 def test_bad_builder_is_refused():
     with pytest.raises(ValueError, match="buildkit"):
-        parse_dockerfile(PIPELINE).plan(builder="kaniko")
+        Dockerfile(PIPELINE).plan(builder="kaniko")

@@ -7,7 +7,7 @@ import pytest
 
 import stagelab as sl
 from stagelab import BuildFailed, BuildResult, Step, display, progress
-from stagelab.dockerfile import parse_dockerfile
+from stagelab.dockerfile import Dockerfile
 from stagelab.render.html import claim_html, describe, progress_html, summary_html
 
 DOCKERFILE = """\
@@ -28,7 +28,7 @@ def result(builder="buildkit", **extra):
     return BuildResult(
         builder=builder,
         target=None,
-        dockerfile=parse_dockerfile(DOCKERFILE),
+        dockerfile=Dockerfile(DOCKERFILE),
         stage_status=statuses,
         steps=[Step("greeter", "RUN echo hi", 2, "built", 0.2, 0.1)],
         image_id="sha256:" + "cd" * 32,
@@ -154,7 +154,7 @@ def test_summary_says_why_classic_counts_more_steps():
 
 
 def test_an_unnamed_stage_has_one_name_everywhere():
-    parsed = parse_dockerfile(DOCKERFILE)
+    parsed = Dockerfile(DOCKERFILE)
     assert parsed.stage(1).label == parsed.stage(1).ref == "1"
     assert sl.graph(parsed).nodes["1"].label == "1"
     assert "stages: greeter, 1, release" in repr(parsed)
@@ -194,9 +194,7 @@ def test_layers_show_the_base_image_as_one_row(monkeypatch):
     built = BuildResult(
         builder="buildkit",
         target=None,
-        dockerfile=parse_dockerfile(
-            "FROM gcc:12-bookworm\nWORKDIR /src\nRUN gcc -o /hello hello.c\n"
-        ),
+        dockerfile=Dockerfile("FROM gcc:12-bookworm\nWORKDIR /src\nRUN gcc -o /hello hello.c\n"),
         stage_status={"0": "built"},
         steps=[],
         image_id="sha256:" + "cd" * 32,

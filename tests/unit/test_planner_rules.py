@@ -7,7 +7,7 @@ import time
 import pytest
 
 from stagelab import DockerfileError
-from stagelab.dockerfile import expand, parse_dockerfile
+from stagelab.dockerfile import Dockerfile, expand
 from stagelab.dockerfile.platforms import platform_args, split_platform
 
 
@@ -62,7 +62,7 @@ def test_platform_args_pick_the_stage_and_an_arg_may_override_them():
         "FROM busybox:1.36 AS bin-arm64\nRUN true\nFROM use-$TARGETOS AS a\n"
         "FROM bin-${TARGETARCH} AS b\n"
     )
-    parsed = parse_dockerfile(text)
+    parsed = Dockerfile(text)
     assert parsed.plan("a", platform="linux/amd64") == ["use-plan9", "a"]
     assert parsed.plan("b", platform="linux/arm64") == ["bin-arm64", "b"]
     with pytest.raises(DockerfileError, match="bin-"):
@@ -70,7 +70,7 @@ def test_platform_args_pick_the_stage_and_an_arg_may_override_them():
 
 
 def test_onbuild_copy_from_makes_the_child_depend_on_its_source():
-    parsed = parse_dockerfile(
+    parsed = Dockerfile(
         "FROM busybox:1.36 AS data\nRUN true\nFROM busybox:1.36 AS base\n"
         "ONBUILD COPY --from=data /d /d\nFROM busybox:1.36 AS other\n"
         "RUN true\nFROM base AS app\n"
@@ -83,7 +83,7 @@ def test_onbuild_copy_from_makes_the_child_depend_on_its_source():
 
 
 def test_duplicate_names_parse_and_each_builder_reads_them_its_way():
-    parsed = parse_dockerfile(
+    parsed = Dockerfile(
         "FROM busybox:1.36 AS dup\nRUN true\nFROM busybox:1.36 AS dup\n"
         "RUN true\nFROM busybox:1.36 AS other\nCOPY --from=dup /x /x\n"
     )
@@ -99,12 +99,12 @@ def test_duplicate_names_parse_and_each_builder_reads_them_its_way():
 @pytest.mark.parametrize("builder", ["buildkit", "classic"])
 def test_an_index_is_no_target(builder):
     with pytest.raises(DockerfileError, match='target stage "0" could not be found'):
-        parse_dockerfile("FROM busybox:1.36 AS a\nFROM busybox:1.36 AS b\n").plan("0", builder)
+        Dockerfile("FROM busybox:1.36 AS a\nFROM busybox:1.36 AS b\n").plan("0", builder)
 
 
 def test_text_that_is_not_utf8_is_refused_by_line_not_by_a_crash():
     with pytest.raises(DockerfileError, match="not valid UTF-8") as caught:
-        parse_dockerfile("FROM busybox:1.36\nRUN echo caf\udce9\n")
+        Dockerfile("FROM busybox:1.36\nRUN echo caf\udce9\n")
     assert caught.value.line == 2 and "\\xe9" in str(caught.value)
 
 
@@ -112,7 +112,7 @@ def test_a_long_file_with_an_unterminated_heredoc_is_refused_quickly():
     text = "FROM busybox:1.36\n" + "RUN true\n" * 10_000 + "RUN <<EOF\necho never closed\n"
     began = time.monotonic()
     with pytest.raises(DockerfileError, match="unterminated heredoc") as caught:
-        parse_dockerfile(text)
+        Dockerfile(text)
     assert caught.value.line == 10_002
     # A generous bound: the point is linear, not quadratic (that took minutes).
     assert time.monotonic() - began < 5
@@ -123,7 +123,7 @@ def test_a_closed_heredoc_before_an_open_one_is_not_the_culprit():
         "FROM busybox:1.36\nRUN <<EOF\nx\nEOF\nRUN <<-TAB\n\tTAB\nCOPY <<A <<B /x\nA\nB\nRUN <<Z\n"
     )
     with pytest.raises(DockerfileError) as caught:
-        parse_dockerfile(text)
+        Dockerfile(text)
     assert caught.value.line == 10
 
 
@@ -132,7 +132,7 @@ def test_a_chain_of_a_thousand_stages_plans_without_recursion():
     text += "FROM busybox:1.36 AS last\n" + "".join(
         f"COPY --from=s{n} /x /x{n}\n" for n in range(0, 1000, 100)
     )
-    parsed = parse_dockerfile(text)
+    parsed = Dockerfile(text)
     assert len(parsed.plan("s999")) == 1000
     assert parsed.plan()[-1] == "last"
     assert len(parsed.plan(builder="classic")) == 1001
@@ -155,11 +155,11 @@ LATER_NAMED = (
 def test_a_later_stages_name_is_an_image_the_engine_may_have(found, classic_runs, buildkit_runs):
     """Looked up as an image, a later stage's name finds one by reference on both builders,
     and by image-ID prefix on the classic builder only (rules.engine_has)."""
-    parsed = parse_dockerfile(LATER_NAMED, lambda name: found if name == "a" else None)
+    parsed = Dockerfile(LATER_NAMED, lambda name: found if name == "a" else None)
     for builder, expected in (("classic", classic_runs), ("buildkit", buildkit_runs)):
         refs, refusal = parsed.attempt("c", builder)
         if expected is None:
             assert refusal is not None and refusal.line == (2 if builder == "classic" else 3)
         else:
             assert refusal is None and refs == expected
-    assert parse_dockerfile(LATER_NAMED).attempt("c", "classic")[1].line == 2
+    assert Dockerfile(LATER_NAMED).attempt("c", "classic")[1].line == 2

@@ -8,7 +8,7 @@ import pytest
 
 from stagelab.classic import ClassicReader
 from stagelab.context import BuildRequest
-from stagelab.dockerfile import parse_dockerfile
+from stagelab.dockerfile import Dockerfile
 from stagelab.progress import Progress
 from stagelab.rawjson import VERTEX_NAME, RawJsonReader, read_rawjson
 
@@ -16,7 +16,7 @@ STREAMS = Path(__file__).resolve().parent / "streams"
 
 
 def dockerfile(name):
-    return parse_dockerfile((STREAMS / f"{name}.Dockerfile").read_text())
+    return Dockerfile((STREAMS / f"{name}.Dockerfile").read_text())
 
 
 def buildkit(name, **options):

@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 from ..labs.criteria import LITTER
-from ..provisioning import run
+from ..provisioning import run_command
 from .layout import (
     CHECKOUT,
     CLASS_GROUP,
@@ -41,7 +41,7 @@ def new_password() -> str:
 def ensure_group(record: ClassRecord) -> None:
     """Create the class group (members may open /dev/net/tun) unless it exists."""
     if not group_exists(CLASS_GROUP):
-        run(["groupadd", CLASS_GROUP], f"create the group {CLASS_GROUP}")
+        run_command(["groupadd", CLASS_GROUP], f"create the group {CLASS_GROUP}")
         record.group_created = True
 
 
@@ -56,7 +56,7 @@ def ensure_account(name: str, record: ClassRecord, say=print) -> Account:
             "classroom: remove or rename it, then retry."
         )
     if not account_exists(name):
-        run(
+        run_command(
             [
                 "useradd",
                 "--create-home",
@@ -74,7 +74,9 @@ def ensure_account(name: str, record: ClassRecord, say=print) -> Account:
         say(f"accounts: created {name}")
     if name not in record.passwords:
         record.passwords[name] = new_password()
-        run(["chpasswd"], f"set the password of {name}", input=f"{name}:{record.passwords[name]}\n")
+        run_command(
+            ["chpasswd"], f"set the password of {name}", input=f"{name}:{record.passwords[name]}\n"
+        )
     account = Account.named(name)
     os.chmod(account.home, 0o700)
     return account

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ..provisioning import run
+from ..provisioning import run_command
 from . import accounts, hub, lifecycle, preflight, rootless
 from .board import server_state
 from .layout import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_PORT, VENV, Account, ClassRecord, ClassroomError
@@ -133,7 +133,7 @@ def _reset(args) -> int:
         "STAGELAB_HOME": str(account.home / ".stagelab"),
         "STAGELAB_LABS": str(account.home / "labs"),
     }
-    done = run(
+    done = run_command(
         [
             str(VENV / "bin" / "python"),
             "-m",

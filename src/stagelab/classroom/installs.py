@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ..provisioning import PrivateApt, apt_install, run
+from ..provisioning import PrivateApt, apt_install, run_command
 from .layout import ASSETS, CHECKOUT, PROXY_HOME, ROOTLESS_HOME, VENV, ClassroomError
 
 SYSTEM_PACKAGES = ["uidmap", "slirp4netns", "acl"]
@@ -54,9 +54,9 @@ def ensure_hub_environment(say=print) -> bool:
     say(f"hub: installing JupyterHub and stagelab into {VENV}")
     if not python.exists():
         apt_install(["python3-venv"])
-        run([SYSTEM_PYTHON, "-m", "venv", str(VENV)], "create the hub's Python environment")
+        run_command([SYSTEM_PYTHON, "-m", "venv", str(VENV)], "create the hub's Python environment")
     # Not editable: learners read the installed copy, never the instructor's checkout.
-    run(
+    run_command(
         [
             str(python),
             "-m",
@@ -108,7 +108,7 @@ def ensure_proxy(say=print) -> Path:
     say(f"hub: installing configurable-http-proxy from npm into {PROXY_HOME}")
     PROXY_HOME.mkdir(parents=True, exist_ok=True)
     manifest.write_text(wanted)
-    run(
+    run_command(
         ["npm", "install", "--omit=dev", "--no-audit", "--no-fund", "--prefix", str(PROXY_HOME)],
         "install configurable-http-proxy from npm",
     )
@@ -129,7 +129,7 @@ def ensure_rootless_parts(say=print) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         (deb,) = PrivateApt().download(["rootlesskit"], Path(tmp) / "debs")
         unpacked = Path(tmp) / "root"
-        run(["dpkg", "-x", str(deb), str(unpacked)], "unpack rootlesskit")
+        run_command(["dpkg", "-x", str(deb), str(unpacked)], "unpack rootlesskit")
         shutil.rmtree(ROOTLESS_HOME, ignore_errors=True)
         shutil.copytree(unpacked, ROOTLESS_HOME, symlinks=True)
     return binaries

@@ -112,8 +112,8 @@ def _ensure_engine_and_archive(say) -> None:
         provisioning.Provisioner(say).install_engine()
     if IMAGES_ARCHIVE.exists():
         return
-    provisioning.ensure(say)
-    standins.ensure(say)
+    provisioning.ensure_engine(say)
+    standins.ensure_images(say)
     IMAGES_ARCHIVE.parent.mkdir(parents=True, exist_ok=True)
     partial = IMAGES_ARCHIVE.with_suffix(".partial")
     standins.export(partial, say)
@@ -189,7 +189,7 @@ def down(purge: bool, say=print) -> None:
     for name in record.accounts_created:
         accounts.remove_account(name, say)
     if record.group_created and group_exists(CLASS_GROUP):
-        provisioning.run(["groupdel", CLASS_GROUP], "remove the class group")
+        provisioning.run_command(["groupdel", CLASS_GROUP], "remove the class group")
     if record.tun_acl_added:
         rootless.revoke_tun(record.tun_had_acl)
     shutil.rmtree(IMAGES_ARCHIVE.parent, ignore_errors=True)

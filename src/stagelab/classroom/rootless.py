@@ -19,7 +19,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from ..provisioning import ENGINE_HOME, run
+from ..provisioning import ENGINE_HOME, run_command
 from .layout import CLASS_GROUP, ENGINE_PIDS, LOG_DIR, ROOTLESS_HOME, Account, ClassroomError
 
 ROOTLESS_SCRIPT = ENGINE_HOME / "root" / "usr/share/docker.io/contrib/dockerd-rootless.sh"
@@ -86,7 +86,9 @@ def grant_tun(say=print) -> tuple[bool, bool]:
         line.startswith(("user:", "group:")) and line.split(":")[1] for line in listed.splitlines()
     )
     mode = oct(TUN.stat().st_mode & 0o777)
-    run(["setfacl", "-m", f"g:{CLASS_GROUP}:rw", str(TUN)], "let the class open /dev/net/tun")
+    run_command(
+        ["setfacl", "-m", f"g:{CLASS_GROUP}:rw", str(TUN)], "let the class open /dev/net/tun"
+    )
     say(
         f"engines: /dev/net/tun was {mode}: gave group "
         f"{CLASS_GROUP} read-write with an ACL entry, so learners' slirp4netns can open it"
@@ -102,7 +104,7 @@ def revoke_tun(had_acl: bool) -> None:
             if had_acl
             else ["setfacl", "-b", str(TUN)]
         )
-        run(command, "remove the class's ACL entry from /dev/net/tun")
+        run_command(command, "remove the class's ACL entry from /dev/net/tun")
 
 
 def prepare_runtime_dir(account: Account) -> None:
@@ -232,7 +234,7 @@ def as_account(
     account: Account, command: list[str], purpose: str, timeout: float = 600
 ) -> subprocess.CompletedProcess:
     """Run a command as the account, with its engine's environment; ProvisionError on failure."""
-    return run(
+    return run_command(
         command,
         purpose,
         env=engine_environment(account),

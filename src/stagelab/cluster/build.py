@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import engine, standins
-from ..dockerfile import parse_dockerfile
+from ..command_lines import buildx_build_command, image_contexts
+from ..dockerfile import Dockerfile
 from ..errors import EngineUnavailable, ImageUnavailable
 from ..images import BASE_IMAGES, present, substitutions
-from ..provisioning import run
+from ..provisioning import run_command
 from .layout import (
     ARCHIVE_CONTEXT,
     ARCHIVE_NAME,
@@ -64,7 +65,7 @@ class BuildInputs:
     check_valid_until: bool
 
 
-def buildx_command(
+def image_build_command(
     spec: ImageSpec,
     folder: Path,
     inputs: BuildInputs,
@@ -73,33 +74,24 @@ def buildx_command(
 ) -> list[str]:
     """Return the `docker buildx build` command line that builds one image into the engine
     (from `folder`'s Dockerfile, or another `dockerfile` with the same target and inputs)."""
-    command = [
-        "docker",
-        "buildx",
-        "build",
-        "--progress=plain",
-        "--target",
-        spec.target,
-        "-f",
-        str(dockerfile or folder / "Dockerfile"),
-        "-t",
-        spec.ref,
-        "--build-arg",
-        f"APT_CHECK_VALID_UNTIL={str(inputs.check_valid_until).lower()}",
-        "--build-context",
-        f"{SOURCE_CONTEXT}={inputs.source_dir}",
-        "--build-context",
-        f"{ARCHIVE_CONTEXT}={inputs.archive_dir}",
-    ]
-    for official, standin in inputs.substitutions.items():
-        command += ["--build-context", f"{official}=docker-image://{standin}"]
-    if inputs.ca_bundle is not None:
-        command += ["--secret", f"id={CA_SECRET},src={inputs.ca_bundle}"]
-    for key, value in image_labels(spec).items():
-        command += ["--label", f"{key}={value}"]
-    if no_cache:
-        command.append("--no-cache")
-    return command + [str(folder)]
+    return buildx_build_command(
+        folder,
+        progress="plain",
+        target=spec.target,
+        file=dockerfile or folder / "Dockerfile",
+        tags=spec.ref,
+        build_args={"APT_CHECK_VALID_UNTIL": str(inputs.check_valid_until).lower()},
+        build_contexts={
+            SOURCE_CONTEXT: inputs.source_dir,
+            ARCHIVE_CONTEXT: inputs.archive_dir,
+            **image_contexts(inputs.substitutions),
+        },
+        secrets=[{"id": CA_SECRET, "src": inputs.ca_bundle}]
+        if inputs.ca_bundle is not None
+        else (),
+        labels=image_labels(spec),
+        no_cache=no_cache,
+    )
 
 
 def build_images(
@@ -138,7 +130,7 @@ def prepared_inputs(say=print) -> Iterator[BuildInputs]:
         raise ImageUnavailable(
             f"Missing base images {', '.join(missing)}: run `stagelab images ensure`, then retry."
         )
-    names = parse_dockerfile((image_folder() / "Dockerfile").read_text()).images()
+    names = Dockerfile((image_folder() / "Dockerfile").read_text()).images()
     with tempfile.TemporaryDirectory(prefix="stagelab-classroom-image-") as tmp:
         inputs = BuildInputs(
             Path(tmp, "source"),
@@ -163,7 +155,9 @@ def build_one(
     """Build one image from prepared inputs and return it; ProvisionError when it fails."""
     say(f"classroom image: building {spec.ref} (target {spec.target}) ...")
     started = time.monotonic()
-    run(buildx_command(spec, image_folder(), inputs, no_cache, dockerfile), f"build {spec.ref}")
+    run_command(
+        image_build_command(spec, image_folder(), inputs, no_cache, dockerfile), f"build {spec.ref}"
+    )
     inspected = engine.client().api.inspect_image(spec.ref)
     built = BuiltImage(spec.ref, inspected["Id"], inspected["Size"], time.monotonic() - started)
     say(f"classroom image: {built.line()}")

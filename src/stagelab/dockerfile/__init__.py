@@ -20,17 +20,18 @@ __all__ = [
     "Stage",
     "expand",
     "machine_platform",
-    "parse_dockerfile",
 ]
 
 
 class Dockerfile:
     """A parsed Dockerfile: its text, instructions, global ARGs (name -> default) and stages.
 
-    Parsing refuses only what both builders' parser refuses; what one builder or target
-    refuses is raised by `plan()` (and by the engine in a build). `image_lookup` tells which
-    names an engine has as images (rules.ImageLookup; `sl.parse_dockerfile` asks the engine):
-    a builder that looks a later stage's name up as an image finds such an image there.
+    `Dockerfile(text)` parses, raising DockerfileError naming the line of malformed text; it
+    refuses only what both builders' parser refuses; what one builder or target refuses is
+    raised by `plan()` (and by the engine in a build). `image_lookup` tells which names an
+    engine has as images (rules.ImageLookup; `sl.parse_dockerfile` asks the engine): a builder
+    that looks a later stage's name up as an image finds such an image there. Without it the
+    planner takes the engine to have none of the names it looks up.
     """
 
     def __init__(self, text: str, image_lookup: ImageLookup | None = None):
@@ -162,12 +163,3 @@ class Dockerfile:
         """Return what `plan()` returns, or, where the builder refuses the file, the stages it
         runs before refusing (none for BuildKit) and the DockerfileError `plan()` raises."""
         return attempt(self.resolution(builder, build_args, platform, target), target)
-
-
-def parse_dockerfile(text: str, image_lookup: ImageLookup | None = None) -> Dockerfile:
-    """Parse Dockerfile text into a Dockerfile; raise DockerfileError naming the line if malformed.
-
-    `image_lookup` tells which names the engine has as images (see Dockerfile); without it
-    the planner takes the engine to have none of the names it looks up.
-    """
-    return Dockerfile(text, image_lookup)

@@ -49,7 +49,7 @@ __all__ = [
     "labs_root",
     "last_stage",
     "prints",
-    "progress",
+    "progress_by_lab",
     "progress_file",
     "progress_table",
     "read_attempts",
@@ -70,7 +70,7 @@ def lab(which: str | int) -> Lab:
     return found
 
 
-def progress() -> list[dict]:
+def progress_by_lab() -> list[dict]:
     """Return one row per lab: status (not started, attempted, passed), attempts, last attempt."""
     return progress_rows(all_labs(), attempts())
 

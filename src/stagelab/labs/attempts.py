@@ -18,7 +18,7 @@ def progress_file() -> Path:
     return stagelab_home() / "progress.jsonl"
 
 
-def record(report: Report) -> None:
+def record_attempt(report: Report) -> None:
     """Append one attempt (lab, time, criteria passed and failed, user, folder) to the file."""
     done, total = report.score
     line = {

@@ -18,7 +18,7 @@ from ..builds import build
 from ..errors import EngineUnavailable, StagelabError
 from ..progress import in_kernel
 from ..render.html import inline_markdown
-from .attempts import record
+from .attempts import record_attempt
 from .criteria import LITTER, MACHINERY, Criterion
 from .report import LiveChecklist, NoEngineReport, Note, Outcome, Report, run_checks
 
@@ -197,7 +197,7 @@ class Lab:
             live.close()
         report = Report(self, folder, outcomes, datetime.now(timezone.utc))
         if folder != self.solution_path.resolve():
-            record(report)
+            record_attempt(report)
         return report
 
     def _without_engine(self) -> NoEngineReport:

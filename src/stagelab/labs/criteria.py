@@ -12,7 +12,7 @@ from pathlib import Path
 from ..builds import build
 from ..containers import existing_paths, run
 from ..context import read_dockerfile
-from ..dockerfile import Dockerfile, Stage, parse_dockerfile
+from ..dockerfile import Dockerfile, Stage
 from ..errors import StagelabError
 from ..results import BuildResult
 
@@ -116,7 +116,7 @@ class Workspace:
     @property
     def dockerfile(self) -> Dockerfile:
         """Return the learner's Dockerfile, parsed."""
-        return parse_dockerfile(self.read("Dockerfile"))
+        return Dockerfile(self.read("Dockerfile"))
 
     def build(
         self,

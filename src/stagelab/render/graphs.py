@@ -11,7 +11,7 @@ from pathlib import Path
 
 import graphviz
 
-from ..dockerfile import BUILDERS, Dockerfile, Edge, parse_dockerfile
+from ..dockerfile import BUILDERS, Dockerfile, Edge
 from ..errors import ProvisionError
 from ..states import color
 
@@ -195,7 +195,7 @@ class StageGraph:
         return "\n".join(lines)
 
 
-def graph(
+def stage_graph(
     dockerfile,
     target: str | None = None,
     build_args: dict[str, str] | None = None,
@@ -216,7 +216,7 @@ def graph(
     if isinstance(dockerfile, os.PathLike):
         dockerfile = Path(dockerfile).read_text(encoding="utf-8")
     if isinstance(dockerfile, str):
-        dockerfile = parse_dockerfile(dockerfile)
+        dockerfile = Dockerfile(dockerfile)
     if result is not None:
         builder, build_args = result.builder, result.build_args
         target = target if target is not None else result.target

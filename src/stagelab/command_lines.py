@@ -1,0 +1,151 @@
+"""The one builder of `docker buildx build` command lines: keyword arguments that mirror its
+flags, as python-on-whales' `docker.buildx.build` has them.
+
+Flags, their spellings and value formats are those of the `docker buildx build` reference,
+https://docs.docker.com/reference/cli/docker/buildx/build/ (and `docker buildx build --help`
+of buildx 0.29). Every buildx build stagelab runs is written here: a build or `--call` of a
+request (context.buildx_command turns the request into these keywords), the feature probes
+(engine.py), the stand-ins (standins.py) and the Kubernetes classroom's images.
+
+The classic builder runs through the engine's API (classic.py), not a command line; when a
+build must show the command it stands for, its `DOCKER_BUILDKIT=0 docker build ...`
+equivalent belongs here, next to this one and built from the same keywords.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Mapping, Sequence
+
+# An exporter, cache or secret spec: buildx's own text ("type=local,dest=out"), or its fields.
+Spec = str | Mapping[str, str | os.PathLike]
+
+PROGRESS_MODES = ("auto", "none", "plain", "quiet", "rawjson", "tty")
+CALL_METHODS = ("build", "check", "outline", "targets")
+IMAGE_SCHEME = "docker-image://"
+
+
+def buildx_build_command(
+    context_path: str | os.PathLike,
+    *,
+    file: str | os.PathLike | None = None,
+    target: str | None = None,
+    platforms: str | Sequence[str] = (),
+    build_args: Mapping[str, str] | None = None,
+    build_contexts: Mapping[str, str | os.PathLike] | None = None,
+    secrets: Spec | Sequence[Spec] = (),
+    cache_from: Spec | Sequence[Spec] = (),
+    cache_to: Spec | Sequence[Spec] = (),
+    no_cache: bool = False,
+    output: Spec | Sequence[Spec] = (),
+    labels: Mapping[str, str] | None = None,
+    tags: str | Sequence[str] = (),
+    iidfile: str | os.PathLike | None = None,
+    progress: str | None = None,
+    call: str | None = None,
+    check: bool = False,
+) -> list[str]:
+    """Return the argument list of `docker buildx build` with these flags, ending in the context.
+
+    - `context_path`: the build context (the positional PATH).
+    - `file`: `-f`, the Dockerfile (default PATH/Dockerfile). `target`: `--target`, a stage.
+    - `platforms`: `--platform`, one or several `os/arch[/variant]` (joined by commas).
+    - `build_args`: `--build-arg NAME=VALUE` each. `labels`: `--label KEY=VALUE` each.
+    - `build_contexts`: `--build-context NAME=VALUE` each: a folder, a URL, or an image
+      (`docker_image(ref)` writes `docker-image://ref`).
+    - `secrets`: `--secret` each, like `{"id": "ca", "src": "/path"}` or `"id=ca,env=VAR"`.
+    - `cache_from`, `cache_to`: `--cache-from`, `--cache-to` each (`"type=local,src=dir"`).
+    - `no_cache`: `--no-cache`.
+    - `output`: `-o`/`--output` each, an exporter (`{"type": "local", "dest": "out"}`).
+    - `tags`: `-t` each. `iidfile`: `--iidfile`, where the image's id is written.
+    - `progress`: `--progress`, one of PROGRESS_MODES.
+    - `call`: `--call`, a method of CALL_METHODS with options (`"check,format=json"`);
+      `check`: `--check`, its shorthand for `--call=check`.
+
+    A spec given as fields is written as buildx reads it, CSV with quotes where a value holds
+    a comma or quote. Raises ValueError for an empty or `=`-holding name (build arg, label,
+    build context), an unknown progress mode or call method, or an empty spec.
+    """
+    command = ["docker", "buildx", "build"]
+    if call is not None:
+        method = call.split(",", 1)[0]
+        if method not in CALL_METHODS:
+            raise ValueError(f"call: {method!r} is no method of --call: one of {CALL_METHODS}")
+        command.append(f"--call={call}")
+    if check:
+        command.append("--check")
+    if progress is not None:
+        if progress not in PROGRESS_MODES:
+            raise ValueError(f"progress: {progress!r} is not one of {PROGRESS_MODES}")
+        command.append(f"--progress={progress}")
+    if file is not None:
+        command += ["-f", os.fspath(file)]
+    if target is not None:
+        command += ["--target", target]
+    platform_list = _several(platforms)
+    if platform_list:
+        command += ["--platform", ",".join(platform_list)]
+    command += _pairs("--build-arg", "build arg", build_args)
+    command += _pairs("--build-context", "build context", build_contexts)
+    command += _specs("--secret", secrets)
+    command += _specs("--cache-from", cache_from)
+    command += _specs("--cache-to", cache_to)
+    if no_cache:
+        command.append("--no-cache")
+    command += _specs("--output", output)
+    command += _pairs("--label", "label", labels)
+    for tag in _several(tags):
+        command += ["-t", tag]
+    if iidfile is not None:
+        command += ["--iidfile", os.fspath(iidfile)]
+    return command + [os.fspath(context_path)]
+
+
+def docker_image(ref: str) -> str:
+    """Return the `--build-context` value that serves a name from the image `ref` on the
+    engine (`docker-image://ref`)."""
+    return IMAGE_SCHEME + ref
+
+
+def image_contexts(substitutions: Mapping[str, str]) -> dict[str, str]:
+    """Return the named build contexts that serve each image name from another image: for
+    {official: stand-in}, {official: "docker-image://stand-in"}. A named context replaces the
+    name in FROM, COPY --from and RUN --mount from= alike."""
+    return {name: docker_image(ref) for name, ref in substitutions.items()}
+
+
+def _several(values) -> list:
+    """One value or a sequence of them, as a list (a string or a mapping is one value)."""
+    if isinstance(values, (str, os.PathLike, Mapping)):
+        return [values]
+    return list(values)
+
+
+def _pairs(flag: str, what: str, pairs: Mapping | None) -> list[str]:
+    words = []
+    for name, value in (pairs or {}).items():
+        if not isinstance(name, str) or not name or "=" in name:
+            raise ValueError(f"{what} name {name!r}: give a non-empty name without '='")
+        words += [flag, f"{name}={os.fspath(value)}"]
+    return words
+
+
+def _specs(flag: str, specs) -> list[str]:
+    words = []
+    for spec in _several(specs):
+        text = spec if isinstance(spec, str) else _csv_fields(spec)
+        if not text:
+            raise ValueError(f"{flag}: an empty spec; give its fields, like type=local,dest=out")
+        words += [flag, text]
+    return words
+
+
+def _csv_fields(fields: Mapping) -> str:
+    # buildx reads these specs as one CSV record of key=value fields (util/buildflags).
+    line = io.StringIO()
+    csv.writer(line, lineterminator="").writerow(
+        f"{key}={os.fspath(value)}" for key, value in fields.items()
+    )
+    return line.getvalue()
