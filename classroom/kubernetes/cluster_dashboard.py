@@ -1,5 +1,5 @@
 """The instructor's dashboard in a Kubernetes classroom: the single-server dashboard's page and
-login (../dashboard.py), with its board read from the cluster (stagelab.cluster.board).
+login (../dashboard.py), with its board read from the cluster (stagelab.classroom.kubernetes.board).
 
 It runs in the hub's pod, from the learner image (config.yaml: hub.extraContainers), as the
 JupyterHub service `dashboard`. Each refresh it asks the hub for the users, the Kubernetes API
@@ -21,7 +21,7 @@ from jupyterhub.services.auth import HubOAuthenticated
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.web import RequestHandler, authenticated
 
-from stagelab.cluster.board import (
+from stagelab.classroom.kubernetes.board import (
     POD_SELECTOR,
     attempts_from_contents,
     board,
@@ -81,7 +81,7 @@ class PodBoardHandler(HubOAuthenticated, RequestHandler):
 
     @authenticated
     async def get(self):
-        """Answer with stagelab.cluster.board.board() for the hub's learners."""
+        """Answer with stagelab.classroom.kubernetes.board.board() for the hub's learners."""
         users = await hub_users()
         pods = await learner_pods()
         by_name = {user["name"]: user for user in users}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
-from stagelab.cluster.board import (
+from stagelab.classroom.kubernetes.board import (
     attempts_from_contents,
     board,
     engine_state,

@@ -19,8 +19,8 @@ import tomllib
 sys.path.insert(0, str(Path(__file__).parent))
 from chart import ROOT, chart_files, helm_merge, load_config
 
-from stagelab.cluster.board import ENGINE_CONTAINER, SERVER_PORT
-from stagelab.cluster.layout import ENGINE, IMAGE_FOLDER, LEARNER, SOCKET_DIR
+from stagelab.classroom.kubernetes.board import ENGINE_CONTAINER, SERVER_PORT
+from stagelab.classroom.kubernetes.layout import ENGINE, IMAGE_FOLDER, LEARNER, SOCKET_DIR
 
 DOCKERFILE = (IMAGE_FOLDER / "Dockerfile").read_text()
 

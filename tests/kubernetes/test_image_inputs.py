@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from stagelab.cluster.build import BuildInputs, buildx_command
-from stagelab.cluster.layout import (
+from stagelab.classroom.kubernetes.build import BuildInputs, buildx_command
+from stagelab.classroom.kubernetes.layout import (
     CHECKOUT,
     ENGINE,
     LEARNER,

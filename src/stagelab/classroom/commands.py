@@ -14,7 +14,7 @@ from .layout import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_PORT, VENV, Account, ClassRe
 
 def add_commands(commands: argparse._SubParsersAction) -> argparse._SubParsersAction:
     """Add the `classroom` command and its actions to stagelab's command line; return the
-    actions, for the commands other layers add (`image`, stagelab.cluster)."""
+    actions, for the commands other layers add (`image`, stagelab.classroom.kubernetes)."""
     room = commands.add_parser(
         "classroom",
         help="serve a workshop: a hub, a rootless engine per learner, an instructor dashboard",

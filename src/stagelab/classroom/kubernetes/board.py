@@ -11,8 +11,8 @@ those answers into the rows the page shows; it does no I/O.
 
 from __future__ import annotations
 
-from ..classroom.board import lab_progress, server_state
-from ..labs.attempts import parse_attempts
+from ...labs.attempts import parse_attempts
+from ..board import lab_progress, server_state
 
 # The sidecar container's name in config.yaml (singleuser.extraContainers).
 ENGINE_CONTAINER = "engine"

@@ -13,8 +13,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..classroom.layout import CHECKOUT, ClassroomError
-from ..images import STANDS_IN_LABEL, labels
+from ...images import STANDS_IN_LABEL, labels
+from ..layout import CHECKOUT, ClassroomError
 
 KUBERNETES = CHECKOUT / "classroom" / "kubernetes"
 IMAGE_FOLDER = KUBERNETES / "image"

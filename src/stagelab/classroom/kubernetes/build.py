@@ -15,11 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import engine, standins
-from ..dockerfile import parse_dockerfile
-from ..errors import EngineUnavailable, ImageUnavailable
-from ..images import BASE_IMAGES, present, substitutions
-from ..provisioning import run
+from ... import engine, standins
+from ...dockerfile import parse_dockerfile
+from ...errors import EngineUnavailable, ImageUnavailable
+from ...images import BASE_IMAGES, present, substitutions
+from ...provisioning import run
 from .layout import (
     ARCHIVE_CONTEXT,
     ARCHIVE_NAME,

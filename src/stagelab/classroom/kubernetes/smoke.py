@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import docker
 
-from .. import engine
-from ..classroom.layout import ClassroomError
-from ..images import labels
+from ... import engine
+from ...images import labels
+from ..layout import ClassroomError
 from .layout import ENGINE, LEARNER, SOCKET_DIR
 
 LESSONS = ("01_start_here.ipynb", "02_what_is_a_stage.ipynb")
