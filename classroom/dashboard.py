@@ -18,7 +18,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.ioloop import IOLoop
 from tornado.web import Application, RequestHandler, authenticated
 
-from stagelab.classroom.board import board
+from stagelab.classroom.board import board_from_accounts
 from stagelab.classroom.layout import Account
 from stagelab.labs import all_labs
 
@@ -119,12 +119,12 @@ class BoardHandler(HubOAuthenticated, RequestHandler):
 
     @authenticated
     async def get(self):
-        """Answer with stagelab.classroom.board.board() for the class's learners."""
+        """Answer with board_from_accounts() for the class's learners."""
         users = await hub_users()
         with open(os.environ["STAGELAB_CLASSROOM_SETTINGS"]) as settings:
             learners = json.load(settings)["learners"]
         accounts = [Account.named(name) for name in learners]
-        data = await asyncio.to_thread(board, accounts, users, all_labs())
+        data = await asyncio.to_thread(board_from_accounts, accounts, users, all_labs())
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
         self.write(json.dumps(data))

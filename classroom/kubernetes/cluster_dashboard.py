@@ -24,8 +24,8 @@ from tornado.web import RequestHandler, authenticated
 from stagelab.classroom.kubernetes.board import (
     POD_SELECTOR,
     attempts_from_contents,
-    board,
-    learner_names,
+    board_from_pods,
+    learners_on_hub,
     pods_by_learner,
     progress_url,
 )
@@ -81,18 +81,18 @@ class PodBoardHandler(HubOAuthenticated, RequestHandler):
 
     @authenticated
     async def get(self):
-        """Answer with stagelab.classroom.kubernetes.board.board() for the hub's learners."""
+        """Answer with board_from_pods() for the hub's learners."""
         users = await hub_users()
         pods = await learner_pods()
         by_name = {user["name"]: user for user in users}
-        for name in learner_names(users, INSTRUCTORS):
+        for name in learners_on_hub(users, INSTRUCTORS):
             url = progress_url(pods.get(name), by_name[name])
             attempts = await learner_attempts(url) if url else None
             if attempts is not None:
                 last_seen[name] = attempts
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
-        self.write(json.dumps(board(users, pods, last_seen, all_labs(), INSTRUCTORS)))
+        self.write(json.dumps(board_from_pods(users, pods, last_seen, all_labs(), INSTRUCTORS)))
 
 
 if __name__ == "__main__":

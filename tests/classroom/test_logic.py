@@ -11,7 +11,7 @@ import pytest
 
 from stagelab.classroom import accounts, board
 from stagelab.classroom.layout import Account, ClassroomError, learner_names
-from stagelab.classroom.preflight import Finding, failed
+from stagelab.classroom.preflight import PreflightItem, failed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -116,10 +116,10 @@ def test_server_state_from_the_hub_user_model(model, state):
     assert board.server_state(model) == state
 
 
-def test_a_finding_says_how_to_fix_only_when_missing():
-    assert Finding("x", True, fix="do y").line() == "[ok] x"
-    assert Finding("x", False, "why", "do y").line() == "[MISSING] x: why\n      fix: do y"
-    note = Finding("x", False, "why", "do y", required=False)
+def test_a_preflight_item_says_how_to_fix_only_when_missing():
+    assert PreflightItem("x", True, fix="do y").line() == "[ok] x"
+    assert PreflightItem("x", False, "why", "do y").line() == "[MISSING] x: why\n      fix: do y"
+    note = PreflightItem("x", False, "why", "do y", required=False)
     assert note.line().startswith("[note] x: why") and failed([note]) == []
 
 

@@ -155,10 +155,10 @@ def _reset(args) -> int:
 def _preflight(args) -> int:
     record = ClassRecord.load()
     present = [Account.named(name) for name in record.accounts if name in record.accounts_created]
-    findings = preflight.preflight(present)
-    for finding in findings:
-        print(finding.line())
-    return 1 if preflight.failed(findings) else 0
+    items = preflight.preflight(present)
+    for item in items:
+        print(item.line())
+    return 1 if preflight.failed(items) else 0
 
 
 def _down(args) -> int:

@@ -32,8 +32,8 @@ from .layout import (
 )
 from .rootless import path_for_engines
 
-START_TIMEOUT_S = 90
-STOP_TIMEOUT_S = 90
+HUB_START_TIMEOUT_S = 90
+HUB_STOP_TIMEOUT_S = 90
 
 
 def write_settings(record: ClassRecord, proxy_command: str) -> bool:
@@ -118,7 +118,7 @@ def start(record: ClassRecord, say=print) -> int:
     """Start JupyterHub (unless this class's hub runs) and wait until its API answers.
 
     Returns the hub's pid. Raises ClassroomError with the log's tail when it does not answer
-    within START_TIMEOUT_S seconds.
+    within HUB_START_TIMEOUT_S seconds.
     """
     log_path = LOG_DIR / "jupyterhub.log"
     if not hub_alive(record):
@@ -146,7 +146,7 @@ def start(record: ClassRecord, say=print) -> int:
         record.hub_pid = process.pid
         record.save()
         say(f"hub: starting JupyterHub (log: {log_path})")
-    deadline = time.monotonic() + START_TIMEOUT_S
+    deadline = time.monotonic() + HUB_START_TIMEOUT_S
     while True:
         try:
             api(record, "/", timeout=3)
@@ -163,7 +163,7 @@ def start(record: ClassRecord, say=print) -> int:
             time.sleep(0.5)
 
 
-def stop_servers(record: ClassRecord, say=print, timeout: float = STOP_TIMEOUT_S) -> int:
+def stop_servers(record: ClassRecord, say=print, timeout: float = HUB_STOP_TIMEOUT_S) -> int:
     """Stop every running single-user server (and so its engine) through the hub's API.
 
     Returns how many were running. Servers still up after `timeout` seconds are left to
@@ -171,7 +171,7 @@ def stop_servers(record: ClassRecord, say=print, timeout: float = STOP_TIMEOUT_S
     """
     running = [user["name"] for user in users(record) or [] if user.get("servers")]
     for name in running:
-        api(record, f"/users/{name}/server", method="DELETE", timeout=STOP_TIMEOUT_S)
+        api(record, f"/users/{name}/server", method="DELETE", timeout=HUB_STOP_TIMEOUT_S)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and any(user.get("servers") for user in users(record) or []):
         time.sleep(0.5)
@@ -183,7 +183,7 @@ def stop_servers(record: ClassRecord, say=print, timeout: float = STOP_TIMEOUT_S
 def stop(record: ClassRecord, say=print) -> bool:
     """Stop the hub and its proxy; single-user servers keep running (see stop_servers).
 
-    Returns True when a hub was running. After STOP_TIMEOUT_S seconds its process group is
+    Returns True when a hub was running. After HUB_STOP_TIMEOUT_S seconds its process group is
     killed.
     """
     if not hub_alive(record):
@@ -191,7 +191,7 @@ def stop(record: ClassRecord, say=print) -> bool:
         return False
     pid = record.hub_pid
     os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
+    deadline = time.monotonic() + HUB_STOP_TIMEOUT_S
     while hub_alive(record) and time.monotonic() < deadline:
         time.sleep(0.3)
     with contextlib.suppress(ProcessLookupError):

@@ -25,8 +25,8 @@ from .layout import CLASS_GROUP, ENGINE_PIDS, LOG_DIR, ROOTLESS_HOME, Account, C
 ROOTLESS_SCRIPT = ENGINE_HOME / "root" / "usr/share/docker.io/contrib/dockerd-rootless.sh"
 BUILDX_PLUGIN = ENGINE_HOME / "root" / "usr/libexec/docker/cli-plugins/docker-buildx"
 TUN = Path("/dev/net/tun")
-START_TIMEOUT_S = 60
-STOP_TIMEOUT_S = 20
+ENGINE_START_TIMEOUT_S = 60
+ENGINE_STOP_TIMEOUT_S = 20
 
 
 def path_for_engines() -> str:
@@ -166,7 +166,7 @@ def engine_answers(account: Account, timeout: float = 2.0) -> bool:
         return False
 
 
-def start_engine(account: Account, timeout: float = START_TIMEOUT_S) -> int:
+def start_engine(account: Account, timeout: float = ENGINE_START_TIMEOUT_S) -> int:
     """Start the account's rootless engine as that user (once) and wait until it answers.
 
     Returns the engine's pid. Its log goes to LOG_DIR/NAME-dockerd.log. Raises ClassroomError
@@ -211,7 +211,7 @@ def engine_log(account: Account) -> Path:
     return LOG_DIR / f"{account.name}-dockerd.log"
 
 
-def stop_engine(account: Account, timeout: float = STOP_TIMEOUT_S) -> bool:
+def stop_engine(account: Account, timeout: float = ENGINE_STOP_TIMEOUT_S) -> bool:
     """Stop the account's engine (SIGTERM, then SIGKILL to its process group); True if it ran."""
     pid = engine_pid(account)
     account.engine_pidfile.unlink(missing_ok=True)
