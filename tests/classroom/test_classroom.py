@@ -23,11 +23,12 @@ from hubclient import HubSession
 from stagelab import engine, images
 from stagelab.classroom import rootless
 from stagelab.classroom.board import server_state
-from stagelab.classroom.layout import CLASS_GROUP, Account, group_exists
+from stagelab.classroom.layout import CLASS_GROUP, ClassroomLayout, group_exists
 
 pytestmark = [pytest.mark.engine, pytest.mark.root]
 ROOT = Path(__file__).resolve().parents[2]
 LESSON = ROOT / "notebooks" / "02_what_is_a_stage.ipynb"
+LAYOUT = ClassroomLayout.from_environment()
 BUSYBOX = "stagelab/offline-busybox:1.36"
 
 
@@ -40,7 +41,7 @@ def test_up_made_accounts_engines_and_hub(classroom):
     assert classroom.learners == [f"learner{n:02d}" for n in range(1, LEARNERS + 1)]
     ranges = {}
     for name in classroom.accounts:
-        account = Account.named(name)
+        account = LAYOUT.account(name)
         assert Path(account.home).stat().st_mode & 0o777 == 0o700
         assert (account.home / "notebooks" / LESSON.name).is_file()
         assert (account.home / "labs" / "01-fix-the-pipeline" / "starter").is_dir()
@@ -120,12 +121,12 @@ def test_each_server_uses_its_own_engine(servers):
         )
     finally:
         kernel.close()
-    account = Account.named("learner01")
+    account = LAYOUT.account("learner01")
     assert status == "ok" and output == [f"{account.uid} {account.docker_host} True\n"], output
 
 
 def test_a_cannot_connect_to_b_engine_socket(servers):
-    other = Account.named("learner02")
+    other = LAYOUT.account("learner02")
     done = as_user(
         "learner01",
         [
@@ -147,7 +148,7 @@ except PermissionError:
 
 
 def test_a_cannot_list_or_remove_b_images_or_containers(servers):
-    other = Account.named("learner02")
+    other = LAYOUT.account("learner02")
     made = as_user(
         "learner02", ["docker", "run", "-d", "--name", "only-b", BUSYBOX, "sleep", "600"]
     )
@@ -183,7 +184,7 @@ def test_a_container_cannot_read_host_root_files(servers):
 
 
 def test_a_container_cannot_become_host_root(servers):
-    account = Account.named("learner01")
+    account = LAYOUT.account("learner01")
     mapping = as_user("learner01", ["docker", "run", "--rm", BUSYBOX, "cat", "/proc/self/uid_map"])
     first = mapping.stdout.split()
     assert first[:3] == ["0", str(account.uid), "1"], mapping.stdout
@@ -250,7 +251,7 @@ def test_a_learner_cannot_start_stop_or_open_another_server(servers):
 
 
 def test_stopping_a_server_stops_its_engine(servers):
-    account = Account.named("learner02")
+    account = LAYOUT.account("learner02")
     assert rootless.engine_answers(account)
     answer = servers["learner02"].api("DELETE", "/users/learner02/server")
     assert answer.status_code in (202, 204), answer.text
@@ -315,7 +316,7 @@ def test_status_json(servers, classroom):
 
 
 def test_reset_keeps_a_backup(servers):
-    account = Account.named("learner01")
+    account = LAYOUT.account("learner01")
     lab = account.home / "labs" / "01-fix-the-pipeline"
     mine = (lab / "Dockerfile").read_text()  # the solution, copied in by the check above
     done = stagelab("classroom", "reset", "learner01", "01")
@@ -327,7 +328,7 @@ def test_reset_keeps_a_backup(servers):
 
 
 def test_idle_servers_and_their_engines_are_culled(servers, classroom):
-    account = Account.named("learner01")
+    account = LAYOUT.account("learner01")
     assert rootless.engine_pid(account) is not None  # running since the lab check, then idle
     done = stagelab(
         "classroom",
@@ -361,7 +362,7 @@ def test_idle_servers_and_their_engines_are_culled(servers, classroom):
 
 
 def test_down_purge_leaves_nothing_behind(classroom):
-    uids = {name: Account.named(name).uid for name in classroom.accounts}
+    uids = {name: LAYOUT.account(name).uid for name in classroom.accounts}
     class_gid = grp.getgrnam(CLASS_GROUP).gr_gid
     done = stagelab("classroom", "down", "--purge")
     assert done.returncode == 0, done.stderr

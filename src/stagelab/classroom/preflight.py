@@ -10,9 +10,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..provisioning import ENGINE_HOME
-from .layout import ROOTLESS_HOME, Account, ClassroomError
-from .rootless import ROOTLESS_SCRIPT, TUN, has_subids, tun_fix, tun_usable_by_class
+from .layout import Account, ClassroomError, ClassroomLayout
+from .rootless import TUN, has_subids, tun_fix, tun_usable_by_class
 
 # Kernel 5.11 lets an unprivileged user namespace mount overlayfs: overlay2 in rootless mode.
 OVERLAY_KERNEL = (5, 11)
@@ -50,11 +49,13 @@ def _setuid_root(command: str) -> bool:
     return info.st_uid == 0 and bool(info.st_mode & stat.S_ISUID)
 
 
-def preflight(accounts: list[Account] = ()) -> list[PreflightItem]:
-    """Check what rootless engines need on this server; return one PreflightItem per item.
+def preflight(layout: ClassroomLayout, accounts: list[Account] = ()) -> list[PreflightItem]:
+    """Check what rootless engines need on this server, with the layout's installs; return one
+    PreflightItem per item.
 
     `accounts` adds a check of each one's subordinate id ranges. Nothing is changed.
     """
+    script = layout.engine.rootless_script
     userns = Path("/proc/sys/user/max_user_namespaces")
     debian_switch = Path("/proc/sys/kernel/unprivileged_userns_clone")
     items = [
@@ -80,13 +81,13 @@ def preflight(accounts: list[Account] = ()) -> list[PreflightItem]:
         ),
         PreflightItem(
             "rootlesskit",
-            (ROOTLESS_HOME / "usr/bin/rootlesskit").exists(),
+            (layout.rootlesskit_bin / "rootlesskit").exists(),
             fix="`stagelab classroom up` unpacks Debian's rootlesskit",
         ),
         PreflightItem(
             "dockerd-rootless.sh and dockerd",
-            ROOTLESS_SCRIPT.exists() and (ENGINE_HOME / "bin" / "dockerd").exists(),
-            detail=str(ROOTLESS_SCRIPT),
+            script.exists() and (layout.engine.bin / "dockerd").exists(),
+            detail=str(script),
             fix="stagelab engine ensure",
         ),
         PreflightItem(

@@ -2,11 +2,11 @@
 learner's pod and the progress record their server serves.
 
 On one server the dashboard reads homes and engine pid files (stagelab.classroom.board); in a
-cluster each learner's files live in their own pod. So the dashboard (classroom/kubernetes/
-dashboard.py) asks the Kubernetes API for the learners' pods, reads whether each pod's engine
-container is ready, and fetches ~/.stagelab/progress.jsonl through the learner's own server
-(Jupyter Server's contents API, with the dashboard's `access:servers` scope). This module turns
-those answers into the rows the page shows; it does no I/O.
+cluster each learner's files live in their own pod. So the dashboard (kubernetes/dashboard.py)
+asks the Kubernetes API for the learners' pods, reads whether each pod's engine container is
+ready, and fetches ~/.stagelab/progress.jsonl through the learner's own server (Jupyter
+Server's contents API, with the dashboard's `access:servers` scope). This module turns those
+answers into the rows the page shows; it does no I/O.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Build the Kubernetes classroom's images on this machine's engine, with BuildKit (buildx).
 
-Both come from classroom/kubernetes/image/Dockerfile: the `engine` target (the pod's Docker
-engine) and the `learner` target (JupyterLab, stagelab, the course, the base-images archive).
+Both come from classroom/kubernetes/image/Dockerfile of a checkout: the `engine` target (the pod's
+Docker engine) and the `learner` target (JupyterLab, stagelab, the course, the base-images archive).
 Offline stand-ins serve the Dockerfile's base images when no registry answers, as in every
 stagelab build; Debian's archive and PyPI must be reachable from the build.
 """

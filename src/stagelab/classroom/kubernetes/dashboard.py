@@ -1,27 +1,33 @@
 """The instructor's dashboard in a Kubernetes classroom: the single-server dashboard's page and
-login (../dashboard.py), with its board read from the cluster (stagelab.classroom.kubernetes.board).
+login (classroom/dashboard.py), with its board read from the cluster (board.board_from_pods).
 
 It runs in the hub's pod, from the learner image (config.yaml: hub.extraContainers), as the
-JupyterHub service `dashboard`. Each refresh it asks the hub for the users, the Kubernetes API
-for the learners' pods (with the hub pod's service account, which may list pods in its
-namespace: the chart's hub Role), and each running server for its learner's progress record
-(the service's token carries `access:servers`). Progress last seen is kept while a server is
-stopped. Kubernetes' API from a pod: kubernetes.io/docs/tasks/run-application/access-api-from-pod/
+JupyterHub service `dashboard`: `python -m stagelab.classroom.kubernetes.dashboard --course
+/opt/stagelab/course --instructor instructor`. Each refresh it asks the hub for the users, the
+Kubernetes API for the learners' pods (with the hub pod's service account, which may list pods
+in its namespace: the chart's hub Role), and each running server for its learner's progress
+record (the service's token carries `access:servers`). Progress last seen is kept while a
+server is stopped. Kubernetes' API from a pod:
+kubernetes.io/docs/tasks/run-application/access-api-from-pod/
 """
 
+from __future__ import annotations
+
+import argparse
 import json
 import os
-import sys
 from pathlib import Path
 from urllib.parse import quote
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # ../dashboard.py
-from dashboard import hub_users, main
 from jupyterhub.services.auth import HubOAuthenticated
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.web import RequestHandler, authenticated
 
-from stagelab.classroom.kubernetes.board import (
+from ...course import Course
+from ...labs import all_labs
+from ..dashboard import hub_users, serve
+from ..layout import INSTRUCTOR
+from .board import (
     POD_SELECTOR,
     attempts_from_contents,
     board_from_pods,
@@ -29,13 +35,10 @@ from stagelab.classroom.kubernetes.board import (
     pods_by_learner,
     progress_url,
 )
-from stagelab.labs import all_labs
+from .layout import DASHBOARD_MODULE
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
-INSTRUCTORS = set(os.environ.get("STAGELAB_INSTRUCTORS", "instructor").split())
 TIMEOUT_S = 5
-# Each learner's attempts as last read from their server, kept while it is stopped.
-last_seen: dict[str, list[dict]] = {}
 
 
 async def learner_pods() -> dict[str, dict]:
@@ -77,23 +80,47 @@ async def learner_attempts(url: str) -> list[dict] | None:
 
 
 class PodBoardHandler(HubOAuthenticated, RequestHandler):
-    """The board as JSON, for the page of ../dashboard.py."""
+    """The board as JSON, for the page of classroom/dashboard.py.
+
+    Its application's settings give `course` (the Course whose labs are the columns),
+    `instructors` (names that are not rows) and `last_seen` (each learner's attempts as last
+    read from their server, kept while it is stopped).
+    """
 
     @authenticated
     async def get(self):
-        """Answer with board_from_pods() for the hub's learners."""
+        """Answer with board.board_from_pods() for the hub's learners."""
+        course, instructors = self.settings["course"], self.settings["instructors"]
+        last_seen = self.settings["last_seen"]
         users = await hub_users()
         pods = await learner_pods()
         by_name = {user["name"]: user for user in users}
-        for name in learners_on_hub(users, INSTRUCTORS):
+        for name in learners_on_hub(users, instructors):
             url = progress_url(pods.get(name), by_name[name])
             attempts = await learner_attempts(url) if url else None
             if attempts is not None:
                 last_seen[name] = attempts
+        data = board_from_pods(users, pods, last_seen, all_labs(course.labs), instructors)
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
-        self.write(json.dumps(board_from_pods(users, pods, last_seen, all_labs(), INSTRUCTORS)))
+        self.write(json.dumps(data))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the Kubernetes classroom's dashboard: `--course DIR` is the course folder whose
+    labs are the columns (default: the course found, course.py), `--instructor NAME` (repeated)
+    the hub users who are not learners (default: instructor)."""
+    parser = argparse.ArgumentParser(prog=f"python -m {DASHBOARD_MODULE}", description=__doc__)
+    parser.add_argument("--course", type=Path, help="the course folder (notebooks/, labs/)")
+    parser.add_argument("--instructor", action="append", dest="instructors", metavar="NAME")
+    args = parser.parse_args(argv)
+    serve(
+        PodBoardHandler,
+        course=Course.find(args.course),
+        instructors=set(args.instructors or [INSTRUCTOR]),
+        last_seen={},
+    )
 
 
 if __name__ == "__main__":
-    main(board_handler=PodBoardHandler)
+    main()
