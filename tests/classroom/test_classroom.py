@@ -32,6 +32,17 @@ LAYOUT = ClassroomLayout.from_environment()
 BUSYBOX = "stagelab/offline-busybox:1.36"
 
 
+def _command_lines() -> list[list[bytes]]:
+    """Return the command line of every process, each as its arguments."""
+    found = []
+    for path in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            found.append(path.read_bytes().split(b"\0"))
+        except OSError:
+            continue  # it ended meanwhile
+    return found
+
+
 def code_cells(notebook: Path) -> list[str]:
     cells = json.loads(notebook.read_text())["cells"]
     return ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
@@ -55,6 +66,23 @@ def test_up_made_accounts_engines_and_hub(classroom):
     assert len(set(ranges.values())) == len(ranges), f"subordinate ranges overlap: {ranges}"
     # Each password is its own: never one shared password.
     assert len(set(classroom.passwords.values())) == len(classroom.accounts)
+
+
+def test_the_hub_runs_the_installed_stagelab_never_the_checkout(classroom):
+    hub_command = Path(f"/proc/{classroom.hub_pid}/cmdline").read_bytes().split(b"\0")
+    config = Path(hub_command[hub_command.index(b"-f") + 1].decode())
+    assert config == LAYOUT.hub_config_file and config.is_relative_to(LAYOUT.venv)
+    assert not config.is_relative_to(ROOT)
+    # The dashboard service: the package's module, run by the hub's own Python.
+    dashboards = [
+        command for command in _command_lines() if b"stagelab.classroom.dashboard" in command
+    ]
+    assert len(dashboards) == 1, dashboards
+    assert dashboards[0][:3] == [
+        str(LAYOUT.venv / "bin" / "python").encode(),
+        b"-m",
+        b"stagelab.classroom.dashboard",
+    ]
 
 
 def test_up_again_changes_nothing(classroom):

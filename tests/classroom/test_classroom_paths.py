@@ -10,7 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
-from stagelab.classroom import accounts, as_learner, lifecycle, rootless
+from stagelab.classroom import accounts, as_learner, hub, lifecycle, rootless
 from stagelab.classroom.commands import reset_command
 from stagelab.classroom.layout import ClassRecord, ClassroomLayout
 from stagelab.provisioning import EnginePaths
@@ -185,3 +185,16 @@ def test_reset_as_the_learner_finds_their_labs_in_their_home(tmp_path, monkeypat
     assert (Path(backup) / "Dockerfile").read_text() == "FROM scratch\n# the learner's attempt\n"
     assert (lab / "Dockerfile").read_text() == (lab / "starter" / "Dockerfile").read_text()
     assert not list((ROOT / "labs").glob("*/.backups/" + Path(backup).name))
+
+
+def test_the_hubs_settings_come_from_the_record_and_keep_one_token(tmp_path):
+    layout = ClassroomLayout.under(tmp_path)
+    record = ClassRecord.load(layout.record)
+    record.learners, record.port, record.ip, record.idle_timeout_s = ["learner01"], 18300, "", 60
+    settings = hub.hub_settings(layout, record, tmp_path / "course", "/proxy")
+    assert settings.learners == ["learner01"] and settings.instructor == "instructor"
+    assert (settings.port, settings.ip, settings.idle_timeout_s) == (18300, "", 60)
+    assert len(settings.api_token) == 64 and record.api_token == settings.api_token
+    assert hub.hub_settings(layout, record, tmp_path / "course", "/proxy") == settings
+    assert settings.engine_path.split(":")[0] == str(layout.rootlesskit_bin)
+    assert settings.layout == layout and settings.course == tmp_path / "course"
