@@ -10,9 +10,12 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
+
 from stagelab.classroom import accounts, as_learner, hub, lifecycle, rootless
+from stagelab.classroom import layout as layout_module
 from stagelab.classroom.commands import reset_command
-from stagelab.classroom.layout import ClassRecord, ClassroomLayout
+from stagelab.classroom.layout import ClassRecord, ClassroomError, ClassroomLayout
 from stagelab.provisioning import EnginePaths
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -198,3 +201,10 @@ def test_the_hubs_settings_come_from_the_record_and_keep_one_token(tmp_path):
     assert hub.hub_settings(layout, record, tmp_path / "course", "/proxy") == settings
     assert settings.engine_path.split(":")[0] == str(layout.rootlesskit_bin)
     assert settings.layout == layout and settings.course == tmp_path / "course"
+
+
+def test_an_installed_copy_cannot_serve_a_class_or_build_its_images(monkeypatch):
+    assert layout_module.source_checkout("`stagelab classroom up`") == ROOT
+    monkeypatch.setattr(layout_module, "package_checkout", lambda: None)
+    with pytest.raises(ClassroomError, match="`stagelab classroom up` needs a stagelab checkout"):
+        layout_module.source_checkout("`stagelab classroom up`")

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from ..course import package_checkout
 from ..errors import StagelabError
 from ..provisioning import EnginePaths
 
@@ -45,6 +46,20 @@ def learner_names(count: int) -> list[str]:
     if not 1 <= count <= 99:
         raise ClassroomError(f"A class has 1 to 99 learners, not {count}: pass --learners N.")
     return [f"{LEARNER_PREFIX}{number:02d}" for number in range(1, count + 1)]
+
+
+def source_checkout(purpose: str) -> Path:
+    """Return the checkout stagelab runs from (course.package_checkout), which `purpose` needs.
+
+    Raises ClassroomError saying so for an installed copy of stagelab.
+    """
+    checkout = package_checkout()
+    if checkout is None:
+        raise ClassroomError(
+            f"{purpose} needs a stagelab checkout (git clone, then make setup): this stagelab "
+            "is an installed copy."
+        )
+    return checkout
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 from .. import provisioning, standins
-from ..course import package_checkout
 from . import accounts, hub, installs, preflight, rootless
 from .layout import (
     CLASS_GROUP,
@@ -29,6 +28,7 @@ from .layout import (
     account_exists,
     group_exists,
     learner_names,
+    source_checkout,
 )
 
 
@@ -38,20 +38,6 @@ def require_root(action: str) -> None:
         raise ClassroomError(
             f"`stagelab classroom {action}` manages accounts and engines: run it as root (sudo)."
         )
-
-
-def checkout_to_serve() -> Path:
-    """Return the checkout a class is served from: the one this stagelab runs from.
-
-    Raises ClassroomError outside a checkout (the hub installs stagelab from its source).
-    """
-    checkout = package_checkout()
-    if checkout is None:
-        raise ClassroomError(
-            "`stagelab classroom up` installs stagelab and the course from a checkout: run it "
-            "from a stagelab checkout (git clone, then `make classroom LEARNERS=N`)."
-        )
-    return checkout
 
 
 def up(
@@ -72,7 +58,8 @@ def up(
     Raises ClassroomError (with what to fix) or ProvisionError when a step fails.
     """
     require_root("up")
-    checkout = checkout or checkout_to_serve()
+    # The hub installs stagelab from this source, and every home gets this course.
+    checkout = checkout or source_checkout("`stagelab classroom up`")
     record = ClassRecord.load(layout.record)
     names = learner_names(learners)
     if len(record.learners) > len(names):

@@ -2,7 +2,7 @@
 named build contexts, and what the build machine tells a build (its certificates, apt policy).
 
 The Dockerfile and the config are files of a checkout (classroom/kubernetes/): the one stagelab
-runs from (course.package_checkout), found when asked.
+runs from (layout.source_checkout), found when asked.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...course import package_checkout
 from ...images import STANDS_IN_LABEL, labels
-from ..layout import ClassroomError
+from ..layout import ClassroomError, source_checkout
 
 # Where a checkout keeps the Kubernetes classroom's files, and the images' in there.
 KUBERNETES_FOLDER = Path("classroom") / "kubernetes"
@@ -57,13 +56,7 @@ ENGINE = ImageSpec("engine", "stagelab/classroom-engine")
 
 def checkout() -> Path:
     """Return the checkout stagelab runs from; ClassroomError for an installed copy."""
-    found = package_checkout()
-    if found is None:
-        raise ClassroomError(
-            "Building the classroom's images needs a stagelab checkout "
-            "(git clone, then make setup): this stagelab is an installed copy."
-        )
-    return found
+    return source_checkout("Building the classroom's images")
 
 
 def image_folder(root: Path | None = None) -> Path:
