@@ -46,8 +46,8 @@ def stop_engine_and_forget_everything() -> None:
     subprocess.run(["pkill", "-x", "containerd"], check=False)
     time.sleep(1)
     for path in [
-        provisioning.ENGINE_HOME,
-        provisioning.APT_HOME,
+        provisioning.EnginePaths.from_environment().home,
+        provisioning.EnginePaths.from_environment().apt_home,
         Path("/var/lib/docker"),
         Path("/var/lib/containerd"),
         provisioning.cli_plugins_dir() / "docker-buildx",

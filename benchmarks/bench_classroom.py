@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "classroom"))
 from hubclient import HubSession  # noqa: E402
 
-from stagelab.classroom.layout import RECORD, Account, ClassRecord  # noqa: E402
+from stagelab.classroom.layout import ClassRecord, ClassroomLayout  # noqa: E402
 
 LEARNERS = int(os.environ.get("BENCH_LEARNERS", "4"))
 PROJECT_FOR = 30
@@ -33,6 +33,7 @@ PORT = 18400
 BASE = f"http://127.0.0.1:{PORT}"
 # Lesson 06 compiles C in gcc:12-bookworm: the heaviest builds of the course.
 LESSON = os.environ.get("BENCH_LESSON", "06_why_multi_stage.ipynb")
+LAYOUT = ClassroomLayout.from_environment()
 GOAL_IDLE_MIB = 500
 MACHINE_GIB = 24
 MIB = 1024 * 1024
@@ -105,9 +106,9 @@ def main() -> int:
     if os.geteuid() != 0:
         print("run as root: the benchmark creates accounts", file=sys.stderr)
         return 2
-    if RECORD.exists():
+    if LAYOUT.record.exists():
         print(
-            f"a class is up ({RECORD}): run `stagelab classroom down --purge` first",
+            f"a class is up ({LAYOUT.record}): run `stagelab classroom down --purge` first",
             file=sys.stderr,
         )
         return 2
@@ -120,7 +121,7 @@ def main() -> int:
         if done.returncode != 0:
             print(done.stdout[-3000:], done.stderr[-3000:], file=sys.stderr)
             return 1
-        return measure(ClassRecord.load(), bring_up, done.stdout)
+        return measure(ClassRecord.load(LAYOUT.record), bring_up, done.stdout)
     finally:
         stagelab("classroom", "down", "--purge")
 
@@ -139,7 +140,7 @@ def measure(record: ClassRecord, bring_up: float, up_output: str) -> int:
         assert status == "ok", output
         sessions[name] = session
     owners = {
-        name: {Account.named(name).uid} | set(subordinate_range(name)) for name in record.learners
+        name: {LAYOUT.account(name).uid} | set(subordinate_range(name)) for name in record.learners
     }
     time.sleep(10)
     idle = pss_by_owner(owners)
@@ -157,7 +158,7 @@ def measure(record: ClassRecord, bring_up: float, up_output: str) -> int:
             time.sleep(0.5)
 
     def lesson(name):
-        for code in code_cells(Account.named(name).home / "notebooks" / LESSON):
+        for code in code_cells(LAYOUT.account(name).home / "notebooks" / LESSON):
             status, output = kernels[name].execute(code)
             if status != "ok":
                 outcomes[name] = f"failed: {output[-1:]}"
@@ -179,7 +180,7 @@ def measure(record: ClassRecord, bring_up: float, up_output: str) -> int:
         kernel.close()
     disk = {
         name: subprocess.run(
-            ["du", "-sb", str(Account.named(name).data_root)],
+            ["du", "-sb", str(LAYOUT.account(name).data_root)],
             capture_output=True,
             text=True,
             check=False,

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from stagelab import engine
-from stagelab.cluster.build import build_one, prepared_inputs
-from stagelab.cluster.layout import ENGINE, LEARNER, ImageSpec
-from stagelab.cluster.smoke import SMOKE_KIND, smoke
+from stagelab.classroom.kubernetes.build import build_one, prepared_inputs
+from stagelab.classroom.kubernetes.layout import ENGINE, LEARNER, ImageSpec
+from stagelab.classroom.kubernetes.smoke import SMOKE_KIND, smoke
 
 ONE_STAGE = ImageSpec("learner", "stagelab/classroom-learner-one-stage")
 ONE_STAGE_DOCKERFILE = Path(__file__).with_name("learner-one-stage.Dockerfile")

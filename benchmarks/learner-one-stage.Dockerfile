@@ -44,13 +44,9 @@ COPY --from=stagelab-source notebooks /opt/stagelab/course/notebooks
 COPY --from=stagelab-source labs /opt/stagelab/course/labs
 COPY --from=stagelab-source classroom/kubernetes/image \
      /opt/stagelab/course/classroom/kubernetes/image
-COPY --from=stagelab-source classroom/dashboard.py /opt/stagelab/classroom/
-COPY --from=stagelab-source classroom/kubernetes/cluster_dashboard.py \
-     /opt/stagelab/classroom/kubernetes/
 COPY learner-start /usr/local/bin/learner-start
 ENV PATH=/opt/stagelab/venv/bin:$PATH \
-    DOCKER_HOST=unix:///run/stagelab-engine/docker.sock \
-    STAGELAB_LABS=/home/jovyan/labs
+    DOCKER_HOST=unix:///run/stagelab-engine/docker.sock
 USER 1000
 WORKDIR /home/jovyan
 ENTRYPOINT ["learner-start"]

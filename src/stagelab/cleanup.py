@@ -2,7 +2,7 @@
 
 Labels are inherited (an image built FROM a stagelab image carries stagelab's labels), so they
 cannot tell what stagelab made. Instead every build records the ids of the images it made, in
-$STAGELAB_HOME/made-images.jsonl (home.py); `clean` removes those, children before parents,
+$STAGELAB_HOME/made-images.jsonl (course.py); `clean` removes those, children before parents,
 without force: an image a container uses, or that another image is built on, stays.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import docker
 
 from . import engine
-from .home import stagelab_home
+from .course import Course
 from .images import (
     BASE_IMAGES,
     KIND_LABEL,
@@ -34,7 +34,7 @@ def remember(image_ids: list[str], tag: str | None = None) -> None:
     """Record that stagelab made these images on the current engine (`tag`: the one it gave)."""
     if not image_ids:
         return
-    path = stagelab_home() / RECORD_NAME
+    path = Course.find().state / RECORD_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     host = engine.docker_host()
     with path.open("a") as out:
@@ -43,7 +43,7 @@ def remember(image_ids: list[str], tag: str | None = None) -> None:
 
 
 def _recorded() -> list[dict]:
-    path = stagelab_home() / RECORD_NAME
+    path = Course.find().state / RECORD_NAME
     if not path.exists():
         return []
     entries = []
@@ -178,7 +178,7 @@ def _still_there(client, image_id: str) -> bool:
 
 
 def _rewrite(entries: list[dict]) -> None:
-    path = stagelab_home() / RECORD_NAME
+    path = Course.find().state / RECORD_NAME
     if path.exists() or entries:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(json.dumps(entry) + "\n" for entry in entries))

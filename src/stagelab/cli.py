@@ -8,7 +8,7 @@ import sys
 from . import cleanup, engine, images, labs, machine, provisioning, standins
 from .builds import build
 from .classroom.commands import add_commands as add_classroom_commands
-from .cluster.commands import add_image_command
+from .classroom.kubernetes.commands import add_image_command
 from .context import parse_build_args, read_dockerfile
 from .doctor import doctor
 from .errors import StagelabError

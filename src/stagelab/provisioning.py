@@ -2,7 +2,8 @@
 untouched.
 
 On Debian as root, the engine comes from Debian's newest suite (ENGINE_SUITE), downloaded through
-a private apt configuration and unpacked under ENGINE_HOME; dockerd logs to DOCKERD_LOG.
+a private apt configuration and unpacked under EnginePaths.home; dockerd logs to
+EnginePaths.dockerd_log. Those folders are read from the environment when asked, not at import.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,13 +29,60 @@ from .engine import (
 )
 from .errors import ProvisionError
 
-ENGINE_HOME = Path(os.environ.get("STAGELAB_ENGINE_HOME", "/opt/stagelab/engine"))
-DOCKERD_LOG = Path(os.environ.get("STAGELAB_DOCKERD_LOG", "/var/log/stagelab/dockerd.log"))
-APT_HOME = Path(os.environ.get("STAGELAB_APT_HOME", "/var/lib/stagelab/apt"))
+ENGINE_HOME_ENV = "STAGELAB_ENGINE_HOME"
+DOCKERD_LOG_ENV = "STAGELAB_DOCKERD_LOG"
+APT_HOME_ENV = "STAGELAB_APT_HOME"
 # Debian's newest engine packages; their binaries run on Debian 12 and 13 once unpacked.
 ENGINE_SUITE = "forky"
 ENGINE_PACKAGES = ["docker.io", "docker-cli", "containerd", "docker-buildx", "tini"]
 DOCKERD_START_TIMEOUT_S = 90
+
+
+@dataclass(frozen=True)
+class EnginePaths:
+    """Where stagelab keeps the engine it provisions: the unpacked packages (`home`), dockerd's
+    log, and its private apt configuration (`apt_home`)."""
+
+    home: Path = Path("/opt/stagelab/engine")
+    dockerd_log: Path = Path("/var/log/stagelab/dockerd.log")
+    apt_home: Path = Path("/var/lib/stagelab/apt")
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> EnginePaths:
+        """Return the paths as the environment (default: os.environ) moves them now:
+        STAGELAB_ENGINE_HOME, STAGELAB_DOCKERD_LOG, STAGELAB_APT_HOME."""
+        environ = os.environ if environ is None else environ
+        default = cls()
+        return cls(
+            Path(environ.get(ENGINE_HOME_ENV) or default.home),
+            Path(environ.get(DOCKERD_LOG_ENV) or default.dockerd_log),
+            Path(environ.get(APT_HOME_ENV) or default.apt_home),
+        )
+
+    @property
+    def root(self) -> Path:
+        """Return the folder the engine's packages are unpacked into."""
+        return self.home / "root"
+
+    @property
+    def bin(self) -> Path:
+        """Return the folder of links to the engine's programs (dockerd, containerd, docker)."""
+        return self.home / "bin"
+
+    @property
+    def pidfile(self) -> Path:
+        """Return the file holding the pid of the dockerd stagelab started."""
+        return self.home / "dockerd.pid"
+
+    @property
+    def rootless_script(self) -> Path:
+        """Return Debian's dockerd-rootless.sh of the unpacked engine (docker.io's contrib/)."""
+        return self.root / "usr/share/docker.io/contrib/dockerd-rootless.sh"
+
+    @property
+    def buildx_plugin(self) -> Path:
+        """Return the unpacked engine's buildx CLI plugin."""
+        return self.root / "usr/libexec/docker/cli-plugins/docker-buildx"
 
 
 def debian_mirror() -> str:
@@ -75,7 +124,7 @@ def _apt_sources():
 class PrivateApt:
     """An apt configuration of stagelab's own, leaving the system's sources untouched."""
 
-    home: Path = APT_HOME
+    home: Path = field(default_factory=lambda: EnginePaths.from_environment().apt_home)
     suites: list[str] = field(default_factory=lambda: [ENGINE_SUITE])
 
     def options(self) -> list[str]:
@@ -182,10 +231,11 @@ def cli_plugins_dir() -> Path:
 class Provisioner:
     """Install Debian's current engine and buildx without touching the system's apt sources."""
 
-    def __init__(self, say=print):
+    def __init__(self, say=print, paths: EnginePaths | None = None):
         self.say = say
-        self.root = ENGINE_HOME / "root"
-        self.bin = ENGINE_HOME / "bin"
+        self.paths = paths or EnginePaths.from_environment()
+        self.root = self.paths.root
+        self.bin = self.paths.bin
 
     def ensure(self) -> dict:
         """Make an engine with buildx answer; change nothing when one already does."""
@@ -203,7 +253,7 @@ class Provisioner:
         return version
 
     def unpacked(self) -> bool:
-        """Tell whether the engine's packages are already unpacked under ENGINE_HOME."""
+        """Tell whether the engine's packages are already unpacked under the engine's home."""
         return (self.root / "usr/sbin/dockerd").exists() and (self.bin / "dockerd").exists()
 
     @staticmethod
@@ -218,13 +268,15 @@ class Provisioner:
         self.download_engine()
 
     def download_engine(self) -> None:
-        """Download the engine's packages from Debian and unpack them into ENGINE_HOME (once)."""
+        """Download the engine's packages from Debian and unpack them into its home (once)."""
         if self.unpacked():
             return
-        self.say(f"engine: downloading Docker Engine from Debian {ENGINE_SUITE} into {ENGINE_HOME}")
+        self.say(
+            f"engine: downloading Docker Engine from Debian {ENGINE_SUITE} into {self.paths.home}"
+        )
         system_runc = "runc" in self.system_packages()
         packages = ENGINE_PACKAGES + ([] if system_runc else ["runc"])
-        debs = PrivateApt().download(packages, ENGINE_HOME / "debs")
+        debs = PrivateApt(self.paths.apt_home).download(packages, self.paths.home / "debs")
         shutil.rmtree(self.root, ignore_errors=True)
         for deb in debs:
             run_command(["dpkg", "-x", str(deb), str(self.root)], f"unpack {deb.name}")
@@ -248,17 +300,19 @@ class Provisioner:
             Path("/usr/local/bin/docker").symlink_to(self.root / "usr/bin/docker")
 
     def start_dockerd(self) -> dict:
-        """Start dockerd in the background with its log in DOCKERD_LOG; wait until it answers."""
-        DOCKERD_LOG.parent.mkdir(parents=True, exist_ok=True)
+        """Start dockerd in the background, logging to the paths' dockerd_log; wait until it
+        answers."""
+        log_path = self.paths.dockerd_log
+        log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ,
             "PATH": f"{self.bin}:/usr/local/sbin:/usr/sbin:/sbin:"
             f"{os.environ.get('PATH', '/usr/bin:/bin')}",
         }
-        pidfile = ENGINE_HOME / "dockerd.pid"
+        pidfile = self.paths.pidfile
         if not _pid_alive(pidfile):
-            self.say(f"engine: starting dockerd (log: {DOCKERD_LOG})")
-            with open(DOCKERD_LOG, "ab") as log:
+            self.say(f"engine: starting dockerd (log: {log_path})")
+            with open(log_path, "ab") as log:
                 subprocess.Popen(
                     [str(self.bin / "dockerd"), "--pidfile", str(pidfile)],
                     stdout=log,
@@ -274,17 +328,17 @@ class Provisioner:
                 self.say(f"engine: Docker Engine {version['Version']} is running")
                 return version
             time.sleep(0.5)
-        tail = "\n".join(DOCKERD_LOG.read_text(errors="replace").splitlines()[-15:])
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
         raise ProvisionError(
             f"dockerd did not answer within {DOCKERD_START_TIMEOUT_S} s. "
-            f"Its log ({DOCKERD_LOG}) ends with:\n{tail}"
+            f"Its log ({log_path}) ends with:\n{tail}"
         )
 
     def install_buildx(self) -> None:
         """Put Debian's buildx plugin into the user's docker CLI plugin folder."""
         target = cli_plugins_dir() / "docker-buildx"
         target.parent.mkdir(parents=True, exist_ok=True)
-        unpacked = self.root / "usr/libexec/docker/cli-plugins/docker-buildx"
+        unpacked = self.paths.buildx_plugin
         if unpacked.exists():
             shutil.copy2(unpacked, target)
             return
@@ -295,7 +349,7 @@ class Provisioner:
             )
         self.say("buildx: downloading Debian's docker-buildx plugin")
         with tempfile.TemporaryDirectory() as tmp:
-            (deb,) = PrivateApt().download(["docker-buildx"], Path(tmp) / "debs")
+            (deb,) = PrivateApt(self.paths.apt_home).download(["docker-buildx"], Path(tmp) / "debs")
             run_command(["dpkg", "-x", str(deb), tmp], "unpack docker-buildx")
             shutil.copy2(Path(tmp) / "usr/libexec/docker/cli-plugins/docker-buildx", target)
 

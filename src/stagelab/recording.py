@@ -15,8 +15,10 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .course import RECORDINGS_ENV, Course
+
 RECORD_ENV = "STAGELAB_RECORD"
-DIRECTORY_ENV = "STAGELAB_RECORDINGS"
+DIRECTORY_ENV = RECORDINGS_ENV
 FORMAT = 1
 RECORDED_LOG_LINES = 40
 # Jupyter's autosave copies are not part of a lesson's context.
@@ -32,7 +34,7 @@ _takes_replayed: dict[str, int] = {}
 
 def recordings_dir() -> Path:
     """Return the folder of recordings: inside the package, unless STAGELAB_RECORDINGS says."""
-    return Path(os.environ.get(DIRECTORY_ENV) or Path(__file__).with_name("recordings"))
+    return Course.find().recordings
 
 
 def recording_on() -> bool:

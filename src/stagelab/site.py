@@ -25,8 +25,8 @@ from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
 from . import recording
+from .course import Course
 
-CHECKOUT = Path(__file__).resolve().parents[2]
 # A socket nothing listens on: stagelab finds no engine and replays its recordings.
 NO_ENGINE = "unix:///nonexistent.sock"
 CELL_TIMEOUT_S = 600
@@ -43,8 +43,10 @@ class Page:
     title: str
 
 
-def pages(checkout: Path = CHECKOUT) -> tuple[list[Page], list[Page]]:
-    """Return the lessons' pages and the labs' pages, in reading order."""
+def pages(checkout: Path | None = None) -> tuple[list[Page], list[Page]]:
+    """Return the lessons' pages and the labs' pages of a course folder (default: the course
+    found, course.py), in reading order."""
+    checkout = checkout or Course.find().root
     lessons = [
         Page(path, f"notebooks/{path.stem}.html", _first_heading(path))
         for path in sorted((checkout / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -56,13 +58,14 @@ def pages(checkout: Path = CHECKOUT) -> tuple[list[Page], list[Page]]:
     return lessons, labs
 
 
-def build_site(out: Path, checkout: Path = CHECKOUT) -> list[Path]:
+def build_site(out: Path, checkout: Path | None = None) -> list[Path]:
     """Render the course into `out` (replaced if it exists); return the pages written.
 
     Notebooks run in a temporary copy of the labs, with no engine and no recording, so nothing
     in the checkout changes. Raises nbclient's CellExecutionError when a cell fails: a page
     must show the lesson as it runs.
     """
+    checkout = checkout or Course.find().root
     lessons, labs = pages(checkout)
     if out.exists():
         shutil.rmtree(out)
@@ -175,7 +178,7 @@ def _contents(lessons: list[Page], labs: list[Page]):
 
 def main(argv: list[str]) -> int:
     """Build the site into argv[0] (default: site/ in the checkout); print where it went."""
-    out = Path(argv[0]) if argv else CHECKOUT / "site"
+    out = Path(argv[0]) if argv else Course.find().root / "site"
     written = build_site(out)
     print(f"wrote {len(written)} pages to {out}; open {out / 'index.html'}")
     return 0

@@ -32,7 +32,7 @@ from .images import (
     registry_answers,
     require_engine,
 )
-from .provisioning import APT_HOME, PrivateApt, debian_mirror, run_command
+from .provisioning import EnginePaths, PrivateApt, debian_mirror, run_command
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,8 @@ _apt_lock = threading.Lock()  # one private apt configuration: one update or dow
 
 def _debian_packages(packages: list[str], into: Path) -> list[Path]:
     with _apt_lock:
-        apt = PrivateApt(home=APT_HOME / STANDIN_RELEASE, suites=[STANDIN_RELEASE])
+        apt_home = EnginePaths.from_environment().apt_home
+        apt = PrivateApt(home=apt_home / STANDIN_RELEASE, suites=[STANDIN_RELEASE])
         return apt.download(packages, into)
 
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from stagelab.classroom import rootless
-from stagelab.classroom.layout import VENV, Account
+from stagelab.classroom.layout import ClassroomLayout
 
 LEARNERS = 3
 PORT = int(os.environ.get("STAGELAB_CLASSROOM_TEST_PORT", "18300"))
@@ -27,9 +27,10 @@ def as_user(
     name: str, command: list[str], timeout: float = 300, **env: str
 ) -> subprocess.CompletedProcess:
     """Run a command as a class account, with its engine's environment and the hub's tools."""
-    account = Account.named(name)
-    environment = {**rootless.engine_environment(account), **env}
-    environment["PATH"] = f"{VENV / 'bin'}:{environment['PATH']}"
+    layout = ClassroomLayout.from_environment()
+    account = layout.account(name)
+    environment = {**rootless.engine_environment(layout, account), **env}
+    environment["PATH"] = f"{layout.venv / 'bin'}:{environment['PATH']}"
     return subprocess.run(
         command,
         capture_output=True,

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from classroom_support import BASE, LEARNERS, PORT, stagelab
 from hubclient import HubSession
 
-from stagelab.classroom.layout import LOG_DIR, RECORD, ClassRecord
+from stagelab.classroom.layout import ClassRecord, ClassroomLayout
 
 LOGS_KEPT = Path(__file__).resolve().parents[2] / "test-output" / "classroom-logs"
 
@@ -29,11 +29,12 @@ def classroom(docker_engine):
     """Bring up a class of 3 (once) and yield its record; purge it at the end."""
     if os.geteuid() != 0:
         pytest.fail("The classroom tests create accounts: run them as root (make test does).")
-    if RECORD.exists() and ClassRecord.load().port == PORT:
+    layout = ClassroomLayout.from_environment()
+    if layout.record.exists() and ClassRecord.load(layout.record).port == PORT:
         stagelab("classroom", "down", "--purge")  # a test class an interrupted run left
-    if RECORD.exists():
+    if layout.record.exists():
         pytest.fail(
-            f"A class is up on this machine ({RECORD}): the tests would take it over. "
+            f"A class is up on this machine ({layout.record}): the tests would take it over. "
             "Run `stagelab classroom down --purge` first, or test on another machine."
         )
     done = stagelab(
@@ -41,11 +42,11 @@ def classroom(docker_engine):
     )
     try:
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        yield ClassRecord.load()
+        yield ClassRecord.load(layout.record)
     finally:
         # Keep the hub's and engines' logs for a failure's post-mortem: purging removes them.
-        if LOG_DIR.is_dir():
-            shutil.copytree(LOG_DIR, LOGS_KEPT, dirs_exist_ok=True)
+        if layout.logs.is_dir():
+            shutil.copytree(layout.logs, LOGS_KEPT, dirs_exist_ok=True)
         stagelab("classroom", "down", "--purge")
 
 

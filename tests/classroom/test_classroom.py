@@ -23,12 +23,24 @@ from hubclient import HubSession
 from stagelab import engine, images
 from stagelab.classroom import rootless
 from stagelab.classroom.board import server_state
-from stagelab.classroom.layout import CLASS_GROUP, Account, group_exists
+from stagelab.classroom.layout import CLASS_GROUP, ClassroomLayout, group_exists
 
 pytestmark = [pytest.mark.engine, pytest.mark.root]
 ROOT = Path(__file__).resolve().parents[2]
 LESSON = ROOT / "notebooks" / "02_what_is_a_stage.ipynb"
+LAYOUT = ClassroomLayout.from_environment()
 BUSYBOX = "stagelab/offline-busybox:1.36"
+
+
+def _command_lines() -> list[list[bytes]]:
+    """Return the command line of every process, each as its arguments."""
+    found = []
+    for path in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            found.append(path.read_bytes().split(b"\0"))
+        except OSError:
+            continue  # it ended meanwhile
+    return found
 
 
 def code_cells(notebook: Path) -> list[str]:
@@ -40,7 +52,7 @@ def test_up_made_accounts_engines_and_hub(classroom):
     assert classroom.learners == [f"learner{n:02d}" for n in range(1, LEARNERS + 1)]
     ranges = {}
     for name in classroom.accounts:
-        account = Account.named(name)
+        account = LAYOUT.account(name)
         assert Path(account.home).stat().st_mode & 0o777 == 0o700
         assert (account.home / "notebooks" / LESSON.name).is_file()
         assert (account.home / "labs" / "01-fix-the-pipeline" / "starter").is_dir()
@@ -54,6 +66,23 @@ def test_up_made_accounts_engines_and_hub(classroom):
     assert len(set(ranges.values())) == len(ranges), f"subordinate ranges overlap: {ranges}"
     # Each password is its own: never one shared password.
     assert len(set(classroom.passwords.values())) == len(classroom.accounts)
+
+
+def test_the_hub_runs_the_installed_stagelab_never_the_checkout(classroom):
+    hub_command = Path(f"/proc/{classroom.hub_pid}/cmdline").read_bytes().split(b"\0")
+    config = Path(hub_command[hub_command.index(b"-f") + 1].decode())
+    assert config == LAYOUT.hub_config_file and config.is_relative_to(LAYOUT.venv)
+    assert not config.is_relative_to(ROOT)
+    # The dashboard service: the package's module, run by the hub's own Python.
+    dashboards = [
+        command for command in _command_lines() if b"stagelab.classroom.dashboard" in command
+    ]
+    assert len(dashboards) == 1, dashboards
+    assert dashboards[0][:3] == [
+        str(LAYOUT.venv / "bin" / "python").encode(),
+        b"-m",
+        b"stagelab.classroom.dashboard",
+    ]
 
 
 def test_up_again_changes_nothing(classroom):
@@ -120,12 +149,12 @@ def test_each_server_uses_its_own_engine(servers):
         )
     finally:
         kernel.close()
-    account = Account.named("learner01")
+    account = LAYOUT.account("learner01")
     assert status == "ok" and output == [f"{account.uid} {account.docker_host} True\n"], output
 
 
 def test_a_cannot_connect_to_b_engine_socket(servers):
-    other = Account.named("learner02")
+    other = LAYOUT.account("learner02")
     done = as_user(
         "learner01",
         [
@@ -147,7 +176,7 @@ except PermissionError:
 
 
 def test_a_cannot_list_or_remove_b_images_or_containers(servers):
-    other = Account.named("learner02")
+    other = LAYOUT.account("learner02")
     made = as_user(
         "learner02", ["docker", "run", "-d", "--name", "only-b", BUSYBOX, "sleep", "600"]
     )
@@ -183,7 +212,7 @@ def test_a_container_cannot_read_host_root_files(servers):
 
 
 def test_a_container_cannot_become_host_root(servers):
-    account = Account.named("learner01")
+    account = LAYOUT.account("learner01")
     mapping = as_user("learner01", ["docker", "run", "--rm", BUSYBOX, "cat", "/proc/self/uid_map"])
     first = mapping.stdout.split()
     assert first[:3] == ["0", str(account.uid), "1"], mapping.stdout
@@ -250,7 +279,7 @@ def test_a_learner_cannot_start_stop_or_open_another_server(servers):
 
 
 def test_stopping_a_server_stops_its_engine(servers):
-    account = Account.named("learner02")
+    account = LAYOUT.account("learner02")
     assert rootless.engine_answers(account)
     answer = servers["learner02"].api("DELETE", "/users/learner02/server")
     assert answer.status_code in (202, 204), answer.text
@@ -315,7 +344,7 @@ def test_status_json(servers, classroom):
 
 
 def test_reset_keeps_a_backup(servers):
-    account = Account.named("learner01")
+    account = LAYOUT.account("learner01")
     lab = account.home / "labs" / "01-fix-the-pipeline"
     mine = (lab / "Dockerfile").read_text()  # the solution, copied in by the check above
     done = stagelab("classroom", "reset", "learner01", "01")
@@ -327,7 +356,7 @@ def test_reset_keeps_a_backup(servers):
 
 
 def test_idle_servers_and_their_engines_are_culled(servers, classroom):
-    account = Account.named("learner01")
+    account = LAYOUT.account("learner01")
     assert rootless.engine_pid(account) is not None  # running since the lab check, then idle
     done = stagelab(
         "classroom",
@@ -361,7 +390,7 @@ def test_idle_servers_and_their_engines_are_culled(servers, classroom):
 
 
 def test_down_purge_leaves_nothing_behind(classroom):
-    uids = {name: Account.named(name).uid for name in classroom.accounts}
+    uids = {name: LAYOUT.account(name).uid for name in classroom.accounts}
     class_gid = grp.getgrnam(CLASS_GROUP).gr_gid
     done = stagelab("classroom", "down", "--purge")
     assert done.returncode == 0, done.stderr

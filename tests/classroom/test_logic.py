@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -9,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from stagelab.classroom import accounts, board
-from stagelab.classroom.layout import Account, ClassroomError, learner_names
-from stagelab.classroom.preflight import Finding, failed
+from stagelab.classroom import accounts, board, hubconfig
+from stagelab.classroom.layout import Account, ClassroomError, ClassroomLayout, learner_names
+from stagelab.classroom.preflight import PreflightItem, failed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,7 +64,9 @@ def test_a_home_gets_the_course_files_and_no_one_s_work(tmp_path):
 
 
 def _account(home: Path) -> Account:
-    return Account("learner01", os.getuid(), os.getgid(), home)
+    return ClassroomLayout.under(home / "class").account_of(
+        "learner01", os.getuid(), os.getgid(), home
+    )
 
 
 def test_progress_is_summarised_per_lab(tmp_path):
@@ -98,7 +101,9 @@ def test_a_progress_record_that_is_a_symlink_or_not_the_learner_s_is_ignored(tmp
     account.progress_file.unlink()
     elsewhere.rename(account.progress_file)
     assert len(board.read_progress(account)) == 1
-    stranger = Account("learner01", os.getuid() + 1, os.getgid(), tmp_path)
+    stranger = ClassroomLayout.under(tmp_path).account_of(
+        "learner01", os.getuid() + 1, os.getgid(), tmp_path
+    )
     assert board.read_progress(stranger) == []
 
 
@@ -116,22 +121,28 @@ def test_server_state_from_the_hub_user_model(model, state):
     assert board.server_state(model) == state
 
 
-def test_a_finding_says_how_to_fix_only_when_missing():
-    assert Finding("x", True, fix="do y").line() == "[ok] x"
-    assert Finding("x", False, "why", "do y").line() == "[MISSING] x: why\n      fix: do y"
-    note = Finding("x", False, "why", "do y", required=False)
+def test_a_preflight_item_says_how_to_fix_only_when_missing():
+    assert PreflightItem("x", True, fix="do y").line() == "[ok] x"
+    assert PreflightItem("x", False, "why", "do y").line() == "[MISSING] x: why\n      fix: do y"
+    note = PreflightItem("x", False, "why", "do y", required=False)
     assert note.line().startswith("[note] x: why") and failed([note]) == []
 
 
 def test_the_hub_config_and_services_are_where_the_hub_looks():
-    for name in (
-        "jupyterhub_config.py",
-        "spawner.py",
-        "dashboard.py",
-        "requirements.txt",
-        "package.json",
-    ):
+    # The config the hub loads, its spawner and the dashboard are modules of the package.
+    package = ROOT / "src" / "stagelab" / "classroom"
+    for name in ("jupyterhub_config.py", "hubconfig.py", "spawner.py", "dashboard.py"):
+        assert (package / name).is_file()
+    spawner_module, spawner_class = hubconfig.SPAWNER_CLASS.rsplit(".", 1)
+    assert importlib.util.find_spec(spawner_module).origin == str(package / "spawner.py")
+    assert f"class {spawner_class}(" in (package / "spawner.py").read_text()
+    assert importlib.util.find_spec(hubconfig.DASHBOARD_MODULE).origin == str(
+        package / "dashboard.py"
+    )
+    # Top-level classroom/ keeps what other tools read: pip's and npm's pins.
+    for name in ("requirements.txt", "package.json"):
         assert (ROOT / "classroom" / name).is_file()
+    assert not list((ROOT / "classroom").glob("*.py"))
     pins = (ROOT / "classroom" / "requirements.txt").read_text()
     assert "jupyterhub==" in pins and "jupyterhub-idle-culler==" in pins
     proxy = json.loads((ROOT / "classroom" / "package.json").read_text())

@@ -23,19 +23,12 @@ def stagelab(*args, env=None):
 
 
 def test_engine_ensure_changes_nothing_when_an_engine_answers(docker_engine):
-    before = (
-        sorted(p.name for p in provisioning.ENGINE_HOME.glob("*"))
-        if provisioning.ENGINE_HOME.exists()
-        else None
-    )
+    engine_home = provisioning.EnginePaths.from_environment().home
+    before = sorted(p.name for p in engine_home.glob("*")) if engine_home.exists() else None
     done = stagelab("engine", "ensure")
     assert done.returncode == 0, done.stderr
     assert "answers at" in done.stdout and "starting dockerd" not in done.stdout
-    after = (
-        sorted(p.name for p in provisioning.ENGINE_HOME.glob("*"))
-        if provisioning.ENGINE_HOME.exists()
-        else None
-    )
+    after = sorted(p.name for p in engine_home.glob("*")) if engine_home.exists() else None
     assert before == after
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
-from stagelab.cluster.board import (
+from stagelab.classroom.kubernetes.board import (
     attempts_from_contents,
-    board,
+    board_from_pods,
     engine_state,
-    learner_names,
+    learners_on_hub,
     pods_by_learner,
     progress_url,
 )
@@ -81,9 +81,9 @@ def test_the_board_has_a_row_per_learner_and_leaves_out_instructors_and_services
         hub_user("instructor"),
         hub_user("dashboard", kind="service"),
     ]
-    assert learner_names(users, {"instructor"}) == ["learner01", "learner02"]
+    assert learners_on_hub(users, {"instructor"}) == ["learner01", "learner02"]
     labs = [SimpleNamespace(number="02", slug="02-shrink-it", criteria=[1, 2, 3])]
-    data = board(
+    data = board_from_pods(
         users,
         {"learner01": pod("learner01", engine={"ready": True, "state": {"running": {}}})},
         {"learner01": [{"lab": "02", "time": "t", "passed": 3, "total": 3}]},

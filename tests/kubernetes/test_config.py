@@ -19,9 +19,17 @@ import tomllib
 sys.path.insert(0, str(Path(__file__).parent))
 from chart import ROOT, chart_files, helm_merge, load_config
 
-from stagelab.cluster.board import ENGINE_CONTAINER, SERVER_PORT
-from stagelab.cluster.layout import ENGINE, IMAGE_FOLDER, LEARNER, SOCKET_DIR
+from stagelab.classroom import hubconfig
+from stagelab.classroom.kubernetes.board import ENGINE_CONTAINER, SERVER_PORT
+from stagelab.classroom.kubernetes.layout import (
+    ENGINE,
+    KUBERNETES_DASHBOARD_MODULE,
+    LEARNER,
+    SOCKET_DIR,
+    image_folder,
+)
 
+IMAGE_FOLDER = image_folder(ROOT)
 DOCKERFILE = (IMAGE_FOLDER / "Dockerfile").read_text()
 
 
@@ -107,13 +115,20 @@ def test_the_dashboard_service_is_wired_end_to_end():
     env = {item["name"]: item.get("value", item.get("valueFrom")) for item in container["env"]}
     assert env["JUPYTERHUB_SERVICE_URL"] == f"http://0.0.0.0:{port}"
     assert env["JUPYTERHUB_API_TOKEN"]["secretKeyRef"]["key"] == "hub.services.dashboard.apiToken"
-    # The command and the labs are where the learner image's Dockerfile puts them.
-    script = container["command"][-1]
-    assert script == "/opt/stagelab/classroom/kubernetes/cluster_dashboard.py"
-    assert (ROOT / "classroom" / "kubernetes" / Path(script).name).is_file()
-    assert "/opt/stagelab/classroom/kubernetes/" in DOCKERFILE
-    assert env["STAGELAB_LABS"] == "/opt/stagelab/course/labs"
+    # The command is the package's dashboard module (the image installs the package's wheel),
+    # and the course it reads is where the learner image's Dockerfile puts it.
+    command = container["command"]
+    assert command[:3] == ["python", "-m", KUBERNETES_DASHBOARD_MODULE]
+    module = ROOT / "src" / Path(*KUBERNETES_DASHBOARD_MODULE.split(".")).with_suffix(".py")
+    assert module.is_file()
+    assert "pip install --no-deps --no-index /wheels/*.whl" in DOCKERFILE
+    arguments = dict(zip(command[3::2], command[4::2]))
+    assert arguments == {"--course": "/opt/stagelab/course", "--instructor": "instructor"}
     assert "COPY --from=stagelab-source labs /opt/stagelab/course/labs" in DOCKERFILE
+    assert "COPY --from=stagelab-source notebooks /opt/stagelab/course/notebooks" in DOCKERFILE
+    # No environment variable points stagelab at the course: it is found (course.py).
+    assert not {name for name in env if name.startswith("STAGELAB_")}
+    assert "STAGELAB_LABS" not in DOCKERFILE
 
 
 def test_roles_give_the_instructor_every_server_and_learners_only_their_own():
@@ -125,6 +140,9 @@ def test_roles_give_the_instructor_every_server_and_learners_only_their_own():
     )
     assert "access:servers" in roles["dashboard"]["scopes"]
     assert roles["dashboard"]["services"] == ["dashboard"]
+    # The same roles as the single-server hub's (hubconfig.py).
+    assert roles["user"]["scopes"] == hubconfig.LEARNER_SCOPES
+    assert roles["instructor"]["scopes"] == hubconfig.INSTRUCTOR_SCOPES
 
 
 def test_idle_servers_are_culled():

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from stagelab.cluster.build import BuildInputs, image_build_command
-from stagelab.cluster.layout import (
-    CHECKOUT,
+from stagelab.classroom.kubernetes.build import BuildInputs, image_build_command
+from stagelab.classroom.kubernetes.layout import (
     ENGINE,
     LEARNER,
     apt_checks_valid_until,
+    checkout,
     image_labels,
     source_files,
 )
@@ -52,10 +52,16 @@ def test_learners_working_files_and_caches_stay_out_of_the_image(tmp_path):
 
 def test_this_checkouts_course_goes_in_whole():
     files = {path.as_posix() for path in source_files()}
-    lessons = {f"notebooks/{path.name}" for path in (CHECKOUT / "notebooks").glob("*.ipynb")}
+    root = checkout()
+    lessons = {f"notebooks/{path.name}" for path in (root / "notebooks").glob("*.ipynb")}
     assert lessons and lessons <= files
     assert {
-        f"labs/{path.parent.name}/checks.py" for path in (CHECKOUT / "labs").glob("*/checks.py")
+        f"labs/{path.parent.name}/checks.py" for path in (root / "labs").glob("*/checks.py")
+    } <= files
+    # The dashboards are modules of the package: they go in with its source.
+    assert {
+        "src/stagelab/classroom/dashboard.py",
+        "src/stagelab/classroom/kubernetes/dashboard.py",
     } <= files
 
 

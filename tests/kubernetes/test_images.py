@@ -17,10 +17,10 @@ import pytest
 
 import stagelab as sl
 from stagelab import engine
-from stagelab.cluster.board import attempts_from_contents, progress_url
-from stagelab.cluster.build import build_images
-from stagelab.cluster.layout import ENGINE, LEARNER
-from stagelab.cluster.smoke import SMOKE_KIND, smoke
+from stagelab.classroom.kubernetes.board import attempts_from_contents, progress_url
+from stagelab.classroom.kubernetes.build import build_images
+from stagelab.classroom.kubernetes.layout import ENGINE, LEARNER
+from stagelab.classroom.kubernetes.smoke import SMOKE_KIND, smoke
 from stagelab.images import BASE_IMAGES, labels, present
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -17,16 +17,7 @@ Layers = list[set[str]]  # from the bottom
 # Collisions in parts restructured on their own (the classroom, its Kubernetes form, the
 # course's folders), each with the part that resolves it; an entry goes once its collision is
 # gone (the test says so).
-PENDING = {
-    "CHECKOUT": "classroom.layout and site: the repository root, computed twice (course folders)",
-    "Finding": "classroom.preflight's and doctor's (the classroom keeps doctor's)",
-    "START_TIMEOUT_S": "classroom.hub's and classroom.rootless's (classroom)",
-    "STOP_TIMEOUT_S": "classroom.hub's and classroom.rootless's (classroom)",
-    "learner_names": "classroom.layout's and cluster.board's (classroom, Kubernetes)",
-    "board": "classroom.board's and cluster.board's (classroom, Kubernetes)",
-    "images": "classroom.rootless.images and the images module (classroom)",
-    "build": "sl.build and the cluster.build module (Kubernetes)",
-}
+PENDING: dict[str, str] = {}
 # Names that may repeat: a runnable module's entry point; the lab criterion that a Dockerfile
 # builds (labs.builds, as checks.py reads it) beside the module of sl.build, one meaning.
 SHARED = {"main", "builds"}
@@ -70,10 +61,12 @@ def readme_table() -> tuple[Layers, dict[str, Layers]]:
         cell = row.strip("|").split("|", 1)[1]
         layer = set()
         for item in _split_outside_parentheses(cell, ","):
-            match = re.match(r"`(\w+)(/?)`\s*(?:\((.*)\))?", item)
+            match = re.match(r"(?:and inside it )?`(\w+(?:/\w+)*)(/?)`[^(]*(?:\((.*)\))?", item)
             assert match, f"README's module table: {item!r} does not start with a `module`"
-            name, is_package, inside = match.groups()
-            layer.add(name)
+            path, is_package, inside = match.groups()
+            name = path.replace("/", ".")
+            if "." not in name:  # a subpackage's subpackage sits in its parent's layers
+                layer.add(name)
             if is_package:
                 assert inside, f"README's module table: `{name}/` lists its modules in ()"
                 subpackages[name] = [
@@ -104,9 +97,13 @@ def test_readme_module_table_is_the_import_layers():
 
 def test_every_module_sits_in_a_layer():
     for container, layers in contracts().items():
-        folder = PACKAGE if container == "stagelab" else PACKAGE / container
+        folder = PACKAGE if container == "stagelab" else PACKAGE / container.replace(".", "/")
         assert set().union(*layers) == modules_in(folder), container
-    packages = {name for name in modules_in(PACKAGE) if (PACKAGE / name).is_dir()}
+    packages = {
+        ".".join(path.parent.relative_to(PACKAGE).parts)
+        for path in PACKAGE.rglob("__init__.py")
+        if path.parent != PACKAGE
+    }
     assert packages == set(contracts()) - {"stagelab"}, "every subpackage has its layers"
 
 

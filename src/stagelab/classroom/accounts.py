@@ -17,12 +17,11 @@ from pathlib import Path
 from ..labs.criteria import LITTER
 from ..provisioning import run_command
 from .layout import (
-    CHECKOUT,
     CLASS_GROUP,
-    CREDENTIALS_SHEET,
     Account,
     ClassRecord,
     ClassroomError,
+    ClassroomLayout,
     account_exists,
     group_exists,
 )
@@ -45,7 +44,7 @@ def ensure_group(record: ClassRecord) -> None:
         record.group_created = True
 
 
-def ensure_account(name: str, record: ClassRecord, say=print) -> Account:
+def ensure_account(layout: ClassroomLayout, name: str, record: ClassRecord, say=print) -> Account:
     """Create the account `name` with a home, a subordinate id range and a password (once).
 
     An account of that name that this class did not create is refused: ClassroomError.
@@ -77,7 +76,7 @@ def ensure_account(name: str, record: ClassRecord, say=print) -> Account:
         run_command(
             ["chpasswd"], f"set the password of {name}", input=f"{name}:{record.passwords[name]}\n"
         )
-    account = Account.named(name)
+    account = layout.account(name)
     os.chmod(account.home, 0o700)
     return account
 
@@ -87,11 +86,12 @@ def ensure_account(name: str, record: ClassRecord, say=print) -> Account:
 COURSE_FOLDERS = ("notebooks", "labs", "classroom/kubernetes/image")
 
 
-def copy_course(account: Account) -> None:
-    """Give a new account its own copy of the course's folders (course files only), owned by it."""
+def copy_course(course: Path, account: Account) -> None:
+    """Give a new account its own copy of the folders of the course folder `course` (course
+    files only), owned by it: its home is then a course folder (course.py finds it there)."""
     for folder in COURSE_FOLDERS:
         target = account.home / folder
-        shutil.copytree(CHECKOUT / folder, target, ignore=_course_only)
+        shutil.copytree(course / folder, target, ignore=_course_only)
         for path in [target, *target.rglob("*")]:
             os.lchown(path, account.uid, account.gid)
         for parent in target.relative_to(account.home).parents[:-1]:
@@ -106,11 +106,12 @@ def _course_only(folder: str, names: list[str]) -> set[str]:
     return skipped
 
 
-def remove_account(name: str, say=print) -> None:
-    """Remove an account this class created, with its home and subordinate ids."""
+def remove_account(layout: ClassroomLayout, name: str, say=print) -> None:
+    """Remove an account this class created, with its home, runtime folder and subordinate
+    ids."""
     if not account_exists(name):
         return
-    account = Account.named(name)
+    account = layout.account(name)
     done = subprocess.run(
         ["userdel", "--remove", name], capture_output=True, text=True, check=False
     )
@@ -122,7 +123,7 @@ def remove_account(name: str, say=print) -> None:
     say(f"accounts: removed {name} and its home")
 
 
-def write_sheet(record: ClassRecord) -> Path:
+def write_sheet(layout: ClassroomLayout, record: ClassRecord) -> Path:
     """Write the printable credentials sheet (mode 0600) and return its path."""
     lines = [
         f"stagelab classroom: open {record.hub_url} and log in with your name and password.",
@@ -137,11 +138,12 @@ def write_sheet(record: ClassRecord) -> Path:
                 f"  password: {record.passwords[name]}",
                 "",
             ]
-    CREDENTIALS_SHEET.parent.mkdir(parents=True, exist_ok=True)
-    CREDENTIALS_SHEET.touch(mode=0o600)
-    os.chmod(CREDENTIALS_SHEET, 0o600)
-    CREDENTIALS_SHEET.write_text("\n".join(lines) + "\n")
-    return CREDENTIALS_SHEET
+    sheet = layout.credentials_sheet
+    sheet.parent.mkdir(parents=True, exist_ok=True)
+    sheet.touch(mode=0o600)
+    os.chmod(sheet, 0o600)
+    sheet.write_text("\n".join(lines) + "\n")
+    return sheet
 
 
 def credential_lines(record: ClassRecord) -> list[str]:

@@ -1,8 +1,8 @@
 """What `stagelab classroom reset` runs as the learner, so root never moves a learner's files.
 
-Run as `python -m stagelab.classroom.as_learner reset LAB|all` under the learner's uid, with
-STAGELAB_LABS set to the learner's labs/. Each reset is Lab.reset: the learner's files go to
-the lab's .backups/ first, then starter/ is copied back.
+Run as `python -m stagelab.classroom.as_learner reset LAB|all` under the learner's uid, in their
+home: it holds their copy of the course, where stagelab finds their labs (course.py). Each reset
+is Lab.reset: the learner's files go to the lab's .backups/ first, then starter/ is copied back.
 """
 
 from __future__ import annotations

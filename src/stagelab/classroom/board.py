@@ -74,15 +74,21 @@ def learner_row(account: Account, hub_user: dict | None) -> dict:
     }
 
 
-def board(accounts: list[Account], hub_users: list[dict], labs: list) -> dict:
-    """Return the whole dashboard: the labs (number, slug, criteria count) and a row per learner.
+def board_from_accounts(accounts: list[Account], hub_users: list[dict], labs: list) -> dict:
+    """Return the single-server dashboard: the labs (number, slug, criteria count) and a row
+    per learner, read from their accounts (engine pid files, progress records).
 
     `hub_users` is the hub's `GET /hub/api/users` answer; `labs` are stagelab Lab objects.
+    (kubernetes.board.board_from_pods makes the same shape from a cluster's pods.)
     """
     by_name = {user.get("name"): user for user in hub_users}
     return {
-        "labs": [
-            {"number": lab.number, "slug": lab.slug, "criteria": len(lab.criteria)} for lab in labs
-        ],
+        "labs": lab_columns(labs),
         "learners": [learner_row(account, by_name.get(account.name)) for account in accounts],
     }
+
+
+def lab_columns(labs: list) -> list[dict]:
+    """Return the board's columns, one per lab (stagelab Lab objects): number, slug and how
+    many criteria it has."""
+    return [{"number": lab.number, "slug": lab.slug, "criteria": len(lab.criteria)} for lab in labs]

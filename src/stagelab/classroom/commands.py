@@ -9,12 +9,19 @@ import sys
 from ..provisioning import run_command
 from . import accounts, hub, lifecycle, preflight, rootless
 from .board import server_state
-from .layout import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_PORT, VENV, Account, ClassRecord, ClassroomError
+from .layout import (
+    DEFAULT_IDLE_TIMEOUT_S,
+    DEFAULT_PORT,
+    Account,
+    ClassRecord,
+    ClassroomError,
+    ClassroomLayout,
+)
 
 
 def add_commands(commands: argparse._SubParsersAction) -> argparse._SubParsersAction:
     """Add the `classroom` command and its actions to stagelab's command line; return the
-    actions, for the commands other layers add (`image`, stagelab.cluster)."""
+    actions, for the commands other parts add (`image`, stagelab.classroom.kubernetes)."""
     room = commands.add_parser(
         "classroom",
         help="serve a workshop: a hub, a rootless engine per learner, an instructor dashboard",
@@ -56,7 +63,8 @@ def add_commands(commands: argparse._SubParsersAction) -> argparse._SubParsersAc
 
 
 def _up(args) -> int:
-    record = lifecycle.up(args.learners, args.port, args.ip, args.idle_timeout)
+    layout = ClassroomLayout.from_environment()
+    record = lifecycle.up(layout, args.learners, args.port, args.ip, args.idle_timeout)
     print(f"Hub: {record.hub_url}")
     print(
         "Hand out the sheet from `stagelab classroom credentials`; the instructor's "
@@ -65,7 +73,7 @@ def _up(args) -> int:
     return 0
 
 
-def status_document(record: ClassRecord) -> dict:
+def status_document(layout: ClassroomLayout, record: ClassRecord) -> dict:
     """Return the class's status: hub_url and, per learner, name, uid, server, docker_host,
     engine_pid and images (None while the engine is down)."""
     users = hub.users(record)
@@ -73,7 +81,7 @@ def status_document(record: ClassRecord) -> dict:
     learners = []
     for name in record.learners:
         try:
-            account = Account.named(name)
+            account = layout.account(name)
         except ClassroomError:
             continue
         learners.append(
@@ -83,17 +91,18 @@ def status_document(record: ClassRecord) -> dict:
                 "server": server_state(by_name.get(name)) if users is not None else "hub down",
                 "docker_host": account.docker_host,
                 "engine_pid": rootless.engine_pid(account),
-                "images": rootless.images(account),
+                "images": rootless.engine_images(layout, account),
             }
         )
     return {"hub_url": record.hub_url if hub.hub_alive(record) else None, "learners": learners}
 
 
 def _status(args) -> int:
-    record = ClassRecord.load()
+    layout = ClassroomLayout.from_environment()
+    record = ClassRecord.load(layout.record)
     if not record.learners:
         raise ClassroomError("No class here: `stagelab classroom up --learners N` makes one.")
-    document = status_document(record)
+    document = status_document(layout, record)
     if args.json:
         print(json.dumps(document, indent=1))
         return 0
@@ -110,37 +119,45 @@ def _status(args) -> int:
 
 def _credentials(args) -> int:
     lifecycle.require_root("credentials")
-    record = ClassRecord.load()
+    layout = ClassroomLayout.from_environment()
+    record = ClassRecord.load(layout.record)
     if not record.passwords:
         raise ClassroomError("No class here: `stagelab classroom up --learners N` makes one.")
     print("\n".join(accounts.credential_lines(record)))
-    print(f"(printable sheet: {accounts.write_sheet(record)})", file=sys.stderr)
+    print(f"(printable sheet: {accounts.write_sheet(layout, record)})", file=sys.stderr)
     return 0
+
+
+def reset_command(
+    layout: ClassroomLayout, account: Account, lab: str | None
+) -> tuple[list[str], dict[str, str]]:
+    """Return the command line `stagelab classroom reset` runs as the learner, and its
+    environment: the hub environment's stagelab resets `lab` (every lab started, for None) in
+    the learner's copy of the course, which it finds from the working folder, their home."""
+    command = [
+        str(layout.venv / "bin" / "python"),
+        "-m",
+        "stagelab.classroom.as_learner",
+        "reset",
+        lab or "all",
+    ]
+    return command, rootless.engine_environment(layout, account)
 
 
 def _reset(args) -> int:
     lifecycle.require_root("reset")
-    record = ClassRecord.load()
+    layout = ClassroomLayout.from_environment()
+    record = ClassRecord.load(layout.record)
     if args.learner not in record.accounts:
         raise ClassroomError(
             f"{args.learner!r} is not in this class: "
             f"{', '.join(record.accounts) or 'no class is up'}."
         )
-    account = Account.named(args.learner)
+    account = layout.account(args.learner)
+    command, environment = reset_command(layout, account, args.lab)
     # As the learner: root never moves files inside a home the learner controls.
-    environment = {
-        **rootless.engine_environment(account),
-        "STAGELAB_HOME": str(account.home / ".stagelab"),
-        "STAGELAB_LABS": str(account.home / "labs"),
-    }
     done = run_command(
-        [
-            str(VENV / "bin" / "python"),
-            "-m",
-            "stagelab.classroom.as_learner",
-            "reset",
-            args.lab or "all",
-        ],
+        command,
         f"reset {args.learner}'s labs",
         env=environment,
         cwd=account.home,
@@ -153,14 +170,15 @@ def _reset(args) -> int:
 
 
 def _preflight(args) -> int:
-    record = ClassRecord.load()
-    present = [Account.named(name) for name in record.accounts if name in record.accounts_created]
-    findings = preflight.preflight(present)
-    for finding in findings:
-        print(finding.line())
-    return 1 if preflight.failed(findings) else 0
+    layout = ClassroomLayout.from_environment()
+    record = ClassRecord.load(layout.record)
+    present = [layout.account(name) for name in record.accounts if name in record.accounts_created]
+    items = preflight.preflight(layout, present)
+    for item in items:
+        print(item.line())
+    return 1 if preflight.failed(items) else 0
 
 
 def _down(args) -> int:
-    lifecycle.down(args.purge)
+    lifecycle.down(ClassroomLayout.from_environment(), args.purge)
     return 0

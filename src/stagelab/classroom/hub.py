@@ -1,10 +1,10 @@
 """The hub: its settings file, starting and stopping JupyterHub, and asking its REST API.
 
-JupyterHub (https://jupyterhub.readthedocs.io/) runs as root from VENV with
-classroom/jupyterhub_config.py, which reads SETTINGS; it starts configurable-http-proxy on the
+JupyterHub (https://jupyterhub.readthedocs.io/) runs as root from the layout's venv with
+jupyterhub_config.py (beside this module, in the hub's installed stagelab), which applies
+hubconfig.configure_hub to the settings written here; it starts configurable-http-proxy on the
 public port, the dashboard and idle-culler services, and one single-user server per learner
-through classroom/spawner.py. Ports: the proxy on PORT, the hub on PORT+1, the proxy's API on
-PORT+2, the dashboard on PORT+3 (all but the first on 127.0.0.1 only).
+through spawner.RootlessDockerSpawner. Ports: see settings.HubSettings.
 """
 
 from __future__ import annotations
@@ -18,60 +18,35 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
-from .layout import (
-    ASSETS,
-    CHECKOUT,
-    INSTRUCTOR,
-    LOG_DIR,
-    SETTINGS,
-    STATE_DIR,
-    VENV,
-    ClassRecord,
-    ClassroomError,
-)
+from .layout import INSTRUCTOR, ClassRecord, ClassroomError, ClassroomLayout
 from .rootless import path_for_engines
+from .settings import SETTINGS_ENV, HubSettings
 
-START_TIMEOUT_S = 90
-STOP_TIMEOUT_S = 90
+HUB_START_TIMEOUT_S = 90
+HUB_STOP_TIMEOUT_S = 90
 
 
-def write_settings(record: ClassRecord, proxy_command: str) -> bool:
-    """Write the settings classroom/jupyterhub_config.py reads (mode 0600).
-
-    Returns True when they differ from those written before (a running hub must restart).
-    """
+def hub_settings(
+    layout: ClassroomLayout, record: ClassRecord, course: Path, proxy_command: str
+) -> HubSettings:
+    """Return the hub's settings for the class of `record`, serving the course folder `course`
+    (a new API token for the command line is made once and kept in the record)."""
     if not record.api_token:
         record.api_token = secrets.token_hex(32)
-    settings = {
-        "ip": record.ip,
-        "port": record.port,
-        "hub_port": record.port + 1,
-        "proxy_api_port": record.port + 2,
-        "dashboard_port": record.port + 3,
-        "learners": record.learners,
-        "instructor": INSTRUCTOR,
-        "idle_timeout_s": record.idle_timeout_s,
-        "venv": str(VENV),
-        "proxy_command": proxy_command,
-        "state_dir": str(STATE_DIR),
-        "log_dir": str(LOG_DIR),
-        "labs": str(CHECKOUT / "labs"),
-        "engine_path": path_for_engines(),
-        "api_token": record.api_token,
-        "assets": str(ASSETS),
-        "classroom_env": {
-            key: value for key, value in os.environ.items() if key.startswith("STAGELAB_CLASSROOM_")
-        },
-    }
-    text = json.dumps(settings, indent=1)
-    if SETTINGS.exists() and SETTINGS.read_text() == text:
-        return False
-    STATE_DIR.mkdir(parents=True, exist_ok=True)
-    SETTINGS.touch(mode=0o600)
-    os.chmod(SETTINGS, 0o600)
-    SETTINGS.write_text(text)
-    return True
+    return HubSettings(
+        learners=list(record.learners),
+        instructor=INSTRUCTOR,
+        ip=record.ip,
+        port=record.port,
+        idle_timeout_s=record.idle_timeout_s,
+        api_token=record.api_token,
+        proxy_command=proxy_command,
+        engine_path=path_for_engines(layout),
+        course=course,
+        layout=layout,
+    )
 
 
 def hub_alive(record: ClassRecord) -> bool:
@@ -114,39 +89,46 @@ def users(record: ClassRecord) -> list[dict] | None:
         return None
 
 
-def start(record: ClassRecord, say=print) -> int:
+def hub_command(layout: ClassroomLayout) -> tuple[list[str], dict[str, str]]:
+    """Return the command line that starts the class's JupyterHub and its environment: the
+    hub loads the jupyterhub_config.py of the stagelab installed in the layout's venv, which
+    reads the layout's settings file.
+
+    Raises ClassroomError when stagelab is not installed there.
+    """
+    venv = layout.venv
+    environment = {
+        "PATH": f"{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        SETTINGS_ENV: str(layout.settings),
+    }
+    return [str(venv / "bin" / "jupyterhub"), "-f", str(layout.hub_config_file)], environment
+
+
+def start(layout: ClassroomLayout, record: ClassRecord, say=print) -> int:
     """Start JupyterHub (unless this class's hub runs) and wait until its API answers.
 
     Returns the hub's pid. Raises ClassroomError with the log's tail when it does not answer
-    within START_TIMEOUT_S seconds.
+    within HUB_START_TIMEOUT_S seconds.
     """
-    log_path = LOG_DIR / "jupyterhub.log"
+    log_path = layout.hub_log
     if not hub_alive(record):
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        environment = {
-            "PATH": f"{VENV / 'bin'}:/usr/local/bin:/usr/bin:/bin",
-            "LANG": "C.UTF-8",
-            "STAGELAB_CLASSROOM_SETTINGS": str(SETTINGS),
-            **{
-                key: value
-                for key, value in os.environ.items()
-                if key.startswith("STAGELAB_CLASSROOM_")
-            },
-        }
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        command, environment = hub_command(layout)
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
-                [str(VENV / "bin" / "jupyterhub"), "-f", str(ASSETS / "jupyterhub_config.py")],
+                command,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=environment,
-                cwd=STATE_DIR,
+                cwd=layout.state,
                 start_new_session=True,
             )
         record.hub_pid = process.pid
         record.save()
         say(f"hub: starting JupyterHub (log: {log_path})")
-    deadline = time.monotonic() + START_TIMEOUT_S
+    deadline = time.monotonic() + HUB_START_TIMEOUT_S
     while True:
         try:
             api(record, "/", timeout=3)
@@ -163,7 +145,7 @@ def start(record: ClassRecord, say=print) -> int:
             time.sleep(0.5)
 
 
-def stop_servers(record: ClassRecord, say=print, timeout: float = STOP_TIMEOUT_S) -> int:
+def stop_servers(record: ClassRecord, say=print, timeout: float = HUB_STOP_TIMEOUT_S) -> int:
     """Stop every running single-user server (and so its engine) through the hub's API.
 
     Returns how many were running. Servers still up after `timeout` seconds are left to
@@ -171,7 +153,7 @@ def stop_servers(record: ClassRecord, say=print, timeout: float = STOP_TIMEOUT_S
     """
     running = [user["name"] for user in users(record) or [] if user.get("servers")]
     for name in running:
-        api(record, f"/users/{name}/server", method="DELETE", timeout=STOP_TIMEOUT_S)
+        api(record, f"/users/{name}/server", method="DELETE", timeout=HUB_STOP_TIMEOUT_S)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and any(user.get("servers") for user in users(record) or []):
         time.sleep(0.5)
@@ -183,15 +165,15 @@ def stop_servers(record: ClassRecord, say=print, timeout: float = STOP_TIMEOUT_S
 def stop(record: ClassRecord, say=print) -> bool:
     """Stop the hub and its proxy; single-user servers keep running (see stop_servers).
 
-    Returns True when a hub was running. After STOP_TIMEOUT_S seconds its process group is
-    killed.
+    Returns True when a hub was running. After HUB_STOP_TIMEOUT_S seconds its process group
+    is killed.
     """
     if not hub_alive(record):
         record.hub_pid = None
         return False
     pid = record.hub_pid
     os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
+    deadline = time.monotonic() + HUB_STOP_TIMEOUT_S
     while hub_alive(record) and time.monotonic() < deadline:
         time.sleep(0.3)
     with contextlib.suppress(ProcessLookupError):

@@ -1,7 +1,8 @@
 """Install what a classroom needs, once: the hub's Python environment, the proxy, rootless parts.
 
-- JupyterHub, jupyterhub-idle-culler and stagelab itself go into a virtual environment of their
-  own (VENV) that every learner can read, pinned in classroom/requirements.txt.
+- JupyterHub, jupyterhub-idle-culler and stagelab itself (from the checkout `up` runs from) go
+  into a virtual environment of their own (ClassroomLayout.venv) that every learner can read,
+  pinned in the checkout's classroom/requirements.txt.
 - configurable-http-proxy comes from the npm registry, pinned in classroom/package.json.
 - `uidmap` (setuid newuidmap/newgidmap), `slirp4netns` and `acl` come from the system's own
   release through apt; RootlessKit from Debian's newest suite, unpacked like the engine
@@ -17,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from ..provisioning import PrivateApt, apt_install, run_command
-from .layout import ASSETS, CHECKOUT, PROXY_HOME, ROOTLESS_HOME, VENV, ClassroomError
+from .layout import ClassroomError, ClassroomLayout
 
 SYSTEM_PACKAGES = ["uidmap", "slirp4netns", "acl"]
 # Learners run the hub environment's Python, so it must not live in a home they cannot
@@ -26,35 +27,39 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 MIN_NODE_MAJOR = 18
 
 
-def source_digest() -> str:
-    """Return a digest of what the hub's environment is made from (pins and stagelab's source)."""
+def source_digest(checkout: Path) -> str:
+    """Return a digest of what the hub's environment is made from: the checkout's pins and
+    stagelab's source (its Python files and its package data, the recordings)."""
     digest = hashlib.sha256()
+    package = checkout / "src" / "stagelab"
     files = [
-        ASSETS / "requirements.txt",
-        CHECKOUT / "pyproject.toml",
-        *sorted((CHECKOUT / "src" / "stagelab").rglob("*.py")),
+        checkout / "classroom" / "requirements.txt",
+        checkout / "pyproject.toml",
+        *sorted(package.rglob("*.py")),
+        *sorted((package / "recordings").glob("*.json")),
     ]
     for path in files:
-        digest.update(str(path.relative_to(CHECKOUT)).encode() + b"\0" + path.read_bytes())
+        digest.update(str(path.relative_to(checkout)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
-def ensure_hub_environment(say=print) -> bool:
-    """Make VENV hold the pinned JupyterHub and this checkout's stagelab.
+def ensure_hub_environment(layout: ClassroomLayout, checkout: Path, say=print) -> bool:
+    """Make the layout's venv hold the pinned JupyterHub and the checkout's stagelab.
 
     Reinstalls only when the pins or stagelab's source changed since the last install, and
     returns True when it did (a running hub then needs a restart). Raises ProvisionError when
     pip fails.
     """
-    python = VENV / "bin" / "python"
-    stamp = VENV / ".stagelab-classroom"
-    wanted = source_digest()
+    venv = layout.venv
+    python = venv / "bin" / "python"
+    stamp = venv / ".stagelab-classroom"
+    wanted = source_digest(checkout)
     if python.exists() and stamp.exists() and stamp.read_text() == wanted:
         return False
-    say(f"hub: installing JupyterHub and stagelab into {VENV}")
+    say(f"hub: installing JupyterHub and stagelab into {venv}")
     if not python.exists():
         apt_install(["python3-venv"])
-        run_command([SYSTEM_PYTHON, "-m", "venv", str(VENV)], "create the hub's Python environment")
+        run_command([SYSTEM_PYTHON, "-m", "venv", str(venv)], "create the hub's Python environment")
     # Not editable: learners read the installed copy, never the instructor's checkout.
     run_command(
         [
@@ -65,8 +70,8 @@ def ensure_hub_environment(say=print) -> bool:
             "-q",
             "--disable-pip-version-check",
             "-r",
-            str(ASSETS / "requirements.txt"),
-            str(CHECKOUT),
+            str(checkout / "classroom" / "requirements.txt"),
+            str(checkout),
         ],
         "install JupyterHub and stagelab into the hub's environment",
     )
@@ -87,15 +92,17 @@ def node_major() -> int | None:
         return None
 
 
-def ensure_proxy(say=print) -> Path:
-    """Install the pinned configurable-http-proxy from npm under PROXY_HOME; return its command.
+def ensure_proxy(layout: ClassroomLayout, checkout: Path, say=print) -> Path:
+    """Install the checkout's pinned configurable-http-proxy from npm into the layout's proxy
+    folder; return its command.
 
     Raises ClassroomError when Node.js or npm is missing or too old, ProvisionError when npm
     fails.
     """
-    command = PROXY_HOME / "node_modules" / ".bin" / "configurable-http-proxy"
-    manifest = PROXY_HOME / "package.json"
-    wanted = (ASSETS / "package.json").read_text()
+    home = layout.proxy
+    command = home / "node_modules" / ".bin" / "configurable-http-proxy"
+    manifest = home / "package.json"
+    wanted = (checkout / "classroom" / "package.json").read_text()
     if command.exists() and manifest.exists() and manifest.read_text() == wanted:
         return command
     major = node_major()
@@ -105,31 +112,31 @@ def ensure_proxy(say=print) -> Path:
             "and npm: `apt-get install nodejs npm` (Debian 12 and 13 have "
             "them), then retry."
         )
-    say(f"hub: installing configurable-http-proxy from npm into {PROXY_HOME}")
-    PROXY_HOME.mkdir(parents=True, exist_ok=True)
+    say(f"hub: installing configurable-http-proxy from npm into {home}")
+    home.mkdir(parents=True, exist_ok=True)
     manifest.write_text(wanted)
     run_command(
-        ["npm", "install", "--omit=dev", "--no-audit", "--no-fund", "--prefix", str(PROXY_HOME)],
+        ["npm", "install", "--omit=dev", "--no-audit", "--no-fund", "--prefix", str(home)],
         "install configurable-http-proxy from npm",
     )
     return command
 
 
-def ensure_rootless_parts(say=print) -> Path:
-    """Install uidmap, slirp4netns and acl with apt, and unpack RootlessKit; return its folder.
+def ensure_rootless_parts(layout: ClassroomLayout, say=print) -> Path:
+    """Install uidmap, slirp4netns and acl with apt, and unpack RootlessKit into the layout's
+    rootless folder; return the folder holding `rootlesskit`.
 
-    The folder returned holds `rootlesskit` and goes first on the engines' PATH. Raises
-    ProvisionError when apt fails.
+    That folder goes first on the engines' PATH. Raises ProvisionError when apt fails.
     """
     apt_install(SYSTEM_PACKAGES)
-    binaries = ROOTLESS_HOME / "usr" / "bin"
+    binaries = layout.rootlesskit_bin
     if (binaries / "rootlesskit").exists():
         return binaries
-    say(f"engines: unpacking Debian's rootlesskit into {ROOTLESS_HOME}")
+    say(f"engines: unpacking Debian's rootlesskit into {layout.rootless}")
     with tempfile.TemporaryDirectory() as tmp:
-        (deb,) = PrivateApt().download(["rootlesskit"], Path(tmp) / "debs")
+        (deb,) = PrivateApt(layout.engine.apt_home).download(["rootlesskit"], Path(tmp) / "debs")
         unpacked = Path(tmp) / "root"
         run_command(["dpkg", "-x", str(deb), str(unpacked)], "unpack rootlesskit")
-        shutil.rmtree(ROOTLESS_HOME, ignore_errors=True)
-        shutil.copytree(unpacked, ROOTLESS_HOME, symlinks=True)
+        shutil.rmtree(layout.rootless, ignore_errors=True)
+        shutil.copytree(unpacked, layout.rootless, symlinks=True)
     return binaries

@@ -1,8 +1,12 @@
-"""Where a classroom lives: install folders, state, accounts, and the record of what `up` made.
+"""Where a classroom lives: one object, ClassroomLayout, owns every path a class uses.
 
-Installs (the hub's Python environment, the proxy, RootlessKit) go under CLASSROOM_HOME; the
-class's state (its record, credentials, the base-image archive, engine pid files) under
-STATE_DIR; logs under LOG_DIR. Each of the three can be moved with an environment variable.
+Installs (the hub's Python environment, the proxy, RootlessKit) go under `installs`; the class's
+state (its record, the hub's settings, database and cookie secret, the credentials sheet, the
+base-image archive, the engines' pid files) under `state`; logs under `logs`. Each account has
+its home (from the user database), a runtime folder under `runtime_root` holding its engine's
+socket, and its engine's data root, pid file and log. Nothing is read at import:
+`ClassroomLayout.from_environment()` reads STAGELAB_CLASSROOM_HOME, STAGELAB_CLASSROOM_STATE
+and STAGELAB_CLASSROOM_LOGS when called, and the hub gets the same layout from its settings.
 """
 
 from __future__ import annotations
@@ -11,26 +15,17 @@ import grp
 import json
 import os
 import pwd
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from ..course import package_checkout
 from ..errors import StagelabError
+from ..provisioning import EnginePaths
 
-CLASSROOM_HOME = Path(os.environ.get("STAGELAB_CLASSROOM_HOME", "/opt/stagelab/classroom"))
-STATE_DIR = Path(os.environ.get("STAGELAB_CLASSROOM_STATE", "/var/lib/stagelab/classroom"))
-LOG_DIR = Path(os.environ.get("STAGELAB_CLASSROOM_LOGS", "/var/log/stagelab/classroom"))
-# The checkout's files the hub needs (config, spawner, dashboard) and the course itself.
-CHECKOUT = Path(__file__).resolve().parents[3]
-ASSETS = CHECKOUT / "classroom"
-
-VENV = CLASSROOM_HOME / "venv"
-PROXY_HOME = CLASSROOM_HOME / "proxy"
-ROOTLESS_HOME = CLASSROOM_HOME / "rootless"
-RECORD = STATE_DIR / "class.json"
-SETTINGS = STATE_DIR / "settings.json"
-CREDENTIALS_SHEET = STATE_DIR / "credentials.txt"
-ENGINE_PIDS = STATE_DIR / "engines"
-IMAGES_ARCHIVE = STATE_DIR / "images" / "base-images.tar"
+INSTALLS_ENV = "STAGELAB_CLASSROOM_HOME"
+STATE_ENV = "STAGELAB_CLASSROOM_STATE"
+LOGS_ENV = "STAGELAB_CLASSROOM_LOGS"
 
 CLASS_GROUP = "stagelab-class"
 INSTRUCTOR = "instructor"
@@ -53,25 +48,34 @@ def learner_names(count: int) -> list[str]:
     return [f"{LEARNER_PREFIX}{number:02d}" for number in range(1, count + 1)]
 
 
+def source_checkout(purpose: str) -> Path:
+    """Return the checkout stagelab runs from (course.package_checkout), which `purpose` needs.
+
+    Raises ClassroomError saying so for an installed copy of stagelab.
+    """
+    checkout = package_checkout()
+    if checkout is None:
+        raise ClassroomError(
+            f"{purpose} needs a stagelab checkout (git clone, then make setup): this stagelab "
+            "is an installed copy."
+        )
+    return checkout
+
+
 @dataclass(frozen=True)
 class Account:
-    """A Unix account of the class: name, uid, gid, home, and where its engine answers."""
+    """A Unix account of the class: name, uid, gid, home, and the paths of its engine.
+
+    Made by ClassroomLayout.account(), which knows where runtime folders, pid files and logs go.
+    """
 
     name: str
     uid: int
     gid: int
     home: Path
-
-    @classmethod
-    def named(cls, name: str) -> Account:
-        """Look an account up in the user database; ClassroomError when it does not exist."""
-        try:
-            entry = pwd.getpwnam(name)
-        except KeyError:
-            raise ClassroomError(
-                f"No account {name!r} on this machine: run `stagelab classroom up` first."
-            ) from None
-        return cls(name, entry.pw_uid, entry.pw_gid, Path(entry.pw_dir))
+    runtime_dir: Path
+    engine_pidfile: Path
+    engine_log: Path
 
     @property
     def groups(self) -> list[int]:
@@ -79,13 +83,8 @@ class Account:
         return os.getgrouplist(self.name, self.gid)
 
     @property
-    def runtime_dir(self) -> Path:
-        """Return the account's XDG runtime directory, /run/user/UID, as logind makes it."""
-        return Path("/run/user") / str(self.uid)
-
-    @property
     def socket(self) -> Path:
-        """Return the path of the account's rootless engine socket."""
+        """Return the path of the account's rootless engine socket (in its runtime folder)."""
         return self.runtime_dir / "docker.sock"
 
     @property
@@ -100,18 +99,206 @@ class Account:
 
     @property
     def progress_file(self) -> Path:
-        """Return the account's lab progress record (STAGELAB_HOME is ~/.stagelab)."""
+        """Return the account's lab progress record (its stagelab state is ~/.stagelab)."""
         return self.home / ".stagelab" / "progress.jsonl"
 
+
+@dataclass(frozen=True)
+class ClassroomLayout:
+    """Every path of a classroom: three folders of its own, the provisioned engine's, and the
+    runtime folders' root (where logind would make /run/user/UID)."""
+
+    installs: Path = Path("/opt/stagelab/classroom")
+    state: Path = Path("/var/lib/stagelab/classroom")
+    logs: Path = Path("/var/log/stagelab/classroom")
+    engine: EnginePaths = field(default_factory=EnginePaths)
+    runtime_root: Path = Path("/run/user")
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> ClassroomLayout:
+        """Return the layout as the environment (default: os.environ) moves it now."""
+        environ = os.environ if environ is None else environ
+        default = cls()
+        return cls(
+            Path(environ.get(INSTALLS_ENV) or default.installs),
+            Path(environ.get(STATE_ENV) or default.state),
+            Path(environ.get(LOGS_ENV) or default.logs),
+            EnginePaths.from_environment(environ),
+        )
+
+    @classmethod
+    def under(cls, folder: Path) -> ClassroomLayout:
+        """Return a layout with every folder under `folder` (for tests and trials)."""
+        return cls(
+            folder / "installs",
+            folder / "state",
+            folder / "logs",
+            EnginePaths(folder / "engine", folder / "engine.log", folder / "apt"),
+            folder / "run",
+        )
+
+    def to_json(self) -> dict[str, str]:
+        """Return the layout as JSON-ready strings (the hub's settings carry it)."""
+        return {
+            "installs": str(self.installs),
+            "state": str(self.state),
+            "logs": str(self.logs),
+            "runtime_root": str(self.runtime_root),
+            **{
+                f"engine_{item.name}": str(getattr(self.engine, item.name))
+                for item in fields(EnginePaths)
+            },
+        }
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, str]) -> ClassroomLayout:
+        """Return the layout that to_json() wrote."""
+        engine = EnginePaths(
+            **{item.name: Path(document[f"engine_{item.name}"]) for item in fields(EnginePaths)}
+        )
+        return cls(
+            Path(document["installs"]),
+            Path(document["state"]),
+            Path(document["logs"]),
+            engine,
+            Path(document["runtime_root"]),
+        )
+
+    # ------------------------------------------------------------ installs
+
     @property
-    def engine_pidfile(self) -> Path:
-        """Return the root-owned file holding the pid of the account's engine (RootlessKit)."""
-        return ENGINE_PIDS / f"{self.name}.pid"
+    def venv(self) -> Path:
+        """Return the hub's Python environment (JupyterHub, the culler, stagelab)."""
+        return self.installs / "venv"
+
+    @property
+    def proxy(self) -> Path:
+        """Return the folder configurable-http-proxy is installed into from npm."""
+        return self.installs / "proxy"
+
+    @property
+    def rootless(self) -> Path:
+        """Return the folder Debian's rootlesskit package is unpacked into."""
+        return self.installs / "rootless"
+
+    @property
+    def hub_config_file(self) -> Path:
+        """Return the file the hub loads: jupyterhub_config.py of the stagelab installed in the
+        venv (never the instructor's checkout).
+
+        Raises ClassroomError when stagelab is not installed there (`up` installs it).
+        """
+        pattern = "lib/python3*/site-packages/stagelab/classroom/jupyterhub_config.py"
+        found = sorted(self.venv.glob(pattern))
+        if not found:
+            raise ClassroomError(
+                f"stagelab is not installed in {self.venv}: run `stagelab classroom up`."
+            )
+        return found[-1]
+
+    @property
+    def rootlesskit_bin(self) -> Path:
+        """Return the folder holding the unpacked `rootlesskit` (first on the engines' PATH)."""
+        return self.rootless / "usr" / "bin"
+
+    # ------------------------------------------------------------ the class's state and logs
+
+    @property
+    def record(self) -> Path:
+        """Return the record of what `up` made (ClassRecord)."""
+        return self.state / "class.json"
+
+    @property
+    def settings(self) -> Path:
+        """Return the settings the hub reads (settings.HubSettings)."""
+        return self.state / "settings.json"
+
+    @property
+    def credentials_sheet(self) -> Path:
+        """Return the printable sheet of names and passwords."""
+        return self.state / "credentials.txt"
+
+    @property
+    def hub_database(self) -> Path:
+        """Return JupyterHub's SQLite database."""
+        return self.state / "jupyterhub.sqlite"
+
+    @property
+    def cookie_secret(self) -> Path:
+        """Return the file of JupyterHub's cookie secret."""
+        return self.state / "jupyterhub_cookie_secret"
+
+    @property
+    def proxy_pidfile(self) -> Path:
+        """Return the pid file of the proxy the hub starts."""
+        return self.state / "jupyterhub-proxy.pid"
+
+    @property
+    def images_archive(self) -> Path:
+        """Return the base-image archive every account's engine loads."""
+        return self.state / "images" / "base-images.tar"
+
+    @property
+    def engine_pids(self) -> Path:
+        """Return the root-owned folder of the engines' pid files."""
+        return self.state / "engines"
+
+    @property
+    def hub_log(self) -> Path:
+        """Return the hub's (and its proxy's and services') log."""
+        return self.logs / "jupyterhub.log"
+
+    def engine_log(self, name: str) -> Path:
+        """Return the file the engine of the account `name` logs to."""
+        return self.logs / f"{name}-dockerd.log"
+
+    def made_by_class(self, accounts: list[str]) -> list[Path]:
+        """Return every file and folder a class of these accounts makes under the state and
+        logs folders: what `down --purge` removes (installs stay for the next class)."""
+        return [
+            self.record,
+            self.settings,
+            self.credentials_sheet,
+            self.hub_database,
+            self.cookie_secret,
+            self.proxy_pidfile,
+            self.images_archive.parent,
+            self.engine_pids,
+            self.hub_log,
+            *(self.engine_log(name) for name in accounts),
+        ]
+
+    # ------------------------------------------------------------ accounts
+
+    def account_of(self, name: str, uid: int, gid: int, home: Path) -> Account:
+        """Return the class account with these ids and home, and its engine's paths here."""
+        return Account(
+            name,
+            uid,
+            gid,
+            home,
+            runtime_dir=self.runtime_root / str(uid),
+            engine_pidfile=self.engine_pids / f"{name}.pid",
+            engine_log=self.engine_log(name),
+        )
+
+    def account(self, name: str) -> Account:
+        """Look an account up in the user database; ClassroomError when it does not exist."""
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            raise ClassroomError(
+                f"No account {name!r} on this machine: run `stagelab classroom up` first."
+            ) from None
+        return self.account_of(name, entry.pw_uid, entry.pw_gid, Path(entry.pw_dir))
 
 
 @dataclass
 class ClassRecord:
-    """What `up` made, so that `down --purge` removes exactly that and nothing else."""
+    """What `up` made, so that `down --purge` removes exactly that and nothing else.
+
+    `path` is where it is kept (ClassroomLayout.record); it is not part of the record.
+    """
 
     learners: list[str] = field(default_factory=list)
     accounts_created: list[str] = field(default_factory=list)
@@ -126,25 +313,30 @@ class ClassRecord:
     hub_pid: int | None = None
     api_token: str = ""
     images_loaded: list[str] = field(default_factory=list)
+    path: Path | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def load(cls) -> ClassRecord:
-        """Read the record (an empty one when no class was brought up)."""
-        if not RECORD.exists():
-            return cls()
-        known = set(cls.__dataclass_fields__)
-        return cls(
-            **{key: value for key, value in json.loads(RECORD.read_text()).items() if key in known}
-        )
+    def load(cls, path: Path) -> ClassRecord:
+        """Read the record kept at `path` (an empty one when no class was brought up)."""
+        if not path.exists():
+            return cls(path=path)
+        known = {item.name for item in fields(cls)} - {"path"}
+        document = json.loads(path.read_text())
+        return cls(**{key: value for key, value in document.items() if key in known}, path=path)
 
     def save(self) -> None:
-        """Write the record, readable by root only (it holds passwords and the API token)."""
-        STATE_DIR.mkdir(parents=True, exist_ok=True)
-        temporary = RECORD.with_suffix(".tmp")
+        """Write the record to its path, readable by root only (it holds passwords and the
+        API token). Raises ValueError for a record that was not loaded from a path."""
+        if self.path is None:
+            raise ValueError("This class record has no path: load it with ClassRecord.load.")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        document = asdict(self)
+        del document["path"]
+        temporary = self.path.with_suffix(".tmp")
         temporary.touch(mode=0o600)
         os.chmod(temporary, 0o600)
-        temporary.write_text(json.dumps(asdict(self), indent=1))
-        temporary.replace(RECORD)
+        temporary.write_text(json.dumps(document, indent=1))
+        temporary.replace(self.path)
 
     @property
     def hub_url(self) -> str:

@@ -1,8 +1,10 @@
 """Bring a class up and take it down: installs, accounts, engines and images, the hub.
 
 `up` is idempotent: what exists is kept (accounts, homes and the learners' work, loaded
-images, a running hub). Everything it makes is written to the class record (layout.RECORD)
-as it goes, so `down --purge` removes exactly that, even after an `up` that failed half-way.
+images, a running hub). Everything it makes is written to the class record (ClassRecord, kept
+at ClassroomLayout.record) as it goes, and the files it makes are the layout's list
+(ClassroomLayout.made_by_class), so `down --purge` removes exactly those, even after an `up`
+that failed half-way.
 """
 
 from __future__ import annotations
@@ -18,27 +20,16 @@ from .. import provisioning, standins
 from . import accounts, hub, installs, preflight, rootless
 from .layout import (
     CLASS_GROUP,
-    ENGINE_PIDS,
-    IMAGES_ARCHIVE,
     INSTRUCTOR,
-    LOG_DIR,
-    STATE_DIR,
     Account,
     ClassRecord,
     ClassroomError,
+    ClassroomLayout,
     account_exists,
     group_exists,
     learner_names,
+    source_checkout,
 )
-
-STATE_FILES = [
-    "class.json",
-    "settings.json",
-    "credentials.txt",
-    "jupyterhub.sqlite",
-    "jupyterhub_cookie_secret",
-    "jupyterhub-proxy.pid",
-]
 
 
 def require_root(action: str) -> None:
@@ -49,57 +40,67 @@ def require_root(action: str) -> None:
         )
 
 
-def up(learners: int, port: int, ip: str, idle_timeout_s: int, say=print) -> ClassRecord:
+def up(
+    layout: ClassroomLayout,
+    learners: int,
+    port: int,
+    ip: str,
+    idle_timeout_s: int,
+    checkout: Path | None = None,
+    say=print,
+) -> ClassRecord:
     """Bring up a class of `learners` behind a hub on `port`; return its record.
 
-    Installs what is missing, creates accounts learner01.. and `instructor` (each with a
-    password, a subordinate id range and a 0700 home with notebooks/ and labs/), loads the
-    base images into each account's rootless engine from one archive, and starts JupyterHub.
+    Installs what is missing (stagelab and the course from `checkout`, default: the checkout
+    stagelab runs from), creates accounts learner01.. and `instructor` (each with a password,
+    a subordinate id range and a 0700 home with its own copy of the course), loads the base
+    images into each account's rootless engine from one archive, and starts JupyterHub.
     Raises ClassroomError (with what to fix) or ProvisionError when a step fails.
     """
     require_root("up")
-    record = ClassRecord.load()
+    # The hub installs stagelab from this source, and every home gets this course.
+    checkout = checkout or source_checkout("`stagelab classroom up`")
+    record = ClassRecord.load(layout.record)
     names = learner_names(learners)
     if len(record.learners) > len(names):
         say(f"class: keeping the {len(record.learners)} learners already set up")
         names = record.learners
     record.learners, record.port, record.ip = names, port, ip
     record.idle_timeout_s = idle_timeout_s
-    STATE_DIR.mkdir(parents=True, exist_ok=True)
     record.save()
-    _ensure_engine_and_archive(say)
-    installs.ensure_rootless_parts(say)
-    reinstalled = installs.ensure_hub_environment(say)
-    proxy = installs.ensure_proxy(say)
+    _ensure_engine_and_archive(layout, say)
+    installs.ensure_rootless_parts(layout, say)
+    reinstalled = installs.ensure_hub_environment(layout, checkout, say)
+    proxy = installs.ensure_proxy(layout, checkout, say)
     accounts.ensure_group(record)
     class_accounts = []
     for name in record.accounts:
         try:
-            class_accounts.append(accounts.ensure_account(name, record, say))
+            class_accounts.append(accounts.ensure_account(layout, name, record, say))
         finally:
             record.save()
         if name not in record.homes_ready:
             # Only into a home made by this class, before its learner ever logged in: root
             # writes nothing in a home a learner uses (a planted symlink could redirect it).
-            accounts.copy_course(class_accounts[-1])
-            rootless.link_buildx(class_accounts[-1])
+            accounts.copy_course(checkout, class_accounts[-1])
+            rootless.link_buildx(layout, class_accounts[-1])
             record.homes_ready.append(name)
             record.save()
     record.tun_acl_added, record.tun_had_acl = (
         (True, record.tun_had_acl) if record.tun_acl_added else rootless.grant_tun(say)
     )
     record.save()
-    preflight.require(preflight.preflight(class_accounts))
+    preflight.require(preflight.preflight(layout, class_accounts))
     for account in class_accounts:
-        _load_images(account, record, say)
-    changed = hub.write_settings(record, str(proxy))
+        _load_images(layout, account, record, say)
+    changed = hub.hub_settings(layout, record, checkout, str(proxy)).write()
     record.save()
     if (reinstalled or changed) and hub.hub_alive(record):
         say("hub: restarting JupyterHub with the new " + ("install" if reinstalled else "settings"))
         hub.stop(record, say)
-    hub.start(record, say)
+    hub.start(layout, record, say)
     record.save()
-    accounts.write_sheet(record)
+    accounts.write_sheet(layout, record)
     say(
         f"class: {len(record.learners)} learners and {INSTRUCTOR}; credentials: "
         "`stagelab classroom credentials`"
@@ -107,31 +108,32 @@ def up(learners: int, port: int, ip: str, idle_timeout_s: int, say=print) -> Cla
     return record
 
 
-def _ensure_engine_and_archive(say) -> None:
-    if not rootless.ROOTLESS_SCRIPT.exists():
-        provisioning.Provisioner(say).install_engine()
-    if IMAGES_ARCHIVE.exists():
+def _ensure_engine_and_archive(layout: ClassroomLayout, say) -> None:
+    if not layout.engine.rootless_script.exists():
+        provisioning.Provisioner(say, layout.engine).install_engine()
+    archive = layout.images_archive
+    if archive.exists():
         return
     provisioning.ensure_engine(say)
     standins.ensure_images(say)
-    IMAGES_ARCHIVE.parent.mkdir(parents=True, exist_ok=True)
-    partial = IMAGES_ARCHIVE.with_suffix(".partial")
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    partial = archive.with_suffix(".partial")
     standins.export(partial, say)
     # Each learner's engine loads the archive as that learner.
     os.chmod(partial, 0o644)
-    for folder in (STATE_DIR, IMAGES_ARCHIVE.parent):
+    for folder in (layout.state, archive.parent):
         os.chmod(folder, 0o755)
-    partial.replace(IMAGES_ARCHIVE)
+    partial.replace(archive)
 
 
-def _load_images(account: Account, record: ClassRecord, say) -> None:
+def _load_images(layout: ClassroomLayout, account: Account, record: ClassRecord, say) -> None:
     if account.name in record.images_loaded:
         return
     started = time.monotonic()
     running = rootless.engine_pid(account) is not None
-    rootless.start_engine(account)
+    rootless.start_engine(layout, account)
     try:
-        loaded = rootless.load_images(account, IMAGES_ARCHIVE)
+        loaded = rootless.load_images(layout, account)
     finally:
         if not running:
             rootless.stop_engine(account)
@@ -158,20 +160,20 @@ def class_processes(uids: set[int]) -> list[int]:
     return found
 
 
-def down(purge: bool, say=print) -> None:
+def down(layout: ClassroomLayout, purge: bool, say=print) -> None:
     """Stop the hub, every server and engine of the class; with `purge`, remove what `up` made.
 
     Purging removes the accounts `up` created (homes, engine data, subordinate ids), the class
-    group if `up` created it, its ACL entry on /dev/net/tun, the image archive, the class's
-    state and logs. Installs (the hub's environment, the proxy, RootlessKit) stay.
+    group if `up` created it, its ACL entry on /dev/net/tun, and the files of the layout's
+    list (remove_class_files). Installs (the hub's environment, the proxy, RootlessKit) stay.
     """
     require_root("down")
-    record = ClassRecord.load()
+    record = ClassRecord.load(layout.record)
     if hub.hub_alive(record):
         hub.stop_servers(record, say)
     hub.stop(record, say)
     record.save()
-    existing = [Account.named(name) for name in record.accounts if account_exists(name)]
+    existing = [layout.account(name) for name in record.accounts if account_exists(name)]
     for account in existing:
         if rootless.stop_engine(account):
             say(f"engines: stopped {account.name}'s engine")
@@ -187,18 +189,32 @@ def down(purge: bool, say=print) -> None:
     if not purge:
         return
     for name in record.accounts_created:
-        accounts.remove_account(name, say)
+        accounts.remove_account(layout, name, say)
     if record.group_created and group_exists(CLASS_GROUP):
         provisioning.run_command(["groupdel", CLASS_GROUP], "remove the class group")
     if record.tun_acl_added:
         rootless.revoke_tun(record.tun_had_acl)
-    shutil.rmtree(IMAGES_ARCHIVE.parent, ignore_errors=True)
-    shutil.rmtree(ENGINE_PIDS, ignore_errors=True)
-    for name in STATE_FILES:
-        (STATE_DIR / name).unlink(missing_ok=True)
-    for log in LOG_DIR.glob("*.log"):
-        log.unlink()
-    for folder in (STATE_DIR, LOG_DIR):
+    remove_class_files(layout, record.accounts)
+    say("class: purged the accounts, homes, engine data and state that `up` made")
+
+
+def remove_class_files(layout: ClassroomLayout, account_names: list[str]) -> list[Path]:
+    """Remove what a class of these accounts made under the layout's state and logs folders
+    (ClassroomLayout.made_by_class), then those folders if nothing else is left in them.
+
+    Returns what was removed. Anything else in those folders stays.
+    """
+    removed = []
+    for path in layout.made_by_class(account_names):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+        else:
+            continue
+        removed.append(path)
+    for folder in (layout.state, layout.logs):
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
-    say("class: purged the accounts, homes, engine data and state that `up` made")
+            removed.append(folder)
+    return removed

@@ -10,17 +10,19 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..provisioning import ENGINE_HOME
-from .layout import ROOTLESS_HOME, Account, ClassroomError
-from .rootless import ROOTLESS_SCRIPT, TUN, has_subids, tun_fix, tun_usable_by_class
+from .layout import Account, ClassroomError, ClassroomLayout
+from .rootless import TUN, has_subids, tun_fix, tun_usable_by_class
 
 # Kernel 5.11 lets an unprivileged user namespace mount overlayfs: overlay2 in rootless mode.
 OVERLAY_KERNEL = (5, 11)
 
 
 @dataclass(frozen=True)
-class Finding:
-    """One preflight item: what was checked, whether it holds, and how to fix it."""
+class PreflightItem:
+    """One preflight item: what was checked, whether it holds, and how to fix it.
+
+    (doctor.Finding is a finding of `stagelab doctor` about the engine; this is the classroom's.)
+    """
 
     what: str
     ok: bool
@@ -47,58 +49,62 @@ def _setuid_root(command: str) -> bool:
     return info.st_uid == 0 and bool(info.st_mode & stat.S_ISUID)
 
 
-def preflight(accounts: list[Account] = ()) -> list[Finding]:
-    """Check what rootless engines need on this server; return one Finding per item.
+def preflight(layout: ClassroomLayout, accounts: list[Account] = ()) -> list[PreflightItem]:
+    """Check what rootless engines need on this server, with the layout's installs; return one
+    PreflightItem per item.
 
     `accounts` adds a check of each one's subordinate id ranges. Nothing is changed.
     """
+    script = layout.engine.rootless_script
     userns = Path("/proc/sys/user/max_user_namespaces")
     debian_switch = Path("/proc/sys/kernel/unprivileged_userns_clone")
-    findings = [
-        Finding("running as root", os.geteuid() == 0, fix="run `sudo stagelab classroom ...`"),
-        Finding(
+    items = [
+        PreflightItem(
+            "running as root", os.geteuid() == 0, fix="run `sudo stagelab classroom ...`"
+        ),
+        PreflightItem(
             "unprivileged user namespaces",
             userns.exists()
             and int(userns.read_text()) > 0
             and (not debian_switch.exists() or debian_switch.read_text().strip() == "1"),
             fix="sysctl -w user.max_user_namespaces=65536 kernel.unprivileged_userns_clone=1",
         ),
-        Finding(
+        PreflightItem(
             "newuidmap and newgidmap, setuid root (package uidmap)",
             _setuid_root("newuidmap") and _setuid_root("newgidmap"),
             fix="apt-get install uidmap",
         ),
-        Finding(
+        PreflightItem(
             "slirp4netns (the engines' network)",
             shutil.which("slirp4netns") is not None,
             fix="apt-get install slirp4netns",
         ),
-        Finding(
+        PreflightItem(
             "rootlesskit",
-            (ROOTLESS_HOME / "usr/bin/rootlesskit").exists(),
+            (layout.rootlesskit_bin / "rootlesskit").exists(),
             fix="`stagelab classroom up` unpacks Debian's rootlesskit",
         ),
-        Finding(
+        PreflightItem(
             "dockerd-rootless.sh and dockerd",
-            ROOTLESS_SCRIPT.exists() and (ENGINE_HOME / "bin" / "dockerd").exists(),
-            detail=str(ROOTLESS_SCRIPT),
+            script.exists() and (layout.engine.bin / "dockerd").exists(),
+            detail=str(script),
             fix="stagelab engine ensure",
         ),
-        Finding(
+        PreflightItem(
             "/dev/net/tun usable by the class (slirp4netns opens it as the learner)",
             tun_usable_by_class(),
             detail=f"mode {oct(TUN.stat().st_mode & 0o777)}" if TUN.exists() else "missing",
             fix=f"`stagelab classroom up` does it: {tun_fix()}" if TUN.exists() else "modprobe tun",
         ),
-        Finding(
+        PreflightItem(
             f"kernel {OVERLAY_KERNEL[0]}.{OVERLAY_KERNEL[1]} or newer (overlay2 in rootless mode)",
             _kernel() >= OVERLAY_KERNEL,
             detail=platform.release(),
             fix="use a newer kernel (Debian 12's is 6.1)",
         ),
     ]
-    findings.append(
-        Finding(
+    items.append(
+        PreflightItem(
             "per-learner memory and CPU limits (cgroup v2 with systemd as PID 1)",
             _cgroup_limits(),
             detail="without them one learner's build can take the whole server's CPU and memory",
@@ -107,15 +113,15 @@ def preflight(accounts: list[Account] = ()) -> list[Finding]:
         )
     )
     for account in accounts:
-        findings.append(
-            Finding(
+        items.append(
+            PreflightItem(
                 f"subordinate ids of {account.name}",
                 has_subids(account.name),
                 fix=f"usermod --add-subuids 100000-165535 --add-subgids "
                 f"100000-165535 {account.name} (a range no one else has)",
             )
         )
-    return findings
+    return items
 
 
 def _cgroup_limits() -> bool:
@@ -128,16 +134,16 @@ def _cgroup_limits() -> bool:
         return False
 
 
-def failed(findings: list[Finding]) -> list[Finding]:
-    """Return the required findings that do not hold."""
-    return [finding for finding in findings if not finding.ok and finding.required]
+def failed(items: list[PreflightItem]) -> list[PreflightItem]:
+    """Return the required items that do not hold."""
+    return [item for item in items if not item.ok and item.required]
 
 
-def require(findings: list[Finding]) -> None:
-    """Raise ClassroomError listing every finding that does not hold, with its fix."""
-    missing = failed(findings)
+def require(items: list[PreflightItem]) -> None:
+    """Raise ClassroomError listing every item that does not hold, with its fix."""
+    missing = failed(items)
     if missing:
         raise ClassroomError(
             "This server lacks what rootless engines need:\n"
-            + "\n".join(finding.line() for finding in missing)
+            + "\n".join(item.line() for item in missing)
         )

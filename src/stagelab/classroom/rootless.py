@@ -19,22 +19,20 @@ import subprocess
 import time
 from pathlib import Path
 
-from ..provisioning import ENGINE_HOME, run_command
-from .layout import CLASS_GROUP, ENGINE_PIDS, LOG_DIR, ROOTLESS_HOME, Account, ClassroomError
+from ..provisioning import run_command
+from .layout import CLASS_GROUP, Account, ClassroomError, ClassroomLayout
 
-ROOTLESS_SCRIPT = ENGINE_HOME / "root" / "usr/share/docker.io/contrib/dockerd-rootless.sh"
-BUILDX_PLUGIN = ENGINE_HOME / "root" / "usr/libexec/docker/cli-plugins/docker-buildx"
 TUN = Path("/dev/net/tun")
-START_TIMEOUT_S = 60
-STOP_TIMEOUT_S = 20
+ENGINE_START_TIMEOUT_S = 60
+ENGINE_STOP_TIMEOUT_S = 20
 
 
-def path_for_engines() -> str:
+def path_for_engines(layout: ClassroomLayout) -> str:
     """Return the PATH an engine runs with: RootlessKit, the engine's binaries, the system's."""
     return ":".join(
         [
-            str(ROOTLESS_HOME / "usr" / "bin"),
-            str(ENGINE_HOME / "bin"),
+            str(layout.rootlesskit_bin),
+            str(layout.engine.bin),
             "/usr/local/bin",
             "/usr/sbin",
             "/usr/bin",
@@ -108,23 +106,38 @@ def revoke_tun(had_acl: bool) -> None:
 
 
 def prepare_runtime_dir(account: Account) -> None:
-    """Make /run/user/UID as logind would: owned by the account, mode 0700."""
+    """Make the account's runtime folder (/run/user/UID) as logind would: owned by the account,
+    mode 0700."""
     folder = account.runtime_dir
     folder.mkdir(parents=True, exist_ok=True)
     os.chown(folder, account.uid, account.gid)
     os.chmod(folder, 0o700)
 
 
-def engine_environment(account: Account) -> dict[str, str]:
+def engine_environment(layout: ClassroomLayout, account: Account) -> dict[str, str]:
     """Return the environment an account's engine (and its docker CLI) runs with."""
     return {
         "HOME": str(account.home),
         "USER": account.name,
         "LOGNAME": account.name,
         "XDG_RUNTIME_DIR": str(account.runtime_dir),
-        "PATH": path_for_engines(),
+        "PATH": path_for_engines(layout),
         "DOCKER_HOST": account.docker_host,
         "LANG": "C.UTF-8",
+    }
+
+
+def server_environment(account: Account, venv: Path, engine_path: str) -> dict[str, str]:
+    """Return what the spawner adds to a learner's single-user server's environment: their
+    engine (DOCKER_HOST), their runtime folder, and the hub environment's tools first on PATH.
+
+    The server's working folder is the learner's home, which holds their copy of the course:
+    stagelab finds it there (course.py), so no path to it is passed.
+    """
+    return {
+        "DOCKER_HOST": account.docker_host,
+        "XDG_RUNTIME_DIR": str(account.runtime_dir),
+        "PATH": f"{venv / 'bin'}:{engine_path}",
     }
 
 
@@ -168,24 +181,26 @@ def engine_answers(account: Account, timeout: float = 2.0) -> bool:
         return False
 
 
-def start_engine(account: Account, timeout: float = START_TIMEOUT_S) -> int:
+def start_engine(
+    layout: ClassroomLayout, account: Account, timeout: float = ENGINE_START_TIMEOUT_S
+) -> int:
     """Start the account's rootless engine as that user (once) and wait until it answers.
 
-    Returns the engine's pid. Its log goes to LOG_DIR/NAME-dockerd.log. Raises ClassroomError
-    with the log's tail when it does not answer within `timeout` seconds.
+    Returns the engine's pid. Its log goes to account.engine_log. Raises ClassroomError with
+    the log's tail when it does not answer within `timeout` seconds.
     """
     pid = engine_pid(account)
     if pid is None:
         prepare_runtime_dir(account)
-        ENGINE_PIDS.mkdir(parents=True, exist_ok=True)
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        with open(engine_log(account), "ab") as log:
+        account.engine_pidfile.parent.mkdir(parents=True, exist_ok=True)
+        account.engine_log.parent.mkdir(parents=True, exist_ok=True)
+        with open(account.engine_log, "ab") as log:
             process = subprocess.Popen(
-                [str(ROOTLESS_SCRIPT), "--data-root", str(account.data_root)],
+                [str(layout.engine.rootless_script), "--data-root", str(account.data_root)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env=engine_environment(account),
+                env=engine_environment(layout, account),
                 cwd=account.home,
                 user=account.uid,
                 group=account.gid,
@@ -198,22 +213,17 @@ def start_engine(account: Account, timeout: float = START_TIMEOUT_S) -> int:
     while not engine_answers(account):
         if engine_pid(account) is None or time.monotonic() > deadline:
             stop_engine(account)
-            tail = "\n".join(engine_log(account).read_text(errors="replace").splitlines()[-12:])
+            tail = "\n".join(account.engine_log.read_text(errors="replace").splitlines()[-12:])
             raise ClassroomError(
                 f"The engine of {account.name} did not start. Run `stagelab "
-                f"classroom preflight`; its log ({engine_log(account)}) ends "
+                f"classroom preflight`; its log ({account.engine_log}) ends "
                 f"with:\n{tail}"
             )
         time.sleep(0.3)
     return pid
 
 
-def engine_log(account: Account) -> Path:
-    """Return the file an account's engine logs to."""
-    return LOG_DIR / f"{account.name}-dockerd.log"
-
-
-def stop_engine(account: Account, timeout: float = STOP_TIMEOUT_S) -> bool:
+def stop_engine(account: Account, timeout: float = ENGINE_STOP_TIMEOUT_S) -> bool:
     """Stop the account's engine (SIGTERM, then SIGKILL to its process group); True if it ran."""
     pid = engine_pid(account)
     account.engine_pidfile.unlink(missing_ok=True)
@@ -231,13 +241,14 @@ def stop_engine(account: Account, timeout: float = STOP_TIMEOUT_S) -> bool:
 
 
 def as_account(
-    account: Account, command: list[str], purpose: str, timeout: float = 600
+    layout: ClassroomLayout, account: Account, command: list[str], purpose: str, timeout=600
 ) -> subprocess.CompletedProcess:
-    """Run a command as the account, with its engine's environment; ProvisionError on failure."""
+    """Run a command as the account, with its engine's environment; ProvisionError on failure
+    or after `timeout` seconds."""
     return run_command(
         command,
         purpose,
-        env=engine_environment(account),
+        env=engine_environment(layout, account),
         cwd=account.home,
         user=account.uid,
         group=account.gid,
@@ -246,11 +257,12 @@ def as_account(
     )
 
 
-def images(account: Account) -> list[str] | None:
+def engine_images(layout: ClassroomLayout, account: Account) -> list[str] | None:
     """Return the image names (repository:tag) in the account's engine; None when it is down."""
     if not engine_answers(account):
         return None
     done = as_account(
+        layout,
         account,
         ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"],
         f"list {account.name}'s images",
@@ -258,12 +270,14 @@ def images(account: Account) -> list[str] | None:
     return sorted(line for line in done.stdout.splitlines() if line and "<none>" not in line)
 
 
-def load_images(account: Account, archive: Path) -> list[str]:
-    """Load the base-image archive into the account's running engine, as the account.
+def load_images(layout: ClassroomLayout, account: Account) -> list[str]:
+    """Load the layout's base-image archive into the account's running engine, as the account.
 
     Returns the names loaded. Raises ProvisionError when `docker load` fails.
     """
+    archive = layout.images_archive
     done = as_account(
+        layout,
         account,
         ["docker", "image", "load", "-q", "-i", str(archive)],
         f"load the base images into {account.name}'s engine",
@@ -275,13 +289,13 @@ def load_images(account: Account, archive: Path) -> list[str]:
     ]
 
 
-def link_buildx(account: Account) -> None:
+def link_buildx(layout: ClassroomLayout, account: Account) -> None:
     """Link the engine's buildx plugin into the account's docker CLI plugin folder."""
     plugins = account.home / ".docker" / "cli-plugins"
     plugins.mkdir(parents=True, exist_ok=True)
     link = plugins / "docker-buildx"
     link.unlink(missing_ok=True)
-    link.symlink_to(BUILDX_PLUGIN)
+    link.symlink_to(layout.engine.buildx_plugin)
     for path in (account.home / ".docker", plugins):
         os.chown(path, account.uid, account.gid)
     os.lchown(link, account.uid, account.gid)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..home import stagelab_home
+from ..course import Course
 from ..images import current_user
 from .report import Report
 
@@ -15,7 +15,7 @@ ATTEMPT_FIELDS = {"lab": str, "time": str, "passed": int, "total": int}
 
 def progress_file() -> Path:
     """Return the file attempts go to: $STAGELAB_HOME/progress.jsonl, else ~/.stagelab/."""
-    return stagelab_home() / "progress.jsonl"
+    return Course.find().progress_file
 
 
 def record_attempt(report: Report) -> None:

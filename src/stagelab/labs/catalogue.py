@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .. import engine
 from ..builds import build
+from ..course import Course
 from ..errors import EngineUnavailable, StagelabError
 from ..progress import in_kernel
 from ..render.html import inline_markdown
@@ -26,24 +27,17 @@ LAB_FOLDER = re.compile(r"^(?P<number>\d\d)-(?P<topic>[a-z0-9-]+)$")
 
 
 def labs_root() -> Path:
-    """Return the labs folder: $STAGELAB_LABS, else the checkout's labs/ next to src/.
+    """Return the labs folder: $STAGELAB_LABS, else the course's labs/ (course.py says where
+    the course is found).
 
     Raises StagelabError, saying how to point at one, when that folder does not exist.
     """
-    override = os.environ.get("STAGELAB_LABS")
-    root = Path(override).expanduser() if override else Path(__file__).resolve().parents[3] / "labs"
-    if not root.is_dir():
-        where = "STAGELAB_LABS points to" if override else "the labs should be at"
-        raise StagelabError(
-            f"No labs folder: {where} {root}, which does not exist. Set "
-            "STAGELAB_LABS to the labs/ folder of a stagelab checkout."
-        )
-    return root
+    return Course.find().labs
 
 
-def all_labs() -> list[Lab]:
-    """Return every lab, in number order."""
-    root = labs_root()
+def all_labs(folder: Path | None = None) -> list[Lab]:
+    """Return every lab of `folder` (default: labs_root()), in number order."""
+    root = folder or labs_root()
     return [
         Lab(path)
         for path in sorted(root.iterdir())

@@ -2,17 +2,17 @@
 learner's pod and the progress record their server serves.
 
 On one server the dashboard reads homes and engine pid files (stagelab.classroom.board); in a
-cluster each learner's files live in their own pod. So the dashboard (classroom/kubernetes/
-dashboard.py) asks the Kubernetes API for the learners' pods, reads whether each pod's engine
-container is ready, and fetches ~/.stagelab/progress.jsonl through the learner's own server
-(Jupyter Server's contents API, with the dashboard's `access:servers` scope). This module turns
-those answers into the rows the page shows; it does no I/O.
+cluster each learner's files live in their own pod. So the dashboard (kubernetes/dashboard.py)
+asks the Kubernetes API for the learners' pods, reads whether each pod's engine container is
+ready, and fetches ~/.stagelab/progress.jsonl through the learner's own server (Jupyter
+Server's contents API, with the dashboard's `access:servers` scope). This module turns those
+answers into the rows the page shows; it does no I/O.
 """
 
 from __future__ import annotations
 
-from ..classroom.board import lab_progress, server_state
-from ..labs.attempts import parse_attempts
+from ...labs.attempts import parse_attempts
+from ..board import lab_columns, lab_progress, server_state
 
 # The sidecar container's name in config.yaml (singleuser.extraContainers).
 ENGINE_CONTAINER = "engine"
@@ -73,7 +73,7 @@ def attempts_from_contents(answer: dict | None) -> list[dict]:
     return parse_attempts(answer["content"].encode())[0]
 
 
-def learner_names(hub_users: list[dict], instructors: set[str]) -> list[str]:
+def learners_on_hub(hub_users: list[dict], instructors: set[str]) -> list[str]:
     """Return the hub's users who are not instructors, sorted: the rows of the board."""
     return sorted(
         user["name"]
@@ -82,14 +82,15 @@ def learner_names(hub_users: list[dict], instructors: set[str]) -> list[str]:
     )
 
 
-def board(
+def board_from_pods(
     hub_users: list[dict],
     pods: dict[str, dict],
     attempts: dict[str, list[dict]],
     labs: list,
     instructors: set[str],
 ) -> dict:
-    """Return the dashboard's data, in the single-server board's shape (labs, learners).
+    """Return the dashboard's data, in the single-server board's shape (labs, learners:
+    board.board_from_accounts).
 
     `hub_users` is the hub's GET /hub/api/users answer, `pods` pods_by_learner(), `attempts`
     each learner's attempts (missing: none seen, their server is stopped), `labs` stagelab
@@ -98,7 +99,7 @@ def board(
     """
     by_name = {user.get("name"): user for user in hub_users}
     rows = []
-    for name in learner_names(hub_users, instructors):
+    for name in learners_on_hub(hub_users, instructors):
         pod = pods.get(name)
         rows.append(
             {
@@ -110,9 +111,4 @@ def board(
                 "labs": lab_progress(attempts.get(name, [])),
             }
         )
-    return {
-        "labs": [
-            {"number": lab.number, "slug": lab.slug, "criteria": len(lab.criteria)} for lab in labs
-        ],
-        "learners": rows,
-    }
+    return {"labs": lab_columns(labs), "learners": rows}

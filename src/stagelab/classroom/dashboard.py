@@ -1,11 +1,16 @@
 """The instructor's dashboard: a JupyterHub service behind the hub's login.
 
-Only accounts granted `access:services!service=dashboard` (the instructor's role in
-jupyterhub_config.py) get past HubOAuthenticated. The page shows one row per learner (server,
-engine, last activity, criteria passed per lab) and refreshes itself every few seconds from
-`api/board`, which stagelab.classroom.board builds from the hub's REST API and each learner's
-progress record. Pattern: JupyterHub's whoami-oauth service example.
+Run by the hub as `python -m stagelab.classroom.dashboard` (hubconfig.services). Only accounts
+granted `access:services!service=dashboard` (the instructor's role, hubconfig.roles) get past
+HubOAuthenticated. The page shows one row per learner (server, engine, last activity, criteria
+passed per lab) and refreshes itself every few seconds from `api/board`, which
+board.board_from_accounts builds from the hub's REST API and each learner's progress record.
+The Kubernetes classroom serves the same page with its own board (kubernetes/dashboard.py).
+JupyterHub gives a service its address, prefix and token in JUPYTERHUB_* variables; the
+pattern is JupyterHub's whoami-oauth service example.
 """
+
+from __future__ import annotations
 
 import asyncio
 import json
@@ -18,11 +23,12 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.ioloop import IOLoop
 from tornado.web import Application, RequestHandler, authenticated
 
-from stagelab.classroom.board import board
-from stagelab.classroom.layout import Account
-from stagelab.labs import all_labs
+from ..course import Course
+from ..labs import all_labs
+from .board import board_from_accounts
+from .settings import HubSettings
 
-PREFIX = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/dashboard/")
+DEFAULT_PREFIX = "/services/dashboard/"
 REFRESH_MS = 5000
 
 PAGE = """<!doctype html>
@@ -115,35 +121,43 @@ class PageHandler(HubOAuthenticated, RequestHandler):
 
 
 class BoardHandler(HubOAuthenticated, RequestHandler):
-    """The board as JSON: labs, and a row per learner."""
+    """The board as JSON: labs, and a row per learner of the class (the hub's settings)."""
 
     @authenticated
     async def get(self):
-        """Answer with stagelab.classroom.board.board() for the class's learners."""
+        """Answer with board.board_from_accounts() for the class's learners."""
+        settings: HubSettings = self.settings["classroom"]
         users = await hub_users()
-        with open(os.environ["STAGELAB_CLASSROOM_SETTINGS"]) as settings:
-            learners = json.load(settings)["learners"]
-        accounts = [Account.named(name) for name in learners]
-        data = await asyncio.to_thread(board, accounts, users, all_labs())
+        accounts = [settings.layout.account(name) for name in settings.learners]
+        labs = all_labs(Course.find(settings.course).labs)
+        data = await asyncio.to_thread(board_from_accounts, accounts, users, labs)
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
         self.write(json.dumps(data))
 
 
-def main(board_handler=BoardHandler) -> None:
-    """Serve the dashboard on the address the hub gave this service; `board_handler` answers
-    api/board (classroom/kubernetes/cluster_dashboard.py gives its own)."""
+def serve(board_handler: type[RequestHandler], **handler_settings) -> None:
+    """Serve the dashboard on the address the hub gave this service (JUPYTERHUB_SERVICE_URL,
+    under JUPYTERHUB_SERVICE_PREFIX) until stopped; `board_handler` answers api/board and finds
+    `handler_settings` in its self.settings."""
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", DEFAULT_PREFIX)
     app = Application(
         [
-            (PREFIX, PageHandler),
-            (url_path_join(PREFIX, "api/board"), board_handler),
-            (url_path_join(PREFIX, "oauth_callback"), HubOAuthCallbackHandler),
+            (prefix, PageHandler),
+            (url_path_join(prefix, "api/board"), board_handler),
+            (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
         ],
         cookie_secret=os.urandom(32),
+        **handler_settings,
     )
     url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
     app.listen(url.port, url.hostname)
     IOLoop.current().start()
+
+
+def main() -> None:
+    """Serve the single-server classroom's dashboard, for the class of the hub's settings."""
+    serve(BoardHandler, classroom=HubSettings.read())
 
 
 if __name__ == "__main__":

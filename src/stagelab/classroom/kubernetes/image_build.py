@@ -1,7 +1,7 @@
 """Build the Kubernetes classroom's images on this machine's engine, with BuildKit (buildx).
 
-Both come from classroom/kubernetes/image/Dockerfile: the `engine` target (the pod's Docker
-engine) and the `learner` target (JupyterLab, stagelab, the course, the base-images archive).
+Both come from classroom/kubernetes/image/Dockerfile of a checkout: the `engine` target (the pod's
+Docker engine) and the `learner` target (JupyterLab, stagelab, the course, the base-images archive).
 Offline stand-ins serve the Dockerfile's base images when no registry answers, as in every
 stagelab build; Debian's archive and PyPI must be reachable from the build.
 """
@@ -15,12 +15,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import engine, standins
-from ..command_lines import buildx_build_command, image_contexts
-from ..dockerfile import Dockerfile
-from ..errors import EngineUnavailable, ImageUnavailable
-from ..images import BASE_IMAGES, present, substitutions
-from ..provisioning import run_command
+from ... import engine, standins
+from ...command_lines import buildx_build_command, image_contexts
+from ...dockerfile import Dockerfile
+from ...errors import EngineUnavailable, ImageUnavailable
+from ...images import BASE_IMAGES, present, substitutions
+from ...provisioning import run_command
 from .layout import (
     ARCHIVE_CONTEXT,
     ARCHIVE_NAME,

@@ -1,5 +1,8 @@
 """The Kubernetes classroom's images: their Dockerfile, names and targets, the files of their
 named build contexts, and what the build machine tells a build (its certificates, apt policy).
+
+The Dockerfile and the config are files of a checkout (classroom/kubernetes/): the one stagelab
+runs from (layout.source_checkout), found when asked.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..classroom.layout import CHECKOUT, ClassroomError
-from ..images import STANDS_IN_LABEL, labels
+from ...images import STANDS_IN_LABEL, labels
+from ..layout import ClassroomError, source_checkout
 
-KUBERNETES = CHECKOUT / "classroom" / "kubernetes"
-IMAGE_FOLDER = KUBERNETES / "image"
-CONFIG = KUBERNETES / "config.yaml"
+# Where a checkout keeps the Kubernetes classroom's files, and the images' in there.
+KUBERNETES_FOLDER = Path("classroom") / "kubernetes"
+IMAGE_FOLDER = KUBERNETES_FOLDER / "image"
+# The dashboard's module, which the config runs from the learner image in the hub's pod.
+KUBERNETES_DASHBOARD_MODULE = "stagelab.classroom.kubernetes.dashboard"
 
 # The named build contexts of image/Dockerfile, and the archive's name in the second.
 SOURCE_CONTEXT = "stagelab-source"
@@ -49,18 +54,26 @@ LEARNER = ImageSpec("learner", "stagelab/classroom-learner")
 ENGINE = ImageSpec("engine", "stagelab/classroom-engine")
 
 
-def image_folder() -> Path:
-    """Return the folder of the images' Dockerfile; ClassroomError outside a checkout."""
-    if not (IMAGE_FOLDER / "Dockerfile").is_file():
+def checkout() -> Path:
+    """Return the checkout stagelab runs from; ClassroomError for an installed copy."""
+    return source_checkout("Building the classroom's images")
+
+
+def image_folder(root: Path | None = None) -> Path:
+    """Return the folder of the images' Dockerfile in the checkout `root` (default: the one
+    stagelab runs from); ClassroomError when it has none."""
+    folder = (root or checkout()) / IMAGE_FOLDER
+    if not (folder / "Dockerfile").is_file():
         raise ClassroomError(
-            f"No {IMAGE_FOLDER / 'Dockerfile'}: building the classroom's "
+            f"No {folder / 'Dockerfile'}: building the classroom's "
             "images needs a stagelab checkout (git clone, then make setup)."
         )
-    return IMAGE_FOLDER
+    return folder
 
 
 # The checkout's files the learner image needs (the named context stagelab-source): the
-# package's source, the course as committed (labs as .gitignore keeps them), the dashboards.
+# package's source (the dashboards are modules of it), the course as committed (labs as
+# .gitignore keeps them).
 _SOURCE_PATTERNS = [
     "pyproject.toml",
     "README.md",
@@ -72,23 +85,23 @@ _SOURCE_PATTERNS = [
     "labs/*/task.md",
     "labs/*/starter/**/*",
     "labs/*/solution/**/*",
-    "classroom/dashboard.py",
-    "classroom/kubernetes/cluster_dashboard.py",
     "classroom/kubernetes/image/*",
 ]
 _LAB_FOLDER = re.compile(r"^labs/\d\d-[a-z0-9-]+/")
 
 
-def source_files(checkout: Path = CHECKOUT) -> list[Path]:
-    """Return the checkout's files that go into the learner image, relative and sorted.
+def source_files(root: Path | None = None) -> list[Path]:
+    """Return the files of the checkout `root` (default: the one stagelab runs from) that go
+    into the learner image, relative and sorted.
 
     Learners' own working files in labs/ (the ones .gitignore leaves out) and caches are not
     among them.
     """
+    root = root or checkout()
     found = set()
     for pattern in _SOURCE_PATTERNS:
-        for path in checkout.glob(pattern):
-            relative = path.relative_to(checkout)
+        for path in root.glob(pattern):
+            relative = path.relative_to(root)
             parts = set(relative.parts)
             kept = not parts & {"__pycache__", ".ipynb_checkpoints", ".backups"}
             in_a_lab = relative.parts[0] != "labs" or _LAB_FOLDER.match(relative.as_posix())
@@ -97,13 +110,15 @@ def source_files(checkout: Path = CHECKOUT) -> list[Path]:
     return sorted(found)
 
 
-def copy_source(destination: Path, checkout: Path = CHECKOUT) -> int:
-    """Copy source_files() into `destination` (made if missing); return how many."""
-    files = source_files(checkout)
+def copy_source(destination: Path, root: Path | None = None) -> int:
+    """Copy source_files() of the checkout `root` (default: the one stagelab runs from) into
+    `destination` (made if missing); return how many."""
+    root = root or checkout()
+    files = source_files(root)
     for relative in files:
         target = destination / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(checkout / relative, target)
+        shutil.copy2(root / relative, target)
     return len(files)
 
 

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 
 import docker
 
-from .. import engine
-from ..classroom.layout import ClassroomError
-from ..images import labels
+from ... import engine
+from ...images import labels
+from ..layout import ClassroomError
 from .layout import ENGINE, LEARNER, SOCKET_DIR
 
 LESSONS = ("01_start_here.ipynb", "02_what_is_a_stage.ipynb")
 SMOKE_KIND = "classroom-smoke"
-TIMEOUT_S = 1800
+SMOKE_TIMEOUT_S = 1800
 # An empty recordings folder: a lesson that tried to replay instead of building would fail.
 _LEARNER_SCRIPT = (
     "mkdir -p /tmp/no-recordings && cd notebooks && "
@@ -74,7 +74,7 @@ def smoke(learner: str = LEARNER.ref, pod_engine: str = ENGINE.ref, say=print) -
     """Run the learner image against the engine image as a pod would; return what happened.
 
     Raises ClassroomError: with the learner container's log and the engine's when a lesson
-    fails, the engine does not start or the run exceeds TIMEOUT_S; saying what to run when
+    fails, the engine does not start or the run exceeds SMOKE_TIMEOUT_S; saying what to run when
     an image is missing (`stagelab classroom image` builds both).
     """
     client = engine.client()
@@ -155,10 +155,10 @@ def smoke(learner: str = LEARNER.ref, pod_engine: str = ENGINE.ref, say=print) -
 
 def _wait(container) -> int:
     try:
-        return container.wait(timeout=TIMEOUT_S)["StatusCode"]
+        return container.wait(timeout=SMOKE_TIMEOUT_S)["StatusCode"]
     except (docker.errors.APIError, OSError) as error:  # requests' timeout is an OSError
         raise ClassroomError(
-            f"The learner's container did not finish within {TIMEOUT_S} s "
+            f"The learner's container did not finish within {SMOKE_TIMEOUT_S} s "
             f"({error}); its log ends with:\n"
             f"{container.logs(tail=30).decode('utf-8', 'replace')}"
         ) from None

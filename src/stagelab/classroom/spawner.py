@@ -2,19 +2,21 @@
 
 JupyterHub's LocalProcessSpawner runs the single-user server as the learner's Unix user
 (the hub runs as root). This subclass first starts that user's rootless engine (as that user,
-through stagelab.classroom.rootless), points the server at it with DOCKER_HOST, and stops the
-engine when the server stops (by the learner, the instructor or the idle culler). Where
-systemd is PID 1 a learner's engine could be a systemd user service with linger instead; on
-servers without systemd (and in containers) the spawner is what starts it.
+through rootless.start_engine), points the server at it (rootless.server_environment), and
+stops the engine when the server stops (by the learner, the instructor or the idle culler).
+Where systemd is PID 1 a learner's engine could be a systemd user service with linger instead;
+on servers without systemd (and in containers) the spawner is what starts it. The hub's
+configuration (hubconfig.configure_hub) names this class and sets its traits.
 """
 
 import asyncio
+from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner
-from traitlets import Unicode
+from traitlets import Dict, Unicode
 
-from stagelab.classroom import rootless
-from stagelab.classroom.layout import Account
+from . import rootless
+from .layout import Account, ClassroomLayout
 
 
 class RootlessDockerSpawner(LocalProcessSpawner):
@@ -24,30 +26,29 @@ class RootlessDockerSpawner(LocalProcessSpawner):
         config=True
     )
     venv = Unicode(help="The hub's environment, whose jupyterhub-singleuser runs").tag(config=True)
+    classroom_layout = Dict(help="The classroom's layout (ClassroomLayout.to_json())").tag(
+        config=True
+    )
+
+    @property
+    def layout(self) -> ClassroomLayout:
+        """Return the classroom's layout, as the hub's settings gave it."""
+        return ClassroomLayout.from_json(self.classroom_layout)
 
     @property
     def account(self) -> Account:
         """Return the learner's Unix account."""
-        return Account.named(self.user.name)
+        return self.layout.account(self.user.name)
 
     def get_env(self):
-        """Add the learner's engine and stagelab's folders to the server's environment."""
+        """Add the learner's engine and the hub environment's tools to the server's environment."""
         env = super().get_env()
-        account = self.account
-        env.update(
-            {
-                "DOCKER_HOST": account.docker_host,
-                "XDG_RUNTIME_DIR": str(account.runtime_dir),
-                "STAGELAB_HOME": str(account.home / ".stagelab"),
-                "STAGELAB_LABS": str(account.home / "labs"),
-                "PATH": f"{self.venv}/bin:{self.engine_path}",
-            }
-        )
+        env.update(rootless.server_environment(self.account, Path(self.venv), self.engine_path))
         return env
 
     async def start(self):
         """Start the learner's engine (waiting until it answers), then their server."""
-        await asyncio.to_thread(rootless.start_engine, self.account)
+        await asyncio.to_thread(rootless.start_engine, self.layout, self.account)
         try:
             return await super().start()
         except Exception:

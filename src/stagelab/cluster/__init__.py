@@ -1,7 +1,0 @@
-"""A classroom on Kubernetes: Zero to JupyterHub with a Docker engine per learner's pod.
-
-The chart's config is classroom/kubernetes/config.yaml (see the README there). This package
-builds the two images it names, runs them the way the pod would (`stagelab classroom image
-[--smoke]`), and turns the learners' pods into rows of the instructor's dashboard. Layers,
-lowest first: layout and board; build; smoke; commands.
-"""
