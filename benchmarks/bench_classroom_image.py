@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from stagelab import engine
-from stagelab.classroom.kubernetes.build import build_one, prepared_inputs
+from stagelab.classroom.kubernetes.image_build import build_one, prepared_inputs
 from stagelab.classroom.kubernetes.layout import ENGINE, LEARNER, ImageSpec
 from stagelab.classroom.kubernetes.smoke import SMOKE_KIND, smoke
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stagelab.classroom.kubernetes.build import BuildInputs, image_build_command
+from stagelab.classroom.kubernetes.image_build import BuildInputs, image_build_command
 from stagelab.classroom.kubernetes.layout import (
     ENGINE,
     LEARNER,

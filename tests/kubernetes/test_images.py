@@ -18,7 +18,7 @@ import pytest
 import stagelab as sl
 from stagelab import engine
 from stagelab.classroom.kubernetes.board import attempts_from_contents, progress_url
-from stagelab.classroom.kubernetes.build import build_images
+from stagelab.classroom.kubernetes.image_build import build_images
 from stagelab.classroom.kubernetes.layout import ENGINE, LEARNER
 from stagelab.classroom.kubernetes.smoke import SMOKE_KIND, smoke
 from stagelab.images import BASE_IMAGES, labels, present

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .build import build_images
+from .image_build import build_images
 from .smoke import smoke
 
 
