@@ -88,16 +88,18 @@ def test_a_fresh_binder_environment_runs_the_first_lesson_with_no_engine(tmp_pat
     # The project's JupyterLab settings (no news pop-up) are where JupyterLab reads overrides.
     overrides = venv / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
     assert overrides.read_text() == (ROOT / "jupyter" / "settings" / "overrides.json").read_text()
+    # As a learner there runs it: Binder has stagelab's runtime dependencies, no test tools.
     executed = tmp_path / "01_executed.ipynb"
     _run(
         [
-            "papermill",
+            "jupyter",
+            "nbconvert",
+            "--to",
+            "notebook",
+            "--execute",
             str(FIRST_LESSON),
+            "--output",
             str(executed),
-            "--cwd",
-            str(FIRST_LESSON.parent),
-            "-k",
-            "python3",
         ],
         900,
         env=env,

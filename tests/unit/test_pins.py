@@ -1,5 +1,6 @@
 """pyproject.toml, environment.yml and binder/ pin the same dependencies alike."""
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -36,3 +37,24 @@ def test_binder_pins_match_pyproject():
     runtime = {k: v for k, v in pyproject_pins().items() if k in found}
     assert found == runtime, "binder/ pins a subset of pyproject's pins, at the same versions"
     assert {"docker", "dockerfile", "ipywidgets", "jupyterlab"} <= set(found)
+
+
+def _pins_script():
+    spec = importlib.util.spec_from_file_location("pins", ROOT / "scripts" / "pins.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_pinning_file_is_generated_from_pyproject():
+    stale = [
+        str(path.relative_to(ROOT))
+        for path, text in _pins_script().generated_files().items()
+        if not path.exists() or path.read_text() != text
+    ]
+    assert not stale, f"{stale} differ from pyproject.toml's pins: run python scripts/pins.py"
+
+
+def test_runtime_dependencies_hold_no_test_tools():
+    runtime = {pin.split("==")[0].lower() for pin in _pins_script().project_pins()["runtime"]}
+    assert not runtime & {"nbval", "papermill", "pytest", "hypothesis", "ruff", "jupytext"}
