@@ -8,7 +8,7 @@ TEST_INSTALLED := $(VENV)/.stagelab-test-installed
 SITE_INSTALLED := $(VENV)/.stagelab-site-installed
 LAB_PORT ?= 8888
 
-.PHONY: lab check test setup site recordings benchmark clean classroom
+.PHONY: lab check test setup site notebooks recordings benchmark clean classroom
 
 $(INSTALLED): pyproject.toml scripts/install-python
 	@PYTHON=$(PYTHON) scripts/install-python $(VENV)
@@ -36,6 +36,11 @@ lab: setup
 # recordings (no engine needed), rendered by nbconvert.
 site: $(SITE_INSTALLED)
 	$(BIN)/python -m stagelab.site site
+
+# The lessons' notebooks from their text sources (lessons/NN_topic.md, see lessons/README.md):
+# writes each notebooks/NN_topic.ipynb that differs. jupytext comes with the test extras.
+notebooks: $(TEST_INSTALLED)
+	$(BIN)/python scripts/lesson_notebooks.py
 
 # A workshop on this server: a hub, a rootless engine and an account per learner (root only).
 classroom: setup

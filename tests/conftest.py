@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from stagelab import engine
+from stagelab import engine, site
+from stagelab.notebook_runs import NotebookRun
 
 # Each test session keeps its own stagelab state (progress, the record of images stagelab made
 # that `clean` removes): other sessions using the same engine and account are left alone.
@@ -100,3 +101,13 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(
                 f"{tier:8} {_tier_seconds[tier]:8.1f} s  {len(_tier_tests[tier]):4} tests"
             )
+
+
+@pytest.fixture(scope="session")
+def replayed_course(tmp_path_factory) -> dict[Path, NotebookRun]:
+    """Every lesson and lab task notebook, run once per session with no engine (each build
+    replays its recording), several at once, as `make site` runs them; by notebook path.
+
+    The replay, site and browser tests read these runs instead of running the notebooks again.
+    """
+    return site.page_runs(tmp_path_factory.mktemp("replayed-course"))

@@ -1,16 +1,18 @@
 """`make site`: the course as a static website, readable with no Docker engine and no kernel.
 
 Every lesson and every lab's task notebook is run with no engine, so each build replays its
-recording (graphs, tables, charts and the replay banner included), then rendered to HTML by
-nbconvert (https://nbconvert.readthedocs.io/). The pages keep the repository's layout, so the
-lessons' relative links work: site/index.html (the contents), site/notebooks/NN_topic.html,
-site/labs/NN-topic/task.html and site/labs/README.html.
+recording (graphs, tables, charts and the replay banner included), several at once
+(notebook_runs.py), then rendered to HTML by nbconvert (https://nbconvert.readthedocs.io/).
+The test suite runs them once (`page_runs`) and hands those runs to `build_site`. The pages
+keep the repository's layout, so the lessons' relative links work: site/index.html (the
+contents), site/notebooks/NN_topic.html, site/labs/NN-topic/task.html and site/labs/README.html.
 
     python -m stagelab.site [OUT]      # default: site/ in the checkout
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import shutil
@@ -20,16 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-from jupyter_client.manager import KernelManager
-from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
-from . import recording
 from .course import Course
+from .notebook_runs import NotebookRun, run_notebooks
 
-# A socket nothing listens on: stagelab finds no engine and replays its recordings.
-NO_ENGINE = "unix:///nonexistent.sock"
-CELL_TIMEOUT_S = 600
+# Notebooks that run at once: each has a kernel of its own, busy on one core.
+WORKERS = os.cpu_count() or 1
 # A relative link to a notebook or a Markdown file, as lessons write them: [text](../x.ipynb).
 RELATIVE_LINK = re.compile(r"\]\((?![a-z]+:)([^)\s#]+)\.(?:ipynb|md)(#[^)\s]*)?\)")
 
@@ -58,45 +57,52 @@ def pages(checkout: Path | None = None) -> tuple[list[Page], list[Page]]:
     return lessons, labs
 
 
-def build_site(out: Path, checkout: Path | None = None) -> list[Path]:
-    """Render the course into `out` (replaced if it exists); return the pages written.
+def page_runs(
+    work: Path, checkout: Path | None = None, workers: int = WORKERS
+) -> dict[Path, NotebookRun]:
+    """Run every page's notebook with no engine, `workers` at a time; return the runs by the
+    notebook's path in the checkout (lessons first, then lab tasks, in reading order).
 
-    Notebooks run in a temporary copy of the labs, with no engine and no recording, so nothing
-    in the checkout changes. Raises nbclient's CellExecutionError when a cell fails: a page
-    must show the lesson as it runs.
+    Lessons run in the checkout's notebooks/ (they only read there); lab tasks in a copy of
+    labs/ under `work`, which also holds each run's kernel, home and temporary folder, so
+    nothing in the checkout changes. A failed cell does not raise here: see NotebookRun.
     """
     checkout = checkout or Course.find().root
     lessons, labs = pages(checkout)
+    shutil.copytree(
+        checkout / "labs",
+        work / "labs",
+        ignore=shutil.ignore_patterns(".backups", ".ipynb_checkpoints"),
+        dirs_exist_ok=True,
+    )
+    runs = [NotebookRun(page.source, page.source.parent, page.source.stem) for page in lessons]
+    runs += [
+        NotebookRun(page.source, work / "labs" / page.source.parent.name, page.source.parent.name)
+        for page in labs
+    ]
+    run_notebooks(runs, work, workers, environment={"STAGELAB_LABS": str(work / "labs")})
+    return {run.source: run for run in runs}
+
+
+def build_site(
+    out: Path, checkout: Path | None = None, runs: dict[Path, NotebookRun] | None = None
+) -> list[Path]:
+    """Render the course into `out` (replaced if it exists); return the pages written.
+
+    `runs` are the pages' notebooks as `page_runs` ran them; without them this runs them first,
+    in a temporary folder. Raises nbclient's CellExecutionError when a cell failed (RuntimeError
+    when a notebook stopped early): a page must show the lesson as it runs.
+    """
+    checkout = checkout or Course.find().root
+    if runs is None:
+        with tempfile.TemporaryDirectory(prefix="stagelab-site-") as work:
+            return build_site(out, checkout, page_runs(Path(work), checkout))
+    lessons, labs = pages(checkout)
+    for page in lessons + labs:
+        runs[page.source].raise_for_errors()
     if out.exists():
         shutil.rmtree(out)
-    written = []
-    with tempfile.TemporaryDirectory(prefix="stagelab-site-") as tmp:
-        work = Path(tmp)
-        shutil.copytree(
-            checkout / "labs",
-            work / "labs",
-            ignore=shutil.ignore_patterns(".backups", ".ipynb_checkpoints"),
-        )
-        environment = _no_engine_environment(work)
-        for page in lessons + labs:
-            folder = (
-                page.source.parent if page in lessons else work / "labs" / page.source.parent.name
-            )
-            notebook = nbformat.read(page.source, as_version=4)
-            # Local sockets (ipc): the kernel has no TCP port to warn about.
-            kernel = KernelManager(
-                kernel_name="python3",
-                transport="ipc",
-                connection_file=str(work / f"kernel-{len(written)}.json"),
-            )
-            NotebookClient(
-                notebook,
-                km=kernel,
-                timeout=CELL_TIMEOUT_S,
-                store_widget_state=False,
-                resources={"metadata": {"path": str(folder)}},
-            ).execute(env=environment, cleanup_kc=True)
-            written.append(_write(out / page.path, notebook))
+    written = [_write(out / page.path, runs[page.source].notebook) for page in lessons + labs]
     written.append(
         _write(
             out / "labs/README.html", _markdown_notebook((checkout / "labs/README.md").read_text())
@@ -106,20 +112,9 @@ def build_site(out: Path, checkout: Path | None = None) -> list[Path]:
     return written
 
 
-def _no_engine_environment(work: Path) -> dict:
-    env = {
-        **os.environ,
-        "DOCKER_HOST": NO_ENGINE,
-        "STAGELAB_LABS": str(work / "labs"),
-        "STAGELAB_HOME": str(work / "home"),
-        "TMPDIR": str(work),
-    }
-    for name in (recording.RECORD_ENV, recording.DIRECTORY_ENV):
-        env.pop(name, None)
-    return env
-
-
 def _write(path: Path, notebook) -> Path:
+    # A copy: the runs stay as they ran, for whoever else reads them.
+    notebook = copy.deepcopy(notebook)
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             cell.source = RELATIVE_LINK.sub(r"](\1.html\2)", cell.source)
