@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from . import engine, images, replay
+from . import build_record, engine, images, replay
 from .buildkit import run_buildkit
 from .classic import run_classic
 from .context import build_request
@@ -70,14 +70,18 @@ def build(
             request.dockerfile.images(request.build_args, request.builder)
         )
         runner = run_buildkit if builder == "buildkit" else run_classic
+        planned = build_record.prepare(request)
         watcher.start(request.dockerfile, builder, request.target_ref)
         try:
             result = runner(request, watcher)
         except BaseException as error:
+            if isinstance(error, BuildFailed) and error.result is not None:
+                error.result.explanation = build_record.conclude(planned, error.result)
             watcher.finish(None, error)
             if isinstance(error, BuildFailed):
                 replay.record(request, error)
             raise
+        result.explanation = build_record.conclude(planned, result)
         watcher.finish(result)
         replay.record(request, result)
         return result

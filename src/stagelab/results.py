@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from .dockerfile import Dockerfile
 from .render.graphs import StageGraph, stage_graph
 from .render.html import summary_html
+from .why import StageWhy, Why
+from .why.stages import outline
 
 # How many lines of a failing step's output a BuildFailed shows.
 LOG_TAIL_LINES = 12
@@ -21,7 +23,8 @@ class Step:
 
     `stage` is the stage's ref (None when the engine named no stage), `line` the Dockerfile
     line (1-based), `status` "built", "cached" or "failed", `seconds` how long it ran and
-    `start` when it started, in seconds after the build started.
+    `start` when it started, in seconds after the build started. `image` is the image the
+    classic builder made or reused for the step (its short ID; None for BuildKit).
     """
 
     stage: str | None
@@ -30,6 +33,7 @@ class Step:
     status: str
     seconds: float
     start: float = 0.0
+    image: str | None = None
 
     @property
     def end(self) -> float:
@@ -68,6 +72,7 @@ class BuildResult:
     recorded_engine: str | None = None
     recorded_on: str | None = None
     shared_with: dict[str, str] = field(default_factory=dict)
+    explanation: Why | None = field(default=None, repr=False, compare=False)
     number: int = field(
         default_factory=lambda: next(_build_numbers), init=False, repr=False, compare=False
     )
@@ -117,6 +122,27 @@ class BuildResult:
     def graph(self) -> StageGraph:
         """Draw the stage graph coloured by what this build did with each stage."""
         return stage_graph(self.dockerfile, target=self.target, result=self)
+
+    def why(self, stage: str | None = None) -> Why | StageWhy:
+        """Say why each stage ran or was skipped, and why each step came from the cache or was
+        built, with what each rebuild invalidated (stagelab.why; the rules cited there).
+
+        `stage` (a name, ref or index) narrows it to one stage: returns its StageWhy; without
+        it, the Why of the whole build. Both show as a table in a notebook and as text
+        elsewhere. A replayed result's reasons come from its recording, and say so. Raises
+        DockerfileError for a stage this Dockerfile does not have.
+        """
+        explanation = self.explanation or outline(
+            self.dockerfile,
+            self.builder,
+            self.target,
+            self.build_args,
+            self.stage_status,
+            ["This result holds no explanation of its steps: it was not made by sl.build."],
+        )
+        if stage is None:
+            return explanation
+        return explanation.stage(self.dockerfile.stage(stage).ref)
 
 
 @dataclass

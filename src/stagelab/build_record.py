@@ -1,0 +1,206 @@
+"""What stagelab notes around a real build so `result.why()` can explain it: before the build,
+what each step's cache will compare and the IDs of the images it uses; after it, the
+explanation, and the build's steps added to stagelab's record of this engine with the
+evidence of their cache (the classic builder's step images, BuildKit's cache records).
+
+Nothing here may break a build: where something cannot be read, the explanation says so.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sqlite3
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from . import engine, images
+from .course import Course
+from .errors import StagelabError
+from .results import BuildResult
+from .why import Why
+from .why.contextfiles import BuildContext
+from .why.explain import explain
+from .why.inputs import StageInput, stage_inputs
+from .why.ledger import Entry, Ledger
+from .why.stages import outline, stage_reasons
+
+# Text builds get a temporary context folder: there is no folder to ask `stagelab why` about.
+TEMPORARY_CONTEXT = "stagelab-context-"
+
+
+@dataclass
+class Planned:
+    """What was known before a build: the steps' inputs, the images' IDs, the record, and the
+    error that kept any of it from being read (then `why()` says so)."""
+
+    request: object
+    inputs: list[StageInput] = field(default_factory=list)
+    images: dict[str, str] = field(default_factory=dict)
+    record: Ledger | None = None
+    began: float = field(default_factory=time.time)
+    error: str | None = None
+
+
+@functools.cache
+def engine_identity(host: str) -> str:
+    """Name an engine by its address and the daemon's ID (an address can change engines)."""
+    return f"{host} {engine.client().api.info().get('ID', '')}"
+
+
+def prepare(request) -> Planned:
+    """Read what the build's steps will be compared by, before the build starts."""
+    planned = Planned(request)
+    try:
+        planned.images = _image_ids(request)
+        context = BuildContext(request.context_dir)
+        planned.inputs = stage_inputs(
+            request.dockerfile,
+            request.builder,
+            request.build_args,
+            request.target_ref,
+            context,
+            planned.images,
+        )
+        planned.record = open_ledger(request.builder)
+    except (OSError, sqlite3.Error, StagelabError, ValueError) as error:
+        planned.error = f"{type(error).__name__}: {error}"
+    return planned
+
+
+def open_ledger(builder: str) -> Ledger:
+    """Open stagelab's record of this engine for one builder."""
+    return Ledger(Course.find().state, engine_identity(engine.docker_host()), builder)
+
+
+def _image_ids(request) -> dict[str, str]:
+    """Map every external image the build uses to the ID of the image that serves it."""
+    found = {}
+    for name in request.dockerfile.images(request.build_args, request.builder):
+        served = request.substitutions.get(name, name)
+        if images.present(served):
+            found[name] = engine.client().api.inspect_image(served)["Id"]
+    return found
+
+
+def conclude(planned: Planned, result: BuildResult) -> Why:
+    """Explain a finished (or failed) build and add its steps to the record; never raises."""
+    request = planned.request
+    stage_text = stage_reasons(
+        request.dockerfile, request.builder, request.target_ref, request.build_args
+    )
+    if planned.error is not None or planned.record is None:
+        return unexplained(result, f"stagelab could not read what it needs: {planned.error}")
+    try:
+        explained = explain(
+            request.builder,
+            request.target_ref,
+            planned.inputs,
+            stage_text,
+            result.stage_status,
+            result.steps,
+            planned.record,
+            planned.images,
+            no_cache=request.no_cache,
+            gone=_evidence_reader(request.builder),
+            shared_with=result.shared_with,
+        )
+        entries = explained.entries
+        if request.builder == "buildkit" and any(s.status == "built" for s in result.steps):
+            entries = _with_cache_records(entries, planned.began)
+        planned.record.remember(entries, explained.images, explained.aliases)
+        if not temporary_context(request.context_dir):
+            folder = str(Path(request.context_dir).resolve())
+            planned.record.remember_build(folder, explained.why.to_json())
+    except (OSError, sqlite3.Error) as error:
+        return unexplained(result, f"stagelab could not use its record: {error}")
+    return explained.why
+
+
+def unexplained(result: BuildResult, note: str) -> Why:
+    """Return an explanation of the stages only (from the Dockerfile), saying why the steps
+    have none."""
+    return outline(
+        result.dockerfile,
+        result.builder,
+        result.target,
+        result.build_args,
+        result.stage_status,
+        [note],
+    )
+
+
+def _evidence_reader(builder: str):
+    """Return gone(entry): whether the engine's cache of a recorded step is gone (None: the
+    record holds no evidence to look for)."""
+    records: dict[str, bool] = {}
+
+    def gone(entry: Entry) -> bool | None:
+        if builder == "classic":
+            image = entry.evidence.get("image")
+            return None if not image else not images.present(image)
+        ids = entry.evidence.get("records")
+        if not ids:
+            return None
+        if not records:
+            records.update({item["ID"]: True for item in _build_cache()})
+        return not any(record_id in records for record_id in ids)
+
+    return gone
+
+
+def _build_cache() -> list[dict]:
+    """Return the engine's BuildKit cache records (docker system df's build cache)."""
+    return engine.client().api.df().get("BuildCache") or []
+
+
+def _with_cache_records(entries: list[Entry], began: float) -> list[Entry]:
+    """Attach to each step the BuildKit cache records its build made (created since `began`,
+    matched by the description BuildKit gives them: the RUN's command, or the step's name)."""
+    fresh = [
+        item
+        for item in _build_cache()
+        if item.get("Type") == "regular" and _seconds(item.get("CreatedAt", "")) >= began - 2
+    ]
+    matched = []
+    for entry in entries:
+        names = {_description(entry.detail)}
+        ids = [item["ID"] for item in fresh if _describes(item.get("Description", ""), names)]
+        matched.append(
+            Entry(entry.key, entry.parent, entry.detail, {"records": ids} if ids else {})
+        )
+    return matched
+
+
+def _description(detail: dict) -> str:
+    own = detail.get("own", {})
+    if "cmd" in own:
+        return "mount / from exec " + " ".join(own["cmd"])
+    return detail.get("instruction", "")
+
+
+def _describes(description: str, names: set[str]) -> bool:
+    text = description.split("] ", 1)[1] if description.startswith("[") else description
+    return text in names
+
+
+def _seconds(stamp: str) -> float:
+    """Read the engine's RFC 3339 time (nanoseconds, Z) as Unix seconds; 0 when unreadable."""
+    try:
+        trimmed = stamp.replace("Z", "+00:00")
+        if "." in trimmed:
+            head, rest = trimmed.split(".", 1)
+            fraction, _, zone = rest.partition("+")
+            trimmed = f"{head}.{fraction[:6]}+{zone}"
+        return datetime.fromisoformat(trimmed).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def temporary_context(folder: str | os.PathLike) -> bool:
+    """Tell whether a context folder is one stagelab made for Dockerfile text."""
+    path = Path(folder)
+    return path.name.startswith(TEMPORARY_CONTEXT) and path.parent == Path(tempfile.gettempdir())
