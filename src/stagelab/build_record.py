@@ -8,7 +8,6 @@ Nothing here may break a build: where something cannot be read, the explanation 
 
 from __future__ import annotations
 
-import functools
 import os
 import sqlite3
 import tempfile
@@ -45,12 +44,6 @@ class Planned:
     error: str | None = None
 
 
-@functools.cache
-def engine_identity(host: str) -> str:
-    """Name an engine by its address and the daemon's ID (an address can change engines)."""
-    return f"{host} {engine.client().api.info().get('ID', '')}"
-
-
 def prepare(request) -> Planned:
     """Read what the build's steps will be compared by, before the build starts."""
     planned = Planned(request)
@@ -73,7 +66,7 @@ def prepare(request) -> Planned:
 
 def open_ledger(builder: str) -> Ledger:
     """Open stagelab's record of this engine for one builder."""
-    return Ledger(Course.find().state, engine_identity(engine.docker_host()), builder)
+    return Ledger(Course.find().state, engine.identity(engine.docker_host()), builder)
 
 
 def _image_ids(request) -> dict[str, str]:
@@ -204,3 +197,32 @@ def temporary_context(folder: str | os.PathLike) -> bool:
     """Tell whether a context folder is one stagelab made for Dockerfile text."""
     path = Path(folder)
     return path.name.startswith(TEMPORARY_CONTEXT) and path.parent == Path(tempfile.gettempdir())
+
+
+def last_why(folder: str | os.PathLike, stage: str | None = None) -> str:
+    """Return, as text, why the last build of a context folder did what it did (`stagelab why`).
+
+    Reads stagelab's ledger only: no engine is needed. Raises StagelabError saying what to do
+    when the folder is missing or was never built through stagelab, or names no such stage.
+    """
+    path = Path(folder)
+    if not path.is_dir():
+        raise StagelabError(f"No folder {folder}: give the build context folder you built.")
+    found = Ledger(Course.find().state, "", "").last_build(str(path.resolve()))
+    if found is None:
+        raise StagelabError(
+            f"stagelab has no build of {path.resolve()} on record: build it first, with "
+            f"`stagelab build {folder}` or sl.build({str(folder)!r}), then ask again."
+        )
+    at, recorded = found
+    why = Why.from_json(recorded)
+    when = datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M")
+    heading = f"The last build of {path.resolve()}, on {when}:"
+    if stage is None:
+        return f"{heading}\n{why}"
+    wanted = stage.lower()
+    if wanted not in why.stages:
+        raise StagelabError(
+            f"That build has no stage {stage!r}; its stages: {', '.join(why.stages)}."
+        )
+    return f"{heading}\n{why.stages[wanted]}"

@@ -26,6 +26,7 @@ def build(
     files: dict[str, str | bytes] | None = None,
     output: str | os.PathLike | None = None,
     progress: Progress | bool | None = None,
+    why: bool = False,
 ) -> BuildResult:
     """Build a context folder, or Dockerfile text, on the real engine and report each stage.
 
@@ -34,7 +35,9 @@ def build(
     and `output` (--output: a folder, or an exporter spec like "type=tar,dest=out.tar"; BuildKit
     only). `builder` is "buildkit" or "classic". `files` maps names to contents (text or
     bytes) put next to Dockerfile text in a temporary build context. `progress` is a Progress,
-    False for none, or None for the default (live in a notebook, text on a terminal).
+    False for none, or None for the default (live in a notebook, text on a terminal). `why`
+    adds to the build's summary why each stage ran and each step was cached or built
+    (`result.why()` says it at any time).
 
     Returns a BuildResult (`replayed` when no engine answered and a recording did). Raises
     BuildFailed naming the stage, instruction, line and exit code; DockerfileError before any
@@ -65,7 +68,7 @@ def build(
         output=output,
     ) as request:
         if not engine.answers():
-            return replay.replay(request, watcher)
+            return replay.replay(request, watcher, why)
         request.substitutions = images.substitutions(
             request.dockerfile.images(request.build_args, request.builder)
         )
@@ -82,6 +85,7 @@ def build(
                 replay.record(request, error)
             raise
         result.explanation = build_record.conclude(planned, result)
+        result.summary_why = why
         watcher.finish(result)
         replay.record(request, result)
         return result

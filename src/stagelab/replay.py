@@ -20,6 +20,8 @@ from .errors import BuildFailed, EngineUnavailable
 from .progress import Progress, current_cell, in_kernel, show
 from .results import BuildResult, Step
 from .states import progress_state
+from .why import Why
+from .why.stages import outline
 
 # Exported files up to this total size are kept; larger exports keep names and sizes only.
 OUTPUT_BYTES_KEPT = 256 * 1024
@@ -62,6 +64,7 @@ def record(request, outcome: BuildResult | BuildFailed) -> None:
         "substitutions": result.substitutions,
         "failure": _failure_fields(failed) if failed is not None else None,
         "exported": _exported_files(result.output) if failed is None else None,
+        "why": result.explanation.to_json() if result.explanation is not None else None,
     }
     identity = recording.build_identity(request)
     recording.add_take(
@@ -69,10 +72,11 @@ def record(request, outcome: BuildResult | BuildFailed) -> None:
     )
 
 
-def replay(request, watcher: Progress) -> BuildResult:
+def replay(request, watcher: Progress, why: bool = False) -> BuildResult:
     """Replay the recording of this build request, telling `watcher` its recorded transitions.
 
-    Returns the recorded BuildResult (marked `replayed`); raises the recorded BuildFailed for a
+    Returns the recorded BuildResult (marked `replayed`; `why` shows its explanation in its
+    summary); raises the recorded BuildFailed for a
     recorded failure, and EngineUnavailable, saying why and how to run it, when there is no
     recording of this exact request.
     """
@@ -94,6 +98,8 @@ def replay(request, watcher: Progress) -> BuildResult:
         recorded_engine=found["recorded_engine"],
         recorded_on=found["recorded_on"],
     )
+    result.explanation = recorded_why(result, take.get("why"))
+    result.summary_why = why
     show_banner(banner_text(result.recorded_engine, result.recorded_on))
     watcher.start(request.dockerfile, request.builder, request.target_ref)
     for ref, state, step in transitions(result):
@@ -110,6 +116,33 @@ def replay(request, watcher: Progress) -> BuildResult:
         if ":" not in request.tag.rsplit("/", 1)[-1]:
             replayed_tags[request.tag + ":latest"] = result.image_id
     return result
+
+
+def recorded_why(result: BuildResult, recorded: dict | None) -> Why:
+    """Return a replayed build's explanation: each stage's reason read from the Dockerfile here,
+    each step's reason from the recording, which the explanation names (None: a recording made
+    before stagelab kept reasons, which says so)."""
+    where = (
+        f"the recording of a real build on Docker Engine {result.recorded_engine or '?'}, "
+        f"made on {result.recorded_on or 'an unknown date'}"
+    )
+    if recorded is None:
+        return outline(
+            result.dockerfile,
+            result.builder,
+            result.target,
+            result.build_args,
+            result.stage_status,
+            [f"Replayed: {where} holds no reasons for its steps. {RE_RECORD}"],
+        )
+    why = Why.from_json(recorded, recorded=where)
+    why.notes.insert(
+        0,
+        f"Replayed with no engine: the reasons for each step come from {where} (its statuses, "
+        "base images' IDs and stagelab's ledger of earlier builds were that machine's); the "
+        "reasons for each stage follow from the Dockerfile alone.",
+    )
+    return why
 
 
 def transitions(result: BuildResult) -> list[tuple[str, str, str]]:

@@ -53,6 +53,8 @@ class BuildResult:
     the other one's name, to that other stage (its status is that stage's).
     A replayed result has `replayed` set and says which engine recorded it, and when.
     `number` counts the builds of this process (1, 2, ...): views of one build carry it.
+    `explanation` is what `why()` returns (set by sl.build); `summary_why` shows it in the
+    build's summary.
     """
 
     builder: str
@@ -73,6 +75,7 @@ class BuildResult:
     recorded_on: str | None = None
     shared_with: dict[str, str] = field(default_factory=dict)
     explanation: Why | None = field(default=None, repr=False, compare=False)
+    summary_why: bool = field(default=False, repr=False, compare=False)
     number: int = field(
         default_factory=lambda: next(_build_numbers), init=False, repr=False, compare=False
     )

@@ -14,6 +14,7 @@ import graphviz
 from ..dockerfile import BUILDERS, Dockerfile, Edge
 from ..errors import ProvisionError
 from ..states import color
+from .html import causes_html
 
 EDGE_STYLES = {"from": "solid", "copy": "dashed", "mount": "dotted", "onbuild": "dashed"}
 EDGE_MEANINGS = {
@@ -135,7 +136,8 @@ class StageGraph:
                 penwidth="2.5" if node.target else "1.5" if node.highlighted else "1",
                 fontcolor="#000000" if node.highlighted or node.status else "#757575",
                 tooltip=f"line {stage.lines[0]}: {stage.instructions[0]}"
-                + (f" ({node.status})" if node.status else ""),
+                + (f" ({node.status})" if node.status else "")
+                + self._why_tooltip(node.ref),
             )
         for edge in self.edges:
             dot.edge(
@@ -181,9 +183,24 @@ class StageGraph:
             self._svg = re.sub(r"^.*?(?=<svg)", "", raw, flags=re.DOTALL)
         return self._svg
 
+    def why(self):
+        """Return the drawn build's explanation (result.why()), or None for a plan."""
+        return self.result.why() if hasattr(self.result, "why") else None
+
+    def _why_tooltip(self, ref: str) -> str:
+        why = self.why()
+        if why is None or ref not in why.stages:
+            return ""
+        stage = why.stages[ref]
+        lines = [stage.text] + [
+            f"line {step.line}: {step.reason.text}" for step in stage.steps if step.root
+        ]
+        return "\n" + "\n".join(lines)
+
     def _repr_html_(self) -> str:
         # JupyterLab draws image/svg+xml as an <img>; HTML output keeps the <svg> inline.
-        return f"<div class='stagelab-graph'>{self.svg}</div>"
+        caption = causes_html(self.why()) if self.why() is not None else ""
+        return f"<div class='stagelab-graph'>{self.svg}{caption}</div>"
 
     def __repr__(self) -> str:
         lines = [

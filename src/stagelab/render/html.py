@@ -179,8 +179,32 @@ def summary_html(result) -> str:
         f"<div>{html.escape(caption(result))}</div>"
         f"<table class='stagelab-summary'><tr><th style='{LEFT}'>stage</th>"
         f"<th style='{LEFT}'>status</th><th style='{RIGHT}'>steps</th>"
-        f"<th style='{RIGHT}'>seconds</th></tr>{rows}</table>{size}{note}</div>"
+        f"<th style='{RIGHT}'>seconds</th></tr>{rows}</table>{size}{note}"
+        f"{why_section(result)}</div>"
     )
+
+
+def causes_html(why) -> str:
+    """Return a caption naming the steps whose reason started a rebuild (a Why's `causes`),
+    or "" when nothing was rebuilt for a reason of its own."""
+    causes = getattr(why, "causes", None) or []
+    if not causes:
+        return ""
+    items = "".join(
+        f"<li>{html.escape(step.stage)} line {step.line}: {html.escape(step.reason.text)}</li>"
+        for step in causes
+    )
+    return (
+        "<div class='stagelab-why-caption' style='color:#424242;font-size:90%'>"
+        f"Why steps were rebuilt (hover a step for its reason):<ul>{items}</ul></div>"
+    )
+
+
+def why_section(result) -> str:
+    """Return the build's explanation as HTML when its summary was asked to show it."""
+    if not getattr(result, "summary_why", False):
+        return ""
+    return result.why()._repr_html_()
 
 
 def summary_text(result) -> str:
@@ -192,6 +216,8 @@ def summary_text(result) -> str:
     ]
     if result.builder == "classic":
         lines.append(f"  {CLASSIC_STEPS_NOTE}")
+    if getattr(result, "summary_why", False):
+        lines.append(str(result.why()))
     return "\n".join(lines)
 
 

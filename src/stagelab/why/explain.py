@@ -254,7 +254,8 @@ class _Walk:
             if expected == "cached" and status == "built" and self.gone(entry):
                 # The engine's evidence of a prune is read only when the record's prediction
                 # and the engine differ: reading it costs a query of the build cache.
-                expected, reason = "built", pruned(entry, self.builder)
+                cleaned = self.record.events("clean", entry.last_seen)
+                expected, reason = "built", pruned(entry, self.builder, cleaned)
         others: list[Reason] = []
         if expected == "either":
             reason, key = self._content(step, status, parent, key)

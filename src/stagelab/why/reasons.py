@@ -76,14 +76,21 @@ def _variable_reasons(old: dict, new: dict) -> list[Reason]:
     return found
 
 
-def pruned(entry: Entry, builder: str) -> Reason:
-    what = "image" if builder == "classic" else "cache records"
+def pruned(entry: Entry, builder: str, cleaned: list[float]) -> Reason:
+    """Say that the engine's cache of a recorded step is gone; `cleaned` holds when
+    `stagelab clean` removed images since the step was last seen (Unix times)."""
+    what = (
+        "image that held this step is"
+        if builder == "classic"
+        else "cache records that held this step are"
+    )
+    by = f"; `stagelab clean` removed images on {date(cleaned[-1])}" if cleaned else ""
     return Reason(
         "pruned",
-        f"built: the builder's cache was pruned: the {what} that held this step "
-        f"(built on {date(entry.last_seen)}) are gone from the engine",
+        f"built: the builder's cache was pruned: the {what} gone from the engine "
+        f"(stagelab saw this step built on {date(entry.last_seen)}){by}",
         "the engine's images and build cache, and " + RECORD,
-        {"evidence": entry.evidence},
+        {"evidence": entry.evidence, "cleaned": cleaned},
     )
 
 

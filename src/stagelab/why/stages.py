@@ -35,9 +35,11 @@ class Use:
     line: int
 
     def text(self) -> str:
-        """Return the edge as the Dockerfile writes it: `test FROM build (line 5)`."""
+        """Return the edge as the Dockerfile writes it: `FROM build in stage test (line 5)`."""
         joint = " " if self.kind == "from" else "="
-        return f"{self.child} {EDGE_WORDS[self.kind]}{joint}{self.source} (line {self.line})"
+        return (
+            f"{EDGE_WORDS[self.kind]}{joint}{self.source} in stage {self.child} (line {self.line})"
+        )
 
 
 def stage_uses(stages: list[Stage]) -> list[Use]:
@@ -75,6 +77,7 @@ def stage_reasons(
     planned, refusal = dockerfile.attempt(target, builder, build_args)
     goal = next((s for s in stages if s.ref == target), stages[-1]) if target else stages[-1]
     paths = _paths_to(goal.ref, stage_uses(stages))
+    called = goal.label if goal.name else f"(stage {goal.label})"
     found = {}
     for stage in stages:
         name = (stage.name or "").lower()
@@ -93,23 +96,23 @@ def stage_reasons(
                 if builder == "classic"
                 else ""
             )
-            found[stage.ref] = ("needed", f"needed by the target {goal.label}: {chain}{extra}")
+            found[stage.ref] = ("needed", f"needed by the target {called}: {chain}{extra}")
         elif builder == "classic" and stage.index < goal.index:
             found[stage.ref] = (
                 "classic order",
-                f"the target {goal.label} does not use it, but the classic builder runs every "
+                f"the target {called} does not use it, but the classic builder runs every "
                 "stage above the target, in file order",
             )
         elif builder == "classic":
             found[stage.ref] = (
                 "after target",
-                f"skipped: it comes after the target {goal.label}, and the classic builder "
+                f"skipped: it comes after the target {called}, and the classic builder "
                 "stops at the target",
             )
         else:
             found[stage.ref] = (
                 "unneeded",
-                f"skipped: nothing the target {goal.label} needs reaches it (no FROM, "
+                f"skipped: nothing the target {called} needs reaches it (no FROM, "
                 "COPY --from or RUN --mount from= leads here), and BuildKit runs only the "
                 "stages the target depends on",
             )

@@ -187,9 +187,10 @@ class Why:
         return sum(step.agrees for step in judged), len(judged)
 
     def heading(self) -> str:
-        """Return the explanation's first line."""
+        """Return the explanation's first line (a replay says its step reasons are recorded)."""
         who = "BuildKit" if self.builder == "buildkit" else "the classic builder"
-        return f"Why {who} did what it did, target {self.target or 'last stage'}"
+        heading = f"Why {who} did what it did, target {self.target or 'last stage'}"
+        return heading + (" (replayed: the step reasons are recorded)" if self.recorded else "")
 
     def __str__(self) -> str:
         parts = [self.heading()] + [str(stage) for stage in self.stages.values()]
