@@ -25,7 +25,7 @@ from .why.contextfiles import BuildContext
 from .why.explain import explain
 from .why.inputs import StageInput, stage_inputs
 from .why.ledger import Entry, Ledger
-from .why.stages import outline, stage_reasons
+from .why.stages import result_outline, stage_reasons
 
 # Text builds get a temporary context folder: there is no folder to ask `stagelab why` about.
 TEMPORARY_CONTEXT = "stagelab-context-"
@@ -86,7 +86,7 @@ def conclude(planned: Planned, result: BuildResult) -> Why:
         request.dockerfile, request.builder, request.target_ref, request.build_args
     )
     if planned.error is not None or planned.record is None:
-        return unexplained(result, f"stagelab could not read what it needs: {planned.error}")
+        return result_outline(result, f"stagelab could not read what it needs: {planned.error}")
     try:
         explained = explain(
             request.builder,
@@ -109,21 +109,8 @@ def conclude(planned: Planned, result: BuildResult) -> Why:
             folder = str(Path(request.context_dir).resolve())
             planned.record.remember_build(folder, explained.why.to_json())
     except (OSError, sqlite3.Error) as error:
-        return unexplained(result, f"stagelab could not use its record: {error}")
+        return result_outline(result, f"stagelab could not use its record: {error}")
     return explained.why
-
-
-def unexplained(result: BuildResult, note: str) -> Why:
-    """Return an explanation of the stages only (from the Dockerfile), saying why the steps
-    have none."""
-    return outline(
-        result.dockerfile,
-        result.builder,
-        result.target,
-        result.build_args,
-        result.stage_status,
-        [note],
-    )
 
 
 def _evidence_reader(builder: str):

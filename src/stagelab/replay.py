@@ -21,7 +21,7 @@ from .progress import Progress, current_cell, in_kernel, show
 from .results import BuildResult, Step
 from .states import progress_state
 from .why import Why
-from .why.stages import outline
+from .why.stages import result_outline
 
 # Exported files up to this total size are kept; larger exports keep names and sizes only.
 OUTPUT_BYTES_KEPT = 256 * 1024
@@ -127,13 +127,8 @@ def recorded_why(result: BuildResult, recorded: dict | None) -> Why:
         f"made on {result.recorded_on or 'an unknown date'}"
     )
     if recorded is None:
-        return outline(
-            result.dockerfile,
-            result.builder,
-            result.target,
-            result.build_args,
-            result.stage_status,
-            [f"Replayed: {where} holds no reasons for its steps. {RE_RECORD}"],
+        return result_outline(
+            result, f"Replayed: {where} holds no reasons for its steps. {RE_RECORD}"
         )
     why = Why.from_json(recorded, recorded=where)
     why.notes.insert(

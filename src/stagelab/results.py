@@ -9,7 +9,7 @@ from .dockerfile import Dockerfile
 from .render.graphs import StageGraph, stage_graph
 from .render.html import summary_html
 from .why import StageWhy, Why
-from .why.stages import outline
+from .why.stages import result_outline
 
 # How many lines of a failing step's output a BuildFailed shows.
 LOG_TAIL_LINES = 12
@@ -135,13 +135,8 @@ class BuildResult:
         elsewhere. A replayed result's reasons come from its recording, and say so. Raises
         DockerfileError for a stage this Dockerfile does not have.
         """
-        explanation = self.explanation or outline(
-            self.dockerfile,
-            self.builder,
-            self.target,
-            self.build_args,
-            self.stage_status,
-            ["This result holds no explanation of its steps: it was not made by sl.build."],
+        explanation = self.explanation or result_outline(
+            self, "This result holds no explanation of its steps: it was not made by sl.build."
         )
         if stage is None:
             return explanation

@@ -155,3 +155,16 @@ def outline(
         for ref, (role, text) in stage_reasons(dockerfile, builder, target, build_args).items()
     }
     return Why(builder, target, stages, list(notes))
+
+
+def result_outline(result, note: str) -> Why:
+    """Return `outline` for a BuildResult (its Dockerfile, builder, target, build args and
+    statuses), with `note` saying why its steps have no reasons."""
+    return outline(
+        result.dockerfile,
+        result.builder,
+        result.target,
+        result.build_args,
+        result.stage_status,
+        [note],
+    )
