@@ -22,7 +22,7 @@ from .errors import StagelabError
 from .results import BuildResult
 from .why import Why
 from .why.contextfiles import BuildContext
-from .why.explain import explain
+from .why.explain import explain, step_key
 from .why.inputs import StageInput, stage_inputs
 from .why.ledger import Entry, Ledger
 from .why.stages import result_outline, stage_reasons
@@ -39,6 +39,7 @@ class Planned:
     request: object
     inputs: list[StageInput] = field(default_factory=list)
     images: dict[str, str] = field(default_factory=dict)
+    image_keys: dict[str, dict] = field(default_factory=dict)
     record: Ledger | None = None
     began: float = field(default_factory=time.time)
     error: str | None = None
@@ -48,7 +49,7 @@ def prepare(request) -> Planned:
     """Read what the build's steps will be compared by, before the build starts."""
     planned = Planned(request)
     try:
-        planned.images = _image_ids(request)
+        planned.images, planned.image_keys = _image_ids(request)
         context = BuildContext(request.context_dir)
         planned.inputs = stage_inputs(
             request.dockerfile,
@@ -56,7 +57,7 @@ def prepare(request) -> Planned:
             request.build_args,
             request.target_ref,
             context,
-            planned.images,
+            {name: keys["layers"] for name, keys in planned.image_keys.items()},
         )
         planned.record = open_ledger(request.builder)
     except (OSError, sqlite3.Error, StagelabError, ValueError) as error:
@@ -69,14 +70,26 @@ def open_ledger(builder: str) -> Ledger:
     return Ledger(Course.find().state, engine.identity(engine.docker_host()), builder)
 
 
-def _image_ids(request) -> dict[str, str]:
-    """Map every external image the build uses to the ID of the image that serves it."""
-    found = {}
+def _image_ids(request) -> tuple[dict[str, str], dict[str, dict]]:
+    """Map every external image the build uses to the ID of the image that serves it, and to
+    what the caches key it by: its layers (a COPY --from it copies their files; BuildKit keys a
+    base image by their chain ID, moby daemon builder-next/adapters/containerimage/pull.go
+    `cacheKeyFromConfig`) and, for a base, the settings its stage starts with (environment,
+    folder, user, shell: convert.go `dispatchStages` starts a stage's state from them)."""
+    ids, keys = {}, {}
     for name in request.dockerfile.images(request.build_args, request.builder):
         served = request.substitutions.get(name, name)
-        if images.present(served):
-            found[name] = engine.client().api.inspect_image(served)["Id"]
-    return found
+        if not images.present(served):
+            continue
+        found = engine.client().api.inspect_image(served)
+        config = found.get("Config") or {}
+        settings = [config.get(part) for part in ("Env", "WorkingDir", "User", "Shell", "OnBuild")]
+        ids[name] = found["Id"]
+        keys[name] = {
+            "layers": step_key((found.get("RootFS") or {}).get("Layers") or found["Id"]),
+            "settings": step_key(settings),
+        }
+    return ids, keys
 
 
 def conclude(planned: Planned, result: BuildResult) -> Why:
@@ -97,6 +110,7 @@ def conclude(planned: Planned, result: BuildResult) -> Why:
             result.steps,
             planned.record,
             planned.images,
+            image_keys=planned.image_keys,
             no_cache=request.no_cache,
             gone=_evidence_reader(request.builder),
             shared_with=result.shared_with,

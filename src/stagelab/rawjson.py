@@ -359,12 +359,26 @@ def _squash(text: str) -> str:
     return " ".join(text.split())
 
 
+# A variable in an instruction as written: BuildKit names a step with its value in its place.
+_VARIABLE = re.compile(r"\\\$(?:\\\{[^}]*\\\}|[A-Za-z_][A-Za-z0-9_]*)")
+
+
 def _instruction_for(stage: Stage, text: str, number: int) -> Instruction | None:
     keyword = text.split(" ", 1)[0].upper()
     same_kind = [ins for ins in stage.instructions if ins.keyword == keyword]
     for ins in same_kind:
         if _squash(ins.original) == _squash(text):
             return ins
+    # BuildKit names a RUN by its text with the variables it sees expanded (convert.go
+    # `processCmdEnv`): `RUN echo $NAME` runs as "RUN echo world".
+    expanded = [
+        ins
+        for ins in same_kind
+        if "$" in ins.original
+        and re.fullmatch(_VARIABLE.sub(".*?", re.escape(_squash(ins.original))), _squash(text))
+    ]
+    if len(expanded) == 1:
+        return expanded[0]
     # The step number counts FROM, except when a named context replaced the base.
     for index in (number - 1, number):
         if index < len(stage.instructions) and stage.instructions[index].keyword == keyword:

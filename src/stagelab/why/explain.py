@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from .inputs import StageInput, StepInput
 from .ledger import Entry
-from .reasons import RECORD, RULES, STATUS, because, date, differences, pruned, short
+from .reasons import RECORD, RULES, STATUS, because, date, differences, pruned, short, surprise
 from .view import Reason, StageWhy, StepWhy, Why
 
 
@@ -35,23 +35,6 @@ def step_key(value) -> str:
     """Return a short stable digest of a JSON value."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-# What the engine did against the prediction -> (reason code, words around the prediction).
-_SURPRISES = {
-    "cached": (
-        "unseen-cache",
-        "cached: stagelab expected a rebuild ({}), but the engine had this step cached from a "
-        "build stagelab did not see: another build on this engine, or one before stagelab's "
-        "record",
-    ),
-    "built": (
-        "unexplained",
-        "built, and stagelab cannot tell why: {}, so it expected the cache to hold it; a prune "
-        "or garbage collection stagelab did not see, or a rule it does not model, would "
-        "rebuild it",
-    ),
-}
 
 
 @dataclass
@@ -83,6 +66,7 @@ def explain(
     steps: list,
     record,
     images: dict[str, str],
+    image_keys: dict[str, dict] | None = None,
     no_cache: bool = False,
     gone: Callable[[Entry], bool | None] = lambda entry: None,
     shared_with: dict[str, str] | None = None,
@@ -92,10 +76,13 @@ def explain(
     `inputs` come from why.inputs.stage_inputs, `stage_text` from why.stages.stage_reasons;
     `statuses` and `steps` are the build's (Step: stage, line, instruction, status, image);
     `record` answers get(key), children(parent) and images(name) for this engine and builder;
-    `images` maps external image names to IDs; `gone(entry)` says whether the engine's cache of
-    a recorded step is gone (None: cannot tell). Returns the Why and what to record.
+    `images` maps external image names to IDs, `image_keys` to what BuildKit keys a base image
+    by (its layers and starting settings; without them, its ID); `gone(entry)` says whether the
+    engine's cache of a recorded step is gone (None: cannot tell).
+    Returns the Why and what to record.
     """
     walk = _Walk(builder, record, images, no_cache, gone, steps)
+    walk.image_keys = image_keys or {}
     stages: dict[str, StageWhy] = {}
     for stage in inputs:
         role, text = stage_text[stage.ref]
@@ -104,8 +91,9 @@ def explain(
         if twin is not None:
             text += f"; BuildKit ran its work once, under the identical stage {twin}"
             walk.finals[stage.ref] = walk.finals.get(twin) or _Final(twin, False, None)
-        if stage.base != "scratch" and not stage.parent and stage.base in images:
-            text += f"; it starts from {stage.base} (image {short(images[stage.base])})"
+        ran = status != "skipped"
+        if ran and stage.base != "scratch" and not stage.parent and stage.base in images:
+            text += walk.base_note(stage.base)
         stages[stage.ref] = StageWhy(stage.ref, status, role, text)
         if twin is None and status != "skipped":
             stages[stage.ref].steps = walk.stage(stage)
@@ -114,6 +102,7 @@ def explain(
         f"Predicted from {RULES}, the Dockerfile, the build args, the build context's files, "
         f"the base images' IDs and {RECORD}; then compared with what the engine did."
     ]
+    notes += walk.notes
     agreed, judged = Why(builder, target, stages).agreement()
     if agreed < judged:
         notes.append(
@@ -128,10 +117,14 @@ def explain(
 class _Walk:
     """Walks the stages in Dockerfile order (every stage comes after those it uses)."""
 
+    image_keys: dict[str, dict]
+
     def __init__(self, builder, record, images, no_cache, gone, steps):
         self.builder, self.record, self.images = builder, record, images
         self.no_cache, self.gone = no_cache, gone
         self.reported = {(s.stage, s.line): s for s in steps if s.line is not None}
+        self.failed = any(s.status == "failed" for s in steps)
+        self.notes: list[str] = []
         self.by_text = {(s.stage, " ".join(s.instruction.split())): s for s in steps}
         self.finals: dict[str, _Final] = {}
         self.entries: list[Entry] = []
@@ -139,6 +132,21 @@ class _Walk:
         self.aliases: dict[str, str] = {}
         self.explained: dict[tuple[str, int], StepWhy] = {}
         self.origins: dict[tuple[str, int], tuple[str, int] | None] = {}
+
+    def base_note(self, name: str) -> str:
+        """Say which image a stage starts from, and whether it is the one of last time."""
+        image = self.images[name]
+        note = f"; it starts from {name} (image {short(image)})"
+        earlier = [seen for seen, _ in self.record.images(name) if seen != image]
+        if earlier and self.builder == "buildkit":
+            note += (
+                f", not the image of last time ({short(earlier[0])}); BuildKit's cache keys a "
+                "base image by its layers and the settings a stage starts with (environment, "
+                "folder, user, shell), so only a change there rebuilds its steps"
+            )
+        elif earlier:
+            note += f", not the image of last time ({short(earlier[0])})"
+        return note
 
     def _reported(self, step: StepInput):
         """Return the engine's step for this input: by line, else by its text (BuildKit names
@@ -157,6 +165,11 @@ class _Walk:
         image = self.images.get(stage.base)
         if image:
             self.images_seen[stage.base] = image
+        keys = self.image_keys.get(stage.base)
+        if self.builder == "buildkit" and keys:
+            # BuildKit keys a base by its layers and the settings its stage starts with: an
+            # image that differs in nothing else (a label) leaves the cache as it was.
+            return f"image:{keys['layers']}:{keys['settings']}", False, None, "parent-stage"
         return f"image:{image or stage.base}", False, None, "parent-stage"
 
     def stage(self, stage: StageInput) -> list[StepWhy]:
@@ -171,6 +184,11 @@ class _Walk:
                 found.append(self._base_row(stage, step, reported))
                 continue
             if reported is None:
+                if not self.failed:
+                    self.notes.append(
+                        f"The engine reported no step for line {step.line} ({step.instruction}) "
+                        f"of stage {stage.ref}, so stagelab explains that stage only up to it."
+                    )
                 break
             if reported.status == "failed":
                 found.append(
@@ -261,7 +279,7 @@ class _Walk:
             reason, key = self._content(step, status, parent, key)
             cause = self._source_origin(step)
         elif expected != status:
-            others, reason = [reason], self._surprise(expected, reason, status)
+            others, reason = [reason], surprise(reason, status)
         why = StepWhy(step.stage, step.line, step.instruction, status, expected, reason, cause)
         why.others = others
         root = status == "built" and (cause is None or reason.code in ("source-stage",))
@@ -343,17 +361,6 @@ class _Walk:
             if final is not None and final.origin is not None:
                 return final.origin
         return None
-
-    def _surprise(self, expected: str, predicted: Reason, status: str) -> Reason:
-        """Say what happened when the engine did otherwise than the rules predicted."""
-        code, said = _SURPRISES[status]
-        prefix = "built: " if status == "cached" else "cached: "
-        return Reason(
-            code,
-            said.format(predicted.text.removeprefix(prefix)),
-            STATUS,
-            {"predicted": predicted.code},
-        )
 
     def link_invalidations(self) -> None:
         """Fill each root step's lists of the steps its rebuild reached."""

@@ -94,6 +94,36 @@ def pruned(entry: Entry, builder: str, cleaned: list[float]) -> Reason:
     )
 
 
+# What the engine did against the prediction -> (reason code, words around the prediction).
+_SURPRISES = {
+    "cached": (
+        "unseen-cache",
+        "cached: stagelab expected a rebuild ({}), but the engine had this step cached from a "
+        "build stagelab did not see: another build on this engine, or one before stagelab's "
+        "record",
+    ),
+    "built": (
+        "unexplained",
+        "built, and stagelab cannot tell why: {}, so it expected the cache to hold it; a prune "
+        "or garbage collection stagelab did not see, or a rule it does not model, would "
+        "rebuild it",
+    ),
+}
+
+
+def surprise(predicted: Reason, status: str) -> Reason:
+    """Say what happened when the engine's status (`status`) was not the one the rules
+    predicted for the `predicted` reason."""
+    code, said = _SURPRISES[status]
+    prefix = "built: " if status == "cached" else "cached: "
+    return Reason(
+        code,
+        said.format(predicted.text.removeprefix(prefix)),
+        STATUS,
+        {"predicted": predicted.code},
+    )
+
+
 def because(code: str, text: str | None = None, source: str = RULES, details=None) -> Reason:
     """Return a Reason of this code, in its default words (REASONS) unless `text` says more."""
     return Reason(code, text or REASONS[code], source, details or {})
