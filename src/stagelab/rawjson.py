@@ -1,6 +1,5 @@
 """A pure reader of BuildKit's `docker buildx build --progress=rawjson` stream: vertices folded
-into steps and stage statuses. Nothing here runs a process (buildkit.py does); tests feed it
-streams captured from real builds."""
+into steps and stage statuses. Nothing here runs a process (buildkit.py does)."""
 
 from __future__ import annotations
 
@@ -25,6 +24,8 @@ VERTEX_NAME = re.compile(
     re.DOTALL,
 )
 _EXIT_CODE = re.compile(r"exit code: (\d+)")
+# A variable in an instruction as written: BuildKit names a step with its value in its place.
+_VARIABLE = re.compile(r"\\\$(?:\\\{[^}]*\\\}|[A-Za-z_][A-Za-z0-9_]*)")
 # Only these instructions give BuildKit a step to print; the others only change metadata.
 FILESYSTEM_STEPS = {"RUN", "COPY", "ADD", "WORKDIR"}
 
@@ -118,7 +119,20 @@ class RawJsonReader:
         stage = _stage_by_progress_name(self.dockerfile.stages, match["stage"], match["text"])
         if stage is None:
             return None
-        return stage, _instruction_for(stage, match["text"], int(match["step"]))
+        first = 1 + self._numbers_from(stage)
+        return stage, _instruction_for(stage, match["text"], int(match["step"]), first)
+
+    def _numbers_from(self, stage: Stage) -> bool:
+        """Tell whether BuildKit numbered this stage's FROM as step 1: only an image it pulls,
+        not a stage, scratch or a named context (convert.go: `prefixCommand` for the source)."""
+        named = [VERTEX_NAME.match(vertex.name) for vertex in self.vertices.values()]
+        stages = self.dockerfile.stages
+        return any(
+            m
+            and m["text"].upper().startswith("FROM ")
+            and _stage_by_progress_name(stages, m["stage"]) is stage
+            for m in named
+        )
 
     def log_text(self) -> str:
         """Return the build's log: each step's name, its output and how it ended."""
@@ -359,26 +373,26 @@ def _squash(text: str) -> str:
     return " ".join(text.split())
 
 
-# A variable in an instruction as written: BuildKit names a step with its value in its place.
-_VARIABLE = re.compile(r"\\\$(?:\\\{[^}]*\\\}|[A-Za-z_][A-Za-z0-9_]*)")
-
-
-def _instruction_for(stage: Stage, text: str, number: int) -> Instruction | None:
+def _instruction_for(stage: Stage, text: str, number: int, first: int = 2) -> Instruction | None:
     keyword = text.split(" ", 1)[0].upper()
     same_kind = [ins for ins in stage.instructions if ins.keyword == keyword]
-    for ins in same_kind:
-        if _squash(ins.original) == _squash(text):
-            return ins
     # BuildKit names a RUN by its text with the variables it sees expanded (convert.go
     # `processCmdEnv`): `RUN echo $NAME` runs as "RUN echo world".
-    expanded = [
+    candidates = [ins for ins in same_kind if _squash(ins.original) == _squash(text)] or [
         ins
         for ins in same_kind
         if "$" in ins.original
         and re.fullmatch(_VARIABLE.sub(".*?", re.escape(_squash(ins.original))), _squash(text))
     ]
-    if len(expanded) == 1:
-        return expanded[0]
+    if len(candidates) > 1:
+        # The same text on several lines: the step number tells them apart. It counts each
+        # operation from `first` (convert.go `prefixCommand`, `cmdIndex`).
+        operations = [ins for ins in stage.instructions if ins.keyword in FILESYSTEM_STEPS]
+        index = number - first
+        if 0 <= index < len(operations) and operations[index] in candidates:
+            return operations[index]
+    if candidates:
+        return candidates[0]
     # The step number counts FROM, except when a named context replaced the base.
     for index in (number - 1, number):
         if index < len(stage.instructions) and stage.instructions[index].keyword == keyword:

@@ -9,6 +9,7 @@ import time
 
 import pytest
 from why_cases import disagreement, prune_last_step
+from why_cases import rebuilt as rebuilt_steps
 
 import stagelab as sl
 
@@ -175,3 +176,36 @@ def test_a_pruned_cache_is_named_from_the_engine(builder):
     assert causes(again.why()) == [("0", 3, "pruned")]
     assert again.why().step(2).status == "cached"
     assert_explained(again)
+
+
+def test_identical_steps_of_two_stages_that_buildkit_ran_once_are_each_explained(builder):
+    # BuildKit runs identical operations once and reports them under one stage's name.
+    text, _ = salted(
+        "FROM busybox:1.36 AS one\nWORKDIR /out\nRUN echo SALT one > one\n"
+        "FROM busybox:1.36 AS two\nWORKDIR /out\nCOPY --from=one /out/one /\nRUN echo SALT two\n"
+    )
+    sl.build(text, builder=builder, progress=False)
+    again = sl.build(text, builder=builder, progress=False)
+    why = again.why()
+    own = [step.line for step in why.steps if not step.instruction.startswith("FROM")]
+    assert own == [2, 3, 5, 6, 7], str(why)
+    assert {step.status for step in why.steps} == {"cached"} and not why.causes
+    assert not [note for note in why.notes if "reported no step" in note], why.notes
+    assert_explained(again)
+
+
+def test_the_same_line_twice_in_a_stage_is_told_apart(builder):
+    text, _ = salted(
+        "FROM busybox:1.36\nRUN echo SALT > /f\nARG V=a\nRUN echo $V >> /f\nARG V=a\n"
+        "RUN echo $V >> /f\n"
+    )
+    sl.build(text, builder=builder, progress=False)
+    changed = sl.build(text, builder=builder, build_args={"V": "b"}, progress=False)
+    why = changed.why()
+    # Each of the two identical RUN lines is its own step, reported at its own line.
+    assert {4, 6} <= {line for _, line in rebuilt_steps(changed)}, changed.steps
+    assert causes(why) == [("0", 4, "build-arg")], str(why)
+    # The classic builder makes a step of the ARG too; BuildKit only of the RUN.
+    after = [("0", 6)] if builder == "buildkit" else [("0", 5), ("0", 6)]
+    assert why.step(4).invalidates == after
+    assert_explained(changed)

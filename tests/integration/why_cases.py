@@ -201,7 +201,8 @@ def disagreement(result) -> str:
     if wrong:
         return "\n".join(wrong) + "\n" + str(why)
     if rebuilt(result) != predicted(why):
-        return f"rebuilt {sorted(rebuilt(result))}, why() said {sorted(predicted(why))}\n{why}"
+        said, did = sorted(predicted(why), key=str), sorted(rebuilt(result), key=str)
+        return f"rebuilt {did}, why() said {said}\n{why}"
     return ""
 
 

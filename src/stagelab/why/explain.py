@@ -126,6 +126,7 @@ class _Walk:
         self.failed = any(s.status == "failed" for s in steps)
         self.notes: list[str] = []
         self.by_text = {(s.stage, " ".join(s.instruction.split())): s for s in steps}
+        self.anywhere = {" ".join(s.instruction.split()): s for s in reversed(steps)}
         self.finals: dict[str, _Final] = {}
         self.entries: list[Entry] = []
         self.images_seen: dict[str, str] = {}
@@ -150,11 +151,17 @@ class _Walk:
 
     def _reported(self, step: StepInput):
         """Return the engine's step for this input: by line, else by its text (BuildKit names
-        an ONBUILD trigger's step by its text only)."""
+        an ONBUILD trigger's step by its text only), else, for BuildKit, the same step of
+        another stage: the solver runs identical operations once and reports them under one
+        stage's name (moby/buildkit solver/jobs.go merges vertices by digest)."""
         found = self.reported.get((step.stage, step.line))
         if found is not None and found.instruction.split(" ", 1)[0].upper() == step.keyword:
             return found
-        return self.by_text.get((step.stage, " ".join(step.instruction.split())))
+        text = " ".join(step.instruction.split())
+        found = self.by_text.get((step.stage, text))
+        if found is None and self.builder == "buildkit":
+            return self.anywhere.get(text)
+        return found
 
     def _start(self, stage: StageInput) -> tuple[str, bool, tuple | None, str]:
         if stage.parent is not None:
@@ -305,9 +312,14 @@ class _Walk:
                 f"cached: built before on this engine ({when}) with the same instruction and inputs"
             )
             return "cached", because("cached", text, RECORD, {"since": when}), entry
-        siblings = self.record.children(parent)
+        # "This step, last time": a step recorded on the same parent at the same place (a
+        # step another Dockerfile built there is not this one).
+        siblings = [
+            entry
+            for entry in self.record.children(parent)
+            if (entry.detail.get("stage"), entry.detail.get("line")) == (step.stage, step.line)
+        ]
         if siblings:
-            # The closest recorded step on the same parent is "this step, last time".
             closest = min(
                 (differences(entry, step, self._sources(step)) for entry in siblings), key=len
             )
