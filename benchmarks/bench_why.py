@@ -32,7 +32,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=20261206)
     parser.add_argument("--show", type=int, default=5, help="disagreements to print")
     options = parser.parse_args()
-    tally = {"buildkit": [0, 0, 0, 0], "classic": [0, 0, 0, 0]}  # builds, agreed, seqs, agreed
+    # builds, agreed, sequences, sequences agreed at every build, sequences the engine broke off
+    tally = {"buildkit": [0, 0, 0, 0, 0], "classic": [0, 0, 0, 0, 0]}
     shown: list[str] = []
     began = time.monotonic()
 
@@ -48,11 +49,13 @@ def main() -> int:
     def run(case):
         for builder, counts in tally.items():
             with Run(case, builder) as sequence:
-                sequence.run()
+                sequence.run(stop_on_error=True)
             counts[0] += sequence.checked
             counts[1] += sequence.agreed
             counts[2] += 1
-            counts[3] += not sequence.problems
+            counts[3] += not sequence.problems and not sequence.errors
+            counts[4] += bool(sequence.errors)
+            shown.extend(f"[{builder}] engine error: {error}" for error in sequence.errors)
             shown.extend(
                 f"[{builder}] {problem}\n{case}"
                 for problem in sequence.problems[: max(options.show - len(shown), 0)]
@@ -61,11 +64,11 @@ def main() -> int:
     run()
     seconds = time.monotonic() - began
     print(f"{tally['buildkit'][2]} sequences, each built on both builders, in {seconds:.0f} s")
-    for builder, (builds, agreed, sequences, whole) in tally.items():
+    for builder, (builds, agreed, sequences, whole, broken) in tally.items():
         print(
             f"{builder:<9} builds agreeing {agreed}/{builds} = {agreed / max(builds, 1):.1%}, "
             f"sequences agreeing at every build {whole}/{sequences} = "
-            f"{whole / max(sequences, 1):.1%}"
+            f"{whole / max(sequences, 1):.1%} ({broken} broken off by an engine error)"
         )
     for text in shown:
         print("\n" + text)

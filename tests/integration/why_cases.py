@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 import stagelab as sl
 from stagelab import engine
+from stagelab.errors import StagelabError
 
 BUSYBOX = "busybox:1.36"
 CHANGES = ["file", "arg", "instruction", "base", "prune", "nothing"]
@@ -97,6 +98,7 @@ class Run:
         self.made: list[str] = []
         self.checked = self.agreed = 0
         self.problems: list[str] = []
+        self.errors: list[str] = []
 
     def __enter__(self) -> Run:
         return self
@@ -166,15 +168,23 @@ class Run:
         else:
             self.agreed += 1
 
-    def run(self) -> None:
-        """Build, then make each change and build again, checking why() after each build."""
-        self.retag_base(0)
-        last = self.build()
-        self.check(last, "the first build")
-        for kind, pick in self.case.changes:
-            said = self.change(kind, pick, last)
+    def run(self, stop_on_error: bool = False) -> None:
+        """Build, then make each change and build again, checking why() after each build.
+        With `stop_on_error`, a build the engine could not finish (a StagelabError, such as an
+        image removed under it by another session on a shared engine) ends the sequence and
+        is kept in `errors`; otherwise it is raised."""
+        try:
+            self.retag_base(0)
             last = self.build()
-            self.check(last, said)
+            self.check(last, "the first build")
+            for kind, pick in self.case.changes:
+                said = self.change(kind, pick, last)
+                last = self.build()
+                self.check(last, said)
+        except StagelabError as error:
+            if not stop_on_error:
+                raise
+            self.errors.append(str(error).splitlines()[0])
 
 
 def rebuilt(result) -> set[tuple[str, int]]:
