@@ -12,10 +12,7 @@ import shlex
 import tarfile
 import tempfile
 
-import docker
-import requests
-
-from . import engine, images, replay_calls
+from . import engine, images, lazy, replay_calls
 from .errors import ImageUnavailable, RunFailed, RunTimedOut
 
 RUN_TIMEOUT_S = 300
@@ -47,7 +44,7 @@ def run(
         container.start()
         try:
             exit_code = container.wait(timeout=timeout)["StatusCode"]
-        except requests.exceptions.RequestException:
+        except lazy.requests.exceptions.RequestException:
             raise RunTimedOut(
                 f"`{shown}` in {_short(image)} was still running after {timeout:g} s:"
                 " it was stopped and its container removed. Pass timeout= (seconds)"
@@ -55,7 +52,7 @@ def run(
                 command=command,
             ) from None
         output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
-    except docker.errors.APIError as error:
+    except lazy.docker.errors.APIError as error:
         # The runtime refuses to start a command the image does not have, as a shell would.
         exit_code, output = 127, str(error.explanation or error)
     finally:
@@ -105,7 +102,7 @@ def files(image: str, under: str = "/") -> list[str]:
                     for m in tar.getmembers()
                     if not m.isdir()
                 ]
-    except docker.errors.NotFound:
+    except lazy.docker.errors.NotFound:
         return []
     finally:
         container.remove(force=True)
@@ -196,14 +193,14 @@ def _create(image: str, **options):
     labels = images.labels("container", **{images.PID_LABEL: str(os.getpid())})
     try:
         return engine.client().containers.create(image, labels=labels, **options)
-    except docker.errors.ImageNotFound:
+    except lazy.docker.errors.ImageNotFound:
         raise _no_such_image(image) from None
 
 
 def _inspect(image: str, ask):
     try:
         return ask(image)
-    except docker.errors.ImageNotFound:
+    except lazy.docker.errors.ImageNotFound:
         raise _no_such_image(image) from None
 
 

@@ -11,8 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-import docker
-
+from . import lazy
 from .command_lines import buildx_build_command
 
 
@@ -46,14 +45,14 @@ def docker_host() -> str:
     return "unix:///var/run/docker.sock"
 
 
-def client(timeout: int = 600) -> docker.DockerClient:
+def client(timeout: int = 600) -> lazy.docker.DockerClient:
     """Return a docker SDK client for the engine the CLI would use; `timeout` in seconds."""
     return _client(docker_host(), timeout)
 
 
 @functools.cache
-def _client(host: str, timeout: int) -> docker.DockerClient:
-    return docker.DockerClient(base_url=host, timeout=timeout)
+def _client(host: str, timeout: int) -> lazy.docker.DockerClient:
+    return lazy.docker.DockerClient(base_url=host, timeout=timeout)
 
 
 def ping() -> dict | None:

@@ -9,9 +9,7 @@ import os
 import re
 from dataclasses import dataclass
 
-import docker
-
-from . import engine
+from . import engine, lazy
 from .dockerfile import Dockerfile
 from .errors import EngineUnavailable
 
@@ -94,7 +92,7 @@ def present(name: str) -> bool:
     try:
         engine.client().images.get(name)
         return True
-    except docker.errors.ImageNotFound:
+    except lazy.docker.errors.ImageNotFound:
         return False
 
 
