@@ -57,6 +57,8 @@ def _client(host: str, timeout: int) -> lazy.docker.DockerClient:
 
 def ping() -> dict | None:
     """Return the engine's version document (`docker version`), or None when none answers."""
+    if _no_socket(docker_host()):
+        return None
     try:
         return _client(docker_host(), 5).version()
     except Exception:  # any failure to answer means "no engine" here
@@ -74,10 +76,18 @@ def platform() -> str | None:
 
 def answers() -> bool:
     """Tell cheaply whether an engine answers (within 5 seconds)."""
+    if _no_socket(docker_host()):
+        return False
     try:
         return _client(docker_host(), 5).ping()
     except Exception:  # any failure to answer means "no engine" here
         return False
+
+
+def _no_socket(host: str) -> bool:
+    # A Unix socket that is not there has no engine behind it: no need to load the Docker SDK
+    # and try (with no engine, as on Binder, every build asks).
+    return host.startswith("unix://") and not os.path.exists(host.removeprefix("unix://"))
 
 
 def os_release() -> dict[str, str]:

@@ -5,6 +5,7 @@ modules."""
 import ast
 import inspect
 import json
+import os
 import re
 import subprocess
 import sys
@@ -86,6 +87,24 @@ def test_importing_loads_no_slow_library(module):
     )
     loaded = {name.split(".")[0] for name in json.loads(done.stdout)}
     assert loaded.isdisjoint(SLOW_TO_IMPORT), sorted(loaded & set(SLOW_TO_IMPORT))
+
+
+def test_no_engine_behind_a_missing_socket_is_found_without_the_docker_sdk():
+    """As on Binder and in the no-engine runs of the lessons: every build asks first."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from stagelab import engine; "
+            "print(engine.answers(), engine.ping(), 'docker' in sys.modules)",
+        ],
+        env={**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.split() == ["False", "None", "False"]
 
 
 def test_each_lazy_library_is_the_module_it_names():
