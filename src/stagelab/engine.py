@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import lazy
@@ -160,19 +161,23 @@ def probe_features() -> dict[str, bool]:
     """Probe which BuildKit features this engine and buildx have, by running tiny builds.
 
     Returns {"heredocs", "named contexts", "--check", "--call"} -> available. Each probe is a
-    real build of at most a few seconds (a timeout of 120 s each).
+    real build of at most a few seconds (a timeout of 120 s each); they run side by side, each
+    in a folder of its own.
     """
-    found = {}
+    with ThreadPoolExecutor(max_workers=len(FEATURE_PROBES)) as pool:
+        return dict(zip(FEATURE_PROBES, pool.map(_probe, FEATURE_PROBES.values())))
+
+
+def _probe(probe: tuple[str, dict]) -> bool:
+    text, flags = probe
     with tempfile.TemporaryDirectory(prefix="stagelab-probe-") as tmp:
         (Path(tmp) / "probe").write_text("probe\n")
-        for name, (text, flags) in FEATURE_PROBES.items():
-            (Path(tmp) / "Dockerfile").write_text(text)
-            asks = "check" in flags or "call" in flags  # answers a question, builds nothing
-            command = buildx_build_command(
-                ".", progress="quiet", output=() if asks else PROBE_OUTPUT, **flags
-            )
-            done = subprocess.run(
-                command, cwd=tmp, capture_output=True, text=True, timeout=120, check=False
-            )
-            found[name] = done.returncode == 0
-    return found
+        (Path(tmp) / "Dockerfile").write_text(text)
+        asks = "check" in flags or "call" in flags  # answers a question, builds nothing
+        command = buildx_build_command(
+            ".", progress="quiet", output=() if asks else PROBE_OUTPUT, **flags
+        )
+        done = subprocess.run(
+            command, cwd=tmp, capture_output=True, text=True, timeout=120, check=False
+        )
+    return done.returncode == 0
