@@ -21,6 +21,7 @@ from .images import (
     PID_LABEL,
     USER_LABEL,
     current_user,
+    forget_standins,
     present,
     require_engine,
 )
@@ -99,6 +100,7 @@ def clean(include_base: bool = False, say=print) -> dict[str, int]:
             if present(image.standin)
         ]
     removed, kept = _remove_children_first(client, candidates)
+    forget_standins()
     _rewrite([entry for entry in entries if _still_there(client, entry["id"])] + others)
     say(
         f"clean: removed {len(containers)} containers and {removed} images made by stagelab"

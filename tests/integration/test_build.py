@@ -9,6 +9,7 @@ import time
 
 import docker.errors
 import pytest
+import requests
 
 import stagelab as sl
 from stagelab import engine, images
@@ -200,6 +201,29 @@ def test_substitutions_only_without_registry(docker_engine):
     else:
         assert result.substitutions == {"busybox:1.36": "stagelab/offline-busybox:1.36"}
         assert not images.present("busybox:1.36"), "a stand-in never takes the official name"
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_a_cached_rebuild_asks_the_engine_only_what_can_change(docker_engine, monkeypatch, builder):
+    """What the engine has under an image id, and the stand-ins stagelab made, stay known to
+    the process; whether an engine answers and which official images it has are asked again."""
+    first = sl.build(PIPELINE, builder=builder, progress=False)
+    asked = []
+    send = requests.Session.send
+
+    def counted(session, request, **options):
+        asked.append(request.path_url.split("/", 2)[-1])  # without the API version
+        return send(session, request, **options)
+
+    monkeypatch.setattr(requests.Session, "send", counted)
+    again = sl.build(PIPELINE, builder=builder, progress=False)
+    assert (again.image_id, again.size_bytes, again.substitutions) == (
+        first.image_id,
+        first.size_bytes,
+        first.substitutions,
+    )
+    engine_requests = [path for path in asked if not path.startswith("build")]
+    assert engine_requests == ["_ping", "images/busybox:1.36/json"]
 
 
 def test_no_engine_raises_engine_unavailable_with_advice(tmp_path):
