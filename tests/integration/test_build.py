@@ -12,7 +12,7 @@ import pytest
 import requests
 
 import stagelab as sl
-from stagelab import engine, images
+from stagelab import containers, engine, images
 
 pytestmark = pytest.mark.engine
 BUILDERS = ["buildkit", "classic"]
@@ -337,6 +337,38 @@ def test_files_lists_only_the_image_and_run_reports_a_missing_command(docker_eng
     with pytest.raises(sl.StagelabError) as caught:
         sl.run(result.image_id, "ls /app")
     assert caught.value.exit_code == 127
+
+
+LISTED = """\
+FROM python:3.11-slim-bookworm
+WORKDIR /app
+COPY . .
+RUN ln -s /app/data /linked && mkdir -p /empty/inner && ln -s python3 /usr/local/bin/py \\
+    && touch "/app/data/with space.txt" /app/data/.hidden && ln /app/greet.py /app/hard.py
+VOLUME /app/data
+USER 1000
+"""
+
+
+def test_find_in_a_container_lists_what_an_export_holds(docker_engine):
+    """files() lists a large image with busybox's `find` in a container of it: the same paths,
+    under every kind of `under`, as the export it replaces (the reference, from the engine)."""
+    result = sl.build(
+        LISTED,
+        files={"greet.py": "print('hi')\n", "data/rows.csv": "a,b\n", "tests/test_x.py": ""},
+    )
+    assert result.size_bytes > containers.EXPORT_AT_MOST_BYTES
+    for under in ["/", "/app", "/app/", "/app/data", "/linked", "/usr/local/bin/py", "/empty",
+                  "/app/greet.py", "/nowhere", "/usr/local/bin"]:  # fmt: skip
+        found = containers._listed_by_find(result.image_id, under)
+        assert found is not None, "this engine mounts images: find runs"
+        exported = containers._listed_by_export(result.image_id, under)
+        assert containers.image_paths(found, under) == containers.image_paths(exported, under)
+    listed = sl.files(result.image_id)
+    assert {"/app/data/with space.txt", "/app/hard.py", "/linked", "/app/tests/test_x.py"} <= set(
+        listed
+    )
+    assert not any(path.startswith(containers.TOOLS_AT) for path in listed)
 
 
 def test_after_a_failure_the_stages_that_never_ran_are_not_built(docker_engine):
