@@ -324,9 +324,10 @@ def table(paths: list[str]) -> None:
                 continue
             f = found[0]
             median, anchor = statistics.median(f["runs"]), statistics.median(f["anchor_runs"])
+            ratio = f", ratio {median / anchor:.3f}" if f["goal_ratio"] is not None else ""
             cells.append(
                 f"{median:.3f} s ({min(f['runs']):.2f}-{max(f['runs']):.2f}); "
-                f"{f['anchor']} {anchor:.3f} s"
+                f"{f['anchor']} {anchor:.3f} s{ratio}"
             )
         print(f"| {name} | " + " | ".join(cells) + " |")
 
