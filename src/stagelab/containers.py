@@ -143,14 +143,17 @@ def _listed_by_find(image: str, under: str) -> list[str] | None:
         return None
     skipped = ["-path", "/proc", "-o", "-path", "/sys", "-o", "-path", "/dev", "-o"]
     command = ["find", under, "(", *skipped, "-path", TOOLS_AT, ")", "-prune", "-o"]
-    container = _create(
-        image,
-        entrypoint=[f"{TOOLS_AT}/bin/busybox"],
-        command=command + ["!", "-type", "d", "-print0"],
-        user="0:0",
-        network_disabled=True,
-        mounts=[{"Type": "image", "Source": tools, "Target": TOOLS_AT, "ReadOnly": True}],
-    )
+    try:
+        container = _create(
+            image,
+            entrypoint=[f"{TOOLS_AT}/bin/busybox"],
+            command=command + ["!", "-type", "d", "-print0"],
+            user="0:0",
+            network_disabled=True,
+            mounts=[{"Type": "image", "Source": tools, "Target": TOOLS_AT, "ReadOnly": True}],
+        )
+    except lazy.docker.errors.APIError:
+        return None  # this engine cannot mount one image into another's container
     try:
         container.start()
         status = container.wait(timeout=RUN_TIMEOUT_S)["StatusCode"]

@@ -371,6 +371,21 @@ def test_find_in_a_container_lists_what_an_export_holds(docker_engine):
     assert not any(path.startswith(containers.TOOLS_AT) for path in listed)
 
 
+def test_where_find_cannot_run_the_export_lists(docker_engine, monkeypatch):
+    result = sl.build(LISTED, files={"greet.py": "", "data/rows.csv": "", "tests/test_x.py": ""})
+    monkeypatch.setattr(containers, "_busybox_image", lambda: result.image_id)  # no busybox
+    assert containers._listed_by_find(result.image_id, "/app") is None
+    assert sl.files(result.image_id, "/app") == [
+        "/app/Dockerfile",  # the text goes into the build context, and COPY . . copies it
+        "/app/data/.hidden",
+        "/app/data/rows.csv",
+        "/app/data/with space.txt",
+        "/app/greet.py",
+        "/app/hard.py",
+        "/app/tests/test_x.py",
+    ]
+
+
 def test_after_a_failure_the_stages_that_never_ran_are_not_built(docker_engine):
     text = (
         f"FROM busybox:1.36 AS broken\nRUN echo {time.time_ns()} && exit 4\n"
