@@ -1,4 +1,4 @@
-# The two commands of the README: `make lab` and `make test`.
+# The README's commands: `make lab` and `make test` first; `make check` while editing.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,7 +8,7 @@ TEST_INSTALLED := $(VENV)/.stagelab-test-installed
 SITE_INSTALLED := $(VENV)/.stagelab-site-installed
 LAB_PORT ?= 8888
 
-.PHONY: lab check test setup site notebooks recordings benchmark clean classroom
+.PHONY: lab check test lesson hooks setup site notebooks recordings benchmark clean classroom
 
 $(INSTALLED): pyproject.toml scripts/install-python
 	@PYTHON=$(PYTHON) scripts/install-python $(VENV)
@@ -47,7 +47,7 @@ classroom: setup
 	@test -n "$(LEARNERS)" || { echo "usage: make classroom LEARNERS=N" >&2; exit 2; }
 	$(BIN)/stagelab classroom up --learners $(LEARNERS)
 
-# The loop while editing (about a minute, no engine, root or browser needed): lint and format,
+# The loop while editing (well under a minute, no engine, root or browser needed): lint and format,
 # the import layers, and every test that needs none of those (the markers in pyproject.toml).
 FAST_TESTS := not engine and not root and not browser and not lessons
 check: $(TEST_INSTALLED)
@@ -55,6 +55,16 @@ check: $(TEST_INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -m "$(FAST_TESTS)" tests
+
+# One lesson under nbval, as `make test` runs it: `make lesson N=03` on the engine, or
+# `make lesson N=03 REPLAY=1` with no engine (its builds replay their recordings, as on Binder).
+lesson: $(TEST_INSTALLED)
+	@test -n "$(N)" || { echo "usage: make lesson N=03 [REPLAY=1]" >&2; exit 2; }
+	$(if $(REPLAY),DOCKER_HOST=unix:///nonexistent.sock )$(BIN)/python -m pytest notebooks/$(N)_*.ipynb
+
+# The pre-commit hooks (.pre-commit-config.yaml), once per clone.
+hooks: $(TEST_INSTALLED)
+	$(BIN)/pre-commit install
 
 # Everything. The machine's set-up (engine, images, Chromium) runs while the test extras
 # install; STAGELAB_REQUIRE=1 makes a missing engine, root or browser fail instead of skip.

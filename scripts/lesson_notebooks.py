@@ -31,7 +31,10 @@ METADATA = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
     "language_info": {"name": "python"},
 }
-REGENERATE = "run `make notebooks` (python scripts/lesson_notebooks.py) and commit notebooks/"
+REGENERATE = (
+    "Edit lessons/NN_topic.md, not the notebook (`make notebooks` overwrites notebooks/ from "
+    "lessons/: move a hand edit into the source first), then run `make notebooks` and commit both"
+)
 
 
 class LessonSourceError(ValueError):
@@ -111,12 +114,25 @@ def differences(root: Path = ROOT) -> list[str]:
         made.add(path.name)
         if not path.exists():
             found.append(f"notebooks/{path.name} is missing (its source is lessons/{source.name})")
-        elif path.read_text(encoding="utf-8") != notebook_text(source):
-            found.append(f"notebooks/{path.name} differs from lessons/{source.name}")
+        elif path.read_text(encoding="utf-8") != (wanted := notebook_text(source)):
+            where = _first_difference(path.read_text(encoding="utf-8"), wanted)
+            found.append(f"notebooks/{path.name} differs from lessons/{source.name} ({where})")
     for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         if path.name not in made:
             found.append(f"notebooks/{path.name} has no source lessons/{path.stem}.md")
     return found
+
+
+def _first_difference(committed: str, wanted: str) -> str:
+    """Name the first cell where the committed notebook differs from what its source makes."""
+    have = nbformat.reads(committed, as_version=4).cells
+    want = nbformat.reads(wanted, as_version=4).cells
+    for number, (cell, made) in enumerate(zip(have, want), start=1):
+        if cell.source != made.source or cell.get("metadata") != made.get("metadata"):
+            return f"first at cell {number}, id {made.get('id', '?')}: {made.source[:60]!r}"
+    if len(have) != len(want):
+        return f"{len(have)} cells where the source makes {len(want)}"
+    return "the same cells; the notebook's metadata or layout differs"
 
 
 def main(argv: list[str]) -> int:

@@ -22,8 +22,10 @@ import pytest
 from stagelab import engine
 
 # Each test session keeps its own stagelab state (progress, the record of images stagelab made
-# that `clean` removes): other sessions using the same engine and account are left alone.
-os.environ["STAGELAB_HOME"] = tempfile.mkdtemp(prefix="stagelab-test-home-")
+# that `clean` removes): other sessions using the same engine and account are left alone. Tests
+# remove the images they build; the folder goes when the session ends.
+SESSION_HOME = tempfile.mkdtemp(prefix="stagelab-test-home-")
+os.environ["STAGELAB_HOME"] = SESSION_HOME
 
 REQUIRE_ENV = "STAGELAB_REQUIRE"
 # A test's tier is the first of these markers it carries ("fast" when none): what it needs most.
@@ -46,10 +48,14 @@ def pytest_collection_modifyitems(config, items):
         return
     missing = _missing_needs(items)
     for item in items:
-        for marker, reason in missing.items():
-            if item.get_closest_marker(marker):
-                item.add_marker(pytest.mark.skip(reason=reason))
-                break
+        reasons = [reason for marker, reason in missing.items() if item.get_closest_marker(marker)]
+        if reasons:
+            item.add_marker(pytest.mark.skip(reason="; ".join(reasons)))
+
+
+def pytest_sessionfinish(session):
+    """Remove the session's stagelab state folder."""
+    shutil.rmtree(SESSION_HOME, ignore_errors=True)
 
 
 def _missing_needs(items) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""A real class of 3 for the classroom tests: hub, proxy, rootless engines, accounts.
+"""A real class of 3 for the tests marked root (test_classroom.py): hub, proxy, rootless
+engines, accounts. The folder's other tests are unit tests that need none of it (`make check`).
 
 The class listens on 127.0.0.1 only. It is brought up once per session and purged at the end,
 whatever happened. Account names are fixed (learner01.., instructor), so a class already up on

@@ -103,7 +103,8 @@ def test_a_notebook_edited_by_hand_or_left_without_a_source_is_found(course):
     notebook.write_text(notebook.read_text().replace('builder = \\"buildkit\\"', "builder = 1"))
     shutil.copy(notebook, course / "notebooks" / "08_orphan.ipynb")
     assert lesson_notebooks.differences(course) == [
-        "notebooks/07_a_lesson.ipynb differs from lessons/07_a_lesson.md",
+        "notebooks/07_a_lesson.ipynb differs from lessons/07_a_lesson.md "
+        """(first at cell 2, id 07-01: 'builder = "buildkit"')""",
         "notebooks/08_orphan.ipynb has no source lessons/08_orphan.md",
     ]
     (course / "lessons" / "09_new.md").write_text(SOURCE)

@@ -134,7 +134,8 @@ def public_definitions() -> dict[str, set[str]]:
 def collisions() -> dict[str, set[str]]:
     """Return the names that two modules define, or one defines while another module has that
     name; a module defining its namesake (doctor.doctor) and two modules of one name in sibling
-    packages (classroom.layout, cluster.layout: named by their package) are no collision."""
+    packages (classroom.layout, classroom.kubernetes.layout: named by their package) are no
+    collision."""
     found = {}
     for name, places in public_definitions().items():
         modules = {place.removeprefix("module:") for place in places if place.startswith("module:")}
