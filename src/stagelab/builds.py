@@ -83,6 +83,7 @@ def build(
             watcher.finish(None, error)
             if isinstance(error, BuildFailed):
                 replay.record(request, error)
+                images.forget_standins()
             raise
         result.explanation = build_record.conclude(planned, result)
         result.summary_why = why
