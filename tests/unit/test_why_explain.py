@@ -223,3 +223,16 @@ def test_a_failed_step_ends_its_stage(tmp_path, builder):
     why = Builds(tmp_path, builder).explain(statuses, target="build")
     assert why.stage("build").steps[-1].status == "failed"
     assert why.stage("build").steps[-1].expected is None
+
+
+def test_stage_reasons_name_the_edges_and_a_named_context_that_replaces_a_stage():
+    dockerfile = Dockerfile(TEXT)
+    buildkit = stage_reasons(dockerfile, "buildkit", "release", {})
+    assert buildkit["build"] == (
+        "needed",
+        "needed by the target release: COPY --from=build in stage release (line 7)",
+    )
+    assert buildkit["test"][0] == "unneeded" and "nothing the target" in buildkit["test"][1]
+    assert stage_reasons(dockerfile, "classic", "release", {})["test"][0] == "classic order"
+    replaced = stage_reasons(dockerfile, "buildkit", "release", {}, replaced={"Build": "ctx"})
+    assert replaced["build"][0] == "replaced" and "named build context ctx" in replaced["build"][1]
