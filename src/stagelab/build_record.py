@@ -78,10 +78,9 @@ def _image_ids(request) -> tuple[dict[str, str], dict[str, dict]]:
     folder, user, shell: convert.go `dispatchStages` starts a stage's state from them)."""
     ids, keys = {}, {}
     for name in request.dockerfile.images(request.build_args, request.builder):
-        served = request.substitutions.get(name, name)
-        if not images.present(served):
+        found = images.inspect_image(request.substitutions.get(name, name))
+        if found is None:
             continue
-        found = engine.client().api.inspect_image(served)
         config = found.get("Config") or {}
         settings = [config.get(part) for part in ("Env", "WorkingDir", "User", "Shell", "OnBuild")]
         ids[name] = found["Id"]
