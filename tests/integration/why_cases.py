@@ -184,7 +184,8 @@ class Run:
         except StagelabError as error:
             if not stop_on_error:
                 raise
-            self.errors.append(str(error).splitlines()[0])
+            lines = str(error).splitlines()
+            self.errors.append(f"{lines[0]} {lines[-1].strip()}")
 
 
 def rebuilt(result) -> set[tuple[str, int]]:
