@@ -26,6 +26,14 @@ from .evidence import claim
 from .images import BUSYBOX, DEBIAN, GCC, PYTHON, STANDINS, parse_dockerfile
 from .labs import lab
 from .magic import register as _register_magic
+from .predictions import (
+    Prediction,
+    predict,
+    predict_cached,
+    predict_failure,
+    predict_size,
+    predict_stages,
+)
 from .replay import unique
 from .results import BuildResult, Step
 
@@ -44,6 +52,7 @@ __all__ = [
     "DockerfileError",
     "EngineUnavailable",
     "ImageUnavailable",
+    "Prediction",
     "ProvisionError",
     "RunFailed",
     "RunTimedOut",
@@ -67,6 +76,11 @@ __all__ = [
     "lab",
     "layers",
     "parse_dockerfile",
+    "predict",
+    "predict_cached",
+    "predict_failure",
+    "predict_size",
+    "predict_stages",
     "run",
     "run_status",
     "sizes",
