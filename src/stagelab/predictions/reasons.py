@@ -147,6 +147,11 @@ def stage_reason(result, ref: str) -> str:
 
 def step_reason(result, step) -> str:
     """Say why a step (a Step of this build) was cached or run, in one sentence."""
+    reason = _step_reason(result, step)
+    return reason[0].upper() + reason[1:]
+
+
+def _step_reason(result, step) -> str:
     shown = f"line {step.line}, `{step.instruction}`"
     if step.status == "cached":
         return (
