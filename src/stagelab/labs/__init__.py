@@ -23,6 +23,7 @@ from .criteria import (
     prints,
     takes_from,
 )
+from .hints import Hint, answer_hint, pointer_hint, question_hint
 from .report import NoEngineReport, Note, Outcome, Report
 from .tasks import task_notebook, write_task_notebooks
 
@@ -30,6 +31,7 @@ __all__ = [
     "COMPILER_PATHS",
     "CheckFailed",
     "Criterion",
+    "Hint",
     "Lab",
     "NoEngineReport",
     "Note",
@@ -37,6 +39,7 @@ __all__ = [
     "Report",
     "Workspace",
     "all_labs",
+    "answer_hint",
     "attempts",
     "builds",
     "criterion",
@@ -48,10 +51,12 @@ __all__ = [
     "lab",
     "labs_root",
     "last_stage",
+    "pointer_hint",
     "prints",
     "progress_by_lab",
     "progress_file",
     "progress_table",
+    "question_hint",
     "read_attempts",
     "takes_from",
     "task_notebook",
