@@ -24,11 +24,13 @@ from .criteria import (
     takes_from,
 )
 from .hints import Hint, answer_hint, pointer_hint, question_hint
+from .predicted import PREDICTIONS, predicted_build
 from .report import NoEngineReport, Note, Outcome, Report
 from .tasks import task_notebook, write_task_notebooks
 
 __all__ = [
     "COMPILER_PATHS",
+    "PREDICTIONS",
     "CheckFailed",
     "Criterion",
     "Hint",
@@ -52,6 +54,7 @@ __all__ = [
     "labs_root",
     "last_stage",
     "pointer_hint",
+    "predicted_build",
     "prints",
     "progress_by_lab",
     "progress_file",
