@@ -8,10 +8,12 @@ import re
 import tarfile
 import tempfile
 import time
+from pathlib import Path
 from typing import IO
 
 from . import engine
 from .cleanup import remember
+from .command_lines import classic_build_command
 from .context import BuildRequest
 from .dockerfile import Instruction, Stage
 from .errors import BuildFailed
@@ -24,7 +26,6 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _CLASSIC_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$", re.DOTALL)
 # " ---> 1d30814da8c9": the image a step made (or took from the cache, or the base image).
 _STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12})$")
-COMMAND = ["docker", "build (classic builder)"]
 # The rewritten Dockerfile goes into the context under this fixed name, with a .dockerignore that
 # names it, so the engine leaves both out of what COPY sees (moby/moby builder/remotecontext
 # `removeDockerfile`). docker-py names a Dockerfile from outside the context `.dockerfile.<random>`
@@ -54,7 +55,7 @@ def classic_dockerfile(request: BuildRequest) -> str:
     return "".join(lines)
 
 
-def classic_build_options(request: BuildRequest, context: IO[bytes]) -> dict:
+def classic_build_options(request: BuildRequest, context: IO[bytes] | None) -> dict:
     """Return the engine API's build options (docker SDK `api.build`) for this request, whose
     context is the tar `classic_context` wrote to `context`.
 
@@ -76,6 +77,24 @@ def classic_build_options(request: BuildRequest, context: IO[bytes]) -> dict:
     )
 
 
+def classic_command(request: BuildRequest, dockerfile: Path) -> list[str]:
+    """Return the `DOCKER_BUILDKIT=0 docker build ...` command that does what the API call of
+    classic_build_options does. It names the Dockerfile the build read: the request's own, or
+    where stand-ins replaced names in it, the rewritten copy `dockerfile`."""
+    rewritten = dockerfile.read_text() != request.dockerfile.text
+    options = classic_build_options(request, None)
+    return classic_build_command(
+        request.context_dir,
+        file=dockerfile if rewritten else request.dockerfile_path,
+        target=options["target"],
+        build_args=options["buildargs"],
+        no_cache=options["nocache"],
+        labels=options["labels"],
+        tags=options["tag"] or (),
+        force_rm=options["forcerm"],
+    )
+
+
 def classic_context(request: BuildRequest, into: IO[bytes]) -> None:
     """Write the build context the engine gets as a tar: the context's files that .dockerignore
     keeps (why.contextfiles reads it as the engine would), the Dockerfile with stand-ins in
@@ -91,6 +110,9 @@ def classic_context(request: BuildRequest, into: IO[bytes]) -> None:
             info = archive.gettarinfo(root / path, arcname=path)
             if info is None:  # a socket or a device: nothing a build can copy
                 continue
+            # Owned by root, as the docker CLI sends a context (ChownOpts 0:0).
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
             if info.isfile():
                 with (root / path).open("rb") as data:
                     archive.addfile(info, data)
@@ -288,7 +310,14 @@ def run_classic(request: BuildRequest, watcher: Progress) -> BuildResult:
     """
     client = engine.client()
     reader = ClassicReader(request, watcher)
-    with tempfile.TemporaryFile(prefix="stagelab-classic-") as context:
+    with (
+        tempfile.TemporaryDirectory(prefix="stagelab-classic-") as tmp,
+        tempfile.TemporaryFile(prefix="stagelab-classic-") as context,
+    ):
+        dockerfile = Path(tmp) / "Dockerfile"
+        dockerfile.write_text(classic_dockerfile(request))
+        command = classic_command(request, dockerfile)
+        watcher.command(command)
         classic_context(request, context)
         began = time.monotonic()
         stream = client.api.build(**classic_build_options(request, context))
@@ -313,9 +342,10 @@ def run_classic(request: BuildRequest, watcher: Progress) -> BuildResult:
         size_bytes=None,
         duration_s=duration,
         log=outcome.log,
+        command=command,
     )
     if outcome.failure is not None:
-        raise BuildFailed(**outcome.failure, command=COMMAND, log=outcome.log, result=result)
+        raise BuildFailed(**outcome.failure, command=command, log=outcome.log, result=result)
     if image_id:
         result.size_bytes = size_of(image_id)
     return result
