@@ -60,6 +60,12 @@ def main() -> int:
                 f"[{builder}] {problem}\n{case}"
                 for problem in sequence.problems[: max(options.show - len(shown), 0)]
             )
+        # A running tally, so that a run stopped early still tells what it saw.
+        print(
+            " ".join(f"{name} {c[1]}/{c[0]} builds, {c[3]}/{c[2]}" for name, c in tally.items()),
+            file=sys.stderr,
+            flush=True,
+        )
 
     run()
     seconds = time.monotonic() - began
