@@ -8,6 +8,7 @@ and replayed in order. `make recordings` writes them on a real engine; replay.py
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -21,6 +22,8 @@ RECORD_ENV = "STAGELAB_RECORD"
 DIRECTORY_ENV = RECORDINGS_ENV
 FORMAT = 1
 RECORDED_LOG_LINES = 40
+# Files a recording keeps the contents of, up to this total size (larger ones: names and sizes).
+FOLDER_BYTES_KEPT = 256 * 1024
 # Jupyter's autosave copies are not part of a lesson's context.
 IGNORED_DIRECTORIES = {".ipynb_checkpoints"}
 
@@ -105,6 +108,52 @@ def output_kind(output: str | None) -> str | None:
 def tail(log: str) -> str:
     """Return the last RECORDED_LOG_LINES lines of a log, the part a recording keeps."""
     return "".join((log or "").splitlines(keepends=True)[-RECORDED_LOG_LINES:])
+
+
+def folder_digest(folder: Path) -> str:
+    """Return a key of a folder's contents (names, bytes, executable bits), "" when missing."""
+    return digest(context_files(folder)) if folder.is_dir() else ""
+
+
+def folder_snapshot(folder: Path) -> list[dict]:
+    """Describe a folder for a recording: its folders, links, files, and the contents of
+    files while they total at most FOLDER_BYTES_KEPT bytes (later ones keep name and size)."""
+    entries, kept = [], 0
+    for path in sorted(folder.rglob("*")):
+        entry = {"path": path.relative_to(folder).as_posix()}
+        if path.is_symlink():
+            entry["link"] = os.readlink(path)
+        elif path.is_dir():
+            entry["dir"] = True
+        else:
+            data = path.read_bytes()
+            entry.update(size=len(data), mode=path.stat().st_mode & 0o777)
+            if kept + len(data) <= FOLDER_BYTES_KEPT:
+                entry["content"] = base64.b64encode(data).decode()
+                kept += len(data)
+        entries.append(entry)
+    return entries
+
+
+def restore_folder(entries: list[dict], folder: Path) -> list[str]:
+    """Write a recorded folder (folder_snapshot) into `folder`; return the files left out
+    because the recording kept only their name and size, as "path (N bytes)"."""
+    folder.mkdir(parents=True, exist_ok=True)
+    missing = []
+    for entry in entries:
+        path = folder / entry["path"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if "link" in entry:
+            path.unlink(missing_ok=True)
+            path.symlink_to(entry["link"])
+        elif entry.get("dir"):
+            path.mkdir(exist_ok=True)
+        elif "content" in entry:
+            path.write_bytes(base64.b64decode(entry["content"]))
+            path.chmod(entry["mode"])
+        else:
+            missing.append(f"{entry['path']} ({entry['size']} bytes)")
+    return missing
 
 
 # ---------------------------------------------------------------- storage
