@@ -43,6 +43,14 @@ from .evidence import claim
 from .images import BUSYBOX, DEBIAN, GCC, PYTHON, STANDINS, parse_dockerfile
 from .labs import lab
 from .magic import register as _register_magic
+from .predictions import (
+    Prediction,
+    predict,
+    predict_cached,
+    predict_failure,
+    predict_size,
+    predict_stages,
+)
 from .replay import unique
 from .results import BuildResult, Step
 
@@ -61,6 +69,7 @@ __all__ = [
     "DockerfileError",
     "EngineUnavailable",
     "ImageUnavailable",
+    "Prediction",
     "ProvisionError",
     "RunFailed",
     "RunTimedOut",
@@ -87,6 +96,11 @@ __all__ = [
     "layers",
     "listing",
     "parse_dockerfile",
+    "predict",
+    "predict_cached",
+    "predict_failure",
+    "predict_size",
+    "predict_stages",
     "run",
     "run_status",
     "sizes",

@@ -65,6 +65,18 @@ def _show_results_once() -> None:
         shell.display_formatter.ipython_display_formatter.for_type(BuildResult, show_result)
 
 
+class LiveBundle:
+    """An output in a notebook, given as a mime bundle ({"text/html": ..., ...}), that is
+    replaced in place by each `update()` (a front end shows the richest type it renders)."""
+
+    def __init__(self, bundle: dict):
+        self.handle = display(bundle, raw=True, display_id=True)
+
+    def update(self, bundle: dict) -> None:
+        """Replace what this output shows."""
+        self.handle.update(bundle, raw=True)
+
+
 class LiveHtml:
     """An HTML output in a notebook that is replaced in place by each `update()`."""
 

@@ -46,7 +46,8 @@ class BuildResult:
     `size_bytes` is the image's size in bytes; `duration_s` the build's wall time in seconds;
     `substitutions` maps official image names to the offline stand-ins that served them.
     `shared_with` maps a stage whose work BuildKit ran once for two identical stages, under
-    the other one's name, to that other stage (its status is that stage's).
+    the other one's name, to that other stage (its status is that stage's). `no_cache` says
+    the build was asked to use no cache (`--no-cache`).
     A replayed result has `replayed` set and says which engine recorded it, and when.
     `number` counts the builds of this process (1, 2, ...): views of one build carry it.
     """
@@ -68,6 +69,7 @@ class BuildResult:
     recorded_engine: str | None = None
     recorded_on: str | None = None
     shared_with: dict[str, str] = field(default_factory=dict)
+    no_cache: bool = False
     number: int = field(
         default_factory=lambda: next(_build_numbers), init=False, repr=False, compare=False
     )
