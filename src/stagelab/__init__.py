@@ -4,7 +4,7 @@ Every name a lesson or a lab uses is here: `import stagelab as sl`.
 """
 
 from .builds import build
-from .calls import CheckWarning, call, check, features
+from .calls import CheckWarning, call, check, engine_version, features
 from .cleanup import clean
 from .containers import (
     copy_out,
@@ -85,6 +85,7 @@ __all__ = [
     "compare",
     "copy_out",
     "doctor",
+    "engine_version",
     "features",
     "files",
     "graph",

@@ -19,6 +19,12 @@ from pathlib import Path
 from .course import RECORDINGS_ENV, Course
 
 RECORD_ENV = "STAGELAB_RECORD"
+# Set (to the parameters as JSON) while a lesson runs with parameters other than its defaults:
+# its recordings join the defaults' instead of replacing them, and its unique values are its own.
+VARIANT_ENV = "STAGELAB_VARIANT"
+# When this recording session began (seconds since the epoch): a variant keeps only the takes
+# recorded since (by the defaults' run), never those of an earlier session.
+SINCE_ENV = "STAGELAB_RECORD_SINCE"
 DIRECTORY_ENV = RECORDINGS_ENV
 FORMAT = 1
 RECORDED_LOG_LINES = 40
@@ -30,6 +36,8 @@ IGNORED_DIRECTORIES = {".ipynb_checkpoints"}
 # How many takes this process has recorded / replayed under each key.
 _takes_recorded: dict[str, int] = {}
 _takes_replayed: dict[str, int] = {}
+# How many takes of an earlier run a variant's run keeps under each key, before its own.
+_takes_kept: dict[str, int] = {}
 
 
 # ---------------------------------------------------------------- keys
@@ -43,6 +51,11 @@ def recordings_dir() -> Path:
 def recording_on() -> bool:
     """Tell whether real builds and runs are being recorded (STAGELAB_RECORD=1)."""
     return os.environ.get(RECORD_ENV, "") == "1"
+
+
+def variant() -> str:
+    """Return the parameters (JSON) of the lesson variant running now, "" for the defaults."""
+    return os.environ.get(VARIANT_ENV, "")
 
 
 def context_files(context_dir: Path) -> list[list]:
@@ -183,10 +196,13 @@ def _save(key: str, recording: dict) -> None:
 
 
 def add_take(key: str, header: dict, take: dict, engine_version: str) -> None:
-    """Store a take: the first of this process replaces older ones, later ones append."""
+    """Store a take: the first of this process replaces older ones, later ones append; in a
+    lesson variant's run (VARIANT_ENV) the takes already recorded stay, and its own follow."""
     count = _takes_recorded.get(key, 0)
-    existing = load(key) if count else None
-    takes = (existing or {}).get("takes", [])[:count] + [take]
+    existing = load(key) if count or _recorded_this_session(key) else None
+    if count == 0:
+        _takes_kept[key] = len((existing or {}).get("takes", []))
+    takes = (existing or {}).get("takes", [])[: _takes_kept[key] + count] + [take]
     _takes_recorded[key] = count + 1
     _save(
         key,
@@ -199,6 +215,17 @@ def add_take(key: str, header: dict, take: dict, engine_version: str) -> None:
             "takes": takes,
         },
     )
+
+
+def _recorded_this_session(key: str) -> bool:
+    """Tell whether a variant's run finds takes of this session's defaults under this key."""
+    if not variant():
+        return False
+    try:
+        written = _path(key).stat().st_mtime
+    except FileNotFoundError:
+        return False
+    return written >= float(os.environ.get(SINCE_ENV) or 0)
 
 
 def next_take(key: str, recording: dict) -> dict:

@@ -30,7 +30,7 @@ banner_shown_in: set = set()
 
 
 @functools.cache
-def engine_version() -> str:
+def recording_engine() -> str:
     return (engine.ping() or {}).get("Version", "unknown")
 
 
@@ -61,7 +61,10 @@ def record(request, outcome: BuildResult | BuildFailed) -> None:
     }
     identity = recording.build_identity(request)
     recording.add_take(
-        recording.digest(identity), {"kind": "build", "identity": identity}, take, engine_version()
+        recording.digest(identity),
+        {"kind": "build", "identity": identity},
+        take,
+        recording_engine(),
     )
 
 
@@ -191,12 +194,14 @@ def unique(name: str) -> str:
     the same value back, so the salted build is the recorded one. Raises EngineUnavailable with
     no engine and no recording of `name`.
     """
-    key = recording.digest({"kind": "unique", "name": name})
+    # A lesson variant's values are its own: its salted builds are not the defaults' ones.
+    named = name + (f" {recording.variant()}" if recording.variant() else "")
+    key = recording.digest({"kind": "unique", "name": named})
     if engine.answers():
         value = str(time.time_ns())
         if recording.recording_on():
             recording.add_take(
-                key, {"kind": "unique", "name": name}, {"value": value}, engine_version()
+                key, {"kind": "unique", "name": named}, {"value": value}, recording_engine()
             )
         return value
     found = recording.load(key)

@@ -16,7 +16,7 @@ from .progress import current_cell
 from .replay import (
     RE_RECORD,
     banner_shown_in,
-    engine_version,
+    recording_engine,
     replayed_tags,
     show_banner,
     show_missing,
@@ -155,7 +155,7 @@ def _record_call(kind: str, subject: str, arguments: dict, outcome: dict) -> Non
     for name in dict.fromkeys([_image_id_on_engine(subject), subject]):
         key = recording.call_key(kind, name, arguments)
         recording.add_take(
-            key, {"kind": kind, "image": name, "arguments": arguments}, outcome, engine_version()
+            key, {"kind": kind, "image": name, "arguments": arguments}, outcome, recording_engine()
         )
 
 
