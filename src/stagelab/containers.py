@@ -175,14 +175,17 @@ def copy_out(image: str, path: str, destination: str | os.PathLike) -> list[str]
 
 def run_status(
     image: str,
-    command: str | list[str],
+    command: str | list[str] | None = None,
     *,
+    entrypoint: str | list[str] | None = None,
     folders: dict[str, str | os.PathLike] | None = None,
 ) -> tuple[int, str]:
     """Run a command in a container from an image; return (exit code, output), never raising
-    for a non-zero exit code. `folders` is run()'s: host folders the command reads and writes."""
+    for a non-zero exit code. `command` None runs the image's default command; `entrypoint`
+    and `folders` are run()'s (the image's entry point replaced; host folders the command
+    reads and writes)."""
     try:
-        return 0, run(image, command, folders=folders)
+        return 0, run(image, command, entrypoint=entrypoint, folders=folders)
     except RunFailed as failed:
         return failed.exit_code, failed.output
 

@@ -101,6 +101,17 @@ def test_a_run_reads_and_writes_host_folders_and_each_run_starts_fresh(busybox, 
         sl.run(busybox, "true", folders={"out": out})
 
 
+def test_run_status_runs_the_default_command_or_replaces_the_entry_point(docker_engine):
+    script = '#!/bin/sh\necho "entry point: $*"\nexit 4\n'
+    dockerfile = (
+        'FROM busybox:1.36\nCOPY --chmod=755 entry.sh /entry.sh\nENTRYPOINT ["/entry.sh"]\n'
+    )
+    image = sl.build(dockerfile, files={"entry.sh": script}, progress=False).image_id
+    assert sl.run_status(image) == (4, "entry point: \n")
+    assert sl.run_status(image, "a b") == (4, "entry point: a b\n")
+    assert sl.run_status(image, "echo replaced", entrypoint=[]) == (0, "replaced\n")
+
+
 def test_a_recorded_run_with_folders_replays_what_it_wrote(busybox, tmp_path, monkeypatch):
     monkeypatch.setenv("STAGELAB_RECORD", "1")
     monkeypatch.setenv("STAGELAB_RECORDINGS", str(tmp_path / "recordings"))
