@@ -16,8 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import ipywidgets
-
+from .. import lazy
 from ..dockerfile import Dockerfile
 from ..errors import StagelabError
 from ..progress import LiveBundle, in_kernel, show
@@ -86,7 +85,7 @@ class Prediction:
         self._live: LiveBundle | None = None
         # The buttons a notebook shows (None elsewhere): ToggleButtons, or for `many` answers
         # an HBox of ToggleButton.
-        self.buttons: ipywidgets.Widget | None = None
+        self.buttons: lazy.ipywidgets.Widget | None = None
         self._show_question()
 
     @property
@@ -182,23 +181,23 @@ class Prediction:
             show("", question_text(self.question, self.choices, said))
             return
         self.buttons = self._buttons()
-        widget = ipywidgets.VBox(
-            [ipywidgets.HTML(question_heading_html(self.question, self.hint)), self.buttons]
+        widget = lazy.ipywidgets.VBox(
+            [lazy.ipywidgets.HTML(question_heading_html(self.question, self.hint)), self.buttons]
         )
         # JupyterLab shows the buttons; nbconvert and saved notebooks, with no widget state,
         # fall back to the HTML, which says the same.
         self._live = LiveBundle({**self._static_bundle(), **widget._repr_mimebundle_()})
 
-    def _buttons(self) -> ipywidgets.Widget:
+    def _buttons(self) -> lazy.ipywidgets.Widget:
         said = self.said()[0] or []
         if not self.many:
-            buttons = ipywidgets.ToggleButtons(
+            buttons = lazy.ipywidgets.ToggleButtons(
                 options=self.choices, value=said[0] if said else None
             )
             buttons.observe(lambda change: setattr(self, "answer", change["new"]), "value")
             return buttons
         toggles = [
-            ipywidgets.ToggleButton(description=choice, value=choice in said)
+            lazy.ipywidgets.ToggleButton(description=choice, value=choice in said)
             for choice in self.choices
         ]
 
@@ -207,7 +206,7 @@ class Prediction:
 
         for toggle in toggles:
             toggle.observe(picked, "value")
-        return ipywidgets.HBox(toggles)
+        return lazy.ipywidgets.HBox(toggles)
 
     def _repr_html_(self) -> str:
         return self._static_bundle()["text/html"]
