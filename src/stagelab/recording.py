@@ -29,7 +29,9 @@ DIRECTORY_ENV = RECORDINGS_ENV
 FORMAT = 1
 RECORDED_LOG_LINES = 40
 # Files a recording keeps the contents of, up to this total size (larger ones: names and sizes).
-FOLDER_BYTES_KEPT = 256 * 1024
+# A static C binary (about 0.8 MB) that a lesson copies out of an image and builds into another
+# (lesson 06's builder pattern) must come back whole, or the second build cannot replay.
+FOLDER_BYTES_KEPT = 1024 * 1024
 # Jupyter's autosave copies are not part of a lesson's context.
 IGNORED_DIRECTORIES = {".ipynb_checkpoints"}
 

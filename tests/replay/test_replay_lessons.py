@@ -55,8 +55,11 @@ def _problems(run) -> list[str]:
         elif number in errors:
             error = errors[number]
             problems.append(f"{where}: {error['ename']}: {error['evalue'][:300]}")
-        # A Dockerfile that does not parse stops the build before any engine (or replay).
-        static_error = "DockerfileError" in cell.source + text
+        # A Dockerfile that does not parse, or an option stagelab refuses (the classic builder's
+        # output=), stops the build before any engine (or replay).
+        static_error = "DockerfileError" in cell.source + text or (
+            "except sl.StagelabError" in cell.source and "StagelabError" not in text
+        )
         accounted_for = BANNER in text or NOT_RECORDED in text or static_error
         if BUILD_CALL.search(cell.source) and not accounted_for:
             problems.append(f"{where}: builds, but shows no replay banner")
