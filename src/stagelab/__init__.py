@@ -26,7 +26,7 @@ from .display import (
     timeline,
 )
 from .dockerfile import Dockerfile, Stage
-from .doctor import base_images, doctor
+from .doctor import base_images, doctor, fetch_images
 from .errors import (
     BuildContextError,
     BuildFailed,
@@ -40,7 +40,19 @@ from .errors import (
     StagelabError,
 )
 from .evidence import claim
-from .images import BUSYBOX, DEBIAN, GCC, PYTHON, STANDINS, parse_dockerfile
+from .images import (
+    BUSYBOX,
+    DEBIAN,
+    GCC,
+    GOLANG,
+    JDK,
+    JRE,
+    NGINX,
+    NODE,
+    PYTHON,
+    STANDINS,
+    parse_dockerfile,
+)
 from .labs import lab
 from .magic import register as _register_magic
 from .predictions import (
@@ -58,6 +70,11 @@ __all__ = [
     "BUSYBOX",
     "DEBIAN",
     "GCC",
+    "GOLANG",
+    "JDK",
+    "JRE",
+    "NGINX",
+    "NODE",
     "PYTHON",
     "STANDINS",
     "BuildContextError",
@@ -87,6 +104,7 @@ __all__ = [
     "doctor",
     "engine_version",
     "features",
+    "fetch_images",
     "files",
     "graph",
     "history",

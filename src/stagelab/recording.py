@@ -27,7 +27,8 @@ VARIANT_ENV = "STAGELAB_VARIANT"
 SINCE_ENV = "STAGELAB_RECORD_SINCE"
 DIRECTORY_ENV = RECORDINGS_ENV
 FORMAT = 1
-RECORDED_LOG_LINES = 40
+# A replay shows the engine's log from these last lines (most builds' logs are shorter).
+RECORDED_LOG_LINES = 200
 # Files a recording keeps the contents of, up to this total size (larger ones: names and sizes).
 # A static C binary (about 0.8 MB) that a lesson copies out of an image and builds into another
 # (lesson 06's builder pattern) must come back whole, or the second build cannot replay.

@@ -17,7 +17,7 @@ from . import reasons
 from .question import Prediction, as_dockerfile, replayed_note, result_of, sentences
 
 
-def _stage_names(parsed: Dockerfile) -> tuple[list[str], dict[str, str]]:
+def stage_names(parsed: Dockerfile) -> tuple[list[str], dict[str, str]]:
     """Return the stages' labels, and every other way to write each: its name, its index as
     `COPY --from=1` writes it, and `stage-1` as BuildKit's progress names an unnamed stage."""
     aliases = {}
@@ -34,7 +34,7 @@ class StagePrediction(Prediction):
 
     def __init__(self, question: str, dockerfile, *, answer=None):
         self.dockerfile = as_dockerfile(dockerfile)
-        labels, aliases = _stage_names(self.dockerfile)
+        labels, aliases = stage_names(self.dockerfile)
         super().__init__(question, labels, answer=answer, many=True, aliases=aliases)
 
     def check(self, outcome, *, why: str | Sequence[str] = ()) -> None:
@@ -201,7 +201,7 @@ class FailurePrediction(Prediction):
 
     def __init__(self, question: str, dockerfile, *, answer=None):
         self.dockerfile = as_dockerfile(dockerfile)
-        labels, aliases = _stage_names(self.dockerfile)
+        labels, aliases = stage_names(self.dockerfile)
         for word in ("success", "succeed", "passes", "no", "none", "false", "it succeeds"):
             aliases[word] = self.SUCCEEDS
         super().__init__(question, [self.SUCCEEDS, *labels], answer=answer, aliases=aliases)
