@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from . import engine, images, replay
+from . import engine, images, limits, replay
 from .buildkit import run_buildkit
 from .classic import run_classic
 from .context import build_request
@@ -71,9 +71,13 @@ def build(
         )
         runner = run_buildkit if builder == "buildkit" else run_classic
         watcher.start(request.dockerfile, builder, request.target_ref)
+        # In a classroom, a build its learner's memory, task or disk limit stopped says so.
+        counters = limits.Counters.now()
         try:
             result = runner(request, watcher)
         except BaseException as error:
+            if isinstance(error, StagelabError):
+                error.explain(limits.limit_note(counters))
             watcher.finish(None, error)
             if isinstance(error, BuildFailed):
                 replay.record(request, error)

@@ -15,7 +15,7 @@ import tempfile
 import docker
 import requests
 
-from . import engine, images, replay_calls
+from . import engine, images, limits, replay_calls
 from .errors import ImageUnavailable, RunFailed, RunTimedOut
 
 RUN_TIMEOUT_S = 300
@@ -42,6 +42,7 @@ def run(
     if isinstance(command, str):
         command = shlex.split(command)
     shown = " ".join(command or []) or "the image's default command"
+    counters = limits.Counters.now()
     container = _create(image, command=command, entrypoint=entrypoint)
     try:
         container.start()
@@ -61,12 +62,14 @@ def run(
     finally:
         container.remove(force=True)
     if check and exit_code != 0:
-        raise RunFailed(
+        failed = RunFailed(
             f"`{shown}` in {_short(image)} exited with code {exit_code}:\n{output.strip()[-800:]}",
             command=command,
             exit_code=exit_code,
             output=output,
         )
+        failed.explain(limits.limit_note(counters))
+        raise failed
     return output
 
 
