@@ -18,6 +18,16 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "browser"
 
 
+def log_in(page, base: str, name: str, password: str) -> None:
+    """Log in through the hub's form and wait until the browser has left the login page
+    (for the hub's home, a spawn page or the user's own server, wherever the hub sends it)."""
+    page.goto(f"{base}/hub/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", password)
+    page.click("[type=submit]")
+    page.wait_for_url(lambda url: "/hub/login" not in url, timeout=60_000, wait_until="commit")
+
+
 def dashboard_text_in_chromium(
     base: str, dashboard: str, name: str, password: str, profile: Path
 ) -> tuple[str, str]:
@@ -40,11 +50,7 @@ def dashboard_text_in_chromium(
         )
         page = context.pages[0] if context.pages else context.new_page()
         try:
-            page.goto(f"{base}/hub/login")
-            page.fill("input[name=username]", name)
-            page.fill("input[name=password]", password)
-            page.click("[type=submit]")
-            page.wait_for_url("**/hub/**", timeout=60_000)
+            log_in(page, base, name, password)
             page.goto(dashboard)
             page.wait_for_url("**/services/dashboard/", timeout=60_000)
             cell = "tr[data-learner='learner01'] td[data-lab='01']"
@@ -84,11 +90,7 @@ def script_on_learner_origin(
         )
         page = context.pages[0] if context.pages else context.new_page()
         try:
-            page.goto(f"{base}/hub/login")
-            page.fill("input[name=username]", name)
-            page.fill("input[name=password]", password)
-            page.click("[type=submit]")
-            page.wait_for_url("**/hub/**", timeout=60_000)
+            log_in(page, base, name, password)
             page.goto(f"{server_url}api/status")
             page.wait_for_url(f"{server_url}api/status", timeout=120_000)
             return page.evaluate(script)

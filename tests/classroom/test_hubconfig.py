@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from traitlets.config import Config
+from traitlets.config import Config, PyFileConfigLoader
 
 from stagelab.classroom.hubconfig import configure_hub, instructor_scopes
 from stagelab.classroom.layout import ClassroomError, ClassroomLayout
@@ -79,6 +79,22 @@ def test_tls_is_served_by_the_proxy_from_the_class_copy(settings):
     assert c.JupyterHub.ssl_key == str(settings.layout.tls_key)
     assert settings.layout.tls in settings.layout.made_by_class(LEARNERS)
     assert "ssl_cert" not in configure_hub(Config(), settings).JupyterHub
+
+
+def test_over_tls_every_cookie_is_secure_the_servers_own_too(settings, monkeypatch):
+    c = configure_hub(Config(), replace(settings, tls=True, port=443))
+    assert c.JupyterHub.tornado_settings == {"cookie_options": {"secure": True}}
+    (option,) = [arg for arg in c.Spawner.args if arg.startswith("--config=")]
+    # The file the server loads, as Jupyter Server loads it (traitlets' PyFileConfigLoader).
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/learner01/")
+    path = Path(option.removeprefix("--config="))
+    server = PyFileConfigLoader(path.name, str(path.parent)).load_config()
+    assert server.ServerApp.tornado_settings == {
+        "xsrf_cookie_kwargs": {"secure": True, "path": "/user/learner01/"}
+    }
+    plain = configure_hub(Config(), settings)
+    assert "tornado_settings" not in plain.JupyterHub
+    assert not any(arg.startswith("--config=") for arg in plain.Spawner.args)
 
 
 def test_a_domain_gives_every_server_its_own_origin_and_host_cookies(settings):

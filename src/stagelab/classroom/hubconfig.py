@@ -20,11 +20,14 @@ for untrusted users, and where it is done:
 - kernels over ipc: `KernelManager.transport=ipc` on the server's command line, which no config
   file can override, puts the kernels' sockets in the learner's 0700 runtime folder
   ("Encrypt internal connections", on the zmq sockets other users could subscribe to);
-- TLS at the proxy (`ssl_cert`, `ssl_key`), and then Secure cookies.
+- TLS at the proxy (`ssl_cert`, `ssl_key`), and then Secure cookies: the hub's
+  (`cookie_options`, which its `_xsrf` cookie and the servers' login cookies follow) and
+  Jupyter Server's own `_xsrf` (server_config.py).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import quote
 
 from traitlets.config import Config
@@ -54,6 +57,14 @@ INSTRUCTOR_SCOPES = [
 SERVER_ACCESS = "access:servers"
 # The single-user server's command-line options: they win over any config file.
 SERVER_ARGS = ["--KernelManager.transport=ipc"]
+# Over TLS, the servers' extra config file (Secure cookies): installed beside this module.
+SERVER_CONFIG = Path(__file__).with_name("server_config.py")
+
+
+def server_args(settings: HubSettings) -> list[str]:
+    """Return the single-user server's options: SERVER_ARGS, and over TLS `--config` the
+    file that makes Jupyter Server's own cookie Secure (server_config.py)."""
+    return SERVER_ARGS + ([f"--config={SERVER_CONFIG}"] if settings.tls else [])
 
 
 def instructor_scopes(settings: HubSettings) -> list[str]:
@@ -144,6 +155,9 @@ def configure_hub(c: Config, settings: HubSettings) -> Config:
     if settings.tls:
         c.JupyterHub.ssl_cert = str(layout.tls_cert)
         c.JupyterHub.ssl_key = str(layout.tls_key)
+        # Every cookie the hub sets (its _xsrf too) only over TLS; the servers get these
+        # options too (JUPYTERHUB_COOKIE_OPTIONS, for their login cookie).
+        c.JupyterHub.tornado_settings = {"cookie_options": {"secure": True}}
     if settings.per_user_origins:
         c.JupyterHub.subdomain_host = settings.domain_origin
         c.JupyterHub.cookie_host_prefix_enabled = True
@@ -165,7 +179,7 @@ def configure_hub(c: Config, settings: HubSettings) -> Config:
 
     c.JupyterHub.spawner_class = SPAWNER_CLASS
     c.Spawner.cmd = [str(layout.venv / "bin" / "jupyterhub-singleuser")]
-    c.Spawner.args = SERVER_ARGS
+    c.Spawner.args = server_args(settings)
     c.Spawner.disable_user_config = True
     c.Spawner.notebook_dir = "~"
     c.Spawner.default_url = DEFAULT_URL
