@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from chart import ROOT, SYSBOX, chart_files, helm_merge, load_config
 
 from stagelab.classroom import hubconfig
-from stagelab.classroom.kubernetes.board import ENGINE_CONTAINER, SERVER_PORT
+from stagelab.classroom.kubernetes.board import ATTEMPTS_PATH, ENGINE_CONTAINER, SERVER_PORT
 from stagelab.classroom.kubernetes.layout import (
     ENGINE,
     KUBERNETES_DASHBOARD_MODULE,
@@ -28,6 +28,7 @@ from stagelab.classroom.kubernetes.layout import (
     SOCKET_DIR,
     image_folder,
 )
+from stagelab.labs.attempts import DASHBOARD_URL_ENV
 
 IMAGE_FOLDER = image_folder(ROOT)
 DOCKERFILE = (IMAGE_FOLDER / "Dockerfile").read_text()
@@ -138,8 +139,15 @@ def test_roles_give_no_person_access_to_a_learners_server_and_learners_only_thei
     assert roles["instructor"]["users"] == ["instructor"]
     assert "access:services!service=dashboard" in roles["instructor"]["scopes"]
     assert not any(scope.startswith("access:servers") for scope in roles["instructor"]["scopes"])
-    assert "access:servers" in roles["dashboard"]["scopes"]
+    # The dashboard reaches no server either: learners' checks post to it (board.py).
+    assert not any(scope.startswith("access:servers") for scope in roles["dashboard"]["scopes"])
     assert roles["dashboard"]["services"] == ["dashboard"]
+    single = load_config()["singleuser"]
+    url = single["extraEnv"][DASHBOARD_URL_ENV]
+    port = int(re.fullmatch(r"http://hub:(\d+)/services/dashboard/" + ATTEMPTS_PATH, url)[1])
+    assert port == int(load_config()["hub"]["services"]["dashboard"]["url"].rsplit(":", 1)[1])
+    (egress,) = single["networkPolicy"]["egress"]
+    assert egress["ports"] == [{"port": port, "protocol": "TCP"}]
     # The same roles as the single-server hub's (hubconfig.py).
     assert roles["user"]["scopes"] == hubconfig.LEARNER_SCOPES
     assert roles["instructor"]["scopes"] == hubconfig.INSTRUCTOR_SCOPES

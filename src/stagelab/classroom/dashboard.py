@@ -159,9 +159,10 @@ def serve(board_handler: type[RequestHandler], **handler_settings) -> None:
     """Serve the dashboard on the address the hub gave this service (JUPYTERHUB_SERVICE_URL,
     under JUPYTERHUB_SERVICE_PREFIX) until stopped; `board_handler` answers api/board and finds
     `handler_settings` in its self.settings. A `learner_handler` in them answers
-    api/learner/NAME/LAB."""
+    api/learner/NAME/LAB, an `attempts_handler` takes POST api/attempts."""
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", DEFAULT_PREFIX)
     learner_handler = handler_settings.pop("learner_handler", None)
+    attempts_handler = handler_settings.pop("attempts_handler", None)
     routes = [
         (prefix, PageHandler),
         (url_path_join(prefix, "api/board"), board_handler),
@@ -169,6 +170,8 @@ def serve(board_handler: type[RequestHandler], **handler_settings) -> None:
     ]
     if learner_handler is not None:
         routes.append((url_path_join(prefix, r"api/learner/([a-z0-9]+)/(\d\d)"), learner_handler))
+    if attempts_handler is not None:
+        routes.append((url_path_join(prefix, "api/attempts"), attempts_handler))
     # xheaders: the proxy says when the browser came over HTTPS, and cookies are then Secure.
     app = Application(routes, cookie_secret=os.urandom(32), **handler_settings)
     url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
