@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from . import engine, images
@@ -91,7 +92,11 @@ def doctor() -> Checkup:
             "is missing; upgrade Docker for the full set",
         )
     )
-    buildx = engine.buildx_version()
+    # The probes need buildx: they run while its version is asked, and count only with it.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        probed = pool.submit(engine.probe_features)
+        buildx = engine.buildx_version()
+        features = probed.result()
     findings.append(
         Finding(
             "buildx",
@@ -101,7 +106,7 @@ def doctor() -> Checkup:
         )
     )
     if buildx:
-        for name, ok in engine.probe_features().items():
+        for name, ok in features.items():
             findings.append(
                 Finding(
                     f"BuildKit {name}",

@@ -9,10 +9,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import docker
-
+from . import lazy
 from .command_lines import buildx_build_command
 
 
@@ -46,18 +46,25 @@ def docker_host() -> str:
     return "unix:///var/run/docker.sock"
 
 
-def client(timeout: int = 600) -> docker.DockerClient:
+def client(timeout: int = 600) -> lazy.docker.DockerClient:
     """Return a docker SDK client for the engine the CLI would use; `timeout` in seconds."""
     return _client(docker_host(), timeout)
 
 
 @functools.cache
-def _client(host: str, timeout: int) -> docker.DockerClient:
-    return docker.DockerClient(base_url=host, timeout=timeout)
+def _client(host: str, timeout: int) -> lazy.docker.DockerClient:
+    client = lazy.docker.DockerClient(base_url=host, timeout=timeout)
+    if host.startswith("unix://"):
+        # No proxy, .netrc or CA bundle applies to a Unix socket: requests would still read
+        # the environment for them on every call (a third of each round trip to the engine).
+        client.api.trust_env = False
+    return client
 
 
 def ping() -> dict | None:
     """Return the engine's version document (`docker version`), or None when none answers."""
+    if _no_socket(docker_host()):
+        return None
     try:
         return _client(docker_host(), 5).version()
     except Exception:  # any failure to answer means "no engine" here
@@ -75,10 +82,18 @@ def platform() -> str | None:
 
 def answers() -> bool:
     """Tell cheaply whether an engine answers (within 5 seconds)."""
+    if _no_socket(docker_host()):
+        return False
     try:
         return _client(docker_host(), 5).ping()
     except Exception:  # any failure to answer means "no engine" here
         return False
+
+
+def _no_socket(host: str) -> bool:
+    # A Unix socket that is not there has no engine behind it: no need to load the Docker SDK
+    # and try (with no engine, as on Binder, every build asks).
+    return host.startswith("unix://") and not os.path.exists(host.removeprefix("unix://"))
 
 
 def os_release() -> dict[str, str]:
@@ -151,19 +166,23 @@ def probe_features() -> dict[str, bool]:
     """Probe which BuildKit features this engine and buildx have, by running tiny builds.
 
     Returns {"heredocs", "named contexts", "--check", "--call"} -> available. Each probe is a
-    real build of at most a few seconds (a timeout of 120 s each).
+    real build of at most a few seconds (a timeout of 120 s each); they run side by side, each
+    in a folder of its own.
     """
-    found = {}
+    with ThreadPoolExecutor(max_workers=len(FEATURE_PROBES)) as pool:
+        return dict(zip(FEATURE_PROBES, pool.map(_probe, FEATURE_PROBES.values())))
+
+
+def _probe(probe: tuple[str, dict]) -> bool:
+    text, flags = probe
     with tempfile.TemporaryDirectory(prefix="stagelab-probe-") as tmp:
         (Path(tmp) / "probe").write_text("probe\n")
-        for name, (text, flags) in FEATURE_PROBES.items():
-            (Path(tmp) / "Dockerfile").write_text(text)
-            asks = "check" in flags or "call" in flags  # answers a question, builds nothing
-            command = buildx_build_command(
-                ".", progress="quiet", output=() if asks else PROBE_OUTPUT, **flags
-            )
-            done = subprocess.run(
-                command, cwd=tmp, capture_output=True, text=True, timeout=120, check=False
-            )
-            found[name] = done.returncode == 0
-    return found
+        (Path(tmp) / "Dockerfile").write_text(text)
+        asks = "check" in flags or "call" in flags  # answers a question, builds nothing
+        command = buildx_build_command(
+            ".", progress="quiet", output=() if asks else PROBE_OUTPUT, **flags
+        )
+        done = subprocess.run(
+            command, cwd=tmp, capture_output=True, text=True, timeout=120, check=False
+        )
+    return done.returncode == 0
