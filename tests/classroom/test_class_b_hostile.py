@@ -182,24 +182,52 @@ def test_kernel_sockets_are_files_no_other_learner_can_open(kernels):
         assert connection["transport"] == "ipc", connection
         assert Path(connection["ip"]).parent == account.runtime_dir / "jupyter"
         sockets += [f"{connection['ip']}-{connection[key]}" for key in ("iopub_port", "shell_port")]
-    # No kernel of learner02's listens on TCP: only their server's own HTTP port does.
+    # On TCP, learner02 listens with their server's HTTP port and, per kernel, ipykernel's
+    # IOPub pipe for forked children (ipykernel/iostream.py, _setup_pipe_in: hard-coded to
+    # tcp://127.0.0.1): a PULL socket, which sends nothing, and drops every message that does
+    # not start with its 16 random bytes. No kernel socket is on TCP.
     listening = [
-        line.split()
+        int(line.split()[1].split(":")[1], 16)
         for table in ("tcp", "tcp6")
         for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]
         if line.split()[3] == "0A" and int(line.split()[7]) == account.uid
     ]
-    assert len(listening) == 1, listening
+    kernel_pids = [
+        path.parent.name
+        for path in Path("/proc").glob("[0-9]*/cmdline")
+        if path.parent.stat().st_uid == account.uid and b"ipykernel_launcher" in _read(path)
+    ]
+    assert kernel_pids and len(listening) == 1 + len(kernel_pids), (listening, kernel_pids)
     code = f"""
-import socket
+import socket, zmq
 for path in {sockets!r}:
     s = socket.socket(socket.AF_UNIX)
     try:
         s.connect(path); print("connected", path)
     except PermissionError:
         print("denied")
+# Every TCP port of learner02's: subscribing gets nothing; what is pushed is dropped.
+context = zmq.Context()
+for port in {listening!r}:
+    sub = context.socket(zmq.SUB); sub.setsockopt(zmq.SUBSCRIBE, b""); sub.linger = 0
+    sub.connect(f"tcp://127.0.0.1:{{port}}")
+    push = context.socket(zmq.PUSH); push.linger = 500
+    push.connect(f"tcp://127.0.0.1:{{port}}")
+    push.send_multipart([bytes(16), b"planted"])
+    push.close()
+    print("read" if sub.poll(1000) else "denied")
+    sub.close()
 """
     assert set(run(kernels["learner01"], code).split()) == {"denied"}
+    # Nothing learner01 pushed reached learner02's notebook.
+    assert run(kernels["learner02"], "print(secret)") == "only-learner02\n"
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""  # it ended meanwhile
 
 
 def test_a_learners_own_config_cannot_bring_tcp_kernels_back(servers, kernels):
