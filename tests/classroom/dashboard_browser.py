@@ -18,10 +18,24 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "browser"
 
 
+def go(page, url: str, tries: int = 3) -> None:
+    """Open `url`, again when Chromium says the network changed (other sessions on this
+    machine add and remove Docker networks; Chromium then drops the request in flight)."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    for attempt in range(tries):
+        try:
+            page.goto(url)
+            return
+        except PlaywrightError as error:
+            if "ERR_NETWORK_CHANGED" not in str(error) or attempt == tries - 1:
+                raise
+
+
 def log_in(page, base: str, name: str, password: str) -> None:
     """Log in through the hub's form and wait until the browser has left the login page
     (for the hub's home, a spawn page or the user's own server, wherever the hub sends it)."""
-    page.goto(f"{base}/hub/login")
+    go(page, f"{base}/hub/login")
     page.fill("input[name=username]", name)
     page.fill("input[name=password]", password)
     page.click("[type=submit]")
@@ -51,7 +65,7 @@ def dashboard_text_in_chromium(
         page = context.pages[0] if context.pages else context.new_page()
         try:
             log_in(page, base, name, password)
-            page.goto(dashboard)
+            go(page, dashboard)
             page.wait_for_url("**/services/dashboard/", timeout=60_000)
             cell = "tr[data-learner='learner01'] td[data-lab='01']"
             page.locator(cell).wait_for(timeout=30_000)
@@ -91,7 +105,7 @@ def script_on_learner_origin(
         page = context.pages[0] if context.pages else context.new_page()
         try:
             log_in(page, base, name, password)
-            page.goto(f"{server_url}api/status")
+            go(page, f"{server_url}api/status")
             page.wait_for_url(f"{server_url}api/status", timeout=120_000)
             return page.evaluate(script)
         finally:
