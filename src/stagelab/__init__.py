@@ -9,7 +9,7 @@ from .cleanup import clean
 from .containers import files, history, image_config, image_exists, run, run_status
 from .display import compare, graph, layers, sizes, stage_table, timeline
 from .dockerfile import Dockerfile, Stage
-from .doctor import base_images, doctor
+from .doctor import base_images, doctor, fetch_images
 from .errors import (
     BuildContextError,
     BuildFailed,
@@ -23,9 +23,29 @@ from .errors import (
     StagelabError,
 )
 from .evidence import claim
-from .images import BUSYBOX, DEBIAN, GCC, PYTHON, STANDINS, parse_dockerfile
+from .images import (
+    BUSYBOX,
+    DEBIAN,
+    GCC,
+    GOLANG,
+    JDK,
+    JRE,
+    NGINX,
+    NODE,
+    PYTHON,
+    STANDINS,
+    parse_dockerfile,
+)
 from .labs import lab
 from .magic import register as _register_magic
+from .predictions import (
+    Prediction,
+    predict,
+    predict_cached,
+    predict_failure,
+    predict_size,
+    predict_stages,
+)
 from .replay import unique
 from .results import BuildResult, Step
 
@@ -33,6 +53,11 @@ __all__ = [
     "BUSYBOX",
     "DEBIAN",
     "GCC",
+    "GOLANG",
+    "JDK",
+    "JRE",
+    "NGINX",
+    "NODE",
     "PYTHON",
     "STANDINS",
     "BuildContextError",
@@ -44,6 +69,7 @@ __all__ = [
     "DockerfileError",
     "EngineUnavailable",
     "ImageUnavailable",
+    "Prediction",
     "ProvisionError",
     "RunFailed",
     "RunTimedOut",
@@ -59,6 +85,7 @@ __all__ = [
     "compare",
     "doctor",
     "features",
+    "fetch_images",
     "files",
     "graph",
     "history",
@@ -67,6 +94,11 @@ __all__ = [
     "lab",
     "layers",
     "parse_dockerfile",
+    "predict",
+    "predict_cached",
+    "predict_failure",
+    "predict_size",
+    "predict_stages",
     "run",
     "run_status",
     "sizes",
