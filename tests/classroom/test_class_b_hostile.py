@@ -472,7 +472,7 @@ def test_reset_runs_nothing_of_the_learners_and_escapes_what_they_wrote(kernels)
 
 
 def test_the_host_is_hardened_while_the_class_runs(kernels, classroom):
-    for name, value in hardening.wanted(None).items():
+    for name, value in hardening.wanted_settings(None).items():
         assert hardening.current(name) == value, name
     code = """
 import os

@@ -70,7 +70,7 @@ def current(name: str) -> str:
     return hidepid() if name == HIDEPID else read_sysctl(name)
 
 
-def wanted(pid_max: int | None) -> dict[str, str]:
+def wanted_settings(pid_max: int | None) -> dict[str, str]:
     """Return every setting a class needs, with its value (`pid_max`: the kernel.pid_max the
     class needs, None when the current one will do)."""
     settings = {**SYSCTLS, HIDEPID: HIDEPID_WANTED}

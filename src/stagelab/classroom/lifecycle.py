@@ -97,7 +97,7 @@ def up(
     record.save()
     needed = sizing.pid_max_needed(limits, len(record.accounts), machine)
     try:
-        hardening.set_all(hardening.wanted(needed), record.host_previous, say)
+        hardening.set_all(hardening.wanted_settings(needed), record.host_previous, say)
     finally:
         record.save()
     cgroups = CgroupFs()

@@ -78,7 +78,7 @@ def host_items(record: ClassRecord | None) -> list[PreflightItem]:
             fix="`stagelab classroom up` sets it (and `down` puts it back)",
             required=False,
         )
-        for name, value in hardening.wanted(None).items()
+        for name, value in hardening.wanted_settings(None).items()
     ]
     if record is not None and record.learners:
         highest = max(record.port, record.internal_port + 1)
