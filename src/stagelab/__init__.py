@@ -4,10 +4,27 @@ Every name a lesson or a lab uses is here: `import stagelab as sl`.
 """
 
 from .builds import build
-from .calls import CheckWarning, call, check, features
+from .calls import CheckWarning, call, check, engine_version, features
 from .cleanup import clean
-from .containers import files, history, image_config, image_exists, run, run_status
-from .display import compare, graph, layers, sizes, stage_table, timeline
+from .containers import (
+    copy_out,
+    files,
+    history,
+    image_config,
+    image_exists,
+    run,
+    run_status,
+)
+from .display import (
+    compare,
+    graph,
+    image_list,
+    layers,
+    listing,
+    sizes,
+    stage_table,
+    timeline,
+)
 from .dockerfile import Dockerfile, Stage
 from .doctor import base_images, doctor, fetch_images
 from .errors import (
@@ -83,7 +100,9 @@ __all__ = [
     "claim",
     "clean",
     "compare",
+    "copy_out",
     "doctor",
+    "engine_version",
     "features",
     "fetch_images",
     "files",
@@ -91,8 +110,10 @@ __all__ = [
     "history",
     "image_config",
     "image_exists",
+    "image_list",
     "lab",
     "layers",
+    "listing",
     "parse_dockerfile",
     "predict",
     "predict_cached",

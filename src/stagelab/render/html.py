@@ -111,6 +111,38 @@ class Table:
         return "\n".join(([self.caption] if self.caption else []) + lines)
 
 
+class Listing:
+    """A Dockerfile's text with its lines numbered as the builders number them (from 1, blank
+    lines included), and each stage's name and index beside its `FROM` line.
+
+    `lines` holds (number, stage mark or "", text) for every line.
+    """
+
+    def __init__(self, lines: list[tuple[int, str, str]]):
+        self.lines = lines
+
+    def _repr_html_(self) -> str:
+        width = len(str(len(self.lines)))
+        rows = "".join(
+            f"<span style='color:#757575'>{number:>{width}}</span>  "
+            f"{html.escape(text)}"
+            + (f"  <span style='color:#1565c0'># stage {html.escape(mark)}</span>" if mark else "")
+            + "\n"
+            for number, mark, text in self.lines
+        )
+        return (
+            "<pre class='stagelab-listing' style='line-height:1.3;padding:4px 8px;"
+            f"background:#f6f8fa;white-space:pre-wrap'>{rows}</pre>"
+        )
+
+    def __repr__(self) -> str:
+        width = len(str(len(self.lines)))
+        return "\n".join(
+            f"{number:>{width}}  {text}" + (f"  # stage {mark}" if mark else "")
+            for number, mark, text in self.lines
+        )
+
+
 # ---------------------------------------------------------------- a build's summary
 
 
