@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from . import build_record, engine, images, replay
+from . import build_record, engine, images, limits, replay
 from .buildkit import run_buildkit
 from .classic import run_classic
 from .context import build_request
@@ -75,11 +75,15 @@ def build(
         runner = run_buildkit if builder == "buildkit" else run_classic
         planned = build_record.prepare(request)
         watcher.start(request.dockerfile, builder, request.target_ref)
+        # In a classroom, a build its learner's memory, task or disk limit stopped says so.
+        counters = limits.Counters.now()
         try:
             result = runner(request, watcher)
         except BaseException as error:
             if isinstance(error, BuildFailed) and error.result is not None:
                 error.result.explanation = build_record.conclude(planned, error.result)
+            if isinstance(error, StagelabError):
+                error.explain(limits.limit_note(counters))
             watcher.finish(None, error)
             if isinstance(error, BuildFailed):
                 replay.record(request, error)

@@ -14,7 +14,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from . import container_folders, engine, images, lazy, replay_calls
+from . import container_folders, engine, images, lazy, limits, replay_calls
 from .errors import ImageUnavailable, RunFailed, RunTimedOut, StagelabError
 from .history_layers import layer_flags
 
@@ -61,6 +61,7 @@ def run(
     if isinstance(command, str):
         command = shlex.split(command)
     shown = " ".join(command or []) or "the image's default command"
+    counters = limits.Counters.now()
     container = _create(image, command=command, entrypoint=entrypoint)
     try:
         for inside, host in mounted.items():
@@ -84,12 +85,14 @@ def run(
     finally:
         container.remove(force=True, v=True)
     if check and exit_code != 0:
-        raise RunFailed(
+        failed = RunFailed(
             f"`{shown}` in {_short(image)} exited with code {exit_code}:\n{output.strip()[-800:]}",
             command=command,
             exit_code=exit_code,
             output=output,
         )
+        failed.explain(limits.limit_note(counters))
+        raise failed
     return output
 
 
