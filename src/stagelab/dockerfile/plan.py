@@ -10,6 +10,7 @@ and moby/buildkit frontend/dockerfile/dockerfile2llb/convert.go (`allReachableSt
 from __future__ import annotations
 
 from ..errors import DockerfileError
+from .checks import FIXES
 from .rules import Resolution
 from .stages import Stage
 
@@ -35,31 +36,63 @@ def attempt(resolution: Resolution, target: str | None) -> tuple[list[str], Dock
     """Return the refs of the stages the builder starts for `target`, dependencies first, and
     where it refuses the file (None when it does not).
 
-    The refusal names the line and the builder's own reason: first what it refuses whatever
-    the target, then what the stages it needs break. BuildKit then runs nothing; the classic
-    builder runs the stages above the one it refuses, and stops there.
+    The refusal names the line and the builder's own reason: the first the builder meets
+    (rules.py, the phases). BuildKit then runs nothing; the classic builder runs the stages
+    above the step it refuses, and stops there.
     """
-    first = next((r for r in resolution.refusals if r.stage is None), None)
-    if first is not None:
-        return [], DockerfileError(first.message(resolution.builder), line=first.line)
-    goal = goal_stage(resolution, target)
-    if resolution.builder == "classic":
-        needed = resolution.stages[: goal.index + 1]
-    else:
-        needed = _dependencies_first(resolution.stages, goal)
-    indexes = {stage.index for stage in needed}
-    refused = sorted(
-        (r for r in resolution.refusals if r.stage in indexes),
-        key=lambda r: (
-            (r.stage, r.line or 0) if resolution.builder == "buildkit" else (r.line or 0,)
-        ),
+    builder = resolution.builder
+    whole = sorted(
+        (r for r in resolution.refusals if r.stage is None), key=lambda r: (r.phase, r.line or 0)
     )
-    if not refused:
-        return [stage.ref for stage in needed], None
-    error = DockerfileError(refused[0].message(resolution.builder), line=refused[0].line)
+    goal = goal_stage(resolution, target)
+    if goal is None:  # the target names no stage: refused among `whole`
+        return [], DockerfileError(whole[0].message(builder), line=whole[0].line)
+    needed = _needed(resolution, goal)
+    indexes = {stage.index for stage in needed}
+    bound = [r for r in resolution.refusals if r.stage in indexes]
+    if builder == "buildkit":
+        candidates = sorted(
+            whole + bound, key=lambda r: (r.phase, -1 if r.stage is None else r.stage, r.line or 0)
+        )
+    else:  # the whole file's refusals, then the steps in the order it runs them
+        candidates = whole + sorted(bound, key=lambda r: (r.line or 0, r.phase))
+    if candidates:
+        first = candidates[0]
+        error = DockerfileError(first.message(builder), line=first.line)
+        if builder == "classic" and first.stage is not None:
+            return [s.ref for s in needed if s.index <= first.stage], error
+        return [], error
+    lint = lint_refusal(resolution, indexes)
+    if lint is not None:
+        return [], lint
+    return [stage.ref for stage in needed], None
+
+
+def _needed(resolution: Resolution, goal: Stage) -> list[Stage]:
     if resolution.builder == "classic":
-        return [s.ref for s in needed if s.index <= refused[0].stage], error
-    return [], error
+        return resolution.stages[: goal.index + 1]
+    return _dependencies_first(resolution.stages, goal)
+
+
+def lint_refusal(resolution: Resolution, indexes: set[int]) -> DockerfileError | None:
+    """Return BuildKit's refusal of a build whose checks fire under `# check=error=true`: the
+    checks of the whole file and of the stages it needs (`indexes`), each with its line, its
+    fix and how to skip it (convert.go: `lint.Error()` once every needed stage dispatched)."""
+    hits = [h for h in resolution.checks if h.stage is None or h.stage in indexes]
+    if not resolution.checks_refuse or not hits:
+        return None
+    rules = sorted({h.rule for h in hits})
+    each = "; ".join(
+        f"{h.rule} at line {h.line}: {h.message} ({FIXES.get(h.rule, 'see its page')})"
+        for h in sorted(hits, key=lambda h: (h.line or 0, h.rule))
+    )
+    message = (
+        f"BuildKit refuses this: lint violation found for rules: {', '.join(rules)}. "
+        "`check=error=true` makes every build check that fires an error, also in stages this "
+        f"target does not need: {each}. Fix them, or skip them with "
+        f"`# check=skip={','.join(rules)};error=true`"
+    )
+    return DockerfileError(message, line=min(h.line or 0 for h in hits) or None)
 
 
 def plan_stages(resolution: Resolution, target: str | None) -> list[str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 
-from ..errors import DockerfileError
 from .instructions import Instruction
 
 _SPECIAL_PARAMETERS = "@*#?-$!0"
@@ -27,6 +26,7 @@ class _Lexer:
         self.escape = escape
         self.raw_escapes = False
         self.used: set[str] = set()
+        self.unmatched: set[str] = set()
 
     def peek(self) -> str:
         return self.text[self.at] if self.at < len(self.text) else ""
@@ -115,6 +115,7 @@ class _Lexer:
     def lookup(self, name: str) -> tuple[str, bool]:
         value = self.env.get(name)
         if value is None:
+            self.unmatched.add(name)
             return "", False
         self.used.add(name)
         return value, True
@@ -231,6 +232,19 @@ def expand_word(word: str, env: dict[str, str | None], escape: str = "\\") -> tu
     return lexer.until(""), lexer.used
 
 
+def expand_matches(
+    word: str, env: dict[str, str | None], escape: str = "\\"
+) -> tuple[str, set[str], set[str]]:
+    """Expand one word; return it, the variables it found and those it looked up in vain
+    (shell/lex.go `ProcessWordWithMatches`: what UndefinedVar and UndefinedArgInFrom report).
+
+    Raises ValueError, with the lexer's own message, for a malformed substitution.
+    """
+    lexer = _Lexer(word, env, escape)
+    result = lexer.until("")
+    return result, lexer.used, lexer.unmatched
+
+
 def expand(word: str, env: dict[str, str | None], escape: str = "\\") -> str:
     """Expand variables and remove quotes in a word, as BuildKit's shell lexer does.
 
@@ -239,28 +253,18 @@ def expand(word: str, env: dict[str, str | None], escape: str = "\\") -> str:
     return expand_word(word, env, escape)[0]
 
 
-def arg_pairs(
-    ins: Instruction, env: dict[str, str | None], escape: str = "\\"
-) -> dict[str, str | None]:
-    """Return the names an ARG or ENV declares, with their expanded values (None: no default).
-
-    Raises DockerfileError naming the line for a malformed substitution.
-    """
-    pairs = {}
-    for word in ins.value:
-        key, sep, value = word.partition("=")
-        try:
-            pairs[key] = expand(value, env, escape) if sep else None
-        except ValueError as error:
-            raise DockerfileError(f"{ins.keyword} {word}: {error}", line=ins.line) from None
-    return pairs
-
-
 def global_args(instructions: list[Instruction], escape: str = "\\") -> dict[str, str | None]:
-    """Return the ARGs declared before the first FROM, with their defaults (None: none)."""
+    """Return the ARGs declared before the first FROM, with their defaults expanded (None: no
+    default; a default that does not expand, as `${NAME:?message}` with NAME unset, as
+    written: whether a builder refuses it is the planner's question, see rules.from_env)."""
     args: dict[str, str | None] = {}
     for ins in instructions:
         if ins.keyword == "FROM":
             break
-        args.update(arg_pairs(ins, args, escape))
+        for word in ins.value:
+            key, equals, default = word.partition("=")
+            try:
+                args[key] = expand(default, args, escape) if equals else None
+            except ValueError:
+                args[key] = default
     return args

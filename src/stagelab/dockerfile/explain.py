@@ -1,0 +1,92 @@
+"""An engine's refusal, explained from the Dockerfile: its line and stage, the engine's own
+sentence, and what the planner knows of the cause (the same refusal, with advice) or what the
+learner most likely meant (advice.py)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import DockerfileError
+from .advice import name_advice, swallowed_stages
+from .instructions import Instruction
+from .stages import Stage
+
+# What the engine and buildx put before the sentence that says why.
+_PREFIXES = re.compile(
+    r"^(?:ERROR: )?(?:failed to build: )?(?:failed to solve: )?"
+    r"(?:Error response from daemon: )?(?:failed to parse Dockerfile: )?"
+    r"(?:dockerfile parse error on line (?P<line>\d+): )?"
+)
+# An image the engine looked for and did not find, as each builder says so.
+_MISSING_IMAGE = re.compile(
+    r"(?:(?P<named>[^\s:]+(?::[\w.-]+)?): failed to resolve source metadata"
+    r"|invalid from flag value (?P<flag>[^\s:]+(?::[\w.-]+)?):"
+    r"|pull access denied for (?P<pulled>[^\s,]+))"
+)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Where and why an engine refused a Dockerfile: the line (None: the whole file), the
+    stage that line is in, its instruction, and the reason to show."""
+
+    line: int | None
+    stage: str | None
+    instruction: str | None
+    reason: str
+
+
+def engine_sentence(message: str) -> tuple[str, int | None]:
+    """Return the engine's sentence without the prefixes buildx and the daemon add, and the
+    line a "dockerfile parse error on line N" names."""
+    text = message.strip().splitlines()[-1] if message.strip() else ""
+    match = _PREFIXES.match(text)
+    line = int(match.group("line")) if match and match.group("line") else None
+    return text[match.end() :] if match else text, line
+
+
+def explain(
+    message: str,
+    line: int | None,
+    stages: list[Stage],
+    planned: DockerfileError | None,
+    text: str,
+    instructions: list[Instruction],
+) -> Explanation:
+    """Explain an engine's refusal `message` (at `line`, if the engine named one) with the
+    planner's refusal `planned` of the same build and the Dockerfile `text`."""
+    sentence, parsed_line = engine_sentence(message)
+    line = line or parsed_line
+    reason = sentence
+    if planned is not None and (line is None or planned.line in (None, line)):
+        line = line or planned.line
+        own = str(planned).split(": ", 1)[-1] if planned.line else str(planned)
+        own = re.sub(r"^Dockerfile: ", "", own)
+        reason = own if _same(sentence, own) else f"{own} (the engine said: {sentence})"
+    else:
+        missing = _MISSING_IMAGE.search(sentence)
+        if missing:
+            name = next(g for g in missing.groups() if g)
+            at = _stage_at(stages, line)
+            advice = name_advice(
+                name, stages, at.index if at else None, swallowed_stages(text, instructions)
+            )
+            if advice:
+                reason = f"{sentence}\n  {advice[:1].upper()}{advice[1:]}"
+    stage = _stage_at(stages, line)
+    instruction = next(
+        (str(ins) for ins in instructions if line is not None and ins.line <= line <= ins.end_line),
+        None,
+    )
+    return Explanation(line, stage.ref if stage else None, instruction, reason)
+
+
+def _same(sentence: str, own: str) -> bool:
+    return not sentence or sentence in own
+
+
+def _stage_at(stages: list[Stage], line: int | None) -> Stage | None:
+    if line is None:
+        return None
+    return next((s for s in stages if s.lines[0] <= line <= s.lines[1]), None)
