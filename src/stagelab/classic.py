@@ -12,6 +12,7 @@ from . import engine
 from .cleanup import remember
 from .context import BuildRequest
 from .dockerfile import Instruction, Stage
+from .dockerfile.explain import engine_sentence
 from .errors import BuildFailed
 from .images import explain_missing_image, labels
 from .progress import Progress
@@ -196,40 +197,66 @@ class ClassicReader:
             if line.strip() and not line.startswith((" ---> ", "Step ", "Removing intermediate"))
         ]
         message = _ANSI.sub("", self.error["error"]).strip()
-        from_image = (
-            f"metadata for {failed.value[0]}" if failed and failed.keyword == "FROM" else ""
-        )
+        exit_code = (self.error.get("errorDetail") or {}).get("code")
         failure = {
             "stage": failed_stage.ref if failed_stage else None,
             "instruction": str(failed) if failed else None,
             "line": failed.line if failed else None,
-            "exit_code": (self.error.get("errorDetail") or {}).get("code"),
+            "exit_code": exit_code,
             "log_tail": "\n".join(run_output[-LOG_TAIL_LINES:] + [message]),
-            "reason": (
-                _lacking_feature(failed, message)
-                or explain_missing_image(self.error["error"], from_image)
-            ),
+            "reason": self._reason(failed, message, exit_code),
         }
         return StreamOutcome(
             self.steps, stage_statuses(self.request.dockerfile, self.steps), text_log, failure
         )
 
+    def _reason(self, failed: Instruction | None, message: str, exit_code: int | None) -> str:
+        """Why the step failed: a command's own failure as the engine said; a step the
+        builder refused, as the planner explains the same refusal (a BuildKit feature the
+        classic builder lacks, a stage it looks up as an image, ...), with the engine's
+        sentence; else the engine's sentence, with advice for an image it could not find."""
+        if exit_code is None:
+            explained = self.request.dockerfile.explain(
+                message,
+                failed.line if failed else None,
+                "classic",
+                self.request.target_ref,
+                self.request.build_args,
+            )
+            if explained.reason != engine_sentence(message)[0]:
+                return explained.reason
+        from_image = (
+            f"metadata for {failed.value[0]}" if failed and failed.keyword == "FROM" else ""
+        )
+        return explain_missing_image(message, from_image)
 
-def _lacking_feature(ins: Instruction | None, message: str) -> str | None:
-    """Say so plainly where a step failed for a BuildKit feature the classic builder lacks."""
-    if ins is None:
-        return None
-    if ins.keyword == "RUN" and (ins.flag("mount") or "--mount option" in message):
-        feature = "RUN --mount"
-    elif ins.keyword in ("COPY", "ADD") and any(v.startswith("<<") for v in ins.value):
-        feature = f"heredocs in {ins.keyword}"
-    elif ins.keyword == "FROM" and "platform" in message:
-        feature = "the platform ARGs ($BUILDPLATFORM, $TARGETPLATFORM, ...), which stay empty"
-    else:
-        return None
-    return (
-        f"the classic builder does not support {feature}; use BuildKit "
-        f'(builder="buildkit"). The engine said: {message}'
+
+def refused_before_building(
+    request: BuildRequest, refusal: str, log: str, duration: float
+) -> BuildFailed:
+    """The BuildFailed for a Dockerfile the daemon refused before running a step (its HTTP
+    answer to the build request): the line, stage and the daemon's sentence, explained."""
+    explained = request.dockerfile.explain(
+        refusal, None, "classic", request.target_ref, request.build_args
+    )
+    result = request.result(
+        stage_status=stage_statuses(request.dockerfile, []),
+        steps=[],
+        image_id=None,
+        size_bytes=None,
+        duration_s=duration,
+        log=log + refusal + "\n",
+    )
+    return BuildFailed(
+        stage=explained.stage,
+        instruction=explained.instruction,
+        line=explained.line,
+        exit_code=None,
+        log_tail=engine_sentence(refusal)[0],
+        reason=explained.reason,
+        command=COMMAND,
+        log=result.log,
+        result=result,
     )
 
 
@@ -245,11 +272,18 @@ def run_classic(request: BuildRequest, watcher: Progress) -> BuildResult:
         dockerfile = Path(tmp) / "Dockerfile"
         dockerfile.write_text(classic_dockerfile(request))
         began = time.monotonic()
-        stream = client.api.build(**classic_build_options(request, dockerfile))
+        stream = None
         try:
+            stream = client.api.build(**classic_build_options(request, dockerfile))
             for chunk in stream:
                 reader.feed(chunk, time.monotonic() - began)
-        except BaseException:
+        except BaseException as error:
+            refusal = engine.daemon_refusal(error)
+            if refusal is not None:
+                log = "".join(reader.log)
+                raise refused_before_building(
+                    request, refusal, log, time.monotonic() - began
+                ) from None
             # Closing the stream cancels the classic build; forcerm removes its container.
             if hasattr(stream, "close"):
                 stream.close()

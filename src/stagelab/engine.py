@@ -56,6 +56,15 @@ def _client(host: str, timeout: int) -> docker.DockerClient:
     return docker.DockerClient(base_url=host, timeout=timeout)
 
 
+def daemon_refusal(error: BaseException) -> str | None:
+    """Return the daemon's own sentence when `error` is the Docker SDK's APIError (an HTTP
+    error the engine answered with, such as a Dockerfile it refused before building), else
+    None: any other exception is not the engine's answer."""
+    if isinstance(error, docker.errors.APIError):
+        return str(error.explanation or error)
+    return None
+
+
 def ping() -> dict | None:
     """Return the engine's version document (`docker version`), or None when none answers."""
     try:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .dockerfile import Dockerfile, Instruction, Stage
+from .dockerfile.explain import engine_sentence
 from .errors import DockerfileError
 from .images import explain_missing_image
 from .progress import Progress
@@ -25,6 +26,8 @@ VERTEX_NAME = re.compile(
     re.DOTALL,
 )
 _EXIT_CODE = re.compile(r"exit code: (\d+)")
+# buildx's error summary names the Dockerfile line it refers to: "Dockerfile:12".
+_LOCATED = re.compile(r"^[^\s:]+:(\d+)$")
 # Only these instructions give BuildKit a step to print; the others only change metadata.
 FILESYSTEM_STEPS = {"RUN", "COPY", "ADD", "WORKDIR"}
 
@@ -270,21 +273,14 @@ class RawJsonReader:
         vertex = next(
             (v for v in failed if "canceled" not in v.error), failed[0] if failed else None
         )
+        located = self._located_line()
         if vertex is None:
-            reason = next(
-                (line for line in reversed(self.other_lines) if line.strip()),
-                "buildx exited with an error",
-            )
-            return {
-                "stage": None,
-                "instruction": None,
-                "line": None,
-                "exit_code": None,
-                "log_tail": "\n".join(self.other_lines[-LOG_TAIL_LINES:]),
-                "reason": explain_missing_image(reason),
-            }
+            return self._refusal(located)
         where = self.locate(vertex)
         stage, instruction = where if where else (None, None)
+        at_line = self.dockerfile.at_line(located)
+        if at_line is not None:  # buildx names the failing step's line: a repeated stage
+            stage, instruction = at_line  # name or step text cannot mislead it
         code = _EXIT_CODE.search(vertex.error)
         tail_lines = "".join(vertex.logs).splitlines()[-LOG_TAIL_LINES:] or [vertex.error]
         return {
@@ -295,6 +291,38 @@ class RawJsonReader:
             "log_tail": "\n".join(tail_lines),
             "reason": explain_missing_image(vertex.error, vertex.name),
         }
+
+    def _refusal(self, located: int | None) -> dict:
+        """BuildKit refused the file before running a step: explain its sentence and line."""
+        message = next(
+            (line for line in reversed(self.other_lines) if line.startswith("ERROR")),
+            next(
+                (line for line in reversed(self.other_lines) if line.strip()),
+                "buildx exited with an error",
+            ),
+        )
+        explained = self.dockerfile.explain(
+            message, located, "buildkit", self.target_ref, self.build_args
+        )
+        sentence = engine_sentence(message)[0]
+        return {
+            "stage": explained.stage,
+            "instruction": explained.instruction,
+            "line": explained.line,
+            "exit_code": None,
+            "log_tail": "\n".join(self.other_lines[-LOG_TAIL_LINES:]),
+            "reason": (
+                explained.reason if explained.reason != sentence else explain_missing_image(message)
+            ),
+        }
+
+    def _located_line(self) -> int | None:
+        """The line buildx's error summary names ("Dockerfile:12"), if it names one."""
+        for line in self.other_lines:
+            match = _LOCATED.match(line.strip())
+            if match:
+                return int(match.group(1))
+        return None
 
 
 def read_rawjson(
