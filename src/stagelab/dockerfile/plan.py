@@ -108,10 +108,12 @@ def plan_stages(resolution: Resolution, target: str | None) -> list[str]:
 
 def _dependencies_first(stages: list[Stage], goal: Stage) -> list[Stage]:
     """Return `goal` and every stage it depends on, each after its dependencies (no recursion:
-    a chain of thousands of stages is fine). The resolver has refused cycles already."""
+    a chain of thousands of stages is fine). A cycle, which the resolver refuses, is cut
+    where it closes: the order then still ends, for the refusal to be chosen among them."""
     by_ref = {s.ref: s for s in stages}
     order: list[Stage] = []
     done: set[int] = set()
+    open_: set[int] = set()
     stack = [(goal, False)]
     while stack:
         stage, expanded = stack.pop()
@@ -121,11 +123,14 @@ def _dependencies_first(stages: list[Stage], goal: Stage) -> list[Stage]:
             done.add(stage.index)
             order.append(stage)
             continue
+        if stage.index in open_:
+            continue
+        open_.add(stage.index)
         stack.append((stage, True))
         deps = ([stage.parent] if stage.parent else []) + [
             by_ref[s] for s in stage.sources if s in by_ref
         ]
         for dep in sorted(set(deps), key=lambda s: -s.index):
-            if dep.index not in done:
+            if dep.index not in done and dep.index not in open_:
                 stack.append((dep, False))
     return order
