@@ -198,24 +198,8 @@ class ClassicReader:
         ]
         message = _ANSI.sub("", self.error["error"]).strip()
         exit_code = (self.error.get("errorDetail") or {}).get("code")
-        failure = {
-            "stage": failed_stage.ref if failed_stage else None,
-            "instruction": str(failed) if failed else None,
-            "line": failed.line if failed else None,
-            "exit_code": exit_code,
-            "log_tail": "\n".join(run_output[-LOG_TAIL_LINES:] + [message]),
-            "reason": self._reason(failed, message, exit_code),
-        }
-        return StreamOutcome(
-            self.steps, stage_statuses(self.request.dockerfile, self.steps), text_log, failure
-        )
-
-    def _reason(self, failed: Instruction | None, message: str, exit_code: int | None) -> str:
-        """Why the step failed: a command's own failure as the engine said; a step the
-        builder refused, as the planner explains the same refusal (a BuildKit feature the
-        classic builder lacks, a stage it looks up as an image, ...), with the engine's
-        sentence; else the engine's sentence, with advice for an image it could not find."""
-        if exit_code is None:
+        explained = None
+        if exit_code is None:  # a step the builder refused: the planner may know why
             explained = self.request.dockerfile.explain(
                 message,
                 failed.line if failed else None,
@@ -223,12 +207,34 @@ class ClassicReader:
                 self.request.target_ref,
                 self.request.build_args,
             )
-            if explained.reason != engine_sentence(message)[0]:
-                return explained.reason
+        if explained is not None and explained.advised and explained.line is not None:
+            # The classic builder names no line; its last step printed is not always the one
+            # it refused (a repeated stage name is refused at the next FROM).
+            where = (explained.stage, explained.instruction, explained.line)
+        else:
+            where = (
+                failed_stage.ref if failed_stage else None,
+                str(failed) if failed else None,
+                failed.line if failed else None,
+            )
         from_image = (
             f"metadata for {failed.value[0]}" if failed and failed.keyword == "FROM" else ""
         )
-        return explain_missing_image(message, from_image)
+        failure = {
+            "stage": where[0],
+            "instruction": where[1],
+            "line": where[2],
+            "exit_code": exit_code,
+            "log_tail": "\n".join(run_output[-LOG_TAIL_LINES:] + [message]),
+            "reason": (
+                explained.reason
+                if explained is not None and explained.advised
+                else explain_missing_image(message, from_image)
+            ),
+        }
+        return StreamOutcome(
+            self.steps, stage_statuses(self.request.dockerfile, self.steps), text_log, failure
+        )
 
 
 def refused_before_building(

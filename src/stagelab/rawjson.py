@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .dockerfile import Dockerfile, Instruction, Stage
-from .dockerfile.explain import engine_sentence
 from .errors import DockerfileError
 from .images import explain_missing_image
 from .progress import Progress
@@ -283,37 +282,36 @@ class RawJsonReader:
             stage, instruction = at_line  # name or step text cannot mislead it
         code = _EXIT_CODE.search(vertex.error)
         tail_lines = "".join(vertex.logs).splitlines()[-LOG_TAIL_LINES:] or [vertex.error]
+        reason = explain_missing_image(vertex.error, vertex.name)
+        if code is None and instruction is not None:  # an image not found: a stage meant?
+            explained = self.dockerfile.explain(
+                vertex.error, instruction.line, "buildkit", self.target_ref, self.build_args
+            )
+            reason = explained.reason if explained.advised else reason
         return {
             "stage": stage.ref if stage else None,
             "instruction": str(instruction) if instruction else vertex.name,
             "line": instruction.line if instruction else None,
             "exit_code": int(code.group(1)) if code else None,
             "log_tail": "\n".join(tail_lines),
-            "reason": explain_missing_image(vertex.error, vertex.name),
+            "reason": reason,
         }
 
     def _refusal(self, located: int | None) -> dict:
         """BuildKit refused the file before running a step: explain its sentence and line."""
-        message = next(
-            (line for line in reversed(self.other_lines) if line.startswith("ERROR")),
-            next(
-                (line for line in reversed(self.other_lines) if line.strip()),
-                "buildx exited with an error",
-            ),
-        )
+        lines = [line for line in reversed(self.other_lines) if line.strip()]
+        fallback = lines[0] if lines else "buildx exited with an error"
+        message = next((x for x in lines if x.startswith("ERROR")), fallback)
         explained = self.dockerfile.explain(
             message, located, "buildkit", self.target_ref, self.build_args
         )
-        sentence = engine_sentence(message)[0]
         return {
             "stage": explained.stage,
             "instruction": explained.instruction,
             "line": explained.line,
             "exit_code": None,
             "log_tail": "\n".join(self.other_lines[-LOG_TAIL_LINES:]),
-            "reason": (
-                explained.reason if explained.reason != sentence else explain_missing_image(message)
-            ),
+            "reason": explained.reason if explained.advised else explain_missing_image(message),
         }
 
     def _located_line(self) -> int | None:

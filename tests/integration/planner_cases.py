@@ -184,3 +184,22 @@ def planned_by(
         return [], refusal, {}
     refs, refusal = parsed.attempt(target, builder, build_args)
     return refs, refusal, {stage.ref: stage.index for stage in parsed.resolve(build_args, builder)}
+
+
+def assert_plan_tells_the_truth(text, builder, target=None, build_args=None):
+    """plan() (or parsing, for a whole-file refusal) runs the stages the engine ran, or
+    refuses at the line the engine refused, with the engine's own sentence."""
+    refs, refusal, index = planned_by(text, builder, target, build_args)
+    real = (engine_truth.buildkit if builder == "buildkit" else engine_truth.classic)(
+        text, target, build_args
+    )
+    assert not real.failed_step, real
+    if real.refused:
+        assert refusal is not None, f"{builder} refused: {real.message}; plan() ran {refs}"
+        if real.line is not None:
+            assert refusal.line == real.line, (str(refusal), real.message)
+        assert real.stages(text) <= {index[ref] for ref in refs}
+    else:
+        assert refusal is None, f"{builder} built it; plan() said {refusal}"
+        assert {index[ref] for ref in refs} == real.stages(text), (refs, real)
+    return refusal, real

@@ -54,7 +54,7 @@ def name_advice(
     tagged = next((s for s in named if tag and s.name.lower() == base), None)
     if tagged is not None:
         return (
-            f"{name} is an image reference (a name with a tag), not stage {tagged.label} "
+            f"`{name}` is an image reference (a name with a tag), not stage {tagged.label} "
             f"(line {tagged.lines[0]}): a stage has no tag, so write {tagged.name.lower()} alone"
         )
     swallowed_advice = _swallowed(lowered, swallowed)
@@ -78,7 +78,25 @@ def name_advice(
     if near is not None:
         stage = next(s for s in reversed(named) if s.name.lower() == near)
         return f"did you mean stage {near} (line {stage.lines[0]})?"
-    return ""
+    return _index_advice(name, stages, at)
+
+
+def _index_advice(name: str, stages: list[Stage], at: int | None) -> str:
+    """Name the stages above `at` where one of them has no name: the learner most likely
+    meant it, which only its index reaches (COPY --from=0, RUN --mount from=0)."""
+    above = [s for s in stages if at is not None and s.index < at]
+    unnamed = [s for s in above if not s.name]
+    if not unnamed:
+        return ""
+    listed = ", ".join(
+        f"{s.label} (line {s.lines[0]})" if s.name else f"{s.index} (line {s.lines[0]}, no name)"
+        for s in above
+    )
+    return (
+        f"no stage is named {name}; the stages above this line are {listed}: a stage without "
+        f"a name is reached by its index (COPY --from={unnamed[-1].index}), or give it a name "
+        "with `FROM ... AS name`"
+    )
 
 
 def target_advice(stages: list[Stage], target: str, swallowed: list[tuple[int, str, int]]) -> str:

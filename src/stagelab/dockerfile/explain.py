@@ -24,6 +24,10 @@ _MISSING_IMAGE = re.compile(
     r"|invalid from flag value (?P<flag>[^\s:]+(?::[\w.-]+)?):"
     r"|pull access denied for (?P<pulled>[^\s,]+))"
 )
+# A pull that failed without naming the image (no registry answers, or none has it).
+_FAILED_PULL = re.compile(
+    r"pull access denied|no such host|failed to do request|not found: manifest"
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,8 @@ class Explanation:
     stage: str | None
     instruction: str | None
     reason: str
+    # Whether `reason` says more than the engine's sentence (the planner's refusal, advice).
+    advised: bool = False
 
 
 def engine_sentence(message: str) -> tuple[str, int | None]:
@@ -59,27 +65,54 @@ def explain(
     sentence, parsed_line = engine_sentence(message)
     line = line or parsed_line
     reason = sentence
-    if planned is not None and (line is None or planned.line in (None, line)):
-        line = line or planned.line
+    own = ""
+    if planned is not None:
         own = str(planned).split(": ", 1)[-1] if planned.line else str(planned)
         own = re.sub(r"^Dockerfile: ", "", own)
+    # The same refusal: at the line the engine named, or (the classic builder names none, and
+    # its last step printed is not the one it refused) with the engine's very sentence.
+    if own and (line is None or planned.line in (None, line) or _same(sentence, own)):
+        line = planned.line or line
         reason = own if _same(sentence, own) else f"{own} (the engine said: {sentence})"
     else:
-        missing = _MISSING_IMAGE.search(sentence)
-        if missing:
-            name = next(g for g in missing.groups() if g)
-            at = _stage_at(stages, line)
-            advice = name_advice(
-                name, stages, at.index if at else None, swallowed_stages(text, instructions)
-            )
+        at = _stage_at(stages, line)
+        swallowed = swallowed_stages(text, instructions)
+        for name in _missing_names(sentence, _instruction_at(instructions, line)):
+            advice = name_advice(name, stages, at.index if at else None, swallowed)
             if advice:
                 reason = f"{sentence}\n  {advice[:1].upper()}{advice[1:]}"
+                break
     stage = _stage_at(stages, line)
-    instruction = next(
-        (str(ins) for ins in instructions if line is not None and ins.line <= line <= ins.end_line),
+    instruction = _instruction_at(instructions, line)
+    return Explanation(
+        line,
+        stage.ref if stage else None,
+        str(instruction) if instruction else None,
+        reason,
+        reason != sentence,
+    )
+
+
+def _missing_names(sentence: str, ins: Instruction | None) -> list[str]:
+    """The names an engine failed to find as images: the one its sentence names, else, for a
+    sentence of a failed pull that names none, those the failing instruction uses (its
+    FROM base, COPY --from, RUN --mount from=)."""
+    missing = _MISSING_IMAGE.search(sentence)
+    if missing:
+        return [next(g for g in missing.groups() if g)]
+    if ins is None or not _FAILED_PULL.search(sentence):
+        return []
+    if ins.keyword == "FROM":
+        return list(ins.value[:1])
+    mounts = [m for flag in ins.flag("mount") for m in re.findall(r"(?:^|,)from=([^,]+)", flag)]
+    return ins.flag("from") + mounts
+
+
+def _instruction_at(instructions: list[Instruction], line: int | None) -> Instruction | None:
+    return next(
+        (ins for ins in instructions if line is not None and ins.line <= line <= ins.end_line),
         None,
     )
-    return Explanation(line, stage.ref if stage else None, instruction, reason)
 
 
 def _same(sentence: str, own: str) -> bool:
