@@ -237,3 +237,19 @@ def test_with_two_stages_of_one_name_the_failure_names_the_engines_line(
     with pytest.raises(sl.BuildFailed) as caught:
         sl.build(text, builder=builder, progress=False)
     assert caught.value.line == line and caught.value.stage == "dup"
+
+
+# Kind 6: an image that exists nowhere: the plan says it cannot know.
+def test_a_plan_says_what_it_cannot_know(docker_engine):
+    text = f"FROM stagelab-test/nowhere:{SALT} AS a\nRUN echo a {SALT}\nFROM {B} AS b\nRUN true\n"
+    real = engine_truth.buildkit(text, "a")
+    assert real.failed_step or real.refused, "the engine found the image"
+    parsed = sl.parse_dockerfile(text)
+    plan = parsed.plan("a")
+    assert plan == ["a"]
+    assert plan.caveats == [
+        f"stage a (line 1) uses image stagelab-test/nowhere:{SALT}, which is not on this "
+        "engine: the build pulls it, and fails if no registry has it"
+    ]
+    assert parsed.plan("b").caveats == [], "busybox:1.36 is here (or its stand-in serves it)"
+    assert engine_truth.buildkit(text, "b").stages(text) == {1}

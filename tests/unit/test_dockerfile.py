@@ -1,6 +1,7 @@
 """The parser, stages and plan() on many Dockerfiles (pure logic: no engine)."""
 
 import pytest
+from IPython.lib.pretty import pretty
 
 from stagelab import DockerfileError
 from stagelab.dockerfile import Dockerfile
@@ -199,3 +200,17 @@ def test_unknown_target_lists_the_names():
 def test_bad_builder_is_refused():
     with pytest.raises(ValueError, match="buildkit"):
         Dockerfile(PIPELINE).plan(builder="kaniko")
+
+
+def test_a_plan_says_which_images_the_engine_lacks():
+    text = "FROM stagelab-test/nowhere:1 AS a\nRUN echo a\nFROM busybox:1.36 AS b\nRUN echo b\n"
+    lacking = Dockerfile(text, lambda name: None if "nowhere" in name else "reference")
+    plan = lacking.plan("a")
+    assert plan == ["a"] and repr(plan) == "['a']"
+    assert plan.caveats == [
+        "stage a (line 1) uses image stagelab-test/nowhere:1, which is not on this engine: "
+        "the build pulls it, and fails if no registry has it"
+    ]
+    assert "# cannot know: stage a (line 1)" in pretty(plan)
+    assert lacking.plan("b").caveats == []
+    assert Dockerfile(text).plan("a").caveats == [], "without a lookup nothing was asked"

@@ -7,7 +7,7 @@ from .explain import Explanation, explain
 from .frontend import ENGINE_28_5, Frontend, frontend_for
 from .instructions import Instruction, escape_char, parse_instructions
 from .parsing import first_unparsable
-from .plan import BUILDERS, attempt, goal_stage, plan_stages
+from .plan import BUILDERS, Plan, attempt, goal_stage, plan_stages
 from .platforms import machine_platform, split_platform
 from .resolve_buildkit import resolve_buildkit
 from .resolve_classic import resolve_classic
@@ -23,6 +23,7 @@ __all__ = [
     "Explanation",
     "Frontend",
     "Instruction",
+    "Plan",
     "Stage",
     "expand",
     "frontend_for",
@@ -177,8 +178,9 @@ class Dockerfile:
         builder: str = "buildkit",
         build_args: dict[str, str] | None = None,
         platform: str | None = None,
-    ) -> list[str]:
-        """Return the refs of the stages this builder runs for this target, dependencies first.
+    ) -> Plan:
+        """Return the refs of the stages this builder runs for this target, dependencies first
+        (a Plan: a list whose `caveats` say what the planner cannot know, see `caveats()`).
 
         `target` is a stage name, as `--target` takes it (default: the last stage);
         `builder` is "buildkit" or "classic"; `platform` the target platform (default: this
@@ -188,7 +190,10 @@ class Dockerfile:
         builder's source: see stagelab/dockerfile/rules.py.
         """
         resolution = self.resolution(builder, build_args, platform, target)
-        return plan_stages(resolution, target)
+        return Plan(
+            plan_stages(resolution, target),
+            lambda: self.caveats(target, builder, build_args, platform),
+        )
 
     def attempt(
         self,

@@ -9,12 +9,37 @@ and moby/buildkit frontend/dockerfile/dockerfile2llb/convert.go (`allReachableSt
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from ..errors import DockerfileError
 from .checks import FIXES
 from .rules import Resolution
 from .stages import Stage
 
 BUILDERS = ("buildkit", "classic")
+
+
+class Plan(list):
+    """The refs of the stages a builder runs, dependencies first: a list, as `plan()` always
+    returned, which also says what the planner cannot know. `caveats` (computed when first
+    asked: it asks the engine) lists each image a stage that runs uses and the engine does
+    not have; a notebook shows them under the list."""
+
+    def __init__(self, refs: list[str], caveats: Callable[[], list[str]] = list):
+        super().__init__(refs)
+        self._find_caveats = caveats
+
+    @functools.cached_property
+    def caveats(self) -> list[str]:
+        """Return what the plan cannot know, one sentence each (empty when nothing)."""
+        return self._find_caveats()
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        printer.text(list.__repr__(self))
+        for note in self.caveats:
+            printer.break_()
+            printer.text(f"# cannot know: {note}")
 
 
 def goal_stage(resolution: Resolution, target: str | None) -> Stage | None:
