@@ -26,6 +26,12 @@ SALT = str(time.time_ns())
 B = engine_truth.BUSYBOX
 
 
+def fresh(text):
+    """The same Dockerfile with steps of its own: a classic build's cache then holds no step of
+    the raw build before it, whose images engine_truth removes."""
+    return text.replace(SALT, str(time.time_ns()))
+
+
 def sentence(message):
     """The engine's sentence, without what buildx and the daemon put before it."""
     return engine_sentence(message)[0]
@@ -55,6 +61,16 @@ CHECK_TEMPLATE = f"""\
 # check={{directive}}
 FROM {B} as unused
 RUN echo unused {SALT}
+FROM {B} AS final
+RUN echo final {SALT}
+"""
+EXPERIMENTAL_CHECK = f"""\
+# check=error=true{{experimental}}
+FROM {B} AS unused
+RUN echo unused {SALT}
+# this stage is built for nothing
+FROM {B} AS other
+RUN echo other {SALT}
 FROM {B} AS final
 RUN echo final {SALT}
 """
@@ -95,6 +111,14 @@ CASES = [
     (2, CHECK_TEMPLATE.format(directive="skip=all;error=true"), "final", None),
     (2, CHECK_TEMPLATE.format(directive="error=false"), "final", None),
     (2, CHECK_IN_NEEDED_STAGE, None, None),
+    (2, EXPERIMENTAL_CHECK.format(experimental=""), "final", None),
+    (2, EXPERIMENTAL_CHECK.format(experimental=";experimental=all"), "final", None),
+    (
+        2,
+        EXPERIMENTAL_CHECK.format(experimental=";experimental=InvalidDefinitionDescription"),
+        "final",
+        None,
+    ),
     (3, ONBUILD_HEREDOC, None, None),
     (4, GLOBAL_REQUIRED, None, None),
     (4, GLOBAL_REQUIRED, None, {"FOO": "given"}),
@@ -199,7 +223,7 @@ def test_a_name_that_is_no_stage_says_what_the_learner_meant(
     real = (engine_truth.buildkit if builder == "buildkit" else engine_truth.classic)(text, target)
     assert real.refused or real.failed_step, "the engine built it"
     with pytest.raises(sl.BuildFailed) as caught:
-        sl.build(text, target=target, builder=builder, progress=False)
+        sl.build(fresh(text), target=target, builder=builder, progress=False)
     assert caught.value.line == line
     assert meant in str(caught.value)
 
@@ -218,7 +242,7 @@ def test_a_platform_from_a_stage_on_the_classic_builder_blames_the_stage(docker_
         pytest.skip("the stage's platform is this engine's")
     assert_plan_tells_the_truth(text, "classic")
     with pytest.raises(sl.BuildFailed) as caught:
-        sl.build(text, builder="classic", progress=False)
+        sl.build(fresh(text), builder="classic", progress=False)
     assert caught.value.line == 3
     assert "builds stage build (line 1) for this engine's platform" in str(caught.value)
     assert "platform ARGs" not in str(caught.value)
@@ -235,7 +259,7 @@ def test_with_two_stages_of_one_name_the_failure_names_the_engines_line(
     real = (engine_truth.buildkit if builder == "buildkit" else engine_truth.classic)(text)
     assert real.line == line or (real.failed_step and builder == "buildkit")
     with pytest.raises(sl.BuildFailed) as caught:
-        sl.build(text, builder=builder, progress=False)
+        sl.build(fresh(text), builder=builder, progress=False)
     assert caught.value.line == line and caught.value.stage == "dup"
 
 
