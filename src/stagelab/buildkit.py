@@ -11,10 +11,10 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import engine
 from .cleanup import remember
 from .context import BuildRequest, buildx_command
 from .errors import BuildFailed
+from .images import size_of
 from .progress import Progress
 from .rawjson import RawJsonReader
 from .results import BuildResult
@@ -63,7 +63,7 @@ def run_buildkit(request: BuildRequest, watcher: Progress) -> BuildResult:
         raise BuildFailed(**outcome.failure, command=command, log=outcome.log, result=result)
     if image_id:
         remember([image_id], request.tag)
-        result.size_bytes = engine.client().api.inspect_image(image_id)["Size"]
+        result.size_bytes = size_of(image_id)
     return result
 
 

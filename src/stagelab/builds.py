@@ -77,6 +77,7 @@ def build(
             watcher.finish(None, error)
             if isinstance(error, BuildFailed):
                 replay.record(request, error)
+                images.forget_standins()
             raise
         watcher.finish(result)
         replay.record(request, result)

@@ -14,7 +14,7 @@ from .context import BuildRequest
 from .dockerfile import Instruction, Stage
 from .dockerfile.explain import engine_sentence
 from .errors import BuildFailed
-from .images import explain_missing_image, labels
+from .images import explain_missing_image, labels, size_of
 from .progress import Progress
 from .results import LOG_TAIL_LINES, BuildResult, Step, StreamOutcome, stage_statuses
 
@@ -311,5 +311,5 @@ def run_classic(request: BuildRequest, watcher: Progress) -> BuildResult:
     if outcome.failure is not None:
         raise BuildFailed(**outcome.failure, command=COMMAND, log=outcome.log, result=result)
     if image_id:
-        result.size_bytes = client.api.inspect_image(image_id)["Size"]
+        result.size_bytes = size_of(image_id)
     return result

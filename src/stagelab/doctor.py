@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import time
 from dataclasses import dataclass
 
 from . import engine, images
@@ -60,11 +61,13 @@ class Checkup:
         )
 
 
-def doctor() -> Checkup:
+def doctor(*, fresh: bool = False) -> Checkup:
     """Check the engine, buildx, BuildKit features, the registry and the base images.
 
-    Returns a Checkup (its `ok` is False when anything fails; each failure says what to do).
-    With no engine it stops after the first finding, which says how to get one.
+    The features are probed with tiny builds once per engine and buildx (engine.probe_features
+    keeps the answer); `fresh` probes them again. Returns a Checkup (its `ok` is False when
+    anything fails; each failure says what to do). With no engine it stops after the first
+    finding, which says how to get one.
     """
     findings = []
     version = engine.ping()
@@ -92,6 +95,8 @@ def doctor() -> Checkup:
         )
     )
     buildx = engine.buildx_version()
+    probed_at = None if fresh else engine.features_probed_at(version=version, buildx=buildx)
+    features = engine.probe_features(version=version, buildx=buildx, fresh=fresh)
     findings.append(
         Finding(
             "buildx",
@@ -100,16 +105,24 @@ def doctor() -> Checkup:
             "" if buildx else "run `stagelab engine ensure` to add the plugin",
         )
     )
+    # Said once, on the first feature: a feature read from an earlier probe says when it ran.
+    since = (
+        f" (probed {time.strftime('%Y-%m-%d %H:%M', time.localtime(probed_at))} for this engine "
+        "and buildx; `stagelab doctor --fresh` probes again)"
+        if probed_at
+        else ""
+    )
     if buildx:
-        for name, ok in engine.probe_features().items():
+        for name, ok in features.items():
             findings.append(
                 Finding(
                     f"BuildKit {name}",
                     ok,
-                    "available" if ok else "missing",
+                    ("available" if ok else "missing") + since,
                     "" if ok else "upgrade Docker Engine and buildx to use it",
                 )
             )
+            since = ""
     registry = images.registry_answers()
     findings.append(
         Finding(

@@ -9,9 +9,7 @@ import os
 import re
 from dataclasses import dataclass
 
-import docker
-
-from . import engine
+from . import engine, lazy
 from .dockerfile import Dockerfile
 from .errors import EngineUnavailable
 
@@ -94,7 +92,7 @@ def present(name: str) -> bool:
     try:
         engine.client().images.get(name)
         return True
-    except docker.errors.ImageNotFound:
+    except lazy.docker.errors.ImageNotFound:
         return False
 
 
@@ -142,15 +140,52 @@ def registry_answers() -> bool:
 
 
 def substitutions(names: list[str]) -> dict[str, str]:
-    """Map each official name that must come from its stand-in to that stand-in."""
+    """Map each official name that must come from its stand-in to that stand-in.
+
+    The official name is looked up on every call (a learner may pull or load it at any time);
+    a stand-in is looked up once per process and engine (standin_present).
+    """
     chosen = {}
     for name in names:
         image = BY_OFFICIAL.get(normalise(name))
         if image is None or present(name):
             continue
-        if present(image.standin) and not registry_answers():
+        if standin_present(image) and not registry_answers():
             chosen[name] = image.standin
     return chosen
+
+
+# The stand-ins this process found, by engine address. Only stagelab makes and removes them
+# (`stagelab images ensure`, `stagelab clean --all`), so once found one stays known until
+# forget_standins(): `clean` calls it, and so does a failed build, in case one went by hand.
+_standins_found: set[tuple[str, str]] = set()
+
+
+def standin_present(image: BaseImage) -> bool:
+    """Tell whether the engine has the image's offline stand-in (asked once, then known)."""
+    found = (engine.docker_host(), image.standin)
+    if found not in _standins_found and present(image.standin):
+        _standins_found.add(found)
+    return found in _standins_found
+
+
+def forget_standins() -> None:
+    """Make standin_present ask the engine again."""
+    _standins_found.clear()
+
+
+# The size of each image this process built, by engine address and image id. The id is the
+# digest of the image's config, which names its layers: the size under an id never changes.
+_sizes: dict[tuple[str, str], int] = {}
+
+
+def size_of(image_id: str) -> int:
+    """Return the size in bytes of the image with this id (`sha256:...`), asked once per engine:
+    a build that only hits the cache makes the same id again."""
+    key = (engine.docker_host(), image_id)
+    if key not in _sizes:
+        _sizes[key] = engine.client().api.inspect_image(image_id)["Size"]
+    return _sizes[key]
 
 
 def normalise(name: str) -> str:

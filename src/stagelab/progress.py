@@ -14,10 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-import ipywidgets
-from IPython import get_ipython
-from IPython.display import HTML, display
-
+from . import lazy
 from .dockerfile import Dockerfile
 from .errors import BuildFailed
 from .render.html import progress_html, summary_html, summary_text
@@ -29,19 +26,25 @@ from .states import progress_state
 
 def in_kernel() -> bool:
     """Tell whether this code runs in a Jupyter kernel (rich output shows in a notebook)."""
-    shell = get_ipython()
+    shell = _shell()
     return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _shell():
+    # The IPython shell running this code, or None. A kernel has imported IPython long before
+    # stagelab: where nothing has, there is no shell, and no reason to import IPython to ask.
+    return lazy.ipython.get_ipython() if lazy.imported("ipython") else None
 
 
 def current_cell() -> int | str:
     """Return the notebook cell's execution count, or "process" outside a kernel."""
-    return get_ipython().execution_count if in_kernel() else "process"
+    return _shell().execution_count if in_kernel() else "process"
 
 
 def show(html_text: str, text: str) -> None:
     """Show a message: `html_text` in a notebook, `text` as one line on stderr elsewhere."""
     if in_kernel():
-        display({"text/html": html_text, "text/plain": text}, raw=True)
+        lazy.ipython_display.display({"text/html": html_text, "text/plain": text}, raw=True)
     else:
         print(f"stagelab: {text}", file=sys.stderr)
 
@@ -55,12 +58,14 @@ def show_result(result: BuildResult) -> None:
     already turned into it (one view per build)."""
     if _summary_shown_in.get(result.number) == current_cell():
         return
-    display({"text/html": summary_html(result), "text/plain": repr(result)}, raw=True)
+    lazy.ipython_display.display(
+        {"text/html": summary_html(result), "text/plain": repr(result)}, raw=True
+    )
 
 
 def _show_results_once() -> None:
     # IPython calls a type's registered display function instead of its _repr_*_ methods.
-    shell = get_ipython()
+    shell = _shell()
     if shell is not None:
         shell.display_formatter.ipython_display_formatter.for_type(BuildResult, show_result)
 
@@ -69,11 +74,13 @@ class LiveHtml:
     """An HTML output in a notebook that is replaced in place by each `update()`."""
 
     def __init__(self, html_text: str):
-        self.handle = display(HTML(html_text), display_id=True)
+        self.handle = lazy.ipython_display.display(
+            lazy.ipython_display.HTML(html_text), display_id=True
+        )
 
     def update(self, html_text: str) -> None:
         """Replace what this output shows."""
-        self.handle.update(HTML(html_text))
+        self.handle.update(lazy.ipython_display.HTML(html_text))
 
 
 # ---------------------------------------------------------------- the protocol
@@ -243,7 +250,7 @@ class WidgetProgress(BoardProgress):
     def __init__(self):
         super().__init__()
         _show_results_once()
-        self.widget = ipywidgets.HTML()
+        self.widget = lazy.ipywidgets.HTML()
         self.handle = None
         self.ticking = threading.Event()
         self.ticker: threading.Thread | None = None
@@ -251,7 +258,7 @@ class WidgetProgress(BoardProgress):
     def start(self, dockerfile: Dockerfile, builder: str, target: str | None) -> None:
         super().start(dockerfile, builder, target)
         if self.handle is None:
-            self.handle = display(self.widget, display_id=True)
+            self.handle = lazy.ipython_display.display(self.widget, display_id=True)
         if self.ticker is None:
             self.ticker = threading.Thread(target=self._tick, daemon=True, name="stagelab-progress")
             self.ticker.start()
@@ -285,7 +292,7 @@ class WidgetProgress(BoardProgress):
                 )
         # The summary replaces the widget in place: it stays in the saved notebook.
         if self.handle is not None:
-            self.handle.update(HTML(final))
+            self.handle.update(lazy.ipython_display.HTML(final))
             if number is not None:
                 _summary_shown_in[number] = current_cell()
             if isinstance(self.error, BuildFailed):
