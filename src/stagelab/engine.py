@@ -69,7 +69,7 @@ def daemon_refusal(error: BaseException) -> str | None:
     """Return the daemon's own sentence when `error` is the Docker SDK's APIError (an HTTP
     error the engine answered with, such as a Dockerfile it refused before building), else
     None: any other exception is not the engine's answer."""
-    if isinstance(error, docker.errors.APIError):
+    if isinstance(error, lazy.docker.errors.APIError):
         return str(error.explanation or error)
     return None
 
