@@ -73,7 +73,9 @@ def cases(draw) -> Case:
         if draw(st.booleans()):
             build_args["REQUIRED"] = "given"
     for index, name in enumerate(names):
-        earlier = [(n, shells[i]) for i, n in enumerate(names[:index]) if n]
+        # BuildKit's FROM <name> is the last stage of that name: its shell is the one to use.
+        last_shell = {n.lower(): shells[i] for i, n in enumerate(names[:index]) if n}
+        earlier = [(n, last_shell[n.lower()]) for n in names[:index] if n]
         kind = draw(
             st.sampled_from(
                 ["image", "image", "scratch", "arg"] + ["stage", "stage"] * bool(earlier)
