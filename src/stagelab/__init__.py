@@ -4,12 +4,29 @@ Every name a lesson or a lab uses is here: `import stagelab as sl`.
 """
 
 from .builds import build
-from .calls import CheckWarning, call, check, features
+from .calls import CheckWarning, call, check, engine_version, features
 from .cleanup import clean
-from .containers import files, history, image_config, image_exists, run, run_status
-from .display import compare, graph, layers, sizes, stage_table, timeline
+from .containers import (
+    copy_out,
+    files,
+    history,
+    image_config,
+    image_exists,
+    run,
+    run_status,
+)
+from .display import (
+    compare,
+    graph,
+    image_list,
+    layers,
+    listing,
+    sizes,
+    stage_table,
+    timeline,
+)
 from .dockerfile import Dockerfile, Stage
-from .doctor import base_images, doctor
+from .doctor import base_images, doctor, fetch_images
 from .errors import (
     BuildContextError,
     BuildFailed,
@@ -23,9 +40,29 @@ from .errors import (
     StagelabError,
 )
 from .evidence import claim
-from .images import BUSYBOX, DEBIAN, GCC, PYTHON, STANDINS, parse_dockerfile
+from .images import (
+    BUSYBOX,
+    DEBIAN,
+    GCC,
+    GOLANG,
+    JDK,
+    JRE,
+    NGINX,
+    NODE,
+    PYTHON,
+    STANDINS,
+    parse_dockerfile,
+)
 from .labs import lab
 from .magic import register as _register_magic
+from .predictions import (
+    Prediction,
+    predict,
+    predict_cached,
+    predict_failure,
+    predict_size,
+    predict_stages,
+)
 from .replay import unique
 from .results import BuildResult, Step
 
@@ -33,6 +70,11 @@ __all__ = [
     "BUSYBOX",
     "DEBIAN",
     "GCC",
+    "GOLANG",
+    "JDK",
+    "JRE",
+    "NGINX",
+    "NODE",
     "PYTHON",
     "STANDINS",
     "BuildContextError",
@@ -44,6 +86,7 @@ __all__ = [
     "DockerfileError",
     "EngineUnavailable",
     "ImageUnavailable",
+    "Prediction",
     "ProvisionError",
     "RunFailed",
     "RunTimedOut",
@@ -57,16 +100,26 @@ __all__ = [
     "claim",
     "clean",
     "compare",
+    "copy_out",
     "doctor",
+    "engine_version",
     "features",
+    "fetch_images",
     "files",
     "graph",
     "history",
     "image_config",
     "image_exists",
+    "image_list",
     "lab",
     "layers",
+    "listing",
     "parse_dockerfile",
+    "predict",
+    "predict_cached",
+    "predict_failure",
+    "predict_size",
+    "predict_stages",
     "run",
     "run_status",
     "sizes",

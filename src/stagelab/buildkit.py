@@ -35,6 +35,7 @@ def run_buildkit(request: BuildRequest, watcher: Progress) -> BuildResult:
             build_args=request.build_args,
             target_ref=request.target_ref,
         )
+        watcher.command(command)
         began = time.monotonic()
         process = subprocess.Popen(
             command,
@@ -58,6 +59,7 @@ def run_buildkit(request: BuildRequest, watcher: Progress) -> BuildResult:
         size_bytes=None,
         duration_s=duration,
         log=outcome.log,
+        command=command,
     )
     if outcome.failure is not None:
         raise BuildFailed(**outcome.failure, command=command, log=outcome.log, result=result)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import engine
 from .cleanup import remember
+from .command_lines import classic_build_command
 from .context import BuildRequest
 from .dockerfile import Instruction, Stage
 from .dockerfile.explain import engine_sentence
@@ -22,7 +23,6 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _CLASSIC_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$", re.DOTALL)
 # " ---> 1d30814da8c9": the image a step made (or took from the cache, or the base image).
 _STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12})$")
-COMMAND = ["docker", "build (classic builder)"]
 
 
 def classic_dockerfile(request: BuildRequest) -> str:
@@ -63,6 +63,24 @@ def classic_build_options(request: BuildRequest, dockerfile: Path) -> dict:
         rm=True,
         forcerm=True,
         decode=True,
+    )
+
+
+def classic_command(request: BuildRequest, dockerfile: Path) -> list[str]:
+    """Return the `DOCKER_BUILDKIT=0 docker build ...` command that does what the API call of
+    classic_build_options does. It names the Dockerfile the build read: the request's own, or
+    where stand-ins replaced names in it, the rewritten copy `dockerfile`."""
+    rewritten = dockerfile.read_text() != request.dockerfile.text
+    options = classic_build_options(request, dockerfile)
+    return classic_build_command(
+        request.context_dir,
+        file=dockerfile if rewritten else request.dockerfile_path,
+        target=options["target"],
+        build_args=options["buildargs"],
+        no_cache=options["nocache"],
+        labels=options["labels"],
+        tags=options["tag"] or (),
+        force_rm=options["forcerm"],
     )
 
 
@@ -238,10 +256,11 @@ class ClassicReader:
 
 
 def refused_before_building(
-    request: BuildRequest, refusal: str, log: str, duration: float
+    request: BuildRequest, refusal: str, log: str, duration: float, command: str
 ) -> BuildFailed:
     """The BuildFailed for a Dockerfile the daemon refused before running a step (its HTTP
-    answer to the build request): the line, stage and the daemon's sentence, explained."""
+    answer to the build request): the line, stage and the daemon's sentence, explained;
+    `command` is the build as a command line, `duration` in seconds."""
     explained = request.dockerfile.explain(
         refusal, None, "classic", request.target_ref, request.build_args
     )
@@ -260,7 +279,7 @@ def refused_before_building(
         exit_code=None,
         log_tail=engine_sentence(refusal)[0],
         reason=explained.reason,
-        command=COMMAND,
+        command=command,
         log=result.log,
         result=result,
     )
@@ -277,6 +296,8 @@ def run_classic(request: BuildRequest, watcher: Progress) -> BuildResult:
     with tempfile.TemporaryDirectory(prefix="stagelab-classic-") as tmp:
         dockerfile = Path(tmp) / "Dockerfile"
         dockerfile.write_text(classic_dockerfile(request))
+        command = classic_command(request, dockerfile)
+        watcher.command(command)
         began = time.monotonic()
         stream = None
         try:
@@ -288,7 +309,7 @@ def run_classic(request: BuildRequest, watcher: Progress) -> BuildResult:
             if refusal is not None:
                 log = "".join(reader.log)
                 raise refused_before_building(
-                    request, refusal, log, time.monotonic() - began
+                    request, refusal, log, time.monotonic() - began, command
                 ) from None
             # Closing the stream cancels the classic build; forcerm removes its container.
             if hasattr(stream, "close"):
@@ -307,9 +328,10 @@ def run_classic(request: BuildRequest, watcher: Progress) -> BuildResult:
         size_bytes=None,
         duration_s=duration,
         log=outcome.log,
+        command=command,
     )
     if outcome.failure is not None:
-        raise BuildFailed(**outcome.failure, command=COMMAND, log=outcome.log, result=result)
+        raise BuildFailed(**outcome.failure, command=command, log=outcome.log, result=result)
     if image_id:
         result.size_bytes = size_of(image_id)
     return result

@@ -16,6 +16,7 @@ from . import engine, lazy
 from .course import Course
 from .images import (
     BASE_IMAGES,
+    EXTRA_IMAGES,
     KIND_LABEL,
     LABEL,
     PID_LABEL,
@@ -96,7 +97,7 @@ def clean(include_base: bool = False, say=print) -> dict[str, int]:
     if include_base:
         candidates += [
             _Candidate(client.images.get(image.standin), [image.standin])
-            for image in BASE_IMAGES
+            for image in BASE_IMAGES + EXTRA_IMAGES
             if present(image.standin)
         ]
     removed, kept = _remove_children_first(client, candidates)

@@ -67,8 +67,15 @@ def _parser() -> argparse.ArgumentParser:
 
     img = commands.add_parser("images", help="base images and offline stand-ins")
     img_commands = img.add_subparsers(metavar="ACTION")
-    img_commands.add_parser("ensure", help="make every base image usable").set_defaults(
-        func=lambda a: standins.ensure_images()
+    ensure = img_commands.add_parser(
+        "ensure",
+        help="make every base image usable, and the extra ones the lessons need (or those named)",
+    )
+    ensure.add_argument(
+        "names", nargs="*", metavar="IMAGE", help="an extra image, as golang:1.19-bookworm"
+    )
+    ensure.set_defaults(
+        func=lambda a: standins.ensure_images(extras=a.names or standins.course_images())
     )
     img_commands.add_parser("list", help="show each base image and its stand-in").set_defaults(
         func=_images_list

@@ -46,6 +46,7 @@ class BuildRequest:
             build_args=self.build_args,
             tag=self.tag,
             output=self.output,
+            no_cache=self.no_cache,
             substitutions=dict(self.substitutions),
             **fields,
         )

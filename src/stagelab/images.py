@@ -24,16 +24,18 @@ STANDIN_RELEASE = "bookworm"
 
 @dataclass(frozen=True)
 class BaseImage:
-    """An official image the lessons use, and the honest name of its offline stand-in."""
+    """An official image the lessons use, the honest name of its offline stand-in, what the
+    stand-in is, and the recipe (recipes.py) that makes it (default: the image's name)."""
 
     official: str
     standin: str
     what: str
+    recipe_name: str = ""
 
     @property
     def recipe(self) -> str:
         """Return the name of the recipe that builds the stand-in ("busybox", "gcc", ...)."""
-        return self.official.split(":")[0]
+        return self.recipe_name or self.official.split(":")[0]
 
 
 BUSYBOX = "busybox:1.36"
@@ -63,9 +65,52 @@ BASE_IMAGES = [
         "the Debian stand-in plus Debian's Python 3.11 with venv and pip",
     ),
 ]
-BY_OFFICIAL = {image.official: image for image in BASE_IMAGES}
+# The classic examples' toolchains and runtimes (Go, Java, TypeScript, nginx): big, so made only
+# where a lesson fetches them (`sl.fetch_images`, which `stagelab setup` finds) or a lab's
+# Dockerfile uses them. Tags that exist upstream; Debian bookworm's packages serve them.
+GOLANG = "golang:1.19-bookworm"
+JDK = "eclipse-temurin:17-jdk"
+JRE = "eclipse-temurin:17-jre"
+NODE = "node:18-bookworm-slim"
+NGINX = "nginx:1.22"
+EXTRA_IMAGES = [
+    BaseImage(
+        GOLANG,
+        "stagelab/offline-golang:1.19-bookworm",
+        "the Debian stand-in plus Debian's Go 1.19 (golang-go), GOPATH /go, cgo off: no C "
+        "compiler inside, unlike the official image",
+    ),
+    BaseImage(
+        JRE,
+        "stagelab/offline-eclipse-temurin:17-jre",
+        "the Debian stand-in plus Debian's OpenJDK 17 runtime (openjdk-17-jre-headless), "
+        "JAVA_HOME /opt/java/openjdk; the official image is Ubuntu with Eclipse Temurin",
+        "jre",
+    ),
+    BaseImage(
+        JDK,
+        "stagelab/offline-eclipse-temurin:17-jdk",
+        "the JRE stand-in plus Debian's OpenJDK 17 compiler and tools "
+        "(openjdk-17-jdk-headless); the official image is Ubuntu with Eclipse Temurin",
+        "jdk",
+    ),
+    BaseImage(
+        NODE,
+        "stagelab/offline-node:18-bookworm-slim",
+        "the Debian stand-in plus Debian's Node.js 18 and TypeScript compiler (tsc from "
+        "node-typescript, which the official image lacks; it has npm, this one has none)",
+        "node",
+    ),
+    BaseImage(
+        NGINX,
+        "stagelab/offline-nginx:1.22",
+        "the Debian stand-in plus Debian bookworm's nginx 1.22, laid out as the official "
+        "image (site in /usr/share/nginx/html, port 80, logs on the output)",
+    ),
+]
+BY_OFFICIAL = {image.official: image for image in BASE_IMAGES + EXTRA_IMAGES}
 # Official name -> the honest name of its offline stand-in.
-STANDINS = {image.official: image.standin for image in BASE_IMAGES}
+STANDINS = {image.official: image.standin for image in BASE_IMAGES + EXTRA_IMAGES}
 
 
 def labels(kind: str, **extra: str) -> dict[str, str]:
@@ -117,9 +162,10 @@ def parse_dockerfile(text: str) -> Dockerfile:
     A builder looks a name that is no stage above as an image, and finds it when the engine
     has one (`found_as`), or when a stand-in serves it in stagelab's builds (`substitutions`):
     so `plan()` and `caveats()` then say what this engine does. Raises DockerfileError naming
-    the line for text that does not parse; with no engine, parses as Dockerfile(text) does.
+    the line for text that does not parse; with no engine (Binder, the site), parses as
+    Dockerfile(text) does, whose plan has no caveats: no engine was asked.
     """
-    return Dockerfile(text, _found_or_served)
+    return Dockerfile(text, _found_or_served if engine.answers() else None)
 
 
 def _found_or_served(name: str) -> str | None:
@@ -197,7 +243,8 @@ def normalise(name: str) -> str:
 
 
 def status() -> list[dict]:
-    """Describe each base image: whether the official one or its stand-in is present.
+    """Describe each base image (the extra ones too): whether the official one or its
+    stand-in is present.
 
     Raises EngineUnavailable, saying how to get one, when no engine answers.
     """
@@ -210,7 +257,7 @@ def status() -> list[dict]:
             "standin_present": present(image.standin),
             "what": image.what,
         }
-        for image in BASE_IMAGES
+        for image in BASE_IMAGES + EXTRA_IMAGES
     ]
 
 
@@ -228,10 +275,12 @@ def explain_missing_image(reason: str, where: str = "") -> str:
     )
     image = normalise(named.group(1)) if named else None
     if image in BY_OFFICIAL:
-        return (
-            f"{last}\n  {image} is not on this engine and no registry answers: "
-            "run `stagelab images ensure`."
+        how = (
+            f'`sl.fetch_images("{image}")` in the notebook, or `stagelab images ensure {image}`'
+            if BY_OFFICIAL[image] in EXTRA_IMAGES
+            else "`stagelab images ensure`"
         )
+        return f"{last}\n  {image} is not on this engine and no registry answers: run {how}."
     names = ", ".join(BY_OFFICIAL)
     return (
         f"{last}\n  {image or 'An image'} is not on this engine and no registry answers: "

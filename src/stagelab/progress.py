@@ -15,9 +15,10 @@ import time
 from dataclasses import dataclass
 
 from . import lazy
+from .command_lines import shell_text
 from .dockerfile import Dockerfile
 from .errors import BuildFailed
-from .render.html import progress_html, summary_html, summary_text
+from .render.html import build_details_html, progress_html, summary_html, summary_text
 from .results import BuildResult
 from .states import progress_state
 
@@ -70,6 +71,18 @@ def _show_results_once() -> None:
         shell.display_formatter.ipython_display_formatter.for_type(BuildResult, show_result)
 
 
+class LiveBundle:
+    """An output in a notebook, given as a mime bundle ({"text/html": ..., ...}), that is
+    replaced in place by each `update()` (a front end shows the richest type it renders)."""
+
+    def __init__(self, bundle: dict):
+        self.handle = lazy.ipython_display.display(bundle, raw=True, display_id=True)
+
+    def update(self, bundle: dict) -> None:
+        """Replace what this output shows."""
+        self.handle.update(bundle, raw=True)
+
+
 class LiveHtml:
     """An HTML output in a notebook that is replaced in place by each `update()`."""
 
@@ -94,6 +107,9 @@ class Progress:
 
     def stage(self, ref: str, state: str, step: str = "") -> None:
         """Stage `ref` is now in progress state `state`, running `step` (an instruction)."""
+
+    def command(self, words: list[str]) -> None:
+        """The build runs this command (for the classic builder: the one that does the same)."""
 
     def finish(self, result: BuildResult | None, error: BaseException | None = None) -> None:
         """The build ended with a result, or with an error (whose `.result` may hold one)."""
@@ -131,6 +147,7 @@ class BoardProgress(Progress):
         self.error: BaseException | None = None
         self.started = False
         self.lock = threading.RLock()
+        self.command_words: list[str] = []
 
     def start(self, dockerfile: Dockerfile, builder: str, target: str | None) -> None:
         with self.lock:
@@ -162,6 +179,11 @@ class BoardProgress(Progress):
             row.step = step or row.step
         if changed:
             self.changed(row)
+
+    def command(self, words: list[str]) -> None:
+        with self.lock:
+            self.command_words = list(words)
+        self.draw()
 
     def finish(self, result: BuildResult | None, error: BaseException | None = None) -> None:
         result = result if result is not None else getattr(error, "result", None)
@@ -206,6 +228,15 @@ class BoardProgress(Progress):
         """Return the board's title: builder and target."""
         return f"{self.builder} build, target {self.target or 'last stage'}"
 
+    def error_details(self) -> str:
+        """Return the failed build's command and the engine's log, folded away, as HTML ("" when
+        the error carries neither)."""
+        failed = self.error
+        replayed = bool(getattr(getattr(failed, "result", None), "replayed", False))
+        return build_details_html(
+            list(getattr(failed, "command", None) or []), getattr(failed, "output", ""), replayed
+        )
+
     def error_text(self) -> str:
         """Return the error the build ended with, as text ("" when none)."""
         if self.error is None:
@@ -226,6 +257,10 @@ class TerminalProgress(BoardProgress):
         if not self.result and not self.error:
             waiting = [r.ref for r in self.rows.values() if r.state == "waiting"]
             print(f"{self.heading()}: stages {', '.join(waiting) or 'none'}", file=self.stream)
+
+    def command(self, words: list[str]) -> None:
+        self.command_words = list(words)
+        print(f"  command: {shell_text(words)}", file=self.stream)
 
     def changed(self, row: StageRow) -> None:
         now = time.monotonic()
@@ -275,7 +310,11 @@ class WidgetProgress(BoardProgress):
     def draw(self) -> None:
         with self.lock:
             self.widget.value = progress_html(
-                self.heading(), self.rows.values(), time.monotonic(), self.error_text()
+                self.heading(),
+                self.rows.values(),
+                time.monotonic(),
+                self.error_text(),
+                details=build_details_html(self.command_words, ""),
             )
 
     def done(self) -> None:
@@ -288,7 +327,12 @@ class WidgetProgress(BoardProgress):
                 final = summary_html(self.result)
             else:
                 final = progress_html(
-                    self.heading(), self.rows.values(), time.monotonic(), self.error_text(), number
+                    self.heading(),
+                    self.rows.values(),
+                    time.monotonic(),
+                    self.error_text(),
+                    number,
+                    self.error_details(),
                 )
         # The summary replaces the widget in place: it stays in the saved notebook.
         if self.handle is not None:

@@ -8,10 +8,8 @@ and log tail, the result marked `replayed`, under a banner that says so.
 
 from __future__ import annotations
 
-import base64
 import functools
 import html
-import os
 import time
 from pathlib import Path
 
@@ -21,8 +19,6 @@ from .progress import Progress, current_cell, in_kernel, show
 from .results import BuildResult, Step
 from .states import progress_state
 
-# Exported files up to this total size are kept; larger exports keep names and sizes only.
-OUTPUT_BYTES_KEPT = 256 * 1024
 RE_RECORD = (
     "If this is in a lesson, its recording is missing or stale: run `make recordings` "
     "on a machine with Docker and commit src/stagelab/recordings/."
@@ -34,7 +30,7 @@ banner_shown_in: set = set()
 
 
 @functools.cache
-def engine_version() -> str:
+def recording_engine() -> str:
     return (engine.ping() or {}).get("Version", "unknown")
 
 
@@ -59,13 +55,17 @@ def record(request, outcome: BuildResult | BuildFailed) -> None:
         "size_bytes": result.size_bytes,
         "duration_s": round(result.duration_s, 2),
         "log_tail": recording.tail(result.log),
+        "command": result.command,
         "substitutions": result.substitutions,
         "failure": _failure_fields(failed) if failed is not None else None,
         "exported": _exported_files(result.output) if failed is None else None,
     }
     identity = recording.build_identity(request)
     recording.add_take(
-        recording.digest(identity), {"kind": "build", "identity": identity}, take, engine_version()
+        recording.digest(identity),
+        {"kind": "build", "identity": identity},
+        take,
+        recording_engine(),
     )
 
 
@@ -90,12 +90,15 @@ def replay(request, watcher: Progress) -> BuildResult:
         size_bytes=take["size_bytes"],
         duration_s=take["duration_s"],
         log=take["log_tail"],
+        command=list(take.get("command") or []),  # older recordings have none
         replayed=True,
         recorded_engine=found["recorded_engine"],
         recorded_on=found["recorded_on"],
     )
     show_banner(banner_text(result.recorded_engine, result.recorded_on))
     watcher.start(request.dockerfile, request.builder, request.target_ref)
+    if result.command:
+        watcher.command(result.command)
     for ref, state, step in transitions(result):
         watcher.stage(ref, state, step)
     if take["failure"] is not None:
@@ -155,42 +158,16 @@ def _exported_files(output: str | None) -> list[dict] | None:
     """Describe a local export: folders, links, files, and file contents while they stay small."""
     if output is None or recording.output_kind(output) != "local":
         return None
-    destination = _export_destination(output)
-    entries, kept = [], 0
-    for path in sorted(destination.rglob("*")):
-        entry = {"path": path.relative_to(destination).as_posix()}
-        if path.is_symlink():
-            entry["link"] = os.readlink(path)
-        elif path.is_dir():
-            entry["dir"] = True
-        else:
-            data = path.read_bytes()
-            entry.update(size=len(data), mode=path.stat().st_mode & 0o777)
-            if kept + len(data) <= OUTPUT_BYTES_KEPT:
-                entry["content"] = base64.b64encode(data).decode()
-                kept += len(data)
-        entries.append(entry)
-    return entries
+    return recording.folder_snapshot(_export_destination(output))
 
 
 def _restore_exported(entries: list[dict], output: str) -> None:
     """Write the recorded export; a file too big to record is left out, and a note says so."""
-    destination = _export_destination(output)
-    destination.mkdir(parents=True, exist_ok=True)
-    missing = []
-    for entry in entries:
-        path = destination / entry["path"]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if "link" in entry:
-            path.unlink(missing_ok=True)
-            path.symlink_to(entry["link"])
-        elif entry.get("dir"):
-            path.mkdir(exist_ok=True)
-        elif "content" in entry:
-            path.write_bytes(base64.b64decode(entry["content"]))
-            path.chmod(entry["mode"])
-        else:
-            missing.append(f"{entry['path']} ({entry['size']} bytes)")
+    show_missing(recording.restore_folder(entries, _export_destination(output)))
+
+
+def show_missing(missing: list[str]) -> None:
+    """Say which files a replay could not write: the recording kept only their names."""
     if missing:
         show_banner(
             "Too big to keep in the recording, so not written here: " + ", ".join(missing),
@@ -221,12 +198,14 @@ def unique(name: str) -> str:
     the same value back, so the salted build is the recorded one. Raises EngineUnavailable with
     no engine and no recording of `name`.
     """
-    key = recording.digest({"kind": "unique", "name": name})
+    # A lesson variant's values are its own: its salted builds are not the defaults' ones.
+    named = name + (f" {recording.variant()}" if recording.variant() else "")
+    key = recording.digest({"kind": "unique", "name": named})
     if engine.answers():
         value = str(time.time_ns())
         if recording.recording_on():
             recording.add_take(
-                key, {"kind": "unique", "name": name}, {"value": value}, engine_version()
+                key, {"kind": "unique", "name": named}, {"value": value}, recording_engine()
             )
         return value
     found = recording.load(key)

@@ -148,18 +148,26 @@ class StageGraph:
         return dot
 
     def _legend(self) -> str:
+        """Explain what this picture holds: only its edge kinds, its image boxes if any, and
+        the statuses its stages have."""
+        present = {edge.kind for edge in self.edges}
         cells = "".join(
             f"<td>{'—' if style == 'solid' else '- -' if style == 'dashed' else '···'}"
             f" {html.escape(EDGE_MEANINGS[kind])}</td>"
             for kind, style in EDGE_STYLES.items()
+            if kind in present
         )
-        cells += f"<td bgcolor='{IMAGE_FILL}'>image</td>"
+        if any(node.kind == "image" for node in self.nodes.values()):
+            cells += f"<td bgcolor='{IMAGE_FILL}'>image</td>"
         if self.result is None:
             cells += f"<td bgcolor='{PLANNED_FILL}'>{self.builder} builds</td>"
             if self.refusal is not None:
                 cells += f"<td>{html.escape(str(self.refusal))}</td>"
         else:
-            cells += "".join(f"<td bgcolor='{color(s)}'>{s}</td>" for s in LEGEND_STATUSES)
+            statuses = set(self.result.stage_status.values())
+            cells += "".join(
+                f"<td bgcolor='{color(s)}'>{s}</td>" for s in LEGEND_STATUSES if s in statuses
+            )
         return f"<<table border='0' cellspacing='4'><tr>{cells}</tr></table>>"
 
     @property
