@@ -163,20 +163,3 @@ def test_a_later_stages_name_is_an_image_the_engine_may_have(found, classic_runs
         else:
             assert refusal is None and refs == expected
     assert Dockerfile(LATER_NAMED).attempt("c", "classic")[1].line == 2
-
-
-def test_buildkit_refuses_a_stage_that_names_itself_not_a_loop_through_a_later_stage():
-    """As Engine 28.5.2 did with the property cases of issue 23 (bench_planner.py)."""
-    loop = (
-        "FROM busybox:1.36 AS data\nCOPY --from=build /a /a\n"
-        "FROM data AS build\nRUN true\nFROM busybox:1.36\nRUN true\n"
-    )
-    assert Dockerfile(loop).plan() == ["2"]
-    with pytest.raises(DockerfileError, match="needs to be defined before current stage"):
-        Dockerfile(loop).plan("data")
-    itself = loop.replace(
-        "COPY --from=build /a /a", "COPY --from=build /a /a\nCOPY --from=data /b /b"
-    )
-    with pytest.raises(DockerfileError, match="circular dependency detected on stage: data") as err:
-        Dockerfile(itself).plan()
-    assert err.value.line == 3

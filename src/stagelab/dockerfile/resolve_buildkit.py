@@ -279,12 +279,7 @@ def _buildkit_base(
 
 
 def _refuse_cycles(res: Resolution) -> None:
-    """Refuse a stage that depends on itself through FROM, COPY --from or RUN --mount.
-
-    A source defined further down is no dependency here: BuildKit refuses it only when a
-    stage the target needs uses it ("needs to be defined before current stage"), so a loop
-    through a later stage that no target needs builds (measured on Engine 28.5.2: issue 23's
-    property cases); a stage that names itself is refused whatever the target."""
+    """Refuse a stage that depends on itself through FROM, COPY --from or RUN --mount."""
     by_ref = {s.ref: s for s in res.stages}
     state: dict[int, str] = {}
     for start in res.stages:
@@ -328,5 +323,5 @@ def _deps(stage: Stage, by_ref: dict[str, Stage]) -> list[Stage]:
     return deps + [
         by_ref[s]
         for k, s in zip(stage.source_kinds, stage.sources)
-        if s in by_ref and k != "onbuild" and by_ref[s].index <= stage.index
+        if s in by_ref and k != "onbuild"
     ]
