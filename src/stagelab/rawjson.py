@@ -15,6 +15,12 @@ from .errors import DockerfileError
 from .images import explain_missing_image
 from .progress import Progress
 from .results import LOG_TAIL_LINES, Step, StreamOutcome, stage_statuses
+from .vertex_names import (
+    FILESYSTEM_STEPS,
+    instruction_for,
+    stage_by_progress_name,
+    stage_work,
+)
 
 # "[build 2/3] RUN make"; BuildKit pads the step number in a stage of ten or more steps
 # ("[ten  1/10]"), and a single-stage Dockerfile's steps carry no stage name ("[2/2] RUN make").
@@ -24,10 +30,8 @@ VERTEX_NAME = re.compile(
     re.DOTALL,
 )
 _EXIT_CODE = re.compile(r"exit code: (\d+)")
-# A variable in an instruction as written: BuildKit names a step with its value in its place.
-_VARIABLE = re.compile(r"\\\$(?:\\\{[^}]*\\\}|[A-Za-z_][A-Za-z0-9_]*)")
-# Only these instructions give BuildKit a step to print; the others only change metadata.
-FILESYSTEM_STEPS = {"RUN", "COPY", "ADD", "WORKDIR"}
+# buildx's error summary names the Dockerfile line it refers to: "Dockerfile:12".
+_LOCATED = re.compile(r"^[^\s:]+:(\d+)$")
 
 
 @dataclass
@@ -116,11 +120,11 @@ class RawJsonReader:
         match = VERTEX_NAME.match(vertex.name)
         if not match:
             return None
-        stage = _stage_by_progress_name(self.dockerfile.stages, match["stage"], match["text"])
+        stage = stage_by_progress_name(self.dockerfile.stages, match["stage"], match["text"])
         if stage is None:
             return None
         first = 1 + self._numbers_from(stage)
-        return stage, _instruction_for(stage, match["text"], int(match["step"]), first)
+        return stage, instruction_for(stage, match["text"], int(match["step"]), first)
 
     def _numbers_from(self, stage: Stage) -> bool:
         """Tell whether BuildKit numbered this stage's FROM as step 1: only an image it pulls,
@@ -130,7 +134,7 @@ class RawJsonReader:
         return any(
             m
             and m["text"].upper().startswith("FROM ")
-            and _stage_by_progress_name(stages, m["stage"]) is stage
+            and stage_by_progress_name(stages, m["stage"]) is stage
             for m in named
         )
 
@@ -158,14 +162,14 @@ class RawJsonReader:
         statuses = stage_statuses(self.dockerfile, steps)
         shared: dict[str, str] = {}
         if self.vertices and not failed:  # an empty stream (buildx failed at once) ran nothing
-            shared = self._shared_work(statuses)
+            shared = self._sharedstage_work(statuses)
         if self.vertices:
             statuses = self._fill_silent_stages(statuses)
         return StreamOutcome(
             steps, statuses, self.log_text(), self._failure() if failed else None, shared
         )
 
-    def _shared_work(self, statuses: dict[str, str]) -> dict[str, str]:
+    def _sharedstage_work(self, statuses: dict[str, str]) -> dict[str, str]:
         """Give a needed stage that printed nothing the status of the identical stage whose
         work BuildKit ran in its place; return {stage: the stage it shared with}.
 
@@ -191,7 +195,7 @@ class RawJsonReader:
                     for other in stages
                     if other.ref != ref
                     and statuses[other.ref] != "skipped"
-                    and _work(other) == _work(stage)
+                    and stage_work(other) == stage_work(stage)
                 ),
                 None,
             )
@@ -284,31 +288,55 @@ class RawJsonReader:
         vertex = next(
             (v for v in failed if "canceled" not in v.error), failed[0] if failed else None
         )
+        located = self._located_line()
         if vertex is None:
-            reason = next(
-                (line for line in reversed(self.other_lines) if line.strip()),
-                "buildx exited with an error",
-            )
-            return {
-                "stage": None,
-                "instruction": None,
-                "line": None,
-                "exit_code": None,
-                "log_tail": "\n".join(self.other_lines[-LOG_TAIL_LINES:]),
-                "reason": explain_missing_image(reason),
-            }
+            return self._refusal(located)
         where = self.locate(vertex)
         stage, instruction = where if where else (None, None)
+        at_line = self.dockerfile.at_line(located)
+        if at_line is not None:  # buildx names the failing step's line: a repeated stage
+            stage, instruction = at_line  # name or step text cannot mislead it
         code = _EXIT_CODE.search(vertex.error)
         tail_lines = "".join(vertex.logs).splitlines()[-LOG_TAIL_LINES:] or [vertex.error]
+        reason = explain_missing_image(vertex.error, vertex.name)
+        if code is None and instruction is not None:  # an image not found: a stage meant?
+            explained = self.dockerfile.explain(
+                vertex.error, instruction.line, "buildkit", self.target_ref, self.build_args
+            )
+            reason = explained.reason if explained.advised else reason
         return {
             "stage": stage.ref if stage else None,
             "instruction": str(instruction) if instruction else vertex.name,
             "line": instruction.line if instruction else None,
             "exit_code": int(code.group(1)) if code else None,
             "log_tail": "\n".join(tail_lines),
-            "reason": explain_missing_image(vertex.error, vertex.name),
+            "reason": reason,
         }
+
+    def _refusal(self, located: int | None) -> dict:
+        """BuildKit refused the file before running a step: explain its sentence and line."""
+        lines = [line for line in reversed(self.other_lines) if line.strip()]
+        fallback = lines[0] if lines else "buildx exited with an error"
+        message = next((x for x in lines if x.startswith("ERROR")), fallback)
+        explained = self.dockerfile.explain(
+            message, located, "buildkit", self.target_ref, self.build_args
+        )
+        return {
+            "stage": explained.stage,
+            "instruction": explained.instruction,
+            "line": explained.line,
+            "exit_code": None,
+            "log_tail": "\n".join(self.other_lines[-LOG_TAIL_LINES:]),
+            "reason": explained.reason if explained.advised else explain_missing_image(message),
+        }
+
+    def _located_line(self) -> int | None:
+        """The line buildx's error summary names ("Dockerfile:12"), if it names one."""
+        for line in self.other_lines:
+            match = _LOCATED.match(line.strip())
+            if match:
+                return int(match.group(1))
+        return None
 
 
 def read_rawjson(
@@ -345,56 +373,3 @@ def _build_began(vertices: Iterable[Vertex]) -> datetime | None:
         if v.started and v.name.startswith("[internal] load build definition")
     ]
     return min(own or [v.started for v in vertices if v.started], default=None)
-
-
-def _work(stage: Stage) -> tuple:
-    """What a stage does, from its base image on: equal for stages BuildKit solves as one."""
-    base = _work(stage.parent) if stage.parent else stage.base
-    return base, tuple(_squash(ins.original) for ins in stage.steps)
-
-
-def _stage_by_progress_name(stages: list[Stage], name: str | None, text: str = "") -> Stage | None:
-    if name is None:
-        return stages[0] if len(stages) == 1 else None
-    # A repeated stage name prints the same for each stage: the step's text tells them apart.
-    named = [stage for stage in stages if stage.name and stage.name.lower() == name.lower()]
-    for stage in reversed(named):
-        if any(_squash(ins.original) == _squash(text) for ins in stage.steps):
-            return stage
-    if named:
-        return named[-1]
-    match = re.fullmatch(r"stage-(\d+)", name)
-    if match and int(match.group(1)) < len(stages):
-        return stages[int(match.group(1))]
-    return None
-
-
-def _squash(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _instruction_for(stage: Stage, text: str, number: int, first: int = 2) -> Instruction | None:
-    keyword = text.split(" ", 1)[0].upper()
-    same_kind = [ins for ins in stage.instructions if ins.keyword == keyword]
-    # BuildKit names a RUN by its text with the variables it sees expanded (convert.go
-    # `processCmdEnv`): `RUN echo $NAME` runs as "RUN echo world".
-    candidates = [ins for ins in same_kind if _squash(ins.original) == _squash(text)] or [
-        ins
-        for ins in same_kind
-        if "$" in ins.original
-        and re.fullmatch(_VARIABLE.sub(".*?", re.escape(_squash(ins.original))), _squash(text))
-    ]
-    if len(candidates) > 1:
-        # The same text on several lines: the step number tells them apart. It counts each
-        # operation from `first` (convert.go `prefixCommand`, `cmdIndex`).
-        operations = [ins for ins in stage.instructions if ins.keyword in FILESYSTEM_STEPS]
-        index = number - first
-        if 0 <= index < len(operations) and operations[index] in candidates:
-            return operations[index]
-    if candidates:
-        return candidates[0]
-    # The step number counts FROM, except when a named context replaced the base.
-    for index in (number - 1, number):
-        if index < len(stage.instructions) and stage.instructions[index].keyword == keyword:
-            return stage.instructions[index]
-    return same_kind[0] if len(same_kind) == 1 else None

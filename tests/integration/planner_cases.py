@@ -4,12 +4,18 @@ A case has 2 to 6 stages, named in mixed case or unnamed, each FROM an image, sc
 earlier stage (its name in some case) or `${ARG}` declared before the first FROM (with build-arg
 overrides); steps COPY --from by name (earlier or later), index and image, and RUN --mount
 from=; and a target. Every stage has a step of its own that marks it as run in the builder's
-output. Used by test_planner_property.py and benchmarks/bench_planner.py.
+output. Issue 23's edges are drawn too: a `# check=` directive (error=, skip=, experimental=)
+over files whose stage names and `as` casing make checks fire, `${NAME:?message}` ARG defaults
+(global or in a stage, with or without the build arg that sets them), and, now and then, an
+instruction that refuses the whole file (no destination, a flag this engine's frontend does not
+know, ONBUILD FROM, an argument missing, a misspelt platform ARG in a FROM). Used by
+test_planner_property.py and benchmarks/bench_planner.py.
 """
 
 from __future__ import annotations
 
 import itertools
+import random
 import time
 from dataclasses import dataclass, field
 
@@ -21,6 +27,21 @@ import stagelab as sl
 NAMES = ["base", "Build", "TOOLS", "app", "Data", "final"]
 IMAGE = engine_truth.BUSYBOX
 _SALT = itertools.count(time.time_ns())
+DIRECTIVES = [
+    "# check=error=true",
+    "# check=error=true;skip=FromAsCasing,StageNameCasing",
+    "# check=skip=all;error=true",
+    "# check=error=true;experimental=all",
+    "# check=skip=StageNameCasing",
+]
+# Instructions both builders refuse the whole file for, whatever the target (issue 23, kind 1).
+WHOLE_FILE_REFUSALS = [
+    "COPY --from=0 /only",
+    "COPY --parents a/b /x/",
+    "ONBUILD FROM busybox:1.36",
+    "USER",
+    "HEALTHCHECK --interval=oops CMD true",
+]
 
 
 @dataclass
@@ -45,9 +66,16 @@ def cases(draw) -> Case:
     count = draw(st.integers(2, 6))
     names = [draw(st.one_of(st.none(), st.sampled_from(NAMES))) for _ in range(count)]
     salt = next(_SALT)
+    rng = random.Random(draw(st.integers(0, 2**32)))
     meta, build_args, stages, shells = [], {}, [], []
+    if _rare(rng, 10):  # a global default that fails unless a build arg sets it
+        meta.append("ARG REQUIRED=${REQUIRED:?set_REQUIRED}")
+        if draw(st.booleans()):
+            build_args["REQUIRED"] = "given"
     for index, name in enumerate(names):
-        earlier = [(n, shells[i]) for i, n in enumerate(names[:index]) if n]
+        # BuildKit's FROM <name> is the last stage of that name: its shell is the one to use.
+        last_shell = {n.lower(): shells[i] for i, n in enumerate(names[:index]) if n}
+        earlier = [(n, last_shell[n.lower()]) for n in names[:index] if n]
         kind = draw(
             st.sampled_from(
                 ["image", "image", "scratch", "arg"] + ["stage", "stage"] * bool(earlier)
@@ -68,7 +96,9 @@ def cases(draw) -> Case:
                 build_args[f"BASE{index}"] = draw(st.sampled_from(options))
             base, shell = f"${{BASE{index}}}", True
         shells.append(shell)
-        lines = [f"FROM {base}" + (f" AS {name}" if name else "")]
+        keyword = "as" if _rare(rng, 8) else "AS"
+        platform = "--platform=$BUILDPLATFROM " if _rare(rng, 81) else ""
+        lines = [f"FROM {platform}{base}" + (f" {keyword} {name}" if name else "")]
         if base == "scratch":
             lines.append(f"COPY --from={IMAGE} /bin/busybox /bin/busybox")
         lines.append(
@@ -78,6 +108,13 @@ def cases(draw) -> Case:
         )
         for step in range(draw(st.integers(0, 2))):
             lines.append(_step(draw, names, index, shell, f"{salt}-{index}-{step}"))
+        if _rare(rng, 13):  # a stage ARG that fails unless a build arg sets it
+            lines.append(f"ARG NEED{index}=${{NEED{index}:?set_NEED{index}}}")
+            if draw(st.booleans()):
+                lines.insert(1, f"ARG NEED{index}")
+                build_args[f"NEED{index}"] = "given"
+        if _rare(rng, 41):
+            lines.append(rng.choice(WHOLE_FILE_REFUSALS))
         stages.append(lines)
     target = draw(
         st.sampled_from(
@@ -86,8 +123,16 @@ def cases(draw) -> Case:
     )
     if target is not None and not target.isdigit():
         target = _case_of(draw, target)
-    text = "\n".join(meta + [line for lines in stages for line in lines]) + "\n"
+    directive = [rng.choice(DIRECTIVES)] if _rare(rng, 4) else []
+    text = "\n".join(directive + meta + [line for lines in stages for line in lines]) + "\n"
     return Case(text, build_args, target)
+
+
+def _rare(rng: random.Random, one_in: int) -> bool:
+    """Return True about once in `one_in`. From a Random seeded by one draw: hypothesis draws
+    the edges of its ranges and repeats earlier choices far more often than uniformly, which
+    would make issue 23's edges (each of which refuses most builds) the common case."""
+    return rng.randrange(one_in) == 0
 
 
 def _step(draw, names: list[str | None], index: int, shell: bool, unique: str) -> str:
@@ -115,12 +160,10 @@ def _step(draw, names: list[str | None], index: int, shell: bool, unique: str) -
 def agrees(case: Case, builder: str) -> tuple[bool, str]:
     """Build `case` for real with `builder`; return whether plan() told what happened, and
     what differed."""
-    parsed = sl.parse_dockerfile(case.text)
-    refs, refusal = parsed.attempt(case.target, builder, case.build_args)
+    refs, refusal, index = planned_by(case.text, builder, case.target, case.build_args)
     real = (engine_truth.buildkit if builder == "buildkit" else engine_truth.classic)(
         case.text, case.target, case.build_args
     )
-    index = {stage.ref: stage.index for stage in parsed.resolve(case.build_args, builder)}
     planned = {index[ref] for ref in refs}
     if real.failed_step:
         return False, f"a step failed: {real.message}"
@@ -133,3 +176,35 @@ def agrees(case: Case, builder: str) -> tuple[bool, str]:
     if planned != real.stages(case.text):
         return False, f"engine ran stages {sorted(real.stages(case.text))}; plan: {refs}"
     return True, ""
+
+
+def planned_by(
+    text: str, builder: str, target: str | None, build_args: dict | None
+) -> tuple[list[str], sl.DockerfileError | None, dict[str, int]]:
+    """Return what plan() says: the refs it runs, its refusal (a whole-file refusal, which
+    parsing raises, runs nothing) and each ref's stage index."""
+    try:
+        parsed = sl.parse_dockerfile(text)
+    except sl.DockerfileError as refusal:
+        return [], refusal, {}
+    refs, refusal = parsed.attempt(target, builder, build_args)
+    return refs, refusal, {stage.ref: stage.index for stage in parsed.resolve(build_args, builder)}
+
+
+def assert_plan_tells_the_truth(text, builder, target=None, build_args=None):
+    """plan() (or parsing, for a whole-file refusal) runs the stages the engine ran, or
+    refuses at the line the engine refused, with the engine's own sentence."""
+    refs, refusal, index = planned_by(text, builder, target, build_args)
+    real = (engine_truth.buildkit if builder == "buildkit" else engine_truth.classic)(
+        text, target, build_args
+    )
+    assert not real.failed_step, real
+    if real.refused:
+        assert refusal is not None, f"{builder} refused: {real.message}; plan() ran {refs}"
+        if real.line is not None:
+            assert refusal.line == real.line, (str(refusal), real.message)
+        assert real.stages(text) <= {index[ref] for ref in refs}
+    else:
+        assert refusal is None, f"{builder} built it; plan() said {refusal}"
+        assert {index[ref] for ref in refs} == real.stages(text), (refs, real)
+    return refusal, real
