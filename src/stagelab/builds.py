@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from . import build_record, engine, images, limits, replay
+from . import build_record, images, limits, replay
 from .buildkit import run_buildkit
 from .classic import run_classic
 from .context import build_request
@@ -67,7 +67,7 @@ def build(
         no_cache=no_cache,
         output=output,
     ) as request:
-        if not engine.answers():
+        if not request.engine_answered:
             return replay.replay(request, watcher, why)
         request.substitutions = images.substitutions(
             request.dockerfile.images(request.build_args, request.builder)

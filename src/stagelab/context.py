@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import engine
 from .command_lines import buildx_build_command, image_contexts
 from .dockerfile import BUILDERS, Dockerfile
 from .errors import BuildContextError, DockerfileError, StagelabError
@@ -36,6 +37,8 @@ class BuildRequest:
     no_cache: bool
     output: str | None
     substitutions: dict[str, str] = field(default_factory=dict)
+    # Whether an engine answered when the request was made: asked once per build.
+    engine_answered: bool = False
 
     def result(self, **fields) -> BuildResult:
         """Return a BuildResult of this request with the outcome's fields filled in."""
@@ -95,8 +98,9 @@ def build_request(
                 'declares, as in build_args={"MODE": "dev"}'
             )
     with _context_folder(context, dockerfile, files) as (context_dir, dockerfile_path):
-        parsed = parse_dockerfile(read_dockerfile(dockerfile_path))
-        yield BuildRequest(
+        answered = engine.answers()
+        parsed = parse_dockerfile(read_dockerfile(dockerfile_path), engine_answers=answered)
+        request = BuildRequest(
             parsed,
             context_dir,
             dockerfile_path,
@@ -107,7 +111,9 @@ def build_request(
             tag,
             no_cache,
             str(output) if output is not None else None,
+            engine_answered=answered,
         )
+        yield request
 
 
 @contextmanager
