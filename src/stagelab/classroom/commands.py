@@ -17,6 +17,7 @@ from ..errors import StagelabError
 from . import accounts, hub, lifecycle, preflight, rootless, teardown
 from .board import server_state
 from .class_record import ClassRecord
+from .heatmap import DEFAULT_STUCK_ATTEMPTS, DEFAULT_STUCK_MINUTES
 from .layout import ClassroomError, ClassroomLayout
 from .learner_runs import as_learner_command, run_as_learner
 from .lifecycle import UpOptions
@@ -95,6 +96,18 @@ def _up_arguments(start: argparse.ArgumentParser) -> None:
     start.add_argument(
         "--idle-timeout", type=int, metavar="SECONDS", help="stop servers idle this long (3600)"
     )
+    start.add_argument(
+        "--stuck-after-checks",
+        type=int,
+        metavar="N",
+        help=f"flag a learner stuck after N failing checks in a row ({DEFAULT_STUCK_ATTEMPTS})",
+    )
+    start.add_argument(
+        "--stuck-after-minutes",
+        type=int,
+        metavar="M",
+        help=f"... or after M minutes failing it ({DEFAULT_STUCK_MINUTES})",
+    )
     start.add_argument("--memory", type=parse_size, help="memory per account, e.g. 1.5G")
     start.add_argument("--cpus", type=float, help="CPUs per account, e.g. 1")
     start.add_argument("--tasks", type=int, help="processes and threads per account (2048)")
@@ -109,6 +122,8 @@ def _up(args) -> int:
         internal_port=args.internal_port,
         ip=args.ip,
         idle_timeout_s=args.idle_timeout,
+        stuck_checks=args.stuck_after_checks,
+        stuck_minutes=args.stuck_after_minutes,
         domain=args.domain,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,

@@ -34,7 +34,8 @@ from tornado.web import Application, HTTPError, RequestHandler, authenticated
 from ..course import Course
 from ..labs import all_labs
 from .board import MAX_RECORD_BYTES, board_from_accounts
-from .dashboard_page import PAGE, REFRESH_MS
+from .dashboard_page import PAGE, REFRESH_MS, USAGE_REFRESH_MS
+from .heatmap import StuckRule
 from .layout import Account
 from .learner_runs import as_learner_command, progress_command, run_as_learner
 from .settings import HubSettings
@@ -89,6 +90,9 @@ class PageHandler(HubOAuthenticated, SecuredHandler):
                 "refresh_ms": REFRESH_MS,
                 "me": _script_json(me),
                 "xsrf": _script_json(xsrf),
+                "grades": "",
+                "usage": "false",
+                "usage_ms": USAGE_REFRESH_MS,
             }
         )
 
@@ -122,8 +126,9 @@ class BoardHandler(HubOAuthenticated, SecuredHandler):
         users = await hub_users()
         accounts = [settings.layout.account(name) for name in settings.learners]
         labs = all_labs(Course.find(settings.course).labs)
+        rule = StuckRule(settings.stuck_checks, settings.stuck_minutes)
         data = await asyncio.to_thread(
-            board_from_accounts, accounts, users, labs, lambda one: read_record(settings, one)
+            board_from_accounts, accounts, users, labs, lambda one: read_record(settings, one), rule
         )
         self.set_header("Content-Type", "application/json")
         self.write(json.dumps(data))
