@@ -73,11 +73,15 @@ async function details(name, lab) {
     const item = add(checks, "li", attempt.time + ": " + attempt.passed + " of " +
                      attempt.total + " criteria pass");
     const failed = Array.isArray(attempt.failed) ? attempt.failed : [];
+    if (Array.isArray(attempt.messages) && attempt.messages.length) {
+      add(item, "pre", attempt.messages.map(String).join("\n"), "messages");
+      continue;
+    }
     const list = add(item, "ul");
     for (const key of failed) {
       const known = titles[String(key)];
-      add(list, "li", known ? "failed: " + known.title + " (hint: " + known.hint + ")"
-                            : "failed: " + String(key));
+      add(list, "li", known ? "FAIL " + known.title + " (hint: " + known.hint + ")"
+                            : "FAIL " + String(key));
     }
   }
   if (!report.attempts.length) add(checks, "li", "none yet");
@@ -86,7 +90,8 @@ async function details(name, lab) {
     add(body, "h4", file.path + " (" + file.bytes + " bytes" + (file.cut ? ", cut" : "") + ")");
     add(body, "pre", file.text === null ? "(not text)" : file.text);
     if (file.diff !== undefined)
-      add(body, "pre", file.diff === null ? "(the same as the starter's)" : file.diff, "diff");
+      add(body, "pre", file.diff === null ? "(not text: no difference shown)" :
+          file.diff === "" ? "(the same as the starter's)" : file.diff, "diff");
   }
   for (const gone of report.starter_only || []) add(body, "p", "deleted from the starter: " + gone);
 }

@@ -24,6 +24,10 @@ DASHBOARD_URL_ENV = "STAGELAB_DASHBOARD_URL"
 TOKEN_ENV = "JUPYTERHUB_API_TOKEN"
 POST_TIMEOUT_S = 5
 POSTED_BYTES = 1024 * 1024
+# What a line keeps of each failed criterion's message (the PASS/FAIL text the learner saw):
+# the whole line must stay under MAX_LINE_BYTES, or a reader skips it.
+MAX_MESSAGE_CHARS = 1500
+MAX_MESSAGES = 12
 
 
 def progress_file() -> Path:
@@ -32,7 +36,8 @@ def progress_file() -> Path:
 
 
 def record_attempt(report: Report) -> None:
-    """Append one attempt (lab, time, criteria passed and failed, user, folder) to the file."""
+    """Append one attempt (lab, time, criteria passed and failed, the failed criteria's
+    messages as the learner saw them, user, folder) to the file."""
     done, total = report.score
     line = {
         "lab": report.lab.number,
@@ -41,6 +46,9 @@ def record_attempt(report: Report) -> None:
         "passed": done,
         "total": total,
         "failed": report.failed,
+        "messages": [
+            outcome.text()[:MAX_MESSAGE_CHARS] for outcome in report.outcomes if not outcome.passed
+        ][:MAX_MESSAGES],
         "user": current_user(),
         "dir": str(report.directory),
     }
