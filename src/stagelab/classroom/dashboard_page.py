@@ -70,7 +70,7 @@ async function details(name, lab) {
   add(body, "h3", "last checks (as " + name + " saw them)");
   const checks = add(body, "ul");
   for (const attempt of report.attempts) {
-    const item = add(checks, "li", attempt.time + ": " + attempt.passed + " of " +
+    const item = add(checks, "li", attempt.time + ": " + attempt.passed + "/" +
                      attempt.total + " criteria pass");
     const failed = Array.isArray(attempt.failed) ? attempt.failed : [];
     if (Array.isArray(attempt.messages) && attempt.messages.length) {
