@@ -49,7 +49,9 @@ FAIL_LAB_01 = (
 
 
 def cell_state(page, learner: str, lab: str, criterion: str) -> str:
-    selector = f"tr[data-learner='{learner}'] td[data-lab='{lab}'][data-criterion='{criterion}']"
+    selector = (
+        f"#rows tr[data-learner='{learner}'] td[data-lab='{lab}'][data-criterion='{criterion}']"
+    )
     return page.locator(selector).get_attribute("class") or ""
 
 
@@ -58,19 +60,21 @@ def test_two_learners_checks_show_in_the_heatmap_within_seconds(servers, classro
     with dashboard_page(
         BASE, classroom.dashboard_url, "instructor", classroom.passwords["instructor"], tmp_path
     ) as page:
-        page.locator("tr[data-learner='learner03']").wait_for(timeout=60_000)
+        page.locator("#rows tr[data-learner='learner03']").wait_for(timeout=60_000)
         assert "passed" not in cell_state(page, "learner03", "01", "builds")
         score = run_checks(servers["learner03"], SOLVE_LAB_01)
         assert score[-1].strip() == f"({LAB01_CRITERIA}, {LAB01_CRITERIA})", score
         page.wait_for_function(
-            "() => [...document.querySelectorAll(\"tr[data-learner='learner03'] "
+            "() => [...document.querySelectorAll(\"#rows tr[data-learner='learner03'] "
             "td[data-lab='01'][data-criterion]\")].every(td => td.classList.contains('passed'))",
             timeout=SHOWN_WITHIN_MS,
         )
         output = run_checks(servers["learner02"], FAIL_LAB_01)
-        page.wait_for_selector("tr[data-learner='learner02'][data-stuck]", timeout=SHOWN_WITHIN_MS)
+        page.wait_for_selector(
+            "#rows tr[data-learner='learner02'][data-stuck]", timeout=SHOWN_WITHIN_MS
+        )
         page.screenshot(path=str(SCREENSHOTS / "classroom-heatmap.png"))
-        row = page.locator("tr[data-learner='learner02']")
+        row = page.locator("#rows tr[data-learner='learner02']")
         stuck_on = row.get_attribute("data-stuck").split()
         hints = row.locator("td").nth(2).inner_text()
         totals = page.locator("#totals").inner_text()

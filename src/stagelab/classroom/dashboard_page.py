@@ -188,7 +188,7 @@ async function usage() {
   if (!got.data) return;
   const body = document.getElementById("usage-rows"); body.textContent = "";
   for (const one of got.data.learners) {
-    const row = body.insertRow(); row.dataset.learner = one.name;
+    const row = body.insertRow(); row.dataset.usage = one.name;
     cell(row, one.name, "name");
     for (const kind of ["images", "containers", "build_cache"]) {
       const found = one.engine ? one.engine[kind] : null;
@@ -202,8 +202,13 @@ async function usage() {
 document.getElementById("close").onclick = () => {
   document.getElementById("details").hidden = true;
 };
-refresh(); setInterval(refresh, %(refresh_ms)d);
-if (%(usage)s) { usage(); setInterval(usage, %(usage_ms)d); }
+// The next request waits for the answer to the last: a slow server is not asked twice at once.
+function every(step, ms) {
+  const run = async () => { try { await step(); } finally { setTimeout(run, ms); } };
+  run();
+}
+every(refresh, %(refresh_ms)d);
+if (%(usage)s) every(usage, %(usage_ms)d);
 """
 
 PAGE = (
