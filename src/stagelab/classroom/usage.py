@@ -105,9 +105,10 @@ def learner_usage(layout: ClassroomLayout, account: Account, fs: CgroupFs | None
 
 
 def prune_build_cache(layout: ClassroomLayout, account: Account) -> tuple[bool, str]:
-    """Prune the learner's engine's build cache (`docker builder prune --force`, as the
-    learner); return whether it worked and what the engine said."""
-    command = ["docker", "builder", "prune", "--force"]
+    """Prune the learner's engine's build cache (`docker builder prune --all --force`: every
+    record no build uses, not only dangling ones; as the learner); return whether it worked
+    and what the engine said."""
+    command = ["docker", "builder", "prune", "--all", "--force"]
     try:
         done = run_as_learner(layout, account, command, PRUNE_TIMEOUT_S)
     except subprocess.TimeoutExpired:
