@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "classroom" / "kubernetes" / "config.yaml"
 # The unprivileged engine under Sysbox, applied over CONFIG (helm -f config.yaml -f sysbox.yaml).
 SYSBOX = ROOT / "classroom" / "kubernetes" / "sysbox.yaml"
+# Kubernetes' schemas the pieces the chart passes through unchecked are validated against: the
+# oldest Kubernetes the chart supports (Chart.yaml kubeVersion >= 1.32).
+KUBERNETES_VERSION = "1.32.0"
 # The dashboard's own objects (kubectl apply -f dashboard.yaml), beside the chart's.
 DASHBOARD = ROOT / "classroom" / "kubernetes" / "dashboard.yaml"
 

@@ -17,7 +17,15 @@ import pytest
 import tomllib
 
 sys.path.insert(0, str(Path(__file__).parent))
-from chart import ROOT, SYSBOX, chart_files, dashboard_objects, helm_merge, load_config
+from chart import (
+    KUBERNETES_VERSION,
+    ROOT,
+    SYSBOX,
+    chart_files,
+    dashboard_objects,
+    helm_merge,
+    load_config,
+)
 
 from stagelab.classroom import hubconfig
 from stagelab.classroom.kubernetes.board import ATTEMPTS_PATH, ENGINE_CONTAINER, SERVER_PORT
@@ -202,9 +210,7 @@ def test_the_learner_image_pins_stagelabs_dependencies_as_pyproject_does():
 
 # ---------------------------------------------------------------- what the chart passes through
 # The chart's schema takes containers and volumes as they are (arrays of anything): a typo in
-# one reaches the cluster. Kubernetes' own schemas (strict: no unknown fields) check them, for
-# the oldest Kubernetes the chart supports (Chart.yaml kubeVersion >= 1.32).
-KUBERNETES_VERSION = "1.32.0"
+# one reaches the cluster. Kubernetes' own schemas (strict: no unknown fields) check them.
 
 
 def _pod(containers: list[dict], volumes: list[dict]) -> dict:

@@ -14,8 +14,7 @@ import kubernetes_validate
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from chart import chart_files, dashboard_objects, helm_merge, load_config
-from test_config import KUBERNETES_VERSION
+from chart import KUBERNETES_VERSION, chart_files, dashboard_objects, helm_merge, load_config
 
 ACCOUNT = "stagelab-dashboard"
 
