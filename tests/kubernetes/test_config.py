@@ -28,7 +28,12 @@ from chart import (
 )
 
 from stagelab.classroom import hubconfig
-from stagelab.classroom.kubernetes.board import ATTEMPTS_PATH, ENGINE_CONTAINER, SERVER_PORT
+from stagelab.classroom.kubernetes.board import (
+    ATTEMPTS_PATH,
+    ENGINE_CONTAINER,
+    POD_SELECTOR,
+    SERVER_PORT,
+)
 from stagelab.classroom.kubernetes.layout import (
     ENGINE,
     KUBERNETES_DASHBOARD_MODULE,
@@ -135,9 +140,11 @@ def test_the_dashboard_service_is_wired_end_to_end():
     assert egress["ports"] == [{"port": port, "protocol": "TCP"}]
     (ingress,) = objects["NetworkPolicy"]["spec"]["ingress"]
     assert ingress["ports"] == [{"port": port, "protocol": "TCP"}]
-    assert {"component": "proxy"} in [
-        source["podSelector"]["matchLabels"] for source in ingress["from"]
-    ]
+    # The proxy's pods (the instructor's page) and the learners' (their checks' posts: the
+    # label KubeSpawner gives every server's pod, which the board lists pods by) get in.
+    sources = [source["podSelector"]["matchLabels"] for source in ingress["from"]]
+    learners = dict([POD_SELECTOR.split("=")])
+    assert sources == [{"component": "proxy"}, learners]
     container = _container(pod["spec"]["containers"], "dashboard")
     assert container["ports"] == [{"name": "dashboard", "containerPort": port}]
     env = {item["name"]: item.get("value", item.get("valueFrom")) for item in container["env"]}
