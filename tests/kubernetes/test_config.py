@@ -309,3 +309,19 @@ def test_the_learners_jupyterhub_has_the_single_server_hubs_security_fixes():
     assert learner in (hub, SAME_SECURITY_FIXES[hub]), versions
     requirements = (IMAGE_FOLDER / "requirements.txt").read_text()
     assert f"\njupyterhub=={learner}\n" in requirements
+
+
+def test_under_sysbox_no_container_of_a_learners_pod_is_privileged():
+    defaults, _ = chart_files()
+    privileged = helm_merge(defaults, load_config())["singleuser"]
+    sysbox = helm_merge(defaults, load_config(SYSBOX))["singleuser"]
+    # The chart adds a privileged init container that blocks the cloud metadata server with
+    # iptables when blockWithIptables is on (its values.schema.yaml); under Sysbox it is off,
+    # and the network policy blocks the server instead (never both: the schema says so).
+    assert privileged["cloudMetadata"]["blockWithIptables"] is True
+    assert sysbox["cloudMetadata"]["blockWithIptables"] is False
+    assert sysbox["networkPolicy"]["enabled"] is True
+    assert sysbox["networkPolicy"]["egressAllowRules"]["cloudMetadataServer"] is False
+    containers = sysbox["extraContainers"] + sysbox["initContainers"]
+    assert [c for c in containers if c.get("securityContext", {}).get("privileged")] == []
+    assert [c for c in privileged["extraContainers"] if c["securityContext"]["privileged"]]
