@@ -3,9 +3,10 @@
 The rendered values are config.yaml and the passwords.yaml `stagelab classroom passwords`
 writes, merged over the chart's values as Helm merges them. The hub's side is config.yaml's
 extraConfig, run here as the chart's jupyterhub_config.py runs it (exec, with the chart's
-`z2jh.get_config` reading those values), against JupyterHub's own Authenticator where a
-JupyterHub is installed (the class's hub environment on this machine) and otherwise against a
-stand-in with the one method it uses (`normalize_username`, JupyterHub's default: lower case).
+`z2jh.get_config` reading those values): in this process against a stand-in for JupyterHub's
+Authenticator with the one method it uses (`normalize_username`, JupyterHub's default: lower
+case), and, where this machine has the class's hub environment, in that hub's Python against
+JupyterHub's own Authenticator and its allowed-users check.
 """
 
 from __future__ import annotations
@@ -40,10 +41,10 @@ URL = "https://class.example.org"
 HUB_PYTHON = ClassroomLayout().installs / "venv" / "bin" / "python"
 
 
-@pytest.fixture
-def issued(tmp_path):
+@pytest.fixture(scope="module")
+def issued(tmp_path_factory):
     """Passwords for 3 learners and the instructor: (rendered values, {name: password})."""
-    values_file, sheet = write_passwords(tmp_path, 3, URL)
+    values_file, sheet = write_passwords(tmp_path_factory.mktemp("class"), 3, URL)
     slips = re.findall(r"name:\s+(\S+)\n\s+password:\s+(\S+)", sheet.read_text())
     defaults, _ = chart_files()
     return helm_merge(defaults, load_config(values_file)), dict(slips)
@@ -61,16 +62,16 @@ def _get_config(values: dict):
     return get_config
 
 
-def _run_extra_config(values: dict, monkeypatch) -> Config:
-    """Run the rendered hub.extraConfig as the chart's jupyterhub_config.py does; return `c`."""
+def _run_extra_config(values: dict, monkeypatch, version: str = "6.1.1") -> Config:
+    """Run the rendered hub.extraConfig as the chart's jupyterhub_config.py does, in a hub whose
+    JupyterHub is `version`; return `c`."""
     monkeypatch.setitem(sys.modules, "z2jh", types.SimpleNamespace(get_config=_get_config(values)))
-    try:
-        import jupyterhub.auth  # noqa: F401  (JupyterHub's own, when installed)
-    except ImportError:
-        monkeypatch.setitem(sys.modules, "jupyterhub", types.ModuleType("jupyterhub"))
-        monkeypatch.setitem(
-            sys.modules, "jupyterhub.auth", types.SimpleNamespace(Authenticator=_StandIn)
-        )
+    hub = types.ModuleType("jupyterhub")
+    hub.__version__ = version
+    monkeypatch.setitem(sys.modules, "jupyterhub", hub)
+    monkeypatch.setitem(
+        sys.modules, "jupyterhub.auth", types.SimpleNamespace(Authenticator=_StandIn)
+    )
     config = Config()
     for _, code in sorted(values["hub"]["extraConfig"].items()):
         exec(code, {"c": config})
@@ -203,3 +204,26 @@ def test_jupyterhubs_own_authenticator_takes_the_config(issued, tmp_path):
     allowed, results = json.loads(done.stdout.strip().splitlines()[-1])
     assert allowed == sorted(roster(3))
     assert results == [*passwords, None, None]
+
+
+@pytest.mark.parametrize(
+    "version, starts",
+    [
+        ("5.5.0", False),
+        ("5.5.3", False),
+        ("5.5.4", True),
+        ("6.0.1", False),
+        ("6.1.0", False),
+        ("6.1.1", True),
+        ("6.2.0", True),
+    ],
+)
+def test_the_hub_starts_only_with_a_jupyterhub_that_has_the_security_fixes(
+    issued, monkeypatch, version, starts
+):
+    values, _ = issued
+    if starts:
+        _run_extra_config(values, monkeypatch, version)
+    else:
+        with pytest.raises(SystemExit, match=f"JupyterHub is {version}, without"):
+            _run_extra_config(values, monkeypatch, version)
