@@ -167,7 +167,21 @@ def parse_dockerfile(text: str, *, engine_answers: bool | None = None) -> Docker
     says whether an engine answers when the caller has just asked (None: ask here).
     """
     answers = engine.answers() if engine_answers is None else engine_answers
-    return Dockerfile(text, _found_or_served if answers else None)
+    if not answers:
+        return Dockerfile(text)
+    return Dockerfile(text, _found_or_served, image_platform=platform_of)
+
+
+def platform_of(name: str) -> str | None:
+    """Return the platform (`os/arch[/variant]`) of the image `name` finds on this engine, or
+    of the stand-in that serves it in stagelab's builds; None when there is none."""
+    served = substitutions([name]).get(name, name) if found_as(name) is None else name
+    try:
+        found = engine.client(timeout=5).api.inspect_image(served)
+    except Exception:  # no such image or no engine: no platform to tell
+        return None
+    parts = (found.get("Os"), found.get("Architecture"), found.get("Variant"))
+    return "/".join(p for p in parts if p) or None
 
 
 def _found_or_served(name: str) -> str | None:

@@ -12,6 +12,7 @@ import pytest
 from planner_cases import assert_plan_tells_the_truth
 
 import stagelab as sl
+from stagelab import images
 from stagelab.dockerfile.refusals import engine_sentence
 
 pytestmark = pytest.mark.engine
@@ -180,3 +181,22 @@ def test_a_copy_from_no_stage_says_what_the_learner_meant(docker_engine, builder
     assert meant in str(caught.value)
     # Kind 6: the plan lists the stages, and says which image it cannot know about.
     assert sl.parse_dockerfile(text).plan(builder=builder).caveats
+
+
+# Kind 6: an image the engine has for another platform only: BuildKit pulls it for the
+# platform asked (and fails with no registry); the classic builder takes the one it has.
+def test_a_plan_says_when_the_engines_image_is_for_another_platform(docker_engine):
+    text = f"FROM --platform=linux/arm64 {B}\nRUN echo {SALT}\n"
+    if images.platform_of(B).startswith("linux/arm64"):
+        pytest.skip("this engine's busybox is for linux/arm64")
+    real = engine_truth.buildkit(text)
+    assert real.refused and real.line == 1 and "failed to resolve source metadata" in real.message
+    plan = sl.parse_dockerfile(text).plan()
+    assert plan == ["0"]
+    assert plan.caveats == [
+        f"stage 0 (line 1) starts FROM {B} for linux/arm64, and this engine has that image for "
+        f"{images.platform_of(B)} only: BuildKit takes a local image only for the platform "
+        "asked, so the build pulls it, and fails if no registry has it"
+    ]
+    assert not engine_truth.classic(text).refused
+    assert sl.parse_dockerfile(text).plan(builder="classic").caveats == []

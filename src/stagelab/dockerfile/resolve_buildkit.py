@@ -144,6 +144,8 @@ def _buildkit_platform(res: Resolution, stage: Stage, env: dict, escape: str) ->
                 "architecture: invalid argument",
                 "--platform takes os/arch[/variant], as linux/amd64 or linux/arm/v7",
             )
+        else:
+            stage.platform = result
 
 
 def _buildkit_source(
