@@ -311,6 +311,16 @@ def explain_missing_image(reason: str, where: str = "") -> str:
         r"metadata for (?:docker\.io/library/)?([\w./-]+:[\w.-]+)", f"{where}\n{reason}"
     )
     image = normalise(named.group(1)) if named else None
+    here = platform_of(image) if image and found_as(image) == "reference" else None
+    if here is not None:
+        # Only BuildKit fails so on an image the engine has: it was asked for another platform.
+        written = next((i.official for i in BY_OFFICIAL.values() if i.standin == image), image)
+        return (
+            f"{last}\n  {written} is on this engine for {here} only, and BuildKit takes a local "
+            "image only for the platform a stage asks for (FROM --platform, or the build's "
+            "platform): it tried to pull the image for that platform. Drop --platform, ask for "
+            f'{here}, or build with builder="classic", which takes the image it has.'
+        )
     if image in BY_OFFICIAL:
         how = (
             f'`sl.fetch_images("{image}")` in the notebook, or `stagelab images ensure {image}`'

@@ -200,3 +200,7 @@ def test_a_plan_says_when_the_engines_image_is_for_another_platform(docker_engin
     ]
     assert not engine_truth.classic(text).refused
     assert sl.parse_dockerfile(text).plan(builder="classic").caveats == []
+    with pytest.raises(sl.BuildFailed) as caught:
+        sl.build(text.replace(SALT, str(time.time_ns())), progress=False)
+    assert caught.value.line == 1
+    assert f"{B} is on this engine for {images.platform_of(B)} only" in str(caught.value)
