@@ -93,6 +93,37 @@ RUN echo b {SALT}
 FROM {B} AS c
 RUN echo c {SALT}
 """
+# Found by benchmarks/bench_planner.py (seed 20261129). Four stages named app: the second's
+# copies from app mean the last one, which uses itself by index and by name; BuildKit's search
+# starts at the second and shows the last use of the closing stage's dependency.
+REPEATED_NAME_USES_ITSELF = f"""\
+ARG BASE1=app
+FROM {B} AS app
+RUN echo 0 {SALT}
+FROM ${{BASE1}} AS app
+RUN echo 1 {SALT}
+COPY --from=app /bin/busybox /c1
+COPY --from=app /bin/busybox /c2
+FROM app as app
+RUN echo 2 {SALT}
+FROM app as app
+RUN echo 3 {SALT}
+COPY --from=3 /bin/busybox /c3
+COPY --from=app /bin/busybox /c4
+"""
+# Data copies from Build below it, whose FROM is data: no edge. With a copy from itself too,
+# BuildKit refuses at that copy; without it, it builds a target that needs neither.
+ITSELF_AND_A_LATER_CHILD = f"""\
+ARG BASE0={B}
+FROM ${{BASE0}} AS Data
+RUN echo data {SALT}
+COPY --from=Build /bin/busybox /c0
+COPY --from=Data /bin/busybox /c1
+FROM data AS Build
+RUN echo build {SALT}
+FROM {B}
+RUN echo last {SALT}
+"""
 CASES = [
     pytest.param(THROUGH_TWO_LATER_STAGES, None, id="through-two-later-stages"),
     pytest.param(START_OUTSIDE_THE_CYCLE, None, id="start-outside-the-cycle"),
@@ -103,6 +134,13 @@ CASES = [
     pytest.param(UNNAMED_BY_INDEX, None, id="unnamed-by-index"),
     pytest.param(FROM_AND_A_LATER_COPY, None, id="from-and-a-later-copy"),
     pytest.param(FROM_AND_A_LATER_COPY, "c", id="from-and-a-later-copy-target-c"),
+    pytest.param(REPEATED_NAME_USES_ITSELF, "app", id="repeated-name-uses-itself"),
+    pytest.param(ITSELF_AND_A_LATER_CHILD, None, id="itself-and-a-later-child"),
+    pytest.param(
+        ITSELF_AND_A_LATER_CHILD.replace("--from=Data", "--from=Build"),
+        None,
+        id="a-later-child-twice",
+    ),
 ]
 
 
