@@ -63,7 +63,11 @@ def instruction_for(stage: Stage, text: str, number: int, first: int = 2) -> Ins
     if len(candidates) > 1:
         # The same text on several lines: the step number tells them apart. It counts each
         # operation from `first` (convert.go `prefixCommand`, `cmdIndex`).
-        operations = [ins for ins in stage.instructions if ins.keyword in FILESYSTEM_STEPS]
+        # The parent's ONBUILD triggers come first ("[app 1/3] ONBUILD RUN ...").
+        operations = [
+            ins for ins in onbuilds(stage.parent) if ins.trigger.keyword in FILESYSTEM_STEPS
+        ]
+        operations += [ins for ins in stage.instructions if ins.keyword in FILESYSTEM_STEPS]
         index = number - first
         if 0 <= index < len(operations) and operations[index] in candidates:
             return operations[index]

@@ -11,6 +11,7 @@ from stagelab.context import BuildRequest
 from stagelab.dockerfile import Dockerfile
 from stagelab.progress import Progress
 from stagelab.rawjson import VERTEX_NAME, RawJsonReader, read_rawjson
+from stagelab.vertex_names import instruction_for
 
 STREAMS = Path(__file__).resolve().parent / "streams"
 
@@ -264,3 +265,16 @@ def test_classic_reader_counts_an_image_made_after_a_cached_trigger():
     reader, outcome = classic("triggers_edited")
     app_image = next(step.image for step in outcome.steps if step.stage == "app" and step.image)
     assert app_image in reader.made
+
+
+def test_buildkit_counts_the_parents_triggers_before_a_stages_own_steps():
+    """BuildKit numbers a stage's steps from its parent's ONBUILD triggers on ("[app 1/3]
+    ONBUILD RUN ..." in triggers.rawjson): the same line twice is told apart counting them."""
+    text = (
+        "FROM busybox:1.36 AS base\nONBUILD RUN echo trigger\n"
+        "FROM base AS app\nRUN echo same\nRUN echo same\n"
+    )
+    app = Dockerfile(text).stages[1]
+    assert instruction_for(app, "RUN echo same", 2, first=1).line == 4
+    assert instruction_for(app, "RUN echo same", 3, first=1).line == 5
+    assert instruction_for(app, "ONBUILD RUN echo trigger", 1, first=1).line == 2
