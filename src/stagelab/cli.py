@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from . import build_record, cleanup, engine, images, labs, machine, provisioning, standins
 from .builds import build
@@ -181,9 +182,20 @@ def _plan(args) -> int:
 
 
 def _build(args) -> int:
+    context = Path(args.context)
+    if not context.is_dir():
+        is_file = (
+            f" {context} is a file: give its folder, and -f its name." if context.is_file() else ""
+        )
+        raise StagelabError(
+            f"No folder {context}: give the build context folder (the one holding the "
+            f"Dockerfile).{is_file}"
+        )
     result = build(
-        args.context,
-        dockerfile=args.dockerfile,
+        context,
+        # As `docker build -f`: relative to the current folder, not to the context
+        # (docker/cli#886 moved it; docker/cli#1549).
+        dockerfile=str(Path(args.dockerfile).absolute()) if args.dockerfile else None,
         target=args.target,
         builder=args.builder,
         build_args=parse_build_args(args.build_arg),

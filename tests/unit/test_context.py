@@ -1,5 +1,8 @@
 """The build context: what `files=` may name, empty text, and paths that are not folders."""
 
+import os
+import re
+
 import pytest
 
 import stagelab as sl
@@ -71,6 +74,46 @@ def test_a_path_that_is_no_folder_says_so(tmp_path):
 def test_a_one_line_dockerfile_is_text_not_a_path():
     with build_request("FROM busybox:1.36") as request:
         assert request.dockerfile.stages[0].base == "busybox:1.36"
+    with build_request("from busybox:1.36") as request:
+        assert request.dockerfile.stages[0].base == "busybox:1.36"
+
+
+@pytest.mark.parametrize(
+    "name", ["nope", "sub/nope", "ok/../nope", "~/nope", ".nope", "/no/pe", "sub/a b"]
+)
+def test_a_one_line_string_that_is_no_dockerfile_text_is_a_missing_folder(name, monkeypatch):
+    monkeypatch.chdir(os.path.dirname(__file__))
+    with pytest.raises(sl.BuildContextError, match=f"No folder {re.escape(name)}: give"):
+        with build_request(name):
+            pass
+
+
+@pytest.mark.parametrize(
+    ("text", "said"), [("FORM busybox", "did you mean FROM"), ("# x", "file with no instructions")]
+)
+def test_one_line_text_with_an_instruction_typo_is_still_dockerfile_text(text, said):
+    with pytest.raises(sl.DockerfileError, match=said):
+        with build_request(text):
+            pass
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        # What both builders answer for these files (docker build, BuildKit and classic).
+        ("", "the Dockerfile cannot be empty"),
+        (" \n\n", "file with no instructions"),
+        ("# only a comment\n", "file with no instructions"),
+    ],
+)
+def test_an_empty_dockerfile_gets_a_short_message_at_every_entry(tmp_path, text, said):
+    (tmp_path / "Dockerfile").write_text(text)
+    for parse in (sl.parse_dockerfile, sl.Dockerfile, sl.listing, sl.stage_table):
+        with pytest.raises(sl.DockerfileError, match=f"line 1: {said}"):
+            parse(text)
+    with pytest.raises(sl.DockerfileError, match=f"line 1: {said}"):
+        with build_request(tmp_path):
+            pass
 
 
 def test_a_dockerfile_that_is_not_utf8_names_its_line(tmp_path):

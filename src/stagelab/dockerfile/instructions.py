@@ -63,8 +63,15 @@ def parse_instructions(text: str) -> list[Instruction]:
 
     Raises DockerfileError naming the line when the text is not valid UTF-8 (a lone surrogate,
     as from bytes read with surrogateescape) or the parser refuses the text. Whether each
-    instruction then parses into its command is parsing.py's question.
+    instruction then parses into its command is parsing.py's question. Empty text (0 bytes) is
+    refused as both builders refuse it ("the Dockerfile cannot be empty"); text of only blanks
+    or comments as the parser refuses it ("file with no instructions").
     """
+    if not text:
+        raise DockerfileError(
+            "the Dockerfile cannot be empty: write at least a FROM line, as in FROM busybox:1.36",
+            line=1,
+        )
     _refuse_invalid_text(text)
     try:
         commands = buildkit_parser.parse_string(text)
