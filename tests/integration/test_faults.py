@@ -271,3 +271,29 @@ def test_a_mistyped_folder_is_named_in_the_command_line_s_words(tmp_path):
     done = _cli("build", "ok/Dockerfile", cwd=tmp_path)
     assert "ok/Dockerfile is a file: give its folder, and -f its name" in done.stderr
     assert "dockerfile=" not in done.stderr
+
+
+@pytest.mark.parametrize("builder", ["buildkit", "classic"])
+def test_a_copy_source_outside_the_build_context_is_explained(tmp_path, builder):
+    (tmp_path / "secret.txt").write_text("outside\n")
+    (tmp_path / "ctx").mkdir()
+    dockerfiles = {
+        "Dockerfile.up": "FROM scratch\nCOPY ../secret.txt /s\n",
+        "Dockerfile.missing": "FROM scratch\nCOPY missing.txt /s\n",
+        "Dockerfile.from": "FROM scratch AS a\nFROM scratch\nCOPY --from=a /nope /s\n",
+    }
+    for name, text in dockerfiles.items():
+        (tmp_path / "ctx" / name).write_text(text)
+    # What each builder says (moby builder/dockerfile/copy.go; BuildKit reads ../x as /x).
+    engine_says = {
+        "buildkit": ['"/secret.txt": not found', '"/missing.txt": not found'],
+        "classic": ["forbidden path outside the build context", "file not found in build context"],
+    }[builder]
+    for name, said in zip(("Dockerfile.up", "Dockerfile.missing"), engine_says):
+        with pytest.raises(sl.BuildFailed) as caught:
+            sl.build(tmp_path / "ctx", dockerfile=name, builder=builder)
+        assert said in str(caught.value) and "line 2" in str(caught.value)
+        assert "`..` cannot leave it" in str(caught.value)
+    with pytest.raises(sl.BuildFailed) as caught:  # a stage's missing file is no context's fault
+        sl.build(tmp_path / "ctx", dockerfile="Dockerfile.from", builder=builder)
+    assert "nope" in str(caught.value) and "build context" not in str(caught.value)
