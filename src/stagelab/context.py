@@ -13,7 +13,7 @@ from pathlib import Path
 from . import engine
 from .command_lines import buildx_build_command, image_contexts
 from .dockerfile import BUILDERS, Dockerfile
-from .dockerfile.instructions import INSTRUCTIONS
+from .dockerfile.instructions import INSTRUCTIONS, refuse_oversized
 from .errors import BuildContextError, DockerfileError, StagelabError
 from .images import labels, parse_dockerfile
 from .results import BuildResult
@@ -156,6 +156,7 @@ def _context_folder(context, dockerfile, files) -> Iterator[tuple[Path, Path]]:
         raise ValueError(
             "dockerfile= names a file inside a context directory; Dockerfile text needs none"
         )
+    refuse_oversized(len(str(context)), "the Dockerfile text")  # before it is written anywhere
     with tempfile.TemporaryDirectory(prefix="stagelab-context-") as tmp:
         root = Path(tmp)
         targets = {name: _inside(root, name) for name in (files or {})}
@@ -211,9 +212,12 @@ def read_dockerfile(path: str | os.PathLike) -> str:
     """Return a Dockerfile's text, read as UTF-8.
 
     Raises StagelabError saying what is wrong when the file cannot be read, and DockerfileError
-    naming the line of the first byte that is not UTF-8.
+    naming the line of the first byte that is not UTF-8, or for a file over
+    MAX_DOCKERFILE_BYTES (refused before it is read).
     """
     try:
+        if not Path(path).is_dir():  # a huge file is refused before it is read
+            refuse_oversized(Path(path).stat().st_size, str(path))
         data = Path(path).read_bytes()
     except IsADirectoryError:
         raise StagelabError(

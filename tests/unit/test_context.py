@@ -7,6 +7,7 @@ import pytest
 
 import stagelab as sl
 from stagelab.context import build_request, read_dockerfile
+from stagelab.dockerfile.instructions import MAX_DOCKERFILE_BYTES
 
 DOCKERFILE = "FROM busybox:1.36\nCOPY . /ctx\n"
 
@@ -131,3 +132,31 @@ def test_a_build_arg_name_that_no_arg_line_can_declare_is_refused(name):
     with pytest.raises(ValueError, match="is no build arg name"):
         with build_request(DOCKERFILE, build_args={name: "x"}):
             pass
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path):
+    huge = tmp_path / "huge" / "Dockerfile"
+    huge.parent.mkdir()
+    with huge.open("wb") as sparse:  # 300 MiB that take no disk
+        sparse.truncate(300 * 1024 * 1024)
+    with pytest.raises(sl.DockerfileError, match=r"is 300\.0 MiB, over stagelab's limit of 1 MiB"):
+        read_dockerfile(huge)
+    with pytest.raises(sl.DockerfileError, match="over stagelab's limit"):
+        with build_request(huge.parent):
+            pass
+
+
+def test_text_over_the_size_limit_is_refused_and_text_at_the_limit_is_read():
+    head = "FROM busybox:1.36\nRUN echo hi\n"
+    comment = "#" * 1023 + "\n"
+    padding = MAX_DOCKERFILE_BYTES - len(head)
+    at_limit = head + comment * (padding // 1024) + "#" * (padding % 1024 - 1) + "\n"
+    assert len(at_limit) == MAX_DOCKERFILE_BYTES
+    assert len(sl.parse_dockerfile(at_limit).stages) == 1
+    with pytest.raises(sl.DockerfileError, match=r"text is 1\.0 MiB, over stagelab's limit"):
+        sl.parse_dockerfile(at_limit + "\n")
+    with pytest.raises(sl.DockerfileError, match=r"Dockerfile text is 1\.0 MiB, over"):
+        with build_request(at_limit + "\n"):
+            pass
+    with pytest.raises(sl.DockerfileError, match="over stagelab's limit"):  # bytes, not characters
+        sl.parse_dockerfile(head + "#" + "é" * (MAX_DOCKERFILE_BYTES // 2))
