@@ -224,7 +224,8 @@ def _lab_list(args) -> int:
 
 def _lab_check(args) -> int:
     chosen = labs.find_lab(args.lab)
-    print(f"Checking lab {chosen.slug} in {args.dir or chosen.path} ...", flush=True)
+    folder = chosen.folder_to_check(args.dir)  # a wrong folder: one line, no attempt
+    print(f"Checking lab {chosen.slug} in {folder} ...", flush=True)
     report = chosen.check(args.dir, on_result=lambda outcome: print(outcome.text(), flush=True))
     if isinstance(report, labs.NoEngineReport):
         print(repr(report), file=sys.stderr)

@@ -10,6 +10,7 @@ import pytest
 
 import stagelab as sl
 from stagelab import engine, labs
+from stagelab.cli import main
 from stagelab.errors import StagelabError
 
 OFFLINE_IMAGES = {sl.BUSYBOX, sl.DEBIAN, sl.GCC, sl.PYTHON}
@@ -223,3 +224,16 @@ def test_reset_is_all_or_nothing_and_says_where_things_are(labs_copy):
         subprocess.run(["umount", str(stuck)], check=True)
     backup = each.reset()
     assert (backup / "notes.txt").read_text() == "my notes\n"
+
+
+def test_a_folder_without_the_labs_dockerfile_is_refused_once_and_not_recorded(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("STAGELAB_HOME", str(tmp_path / "home"))
+    (tmp_path / "notes.txt").write_text("not a lab\n")
+    with pytest.raises(StagelabError, match=f"No Dockerfile in {tmp_path}: give --dir"):
+        sl.lab("01").check(tmp_path)
+    assert main(["lab", "check", "01", "--dir", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "No Dockerfile in" in err
+    assert not (tmp_path / "home" / "progress.jsonl").exists()

@@ -172,13 +172,10 @@ class Lab:
 
         `directory` defaults to the lab's own folder; `on_result` gets each outcome as it is
         judged. Returns a Report, or a NoEngineReport when no engine answers. A check of the
-        lab's own solution/ is not recorded. Raises StagelabError for a folder that is missing.
+        lab's own solution/ is not recorded. Raises StagelabError, with no attempt recorded, for a
+        folder that is missing or holds no Dockerfile.
         """
-        if directory is None:
-            self.ensure_working_files()
-        folder = Path(directory if directory is not None else self.path).resolve()
-        if not folder.is_dir():
-            raise StagelabError(f"No folder {folder}: give --dir the folder with your Dockerfile.")
+        folder = self.folder_to_check(directory)
         if engine.ping() is None:
             return self._without_engine()
         live = (
@@ -193,6 +190,22 @@ class Lab:
         if folder != self.solution_path.resolve():
             record_attempt(report)
         return report
+
+    def folder_to_check(self, directory: str | os.PathLike | None = None) -> Path:
+        """Return the folder `check(directory)` builds, resolved: `directory`, or the lab's own
+        folder (given the starter files first if it has none). Raises StagelabError for a
+        folder that is missing or holds no Dockerfile."""
+        if directory is None:
+            self.ensure_working_files()
+        folder = Path(directory if directory is not None else self.path).resolve()
+        if not folder.is_dir():
+            raise StagelabError(f"No folder {folder}: give --dir the folder with your Dockerfile.")
+        if not (folder / "Dockerfile").is_file():
+            raise StagelabError(
+                f"No Dockerfile in {folder}: give --dir the folder of your lab files "
+                f"(this lab's own is {self.path})."
+            )
+        return folder
 
     def _without_engine(self) -> NoEngineReport:
         message = (
