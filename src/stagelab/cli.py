@@ -14,6 +14,7 @@ from .classroom.kubernetes.commands import add_image_command
 from .context import parse_build_args, read_dockerfile
 from .doctor import doctor
 from .errors import StagelabError
+from .render.html import summary_text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,7 +204,9 @@ def _build(args) -> int:
         no_cache=args.no_cache,
         output=args.output,
     )
-    print(repr(result))
+    if not (sys.stderr is not None and sys.stderr.isatty()):
+        # The live board on a terminal ends with this summary; elsewhere it is all there is.
+        print(summary_text(result))
     if args.why:
         print(result.why())
     for official, standin in result.substitutions.items():

@@ -2,6 +2,7 @@
 is removed, nothing reaches a Dockerfile unescaped."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -236,6 +237,9 @@ def test_dash_f_is_read_from_the_current_folder_as_docker_reads_it(own_home, tmp
     assert _docker_build("ctx", "-f", "other/Dockerfile", cwd=tmp_path, classic=classic)
     done = _cli("build", "ctx", "-f", "other/Dockerfile", *builder, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
+    # Off a terminal, the summary a terminal's board ends with, not a Python repr.
+    assert "<BuildResult" not in done.stdout and "target last stage" in done.stdout
+    assert re.search(r"^  0 +(built|cached) ", done.stdout, re.MULTILINE), done.stdout
     # From inside the context, other/Dockerfile names nothing: docker fails, and so do we.
     inside = tmp_path / "ctx"
     assert _docker_build(".", "-f", "other/Dockerfile", cwd=inside, classic=classic).returncode

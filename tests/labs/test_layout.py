@@ -12,6 +12,7 @@ import stagelab as sl
 from stagelab import engine, labs
 from stagelab.cli import main
 from stagelab.errors import StagelabError
+from stagelab.render.html import inline_markdown, plain_markdown
 
 OFFLINE_IMAGES = {sl.BUSYBOX, sl.DEBIAN, sl.GCC, sl.PYTHON}
 ALL_LABS = labs.all_labs()
@@ -237,3 +238,12 @@ def test_a_folder_without_the_labs_dockerfile_is_refused_once_and_not_recorded(
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and "No Dockerfile in" in err
     assert not (tmp_path / "home" / "progress.jsonl").exists()
+
+
+def test_hints_show_emphasis_as_emphasis_not_asterisks():
+    hint = next(c.hint for c in sl.lab("01").criteria if "*not found*" in c.hint)
+    assert "<em>not found</em>" in inline_markdown(hint) and "*" not in inline_markdown(hint)
+    assert "means not found:" in plain_markdown(hint)
+    # A glob is no emphasis, and a code span keeps its text as written.
+    assert inline_markdown("COPY *.txt /app/* `*x*`") == "COPY *.txt /app/* <code>*x*</code>"
+    assert plain_markdown("RUN ls /a/* `*x*`") == "RUN ls /a/* `*x*`"
