@@ -7,6 +7,7 @@ import re
 import subprocess
 
 import pytest
+from IPython.core.formatters import DisplayFormatter
 
 import stagelab as sl
 from stagelab import engine, labs
@@ -138,6 +139,8 @@ def test_reset_backs_up_the_learners_files_then_restores_the_starter(labs_copy):
     assert (each.path / "checks.py").exists() and (each.path / "solution" / "Dockerfile").exists()
     second = each.reset()
     assert second != backup and (second / "Dockerfile").exists()
+    # A notebook shows the message reset() printed, and no PosixPath(...) after it.
+    assert DisplayFormatter().format(second) == ({}, {})
 
 
 def test_learner_files_leave_out_the_lab_machinery(labs_copy):

@@ -64,6 +64,14 @@ def find_lab(which: str | int) -> Lab:
     raise StagelabError(f"No lab {which!r}. The labs are: {names}.")
 
 
+class BackupFolder(type(Path())):  # the concrete class: Python 3.11 cannot subclass Path
+    """The folder `Lab.reset()` moved the learner's files to: a Path that a notebook cell does
+    not echo (`reset()` has already said where it is), so no PosixPath(...) follows."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
 class Lab:
     """One lab folder: the task, the learner's files, starter and solution, and its checks."""
 
@@ -277,7 +285,8 @@ class Lab:
 
         All or nothing: when a file cannot be moved or the starter cannot be copied, what was
         moved goes back and StagelabError says what failed and where the backup is. Returns the
-        backup folder (under .backups/, named by the time).
+        backup folder (under .backups/, named by the time) as a BackupFolder: a Path that a
+        notebook does not show again after the message.
         """
         backup = self._new_backup_folder()
         moved: list[Path] = []
@@ -306,7 +315,7 @@ class Lab:
                 + ". That file may be in use or read-only: free it, then try again."
             ) from None
         print(f"Restored the starter files of lab {self.slug}; your files are in {backup}")
-        return backup
+        return BackupFolder(backup)
 
     def _new_backup_folder(self) -> Path:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
