@@ -17,6 +17,7 @@ from .command_lines import classic_build_command
 from .context import BuildRequest
 from .dockerfile import Instruction, Stage
 from .dockerfile.refusals import engine_sentence
+from .dockerfile.rules import onbuilds
 from .errors import BuildFailed
 from .images import explain_missing_image, labels, size_of
 from .progress import Progress
@@ -194,10 +195,19 @@ class ClassicReader:
                 )
                 if self.current and self.current["stage"]:
                     self.watcher.stage(self.current["stage"].ref, "running", str(ins))
+            elif text.startswith("# Executing ") and self.current:
+                # A FROM runs its parent's ONBUILD triggers: each prints "Using cache" or runs;
+                # only the last one's image shows (moby/moby builder/dockerfile/dispatchers.go).
+                self.current["triggers cached"] = 0
+                self.step_reused = False
             elif "Using cache" in text:
                 self.step_reused = True
                 if self.current:
                     self.current["cached"] = True
+                    if "triggers cached" in self.current:  # reused only if every trigger is
+                        self.current["triggers cached"] += 1
+                        triggers = onbuilds(self.current["stage"].parent)
+                        self.step_reused = self.current["triggers cached"] == len(triggers)
             elif image:
                 if self.current is not None:
                     # The step's image: the one it made, took from the cache, or its base.
@@ -216,22 +226,20 @@ class ClassicReader:
         current = self.current
         if current is None or current["stage"] is None:
             return
-        ins = current["ins"]
+        ins, ref, done = current["ins"], current["stage"].ref, current.get("triggers cached")
         status = "cached" if current["cached"] or ins.keyword == "FROM" else "built"
-        self.steps.append(
-            Step(
-                current["stage"].ref,
-                str(ins),
-                ins.line,
-                status,
-                round(at - current["start"], 3),
-                round(current["start"], 3),
-                current.get("image"),
-            )
-        )
-        self.watcher.stage(
-            current["stage"].ref, "cached" if status == "cached" else "done", str(ins)
-        )
+        steps = [(ins, status, current.get("image"))]
+        if done is not None:  # the FROM, then each ONBUILD trigger as a step of its own
+            steps = [(ins, "cached", None)] + [
+                (onbuild, "cached" if number < done else "built", None)
+                for number, onbuild in enumerate(onbuilds(current["stage"].parent))
+            ]
+            steps[-1] = (*steps[-1][:2], current.get("image"))
+        seconds, start = round(at - current["start"], 3), round(current["start"], 3)
+        for made, made_status, image in steps:
+            self.steps.append(Step(ref, str(made), made.line, made_status, seconds, start, image))
+        built = any(made_status == "built" for _, made_status, _ in steps)
+        self.watcher.stage(ref, "done" if built else "cached", str(ins))
 
     def outcome(self, at: float) -> StreamOutcome:
         """Return the outcome once the stream ended, `at` seconds after the build started."""

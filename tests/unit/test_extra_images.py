@@ -158,3 +158,10 @@ def test_a_lesson_that_uses_an_extra_image_fetches_it_in_its_first_cells(noteboo
         sources = ["".join(cell["source"]) for cell in cells[:FIRST_CODE_CELLS]]
         fetched = set(standins.fetched_in_code(sources))
         assert used <= fetched, f"fetch {sorted(used - fetched)} in the lesson's first code cells"
+
+
+def test_this_course_fetches_the_classic_examples_images_so_setup_and_export_carry_them():
+    """Lesson 19 builds the classic examples: setup makes its five images and
+    `stagelab images export` (which saves what course_images() names) carries them."""
+    assert standins.course_images() == [sl.GOLANG, sl.JRE, sl.JDK, sl.NODE, sl.NGINX]
+    assert set(standins.fetched_in(ROOT / "notebooks/19_classic_examples.ipynb")) == set(EXTRAS)
