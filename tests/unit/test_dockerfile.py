@@ -217,6 +217,30 @@ def test_a_plan_says_which_images_the_engine_lacks():
     assert Dockerfile(text).plan("a").caveats == [], "without a lookup nothing was asked"
 
 
+@pytest.mark.parametrize(
+    "text, platform, caveat",
+    [
+        ("FROM --platform=linux/arm64 busybox:1.36 AS a\nRUN true\n", "linux/amd64", 1),
+        ("ARG P=linux/arm64\nFROM --platform=$P busybox:1.36 AS a\n", "linux/amd64", 2),
+        ("FROM busybox:1.36 AS a\nRUN true\n", "linux/arm64", 1),
+        ("FROM --platform=linux/amd64 busybox:1.36 AS a\n", "linux/arm64", None),
+        ("FROM busybox:1.36 AS a\nRUN true\n", "linux/amd64", None),
+    ],
+)
+def test_a_plan_says_when_buildkit_needs_the_image_for_another_platform(text, platform, caveat):
+    """BuildKit takes a local image only for the platform a stage asks for (measured in
+    tests/integration/test_planner_edges_more.py); the classic builder takes the one it has.
+    `caveat` is the line of the FROM the caveat names, None for no caveat."""
+    parsed = Dockerfile(text, lambda name: "reference", image_platform=lambda name: "linux/amd64")
+    expected = [
+        f"stage a (line {caveat}) starts FROM busybox:1.36 for linux/arm64, and this engine has "
+        "that image for linux/amd64 only: BuildKit takes a local image only for the platform "
+        "asked, so the build pulls it, and fails if no registry has it"
+    ]
+    assert parsed.plan(platform=platform).caveats == (expected if caveat else [])
+    assert parsed.plan(builder="classic").caveats == []
+
+
 def test_a_target_given_as_an_index_is_told_the_name_to_use():
     dockerfile = sl.Dockerfile(
         "FROM busybox:1.36 AS build\nRUN true\nFROM busybox:1.36 AS release\nFROM busybox:1.36\n"
