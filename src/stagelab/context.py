@@ -13,6 +13,7 @@ from pathlib import Path
 from . import engine
 from .command_lines import buildx_build_command, image_contexts
 from .dockerfile import BUILDERS, Dockerfile
+from .dockerfile.instructions import INSTRUCTIONS, refuse_oversized
 from .errors import BuildContextError, DockerfileError, StagelabError
 from .images import labels, parse_dockerfile
 from .results import BuildResult
@@ -87,6 +88,14 @@ def build_request(
     outside the context (refused before anything is written) or a path that is no folder;
     DockerfileError for a Dockerfile that is empty, missing or does not parse, or a target
     that is not a named stage.
+
+    Folder or text: `context` is the build context folder when it names an existing folder (a
+    PathLike is always a path). Any other string is Dockerfile text when it holds a line break,
+    starts with `#` (a comment or parser directive), or its first word is an instruction of the
+    Dockerfile reference in any case (`"FROM busybox:1.36"`), or it is one line of several words
+    whose first word holds no `/` (`"FORM busybox"`: the parser's did-you-mean answers it).
+    Every other one-line string (`"nope"`, `"sub/nope"`, `"ok/../nope"`, `"./x"`, `"~/x"`) is a
+    folder that does not exist: BuildContextError "No folder ...".
     """
     if builder not in BUILDERS:
         raise ValueError(f"builder must be one of {BUILDERS}, not {builder!r}")
@@ -147,6 +156,7 @@ def _context_folder(context, dockerfile, files) -> Iterator[tuple[Path, Path]]:
         raise ValueError(
             "dockerfile= names a file inside a context directory; Dockerfile text needs none"
         )
+    refuse_oversized(len(str(context)), "the Dockerfile text")  # before it is written anywhere
     with tempfile.TemporaryDirectory(prefix="stagelab-context-") as tmp:
         root = Path(tmp)
         targets = {name: _inside(root, name) for name in (files or {})}
@@ -162,10 +172,15 @@ def _context_folder(context, dockerfile, files) -> Iterator[tuple[Path, Path]]:
 
 
 def _looks_like_a_path(text: str) -> bool:
-    # One line that does not parse as Dockerfile text but names a place in the file system.
-    return "\n" not in text.strip() and (
-        text.startswith(("/", "./", "../", "~")) or Path(text).exists()
-    )
+    # The rule of build_request's docstring: one line that is not Dockerfile text names a place.
+    line = text.strip()
+    if "\n" in line or not line or line.startswith("#"):
+        return False
+    first = line.split()[0]
+    if first.upper() in INSTRUCTIONS:
+        return False
+    one_word = len(line.split()) == 1
+    return one_word or "/" in first or first.startswith(("~", ".")) or Path(line).exists()
 
 
 def _inside(root: Path, name: str) -> Path:
@@ -197,9 +212,12 @@ def read_dockerfile(path: str | os.PathLike) -> str:
     """Return a Dockerfile's text, read as UTF-8.
 
     Raises StagelabError saying what is wrong when the file cannot be read, and DockerfileError
-    naming the line of the first byte that is not UTF-8.
+    naming the line of the first byte that is not UTF-8, or for a file over
+    MAX_DOCKERFILE_BYTES (refused before it is read).
     """
     try:
+        if not Path(path).is_dir():  # a huge file is refused before it is read
+            refuse_oversized(Path(path).stat().st_size, str(path))
         data = Path(path).read_bytes()
     except IsADirectoryError:
         raise StagelabError(
