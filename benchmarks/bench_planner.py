@@ -8,8 +8,10 @@ stages, FROM an image, scratch, a stage or ${ARG}, COPY --from by name, index an
 --mount from=, build-arg overrides, a target; `# check=` directives, `${NAME:?message}` ARG
 defaults and instructions that refuse the whole file) is built for real on BuildKit and on the
 classic builder (tests/integration/engine_truth.py reads what ran, without stagelab's planner),
-and compared with plan(): the same stages, or a refusal at the same line. Prints, for each builder,
-the agreement, how many builds the builder refused, and the first disagreements.
+and compared with plan(): the same stages, or a refusal at a line plan() says the builder may
+report (its `lines`: several where BuildKit's cycle search ends on a different use from run to
+run, and no other). Prints, for each builder, the agreement, how many builds the builder
+refused, and the first disagreements.
 """
 
 from __future__ import annotations

@@ -33,12 +33,15 @@ class StagelabError(Exception):
 
 
 class DockerfileError(StagelabError):
-    """A Dockerfile that does not parse or breaks a rule; names the line."""
+    """A Dockerfile that does not parse or breaks a rule; names the line. `lines` holds every
+    line the builder may report for it (`line` among them; more than one where the builder's
+    choice changes from run to run), or () when it names none."""
 
-    def __init__(self, message: str, *, line: int | None = None):
+    def __init__(self, message: str, *, line: int | None = None, lines: tuple[int, ...] = ()):
         where = f"Dockerfile line {line}: " if line else "Dockerfile: "
         super().__init__(where + message)
         self.line = line
+        self.lines = tuple(lines) or ((line,) if line else ())
 
 
 class BuildContextError(StagelabError):

@@ -71,7 +71,9 @@ def attempt(resolution: Resolution, target: str | None) -> tuple[list[str], Dock
     )
     goal = goal_stage(resolution, target)
     if goal is None:  # the target names no stage: refused among `whole`
-        return [], DockerfileError(whole[0].message(builder), line=whole[0].line)
+        return [], DockerfileError(
+            whole[0].message(builder), line=whole[0].line, lines=whole[0].lines
+        )
     needed = _needed(resolution, goal)
     indexes = {stage.index for stage in needed}
     bound = [r for r in resolution.refusals if r.stage in indexes]
@@ -83,7 +85,7 @@ def attempt(resolution: Resolution, target: str | None) -> tuple[list[str], Dock
         candidates = whole + sorted(bound, key=lambda r: (r.line or 0, r.phase))
     if candidates:
         first = candidates[0]
-        error = DockerfileError(first.message(builder), line=first.line)
+        error = DockerfileError(first.message(builder), line=first.line, lines=first.lines)
         if builder == "classic" and first.stage is not None:
             return [s.ref for s in needed if s.index <= first.stage], error
         return [], error

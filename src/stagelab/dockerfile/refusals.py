@@ -71,8 +71,10 @@ def explain_refusal(
         own = re.sub(r"^Dockerfile: ", "", own)
     # The same refusal: at the line the engine named, or (the classic builder names none, and
     # its last step printed is not the one it refused) with the engine's very sentence.
-    if own and (line is None or planned.line in (None, line) or _same(sentence, own)):
-        line = planned.line or line
+    if own and (
+        line is None or planned.line is None or line in planned.lines or _same(sentence, own)
+    ):
+        line = line if line in planned.lines else planned.line or line
         reason = own if _same(sentence, own) else f"{own} (the engine said: {sentence})"
     else:
         at = _stage_at(stages, line)

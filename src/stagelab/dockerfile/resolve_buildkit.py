@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .advice import swallowed_stages, target_advice
 from .checks import file_checks
+from .cycles import refuse_cycles
 from .frontend import Frontend
 from .instructions import Instruction
 from .parsing import closest
@@ -98,7 +99,7 @@ def resolve_buildkit(
     for stage in stages:
         for kind, source, ins in uses(stage):
             _buildkit_source(res, stage, kind, source, ins, named, escape, images)
-    _refuse_cycles(res)
+    refuse_cycles(res)
     for stage in stages:
         _buildkit_base(res, stage, named, lookup)
     dispatch_stages(res, env, build_args, escape, frontend)
@@ -278,85 +279,3 @@ def _buildkit_base(
             stage.index,
             BASES,
         )
-
-
-def _refuse_cycles(res: Resolution) -> None:
-    """Refuse the file when a stage reaches a cycle of --from and from= uses, as BuildKit's
-    own search does (convert.go `validateCircularDependency`, called from
-    `buildStageDependencyGraph` before the target's stages are picked, so for any target).
-
-    Its graph is each stage's `deps`: the stages its COPY --from and RUN --mount from= name,
-    earlier or later, one command per dependency (the last). A stage's FROM is no edge (its
-    base can only be a stage above it): a stage FROM `a` whose `a` copies from it is no cycle
-    here; the copy from a later stage is refused when `a` is dispatched. A depth-first search
-    starts at each stage in file order, with one `visited` set for all starts; the message
-    names the stage it started from (the first that reaches a cycle, not necessarily one in
-    it), and buildx shows first the command that closes the cycle. BuildKit walks a stage's
-    dependencies in Go's map order, which differs from run to run: where two of them lead back
-    into a cycle, the command it shows can differ; the planner takes them in file order.
-    """
-    by_ref = {s.ref: s for s in res.stages}
-    visited: set[int] = set()
-    for start in res.stages:
-        path = _path_to_cycle(start, by_ref, visited)
-        if path:
-            closing = path[-1]
-            on_path = {s.index for s in path}
-            used = next(d for d in _deps(closing, by_ref) if d.index in on_path)
-            loop = path[path.index(used) :]
-            steps = ", ".join(
-                f"stage {s.label} uses stage {n.label} at line {_line_using(s, n)}"
-                for s, n in zip(loop, loop[1:] + [used])
-            )
-            res.refuse(
-                _line_using(closing, used),
-                f"circular dependency detected on stage: {progress_name(start)}",
-                f"a stage cannot use itself, directly or through other stages: {steps}",
-                phase=COMMANDS,
-            )
-            return
-
-
-def _path_to_cycle(start: Stage, by_ref: dict[str, Stage], visited: set[int]) -> list[Stage]:
-    """Return the stages from `start` to the one whose dependency is already on the path (the
-    cycle's closing use), or [] (`visit` in convert.go, without recursion)."""
-    if start.index in visited:
-        return []
-    visited.add(start.index)
-    path, on_path, stack = [start], {start.index}, [iter(_deps(start, by_ref))]
-    while stack:
-        dep = next(stack[-1], None)
-        if dep is None:
-            on_path.discard(path.pop().index)
-            stack.pop()
-        elif dep.index in on_path:
-            return path
-        elif dep.index not in visited:
-            visited.add(dep.index)
-            path.append(dep)
-            on_path.add(dep.index)
-            stack.append(iter(_deps(dep, by_ref)))
-    return []
-
-
-def _line_using(stage: Stage, dep: Stage) -> int:
-    """The line of the last instruction in `stage` that uses `dep` (BuildKit keeps one per
-    dependency, the last: convert.go `d.deps[src] = cmd`), or its FROM."""
-    lines = [
-        ins.line
-        for kind, source, ins in uses(stage)
-        if kind != "onbuild"
-        and (source.lower() == (dep.name or "").lower() or source == str(dep.index))
-    ]
-    return lines[-1] if lines else stage.lines[0]
-
-
-def _deps(stage: Stage, by_ref: dict[str, Stage]) -> list[Stage]:
-    """The stages `stage`'s COPY --from and RUN --mount from= use, each once, in file order
-    (convert.go `d.deps`: no FROM, no ONBUILD trigger)."""
-    found = [
-        by_ref[s]
-        for k, s in zip(stage.source_kinds, stage.sources)
-        if s in by_ref and k != "onbuild"
-    ]
-    return list(dict.fromkeys(found))

@@ -67,7 +67,9 @@ class Refusal:
 
     `stage` is None when the builder refuses the file whatever the target; otherwise the index
     of the stage that, once the build needs it, makes the builder refuse. `phase` orders
-    refusals as the builder meets them (CHECK_OPTIONS ... LINT above).
+    refusals as the builder meets them (CHECK_OPTIONS ... LINT above). `lines`, when not
+    empty, holds every line the builder may report, `line` among them (BuildKit's cycle
+    search ends on a different use from run to run: cycles.py).
     """
 
     line: int | None
@@ -75,6 +77,7 @@ class Refusal:
     advice: str = ""
     stage: int | None = None
     phase: int = STAGES
+    lines: tuple[int, ...] = ()
 
     def message(self, builder: str) -> str:
         who = "BuildKit" if builder == "buildkit" else "The classic builder"
@@ -111,8 +114,9 @@ class Resolution:
         advice: str = "",
         stage: int | None = None,
         phase: int = STAGES,
+        lines: tuple[int, ...] = (),
     ) -> None:
-        self.refusals.append(Refusal(line, reason, advice, stage, phase))
+        self.refusals.append(Refusal(line, reason, advice, stage, phase, lines))
 
 
 def valid_reference(name: str) -> bool:
