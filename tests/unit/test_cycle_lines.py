@@ -99,3 +99,12 @@ def test_a_refusal_whose_search_was_cut_short_says_so(monkeypatch):
     refusal = _refusal(text)
     assert "(at least: stagelab stopped after 3 search states)" in str(refusal)
     assert refusal.line in refusal.lines
+
+
+@pytest.mark.parametrize("line", [5, 7])
+def test_an_engine_refusal_at_either_line_is_explained_with_the_plans_advice(line):
+    explained = Dockerfile(TWO_ROUTES_BACK).explain(
+        "ERROR: failed to build: failed to solve: circular dependency detected on stage: a", line
+    )
+    assert explained.line == line and explained.advised
+    assert "BuildKit may report line 5 or line 7" in explained.reason
