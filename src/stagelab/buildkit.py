@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 from . import engine
 from .cleanup import remember
 from .context import BuildRequest, buildx_command
+from .dockerfile import machine_platform
 from .errors import BuildFailed
 from .progress import Progress
 from .rawjson import RawJsonReader
@@ -28,12 +30,15 @@ def run_buildkit(request: BuildRequest, watcher: Progress) -> BuildResult:
     """
     with tempfile.TemporaryDirectory(prefix="stagelab-build-") as tmp:
         iidfile = Path(tmp) / "iid"
-        command = buildx_command(request, iidfile=iidfile)
+        metadata = Path(tmp) / "metadata.json"
+        command = buildx_command(request, iidfile=iidfile, metadata_file=metadata)
         reader = RawJsonReader(
             request.dockerfile,
             watcher,
             build_args=request.build_args,
             target_ref=request.target_ref,
+            platforms=request.platforms,
+            contexts=list(request.build_contexts),
         )
         began = time.monotonic()
         process = subprocess.Popen(
@@ -42,6 +47,7 @@ def run_buildkit(request: BuildRequest, watcher: Progress) -> BuildResult:
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,
+            env=request.environment(),
         )
         with _stopped_on_interrupt(process):
             for line in process.stderr:
@@ -49,6 +55,7 @@ def run_buildkit(request: BuildRequest, watcher: Progress) -> BuildResult:
             process.wait()
         duration = time.monotonic() - began
         image_id = iidfile.read_text().strip() if iidfile.exists() else None
+        build_ref = _build_ref(metadata)
     outcome = reader.outcome(failed=process.returncode != 0)
     result = request.result(
         stage_status=outcome.stage_status,
@@ -58,13 +65,47 @@ def run_buildkit(request: BuildRequest, watcher: Progress) -> BuildResult:
         size_bytes=None,
         duration_s=duration,
         log=outcome.log,
+        platform_status=outcome.platform_status,
+        build_ref=build_ref,
     )
     if outcome.failure is not None:
-        raise BuildFailed(**outcome.failure, command=command, log=outcome.log, result=result)
-    if image_id:
+        raise BuildFailed(
+            **outcome.failure,
+            command=command,
+            log=outcome.log,
+            result=result,
+            advice=explain_foreign_cpu(outcome.failure, result),
+        )
+    if image_id and request.docker_host is None:
         remember([image_id], request.tag)
         result.size_bytes = engine.client().api.inspect_image(image_id)["Size"]
     return result
+
+
+def _build_ref(metadata: Path) -> str | None:
+    """The build's name in `docker buildx history` ("builder/node/ref": its last part)."""
+    try:
+        found = json.loads(metadata.read_text()).get("buildx.build.ref", "")
+    except (OSError, ValueError):
+        return None
+    return found.rsplit("/", 1)[-1] or None
+
+
+def explain_foreign_cpu(failure: dict, result: BuildResult) -> str:
+    """Say in plain words why a step of another CPU failed where no emulator is registered:
+    its programs cannot run here ("exec format error"); "" for other failures."""
+    if "exec format error" not in failure.get("log_tail", "") + failure.get("reason", ""):
+        return ""
+    step = next((s for s in reversed(result.steps) if s.status == "failed"), None)
+    runs_on = step.runs_on if step is not None and step.runs_on else "another platform"
+    emulators = ", ".join(engine.emulators()) or "none is registered"
+    return (
+        f"Stage {failure.get('stage')!r} runs for {runs_on}, and this machine is "
+        f"{machine_platform()}: its RUN starts a program of another CPU, which cannot run "
+        f"here without an emulator (binfmt_misc: {emulators}). Run the stage on the build "
+        "machine instead, with `FROM --platform=$BUILDPLATFORM ...`, and compile for "
+        "$TARGETARCH there (cross-compiling); or register an emulator (QEMU) for that CPU."
+    )
 
 
 @contextmanager

@@ -4,8 +4,9 @@ its recording when no engine answers, and report what happened to every stage.""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 
-from . import engine, images, replay
+from . import engine, multiplatform, replay
 from .buildkit import run_buildkit
 from .classic import run_classic
 from .context import build_request
@@ -26,6 +27,11 @@ def build(
     files: dict[str, str | bytes] | None = None,
     output: str | os.PathLike | None = None,
     progress: Progress | bool | None = None,
+    platforms: str | Sequence[str] | None = None,
+    build_contexts: Mapping[str, str | os.PathLike] | None = None,
+    secrets: Mapping[str, str | bytes | os.PathLike] | None = None,
+    cache_from: str | Sequence[str] | None = None,
+    cache_to: str | Sequence[str] | None = None,
 ) -> BuildResult:
     """Build a context folder, or Dockerfile text, on the real engine and report each stage.
 
@@ -35,11 +41,25 @@ def build(
     only). `builder` is "buildkit" or "classic". `files` maps names to contents (text or
     bytes) put next to Dockerfile text in a temporary build context. `progress` is a Progress,
     False for none, or None for the default (live in a notebook, text on a terminal).
+    BuildKit only: `platforms` (--platform: "linux/amd64,linux/arm64" or a list; a local
+    export of several writes one folder per platform, `linux_amd64/`, ...), `build_contexts`
+    (--build-context NAME=VALUE: a folder, or "docker-image://REF"; it replaces the stage or
+    image called NAME), `secrets` (--secret: {id: value, or a path to the file holding it};
+    a value goes into a private temporary file, never into the build context), `cache_from`
+    and `cache_to` (--cache-from, --cache-to: specs like "type=local,dest=DIR,mode=max").
+
+    Several platforms, another platform than this machine's, and `cache_to` need the
+    containerd image store: they run on the CLI's engine when it has it, else on stagelab's
+    own second engine (multiplatform.py), started on demand where stagelab may (root on
+    Debian); its images stay there (`result.docker_host`).
 
     Returns a BuildResult (`replayed` when no engine answered and a recording did). Raises
-    BuildFailed naming the stage, instruction, line and exit code; DockerfileError before any
-    build for a Dockerfile that does not parse; EngineUnavailable with advice when no engine
-    answers and no recording exists; ValueError for options that do not go together.
+    BuildFailed naming the stage, instruction, line and exit code (and, for a step of another
+    CPU with no emulator, saying so); DockerfileError before any build for a Dockerfile that
+    does not parse; EngineUnavailable with advice when no engine answers and no recording
+    exists; StagelabError for a BuildKit option with the classic builder, or for several
+    platforms where no engine with the containerd image store can be had (saying what Docker
+    needs); ValueError for options that do not go together.
     """
     if output is not None and builder == "classic":
         raise StagelabError(
@@ -63,11 +83,25 @@ def build(
         tag=tag,
         no_cache=no_cache,
         output=output,
+        platforms=platforms,
+        build_contexts=build_contexts,
+        secrets=secrets,
+        cache_from=cache_from,
+        cache_to=cache_to,
     ) as request:
         if not engine.answers():
             return replay.replay(request, watcher)
-        request.substitutions = images.substitutions(
-            request.dockerfile.images(request.build_args, request.builder)
+        if builder == "buildkit":
+            request.docker_host = multiplatform.build_host(request.platforms, request.cache_to)
+        names = [
+            name
+            for platform in request.platforms or [None]
+            for name in request.dockerfile.images(
+                request.build_args, request.builder, platform, request.build_contexts
+            )
+        ]
+        request.substitutions = multiplatform.substitutions_on(
+            request.docker_host, list(dict.fromkeys(names))
         )
         runner = run_buildkit if builder == "buildkit" else run_classic
         watcher.start(request.dockerfile, builder, request.target_ref)

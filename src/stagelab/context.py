@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .command_lines import buildx_build_command, image_contexts
-from .dockerfile import BUILDERS, Dockerfile
+from .dockerfile import BUILDERS, Dockerfile, machine_platform
+from .dockerfile.platforms import split_platform
 from .errors import BuildContextError, DockerfileError, StagelabError
 from .images import labels, parse_dockerfile
 from .results import BuildResult
@@ -36,6 +37,15 @@ class BuildRequest:
     no_cache: bool
     output: str | None
     substitutions: dict[str, str] = field(default_factory=dict)
+    # BuildKit only: `--platform` values, `--build-context` NAME=VALUE, `--secret` ids with
+    # the files that hold them, `--cache-from` and `--cache-to` specs.
+    platforms: list[str] = field(default_factory=list)
+    build_contexts: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, Path] = field(default_factory=dict)
+    cache_from: list[str] = field(default_factory=list)
+    cache_to: list[str] = field(default_factory=list)
+    # The engine the build runs on when not the CLI's own (multiplatform.build_host).
+    docker_host: str | None = None
 
     def result(self, **fields) -> BuildResult:
         """Return a BuildResult of this request with the outcome's fields filled in."""
@@ -47,8 +57,18 @@ class BuildRequest:
             tag=self.tag,
             output=self.output,
             substitutions=dict(self.substitutions),
+            platforms=list(self.platforms),
+            build_contexts=dict(self.build_contexts),
+            docker_host=self.docker_host,
             **fields,
         )
+
+    def environment(self) -> dict[str, str] | None:
+        """Return the environment buildx runs in: DOCKER_HOST set when the build goes to
+        another engine than the CLI's own; None for this process's own."""
+        if self.docker_host is None:
+            return None
+        return {**os.environ, "DOCKER_HOST": self.docker_host}
 
 
 def parse_build_args(items: list[str]) -> dict[str, str]:
@@ -74,13 +94,21 @@ def build_request(
     tag: str | None = None,
     no_cache: bool = False,
     output: str | os.PathLike | None = None,
+    platforms: str | Sequence[str] | None = None,
+    build_contexts: Mapping[str, str | os.PathLike] | None = None,
+    secrets: Mapping[str, str | bytes | os.PathLike] | None = None,
+    cache_from: str | Sequence[str] | None = None,
+    cache_to: str | Sequence[str] | None = None,
 ) -> Iterator[BuildRequest]:
     """Yield the BuildRequest for a context folder or Dockerfile text (with `files`).
 
     Text goes into a temporary build context, removed afterwards; `files` names are relative
-    paths inside it. Raises ValueError for an unknown builder, a build arg name that is empty
-    or holds `=`, or options that do not go together; BuildContextError for a file name
-    outside the context (refused before anything is written) or a path that is no folder;
+    paths inside it. `secrets` values that are text or bytes go into files of a private
+    temporary folder outside the context, removed afterwards. Raises ValueError for an
+    unknown builder, a build arg name that is empty or holds `=`, a malformed platform, or
+    options that do not go together; StagelabError for a BuildKit option with the classic
+    builder; BuildContextError for a file name outside the context (refused before anything is
+    written), a path that is no folder, or a named context's folder that does not exist;
     DockerfileError for a Dockerfile that is empty, missing or does not parse, or a target
     that is not a named stage.
     """
@@ -93,7 +121,14 @@ def build_request(
                 f"build_args: {key!r} is no build arg name: use the name an ARG line "
                 'declares, as in build_args={"MODE": "dev"}'
             )
-    with _context_folder(context, dockerfile, files) as (context_dir, dockerfile_path):
+    platform_list = _platforms(platforms)
+    contexts = _named_contexts(build_contexts)
+    cache_from_list, cache_to_list = _several_specs(cache_from), _several_specs(cache_to)
+    _refuse_for_classic(builder, platform_list, contexts, secrets, cache_from_list + cache_to_list)
+    with ExitStack() as stack:
+        context_dir, dockerfile_path = stack.enter_context(
+            _context_folder(context, dockerfile, files)
+        )
         parsed = parse_dockerfile(read_dockerfile(dockerfile_path))
         yield BuildRequest(
             parsed,
@@ -106,7 +141,96 @@ def build_request(
             tag,
             no_cache,
             str(output) if output is not None else None,
+            platforms=platform_list,
+            build_contexts=contexts,
+            secrets=stack.enter_context(_secret_files(secrets)) if secrets else {},
+            cache_from=cache_from_list,
+            cache_to=cache_to_list,
         )
+
+
+def _platforms(platforms: str | Sequence[str] | None) -> list[str]:
+    """`--platform` values, as a list: "linux/amd64,linux/arm64" or a list of them."""
+    if not platforms:
+        return []
+    words = platforms.split(",") if isinstance(platforms, str) else list(platforms)
+    chosen = []
+    for word in words:
+        os_name, arch, variant = split_platform(str(word))  # ValueError names the bad one
+        chosen.append("/".join(part for part in (os_name, arch, variant) if part))
+    return list(dict.fromkeys(chosen))
+
+
+def _named_contexts(contexts: Mapping[str, str | os.PathLike] | None) -> dict[str, str]:
+    """`--build-context` NAME=VALUE pairs: a folder (made absolute) or a URL-like value
+    (`docker-image://ref`, `oci-layout://...`, `https://...`)."""
+    chosen = {}
+    for name, value in (contexts or {}).items():
+        if not isinstance(name, str) or not name or name != name.lower() or "=" in name:
+            raise ValueError(
+                f"build_contexts: {name!r} is no context name: use the stage or image name it "
+                'replaces, in lowercase, as in build_contexts={"deps": "./vendor"}'
+            )
+        text = os.fspath(value)
+        if "://" in text:
+            chosen[name] = text
+            continue
+        folder = Path(text).expanduser()
+        if not folder.is_dir():
+            raise BuildContextError(
+                f"build_contexts: {name}={text}: no such folder. Give a folder, or an image "
+                'as "docker-image://NAME:TAG".'
+            )
+        chosen[name] = str(folder.resolve())
+    return chosen
+
+
+def _several_specs(specs: str | Sequence[str] | None) -> list[str]:
+    if not specs:
+        return []
+    return [specs] if isinstance(specs, str) else [str(spec) for spec in specs]
+
+
+def _refuse_for_classic(builder, platforms, contexts, secrets, caches) -> None:
+    if builder != "classic":
+        return
+    wanted = [
+        what
+        for what, given in (
+            ("build_contexts= (--build-context)", contexts),
+            ("secrets= (--secret)", secrets),
+            ("cache_from= and cache_to= (local cache folders)", caches),
+            (
+                "platforms= other than this machine's own",
+                [p for p in platforms if split_platform(p) != split_platform(machine_platform())],
+            ),
+        )
+        if given
+    ]
+    if wanted:
+        raise StagelabError(
+            f"{' and '.join(wanted)} need BuildKit: the classic builder has no such option "
+            '(`DOCKER_BUILDKIT=0 docker build` says "unknown flag"). Use builder="buildkit".'
+        )
+
+
+@contextmanager
+def _secret_files(secrets: Mapping[str, str | bytes | os.PathLike]) -> Iterator[dict[str, Path]]:
+    """Put each secret that is a value into a file only this user can read, outside the
+    build context; a path stays where it is. Yields {id: file}; the folder goes afterwards."""
+    with tempfile.TemporaryDirectory(prefix="stagelab-secrets-") as tmp:
+        files = {}
+        for secret_id, value in secrets.items():
+            if not isinstance(secret_id, str) or not secret_id or "," in secret_id:
+                raise ValueError(f"secrets: {secret_id!r} is no secret id: use a word like token")
+            if isinstance(value, os.PathLike):
+                files[secret_id] = Path(value).resolve()
+                continue
+            path = Path(tmp, f"secret-{len(files)}")
+            path.touch(mode=0o600)
+            path.write_bytes(value if isinstance(value, bytes) else str(value).encode())
+            files[secret_id] = path
+        yield files
 
 
 @contextmanager
@@ -221,6 +345,7 @@ def buildx_command(
     iidfile: Path | None = None,
     call: str | None = None,
     progress: str | None = None,
+    metadata_file: Path | None = None,
 ) -> list[str]:
     """Return the `docker buildx build` command line for this request: the one place a build
     request becomes buildx flags (command_lines.buildx_build_command writes them).
@@ -228,14 +353,18 @@ def buildx_command(
     With `call` ("check,format=json", ...) the build only answers that question
     (`--call`, quiet progress). Otherwise it streams `--progress=rawjson` (or `progress`), and
     either exports to `request.output` (a bare folder is the local exporter's destination) or
-    loads a labelled image, tagged `request.tag`, and writes its id to `iidfile`. Stand-ins
-    come in as named build contexts, which replace both FROM and COPY --from of that name.
+    loads a labelled image, tagged `request.tag`, and writes its id to `iidfile`; buildx
+    writes the build's metadata (its history ref) to `metadata_file`. Stand-ins come in as
+    named build contexts, which replace both FROM and COPY --from of that name; the user's own
+    named contexts win over them.
     """
     flags = dict(
         file=request.dockerfile_path,
         target=request.target,
         build_args=request.build_args,
-        build_contexts=image_contexts(request.substitutions),
+        build_contexts={**image_contexts(request.substitutions), **request.build_contexts},
+        platforms=request.platforms,
+        secrets=[{"id": key, "src": path} for key, path in request.secrets.items()],
     )
     if call:
         return buildx_build_command(
@@ -247,5 +376,11 @@ def buildx_command(
     else:
         flags.update(labels=labels("build"), tags=request.tag or (), iidfile=iidfile)
     return buildx_build_command(
-        request.context_dir, progress=progress or "rawjson", no_cache=request.no_cache, **flags
+        request.context_dir,
+        progress=progress or "rawjson",
+        no_cache=request.no_cache,
+        cache_from=request.cache_from,
+        cache_to=request.cache_to,
+        metadata_file=metadata_file,
+        **flags,
     )

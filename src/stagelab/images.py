@@ -31,17 +31,23 @@ class BaseImage:
     official: str
     standin: str
     what: str
+    # Built only when a lesson asks for it (`sl.ensure_images`), not by `stagelab setup`.
+    on_demand: bool = False
+    # The recipe's name when it is not the official name's repository.
+    recipe_name: str = ""
 
     @property
     def recipe(self) -> str:
         """Return the name of the recipe that builds the stand-in ("busybox", "gcc", ...)."""
-        return self.official.split(":")[0]
+        return self.recipe_name or self.official.split(":")[0]
 
 
 BUSYBOX = "busybox:1.36"
 DEBIAN = "debian:bookworm-slim"
 GCC = "gcc:12-bookworm"
 PYTHON = "python:3.11-slim-bookworm"
+# No official image holds cross compilers: this one is stagelab's own, named as such.
+CROSS_GCC = "stagelab/cross-gcc:12-bookworm"
 
 BASE_IMAGES = [
     BaseImage(
@@ -64,8 +70,18 @@ BASE_IMAGES = [
         "stagelab/offline-python:3.11-slim-bookworm",
         "the Debian stand-in plus Debian's Python 3.11 with venv and pip",
     ),
+    BaseImage(
+        CROSS_GCC,
+        CROSS_GCC,
+        "stagelab's own toolchain image: the Debian stand-in plus gcc 12, make and Debian's "
+        "cross compilers, so that one machine compiles C for amd64 and arm64",
+        on_demand=True,
+        recipe_name="cross-gcc",
+    ),
 ]
 BY_OFFICIAL = {image.official: image for image in BASE_IMAGES}
+# The base images `stagelab setup` makes usable (the others are made when a lesson asks).
+SETUP_IMAGES = [image for image in BASE_IMAGES if not image.on_demand]
 # Official name -> the honest name of its offline stand-in.
 STANDINS = {image.official: image.standin for image in BASE_IMAGES}
 

@@ -151,13 +151,13 @@ def setup_steps(browser: bool, work: Path, say=print) -> list[SetupStep]:
         missing: list[images.BaseImage] | None = standins.needed()
         there = [
             image.official + (" (official)" if images.present(image.official) else " (stand-in)")
-            for image in images.BASE_IMAGES
+            for image in images.SETUP_IMAGES
             if image not in missing
         ]
         if there:
             say(f"setup: base images present: {', '.join(there)}")
     elif not provisioner.unpacked() and not DOCKER_DATA.exists():
-        missing = list(images.BASE_IMAGES)  # a bare machine: an engine with no images
+        missing = list(images.SETUP_IMAGES)  # a bare machine: an engine with no images
     else:
         missing = None  # a stopped engine: it says what it has once it runs
     steps += _image_steps(missing, engine_ready + buildx, work)

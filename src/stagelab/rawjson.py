@@ -15,15 +15,15 @@ from .dockerfile import Dockerfile, Instruction, Stage
 from .errors import DockerfileError
 from .images import explain_missing_image
 from .progress import Progress
-from .results import LOG_TAIL_LINES, Step, StreamOutcome, stage_statuses
-
-# "[build 2/3] RUN make"; BuildKit pads the step number in a stage of ten or more steps
-# ("[ten  1/10]"), and a single-stage Dockerfile's steps carry no stage name ("[2/2] RUN make").
-VERTEX_NAME = re.compile(
-    r"^\[(?:(?P<stage>[^\s\]]+) +)? *(?P<step>\d+)/(?P<total>\d+)\] "
-    r"(?P<text>.*)$",
-    re.DOTALL,
+from .progress_names import (
+    VERTEX_NAME,
+    instruction_for,
+    squash,
+    stage_by_progress_name,
+    step_platform,
 )
+from .results import LOG_TAIL_LINES, Step, StreamOutcome, combined_statuses, stage_statuses
+
 _EXIT_CODE = re.compile(r"exit code: (\d+)")
 # Only these instructions give BuildKit a step to print; the others only change metadata.
 FILESYSTEM_STEPS = {"RUN", "COPY", "ADD", "WORKDIR"}
@@ -64,11 +64,15 @@ class RawJsonReader:
         *,
         build_args: dict[str, str] | None = None,
         target_ref: str | None = None,
+        platforms: list[str] | None = None,
+        contexts: list[str] | None = None,
     ):
         self.dockerfile = dockerfile
         self.watcher = watcher or Progress()
         self.build_args = build_args or {}
         self.target_ref = target_ref
+        self.platforms = list(platforms or [])
+        self.contexts = list(contexts or [])
         self.vertices: dict[str, Vertex] = {}
         self.order: list[str] = []
         self.other_lines: list[str] = []
@@ -115,10 +119,10 @@ class RawJsonReader:
         match = VERTEX_NAME.match(vertex.name)
         if not match:
             return None
-        stage = _stage_by_progress_name(self.dockerfile.stages, match["stage"], match["text"])
+        stage = stage_by_progress_name(self.dockerfile.stages, match["stage"], match["text"])
         if stage is None:
             return None
-        return stage, _instruction_for(stage, match["text"], int(match["step"]))
+        return stage, instruction_for(stage, match["text"], int(match["step"]))
 
     def log_text(self) -> str:
         """Return the build's log: each step's name, its output and how it ended."""
@@ -139,19 +143,50 @@ class RawJsonReader:
         return "\n".join(lines + self.other_lines)
 
     def outcome(self, failed: bool) -> StreamOutcome:
-        """Return the steps, every stage's status, the log, and (when `failed`) why it failed."""
+        """Return the steps, every stage's status, the log, and (when `failed`) why it failed.
+
+        For a build of several platforms, every stage's status for each platform too; a
+        stage's status over all of them is its worst (failed, built, cached, skipped)."""
         steps = self._steps()
+        if len(self.platforms) < 2:
+            statuses, shared = self._statuses(steps, failed)
+            return StreamOutcome(
+                steps, statuses, self.log_text(), self._failure() if failed else None, shared
+            )
+        per_platform = {}
+        shared = {}
+        for platform in self.platforms:
+            mine = [step for step in steps if step.platform == platform]
+            per_platform[platform], found = self._statuses(mine, failed, platform)
+            shared.update(found)
+        return StreamOutcome(
+            steps,
+            combined_statuses(per_platform),
+            self.log_text(),
+            self._failure() if failed else None,
+            shared,
+            per_platform,
+        )
+
+    def _statuses(
+        self, steps: list[Step], failed: bool, platform: str | None = None
+    ) -> tuple[dict[str, str], dict[str, str]]:
         statuses = stage_statuses(self.dockerfile, steps)
         shared: dict[str, str] = {}
         if self.vertices and not failed:  # an empty stream (buildx failed at once) ran nothing
-            shared = self._shared_work(statuses)
+            shared = self._shared_work(statuses, platform)
         if self.vertices:
-            statuses = self._fill_silent_stages(statuses)
-        return StreamOutcome(
-            steps, statuses, self.log_text(), self._failure() if failed else None, shared
-        )
+            statuses = self._fill_silent_stages(statuses, platform)
+        for ref in self._replaced():
+            statuses[ref] = "skipped"
+        return statuses, shared
 
-    def _shared_work(self, statuses: dict[str, str]) -> dict[str, str]:
+    def _replaced(self) -> list[str]:
+        """The stages a named context of the same name replaced: they never run."""
+        names = set(self.contexts)
+        return [s.ref for s in self.dockerfile.stages if s.name and s.name.lower() in names]
+
+    def _shared_work(self, statuses: dict[str, str], platform: str | None = None) -> dict[str, str]:
         """Give a needed stage that printed nothing the status of the identical stage whose
         work BuildKit ran in its place; return {stage: the stage it shared with}.
 
@@ -159,10 +194,12 @@ class RawJsonReader:
         base are one operation, shown once under one stage's name.
         """
         try:
-            needed = self.dockerfile.plan(self.target_ref, "buildkit", self.build_args)
+            needed = self.dockerfile.plan(
+                self.target_ref, "buildkit", self.build_args, platform, self.contexts
+            )
         except DockerfileError:
             return {}
-        stages = self.dockerfile.resolve(self.build_args)
+        stages = self.dockerfile.resolve(self.build_args, platform=platform)
         by_ref = {stage.ref: stage for stage in stages}
         shared = {}
         for ref in needed:
@@ -203,6 +240,7 @@ class RawJsonReader:
                 continue  # never ran, or stopped because another step failed
             stage, instruction = where
             status = "failed" if vertex.error else "cached" if vertex.cached else "built"
+            platform, runs_on = step_platform(VERTEX_NAME.match(vertex.name)["platform"])
             # A step shared with a build that started it earlier runs, for this build, from
             # when this build began.
             began = max(vertex.started, first) if vertex.started and first else vertex.started
@@ -217,9 +255,15 @@ class RawJsonReader:
                     status,
                     round(max(seconds, 0.0), 3),
                     round(max(start, 0.0), 3),
+                    platform or self._only_platform(),
+                    runs_on or platform or self._only_platform(),
                 )
             )
         return steps
+
+    def _only_platform(self) -> str | None:
+        # A build for one platform names none in its steps.
+        return self.platforms[0] if len(self.platforms) == 1 else None
 
     def _base_cached(self) -> bool:
         # A base image loads as "[context NAME] IMAGE" or as a FROM step; BuildKit marks the
@@ -232,14 +276,16 @@ class RawJsonReader:
         ]
         return bool(loads) and all(v.cached for v in loads)
 
-    def _fill_silent_stages(self, statuses: dict[str, str]) -> dict[str, str]:
+    def _fill_silent_stages(
+        self, statuses: dict[str, str], platform: str | None = None
+    ) -> dict[str, str]:
         """Give a stage with no step of its own the status of what it starts from.
 
         BuildKit prints nothing for a stage that is only FROM plus metadata (CMD, ENV, ...); it
         ran when it is the target of a build that produced an image, or when a stage that ran
         starts from it or copies from it.
         """
-        stages = self.dockerfile.resolve(self.build_args)
+        stages = self.dockerfile.resolve(self.build_args, platform=platform)
         by_ref = {stage.ref: stage for stage in stages}
         silent = {
             stage.ref
@@ -336,37 +382,4 @@ def _build_began(vertices: Iterable[Vertex]) -> datetime | None:
 def _work(stage: Stage) -> tuple:
     """What a stage does, from its base image on: equal for stages BuildKit solves as one."""
     base = _work(stage.parent) if stage.parent else stage.base
-    return base, tuple(_squash(ins.original) for ins in stage.steps)
-
-
-def _stage_by_progress_name(stages: list[Stage], name: str | None, text: str = "") -> Stage | None:
-    if name is None:
-        return stages[0] if len(stages) == 1 else None
-    # A repeated stage name prints the same for each stage: the step's text tells them apart.
-    named = [stage for stage in stages if stage.name and stage.name.lower() == name.lower()]
-    for stage in reversed(named):
-        if any(_squash(ins.original) == _squash(text) for ins in stage.steps):
-            return stage
-    if named:
-        return named[-1]
-    match = re.fullmatch(r"stage-(\d+)", name)
-    if match and int(match.group(1)) < len(stages):
-        return stages[int(match.group(1))]
-    return None
-
-
-def _squash(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _instruction_for(stage: Stage, text: str, number: int) -> Instruction | None:
-    keyword = text.split(" ", 1)[0].upper()
-    same_kind = [ins for ins in stage.instructions if ins.keyword == keyword]
-    for ins in same_kind:
-        if _squash(ins.original) == _squash(text):
-            return ins
-    # The step number counts FROM, except when a named context replaced the base.
-    for index in (number - 1, number):
-        if index < len(stage.instructions) and stage.instructions[index].keyword == keyword:
-            return stage.instructions[index]
-    return same_kind[0] if len(same_kind) == 1 else None
+    return base, tuple(squash(ins.original) for ins in stage.steps)

@@ -61,8 +61,14 @@ def context_files(context_dir: Path) -> list[list]:
 
 
 def build_identity(request) -> dict:
-    """Return everything that decides a build request's outcome, as JSON-ready values."""
-    return {
+    """Return everything that decides a build request's outcome, as JSON-ready values.
+
+    BuildKit's options of issue 19 (platforms, named contexts, secrets, cache import and
+    export) are part of it only when given, so recordings made before them keep their keys; a
+    secret is known by its id only (its value never goes into a recording), a folder context
+    by its files' digests, a cache spec by its type and mode (its folder is temporary).
+    """
+    identity = {
         "kind": "build",
         "dockerfile": request.dockerfile.text,
         "context": context_files(Path(request.context_dir)),
@@ -74,6 +80,24 @@ def build_identity(request) -> dict:
         "output": output_kind(request.output),
         "no_cache": bool(request.no_cache),
     }
+    options = {
+        "platforms": list(getattr(request, "platforms", [])),
+        "build_contexts": {
+            name: value if "://" in value else context_files(Path(value))
+            for name, value in sorted(getattr(request, "build_contexts", {}).items())
+        },
+        "secrets": sorted(getattr(request, "secrets", {})),
+        "cache_from": [_spec_kind(spec) for spec in getattr(request, "cache_from", [])],
+        "cache_to": [_spec_kind(spec) for spec in getattr(request, "cache_to", [])],
+    }
+    identity.update({key: value for key, value in options.items() if value})
+    return identity
+
+
+def _spec_kind(spec: str) -> dict[str, str]:
+    """A cache spec without its paths: its type and mode."""
+    fields = dict(part.split("=", 1) for part in spec.split(",") if "=" in part)
+    return {key: fields[key] for key in ("type", "mode") if key in fields}
 
 
 def digest(identity: dict) -> str:
@@ -180,8 +204,10 @@ def closest_difference(identity: dict) -> str:
 
 def _differences(recorded: dict, identity: dict) -> list[str]:
     differences = []
-    for field in ("dockerfile", "target", "builder", "build_args", "images", "output", "no_cache"):
-        if recorded[field] != identity[field]:
+    fields = ("dockerfile", "target", "builder", "build_args", "images", "output", "no_cache")
+    options = ("platforms", "build_contexts", "secrets", "cache_from", "cache_to")
+    for field in fields + options:
+        if recorded.get(field) != identity.get(field):
             shown = "its text" if field == "dockerfile" else f"recorded {recorded[field]!r}"
             differences.append(f"{field.replace('_', ' ')} ({shown})")
     was = {entry[0]: entry for entry in recorded["context"]}

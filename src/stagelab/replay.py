@@ -21,8 +21,10 @@ from .progress import Progress, current_cell, in_kernel, show
 from .results import BuildResult, Step
 from .states import progress_state
 
-# Exported files up to this total size are kept; larger exports keep names and sizes only.
+# Exported files up to this total size are kept; larger exports keep names and sizes only,
+# and the first bytes of each file (an ELF header says the CPU a program is for).
 OUTPUT_BYTES_KEPT = 256 * 1024
+HEAD_BYTES_KEPT = 64
 RE_RECORD = (
     "If this is in a lesson, its recording is missing or stale: run `make recordings` "
     "on a machine with Docker and commit src/stagelab/recordings/."
@@ -53,8 +55,12 @@ def record(request, outcome: BuildResult | BuildFailed) -> None:
         "stage_status": result.stage_status,
         "shared_with": result.shared_with,
         "steps": [
-            [s.stage, s.instruction, s.line, s.status, s.seconds, s.start] for s in result.steps
+            [s.stage, s.instruction, s.line, s.status, s.seconds, s.start]
+            + ([s.platform, s.runs_on] if s.platform else [])
+            for s in result.steps
         ],
+        **({"platform_status": result.platform_status} if result.platform_status else {}),
+        **({"build_ref": result.build_ref} if result.build_ref else {}),
         "image_id": result.image_id,
         "size_bytes": result.size_bytes,
         "duration_s": round(result.duration_s, 2),
@@ -93,6 +99,8 @@ def replay(request, watcher: Progress) -> BuildResult:
         replayed=True,
         recorded_engine=found["recorded_engine"],
         recorded_on=found["recorded_on"],
+        platform_status=dict(take.get("platform_status") or {}),
+        build_ref=take.get("build_ref"),
     )
     show_banner(banner_text(result.recorded_engine, result.recorded_on))
     watcher.start(request.dockerfile, request.builder, request.target_ref)
@@ -144,6 +152,7 @@ def _failure_fields(failed: BuildFailed) -> dict:
         "log_tail": failed.log_tail,
         "reason": failed.reason,
         "command": failed.command,
+        **({"advice": failed.advice} if failed.advice else {}),
     }
 
 
@@ -169,6 +178,8 @@ def _exported_files(output: str | None) -> list[dict] | None:
             if kept + len(data) <= OUTPUT_BYTES_KEPT:
                 entry["content"] = base64.b64encode(data).decode()
                 kept += len(data)
+            else:
+                entry["head"] = base64.b64encode(data[:HEAD_BYTES_KEPT]).decode()
         entries.append(entry)
     return entries
 
@@ -189,11 +200,19 @@ def _restore_exported(entries: list[dict], output: str) -> None:
         elif "content" in entry:
             path.write_bytes(base64.b64decode(entry["content"]))
             path.chmod(entry["mode"])
+        elif "head" in entry:
+            # Its first bytes, then zeros up to its size: the rest was too big to record.
+            with open(path, "wb") as handle:
+                handle.write(base64.b64decode(entry["head"]))
+                handle.truncate(entry["size"])
+            path.chmod(entry["mode"])
+            missing.append(f"{entry['path']} ({entry['size']} bytes)")
         else:
             missing.append(f"{entry['path']} ({entry['size']} bytes)")
     if missing:
         show_banner(
-            "Too big to keep in the recording, so not written here: " + ", ".join(missing),
+            "Too big to keep in the recording: written here with only their first "
+            f"{HEAD_BYTES_KEPT} bytes (the rest zeros, so they do not run): " + ", ".join(missing),
             kind="note",
         )
 

@@ -46,34 +46,57 @@ class Recipe:
     after: tuple[str, ...] = ()
 
 
-def needed() -> list[BaseImage]:
-    """Return the base images that are neither present nor served by a present stand-in."""
-    return [
-        image for image in BASE_IMAGES if not present(image.official) and not present(image.standin)
+def needed(names: list[str] | None = None) -> list[BaseImage]:
+    """Return the base images that are neither present nor served by a present stand-in:
+    of `names` (official names), or of every image `stagelab setup` makes (not those made on
+    demand)."""
+    chosen = [
+        image
+        for image in BASE_IMAGES
+        if (image.official in names if names is not None else not image.on_demand)
     ]
+    return [image for image in chosen if not present(image.official) and not present(image.standin)]
 
 
-def ensure_images(say=print) -> None:
-    """Make every base image usable: present, else pulled, else built as a stand-in.
+def ensure_images(say=print, names: list[str] | None = None) -> None:
+    """Make base images usable: present, else pulled, else built as a stand-in; those of
+    `names` (official names, with the stand-ins they are built on), or every one `stagelab
+    setup` makes.
 
     `say` gets a line per image. Raises ImageUnavailable or ProvisionError when a stand-in
     cannot be built (building the Debian one needs root), EngineUnavailable with no engine.
     """
     require_engine()
-    missing = needed()
+    if names is not None:
+        names = [*_built_on(names), *names]
+    missing = needed(names)
     for image in BASE_IMAGES:
+        if image.on_demand and (names is None or image.official not in names):
+            continue
+        if names is not None and image.official not in names:
+            continue
         if image not in missing:
             say(
                 f"images: {image.official} is present"
                 if present(image.official)
                 else f"images: {image.official} -> stand-in {image.standin} is present"
             )
-        elif registry_answers():
+        elif registry_answers() and image.official != image.standin:
             say(f"images: pulling {image.official}")
             engine.client().images.pull(image.official)
         else:
             say(f"images: no registry answers; building stand-in {image.standin} ({image.what})")
             make_standin(image)
+
+
+def _built_on(names: list[str]) -> list[str]:
+    """The official names of the stand-ins these are built on, deepest first."""
+    found: list[str] = []
+    for name in names:
+        image = BY_OFFICIAL.get(name)
+        for base in RECIPES[image.recipe].after if image else ():
+            found = [*_built_on([base]), *found, base]
+    return list(dict.fromkeys(found))
 
 
 def make_standin(image: BaseImage, prepared: Path | None = None) -> None:
@@ -94,20 +117,32 @@ def make_standin(image: BaseImage, prepared: Path | None = None) -> None:
 _apt_lock = threading.Lock()  # one private apt configuration: one update or download at a time
 
 
-def _debian_packages(packages: list[str], into: Path) -> list[Path]:
+def debian_packages(
+    packages: list[str], into: Path, architectures: tuple[str, ...] = ()
+) -> list[Path]:
+    """Download Debian packages of the stand-ins' release into a folder; return their paths.
+
+    `architectures` lists Debian architectures to fetch besides this machine's (a package
+    names its own as `busybox-static:arm64`). Raises ProvisionError when apt-get fails.
+    """
     with _apt_lock:
         apt_home = EnginePaths.from_environment().apt_home
-        apt = PrivateApt(home=apt_home / STANDIN_RELEASE, suites=[STANDIN_RELEASE])
+        folder = "-".join([STANDIN_RELEASE, *architectures])
+        apt = PrivateApt(
+            home=apt_home / folder, suites=[STANDIN_RELEASE], architectures=list(architectures)
+        )
         return apt.download(packages, into)
 
 
-def _deb_version(deb: Path) -> str:
+def deb_field(deb: Path, name: str) -> str:
+    """Return one field of a .deb's control data ("Version", "Architecture")."""
     return subprocess.run(
-        ["dpkg-deb", "-f", str(deb), "Version"], capture_output=True, text=True, check=False
+        ["dpkg-deb", "-f", str(deb), name], capture_output=True, text=True, check=False
     ).stdout.strip()
 
 
-def _standin_labels(image: BaseImage, made_from: str, version: str) -> dict[str, str]:
+def standin_labels(image: BaseImage, made_from: str, version: str) -> dict[str, str]:
+    """Return the labels of a stand-in: what it stands in for, what it was made from, when."""
     created = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return labels(
         "standin",
@@ -131,11 +166,11 @@ def _build_dockerfile(tag: str, dockerfile: str, context: Path, image_labels: di
 
 
 def _prepare_busybox(image: BaseImage, work: Path) -> None:
-    (deb,) = _debian_packages(["busybox-static"], work / "debs")
+    (deb,) = debian_packages(["busybox-static"], work / "debs")
     run_command(["dpkg", "-x", str(deb), str(work / "root")], "unpack busybox-static")
     shutil.copy2(work / "root/bin/busybox", work / "busybox")
     shutil.rmtree(work / "root")
-    (work / "version").write_text(_deb_version(deb))
+    (work / "version").write_text(deb_field(deb, "Version"))
 
 
 def _make_busybox(image: BaseImage, work: Path) -> None:
@@ -145,7 +180,7 @@ def _make_busybox(image: BaseImage, work: Path) -> None:
         "FROM scratch\nCOPY busybox /bin/busybox\n"
         'RUN ["/bin/busybox", "--install", "-s", "/bin"]\nCMD ["sh"]\n',
         work,
-        _standin_labels(image, f"Debian busybox-static {version}", version),
+        standin_labels(image, f"Debian busybox-static {version}", version),
     )
 
 
@@ -163,7 +198,7 @@ path-exclude /usr/share/linda/*
 def _debootstrap_command(work: Path) -> tuple[list[str], dict]:
     if shutil.which("debootstrap"):
         return ["debootstrap"], dict(os.environ)
-    (deb,) = _debian_packages(["debootstrap"], work / "debs")
+    (deb,) = debian_packages(["debootstrap"], work / "debs")
     run_command(["dpkg", "-x", str(deb), str(work / "tool")], "unpack debootstrap")
     env = {**os.environ, "DEBOOTSTRAP_DIR": str(work / "tool/usr/share/debootstrap")}
     return [str(work / "tool/usr/sbin/debootstrap")], env
@@ -205,7 +240,7 @@ def _prepare_debian(image: BaseImage, work: Path) -> None:
 def _make_debian(image: BaseImage, work: Path) -> None:
     root = work / "rootfs"
     version = (root / "etc/debian_version").read_text().strip()
-    image_labels = _standin_labels(
+    image_labels = standin_labels(
         image, f"debootstrap --variant=minbase {STANDIN_RELEASE}", version
     )
     # JSON strings are valid Dockerfile words: a label value never becomes an instruction.
@@ -233,7 +268,7 @@ def _make_on_debian(image: BaseImage, work: Path, packages: list[str], extra: st
         image.standin,
         dockerfile,
         work,
-        _standin_labels(image, f"{debian.standin} + Debian {', '.join(packages)}", STANDIN_RELEASE),
+        standin_labels(image, f"{debian.standin} + Debian {', '.join(packages)}", STANDIN_RELEASE),
     )
 
 
@@ -251,11 +286,33 @@ def _make_python(image: BaseImage, work: Path) -> None:
     )
 
 
+def _make_cross_gcc(image: BaseImage, work: Path) -> None:
+    # Debian's cross compiler for each architecture of CROSS_ARCHITECTURES that is not this
+    # machine's (whose own gcc already answers to its triplet name, x86_64-linux-gnu-gcc).
+    native = subprocess.run(
+        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    cross = [
+        package
+        for arch, packages in CROSS_PACKAGES.items()
+        if arch != native
+        for package in packages
+    ]
+    _make_on_debian(image, work, ["gcc", "libc6-dev", "make", *cross], "")
+
+
+# Debian's cross compiler and C library for each architecture the toolchain image targets.
+CROSS_PACKAGES = {
+    "amd64": ["gcc-x86-64-linux-gnu", "libc6-dev-amd64-cross"],
+    "arm64": ["gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross"],
+}
+
 RECIPES = {
     "busybox": Recipe(_prepare_busybox, _make_busybox),
     "debian": Recipe(_prepare_debian, _make_debian),
     "gcc": Recipe(None, _make_gcc, after=(DEBIAN,)),
     "python": Recipe(None, _make_python, after=(DEBIAN,)),
+    "cross-gcc": Recipe(None, _make_cross_gcc, after=(DEBIAN,)),
 }
 
 
@@ -266,9 +323,14 @@ def export(path: str | Path, say=print) -> list[str]:
     EngineUnavailable with no engine.
     """
     require_engine()
-    names = [
-        name for image in BASE_IMAGES for name in (image.official, image.standin) if present(name)
-    ]
+    names = list(
+        dict.fromkeys(
+            name
+            for image in BASE_IMAGES
+            for name in (image.official, image.standin)
+            if present(name)
+        )
+    )
     if not names:
         raise ImageUnavailable("No base images to export: run `stagelab images ensure` first.")
     run_command(["docker", "image", "save", "-o", str(path), *names], "save the base images")

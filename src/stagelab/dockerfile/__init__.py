@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ..errors import DockerfileError
+from .contexts import apply_contexts, context_name
 from .instructions import Instruction, escape_char, parse_instructions
 from .plan import BUILDERS, attempt, goal_stage, plan_stages
+from .platform_plan import PlatformPlan, plan_platforms
 from .platforms import machine_platform, split_platform
 from .resolve_buildkit import resolve_buildkit
 from .resolve_classic import resolve_classic
@@ -17,6 +21,7 @@ __all__ = [
     "Dockerfile",
     "Edge",
     "Instruction",
+    "PlatformPlan",
     "Stage",
     "expand",
     "machine_platform",
@@ -53,25 +58,29 @@ class Dockerfile:
         build_args: dict[str, str] | None = None,
         platform: str | None = None,
         target: str | None = None,
+        contexts: Iterable[str] | None = None,
     ) -> Resolution:
         """Return the stages as `builder` resolves them, with every place it refuses the file.
 
         `platform` is the target platform (`os/arch[/variant]`, default: this machine's own,
         which is what a local engine builds for); BuildKit's platform ARGs take their values
-        from it. Raises ValueError for an unknown builder or a malformed platform.
+        from it. `contexts` are the names of named build contexts (`--build-context`), which
+        replace stages and images of those names (contexts.py). Raises ValueError for an
+        unknown builder or a malformed platform.
         """
         if builder not in BUILDERS:
             raise ValueError(f"builder must be one of {BUILDERS}, not {builder!r}")
         build_args = dict(build_args or {})
         target = None if target is None else str(target)
         if builder == "classic":
-            return resolve_classic(
+            resolution = resolve_classic(
                 self._written, self.instructions, build_args, target, self.escape, self.image_lookup
             )
+            return apply_contexts(resolution, contexts or ())
         native = machine_platform()
         chosen = platform or native
         split_platform(chosen)
-        return resolve_buildkit(
+        resolution = resolve_buildkit(
             self._written,
             self.instructions,
             build_args,
@@ -81,19 +90,22 @@ class Dockerfile:
             self.escape,
             self.image_lookup,
         )
+        return apply_contexts(resolution, contexts or ())
 
     def resolve(
         self,
         build_args: dict[str, str] | None = None,
         builder: str = "buildkit",
         platform: str | None = None,
+        contexts: Iterable[str] | None = None,
     ) -> list[Stage]:
         """Return the stages with FROM and every --from resolved by this builder under these
-        build args (a build arg changes only an ARG declared before the first FROM).
+        build args (a build arg changes only an ARG declared before the first FROM) and named
+        contexts.
 
         Never raises for what a builder refuses: `plan()` does (see `resolution`).
         """
-        return self.resolution(builder, build_args, platform).stages
+        return self.resolution(builder, build_args, platform, contexts=contexts).stages
 
     def stage(self, ref: str | int) -> Stage:
         """Return the stage with this name (any case), ref or index; DockerfileError if none."""
@@ -118,20 +130,28 @@ class Dockerfile:
         build_args: dict[str, str] | None = None,
         builder: str = "buildkit",
         platform: str | None = None,
+        contexts: Iterable[str] | None = None,
     ) -> list[Edge]:
         """Return every dependency edge: FROM a stage or image, COPY --from, RUN --mount, and
-        the ONBUILD COPY --from of a stage a stage starts from."""
-        return stage_edges(self.resolve(build_args, builder, platform))
+        the ONBUILD COPY --from of a stage a stage starts from; a named context is a source
+        called `context NAME` (contexts.context_source)."""
+        return stage_edges(self.resolve(build_args, builder, platform, contexts))
 
     def images(
         self,
         build_args: dict[str, str] | None = None,
         builder: str = "buildkit",
         platform: str | None = None,
+        contexts: Iterable[str] | None = None,
     ) -> list[str]:
-        """Return the external images this Dockerfile uses, in order of first use."""
+        """Return the external images this Dockerfile uses, in order of first use (not those
+        named contexts serve)."""
         return list(
-            dict.fromkeys(e.source for e in self.edges(build_args, builder, platform) if e.external)
+            dict.fromkeys(
+                e.source
+                for e in self.edges(build_args, builder, platform, contexts)
+                if e.external and context_name(e.source) is None
+            )
         )
 
     def plan(
@@ -140,18 +160,21 @@ class Dockerfile:
         builder: str = "buildkit",
         build_args: dict[str, str] | None = None,
         platform: str | None = None,
+        contexts: Iterable[str] | None = None,
     ) -> list[str]:
         """Return the refs of the stages this builder runs for this target, dependencies first.
 
         `target` is a stage name, as `--target` takes it (default: the last stage);
         `builder` is "buildkit" or "classic"; `platform` the target platform (default: this
-        machine's, see `resolution`). Raises ValueError for another builder, DockerfileError,
+        machine's, see `resolution`); `contexts` the names of named build contexts: a stage
+        one replaces does not run, nor do the stages only it needed (the classic builder
+        refuses them). Raises ValueError for another builder, DockerfileError,
         naming the line and the builder's own reason, where that builder refuses the file for
         this target (an unknown target or an index included). The rules come from each
         builder's source: see stagelab/dockerfile/rules.py.
         """
-        resolution = self.resolution(builder, build_args, platform, target)
-        return plan_stages(resolution, target)
+        resolution = self.resolution(builder, build_args, platform, target, contexts)
+        return [r for r in plan_stages(resolution, target) if r not in resolution.replaced]
 
     def attempt(
         self,
@@ -159,7 +182,26 @@ class Dockerfile:
         builder: str = "buildkit",
         build_args: dict[str, str] | None = None,
         platform: str | None = None,
+        contexts: Iterable[str] | None = None,
     ) -> tuple[list[str], DockerfileError | None]:
         """Return what `plan()` returns, or, where the builder refuses the file, the stages it
         runs before refusing (none for BuildKit) and the DockerfileError `plan()` raises."""
-        return attempt(self.resolution(builder, build_args, platform, target), target)
+        resolution = self.resolution(builder, build_args, platform, target, contexts)
+        refs, refusal = attempt(resolution, target)
+        return [r for r in refs if r not in resolution.replaced], refusal
+
+    def platform_plan(
+        self,
+        target: str | None = None,
+        platforms: Iterable[str] = (),
+        build_args: dict[str, str] | None = None,
+        contexts: Iterable[str] | None = None,
+        build_platform: str | None = None,
+    ) -> PlatformPlan:
+        """Return what BuildKit runs for each target platform of one build (`--platform a,b`):
+        the stages, where each runs, which run once for all, the platform ARGs' values, and
+        which need an emulator (platform_plan.py). `platforms` default to this machine's;
+        `build_platform` is the machine that builds (default: this one). Raises
+        DockerfileError where BuildKit refuses the file for a platform, ValueError for a
+        malformed platform."""
+        return plan_platforms(self, target, platforms, build_args, contexts, build_platform)

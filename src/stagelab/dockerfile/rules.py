@@ -76,6 +76,8 @@ class Resolution:
     builder: str
     stages: list[Stage]
     refusals: list[Refusal] = field(default_factory=list)
+    # Stage ref -> the named build context that replaces it (contexts.apply_contexts).
+    replaced: dict[str, str] = field(default_factory=dict)
 
     def refuse(
         self, line: int | None, reason: str, advice: str = "", stage: int | None = None

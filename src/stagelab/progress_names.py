@@ -1,0 +1,71 @@
+"""How BuildKit names a build's steps in its progress ("[linux/arm64 build 2/3] RUN make"),
+and which stage and instruction of a Dockerfile such a name is."""
+
+from __future__ import annotations
+
+import re
+
+from .dockerfile import Instruction, Stage
+
+# "[build 2/3] RUN make"; BuildKit pads the step number in a stage of ten or more steps
+# ("[ten  1/10]"), and a single-stage Dockerfile's steps carry no stage name ("[2/2] RUN make").
+# In a build for several platforms, or another than the engine's, the platform comes first:
+# "[linux/arm64 build 2/3]", or "[linux/amd64->arm64 build 2/3]" for a step that runs on
+# the build platform for another (buildx's progress prefixes, measured with buildx 0.29).
+VERTEX_NAME = re.compile(
+    r"^\[(?:(?P<platform>[a-z0-9]+/[^\s\]]+) +)?(?:(?P<stage>[^\s\]/]+) +)? *"
+    r"(?P<step>\d+)/(?P<total>\d+)\] (?P<text>.*)$",
+    re.DOTALL,
+)
+
+_OPERATING_SYSTEMS = {"linux", "windows", "darwin", "freebsd"}
+
+
+def step_platform(written: str | None) -> tuple[str | None, str | None]:
+    """Return (the platform a step builds for, the platform that runs it) from the prefix
+    BuildKit gives its name: "linux/arm64" -> both linux/arm64; "linux/amd64->arm64" ->
+    (linux/arm64, linux/amd64); None -> (None, None)."""
+    if not written:
+        return None, None
+    runs_on, _, target = written.partition("->")
+    if not target:
+        return runs_on, runs_on
+    if target.split("/")[0] not in _OPERATING_SYSTEMS:  # "arm64", "arm/v7": the same OS
+        target = runs_on.split("/")[0] + "/" + target
+    return target, runs_on
+
+
+_OPERATING_SYSTEMS = {"linux", "windows", "darwin", "freebsd"}
+
+
+def stage_by_progress_name(stages: list[Stage], name: str | None, text: str = "") -> Stage | None:
+    if name is None:
+        return stages[0] if len(stages) == 1 else None
+    # A repeated stage name prints the same for each stage: the step's text tells them apart.
+    named = [stage for stage in stages if stage.name and stage.name.lower() == name.lower()]
+    for stage in reversed(named):
+        if any(squash(ins.original) == squash(text) for ins in stage.steps):
+            return stage
+    if named:
+        return named[-1]
+    match = re.fullmatch(r"stage-(\d+)", name)
+    if match and int(match.group(1)) < len(stages):
+        return stages[int(match.group(1))]
+    return None
+
+
+def squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def instruction_for(stage: Stage, text: str, number: int) -> Instruction | None:
+    keyword = text.split(" ", 1)[0].upper()
+    same_kind = [ins for ins in stage.instructions if ins.keyword == keyword]
+    for ins in same_kind:
+        if squash(ins.original) == squash(text):
+            return ins
+    # The step number counts FROM, except when a named context replaced the base.
+    for index in (number - 1, number):
+        if index < len(stage.instructions) and stage.instructions[index].keyword == keyword:
+            return stage.instructions[index]
+    return same_kind[0] if len(same_kind) == 1 else None
