@@ -3,6 +3,7 @@
 Every name a lesson or a lab uses is here: `import stagelab as sl`.
 """
 
+from .bake import BakeResult, SharedStep, bake
 from .builds import build
 from .calls import CheckWarning, call, check, features
 from .cleanup import clean
@@ -23,20 +24,25 @@ from .errors import (
     StagelabError,
 )
 from .evidence import claim
-from .images import BUSYBOX, DEBIAN, GCC, PYTHON, STANDINS, parse_dockerfile
+from .history import BuildRecord, build_record
+from .images import BUSYBOX, CROSS_GCC, DEBIAN, GCC, PYTHON, STANDINS, parse_dockerfile
 from .labs import lab
+from .machine import ensure_images
 from .magic import register as _register_magic
 from .replay import unique
 from .results import BuildResult, Step
 
 __all__ = [
     "BUSYBOX",
+    "CROSS_GCC",
     "DEBIAN",
     "GCC",
     "PYTHON",
     "STANDINS",
+    "BakeResult",
     "BuildContextError",
     "BuildFailed",
+    "BuildRecord",
     "BuildResult",
     "CheckWarning",
     "ClaimFailed",
@@ -47,17 +53,21 @@ __all__ = [
     "ProvisionError",
     "RunFailed",
     "RunTimedOut",
+    "SharedStep",
     "Stage",
     "StagelabError",
     "Step",
+    "bake",
     "base_images",
     "build",
+    "build_record",
     "call",
     "check",
     "claim",
     "clean",
     "compare",
     "doctor",
+    "ensure_images",
     "features",
     "files",
     "graph",

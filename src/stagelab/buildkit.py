@@ -55,7 +55,7 @@ def run_buildkit(request: BuildRequest, watcher: Progress) -> BuildResult:
             process.wait()
         duration = time.monotonic() - began
         image_id = iidfile.read_text().strip() if iidfile.exists() else None
-        build_ref = _build_ref(metadata)
+        build_ref = _build_ref(metadata) or _latest_ref(request)
     outcome = reader.outcome(failed=process.returncode != 0)
     result = request.result(
         stage_status=outcome.stage_status,
@@ -89,6 +89,28 @@ def _build_ref(metadata: Path) -> str | None:
     except (OSError, ValueError):
         return None
     return found.rsplit("/", 1)[-1] or None
+
+
+def _latest_ref(request: BuildRequest) -> str | None:
+    """A failed build writes no metadata: its record is the newest one named after its
+    context folder (buildx names a build by it)."""
+    done = subprocess.run(
+        ["docker", "buildx", "history", "ls", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=request.environment(),
+        check=False,
+    )
+    records = []
+    for line in done.stdout.splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+    mine = [r for r in records if r.get("name") == request.context_dir.name]
+    newest = max(mine, key=lambda r: r.get("created_at", ""), default=None)
+    return newest["ref"].rsplit("/", 1)[-1] if newest else None
 
 
 def explain_foreign_cpu(failure: dict, result: BuildResult) -> str:

@@ -127,7 +127,7 @@ def build_request(
     _refuse_for_classic(builder, platform_list, contexts, secrets, cache_from_list + cache_to_list)
     with ExitStack() as stack:
         context_dir, dockerfile_path = stack.enter_context(
-            _context_folder(context, dockerfile, files)
+            context_folder(context, dockerfile, files)
         )
         parsed = parse_dockerfile(read_dockerfile(dockerfile_path))
         yield BuildRequest(
@@ -234,7 +234,10 @@ def _secret_files(secrets: Mapping[str, str | bytes | os.PathLike]) -> Iterator[
 
 
 @contextmanager
-def _context_folder(context, dockerfile, files) -> Iterator[tuple[Path, Path]]:
+def context_folder(context, dockerfile, files) -> Iterator[tuple[Path, Path]]:
+    """Yield (the build context folder, its Dockerfile's path): `context` itself when it is a
+    folder, else a temporary folder holding Dockerfile text `context` and `files` (removed
+    afterwards). Raises what build_request says about them."""
     as_path = Path(context) if isinstance(context, (str, os.PathLike)) else None
     is_dir = as_path is not None and "\n" not in str(context) and as_path.is_dir()
     if is_dir and str(context).strip():

@@ -160,13 +160,26 @@ def graph(
     builder: str = "buildkit",
     result=None,
     platform: str | None = None,
+    platforms: list[str] | None = None,
+    contexts: list[str] | None = None,
 ) -> StageGraph:
     """Draw a Dockerfile's stages (a Dockerfile, its text, or a path to one) as
     stagelab.render.graphs.stage_graph does, with the engine's images known to the planner
-    (images.parse_dockerfile). Returns a StageGraph; raises DockerfileError for a Dockerfile
-    that does not parse, ValueError for an unknown builder or platform.
+    (images.parse_dockerfile): `platforms` labels each stage with the platforms it runs for
+    and where, `contexts` (named build contexts) shows the stages they replace. Returns a
+    StageGraph; raises DockerfileError for a Dockerfile that does not parse, ValueError for an
+    unknown builder or platform.
     """
-    return stage_graph(_as_dockerfile(dockerfile), target, build_args, builder, result, platform)
+    return stage_graph(
+        _as_dockerfile(dockerfile),
+        target,
+        build_args,
+        builder,
+        result,
+        platform,
+        platforms,
+        contexts,
+    )
 
 
 def _as_dockerfile(dockerfile) -> Dockerfile:

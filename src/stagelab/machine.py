@@ -227,3 +227,21 @@ def _ensure_images() -> str:
     lines: list[str] = []
     standins.ensure_images(say=lines.append)
     return "; ".join(line.removeprefix("images: ") for line in lines)
+
+
+def ensure_images(*names: str, say=print) -> list[str]:
+    """Make these base images usable on the engine (official names, e.g. sl.CROSS_GCC),
+    building the stand-ins that are missing; say one line per image and return the lines.
+
+    A lesson's first cell calls it for images `stagelab setup` leaves to the lessons that need
+    them. With no engine it does nothing and says so (the lesson's builds replay their
+    recordings). Raises ImageUnavailable or ProvisionError when one cannot be made.
+    """
+    lines: list[str] = []
+    if not engine.answers():
+        lines.append("images: no engine answers, so none is fetched: the builds below replay")
+    else:
+        standins.ensure_images(say=lines.append, names=list(names))
+    for line in lines:
+        say(line)
+    return lines

@@ -159,6 +159,7 @@ class RawJsonReader:
             mine = [step for step in steps if step.platform == platform]
             per_platform[platform], found = self._statuses(mine, failed, platform)
             shared.update(found)
+        self._once_for_all(per_platform)
         return StreamOutcome(
             steps,
             combined_statuses(per_platform),
@@ -177,14 +178,25 @@ class RawJsonReader:
             shared = self._shared_work(statuses, platform)
         if self.vertices:
             statuses = self._fill_silent_stages(statuses, platform)
-        for ref in self._replaced():
-            statuses[ref] = "skipped"
+        for stage in self.dockerfile.stages:  # a named context replaced it: it never runs
+            if stage.name and stage.name.lower() in self.contexts:
+                statuses[stage.ref] = "skipped"
         return statuses, shared
 
-    def _replaced(self) -> list[str]:
-        """The stages a named context of the same name replaced: they never run."""
-        names = set(self.contexts)
-        return [s.ref for s in self.dockerfile.stages if s.name and s.name.lower() in names]
+    def _once_for_all(self, per_platform: dict[str, dict[str, str]]) -> None:
+        """Give a stage whose work is the same for every platform, which BuildKit runs once
+        and shows under one platform's name, the status it had there for every platform."""
+        try:
+            plan = self.dockerfile.platform_plan(
+                self.target_ref, self.platforms, self.build_args, self.contexts
+            )
+        except DockerfileError:
+            return
+        for ref in plan.shared:
+            ran = [s[ref] for s in per_platform.values() if s.get(ref, "skipped") != "skipped"]
+            for platform, statuses in per_platform.items():
+                if ran and statuses.get(ref) == "skipped" and ref in plan.stages(platform):
+                    statuses[ref] = ran[0]
 
     def _shared_work(self, statuses: dict[str, str], platform: str | None = None) -> dict[str, str]:
         """Give a needed stage that printed nothing the status of the identical stage whose

@@ -66,7 +66,7 @@ def record(request, outcome: BuildResult | BuildFailed) -> None:
         "duration_s": round(result.duration_s, 2),
         "log_tail": recording.tail(result.log),
         "substitutions": result.substitutions,
-        "failure": _failure_fields(failed) if failed is not None else None,
+        "failure": failure_fields(failed) if failed is not None else None,
         "exported": _exported_files(result.output) if failed is None else None,
     }
     identity = recording.build_identity(request)
@@ -143,7 +143,8 @@ def transitions(result: BuildResult) -> list[tuple[str, str, str]]:
     return changes
 
 
-def _failure_fields(failed: BuildFailed) -> dict:
+def failure_fields(failed: BuildFailed) -> dict:
+    """Return what a recording keeps of a BuildFailed: the fields it is made again from."""
     return {
         "stage": failed.stage,
         "instruction": failed.instruction,

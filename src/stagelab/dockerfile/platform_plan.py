@@ -70,6 +70,21 @@ class PlatformPlan:
         count = sum(ref in self.stages(platform) for platform in self.platforms)
         return min(count, 1) if ref in self.shared else count
 
+    def describe(self, ref: str) -> str:
+        """Say in a few words what the build does with stage `ref` on which platform:
+        "once, on linux/amd64", "on linux/amd64 for amd64, arm64", "for amd64, arm64", or ""
+        when it runs for no platform."""
+        runs = [run for runs in self.runs.values() for run in runs if run.ref == ref]
+        if not runs:
+            return ""
+        places = sorted({run.runs_on for run in runs})
+        if ref in self.shared and len(self.platforms) > 1:
+            return f"once, on {', '.join(places)}"
+        targets = ", ".join(split_platform(run.platform)[1] for run in runs)
+        if all(run.runs_on == run.platform for run in runs):
+            return f"for {targets}"
+        return f"on {', '.join(places)} for {targets}"
+
     def needs_emulator(self) -> dict[str, list[str]]:
         """Return, per target platform, the stages with RUN that run on another CPU than the
         build machine's: they need an emulator (binfmt_misc with QEMU) to run."""
