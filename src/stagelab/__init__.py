@@ -4,6 +4,7 @@ Every name a lesson or a lab uses is here: `import stagelab as sl`.
 """
 
 from .bake import BakeResult, SharedStep, bake
+from .build_records import BuildRecord, build_record
 from .builds import build
 from .calls import CheckWarning, call, check, features
 from .cleanup import clean
@@ -24,10 +25,9 @@ from .errors import (
     StagelabError,
 )
 from .evidence import claim
-from .history import BuildRecord, build_record
 from .images import BUSYBOX, CROSS_GCC, DEBIAN, GCC, PYTHON, STANDINS, parse_dockerfile
 from .labs import lab
-from .machine import ensure_images
+from .machine import fetch_images
 from .magic import register as _register_magic
 from .replay import unique
 from .results import BuildResult, Step
@@ -67,8 +67,8 @@ __all__ = [
     "clean",
     "compare",
     "doctor",
-    "ensure_images",
     "features",
+    "fetch_images",
     "files",
     "graph",
     "history",

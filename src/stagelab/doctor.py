@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from . import engine, images
+from . import engine, images, multiplatform
 from .render.html import Table, badge
 
 MIN_ENGINE = (28, 0)
@@ -110,6 +110,7 @@ def doctor() -> Checkup:
                     "" if ok else "upgrade Docker Engine and buildx to use it",
                 )
             )
+    findings += platform_findings()
     registry = images.registry_answers()
     findings.append(
         Finding(
@@ -121,7 +122,15 @@ def doctor() -> Checkup:
         )
     )
     for row in images.status():
-        if row["official"]:
+        on_demand = images.BY_OFFICIAL[row["image"]].on_demand
+        if on_demand and not row["official"] and not row["standin_present"]:
+            findings.append(
+                Finding(f"image {row['image']}", True, "made when a lesson asks for it")
+            )
+            continue
+        if row["official"] and row["image"] == row["standin"]:
+            detail, ok = "stagelab's own image, present", True
+        elif row["official"]:
             detail, ok = "official image present", True
         elif row["standin_present"]:
             detail, ok = f"offline stand-in {row['standin']}", True
@@ -141,6 +150,39 @@ def doctor() -> Checkup:
     return Checkup(findings)
 
 
+def platform_findings() -> list[Finding]:
+    """Say whether another CPU's programs can run here (an emulator registered with
+    binfmt_misc) and where builds for several platforms go (the containerd image store)."""
+    emulators = engine.emulators()
+    findings = [
+        Finding(
+            "emulator",
+            True,
+            f"registered (binfmt_misc): {', '.join(emulators)}"
+            if emulators
+            else "none registered (binfmt_misc): a stage of another platform cannot RUN "
+            "here; FROM --platform=$BUILDPLATFORM stages and COPY-only stages still build",
+        )
+    ]
+    if engine.containerd_store():
+        where, ok = "this engine has the containerd image store", True
+    elif multiplatform.PlatformEngine().answers():
+        where, ok = f"stagelab's platform engine at {multiplatform.PlatformEngine().host}", True
+    elif engine.can_provision():
+        where, ok = "stagelab starts its platform engine when a build needs it", True
+    else:
+        where, ok = "not here: this engine has the classic image store", False
+    findings.append(
+        Finding(
+            "several platforms, cache export",
+            ok,
+            where,
+            "" if ok else multiplatform.TURN_THE_STORE_ON,
+        )
+    )
+    return findings
+
+
 def base_images() -> Table:
     """Return a table of the base images the lessons use: the official name, its offline
     stand-in, and which of the two this engine has ("no engine" when none answers)."""
@@ -150,7 +192,7 @@ def base_images() -> Table:
         if not answers:
             found = "no engine"
         elif images.present(image.official):
-            found = "official"
+            found = "stagelab's own" if image.official == image.standin else "official"
         else:
             found = "stand-in" if images.present(image.standin) else "missing"
         rows.append([image.official, image.standin, found, image.what])

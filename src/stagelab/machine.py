@@ -229,7 +229,7 @@ def _ensure_images() -> str:
     return "; ".join(line.removeprefix("images: ") for line in lines)
 
 
-def ensure_images(*names: str, say=print) -> list[str]:
+def fetch_images(*names: str, say=print) -> list[str]:
     """Make these base images usable on the engine (official names, e.g. sl.CROSS_GCC),
     building the stand-ins that are missing; say one line per image and return the lines.
 
