@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from .dockerfile import Instruction, Stage
+from .dockerfile import Instruction, PlatformPlan, Stage
 
 # "[build 2/3] RUN make"; BuildKit pads the step number in a stage of ten or more steps
 # ("[ten  1/10]"), and a single-stage Dockerfile's steps carry no stage name ("[2/2] RUN make").
@@ -69,3 +69,27 @@ def instruction_for(stage: Stage, text: str, number: int) -> Instruction | None:
         if index < len(stage.instructions) and stage.instructions[index].keyword == keyword:
             return stage.instructions[index]
     return same_kind[0] if len(same_kind) == 1 else None
+
+
+def settle_platform_statuses(
+    per_platform: dict[str, dict[str, str]],
+    plan: PlatformPlan,
+    listed: set[tuple[str | None, str]],
+    failed: bool,
+) -> None:
+    """Complete the stage statuses of a build for several platforms (changed in place).
+
+    A stage whose work is the same for every platform runs once, shown under one platform's
+    name: it gets that status for every platform it runs for. A needed stage whose steps
+    BuildKit listed for a platform (`listed`: (platform, stage ref)) but never started, in a
+    build that did not fail, was found through an equal operation of another platform: cached.
+    """
+    for ref in plan.shared:
+        ran = [s[ref] for s in per_platform.values() if s.get(ref, "skipped") != "skipped"]
+        for platform, statuses in per_platform.items():
+            if ran and statuses.get(ref) == "skipped" and ref in plan.stages(platform):
+                statuses[ref] = ran[0]
+    for platform, statuses in per_platform.items():
+        for ref in plan.stages(platform):
+            if not failed and statuses.get(ref) == "skipped" and (platform, ref) in listed:
+                statuses[ref] = "cached"

@@ -18,6 +18,7 @@ from .progress import Progress
 from .progress_names import (
     VERTEX_NAME,
     instruction_for,
+    settle_platform_statuses,
     squash,
     stage_by_progress_name,
     step_platform,
@@ -159,7 +160,7 @@ class RawJsonReader:
             mine = [step for step in steps if step.platform == platform]
             per_platform[platform], found = self._statuses(mine, failed, platform)
             shared.update(found)
-        self._once_for_all(per_platform)
+        self._once_for_all(per_platform, failed)
         return StreamOutcome(
             steps,
             combined_statuses(per_platform),
@@ -183,20 +184,20 @@ class RawJsonReader:
                 statuses[stage.ref] = "skipped"
         return statuses, shared
 
-    def _once_for_all(self, per_platform: dict[str, dict[str, str]]) -> None:
-        """Give a stage whose work is the same for every platform, which BuildKit runs once
-        and shows under one platform's name, the status it had there for every platform."""
+    def _once_for_all(self, per_platform: dict[str, dict[str, str]], failed: bool) -> None:
+        """Complete the statuses per platform (progress_names.settle_platform_statuses)."""
         try:
             plan = self.dockerfile.platform_plan(
                 self.target_ref, self.platforms, self.build_args, self.contexts
             )
         except DockerfileError:
             return
-        for ref in plan.shared:
-            ran = [s[ref] for s in per_platform.values() if s.get(ref, "skipped") != "skipped"]
-            for platform, statuses in per_platform.items():
-                if ran and statuses.get(ref) == "skipped" and ref in plan.stages(platform):
-                    statuses[ref] = ran[0]
+        listed = {
+            (step_platform(match["platform"])[0], where[0].ref)
+            for vertex in self.vertices.values()
+            if (match := VERTEX_NAME.match(vertex.name)) and (where := self.locate(vertex))
+        }
+        settle_platform_statuses(per_platform, plan, listed, failed)
 
     def _shared_work(self, statuses: dict[str, str], platform: str | None = None) -> dict[str, str]:
         """Give a needed stage that printed nothing the status of the identical stage whose
