@@ -3,13 +3,14 @@
 Every name a lesson or a lab uses is here: `import stagelab as sl`.
 """
 
+from .artefacts import elf_machine
 from .bake import BakeResult, SharedStep, bake
 from .build_records import BuildRecord, build_record
 from .builds import build
 from .calls import CheckWarning, call, check, features
 from .cleanup import clean
 from .containers import files, history, image_config, image_exists, run, run_status
-from .display import compare, graph, layers, sizes, stage_table, timeline
+from .display import compare, graph, layers, platform_table, sizes, stage_table, timeline
 from .dockerfile import Dockerfile, Stage
 from .doctor import base_images, doctor
 from .errors import (
@@ -29,6 +30,7 @@ from .images import BUSYBOX, CROSS_GCC, DEBIAN, GCC, PYTHON, STANDINS, parse_doc
 from .labs import lab
 from .machine import fetch_images
 from .magic import register as _register_magic
+from .multiplatform import empty_build_cache
 from .replay import unique
 from .results import BuildResult, Step
 
@@ -67,6 +69,8 @@ __all__ = [
     "clean",
     "compare",
     "doctor",
+    "elf_machine",
+    "empty_build_cache",
     "features",
     "fetch_images",
     "files",
@@ -77,6 +81,7 @@ __all__ = [
     "lab",
     "layers",
     "parse_dockerfile",
+    "platform_table",
     "run",
     "run_status",
     "sizes",

@@ -48,8 +48,8 @@ def build(
     a value goes into a private temporary file, never into the build context), `cache_from`
     and `cache_to` (--cache-from, --cache-to: specs like "type=local,dest=DIR,mode=max").
 
-    Several platforms, another platform than this machine's, and `cache_to` need the
-    containerd image store: they run on the CLI's engine when it has it, else on stagelab's
+    Several platforms, another platform than this machine's, and cache export and import need
+    the containerd image store: they run on the CLI's engine when it has it, else on stagelab's
     own second engine (multiplatform.py), started on demand where stagelab may (root on
     Debian); its images stay there (`result.docker_host`).
 
@@ -92,7 +92,9 @@ def build(
         if not engine.answers():
             return replay.replay(request, watcher)
         if builder == "buildkit":
-            request.docker_host = multiplatform.build_host(request.platforms, request.cache_to)
+            request.docker_host = multiplatform.build_host(
+                request.platforms, request.cache_to + request.cache_from
+            )
         names = [
             name
             for platform in request.platforms or [None]

@@ -24,6 +24,7 @@ __all__ = [
     "compare",
     "graph",
     "layers",
+    "platform_table",
     "sizes",
     "stage_table",
     "timeline",
@@ -179,6 +180,40 @@ def graph(
         platform,
         platforms,
         contexts,
+    )
+
+
+def platform_table(
+    dockerfile,
+    platforms: list[str],
+    target: str | None = None,
+    build_args: dict[str, str] | None = None,
+    contexts: list[str] | None = None,
+) -> Table:
+    """Return what BuildKit plans for each target platform of one build: a row per stage, a
+    column per platform saying where the stage runs for it ("-": not at all), how many times
+    the build runs it, and where it needs an emulator; then a row per automatic platform ARG
+    with its value for each platform (Dockerfile.platform_plan). Raises DockerfileError
+    where BuildKit refuses the file, ValueError for a malformed platform."""
+    plan = _as_dockerfile(dockerfile).platform_plan(target, platforms, build_args, contexts)
+    emulated = plan.needs_emulator()
+    refs = list(dict.fromkeys(ref for p in plan.platforms for ref in plan.stages(p)))
+    rows = [
+        [ref]
+        + [f"on {plan.runs_on(p, ref)}" if ref in plan.stages(p) else "-" for p in plan.platforms]
+        + [plan.times_run(ref), ", ".join(p for p in plan.platforms if ref in emulated[p]) or "-"]
+        for ref in refs
+    ]
+    args = sorted(plan.args[plan.platforms[0]])
+    footer = [
+        [f"${name}"] + [plan.args[p][name] or '""' for p in plan.platforms] + ["", ""]
+        for name in args
+    ]
+    return Table(
+        ["stage", *(f"for {p}" for p in plan.platforms), "runs", "needs an emulator for"],
+        rows,
+        "stagelab-platforms",
+        footer=footer,
     )
 
 

@@ -95,23 +95,52 @@ class PlatformEnginePaths:
         ]
 
 
-def needs_containerd_store(platforms: Sequence[str], cache_to: Sequence) -> bool:
-    """Tell whether a build with these platforms and cache exports needs the containerd image
-    store with the docker driver: several platforms, another than this machine's, or --cache-to."""
+def needs_containerd_store(platforms: Sequence[str], caches: Sequence) -> bool:
+    """Tell whether a build with these platforms and cache specs needs the containerd image
+    store with the docker driver: several platforms, another than this machine's, or a cache
+    to export or import (an import finds its steps only on an engine of the store that
+    exported them: an overlay2 engine matched none of a containerd engine's, measured)."""
     native = split_platform(machine_platform())
     foreign = [p for p in platforms if split_platform(p) != native]
-    return len(platforms) > 1 or bool(foreign) or bool(cache_to)
+    return len(platforms) > 1 or bool(foreign) or bool(caches)
 
 
-def build_host(platforms: Sequence[str], cache_to: Sequence, say=print) -> str | None:
+def build_host(platforms: Sequence[str], caches: Sequence, say=print) -> str | None:
     """Return the engine address a BuildKit build must use: None for the CLI's own engine.
 
     Raises StagelabError saying what the user's Docker needs when the build needs the
     containerd image store, the CLI's engine lacks it and stagelab may not start its own.
     """
-    if not needs_containerd_store(platforms, cache_to) or engine.containerd_store():
+    if not needs_containerd_store(platforms, caches) or engine.containerd_store():
         return None
     return PlatformEngine().ensure(say)
+
+
+def empty_build_cache(own_engine: bool = False, say=print) -> None:
+    """Empty the build cache of the engine that exports caches, as a new CI machine's is.
+
+    That is stagelab's platform engine, which only stagelab uses; on your own engine (when it
+    has the containerd image store) it removes your build cache too, so only with
+    `own_engine=True`. With no engine it does nothing (builds replay their recordings).
+    Raises StagelabError on your own engine without `own_engine`, and where no engine with
+    the containerd image store can be had.
+    """
+    if not engine.answers():
+        return
+    if engine.containerd_store():
+        if not own_engine:
+            raise StagelabError(
+                f"The engine at {engine.docker_host()} is your own: emptying its build cache "
+                "slows your next builds. Pass own_engine=True to empty it anyway."
+            )
+        environment = None
+    else:
+        environment = _at(PlatformEngine().ensure(say))
+    run_command(
+        ["docker", "buildx", "prune", "--all", "--force"],
+        "empty the build cache",
+        env=environment,
+    )
 
 
 class PlatformEngine:
