@@ -9,7 +9,15 @@ from .build_records import BuildRecord, build_record
 from .builds import build
 from .calls import CheckWarning, call, check, features
 from .cleanup import clean
-from .containers import files, history, image_config, image_exists, run, run_status
+from .containers import (
+    files,
+    history,
+    image_config,
+    image_exists,
+    run,
+    run_status,
+    search_image,
+)
 from .display import compare, graph, layers, platform_table, sizes, stage_table, timeline
 from .dockerfile import Dockerfile, Stage
 from .doctor import base_images, doctor
@@ -84,6 +92,7 @@ __all__ = [
     "platform_table",
     "run",
     "run_status",
+    "search_image",
     "sizes",
     "stage_table",
     "timeline",
