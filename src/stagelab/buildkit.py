@@ -76,9 +76,13 @@ def run_buildkit(request: BuildRequest, watcher: Progress) -> BuildResult:
             result=result,
             advice=explain_foreign_cpu(outcome.failure, result),
         )
-    if image_id and request.docker_host is None:
-        remember([image_id], request.tag)
-        result.size_bytes = engine.client().api.inspect_image(image_id)["Size"]
+    if image_id:
+        if request.docker_host is None:
+            remember([image_id], request.tag)
+        client = engine.client_at(request.docker_host) if request.docker_host else engine.client()
+        found = client.api.inspect_image(image_id)
+        result.size_bytes = found["Size"]
+        result.layer_ids = list((found.get("RootFS") or {}).get("Layers") or [])
     return result
 
 

@@ -32,6 +32,7 @@ def build(
     secrets: Mapping[str, str | bytes | os.PathLike] | None = None,
     cache_from: str | Sequence[str] | None = None,
     cache_to: str | Sequence[str] | None = None,
+    image_store: str | None = None,
 ) -> BuildResult:
     """Build a context folder, or Dockerfile text, on the real engine and report each stage.
 
@@ -49,7 +50,8 @@ def build(
     and `cache_to` (--cache-from, --cache-to: specs like "type=local,dest=DIR,mode=max").
 
     Several platforms, another platform than this machine's, and cache export and import need
-    the containerd image store: they run on the CLI's engine when it has it, else on stagelab's
+    the containerd image store (`image_store="containerd"`, stagelab's own option, asks for it
+    for any build): they run on the CLI's engine when it has it, else on stagelab's
     own second engine (multiplatform.py), started on demand where stagelab may (root on
     Debian); its images stay there (`result.docker_host`).
 
@@ -61,6 +63,8 @@ def build(
     platforms where no engine with the containerd image store can be had (saying what Docker
     needs); ValueError for options that do not go together.
     """
+    if image_store not in (None, "containerd"):
+        raise ValueError(f'image_store: None or "containerd", not {image_store!r}')
     if output is not None and builder == "classic":
         raise StagelabError(
             "output= (--output) needs BuildKit: the classic builder can only "
@@ -89,11 +93,12 @@ def build(
         cache_from=cache_from,
         cache_to=cache_to,
     ) as request:
+        request.image_store = image_store
         if not engine.answers():
             return replay.replay(request, watcher)
         if builder == "buildkit":
             request.docker_host = multiplatform.build_host(
-                request.platforms, request.cache_to + request.cache_from
+                request.platforms, request.cache_to + request.cache_from, image_store
             )
         names = [
             name

@@ -44,8 +44,10 @@ class BuildRequest:
     secrets: dict[str, Path] = field(default_factory=dict)
     cache_from: list[str] = field(default_factory=list)
     cache_to: list[str] = field(default_factory=list)
-    # The engine the build runs on when not the CLI's own (multiplatform.build_host).
+    # The engine the build runs on when not the CLI's own (multiplatform.build_host), and
+    # the image store asked for ("containerd", or None for any).
     docker_host: str | None = None
+    image_store: str | None = None
 
     def result(self, **fields) -> BuildResult:
         """Return a BuildResult of this request with the outcome's fields filled in."""

@@ -105,13 +105,17 @@ def needs_containerd_store(platforms: Sequence[str], caches: Sequence) -> bool:
     return len(platforms) > 1 or bool(foreign) or bool(caches)
 
 
-def build_host(platforms: Sequence[str], caches: Sequence, say=print) -> str | None:
+def build_host(
+    platforms: Sequence[str], caches: Sequence, image_store: str | None = None, say=print
+) -> str | None:
     """Return the engine address a BuildKit build must use: None for the CLI's own engine.
+    `image_store="containerd"` asks for the containerd image store whatever the build.
 
     Raises StagelabError saying what the user's Docker needs when the build needs the
     containerd image store, the CLI's engine lacks it and stagelab may not start its own.
     """
-    if not needs_containerd_store(platforms, caches) or engine.containerd_store():
+    wanted = image_store == "containerd" or needs_containerd_store(platforms, caches)
+    if not wanted or engine.containerd_store():
         return None
     return PlatformEngine().ensure(say)
 

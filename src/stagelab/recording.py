@@ -89,6 +89,7 @@ def build_identity(request) -> dict:
         "secrets": sorted(getattr(request, "secrets", {})),
         "cache_from": [_spec_kind(spec) for spec in getattr(request, "cache_from", [])],
         "cache_to": [_spec_kind(spec) for spec in getattr(request, "cache_to", [])],
+        "image_store": getattr(request, "image_store", None),
     }
     identity.update({key: value for key, value in options.items() if value})
     return identity
@@ -205,7 +206,7 @@ def closest_difference(identity: dict) -> str:
 def _differences(recorded: dict, identity: dict) -> list[str]:
     differences = []
     fields = ("dockerfile", "target", "builder", "build_args", "images", "output", "no_cache")
-    options = ("platforms", "build_contexts", "secrets", "cache_from", "cache_to")
+    options = ("platforms", "build_contexts", "secrets", "cache_from", "cache_to", "image_store")
     for field in fields + options:
         if recorded.get(field) != identity.get(field):
             shown = "its text" if field == "dockerfile" else f"recorded {recorded[field]!r}"

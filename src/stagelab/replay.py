@@ -61,6 +61,7 @@ def record(request, outcome: BuildResult | BuildFailed) -> None:
         ],
         **({"platform_status": result.platform_status} if result.platform_status else {}),
         **({"build_ref": result.build_ref} if result.build_ref else {}),
+        **({"layer_ids": result.layer_ids} if result.layer_ids else {}),
         "image_id": result.image_id,
         "size_bytes": result.size_bytes,
         "duration_s": round(result.duration_s, 2),
@@ -101,6 +102,7 @@ def replay(request, watcher: Progress) -> BuildResult:
         recorded_on=found["recorded_on"],
         platform_status=dict(take.get("platform_status") or {}),
         build_ref=take.get("build_ref"),
+        layer_ids=list(take.get("layer_ids") or []),
     )
     show_banner(banner_text(result.recorded_engine, result.recorded_on))
     watcher.start(request.dockerfile, request.builder, request.target_ref)

@@ -58,7 +58,8 @@ class BuildResult:
     `platform_status` maps each of them to every stage's status for that platform (empty for
     a build of one platform). `build_contexts` are the named contexts it was given,
     `docker_host` the engine it ran on when not the CLI's own (stagelab's platform engine),
-    and `build_ref` the engine's name for the build in `docker buildx history`.
+    and `build_ref` the engine's name for the build in `docker buildx history`. `layer_ids`
+    are the image's layers (their diff IDs, oldest first; [] without an image).
     """
 
     builder: str
@@ -83,6 +84,7 @@ class BuildResult:
     build_contexts: dict[str, str] = field(default_factory=dict)
     docker_host: str | None = None
     build_ref: str | None = None
+    layer_ids: list[str] = field(default_factory=list)
     number: int = field(
         default_factory=lambda: next(_build_numbers), init=False, repr=False, compare=False
     )
