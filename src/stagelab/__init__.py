@@ -19,7 +19,7 @@ from .containers import (
     search_image,
 )
 from .display import compare, graph, layers, platform_table, sizes, stage_table, timeline
-from .dockerfile import Dockerfile, Stage
+from .dockerfile import Dockerfile, Stage, machine_platform
 from .doctor import base_images, doctor
 from .errors import (
     BuildContextError,
@@ -88,6 +88,7 @@ __all__ = [
     "image_exists",
     "lab",
     "layers",
+    "machine_platform",
     "parse_dockerfile",
     "platform_table",
     "run",

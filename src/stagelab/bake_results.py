@@ -45,7 +45,7 @@ class BakeResult:
             first = self.results[step.targets[0]]
             own = [s.instruction for s in first.steps if s.stage == step.stage]
             shared = {s.instruction for s in self.shared_steps if s.stage == step.stage}
-            if step.stage is not None and set(own) <= shared:
+            if step.stage is not None and own and set(own) <= shared:
                 found[step.stage] = sorted(set(found.get(step.stage, [])) | set(step.targets))
         return found
 
