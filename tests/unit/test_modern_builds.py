@@ -6,7 +6,7 @@ lessons 12-15."""
 import pytest
 
 import stagelab as sl
-from stagelab import multiplatform
+from stagelab import engine, multiplatform
 from stagelab.bake_results import BakeResult, SharedStep
 from stagelab.dockerfile import machine_platform
 from stagelab.errors import DockerfileError
@@ -172,3 +172,14 @@ def test_a_bake_shares_a_stage_only_when_the_stage_has_steps_of_its_own():
     ]
     baked = BakeResult({"app": app, "tests": tests}, shared, 1.0)
     assert baked.shared_stages() == {"dictionary": ["app", "tests"]}
+
+
+def test_the_doctor_finds_only_enabled_emulators(tmp_path):
+    """binfmt_misc's folder: `register` and `status` are its own files, an entry says whether
+    it is enabled on its first line (Documentation/admin-guide/binfmt-misc.rst)."""
+    assert engine.emulators(tmp_path / "not-mounted") == []
+    (tmp_path / "register").write_text("")
+    (tmp_path / "status").write_text("enabled\n")
+    (tmp_path / "qemu-aarch64").write_text("enabled\ninterpreter /usr/bin/qemu-aarch64\n")
+    (tmp_path / "qemu-s390x").write_text("disabled\ninterpreter /usr/bin/qemu-s390x\n")
+    assert engine.emulators(tmp_path) == ["qemu-aarch64"]
