@@ -190,9 +190,14 @@ def closest_difference(identity: dict) -> str:
     best: list[str] | None = None
     for path in recordings_dir().glob("*.json"):
         recorded = json.loads(path.read_text()).get("identity")
-        if not recorded or (
-            recorded["dockerfile"] != identity["dockerfile"]
-            and recorded["context"] != identity["context"]
+        # Only builds' identities have a Dockerfile and a context (not a bake's or a run's).
+        if (
+            not recorded
+            or "dockerfile" not in recorded
+            or (
+                recorded["dockerfile"] != identity["dockerfile"]
+                and recorded.get("context") != identity.get("context")
+            )
         ):
             continue
         differences = _differences(recorded, identity)
