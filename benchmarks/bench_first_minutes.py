@@ -46,10 +46,16 @@ def clone(ref: str, into: Path) -> Path:
 
 def time_make_lab(repo: Path, env: dict, timeout: float = 900) -> float:
     """Run `make lab` until its URL answers; return the seconds that took."""
+    return time_to_url(["make", "lab", f"LAB_PORT={free_port()}"], repo, env, timeout)
+
+
+def time_to_url(command: list[str], cwd: Path, env: dict, timeout: float = 900) -> float:
+    """Run `command` until the Jupyter URL it prints answers, then stop it; return the seconds
+    until it answered."""
     began = time.monotonic()
     process = subprocess.Popen(
-        ["make", "lab", f"LAB_PORT={free_port()}"],
-        cwd=repo,
+        command,
+        cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -64,7 +70,7 @@ def time_make_lab(repo: Path, env: dict, timeout: float = 900) -> float:
                 return time.monotonic() - began
             if time.monotonic() - began > timeout:
                 break
-        raise SystemExit(f"make lab printed no working URL in {repo}")
+        raise SystemExit(f"{' '.join(command)} printed no working URL in {cwd}")
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)

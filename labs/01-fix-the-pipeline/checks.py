@@ -4,7 +4,16 @@ import posixpath
 
 import stagelab as sl
 from stagelab import labs
-from stagelab.labs import criterion, expect, fail, last_stage, takes_from
+from stagelab.labs import (
+    answer_hint,
+    criterion,
+    expect,
+    fail,
+    last_stage,
+    pointer_hint,
+    question_hint,
+    takes_from,
+)
 
 TITLE = "Fix the pipeline"
 GOAL = (
@@ -13,13 +22,22 @@ GOAL = (
 )
 EXPECTED_OUTPUT = "orders: 4\nitems: 14\ntotal: 44.90 EUR"
 TOOL = "summarize"
+AFTER_LESSON = "03"
 HINTS = [
-    "Run the check and read the failing step: which stage runs `summarize`, and which stage "
-    "installed it?",
-    "Every stage starts from its own FROM image: nothing from `tools` is in `release` unless "
-    "you bring it there, by starting from `tools` or by copying from it.",
-    "Either start the release stage with `FROM tools AS release`, or add "
-    "`COPY --from=tools /usr/local/bin/summarize /usr/local/bin/summarize` before the RUN.",
+    question_hint(
+        "Read the failing step: which stage runs `summarize`, which stage installed it, and "
+        "what does the release stage start from?"
+    ),
+    pointer_hint(
+        "03",
+        "The fix: `FROM <stage>`",
+        "a stage begins with what its FROM gives it; starting from another stage gives it "
+        "everything that stage made.",
+    ),
+    answer_hint(
+        "Start the release stage with `FROM tools AS release`, or copy the installed file in: "
+        "`COPY --from=tools /usr/local/bin/summarize /usr/local/bin/summarize` before the RUN."
+    ),
 ]
 
 
@@ -89,7 +107,7 @@ def builds(work):
 
 
 @criterion(
-    "The release stage gets `summarize` from `tools` (FROM tools or COPY --from=tools)",
+    "The release stage gets `summarize` from the `tools` stage",
     hint="A stage has only what its FROM image gives it and what it copies in: how could "
     "`release` get what `tools` installed?",
 )

@@ -1,7 +1,15 @@
 """Checks for lab 02: a multi-stage build ships the program without the toolchain."""
 
 from stagelab import labs
-from stagelab.labs import COMPILER_PATHS, criterion, expect, last_stage
+from stagelab.labs import (
+    COMPILER_PATHS,
+    answer_hint,
+    criterion,
+    expect,
+    last_stage,
+    pointer_hint,
+    question_hint,
+)
 
 TITLE = "Shrink it"
 GOAL = (
@@ -12,14 +20,24 @@ SIZE_LIMIT_MB = 50
 EXPECTED_OUTPUT = "\n".join(
     ["Hello from a small image!"] + [f"{n} squared is {n * n}" for n in range(1, 6)]
 )
+AFTER_LESSON = "05"
 HINTS = [
-    "Build the program in one stage and run it in another: the final image needs the binary, "
-    "not the compiler.",
-    "Name the compiling stage (`FROM gcc:12-bookworm AS build`), then start a new stage FROM a "
-    "small image and `COPY --from=build` the binary into it.",
-    "busybox:1.36 (2 MB) has no C library, and debian:bookworm-slim is 74 MB: compile with "
-    "`gcc -static`, then start the last stage `FROM busybox:1.36` (or scratch) and "
-    "`COPY --from=build /usr/local/bin/hello /usr/local/bin/hello` into it.",
+    question_hint(
+        "The image is everything its last stage holds. Does running `hello` need the compiler, "
+        "or only the binary the compiler made?"
+    ),
+    pointer_hint(
+        "05",
+        "Only the copied files land",
+        "a stage can take one file from another stage, and nothing else of that stage comes "
+        "with it.",
+    ),
+    answer_hint(
+        "Name the compiling stage (`FROM gcc:12-bookworm AS build`) and compile with "
+        "`gcc -static` (busybox:1.36, 2 MB, has no C library); then start the last stage "
+        "`FROM busybox:1.36` (or scratch) and "
+        "`COPY --from=build /usr/local/bin/hello /usr/local/bin/hello` into it."
+    ),
 ]
 
 
@@ -52,7 +70,7 @@ no_compiler = labs.holds_none_of(
 
 
 @criterion(
-    "The final stage copies the program from a build stage (COPY --from)",
+    "The final stage takes the program from the stage that compiled it",
     hint="How does a file get from one stage into another? (lesson 05)",
 )
 def copies_program(work):

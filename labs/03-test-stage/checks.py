@@ -5,7 +5,7 @@ from pathlib import PurePosixPath
 
 import stagelab as sl
 from stagelab import labs
-from stagelab.labs import criterion, expect, fail
+from stagelab.labs import answer_hint, criterion, expect, fail, pointer_hint, question_hint
 
 TITLE = "Add a test stage"
 GOAL = (
@@ -28,14 +28,23 @@ if __name__ == "__main__":
 '''
 # The Python in the image brings test modules of its own; they are not yours.
 SYSTEM_FOLDERS = ("/usr/lib/python3", "/usr/local/lib/python3")
+AFTER_LESSON = "04"
 HINTS = [
-    "A build can have a stage that nothing ships: BuildKit builds only the stages the target "
-    "needs, so a `test` stage runs only when you ask for it with `--target test`.",
-    "Split the file into three stages: `base` (Python and greet.py), `test` (FROM base, adds "
-    "tests/ and runs them) and `release` (FROM base, the CMD). Keep `release` last.",
-    "In the test stage: `COPY tests/ tests/` then "
-    "`RUN python -m unittest discover -s tests -v`. Replace `COPY . .` in the shipped "
-    "stage with `COPY greet.py .`.",
+    question_hint(
+        "Which stages does BuildKit run for a target: all of them, or only those the target "
+        "needs? And what does the stage that ships need of the tests?"
+    ),
+    pointer_hint(
+        "04",
+        "Do not rely on build order to run tests",
+        "a test stage that the shipped stage does not need runs only when it is the target.",
+    ),
+    answer_hint(
+        "Three stages: `FROM python:3.11-slim-bookworm AS base` with `COPY greet.py .`; "
+        "`FROM base AS test` with `COPY tests/ tests/` and "
+        "`RUN python -m unittest discover -s tests -v`; and `FROM base AS release`, last, "
+        "with the CMD."
+    ),
 ]
 
 

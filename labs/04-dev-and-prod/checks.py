@@ -2,7 +2,15 @@
 
 import stagelab as sl
 from stagelab import labs
-from stagelab.labs import COMPILER_PATHS, criterion, expect, fail
+from stagelab.labs import (
+    COMPILER_PATHS,
+    answer_hint,
+    criterion,
+    expect,
+    fail,
+    pointer_hint,
+    question_hint,
+)
 
 TITLE = "Dev and prod from one Dockerfile"
 GOAL = (
@@ -13,13 +21,24 @@ GOAL = (
 EXPECTED_OUTPUT = "sum of 1..10 = 55"
 PROD_LIMIT_MB = 20
 SOURCE_FILES = {"app.c", "Makefile"}
+AFTER_LESSON = "07"
 HINTS = [
-    "Stages can end in different images: name the current stage `dev`, then add stages after "
-    "it for production.",
-    "Production needs only the binary: compile it (with `LDFLAGS=-static`) in a gcc stage, "
-    "then COPY --from that stage into a busybox:1.36 stage named `prod`.",
-    "The default build gives the last stage: put `prod` last. Or declare `ARG MODE=prod` "
-    "before the first FROM and end with `FROM ${MODE}`, so `--build-arg MODE=dev` picks dev.",
+    question_hint(
+        "Which stage does a build give when it names no target, and how does a build pick "
+        "another one? What does production need of the dev image: the tools, or one file?"
+    ),
+    pointer_hint(
+        "07",
+        "One Dockerfile, two images: `--target`",
+        "each image is a stage of the same file; the target picks one, the last is the default.",
+    ),
+    answer_hint(
+        "Name the current stage `dev`. Compile a static binary "
+        "(`make CFLAGS=-O2 LDFLAGS=-static`) in a second gcc stage named `build`, then add "
+        "`FROM busybox:1.36 AS prod` with `COPY --from=build /src/app /usr/local/bin/app` and "
+        '`CMD ["app"]`, last. For the build argument: `ARG MODE=prod` before the first FROM '
+        "and a final `FROM ${MODE}`."
+    ),
 ]
 
 

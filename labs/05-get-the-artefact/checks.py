@@ -2,7 +2,7 @@
 
 import subprocess
 
-from stagelab.labs import criterion, expect, fail
+from stagelab.labs import answer_hint, criterion, expect, fail, pointer_hint, question_hint
 
 TITLE = "Get the artefact out"
 GOAL = (
@@ -11,11 +11,21 @@ GOAL = (
 )
 ARGUMENTS = ["one", "two"]
 EXPECTED_OUTPUT = "tool 1.0: 2 argument(s)\n  one\n  two"
+AFTER_LESSON = "08"
 HINTS = [
-    "With `--output type=local`, BuildKit writes the whole filesystem of the target stage into "
-    "the folder: here, all of busybox around the tool.",
-    "Make the last stage hold nothing but the binary: start it FROM scratch.",
-    "End the Dockerfile with `FROM scratch AS artefact` and `COPY --from=build /out/tool /tool`.",
+    question_hint(
+        "`--output` writes the whole filesystem of the target stage into the folder: what does "
+        "your last stage hold besides the tool, and where does that come from?"
+    ),
+    pointer_hint(
+        "08",
+        "Artefacts out, no image",
+        "the folder gets the exported stage's files: only what that stage holds.",
+    ),
+    answer_hint(
+        "End the Dockerfile with `FROM scratch AS artefact` and "
+        "`COPY --from=build /out/tool /tool`."
+    ),
 ]
 
 
@@ -70,7 +80,7 @@ def tool_runs(work):
 
 
 @criterion(
-    "The exported stage starts FROM scratch: no image's files come with the tool",
+    "No base image's files come out with the tool",
     hint="With --output the last stage is written out whole, base image included: "
     "which base image has no files at all?",
 )

@@ -1,7 +1,14 @@
 """Checks for lab 07: one build for two platforms, compiled on the build platform."""
 
 import stagelab as sl
-from stagelab.labs import COMPILER_PATHS, criterion, expect
+from stagelab.labs import (
+    COMPILER_PATHS,
+    answer_hint,
+    criterion,
+    expect,
+    pointer_hint,
+    question_hint,
+)
 
 TITLE = "One build, two CPUs"
 GOAL = (
@@ -11,14 +18,25 @@ GOAL = (
 PLATFORMS = ("linux/amd64", "linux/arm64")
 # The CPU names an ELF header gives for each platform's programs (sl.elf_machine).
 MACHINES = {"linux/amd64": "x86-64", "linux/arm64": "aarch64"}
+AFTER_LESSON = "12"
 HINTS = [
-    "A RUN in a stage of another CPU needs an emulator, and this machine has none: the stage "
-    "that compiles must run on the machine that builds, for both targets.",
-    "Start the compiling stage `FROM --platform=$BUILDPLATFORM ...`, declare `ARG TARGETARCH` "
-    "in it, and pick the compiler by it: x86_64-linux-gnu-gcc for amd64, "
-    "aarch64-linux-gnu-gcc for arm64.",
-    "End with `FROM scratch AS release` and `COPY --from=build /out/hello /hello`: a stage "
-    "FROM scratch with only a COPY needs no emulator, and holds only the program.",
+    question_hint(
+        "A RUN in a stage of another CPU needs an emulator, and this machine has none. On which "
+        "machine could the stage that compiles run for both targets, and how does it learn "
+        "which CPU the program is for?"
+    ),
+    pointer_hint(
+        "12",
+        "One program, two CPUs, one build",
+        "the build stage runs on the build platform and picks its compiler by the target's "
+        "architecture; the last stage takes only the program.",
+    ),
+    answer_hint(
+        "Start the compiling stage `FROM --platform=$BUILDPLATFORM ...`, declare `ARG "
+        "TARGETARCH` in it and pick the compiler by it (x86_64-linux-gnu-gcc for amd64, "
+        "aarch64-linux-gnu-gcc for arm64); end with `FROM scratch AS release` and "
+        "`COPY --from=build /out/hello /hello`."
+    ),
 ]
 
 

@@ -1,7 +1,7 @@
 """Checks for lab 08: two targets of one Dockerfile in one bake, their shared stage run once."""
 
 import stagelab as sl
-from stagelab.labs import criterion, expect
+from stagelab.labs import answer_hint, criterion, expect, pointer_hint, question_hint
 
 TITLE = "Two targets, one bake"
 GOAL = (
@@ -10,12 +10,22 @@ GOAL = (
 )
 TARGETS = ("app", "tests")
 EXPECTED = {"app": "app: 6 words", "tests": "tests: passed"}
+AFTER_LESSON = "13"
 HINTS = [
-    'A bake builds the targets its group "default" names: how many does it name now?',
-    'Add `target "tests" { target = "tests" }` and name both in the group: '
-    '`targets = ["app", "tests"]`.',
-    "Move the sorting into a stage of its own (`FROM busybox:1.36 AS dictionary`) and make "
-    "both `app` and `tests` `COPY --from=dictionary /dictionary /dictionary`.",
+    question_hint(
+        'A bake builds the targets its group "default" names: how many does it name now? '
+        "And where could the sorting live so that both targets take it from one place?"
+    ),
+    pointer_hint(
+        "13",
+        "Two targets, one bake",
+        "a group names both targets, and the stage both copy from runs once for both.",
+    ),
+    answer_hint(
+        'Add `target "tests" { target = "tests" }` and `targets = ["app", "tests"]` '
+        "in the group; move the sorting into `FROM busybox:1.36 AS dictionary` and make "
+        "both `app` and `tests` `COPY --from=dictionary /dictionary /dictionary`."
+    ),
 ]
 
 

@@ -20,7 +20,7 @@ from .containers import (
 )
 from .display import compare, graph, layers, platform_table, sizes, stage_table, timeline
 from .dockerfile import Dockerfile, Stage, machine_platform
-from .doctor import base_images, doctor
+from .doctor import base_images, doctor, fetch_images
 from .errors import (
     BuildContextError,
     BuildFailed,
@@ -34,11 +34,31 @@ from .errors import (
     StagelabError,
 )
 from .evidence import claim
-from .images import BUSYBOX, CROSS_GCC, DEBIAN, GCC, PYTHON, STANDINS, parse_dockerfile
+from .images import (
+    BUSYBOX,
+    CROSS_GCC,
+    DEBIAN,
+    GCC,
+    GOLANG,
+    JDK,
+    JRE,
+    NGINX,
+    NODE,
+    PYTHON,
+    STANDINS,
+    parse_dockerfile,
+)
 from .labs import lab
-from .machine import fetch_images
 from .magic import register as _register_magic
 from .multiplatform import empty_build_cache
+from .predictions import (
+    Prediction,
+    predict,
+    predict_cached,
+    predict_failure,
+    predict_size,
+    predict_stages,
+)
 from .replay import unique
 from .results import BuildResult, Step
 
@@ -47,6 +67,11 @@ __all__ = [
     "CROSS_GCC",
     "DEBIAN",
     "GCC",
+    "GOLANG",
+    "JDK",
+    "JRE",
+    "NGINX",
+    "NODE",
     "PYTHON",
     "STANDINS",
     "BakeResult",
@@ -60,6 +85,7 @@ __all__ = [
     "DockerfileError",
     "EngineUnavailable",
     "ImageUnavailable",
+    "Prediction",
     "ProvisionError",
     "RunFailed",
     "RunTimedOut",
@@ -91,6 +117,11 @@ __all__ = [
     "machine_platform",
     "parse_dockerfile",
     "platform_table",
+    "predict",
+    "predict_cached",
+    "predict_failure",
+    "predict_size",
+    "predict_stages",
     "run",
     "run_status",
     "search_image",

@@ -17,6 +17,7 @@ from .cleanup import remember
 from .context import BuildRequest, buildx_command
 from .dockerfile import machine_platform
 from .errors import BuildFailed
+from .images import inspected
 from .progress import Progress
 from .rawjson import RawJsonReader
 from .results import BuildResult
@@ -40,6 +41,7 @@ def run_buildkit(request: BuildRequest, watcher: Progress) -> BuildResult:
             platforms=request.platforms,
             contexts=list(request.build_contexts),
         )
+        watcher.command(command)
         began = time.monotonic()
         process = subprocess.Popen(
             command,
@@ -67,6 +69,7 @@ def run_buildkit(request: BuildRequest, watcher: Progress) -> BuildResult:
         log=outcome.log,
         platform_status=outcome.platform_status,
         build_ref=build_ref,
+        command=command,
     )
     if outcome.failure is not None:
         raise BuildFailed(
@@ -79,8 +82,7 @@ def run_buildkit(request: BuildRequest, watcher: Progress) -> BuildResult:
     if image_id:
         if request.docker_host is None:
             remember([image_id], request.tag)
-        client = engine.client_at(request.docker_host) if request.docker_host else engine.client()
-        found = client.api.inspect_image(image_id)
+        found = inspected(image_id, request.docker_host)
         result.size_bytes = found["Size"]
         result.layer_ids = list((found.get("RootFS") or {}).get("Layers") or [])
     return result

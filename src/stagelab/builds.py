@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
-from . import engine, multiplatform, replay
+from . import engine, images, multiplatform, replay
 from .buildkit import run_buildkit
 from .classic import run_classic
 from .context import build_request
@@ -118,6 +118,7 @@ def build(
             watcher.finish(None, error)
             if isinstance(error, BuildFailed):
                 replay.record(request, error)
+                images.forget_standins()
             raise
         watcher.finish(result)
         replay.record(request, result)

@@ -10,10 +10,11 @@ from pathlib import Path
 
 from . import engine
 from .cleanup import remember
+from .command_lines import classic_build_command
 from .context import BuildRequest
 from .dockerfile import Instruction, Stage
 from .errors import BuildFailed
-from .images import explain_missing_image, labels
+from .images import explain_missing_image, labels, size_of
 from .progress import Progress
 from .results import LOG_TAIL_LINES, BuildResult, Step, StreamOutcome, stage_statuses
 
@@ -21,7 +22,6 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _CLASSIC_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$", re.DOTALL)
 # " ---> 1d30814da8c9": the image a step made (or took from the cache, or the base image).
 _STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12})$")
-COMMAND = ["docker", "build (classic builder)"]
 
 
 def classic_dockerfile(request: BuildRequest) -> str:
@@ -62,6 +62,24 @@ def classic_build_options(request: BuildRequest, dockerfile: Path) -> dict:
         rm=True,
         forcerm=True,
         decode=True,
+    )
+
+
+def classic_command(request: BuildRequest, dockerfile: Path) -> list[str]:
+    """Return the `DOCKER_BUILDKIT=0 docker build ...` command that does what the API call of
+    classic_build_options does. It names the Dockerfile the build read: the request's own, or
+    where stand-ins replaced names in it, the rewritten copy `dockerfile`."""
+    rewritten = dockerfile.read_text() != request.dockerfile.text
+    options = classic_build_options(request, dockerfile)
+    return classic_build_command(
+        request.context_dir,
+        file=dockerfile if rewritten else request.dockerfile_path,
+        target=options["target"],
+        build_args=options["buildargs"],
+        no_cache=options["nocache"],
+        labels=options["labels"],
+        tags=options["tag"] or (),
+        force_rm=options["forcerm"],
     )
 
 
@@ -244,6 +262,8 @@ def run_classic(request: BuildRequest, watcher: Progress) -> BuildResult:
     with tempfile.TemporaryDirectory(prefix="stagelab-classic-") as tmp:
         dockerfile = Path(tmp) / "Dockerfile"
         dockerfile.write_text(classic_dockerfile(request))
+        command = classic_command(request, dockerfile)
+        watcher.command(command)
         began = time.monotonic()
         stream = client.api.build(**classic_build_options(request, dockerfile))
         try:
@@ -267,9 +287,10 @@ def run_classic(request: BuildRequest, watcher: Progress) -> BuildResult:
         size_bytes=None,
         duration_s=duration,
         log=outcome.log,
+        command=command,
     )
     if outcome.failure is not None:
-        raise BuildFailed(**outcome.failure, command=COMMAND, log=outcome.log, result=result)
+        raise BuildFailed(**outcome.failure, command=command, log=outcome.log, result=result)
     if image_id:
-        result.size_bytes = client.api.inspect_image(image_id)["Size"]
+        result.size_bytes = size_of(image_id)
     return result

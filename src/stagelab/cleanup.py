@@ -12,17 +12,17 @@ import json
 import os
 from dataclasses import dataclass
 
-import docker
-
-from . import engine
+from . import engine, lazy
 from .course import Course
 from .images import (
     BASE_IMAGES,
+    EXTRA_IMAGES,
     KIND_LABEL,
     LABEL,
     PID_LABEL,
     USER_LABEL,
     current_user,
+    forget_standins,
     present,
     require_engine,
 )
@@ -59,7 +59,7 @@ def _recorded() -> list[dict]:
 
 @dataclass
 class _Candidate:
-    image: docker.models.images.Image
+    image: lazy.docker.models.images.Image
     names: list[str]  # what to remove it by: its tags stagelab gave, else its id
 
 
@@ -97,10 +97,11 @@ def clean(include_base: bool = False, say=print) -> dict[str, int]:
     if include_base:
         candidates += [
             _Candidate(client.images.get(image.standin), [image.standin])
-            for image in BASE_IMAGES
+            for image in BASE_IMAGES + EXTRA_IMAGES
             if present(image.standin)
         ]
     removed, kept = _remove_children_first(client, candidates)
+    forget_standins()
     _rewrite([entry for entry in entries if _still_there(client, entry["id"])] + others)
     say(
         f"clean: removed {len(containers)} containers and {removed} images made by stagelab"
@@ -122,7 +123,7 @@ def _candidates(client, entries: list[dict]) -> list[_Candidate]:
     for short_id, given in tags_given.items():
         try:
             image = client.images.get(short_id)
-        except docker.errors.ImageNotFound:
+        except lazy.docker.errors.ImageNotFound:
             continue
         names = {tag if ":" in tag.rsplit("/", 1)[-1] else f"{tag}:latest" for tag in given}
         if set(image.tags) - names:
@@ -144,9 +145,9 @@ def _remove_children_first(client, candidates: list[_Candidate]) -> tuple[int, i
             try:
                 for name in candidate.names:
                     client.api.remove_image(name, noprune=True)
-            except docker.errors.ImageNotFound:
+            except lazy.docker.errors.ImageNotFound:
                 continue
-            except docker.errors.APIError:
+            except lazy.docker.errors.APIError:
                 left.append(candidate)
         if len(left) == len(pending):
             break
@@ -173,7 +174,7 @@ def _still_there(client, image_id: str) -> bool:
     try:
         client.images.get(image_id)
         return True
-    except docker.errors.ImageNotFound:
+    except lazy.docker.errors.ImageNotFound:
         return False
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import cleanup, engine, images, labs, machine, provisioning, standins
@@ -17,7 +18,8 @@ from .errors import StagelabError
 def main(argv: list[str] | None = None) -> int:
     """Run the command line with `argv` (default: sys.argv[1:]); return the exit code.
 
-    A StagelabError prints its short message and returns 1; Ctrl-C returns 130.
+    A StagelabError prints its short message and returns 1; Ctrl-C returns 130; a reader that
+    stops early (`stagelab doctor | head`) ends the command quietly, as other commands do.
     """
     parser = _parser()
     args = parser.parse_args(argv)
@@ -29,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     except StagelabError as error:
         print(f"stagelab: {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # Python would complain again when it flushes stdout at exit: point it at /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command killed by it
     except KeyboardInterrupt:
         print("stagelab: interrupted", file=sys.stderr)
         return 130
@@ -44,9 +50,15 @@ def _parser() -> argparse.ArgumentParser:
         func=lambda a: provisioning.ensure_engine() and 0
     )
 
-    commands.add_parser(
+    doctor_command = commands.add_parser(
         "doctor", help="check the engine, buildx, features and base images"
-    ).set_defaults(func=_doctor)
+    )
+    doctor_command.add_argument(
+        "--fresh",
+        action="store_true",
+        help="probe the BuildKit features again (kept per engine and buildx otherwise)",
+    )
+    doctor_command.set_defaults(func=_doctor)
     setup = commands.add_parser("setup", help="engine ensure, images ensure, system tools")
     setup.add_argument(
         "--browser", action="store_true", help="also install Chromium for the browser tests"
@@ -55,8 +67,15 @@ def _parser() -> argparse.ArgumentParser:
 
     img = commands.add_parser("images", help="base images and offline stand-ins")
     img_commands = img.add_subparsers(metavar="ACTION")
-    img_commands.add_parser("ensure", help="make every base image usable").set_defaults(
-        func=lambda a: standins.ensure_images()
+    ensure = img_commands.add_parser(
+        "ensure",
+        help="make every base image usable, and the extra ones the lessons need (or those named)",
+    )
+    ensure.add_argument(
+        "names", nargs="*", metavar="IMAGE", help="an extra image, as golang:1.19-bookworm"
+    )
+    ensure.set_defaults(
+        func=lambda a: standins.ensure_images(extras=a.names or standins.course_images())
     )
     img_commands.add_parser("list", help="show each base image and its stand-in").set_defaults(
         func=_images_list
@@ -116,7 +135,7 @@ def _setup(args) -> int:
 
 
 def _doctor(args) -> int:
-    checkup = doctor()
+    checkup = doctor(fresh=args.fresh)
     print(repr(checkup))
     return 0 if checkup.ok else 1
 

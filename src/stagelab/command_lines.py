@@ -7,9 +7,10 @@ of buildx 0.29). Every buildx build stagelab runs is written here: a build or `-
 request (context.buildx_command turns the request into these keywords), the feature probes
 (engine.py), the stand-ins (standins.py) and the Kubernetes classroom's images.
 
-The classic builder runs through the engine's API (classic.py), not a command line; when a
-build must show the command it stands for, its `DOCKER_BUILDKIT=0 docker build ...`
-equivalent belongs here, next to this one and built from the same keywords.
+The classic builder runs through the engine's API (classic.py), not a command line; the
+command it stands for, `DOCKER_BUILDKIT=0 docker build ...` (the `docker build` reference,
+https://docs.docker.com/reference/cli/docker/build-legacy/), is written by
+`classic_build_command` below from the same keywords, so a build can show what it ran.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shlex
 from collections.abc import Mapping, Sequence
 
 # An exporter, cache or secret spec: buildx's own text ("type=local,dest=out"), or its fields.
@@ -98,14 +100,72 @@ def buildx_build_command(
     if no_cache:
         command.append("--no-cache")
     command += _specs("--output", output)
-    command += _pairs("--label", "label", labels)
-    for tag in _several(tags):
-        command += ["-t", tag]
-    if iidfile is not None:
-        command += ["--iidfile", os.fspath(iidfile)]
     if metadata_file is not None:
         command += ["--metadata-file", os.fspath(metadata_file)]
-    return command + [os.fspath(context_path)]
+    return command + _image_and_context(labels, tags, iidfile, context_path)
+
+
+# The classic builder's command: with BuildKit off, `docker build` is the classic builder.
+CLASSIC_PREFIX = ["DOCKER_BUILDKIT=0", "docker", "build"]
+
+
+def classic_build_command(
+    context_path: str | os.PathLike,
+    *,
+    file: str | os.PathLike | None = None,
+    target: str | None = None,
+    build_args: Mapping[str, str] | None = None,
+    no_cache: bool = False,
+    labels: Mapping[str, str] | None = None,
+    tags: str | Sequence[str] = (),
+    force_rm: bool = False,
+    iidfile: str | os.PathLike | None = None,
+) -> list[str]:
+    """Return the words of `DOCKER_BUILDKIT=0 docker build` with these flags, ending in the
+    context: the classic builder's command line, which classic.py runs through the engine's
+    API with the same options (`force_rm`: `--force-rm`, remove intermediate containers even
+    after a failure). The other keywords mean what they mean in buildx_build_command; BuildKit's
+    own flags (platforms, build contexts, secrets, cache export, output, call) do not exist
+    there. The first word is the environment assignment a shell reads (`shell_text` joins
+    them). Raises ValueError as buildx_build_command does.
+    """
+    command = list(CLASSIC_PREFIX)
+    if file is not None:
+        command += ["-f", os.fspath(file)]
+    if target is not None:
+        command += ["--target", target]
+    command += _pairs("--build-arg", "build arg", build_args)
+    if no_cache:
+        command.append("--no-cache")
+    if force_rm:
+        command.append("--force-rm")
+    return command + _image_and_context(labels, tags, iidfile, context_path)
+
+
+def _image_and_context(labels, tags, iidfile, context_path) -> list[str]:
+    """The flags of the image both builders make (labels, tags, its id's file), then the
+    context: the same words in `docker buildx build` and `docker build`."""
+    words = _pairs("--label", "label", labels)
+    for tag in _several(tags):
+        words += ["-t", tag]
+    if iidfile is not None:
+        words += ["--iidfile", os.fspath(iidfile)]
+    return words + [os.fspath(context_path)]
+
+
+def shell_text(command: Sequence[str], multiline: bool = False) -> str:
+    """Return a command's words as text a POSIX shell reads back into the same words (each
+    quoted where needed; a leading `NAME=value` stays an environment assignment): one line, or
+    with `multiline` one flag and its value per line, joined by backslash-newlines."""
+    if not multiline:
+        return shlex.join(command)
+    lines: list[list[str]] = [[]]
+    for index, word in enumerate(command):
+        # Each flag starts a line with its value after it; the context ends on its own line.
+        if lines[-1] and (word.startswith("-") or index == len(command) - 1):
+            lines.append([])
+        lines[-1].append(word)
+    return " \\\n  ".join(shlex.join(words) for words in lines)
 
 
 def docker_image(ref: str) -> str:

@@ -13,13 +13,16 @@ import shlex
 import tarfile
 import tempfile
 
-import docker
-import requests
-
-from . import engine, images, replay_calls
+from . import engine, images, lazy, replay_calls
 from .errors import ImageUnavailable, RunFailed, RunTimedOut
 
 RUN_TIMEOUT_S = 300
+# Above this size, files() lists an image with `find` in a container of it instead of exporting
+# it: an export streams every byte (seconds for a few hundred MB, a fraction of one for `find`).
+EXPORT_AT_MOST_BYTES = 48 * 1024 * 1024
+# Where busybox's image is mounted in that container, and the engine API that mounts images.
+TOOLS_AT = "/.stagelab-tools"
+IMAGE_MOUNTS_API = "1.48"
 
 
 @replay_calls.replayable("run", errors=(RunFailed, RunTimedOut))
@@ -48,7 +51,7 @@ def run(
         container.start()
         try:
             exit_code = container.wait(timeout=timeout)["StatusCode"]
-        except requests.exceptions.RequestException:
+        except lazy.requests.exceptions.RequestException:
             raise RunTimedOut(
                 f"`{shown}` in {_short(image)} was still running after {timeout:g} s:"
                 " it was stopped and its container removed. Pass timeout= (seconds)"
@@ -56,11 +59,11 @@ def run(
                 command=command,
             ) from None
         output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
-    except docker.errors.APIError as error:
+    except lazy.docker.errors.APIError as error:
         # The runtime refuses to start a command the image does not have, as a shell would.
         exit_code, output = 127, str(error.explanation or error)
     finally:
-        container.remove(force=True)
+        container.remove(force=True, v=True)
     if check and exit_code != 0:
         raise RunFailed(
             f"`{shown}` in {_short(image)} exited with code {exit_code}:\n{output.strip()[-800:]}",
@@ -89,6 +92,25 @@ def files(image: str, under: str = "/") -> list[str]:
     gets (/etc/hosts, /dev, ...) are left out: they are not part of the image. Raises
     ImageUnavailable for an image the engine does not have.
     """
+    large = _inspect(image, engine.client().api.inspect_image)["Size"] > EXPORT_AT_MOST_BYTES
+    names = _listed_by_find(image, under) if large and under.startswith("/") else None
+    if names is None:
+        names = _listed_by_export(image, under)
+    return image_paths(names, under)
+
+
+def image_paths(names: list[str], under: str) -> list[str]:
+    """Keep the paths a listing of a container found under `under` that the image holds (not
+    what every container gets), sorted: a path to a file lists that file, a folder what is
+    under it."""
+    wanted = under.rstrip("/")
+    return sorted(
+        n for n in names if (n == wanted or n.startswith(wanted + "/")) and not _added_by_engine(n)
+    )
+
+
+def _listed_by_export(image: str, under: str) -> list[str]:
+    """The paths in an export of a container of the image (all of it, or `under`), not folders."""
     container = _create(image, command=["none"])
     try:
         with tempfile.TemporaryFile() as tar_file:
@@ -101,20 +123,61 @@ def files(image: str, under: str = "/") -> list[str]:
                 tar_file.write(chunk)
             tar_file.seek(0)
             with tarfile.open(fileobj=tar_file) as tar:
-                names = [
+                return [
                     posixpath.normpath(posixpath.join(root, m.name))
                     for m in tar.getmembers()
                     if not m.isdir()
                 ]
-    except docker.errors.NotFound:
+    except lazy.docker.errors.NotFound:
         return []
     finally:
-        container.remove(force=True)
-    wanted = under.rstrip("/")
-    # A path to a file lists that file; a folder lists what is under it.
-    return sorted(
-        n for n in names if (n == wanted or n.startswith(wanted + "/")) and not _added_by_engine(n)
-    )
+        container.remove(force=True, v=True)
+
+
+def _listed_by_find(image: str, under: str) -> list[str] | None:
+    """The paths `find` sees in a container of the image, not folders: what an export holds,
+    without streaming every byte of it. Busybox's static binary comes in by an image mount
+    (Docker Engine 28, API 1.48); None where that cannot run, and the export answers."""
+    tools = _busybox_image()
+    api = engine.client().api
+    if tools is None or not lazy.docker.utils.version_gte(api.api_version, IMAGE_MOUNTS_API):
+        return None
+    skipped = ["-path", "/proc", "-o", "-path", "/sys", "-o", "-path", "/dev", "-o"]
+    command = ["find", under, "(", *skipped, "-path", TOOLS_AT, ")", "-prune", "-o"]
+    try:
+        container = _create(
+            image,
+            entrypoint=[f"{TOOLS_AT}/bin/busybox"],
+            command=command + ["!", "-type", "d", "-print0"],
+            user="0:0",
+            network_disabled=True,
+            mounts=[{"Type": "image", "Source": tools, "Target": TOOLS_AT, "ReadOnly": True}],
+        )
+    except lazy.docker.errors.APIError:
+        return None  # this engine cannot mount one image into another's container
+    try:
+        container.start()
+        status = container.wait(timeout=RUN_TIMEOUT_S)["StatusCode"]
+        found = container.logs(stdout=True, stderr=False)
+        complaints = container.logs(stdout=False, stderr=True).decode("utf-8", "replace")
+    except (lazy.docker.errors.APIError, lazy.requests.exceptions.RequestException):
+        return None  # the runtime could not run it: the export answers instead
+    finally:
+        container.remove(force=True, v=True)
+    lines = complaints.splitlines()
+    if status == 1 and lines and all("No such file or directory" in line for line in lines):
+        return []
+    if status != 0:
+        return None
+    return [name for name in found.decode("utf-8", "surrogateescape").split("\0") if name]
+
+
+def _busybox_image() -> str | None:
+    """Name the busybox image this engine has, official or stand-in (static), or None."""
+    image = images.BY_OFFICIAL[images.BUSYBOX]
+    if images.present(image.official):
+        return image.official
+    return image.standin if images.standin_present(image) else None
 
 
 def _added_by_engine(path: str) -> bool:
@@ -137,7 +200,7 @@ def existing_paths(image: str, paths: list[str]) -> list[str]:
         url = api._url("/containers/{0}/archive", container.id)
         return [path for path in paths if api.head(url, params={"path": path}).status_code == 200]
     finally:
-        container.remove(force=True)
+        container.remove(force=True, v=True)
 
 
 @replay_calls.replayable("history")
@@ -206,19 +269,22 @@ def _short(image: str) -> str:
 
 
 def _create(image: str, **options):
-    """Create a container of stagelab's from an image; ImageUnavailable when there is none."""
+    """Create a container of stagelab's from an image; ImageUnavailable when there is none.
+
+    Remove it with v=True: each VOLUME of the image gives it an anonymous volume of its own.
+    """
     # The pid label tells `stagelab clean` that this process still uses the container.
     labels = images.labels("container", **{images.PID_LABEL: str(os.getpid())})
     try:
         return engine.client().containers.create(image, labels=labels, **options)
-    except docker.errors.ImageNotFound:
+    except lazy.docker.errors.ImageNotFound:
         raise _no_such_image(image) from None
 
 
 def _inspect(image: str, ask):
     try:
         return ask(image)
-    except docker.errors.ImageNotFound:
+    except lazy.docker.errors.ImageNotFound:
         raise _no_such_image(image) from None
 
 

@@ -58,6 +58,7 @@ class BuildRequest:
             build_args=self.build_args,
             tag=self.tag,
             output=self.output,
+            no_cache=self.no_cache,
             substitutions=dict(self.substitutions),
             platforms=list(self.platforms),
             build_contexts=dict(self.build_contexts),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import html
+import time
 from dataclasses import dataclass
 
-from . import engine, images, multiplatform
+from . import engine, images, multiplatform, standins
 from .render.html import Table, badge
 
 MIN_ENGINE = (28, 0)
@@ -60,11 +61,13 @@ class Checkup:
         )
 
 
-def doctor() -> Checkup:
+def doctor(*, fresh: bool = False) -> Checkup:
     """Check the engine, buildx, BuildKit features, the registry and the base images.
 
-    Returns a Checkup (its `ok` is False when anything fails; each failure says what to do).
-    With no engine it stops after the first finding, which says how to get one.
+    The features are probed with tiny builds once per engine and buildx (engine.probe_features
+    keeps the answer); `fresh` probes them again. Returns a Checkup (its `ok` is False when
+    anything fails; each failure says what to do). With no engine it stops after the first
+    finding, which says how to get one.
     """
     findings = []
     version = engine.ping()
@@ -92,6 +95,8 @@ def doctor() -> Checkup:
         )
     )
     buildx = engine.buildx_version()
+    probed_at = None if fresh else engine.features_probed_at(version=version, buildx=buildx)
+    features = engine.probe_features(version=version, buildx=buildx, fresh=fresh)
     findings.append(
         Finding(
             "buildx",
@@ -100,16 +105,24 @@ def doctor() -> Checkup:
             "" if buildx else "run `stagelab engine ensure` to add the plugin",
         )
     )
+    # Said once, on the first feature: a feature read from an earlier probe says when it ran.
+    since = (
+        f" (probed {time.strftime('%Y-%m-%d %H:%M', time.localtime(probed_at))} for this engine "
+        "and buildx; `stagelab doctor --fresh` probes again)"
+        if probed_at
+        else ""
+    )
     if buildx:
-        for name, ok in engine.probe_features().items():
+        for name, ok in features.items():
             findings.append(
                 Finding(
                     f"BuildKit {name}",
                     ok,
-                    "available" if ok else "missing",
+                    ("available" if ok else "missing") + since,
                     "" if ok else "upgrade Docker Engine and buildx to use it",
                 )
             )
+            since = ""
     findings += platform_findings()
     registry = images.registry_answers()
     findings.append(
@@ -121,19 +134,15 @@ def doctor() -> Checkup:
             else "no registry answers: offline stand-ins replace official images",
         )
     )
+    wanted = standins.course_images()
     for row in images.status():
-        on_demand = images.BY_OFFICIAL[row["image"]].on_demand
-        if on_demand and not row["official"] and not row["standin_present"]:
-            findings.append(
-                Finding(f"image {row['image']}", True, "made when a lesson asks for it")
-            )
-            continue
-        if row["official"] and row["image"] == row["standin"]:
-            detail, ok = "stagelab's own image, present", True
-        elif row["official"]:
+        extra = images.BY_OFFICIAL[row["image"]] in images.EXTRA_IMAGES
+        if row["official"]:
             detail, ok = "official image present", True
         elif row["standin_present"]:
             detail, ok = f"offline stand-in {row['standin']}", True
+        elif extra and row["image"] not in wanted:
+            continue  # made only where a lesson or lab of this course needs it
         else:
             detail, ok = "missing", False
         findings.append(
@@ -143,7 +152,7 @@ def doctor() -> Checkup:
                 detail,
                 ""
                 if ok
-                else "run `stagelab images ensure`, or "
+                else f"run `stagelab images ensure{' ' + row['image'] if extra else ''}`, or "
                 "`stagelab images import FILE` with your instructor's archive",
             )
         )
@@ -185,19 +194,68 @@ def platform_findings() -> list[Finding]:
 
 def base_images() -> Table:
     """Return a table of the base images the lessons use: the official name, its offline
-    stand-in, and which of the two this engine has ("no engine" when none answers)."""
+    stand-in, which of the two this engine has ("no engine" when none answers) and what the
+    stand-in is. The extra images (Go, Java, Node, nginx) are listed where the course needs
+    them or the engine has them."""
     answers = engine.answers()
+    wanted = standins.course_images()
     rows = []
-    for image in images.BASE_IMAGES:
+    for image in images.BASE_IMAGES + images.EXTRA_IMAGES:
         if not answers:
             found = "no engine"
         elif images.present(image.official):
             found = "stagelab's own" if image.official == image.standin else "official"
         else:
             found = "stand-in" if images.present(image.standin) else "missing"
+        if image in images.EXTRA_IMAGES and found == "missing" and image.official not in wanted:
+            continue
         rows.append([image.official, image.standin, found, image.what])
     return Table(
         ["image", "offline stand-in", "on this engine", "the stand-in is"],
         rows,
         "stagelab-base-images",
     )
+
+
+def fetch_images(*names: str, say=print) -> Table:
+    """Make these base images usable before a lesson builds FROM them (official names, as
+    `sl.GOLANG`): each present image is kept; a missing one is pulled where a registry answers,
+    else its offline stand-in is built from Debian packages (a few minutes the first time;
+    `say` gets a line as each starts). With no engine it does nothing: builds then replay
+    their recordings.
+
+    `stagelab setup` reads these calls in the lessons and makes the images beforehand. Returns
+    a table: each image, the image that serves it, and what happened. Raises ImageUnavailable
+    for a name stagelab cannot make, or a stand-in that cannot be built here.
+    """
+    every = standins.wanted(names)
+    asked = {images.normalise(name) for name in names}
+    if not engine.answers():
+        rows = [
+            [image.official, image.standin, "no engine here: builds replay"]
+            for image in every
+            if image.official in asked
+        ]
+    else:
+        missing = standins.needed(names)
+        rows = [
+            [image.official, *_fetch_one(image, image in missing, say)]
+            for image in every
+            if image.official in asked or image in missing
+        ]
+    return Table(["image", "served by", "on this engine"], rows, "stagelab-fetched-images")
+
+
+def _fetch_one(image: images.BaseImage, missing: bool, say) -> list[str]:
+    if not missing:
+        if images.present(image.official):
+            return [image.official, "present (official image)"]
+        return [image.standin, "present (offline stand-in)"]
+    began = time.monotonic()
+    if images.registry_answers():
+        say(f"fetching {image.official} from the registry")
+        engine.client().images.pull(image.official)
+        return [image.official, f"pulled now ({time.monotonic() - began:.0f} s)"]
+    say(f"building the offline stand-in {image.standin} from Debian packages: {image.what}")
+    standins.make_standin(image)
+    return [image.standin, f"stand-in built now ({time.monotonic() - began:.0f} s)"]

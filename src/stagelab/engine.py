@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -9,11 +10,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import docker
-
+from . import lazy
 from .command_lines import buildx_build_command
+from .course import Course
+from .errors import StagelabError
 
 
 def version_tuple(text: str | None) -> tuple[int, ...]:
@@ -46,18 +50,25 @@ def docker_host() -> str:
     return "unix:///var/run/docker.sock"
 
 
-def client(timeout: int = 600) -> docker.DockerClient:
+def client(timeout: int = 600) -> lazy.docker.DockerClient:
     """Return a docker SDK client for the engine the CLI would use; `timeout` in seconds."""
     return _client(docker_host(), timeout)
 
 
 @functools.cache
-def _client(host: str, timeout: int) -> docker.DockerClient:
-    return docker.DockerClient(base_url=host, timeout=timeout)
+def _client(host: str, timeout: int) -> lazy.docker.DockerClient:
+    client = lazy.docker.DockerClient(base_url=host, timeout=timeout)
+    if host.startswith("unix://"):
+        # No proxy, .netrc or CA bundle applies to a Unix socket: requests would still read
+        # the environment for them on every call (a third of each round trip to the engine).
+        client.api.trust_env = False
+    return client
 
 
 def ping() -> dict | None:
     """Return the engine's version document (`docker version`), or None when none answers."""
+    if _no_socket(docker_host()):
+        return None
     try:
         return _client(docker_host(), 5).version()
     except Exception:  # any failure to answer means "no engine" here
@@ -73,7 +84,7 @@ def platform() -> str | None:
     return f"{version['Os']}/{version['Arch']}"
 
 
-def client_at(host: str, timeout: int = 600) -> docker.DockerClient:
+def client_at(host: str, timeout: int = 600) -> lazy.docker.DockerClient:
     """Return a docker SDK client for the engine at `host` (`unix:///...`); `timeout` in seconds."""
     return _client(host, timeout)
 
@@ -122,10 +133,18 @@ def emulators(root: Path = BINFMT_MISC) -> list[str]:
 
 def answers() -> bool:
     """Tell cheaply whether an engine answers (within 5 seconds)."""
+    if _no_socket(docker_host()):
+        return False
     try:
         return _client(docker_host(), 5).ping()
     except Exception:  # any failure to answer means "no engine" here
         return False
+
+
+def _no_socket(host: str) -> bool:
+    # A Unix socket that is not there has no engine behind it: no need to load the Docker SDK
+    # and try (with no engine, as on Binder, every build asks).
+    return host.startswith("unix://") and not os.path.exists(host.removeprefix("unix://"))
 
 
 def os_release() -> dict[str, str]:
@@ -194,23 +213,94 @@ FEATURE_PROBES = {
 PROBE_OUTPUT = {"type": "tar", "dest": "/dev/null"}
 
 
-def probe_features() -> dict[str, bool]:
+# The features come with the engine's and buildx's binaries: probed once for each pair, the answer
+# is kept in the state folder (Course.state) under this name, for the last few pairs seen.
+FEATURES_FILE = "engine-features.json"
+FEATURE_TABLES_KEPT = 8
+
+
+def probe_features(
+    *, version: dict | None = None, buildx: str | None = None, fresh: bool = False
+) -> dict[str, bool]:
     """Probe which BuildKit features this engine and buildx have, by running tiny builds.
 
     Returns {"heredocs", "named contexts", "--check", "--call"} -> available. Each probe is a
-    real build of at most a few seconds (a timeout of 120 s each).
+    real build of at most a few seconds (a timeout of 120 s each); they run side by side, each
+    in a folder of its own. The answer depends only on the engine's and buildx's builds, so it
+    is kept in the state folder (FEATURES_FILE), keyed by the engine's address, version, commit
+    and build time and buildx's version, and a later call for the same pair reads it (about a
+    millisecond instead of seconds) unless `fresh`. `version` (ping()'s document) and `buildx`
+    (buildx_version()) are asked when not given.
     """
-    found = {}
+    version = ping() if version is None else version
+    buildx = buildx_version() if buildx is None else buildx
+    key = _features_key(version, buildx)
+    tables = _feature_tables()
+    if key and not fresh and key in tables:
+        return dict(tables[key]["features"])
+    with ThreadPoolExecutor(max_workers=len(FEATURE_PROBES)) as pool:
+        features = dict(zip(FEATURE_PROBES, pool.map(_probe, FEATURE_PROBES.values())))
+    if key:
+        tables.pop(key, None)
+        tables[key] = {"features": features, "probed_at": time.time()}
+        _keep_feature_tables(dict(list(tables.items())[-FEATURE_TABLES_KEPT:]))
+    return features
+
+
+def features_probed_at(*, version: dict | None, buildx: str | None) -> float | None:
+    """Return when (seconds since the epoch) the features of this engine and buildx were last
+    probed and kept, or None when they were not."""
+    table = _feature_tables().get(_features_key(version, buildx) or "")
+    return table["probed_at"] if table else None
+
+
+def _features_key(version: dict | None, buildx: str | None) -> str | None:
+    if not version or not buildx:
+        return None  # nothing answers: nothing worth keeping
+    parts = (
+        docker_host(),
+        *(str(version.get(k, "")) for k in ("Version", "GitCommit", "BuildTime")),
+    )
+    return " ".join((*parts, buildx))
+
+
+def _features_path() -> Path | None:
+    try:
+        return Course.find().state / FEATURES_FILE
+    except StagelabError:
+        return None  # no home: probe every time
+
+
+def _feature_tables() -> dict[str, dict]:
+    path = _features_path()
+    try:
+        tables = json.loads(path.read_text()) if path else {}
+    except (OSError, ValueError):
+        return {}  # none kept yet, or unreadable: probe again
+    return tables if isinstance(tables, dict) else {}
+
+
+def _keep_feature_tables(tables: dict[str, dict]) -> None:
+    path = _features_path()
+    if path is None:
+        return
+    with contextlib.suppress(OSError):  # a read-only home only costs the next probe
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_suffix(f".{os.getpid()}.tmp")
+        scratch.write_text(json.dumps(tables, indent=1))
+        scratch.replace(path)
+
+
+def _probe(probe: tuple[str, dict]) -> bool:
+    text, flags = probe
     with tempfile.TemporaryDirectory(prefix="stagelab-probe-") as tmp:
         (Path(tmp) / "probe").write_text("probe\n")
-        for name, (text, flags) in FEATURE_PROBES.items():
-            (Path(tmp) / "Dockerfile").write_text(text)
-            asks = "check" in flags or "call" in flags  # answers a question, builds nothing
-            command = buildx_build_command(
-                ".", progress="quiet", output=() if asks else PROBE_OUTPUT, **flags
-            )
-            done = subprocess.run(
-                command, cwd=tmp, capture_output=True, text=True, timeout=120, check=False
-            )
-            found[name] = done.returncode == 0
-    return found
+        (Path(tmp) / "Dockerfile").write_text(text)
+        asks = "check" in flags or "call" in flags  # answers a question, builds nothing
+        command = buildx_build_command(
+            ".", progress="quiet", output=() if asks else PROBE_OUTPUT, **flags
+        )
+        done = subprocess.run(
+            command, cwd=tmp, capture_output=True, text=True, timeout=120, check=False
+        )
+    return done.returncode == 0

@@ -9,9 +9,7 @@ import os
 import re
 from dataclasses import dataclass
 
-import docker
-
-from . import engine
+from . import engine, lazy
 from .dockerfile import Dockerfile
 from .errors import EngineUnavailable
 
@@ -26,14 +24,12 @@ STANDIN_RELEASE = "bookworm"
 
 @dataclass(frozen=True)
 class BaseImage:
-    """An official image the lessons use, and the honest name of its offline stand-in."""
+    """An official image the lessons use, the honest name of its offline stand-in, what the
+    stand-in is, and the recipe (recipes.py) that makes it (default: the image's name)."""
 
     official: str
     standin: str
     what: str
-    # Built only when a lesson asks for it (`sl.ensure_images`), not by `stagelab setup`.
-    on_demand: bool = False
-    # The recipe's name when it is not the official name's repository.
     recipe_name: str = ""
 
     @property
@@ -70,20 +66,60 @@ BASE_IMAGES = [
         "stagelab/offline-python:3.11-slim-bookworm",
         "the Debian stand-in plus Debian's Python 3.11 with venv and pip",
     ),
+]
+# The classic examples' toolchains and runtimes (Go, Java, TypeScript, nginx): big, so made only
+# where a lesson fetches them (`sl.fetch_images`, which `stagelab setup` finds) or a lab's
+# Dockerfile uses them. Tags that exist upstream; Debian bookworm's packages serve them.
+GOLANG = "golang:1.19-bookworm"
+JDK = "eclipse-temurin:17-jdk"
+JRE = "eclipse-temurin:17-jre"
+NODE = "node:18-bookworm-slim"
+NGINX = "nginx:1.22"
+EXTRA_IMAGES = [
     BaseImage(
         CROSS_GCC,
         CROSS_GCC,
         "stagelab's own toolchain image: the Debian stand-in plus gcc 12, make and Debian's "
         "cross compilers, so that one machine compiles C for amd64 and arm64",
-        on_demand=True,
         recipe_name="cross-gcc",
     ),
+    BaseImage(
+        GOLANG,
+        "stagelab/offline-golang:1.19-bookworm",
+        "the Debian stand-in plus Debian's Go 1.19 (golang-go), GOPATH /go, cgo off: no C "
+        "compiler inside, unlike the official image",
+    ),
+    BaseImage(
+        JRE,
+        "stagelab/offline-eclipse-temurin:17-jre",
+        "the Debian stand-in plus Debian's OpenJDK 17 runtime (openjdk-17-jre-headless), "
+        "JAVA_HOME /opt/java/openjdk; the official image is Ubuntu with Eclipse Temurin",
+        "jre",
+    ),
+    BaseImage(
+        JDK,
+        "stagelab/offline-eclipse-temurin:17-jdk",
+        "the JRE stand-in plus Debian's OpenJDK 17 compiler and tools "
+        "(openjdk-17-jdk-headless); the official image is Ubuntu with Eclipse Temurin",
+        "jdk",
+    ),
+    BaseImage(
+        NODE,
+        "stagelab/offline-node:18-bookworm-slim",
+        "the Debian stand-in plus Debian's Node.js 18 and TypeScript compiler (tsc from "
+        "node-typescript, which the official image lacks; it has npm, this one has none)",
+        "node",
+    ),
+    BaseImage(
+        NGINX,
+        "stagelab/offline-nginx:1.22",
+        "the Debian stand-in plus Debian bookworm's nginx 1.22, laid out as the official "
+        "image (site in /usr/share/nginx/html, port 80, logs on the output)",
+    ),
 ]
-BY_OFFICIAL = {image.official: image for image in BASE_IMAGES}
-# The base images `stagelab setup` makes usable (the others are made when a lesson asks).
-SETUP_IMAGES = [image for image in BASE_IMAGES if not image.on_demand]
+BY_OFFICIAL = {image.official: image for image in BASE_IMAGES + EXTRA_IMAGES}
 # Official name -> the honest name of its offline stand-in.
-STANDINS = {image.official: image.standin for image in BASE_IMAGES}
+STANDINS = {image.official: image.standin for image in BASE_IMAGES + EXTRA_IMAGES}
 
 
 def labels(kind: str, **extra: str) -> dict[str, str]:
@@ -110,7 +146,7 @@ def present(name: str) -> bool:
     try:
         engine.client().images.get(name)
         return True
-    except docker.errors.ImageNotFound:
+    except lazy.docker.errors.ImageNotFound:
         return False
 
 
@@ -151,15 +187,59 @@ def registry_answers() -> bool:
 
 
 def substitutions(names: list[str]) -> dict[str, str]:
-    """Map each official name that must come from its stand-in to that stand-in."""
+    """Map each official name that must come from its stand-in to that stand-in.
+
+    The official name is looked up on every call (a learner may pull or load it at any time);
+    a stand-in is looked up once per process and engine (standin_present).
+    """
     chosen = {}
     for name in names:
         image = BY_OFFICIAL.get(normalise(name))
         if image is None or present(name):
             continue
-        if present(image.standin) and not registry_answers():
+        if standin_present(image) and not registry_answers():
             chosen[name] = image.standin
     return chosen
+
+
+# The stand-ins this process found, by engine address. Only stagelab makes and removes them
+# (`stagelab images ensure`, `stagelab clean --all`), so once found one stays known until
+# forget_standins(): `clean` calls it, and so does a failed build, in case one went by hand.
+_standins_found: set[tuple[str, str]] = set()
+
+
+def standin_present(image: BaseImage) -> bool:
+    """Tell whether the engine has the image's offline stand-in (asked once, then known)."""
+    found = (engine.docker_host(), image.standin)
+    if found not in _standins_found and present(image.standin):
+        _standins_found.add(found)
+    return found in _standins_found
+
+
+def forget_standins() -> None:
+    """Make standin_present ask the engine again."""
+    _standins_found.clear()
+
+
+# The size of each image this process built, by engine address and image id. The id is the
+# digest of the image's config, which names its layers: the size under an id never changes.
+_sizes: dict[tuple[str, str], dict] = {}  # (engine, image id) -> what inspect said
+
+
+def size_of(image_id: str) -> int:
+    """Return the size in bytes of the image with this id (`sha256:...`), asked once per engine:
+    a build that only hits the cache makes the same id again."""
+    return inspected(image_id)["Size"]
+
+
+def inspected(image_id: str, host: str | None = None) -> dict:
+    """Return the engine's description of the image with this id (`docker image inspect`), on
+    the CLI's engine or the one at `host`, asked once per engine and id (an id names content)."""
+    key = (host or engine.docker_host(), image_id)
+    if key not in _sizes:
+        client = engine.client_at(host) if host else engine.client()
+        _sizes[key] = client.api.inspect_image(image_id)
+    return _sizes[key]
 
 
 def normalise(name: str) -> str:
@@ -171,7 +251,8 @@ def normalise(name: str) -> str:
 
 
 def status() -> list[dict]:
-    """Describe each base image: whether the official one or its stand-in is present.
+    """Describe each base image (the extra ones too): whether the official one or its
+    stand-in is present.
 
     Raises EngineUnavailable, saying how to get one, when no engine answers.
     """
@@ -184,7 +265,7 @@ def status() -> list[dict]:
             "standin_present": present(image.standin),
             "what": image.what,
         }
-        for image in BASE_IMAGES
+        for image in BASE_IMAGES + EXTRA_IMAGES
     ]
 
 
@@ -202,10 +283,12 @@ def explain_missing_image(reason: str, where: str = "") -> str:
     )
     image = normalise(named.group(1)) if named else None
     if image in BY_OFFICIAL:
-        return (
-            f"{last}\n  {image} is not on this engine and no registry answers: "
-            "run `stagelab images ensure`."
+        how = (
+            f'`sl.fetch_images("{image}")` in the notebook, or `stagelab images ensure {image}`'
+            if BY_OFFICIAL[image] in EXTRA_IMAGES
+            else "`stagelab images ensure`"
         )
+        return f"{last}\n  {image} is not on this engine and no registry answers: run {how}."
     names = ", ".join(BY_OFFICIAL)
     return (
         f"{last}\n  {image or 'An image'} is not on this engine and no registry answers: "

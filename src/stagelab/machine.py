@@ -3,8 +3,9 @@ not wait for something else, and saying each step with its time.
 
 On a bare Debian machine the engine's download, the system's packages, the busybox download and
 the Debian stand-in's debootstrap run side by side; the images that need the engine follow as
-soon as it answers, gcc's and python's stand-ins side by side. Nothing that is already there is
-downloaded or built again.
+soon as it answers, gcc's and python's stand-ins side by side, then the extra images the course's
+lessons and labs need (Go, Java, Node, nginx: standins.course_images). Nothing that is already
+there is downloaded or built again.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from pathlib import Path
 from . import engine, images, standins
 from .errors import ProvisionError
 from .provisioning import TOOL_PACKAGES, Provisioner, apt_install
+from .recipes import RECIPES
 
 DOCKER_DATA = Path("/var/lib/docker")
 
@@ -147,20 +149,21 @@ def setup_steps(browser: bool, work: Path, say=print) -> list[SetupStep]:
         )
     else:
         say(f"setup: buildx: {buildx_version}")
+    extras = standins.course_images()
     if version is not None:
-        missing: list[images.BaseImage] | None = standins.needed()
+        missing: list[images.BaseImage] | None = standins.needed(extras)
         there = [
             image.official + (" (official)" if images.present(image.official) else " (stand-in)")
-            for image in images.SETUP_IMAGES
+            for image in standins.wanted(extras)
             if image not in missing
         ]
         if there:
             say(f"setup: base images present: {', '.join(there)}")
     elif not provisioner.unpacked() and not DOCKER_DATA.exists():
-        missing = list(images.SETUP_IMAGES)  # a bare machine: an engine with no images
+        missing = standins.wanted(extras)  # a bare machine: an engine with no images
     else:
         missing = None  # a stopped engine: it says what it has once it runs
-    steps += _image_steps(missing, engine_ready + buildx, work)
+    steps += _image_steps(missing, engine_ready + buildx, work, extras)
     return steps
 
 
@@ -173,16 +176,20 @@ def _note(action: Callable[[], object], note: str) -> Callable[[], str]:
 
 
 def _image_steps(
-    missing: list[images.BaseImage] | None, needs: tuple[str, ...], work_root: Path
+    missing: list[images.BaseImage] | None,
+    needs: tuple[str, ...],
+    work_root: Path,
+    extras: Sequence[str] = (),
 ) -> list[SetupStep]:
     """Steps for the missing base images: what needs no engine (downloads, debootstrap) starts
     at once, the rest when the engine answers and the stand-ins it builds on exist. With
-    `missing` unknown (the engine does not run yet), one step checks and builds them in order."""
+    `missing` unknown (the engine does not run yet), one step checks and builds them in order,
+    the core images and the `extras` (official names)."""
     if missing is None:
-        return [SetupStep("base images", _ensure_images, needs=needs)]
+        return [SetupStep("base images", lambda: _ensure_images(extras), needs=needs)]
     steps = []
     for image in missing:
-        recipe = standins.RECIPES[image.recipe]
+        recipe = RECIPES[image.recipe]
         work = work_root / image.recipe
         work.mkdir()
         after = tuple(
@@ -223,25 +230,7 @@ def _make(image: images.BaseImage, work: Path) -> str:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _ensure_images() -> str:
+def _ensure_images(extras: Sequence[str]) -> str:
     lines: list[str] = []
-    standins.ensure_images(say=lines.append)
+    standins.ensure_images(say=lines.append, extras=extras)
     return "; ".join(line.removeprefix("images: ") for line in lines)
-
-
-def fetch_images(*names: str, say=print) -> list[str]:
-    """Make these base images usable on the engine (official names, e.g. sl.CROSS_GCC),
-    building the stand-ins that are missing; say one line per image and return the lines.
-
-    A lesson's first cell calls it for images `stagelab setup` leaves to the lessons that need
-    them. With no engine it does nothing and says so (the lesson's builds replay their
-    recordings). Raises ImageUnavailable or ProvisionError when one cannot be made.
-    """
-    lines: list[str] = []
-    if not engine.answers():
-        lines.append("images: no engine answers, so none is fetched: the builds below replay")
-    else:
-        standins.ensure_images(say=lines.append, names=list(names))
-    for line in lines:
-        say(line)
-    return lines

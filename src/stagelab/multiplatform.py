@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import engine, images, standins
+from . import engine, images, recipes, standins
 from .command_lines import buildx_build_command
 from .dockerfile import machine_platform
 from .dockerfile.platforms import split_platform
@@ -233,10 +233,10 @@ def substitutions_on(host: str | None, names: Sequence[str], say=print) -> dict[
         on_demand = [
             image.official
             for image in map(images.BY_OFFICIAL.get, map(images.normalise, names))
-            if image is not None and image.on_demand and not images.present(image.standin)
+            if image in images.EXTRA_IMAGES and not images.present(image.standin)
         ]
         if on_demand:
-            standins.ensure_images(say=say, names=on_demand)
+            standins.ensure_images(say=say, extras=on_demand)
         return images.substitutions(list(names))
     client = engine.client_at(host)
     chosen = {}
@@ -268,12 +268,12 @@ def make_multiarch_busybox(image: images.BaseImage, host: str) -> None:
     busybox-static of that architecture and a symbolic link per applet, made here."""
     with tempfile.TemporaryDirectory(dir="/var/tmp", prefix="stagelab-busybox-") as tmp:
         work = Path(tmp)
-        debs = standins.debian_packages(
+        debs = recipes.debian_packages(
             [f"busybox-static:{arch}" for arch in ARCHITECTURES], work / "debs", ARCHITECTURES
         )
         applets: list[str] = []
         for deb in debs:
-            arch = standins.deb_field(deb, "Architecture")
+            arch = recipes.deb_field(deb, "Architecture")
             run_command(["dpkg", "-x", str(deb), str(work / arch)], f"unpack {deb.name}")
             rootfs = work / f"rootfs-{arch}" / "bin"
             rootfs.mkdir(parents=True)
@@ -289,13 +289,13 @@ def make_multiarch_busybox(image: images.BaseImage, host: str) -> None:
         (work / "Dockerfile").write_text(
             'FROM scratch\nARG TARGETARCH\nCOPY rootfs-${TARGETARCH}/ /\nCMD ["sh"]\n'
         )
-        version = standins.deb_field(debs[0], "Version")
+        version = recipes.deb_field(debs[0], "Version")
         command = buildx_build_command(
             work,
             progress="plain",
             platforms=[f"linux/{arch}" for arch in ARCHITECTURES],
             tags=image.standin,
-            labels=standins.standin_labels(
+            labels=recipes.standin_labels(
                 image, f"Debian busybox-static {version} for {', '.join(ARCHITECTURES)}", version
             ),
         )
@@ -311,7 +311,7 @@ def copy_image(image: images.BaseImage, host: str) -> None:
     """Copy a stand-in from the CLI's engine to the one at `host`, building it first if the
     CLI's engine lacks it (and, first, the stand-ins it is built on)."""
     if not images.present(image.standin):
-        for name in standins.RECIPES[image.recipe].after:
+        for name in recipes.RECIPES[image.recipe].after:
             base = images.BY_OFFICIAL[name]
             if not images.present(base.standin):
                 standins.make_standin(base)

@@ -14,13 +14,11 @@ import threading
 import time
 from dataclasses import dataclass
 
-import ipywidgets
-from IPython import get_ipython
-from IPython.display import HTML, display
-
+from . import lazy
+from .command_lines import shell_text
 from .dockerfile import Dockerfile
 from .errors import BuildFailed
-from .render.html import progress_html, summary_html, summary_text
+from .render.html import build_details_html, progress_html, summary_html, summary_text
 from .results import BuildResult
 from .states import progress_state
 
@@ -29,19 +27,25 @@ from .states import progress_state
 
 def in_kernel() -> bool:
     """Tell whether this code runs in a Jupyter kernel (rich output shows in a notebook)."""
-    shell = get_ipython()
+    shell = _shell()
     return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _shell():
+    # The IPython shell running this code, or None. A kernel has imported IPython long before
+    # stagelab: where nothing has, there is no shell, and no reason to import IPython to ask.
+    return lazy.ipython.get_ipython() if lazy.imported("ipython") else None
 
 
 def current_cell() -> int | str:
     """Return the notebook cell's execution count, or "process" outside a kernel."""
-    return get_ipython().execution_count if in_kernel() else "process"
+    return _shell().execution_count if in_kernel() else "process"
 
 
 def show(html_text: str, text: str) -> None:
     """Show a message: `html_text` in a notebook, `text` as one line on stderr elsewhere."""
     if in_kernel():
-        display({"text/html": html_text, "text/plain": text}, raw=True)
+        lazy.ipython_display.display({"text/html": html_text, "text/plain": text}, raw=True)
     else:
         print(f"stagelab: {text}", file=sys.stderr)
 
@@ -55,25 +59,41 @@ def show_result(result: BuildResult) -> None:
     already turned into it (one view per build)."""
     if _summary_shown_in.get(result.number) == current_cell():
         return
-    display({"text/html": summary_html(result), "text/plain": repr(result)}, raw=True)
+    lazy.ipython_display.display(
+        {"text/html": summary_html(result), "text/plain": repr(result)}, raw=True
+    )
 
 
 def _show_results_once() -> None:
     # IPython calls a type's registered display function instead of its _repr_*_ methods.
-    shell = get_ipython()
+    shell = _shell()
     if shell is not None:
         shell.display_formatter.ipython_display_formatter.for_type(BuildResult, show_result)
+
+
+class LiveBundle:
+    """An output in a notebook, given as a mime bundle ({"text/html": ..., ...}), that is
+    replaced in place by each `update()` (a front end shows the richest type it renders)."""
+
+    def __init__(self, bundle: dict):
+        self.handle = lazy.ipython_display.display(bundle, raw=True, display_id=True)
+
+    def update(self, bundle: dict) -> None:
+        """Replace what this output shows."""
+        self.handle.update(bundle, raw=True)
 
 
 class LiveHtml:
     """An HTML output in a notebook that is replaced in place by each `update()`."""
 
     def __init__(self, html_text: str):
-        self.handle = display(HTML(html_text), display_id=True)
+        self.handle = lazy.ipython_display.display(
+            lazy.ipython_display.HTML(html_text), display_id=True
+        )
 
     def update(self, html_text: str) -> None:
         """Replace what this output shows."""
-        self.handle.update(HTML(html_text))
+        self.handle.update(lazy.ipython_display.HTML(html_text))
 
 
 # ---------------------------------------------------------------- the protocol
@@ -87,6 +107,9 @@ class Progress:
 
     def stage(self, ref: str, state: str, step: str = "") -> None:
         """Stage `ref` is now in progress state `state`, running `step` (an instruction)."""
+
+    def command(self, words: list[str]) -> None:
+        """The build runs this command (for the classic builder: the one that does the same)."""
 
     def finish(self, result: BuildResult | None, error: BaseException | None = None) -> None:
         """The build ended with a result, or with an error (whose `.result` may hold one)."""
@@ -124,6 +147,7 @@ class BoardProgress(Progress):
         self.error: BaseException | None = None
         self.started = False
         self.lock = threading.RLock()
+        self.command_words: list[str] = []
 
     def start(self, dockerfile: Dockerfile, builder: str, target: str | None) -> None:
         with self.lock:
@@ -155,6 +179,11 @@ class BoardProgress(Progress):
             row.step = step or row.step
         if changed:
             self.changed(row)
+
+    def command(self, words: list[str]) -> None:
+        with self.lock:
+            self.command_words = list(words)
+        self.draw()
 
     def finish(self, result: BuildResult | None, error: BaseException | None = None) -> None:
         result = result if result is not None else getattr(error, "result", None)
@@ -199,6 +228,15 @@ class BoardProgress(Progress):
         """Return the board's title: builder and target."""
         return f"{self.builder} build, target {self.target or 'last stage'}"
 
+    def error_details(self) -> str:
+        """Return the failed build's command and the engine's log, folded away, as HTML ("" when
+        the error carries neither)."""
+        failed = self.error
+        replayed = bool(getattr(getattr(failed, "result", None), "replayed", False))
+        return build_details_html(
+            list(getattr(failed, "command", None) or []), getattr(failed, "output", ""), replayed
+        )
+
     def error_text(self) -> str:
         """Return the error the build ended with, as text ("" when none)."""
         if self.error is None:
@@ -219,6 +257,10 @@ class TerminalProgress(BoardProgress):
         if not self.result and not self.error:
             waiting = [r.ref for r in self.rows.values() if r.state == "waiting"]
             print(f"{self.heading()}: stages {', '.join(waiting) or 'none'}", file=self.stream)
+
+    def command(self, words: list[str]) -> None:
+        self.command_words = list(words)
+        print(f"  command: {shell_text(words)}", file=self.stream)
 
     def changed(self, row: StageRow) -> None:
         now = time.monotonic()
@@ -243,7 +285,7 @@ class WidgetProgress(BoardProgress):
     def __init__(self):
         super().__init__()
         _show_results_once()
-        self.widget = ipywidgets.HTML()
+        self.widget = lazy.ipywidgets.HTML()
         self.handle = None
         self.ticking = threading.Event()
         self.ticker: threading.Thread | None = None
@@ -251,7 +293,7 @@ class WidgetProgress(BoardProgress):
     def start(self, dockerfile: Dockerfile, builder: str, target: str | None) -> None:
         super().start(dockerfile, builder, target)
         if self.handle is None:
-            self.handle = display(self.widget, display_id=True)
+            self.handle = lazy.ipython_display.display(self.widget, display_id=True)
         if self.ticker is None:
             self.ticker = threading.Thread(target=self._tick, daemon=True, name="stagelab-progress")
             self.ticker.start()
@@ -268,7 +310,11 @@ class WidgetProgress(BoardProgress):
     def draw(self) -> None:
         with self.lock:
             self.widget.value = progress_html(
-                self.heading(), self.rows.values(), time.monotonic(), self.error_text()
+                self.heading(),
+                self.rows.values(),
+                time.monotonic(),
+                self.error_text(),
+                details=build_details_html(self.command_words, ""),
             )
 
     def done(self) -> None:
@@ -281,11 +327,16 @@ class WidgetProgress(BoardProgress):
                 final = summary_html(self.result)
             else:
                 final = progress_html(
-                    self.heading(), self.rows.values(), time.monotonic(), self.error_text(), number
+                    self.heading(),
+                    self.rows.values(),
+                    time.monotonic(),
+                    self.error_text(),
+                    number,
+                    self.error_details(),
                 )
         # The summary replaces the widget in place: it stays in the saved notebook.
         if self.handle is not None:
-            self.handle.update(HTML(final))
+            self.handle.update(lazy.ipython_display.HTML(final))
             if number is not None:
                 _summary_shown_in[number] = current_cell()
             if isinstance(self.error, BuildFailed):

@@ -20,7 +20,8 @@ from .course import RECORDINGS_ENV, Course
 RECORD_ENV = "STAGELAB_RECORD"
 DIRECTORY_ENV = RECORDINGS_ENV
 FORMAT = 1
-RECORDED_LOG_LINES = 40
+# A replay shows the engine's log from these last lines (most builds' logs are shorter).
+RECORDED_LOG_LINES = 200
 # Jupyter's autosave copies are not part of a lesson's context.
 IGNORED_DIRECTORIES = {".ipynb_checkpoints"}
 

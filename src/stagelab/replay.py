@@ -66,6 +66,7 @@ def record(request, outcome: BuildResult | BuildFailed) -> None:
         "size_bytes": result.size_bytes,
         "duration_s": round(result.duration_s, 2),
         "log_tail": recording.tail(result.log),
+        "command": result.command,
         "substitutions": result.substitutions,
         "failure": failure_fields(failed) if failed is not None else None,
         "exported": _exported_files(result.output) if failed is None else None,
@@ -97,6 +98,7 @@ def replay(request, watcher: Progress) -> BuildResult:
         size_bytes=take["size_bytes"],
         duration_s=take["duration_s"],
         log=take["log_tail"],
+        command=list(take.get("command") or []),  # older recordings have none
         replayed=True,
         recorded_engine=found["recorded_engine"],
         recorded_on=found["recorded_on"],
@@ -106,6 +108,8 @@ def replay(request, watcher: Progress) -> BuildResult:
     )
     show_banner(banner_text(result.recorded_engine, result.recorded_on))
     watcher.start(request.dockerfile, request.builder, request.target_ref)
+    if result.command:
+        watcher.command(result.command)
     for ref, state, step in transitions(result):
         watcher.stage(ref, state, step)
     if take["failure"] is not None:

@@ -7,9 +7,7 @@ import functools
 import inspect
 import shlex
 
-import docker
-
-from . import engine, recording
+from . import engine, lazy, recording
 from .errors import EngineUnavailable, StagelabError
 from .progress import current_cell
 from .replay import RE_RECORD, banner_shown_in, engine_version, replayed_tags, show_banner
@@ -119,7 +117,7 @@ def _image_id_on_engine(subject: str) -> str:
     """Name an image by its id, which a replayed build also reports; other subjects stay."""
     try:
         return engine.client().images.get(subject).id
-    except (docker.errors.DockerException, ValueError):
+    except (lazy.docker.errors.DockerException, ValueError):
         return subject
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
+from .command_lines import shell_text
 from .dockerfile import Dockerfile
 from .render.graphs import StageGraph, stage_graph
 from .render.html import summary_html
@@ -51,7 +52,11 @@ class BuildResult:
     `size_bytes` is the image's size in bytes; `duration_s` the build's wall time in seconds;
     `substitutions` maps official image names to the offline stand-ins that served them.
     `shared_with` maps a stage whose work BuildKit ran once for two identical stages, under
-    the other one's name, to that other stage (its status is that stage's).
+    the other one's name, to that other stage (its status is that stage's). `no_cache` says
+    the build was asked to use no cache (`--no-cache`). `command` is the command line that ran
+    it (`docker buildx build ...`), or for the classic builder, which runs through the engine's
+    API, the command that does the same (`DOCKER_BUILDKIT=0 docker build ...`); `log` is the
+    engine's log of the build (a replayed result keeps its last lines).
     A replayed result has `replayed` set and says which engine recorded it, and when.
     `number` counts the builds of this process (1, 2, ...): views of one build carry it.
     `platforms` are the platforms asked for (`--platform`; [] for the engine's own), and
@@ -85,6 +90,8 @@ class BuildResult:
     docker_host: str | None = None
     build_ref: str | None = None
     layer_ids: list[str] = field(default_factory=list)
+    no_cache: bool = False
+    command: list[str] = field(default_factory=list)
     number: int = field(
         default_factory=lambda: next(_build_numbers), init=False, repr=False, compare=False
     )
@@ -124,6 +131,11 @@ class BuildResult:
         if platform not in self.platform_status:
             raise KeyError(f"{platform}: this build was for {self.platforms or 'one platform'}")
         return [ref for ref, state in self.platform_status[platform].items() if state != "skipped"]
+
+    @property
+    def command_line(self) -> str:
+        """Return the build's command as one line a shell reads ("" when none was recorded)."""
+        return shell_text(self.command) if self.command else ""
 
     def __repr__(self) -> str:
         statuses = ", ".join(f"{ref}={state}" for ref, state in self.stage_status.items())

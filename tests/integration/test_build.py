@@ -9,9 +9,10 @@ import time
 
 import docker.errors
 import pytest
+import requests
 
 import stagelab as sl
-from stagelab import engine, images
+from stagelab import containers, engine, images
 
 pytestmark = pytest.mark.engine
 BUILDERS = ["buildkit", "classic"]
@@ -202,6 +203,29 @@ def test_substitutions_only_without_registry(docker_engine):
         assert not images.present("busybox:1.36"), "a stand-in never takes the official name"
 
 
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_a_cached_rebuild_asks_the_engine_only_what_can_change(docker_engine, monkeypatch, builder):
+    """What the engine has under an image id, and the stand-ins stagelab made, stay known to
+    the process; whether an engine answers and which official images it has are asked again."""
+    first = sl.build(PIPELINE, builder=builder, progress=False)
+    asked = []
+    send = requests.Session.send
+
+    def counted(session, request, **options):
+        asked.append(request.path_url.split("/", 2)[-1])  # without the API version
+        return send(session, request, **options)
+
+    monkeypatch.setattr(requests.Session, "send", counted)
+    again = sl.build(PIPELINE, builder=builder, progress=False)
+    assert (again.image_id, again.size_bytes, again.substitutions) == (
+        first.image_id,
+        first.size_bytes,
+        first.substitutions,
+    )
+    engine_requests = [path for path in asked if not path.startswith("build")]
+    assert engine_requests == ["_ping", "images/busybox:1.36/json"]
+
+
 def test_no_engine_raises_engine_unavailable_with_advice(tmp_path):
     script = textwrap.dedent("""
         import stagelab as sl
@@ -313,6 +337,53 @@ def test_files_lists_only_the_image_and_run_reports_a_missing_command(docker_eng
     with pytest.raises(sl.StagelabError) as caught:
         sl.run(result.image_id, "ls /app")
     assert caught.value.exit_code == 127
+
+
+LISTED = """\
+FROM python:3.11-slim-bookworm
+WORKDIR /app
+COPY . .
+RUN ln -s /app/data /linked && mkdir -p /empty/inner && ln -s python3 /usr/local/bin/py \\
+    && touch "/app/data/with space.txt" /app/data/.hidden && ln /app/greet.py /app/hard.py
+VOLUME /app/data
+USER 1000
+"""
+
+
+def test_find_in_a_container_lists_what_an_export_holds(docker_engine):
+    """files() lists a large image with busybox's `find` in a container of it: the same paths,
+    under every kind of `under`, as the export it replaces (the reference, from the engine)."""
+    result = sl.build(
+        LISTED,
+        files={"greet.py": "print('hi')\n", "data/rows.csv": "a,b\n", "tests/test_x.py": ""},
+    )
+    assert result.size_bytes > containers.EXPORT_AT_MOST_BYTES
+    for under in ["/", "/app", "/app/", "/app/data", "/linked", "/usr/local/bin/py", "/empty",
+                  "/app/greet.py", "/nowhere", "/usr/local/bin"]:  # fmt: skip
+        found = containers._listed_by_find(result.image_id, under)
+        assert found is not None, "this engine mounts images: find runs"
+        exported = containers._listed_by_export(result.image_id, under)
+        assert containers.image_paths(found, under) == containers.image_paths(exported, under)
+    listed = sl.files(result.image_id)
+    assert {"/app/data/with space.txt", "/app/hard.py", "/linked", "/app/tests/test_x.py"} <= set(
+        listed
+    )
+    assert not any(path.startswith(containers.TOOLS_AT) for path in listed)
+
+
+def test_where_find_cannot_run_the_export_lists(docker_engine, monkeypatch):
+    result = sl.build(LISTED, files={"greet.py": "", "data/rows.csv": "", "tests/test_x.py": ""})
+    monkeypatch.setattr(containers, "_busybox_image", lambda: result.image_id)  # no busybox
+    assert containers._listed_by_find(result.image_id, "/app") is None
+    assert sl.files(result.image_id, "/app") == [
+        "/app/Dockerfile",  # the text goes into the build context, and COPY . . copies it
+        "/app/data/.hidden",
+        "/app/data/rows.csv",
+        "/app/data/with space.txt",
+        "/app/greet.py",
+        "/app/hard.py",
+        "/app/tests/test_x.py",
+    ]
 
 
 def test_after_a_failure_the_stages_that_never_ran_are_not_built(docker_engine):

@@ -1,5 +1,6 @@
 """The engine, doctor and images commands against the real engine."""
 
+import json
 import os
 import subprocess
 import sys
@@ -49,6 +50,41 @@ def test_doctor_reports_engine_buildx_features_and_images(docker_engine):
         assert line in done.stdout
     if not images.registry_answers():
         assert "offline stand-in stagelab/offline-busybox:1.36" in done.stdout
+
+
+def test_features_are_probed_once_per_engine_and_buildx_and_kept(docker_engine, tmp_path):
+    env = {**os.environ, "STAGELAB_HOME": str(tmp_path)}
+    first = stagelab("doctor", env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "probed " not in first.stdout  # nothing kept yet: this run probed
+    kept = tmp_path / engine.FEATURES_FILE
+    tables = json.loads(kept.read_text())
+    (key,) = tables
+    assert tables[key]["features"] == {name: True for name in engine.FEATURE_PROBES}
+    # What a later run reports comes from the kept answer: alter it and the doctor says so.
+    tables[key]["features"]["--call"] = False
+    kept.write_text(json.dumps(tables))
+    second = stagelab("doctor", env=env)
+    assert "FAIL BuildKit --call" in second.stdout
+    assert "`stagelab doctor --fresh` probes again" in second.stdout
+    fresh = stagelab("doctor", "--fresh", env=env)
+    assert fresh.returncode == 0, fresh.stdout
+    assert "probed " not in fresh.stdout
+    assert json.loads(kept.read_text())[key]["features"]["--call"] is True
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(docker_engine):
+    done = subprocess.run(
+        # `true` exits before the doctor writes (it starts in a fraction of a second): each
+        # write meets a closed pipe, as the rest of a long report does after `head`.
+        f"{sys.executable} -m stagelab.cli doctor | true",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr
 
 
 def test_doctor_and_ensure_without_an_engine_say_what_to_do(tmp_path):

@@ -29,6 +29,7 @@ STARTER_FAILS = {
     },
     "04": {"dev_reachable", "dev_contents", "prod_runs", "prod_contents", "sizes"},
     "05": {"only_the_tool", "tool_runs", "from_scratch"},
+    "06": {f"question_{number}" for number in range(1, 6)},
     "07": {"right_machine", "runs_on_build_platform", "program_only"},
     "08": {"both_targets", "targets_right", "shared_once"},
 }
@@ -262,3 +263,60 @@ def test_lab_05_fails_an_export_that_carries_a_base_image(docker_engine, tmp_pat
     report = sl.lab("05").check(folder)
     assert report.failed == ["only_the_tool", "from_scratch"], repr(report)
     assert "starts from busybox:1.36" in repr(report)
+
+
+WRONG_PREDICTIONS = """
+[question 1]
+runs = base, lint, docs, build, test, 5
+fails = nothing
+[question 2]
+runs = stage-0, 1, docs
+fails = nothing
+[question 3]
+runs = base, build, test
+fails = lint
+[question 4]
+runs = base, lint, bogus
+fails = maybe
+[question 5]
+runs = docs
+fails = Docs
+"""
+
+
+def test_lab_06_explains_each_wrong_prediction_from_the_real_build(docker_engine, tmp_path):
+    """A wrong prediction gets what the builder did and why (never a traceback); indexes,
+    BuildKit's stage-N and any case name the stages; the Dockerfile is the given one even
+    when the learner changed theirs."""
+    folder = _copy_of("06", "starter", tmp_path)
+    (folder / "predictions.ini").write_text(WRONG_PREDICTIONS)
+    dockerfile = folder / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("ls /manual", "true"))
+    report = sl.lab("06").check(folder)
+    detail = {outcome.criterion.key: outcome.detail for outcome in report.outcomes}
+    assert report.failed == ["given_dockerfile", "question_1", "question_2", "question_3"] + [
+        "question_4"
+    ], repr(report)
+    assert "BuildKit ran base, build, 5; it succeeded" in detail["question_1"]
+    assert "`lint` did not run: the target `5` does not need it" in detail["question_1"]
+    assert "`docs` did not run" in detail["question_1"]
+    assert "`test` did not run" in detail["question_1"]
+    # The given Dockerfile's docs stage fails, though the learner's copy no longer would.
+    assert "the classic builder ran base, lint, docs; it failed in docs" in detail["question_2"]
+    assert "You said it succeeds: Stage `docs` failed at line 9" in detail["question_2"]
+    assert "You said it fails in lint: Stage `test` failed at line 15" in detail["question_3"]
+    assert "bogus: not a stage of this Dockerfile" in detail["question_4"]
+    assert "fails = maybe: write `nothing`" in detail["question_4"]
+    assert detail["question_5"] == "right: BuildKit ran docs; it failed in docs"
+    assert "Traceback" not in repr(report)
+
+
+def test_lab_06_says_what_to_do_with_an_unreadable_predictions_file(docker_engine, tmp_path):
+    folder = _copy_of("06", "solution", tmp_path)
+    (folder / "predictions.ini").write_text("runs = base\n[question 1\n")
+    report = sl.lab("06").check(folder)
+    assert report.failed == [f"question_{number}" for number in range(1, 6)]
+    assert all(
+        "predictions.ini cannot be read" in o.detail and "lab.reset()" in o.detail
+        for o in report.outcomes[1:]
+    ), repr(report)

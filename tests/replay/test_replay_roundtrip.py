@@ -49,6 +49,7 @@ LESSON = textwrap.dedent('''
                         "size": result.size_bytes, "replayed": result.replayed,
                         "engine": result.recorded_engine,
                         "steps": [[s.stage, s.line, s.status] for s in result.steps],
+                        "command": result.command, "log": result.log,
                         "events": watcher.events}
     image = report["first"]["image"]
     report["run"] = sl.run(image, "cat /salt /app.txt")
@@ -64,6 +65,7 @@ LESSON = textwrap.dedent('''
     except sl.BuildFailed as failed:
         report["failed"] = {"stage": failed.stage, "line": failed.line,
                             "exit_code": failed.exit_code, "message": str(failed),
+                            "command": failed.command,
                             "replayed": failed.result.replayed}
     except sl.EngineUnavailable as error:
         report["failed_unrecorded"] = str(error)
@@ -123,6 +125,13 @@ def test_a_replayed_build_reports_what_the_real_build_did(recorded_and_replayed)
         assert replayed[name]["engine"] == version["Version"]
         for field in ("status", "image", "size", "steps"):
             assert replayed[name][field] == real[name][field], (name, field)
+    # The command that ran it, and the engine's log, come back from the recording.
+    command = real["first"]["command"]
+    assert command[:3] in (["docker", "buildx", "build"], ["DOCKER_BUILDKIT=0", "docker", "build"])
+    assert "--target" in command and replayed["first"]["command"] == command
+    assert replayed["first"]["log"] and real["first"]["log"].endswith(replayed["first"]["log"])
+    assert replayed["failed"]["command"] == real["failed"]["command"]
+    assert real["failed"]["command"][:3] == command[:3]
     # The second build was cached on the engine; its replay says so too.
     assert real["first"]["status"]["base"] == "built"
     assert replayed["again"]["status"]["base"] == "cached"

@@ -1,6 +1,8 @@
-"""The `docker buildx build` command builder: each keyword becomes its flag (pure logic)."""
+"""The `docker buildx build` command builder: each keyword becomes its flag (pure logic); the
+classic builder's `DOCKER_BUILDKIT=0 docker build` beside it; commands as shell text."""
 
 import itertools
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,8 +12,10 @@ from stagelab.command_lines import (
     CALL_METHODS,
     PROGRESS_MODES,
     buildx_build_command,
+    classic_build_command,
     docker_image,
     image_contexts,
+    shell_text,
 )
 
 # Every keyword at once, with the flags it must give (buildx's own spellings and formats).
@@ -183,3 +187,46 @@ def test_feature_probes_are_builder_keywords():
     assert "--check" in checks
     named = buildx_build_command(".", **engine.FEATURE_PROBES["named contexts"][1])
     assert ("--build-context", "extra=.") in pairs(named)
+
+
+# ---------------------------------------------------------------- the classic builder's command
+
+
+def test_the_classic_command_is_docker_build_with_buildkit_off():
+    command = classic_build_command(
+        "/ctx",
+        file="/ctx/Dockerfile.dev",
+        target="build",
+        build_args={"MODE": "dev mode"},
+        no_cache=True,
+        labels={"io.stagelab.kind": "build"},
+        tags="app:1",
+        force_rm=True,
+        iidfile="/tmp/iid",
+    )
+    assert command == [
+        "DOCKER_BUILDKIT=0", "docker", "build", "-f", "/ctx/Dockerfile.dev", "--target", "build",
+        "--build-arg", "MODE=dev mode", "--no-cache", "--force-rm",
+        "--label", "io.stagelab.kind=build", "-t", "app:1", "--iidfile", "/tmp/iid", "/ctx",
+    ]  # fmt: skip
+    assert classic_build_command("/ctx") == ["DOCKER_BUILDKIT=0", "docker", "build", "/ctx"]
+    with pytest.raises(ValueError, match="build arg name"):
+        classic_build_command("/ctx", build_args={"": "x"})
+
+
+@pytest.mark.parametrize("multiline", [False, True])
+def test_shell_text_reads_back_into_the_same_words(multiline):
+    command = classic_build_command(
+        "/ctx dir", build_args={"A": "it's $HOME; rm -rf /"}, labels={"k": 'a "b"'}, tags="t"
+    )
+    text = shell_text(command, multiline=multiline)
+    assert text.startswith("DOCKER_BUILDKIT=0 docker build")
+    assert ("\\\n  --build-arg" in text) is multiline
+    # bash runs it with `docker` standing for a printf of its words: the same words come back.
+    done = subprocess.run(
+        ["bash", "-c", f'docker() {{ printf "%s\\n" "$DOCKER_BUILDKIT" "$@"; }}; {text}'],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.splitlines() == ["0"] + command[2:]

@@ -2,7 +2,9 @@
 
 import html
 import io
+import re
 import shutil
+import types
 
 import pytest
 
@@ -44,8 +46,7 @@ def result(
         image_id="sha256:" + "ab" * 32,
         size_bytes=size,
         duration_s=duration,
-        log="",
-        **extra,
+        **{"log": "", **extra},
     )
 
 
@@ -377,3 +378,50 @@ def test_graph_without_dot_says_how_to_get_it(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(sl.ProvisionError, match="stagelab setup"):
         _ = sl.graph(DOCKERFILE).svg
+
+
+def test_summary_folds_away_the_command_and_the_engines_log():
+    command = ["docker", "buildx", "build", "--target", "final", "--build-arg", "A=<b>", "/ctx"]
+    log = "\n".join(f"line {n} <tag>" for n in range(1, 501))
+    page = summary_html(result(command=command, log=log))
+    folds = re.findall(r"<details class='stagelab-(\w+)'[^>]*><summary>([^<]*)</summary>", page)
+    assert folds == [("command", "Command"), ("log", "Engine log (500 lines, the last 400 shown)")]
+    assert "open" not in page.split("<details", 1)[1].split(">", 1)[0], "folded by default"
+    assert "--build-arg &#x27;A=&lt;b&gt;&#x27; \\\n  /ctx" in page
+    assert "line 101 &lt;tag&gt;" in page and "line 100 " not in page
+    terminal = progress.TerminalProgress(io.StringIO())
+    terminal.command(command)
+    assert "command: docker buildx build --target final --build-arg 'A=<b>' /ctx" in (
+        terminal.stream.getvalue()
+    )
+    assert "<details" not in summary_html(result()), "nothing to fold: nothing shown"
+    replayed = summary_html(result(log="one\ntwo\n", replayed=True))
+    assert "Engine log (2 lines, as the recording keeps them)" in replayed
+
+
+def test_a_failed_builds_board_folds_away_its_command_and_log(monkeypatch):
+    board = progress.WidgetProgress.__new__(progress.WidgetProgress)
+    progress.BoardProgress.__init__(board)
+    board.error = BuildFailed(
+        stage="base",
+        instruction="RUN false",
+        line=2,
+        exit_code=1,
+        log_tail="",
+        command=["DOCKER_BUILDKIT=0", "docker", "build", "/ctx"],
+        log="Step 1/2 : FROM busybox\nStep 2/2 : RUN false\n",
+    )
+    details = board.error_details()
+    assert "DOCKER_BUILDKIT=0 docker build \\\n  /ctx" in details
+    assert "Engine log (2 lines)" in details and "Step 2/2 : RUN false" in details
+    page = progress_html("classic build", [], 0.0, "failed", None, details)
+    assert page.index("stagelab-error") < page.index("stagelab-command")
+
+
+def test_the_live_board_shows_the_command_folded_while_the_build_runs():
+    board = progress.WidgetProgress.__new__(progress.WidgetProgress)
+    progress.BoardProgress.__init__(board)
+    board.widget = types.SimpleNamespace(value="")
+    board.command(["docker", "buildx", "build", "--target", "final", "/ctx"])
+    assert "<details class='stagelab-command'" in board.widget.value
+    assert "--target final \\\n  /ctx" in board.widget.value

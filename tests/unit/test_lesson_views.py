@@ -88,7 +88,7 @@ class Handle:
 def test_a_build_shown_by_its_board_is_not_shown_again_as_the_cells_value(monkeypatch):
     handle, displayed = Handle(), []
     monkeypatch.setattr(
-        progress,
+        progress.lazy.ipython_display,
         "display",
         lambda *args, **kwargs: handle if kwargs.get("display_id") else displayed.append(args),
     )
@@ -108,7 +108,7 @@ def test_a_build_shown_by_its_board_is_not_shown_again_as_the_cells_value(monkey
 
 def test_a_failure_its_board_showed_is_not_repeated_as_a_traceback(monkeypatch):
     handle = Handle()
-    monkeypatch.setattr(progress, "display", lambda *args, **kwargs: handle)
+    monkeypatch.setattr(progress.lazy.ipython_display, "display", lambda *args, **kwargs: handle)
     failure = BuildFailed(
         stage="app",
         instruction="RUN greet",

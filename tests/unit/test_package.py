@@ -1,9 +1,11 @@
-"""The package's shape: layers (import-linter), no deferred imports, a documented public API
-that the lessons and labs keep to, small modules."""
+"""The package's shape: layers (import-linter), no deferred imports, slow libraries loaded at
+first use (stagelab.lazy), a documented public API that the lessons and labs keep to, small
+modules."""
 
 import ast
 import inspect
 import json
+import os
 import re
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import stagelab as sl
+from stagelab import lazy
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "src" / "stagelab"
@@ -44,6 +47,73 @@ def test_no_import_inside_a_function(path):
         if isinstance(node, (ast.Import, ast.ImportFrom))
     ]
     assert not deferred, f"{path.name} imports inside a function: {deferred}"
+
+
+# Libraries that take long to import (with what they bring: numpy, urllib3, ...): `import
+# stagelab`, and the command line's module, load none of them; they come when first used.
+SLOW_TO_IMPORT = (
+    "IPython",
+    "PIL",
+    "docker",
+    "graphviz",
+    "ipykernel",
+    "ipywidgets",
+    "jupyter_client",
+    "jupyterhub",
+    "matplotlib",
+    "nbclient",
+    "nbconvert",
+    "nbformat",
+    "numpy",
+    "requests",
+    "tornado",
+    "urllib3",
+)
+
+
+@pytest.mark.parametrize("module", ["stagelab", "stagelab.cli"])
+def test_importing_loads_no_slow_library(module):
+    """In a fresh interpreter: what sys.modules holds after the import, not how long it took."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import json, sys, {module}; print(json.dumps(sorted(sys.modules)))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    loaded = {name.split(".")[0] for name in json.loads(done.stdout)}
+    assert loaded.isdisjoint(SLOW_TO_IMPORT), sorted(loaded & set(SLOW_TO_IMPORT))
+
+
+def test_no_engine_behind_a_missing_socket_is_found_without_the_docker_sdk():
+    """As on Binder and in the no-engine runs of the lessons: every build asks first."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from stagelab import engine; "
+            "print(engine.answers(), engine.ping(), 'docker' in sys.modules)",
+        ],
+        env={**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.split() == ["False", "None", "False"]
+
+
+def test_each_lazy_library_is_the_module_it_names():
+    for name, module in lazy.MODULES.items():
+        assert getattr(lazy, name) is sys.modules[module]
+        assert lazy.imported(name)
+    assert set(lazy.MODULES) <= set(dir(lazy))
+    with pytest.raises(AttributeError, match="no attribute 'numpy'"):
+        lazy.numpy  # noqa: B018  (only the libraries it lists)
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))

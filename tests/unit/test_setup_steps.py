@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from stagelab import images, machine
+from stagelab import images, machine, standins
 from stagelab.errors import ProvisionError
 from stagelab.machine import SetupStep, run_steps, setup_steps
 
@@ -154,7 +154,7 @@ def test_no_steps_is_nothing_to_do():
 
 
 def test_missing_base_images_wait_for_the_engine_and_the_stand_ins_they_build_on(tmp_path):
-    steps = machine._image_steps(list(images.SETUP_IMAGES), ("engine start",), tmp_path)
+    steps = machine._image_steps(list(images.BASE_IMAGES), ("engine start",), tmp_path)
     needs = {step.name: set(step.needs) for step in steps}
     assert needs == {
         "prepare busybox:1.36": set(),
@@ -196,7 +196,7 @@ def test_a_bare_machine_plans_every_step_each_after_what_it_needs(bare_debian):
     assert needs["engine download"] == set()
     assert needs["engine start"] == {"engine download", "system packages"}
     assert needs["buildx"] == {"engine download"}
-    for image in images.SETUP_IMAGES:
+    for image in images.BASE_IMAGES:
         assert {"engine start", "buildx"} <= needs[f"image {image.official}"]
     assert said == [], "nothing is there to report"
 
@@ -206,7 +206,7 @@ def test_an_engine_that_answers_with_everything_gets_no_steps(monkeypatch, tmp_p
     monkeypatch.setattr(machine.engine, "docker_host", lambda: "unix:///var/run/docker.sock")
     monkeypatch.setattr(machine.engine, "buildx_version", lambda: "0.29.1")
     monkeypatch.setattr(machine.shutil, "which", lambda tool: f"/usr/bin/{tool}")
-    monkeypatch.setattr(machine.standins, "needed", lambda: [])
+    monkeypatch.setattr(machine.standins, "needed", lambda extras=(): [])
     monkeypatch.setattr(machine.images, "present", lambda name: "offline" not in name)
     said = []
     assert setup_steps(browser=True, work=tmp_path, say=said.append) == []
@@ -214,7 +214,9 @@ def test_an_engine_that_answers_with_everything_gets_no_steps(monkeypatch, tmp_p
         "setup: engine: Docker Engine 28.5.2 answers at unix:///var/run/docker.sock",
         "setup: buildx: 0.29.1",
         "setup: base images present: "
-        + ", ".join(f"{image.official} (official)" for image in images.SETUP_IMAGES),
+        + ", ".join(
+            f"{image.official} (official)" for image in standins.wanted(standins.course_images())
+        ),
     ]
 
 

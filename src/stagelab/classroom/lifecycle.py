@@ -115,7 +115,7 @@ def _ensure_engine_and_archive(layout: ClassroomLayout, say) -> None:
     if archive.exists():
         return
     provisioning.ensure_engine(say)
-    standins.ensure_images(say)
+    standins.ensure_images(say, extras=standins.course_images())
     archive.parent.mkdir(parents=True, exist_ok=True)
     partial = archive.with_suffix(".partial")
     standins.export(partial, say)

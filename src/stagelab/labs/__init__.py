@@ -23,13 +23,17 @@ from .criteria import (
     prints,
     takes_from,
 )
+from .hints import Hint, answer_hint, pointer_hint, question_hint
+from .predicted import PREDICTIONS, predicted_build
 from .report import NoEngineReport, Note, Outcome, Report
 from .tasks import task_notebook, write_task_notebooks
 
 __all__ = [
     "COMPILER_PATHS",
+    "PREDICTIONS",
     "CheckFailed",
     "Criterion",
+    "Hint",
     "Lab",
     "NoEngineReport",
     "Note",
@@ -37,6 +41,7 @@ __all__ = [
     "Report",
     "Workspace",
     "all_labs",
+    "answer_hint",
     "attempts",
     "builds",
     "criterion",
@@ -48,10 +53,13 @@ __all__ = [
     "lab",
     "labs_root",
     "last_stage",
+    "pointer_hint",
+    "predicted_build",
     "prints",
     "progress_by_lab",
     "progress_file",
     "progress_table",
+    "question_hint",
     "read_attempts",
     "takes_from",
     "task_notebook",

@@ -212,15 +212,28 @@ class Lab:
             recorded, note = None, f"The recorded build of the solution failed: {error}"
         return NoEngineReport(self, message, recorded, note)
 
+    @property
+    def after_lesson(self) -> str:
+        """Return the number of the lesson after which the lab is set ("03"): its hints point
+        at that lesson or earlier ones."""
+        return self.checks.AFTER_LESSON
+
+    @property
+    def edited_file(self) -> str:
+        """Return the name of the file the learner edits (checks.py's EDIT; "Dockerfile")."""
+        return getattr(self.checks, "EDIT", "Dockerfile")
+
     def hint(self) -> Note:
-        """Return the next hint; each call gives a stronger one, then points to the solution."""
+        """Return the next hint, one per call (hints.py): a question, then a pointer at the
+        lesson section that shows it, then the answer; after that, where the solution is."""
         hints = self.checks.HINTS
         if self.hints_shown >= len(hints):
             return Note(
                 f"No more hints for lab {self.number}", "`lab.solution()` shows a solution."
             )
         self.hints_shown += 1
-        return Note(f"Hint {self.hints_shown} of {len(hints)}", hints[self.hints_shown - 1])
+        shown = hints[self.hints_shown - 1]
+        return Note(f"Hint {self.hints_shown} of {len(hints)} ({shown.label})", shown.shown())
 
     def show(self, name: str | None = None) -> Note:
         """Return the learner's files (or one of them) to show."""
@@ -229,19 +242,21 @@ class Lab:
         return Note(f"Your files in {self.path}", code=_file_listing(self.path, names))
 
     def solution(self) -> Note:
-        """Return the solution's files and how its Dockerfile differs from the learner's."""
+        """Return the solution's files and how the file the learner edits (`edited_file`)
+        differs from theirs."""
         body = _file_listing(self.solution_path, self.learner_files(self.solution_path))
-        mine = self.path / "Dockerfile"
+        edited = self.edited_file
+        mine = self.path / edited
         if mine.is_file():
-            solved = (self.solution_path / "Dockerfile").read_text()
+            solved = (self.solution_path / edited).read_text()
             diff = difflib.unified_diff(
                 mine.read_text().splitlines(),
                 solved.splitlines(),
-                "your Dockerfile",
-                "solution/Dockerfile",
+                f"your {edited}",
+                f"solution/{edited}",
                 lineterm="",
             )
-            body += "\n\n" + ("\n".join(diff) or "Your Dockerfile is the same as the solution's.")
+            body += "\n\n" + ("\n".join(diff) or f"Your {edited} is the same as the solution's.")
         return Note(f"A solution to lab {self.slug} (there are others)", code=body)
 
     def reset(self) -> Path:

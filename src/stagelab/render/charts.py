@@ -10,10 +10,7 @@ import io
 import re
 from dataclasses import dataclass
 
-import matplotlib
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
-
+from .. import lazy
 from ..states import color
 from .html import CLASSIC_STEPS_NOTE, human_size
 
@@ -21,9 +18,9 @@ LANE_INCHES = 0.28
 WIDTH_INCHES = 8.0
 
 
-def _svg(figure: Figure) -> str:
+def _svg(figure: lazy.matplotlib_figure.Figure) -> str:
     buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none"}):
+    with lazy.matplotlib.rc_context({"svg.fonttype": "none"}):
         figure.savefig(buffer, format="svg", bbox_inches="tight")
     return re.sub(r"^.*?(?=<svg)", "", buffer.getvalue(), flags=re.DOTALL)
 
@@ -84,9 +81,11 @@ class Timeline(_Chart):
         result = self.results[self.labels.index(label)]
         return [stage.ref for stage in result.dockerfile.stages]
 
-    def _figure(self) -> Figure:
+    def _figure(self) -> lazy.matplotlib_figure.Figure:
         heights = [len(self.lanes(label)) + 1 for label in self.labels]
-        figure = Figure(figsize=(WIDTH_INCHES, LANE_INCHES * (sum(heights) + 2)))
+        figure = lazy.matplotlib_figure.Figure(
+            figsize=(WIDTH_INCHES, LANE_INCHES * (sum(heights) + 2))
+        )
         axes = figure.subplots(
             len(self.labels), 1, sharex=True, squeeze=False, gridspec_kw={"height_ratios": heights}
         )[:, 0]
@@ -122,7 +121,9 @@ class Timeline(_Chart):
         axes[-1].set_xlabel("seconds after the build started")
         axes[0].legend(
             handles=[
-                Patch(facecolor=color(status), edgecolor="#616161", label=status)
+                lazy.matplotlib_patches.Patch(
+                    facecolor=color(status), edgecolor="#616161", label=status
+                )
                 for status in ("built", "cached", "failed")
             ],
             loc="lower right",
@@ -193,8 +194,10 @@ class SizeChart(_Chart):
         self.rows = rows
         self.svg = _svg(self._figure())
 
-    def _figure(self) -> Figure:
-        figure = Figure(figsize=(WIDTH_INCHES, LANE_INCHES * 1.4 * (len(self.rows) + 1)))
+    def _figure(self) -> lazy.matplotlib_figure.Figure:
+        figure = lazy.matplotlib_figure.Figure(
+            figsize=(WIDTH_INCHES, LANE_INCHES * 1.4 * (len(self.rows) + 1))
+        )
         ax = figure.subplots()
         largest = max((row.size for row in self.rows), default=0) or 1
         bars = ax.barh(

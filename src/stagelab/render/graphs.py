@@ -10,8 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import graphviz
-
+from .. import lazy
 from ..dockerfile import BUILDERS, Dockerfile, Edge
 from ..dockerfile.contexts import context_name
 from ..errors import ProvisionError
@@ -114,9 +113,9 @@ class StageGraph:
         """Return each stage's status in the build drawn (None for a plan)."""
         return {ref: node.status for ref, node in self.nodes.items() if node.kind == "stage"}
 
-    def dot(self) -> graphviz.Digraph:
-        """Return the graphviz.Digraph to render."""
-        dot = graphviz.Digraph(
+    def dot(self) -> lazy.graphviz.Digraph:
+        """Return the lazy.graphviz.Digraph to render."""
+        dot = lazy.graphviz.Digraph(
             "stages",
             graph_attr={
                 "rankdir": "LR",
@@ -189,7 +188,7 @@ class StageGraph:
         if self._svg is None:
             try:
                 raw = self.dot().pipe(format="svg", encoding="utf-8")
-            except graphviz.ExecutableNotFound:
+            except lazy.graphviz.ExecutableNotFound:
                 raise ProvisionError(
                     "Drawing the stage graph needs graphviz's `dot`: run "
                     "`stagelab setup`, or install graphviz with your package "

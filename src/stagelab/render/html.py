@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import html
+import os
 import re
+import tempfile
 
+from ..command_lines import shell_text
 from ..states import color
 
 
@@ -150,6 +153,50 @@ CLASSIC_STEPS_NOTE = (
 )
 
 
+# A log longer than this shows its last lines (the whole log stays in `result.log`).
+LOG_LINES_SHOWN = 400
+_FOLD = "margin:2px 0;text-align:left"
+_PRE = (
+    "margin:2px 0 2px 1em;white-space:pre-wrap;word-break:break-all;max-height:24em;"
+    "overflow:auto;background:#f7f7f7;padding:4px"
+)
+
+
+def build_details_html(command: list[str], log: str, replayed: bool = False) -> str:
+    """Return a build's command and the engine's log as two sections folded away (HTML
+    `<details>`, open on a click): the command as the shell reads it, one flag a line, and the
+    log (its last LOG_LINES_SHOWN lines). "" for a build with neither (an old recording)."""
+    parts = []
+    if command:
+        made = os.path.join(tempfile.gettempdir(), "stagelab-")
+        note = (
+            f"<div style='color:#616161;font-size:90%'>Folders under {html.escape(made)}... "
+            "are the ones stagelab made for this build (the build context of Dockerfile text, "
+            "the classic builder's copy of the Dockerfile with the stand-ins' names in, the "
+            "file the image id is written to): they are gone once it ends.</div>"
+            if any(made in word for word in command)
+            else ""
+        )
+        parts.append(
+            f"<details class='stagelab-command' style='{_FOLD}'><summary>Command</summary>"
+            f"<pre style='{_PRE}'>{html.escape(shell_text(command, multiline=True))}</pre>"
+            f"{note}</details>"
+        )
+    lines = (log or "").rstrip("\n").splitlines()
+    if lines:
+        shown = lines[-LOG_LINES_SHOWN:]
+        what = f"{len(lines)} lines" + (
+            f", the last {len(shown)} shown" if len(shown) < len(lines) else ""
+        )
+        if replayed:
+            what += ", as the recording keeps them"
+        parts.append(
+            f"<details class='stagelab-log' style='{_FOLD}'><summary>Engine log ({what})"
+            f"</summary><pre style='{_PRE}'>{html.escape(chr(10).join(shown))}</pre></details>"
+        )
+    return "".join(parts)
+
+
 def summary_html(result) -> str:
     """Return a build's summary as HTML: stage, status, steps, seconds; and the image's size.
 
@@ -179,7 +226,8 @@ def summary_html(result) -> str:
         f"<div>{html.escape(caption(result))}</div>"
         f"<table class='stagelab-summary'><tr><th style='{LEFT}'>stage</th>"
         f"<th style='{LEFT}'>status</th><th style='{RIGHT}'>steps</th>"
-        f"<th style='{RIGHT}'>seconds</th></tr>{rows}</table>{size}{note}</div>"
+        f"<th style='{RIGHT}'>seconds</th></tr>{rows}</table>{size}{note}"
+        f"{build_details_html(result.command, result.log, result.replayed)}</div>"
     )
 
 
@@ -195,11 +243,14 @@ def summary_text(result) -> str:
     return "\n".join(lines)
 
 
-def progress_html(heading: str, rows, now: float, error: str = "", build: int | None = None) -> str:
+def progress_html(
+    heading: str, rows, now: float, error: str = "", build: int | None = None, details: str = ""
+) -> str:
     """Return the live board: one row per stage with its state, elapsed seconds and step.
 
     `rows` have `ref`, `state`, `step` and `elapsed(now)`; `now` is a time.monotonic() value;
-    `build` is the number of the build it ended with, when it ended with a result.
+    `build` is the number of the build it ended with, when it ended with a result; `details`
+    is HTML shown under the board (a failed build's command and log, build_details_html).
     """
     body = "".join(
         f"<tr class='stagelab-progress-row' data-stage='{html.escape(row.ref)}' "
@@ -215,7 +266,7 @@ def progress_html(heading: str, rows, now: float, error: str = "", build: int | 
         f"<div class='stagelab-progress'{number}><b>{html.escape(heading)}</b>"
         f"<table><tr><th style='{LEFT}'>stage</th><th style='{LEFT}'>state</th>"
         f"<th style='{RIGHT}'>elapsed</th><th style='{LEFT}'>step</th></tr>"
-        f"{body}</table>{error_html(error) if error else ''}</div>"
+        f"{body}</table>{error_html(error) if error else ''}{details}</div>"
     )
 
 

@@ -13,9 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-import docker
-
-from ... import engine
+from ... import engine, lazy
 from ...images import labels
 from ..layout import ClassroomError
 from .layout import ENGINE, LEARNER, SOCKET_DIR
@@ -156,7 +154,7 @@ def smoke(learner: str = LEARNER.ref, pod_engine: str = ENGINE.ref, say=print) -
 def _wait(container) -> int:
     try:
         return container.wait(timeout=SMOKE_TIMEOUT_S)["StatusCode"]
-    except (docker.errors.APIError, OSError) as error:  # requests' timeout is an OSError
+    except (lazy.docker.errors.APIError, OSError) as error:  # requests' timeout is an OSError
         raise ClassroomError(
             f"The learner's container did not finish within {SMOKE_TIMEOUT_S} s "
             f"({error}); its log ends with:\n"
