@@ -77,12 +77,16 @@ test: $(INSTALLED)
 	STAGELAB_REQUIRE=1 $(BIN)/python -m pytest
 
 # Record every build and container call of the lessons and the lab solutions on this engine
-# (no-engine mode replays them); recordings this run did not write are stale and removed.
-# Then replay the lessons with no engine, as Binder will.
+# (no-engine mode replays them), then the lesson variants (the other parameter values a lesson
+# invites the reader to try, scripts/record_variants.py); recordings this run did not write
+# are stale and removed. Then replay the lessons and their variants with no engine, as Binder
+# will.
 recordings: setup $(TEST_INSTALLED)
 	@touch $(VENV)/.recordings-started
 	STAGELAB_RECORD=1 STAGELAB_RECORDINGS= $(BIN)/python -m pytest -p no:cacheprovider \
 		notebooks tests/replay/test_replay_lab_solutions.py
+	STAGELAB_RECORDINGS= STAGELAB_RECORD_SINCE=$$(stat -c %Y $(VENV)/.recordings-started) \
+		$(BIN)/python scripts/record_variants.py
 	@find src/stagelab/recordings -name '*.json' ! -newer $(VENV)/.recordings-started \
 		-print -delete | sed 's/^/removed stale recording /'
 	$(BIN)/python -m pytest -p no:cacheprovider tests/replay/test_replay_lessons.py

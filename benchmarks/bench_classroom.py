@@ -25,11 +25,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "classroom"))
 from hubclient import HubSession  # noqa: E402
 
-from stagelab.classroom.layout import ClassRecord, ClassroomLayout  # noqa: E402
+from stagelab.classroom.class_record import ClassRecord  # noqa: E402
+from stagelab.classroom.layout import ClassroomLayout  # noqa: E402
 
 LEARNERS = int(os.environ.get("BENCH_LEARNERS", "4"))
 PROJECT_FOR = 30
-PORT = 18400
+# Every port of a class is below 1024 (only root may bind it); the hub's own on PORT + 1.
+PORT = 840
 BASE = f"http://127.0.0.1:{PORT}"
 # Lesson 06 compiles C in gcc:12-bookworm: the heaviest builds of the course.
 LESSON = os.environ.get("BENCH_LESSON", "06_why_multi_stage.ipynb")
@@ -87,7 +89,7 @@ def hub_pss(record: ClassRecord) -> int:
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[3]) == record.hub_pid:  # the session id
+            if record.hub is not None and int(fields[3]) == record.hub.pid:  # the session id
                 rollup = (stat.parent / "smaps_rollup").read_text()
                 total += 1024 * int(
                     next(line for line in rollup.splitlines() if line.startswith("Pss:")).split()[1]
@@ -114,7 +116,16 @@ def main() -> int:
         return 2
     started = time.monotonic()
     done = stagelab(
-        "classroom", "up", "--learners", str(LEARNERS), "--port", str(PORT), "--ip", "127.0.0.1"
+        "classroom",
+        "up",
+        "--learners",
+        str(LEARNERS),
+        "--port",
+        str(PORT),
+        "--internal-port",
+        str(PORT + 1),
+        "--ip",
+        "127.0.0.1",
     )
     bring_up = time.monotonic() - started
     try:
@@ -193,6 +204,8 @@ def measure(record: ClassRecord, bring_up: float, up_output: str) -> int:
         f"{os.uname().release}"
     )
     print(f"bring-up (`stagelab classroom up --learners {LEARNERS}`): {bring_up:.1f} s")
+    limits = record.account_limits
+    print("limits per account: " + (", ".join(limits.lines()) if limits else "none"))
     print("  " + "\n  ".join(line for line in up_output.splitlines() if "loaded" in line))
     print(
         f"{'learner':<10} {'spawn s':>8} {'idle PSS MiB':>13} {'building PSS MiB':>17} "

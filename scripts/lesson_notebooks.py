@@ -85,7 +85,11 @@ def notebook_text(source: Path) -> str:
         made = make(cell.source, metadata=dict(cell.metadata))
         made.id = f"{number}-{index:02d}"
         cells.append(made)
-    generated = nbformat.v4.new_notebook(cells=cells, metadata=METADATA)
+    metadata = dict(METADATA)
+    # The lesson's own settings for stagelab (the parameter values Binder replays), if any.
+    if "stagelab" in notebook.metadata:
+        metadata["stagelab"] = notebook.metadata["stagelab"]
+    generated = nbformat.v4.new_notebook(cells=cells, metadata=metadata)
     generated.nbformat_minor = 5
     return nbformat.writes(generated) + "\n"
 

@@ -32,3 +32,10 @@ def replayed_course(tmp_path_factory) -> dict[Path, NotebookRun]:
     The replay, site and browser tests read these runs instead of running the notebooks again.
     """
     return site.page_runs(tmp_path_factory.mktemp("replayed-course"))
+
+
+@pytest.fixture(scope="session")
+def replayed_variants(tmp_path_factory) -> list[NotebookRun]:
+    """Every lesson variant (the parameter values a lesson invites its reader to try, which
+    Binder replays), run once per session with no engine."""
+    return site.variant_runs(tmp_path_factory.mktemp("replayed-variants"))

@@ -7,9 +7,10 @@ from .artefacts import elf_machine
 from .bake import BakeResult, SharedStep, bake
 from .build_records import BuildRecord, build_record
 from .builds import build
-from .calls import CheckWarning, call, check, features
+from .calls import CheckWarning, call, check, engine_version, features
 from .cleanup import clean
 from .containers import (
+    copy_out,
     files,
     history,
     image_config,
@@ -18,7 +19,17 @@ from .containers import (
     run_status,
     search_image,
 )
-from .display import compare, graph, layers, platform_table, sizes, stage_table, timeline
+from .display import (
+    compare,
+    graph,
+    image_list,
+    layers,
+    listing,
+    platform_table,
+    sizes,
+    stage_table,
+    timeline,
+)
 from .dockerfile import Dockerfile, Stage, machine_platform
 from .doctor import base_images, doctor, fetch_images
 from .errors import (
@@ -102,9 +113,11 @@ __all__ = [
     "claim",
     "clean",
     "compare",
+    "copy_out",
     "doctor",
     "elf_machine",
     "empty_build_cache",
+    "engine_version",
     "features",
     "fetch_images",
     "files",
@@ -112,8 +125,10 @@ __all__ = [
     "history",
     "image_config",
     "image_exists",
+    "image_list",
     "lab",
     "layers",
+    "listing",
     "machine_platform",
     "parse_dockerfile",
     "platform_table",

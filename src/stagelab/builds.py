@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
-from . import engine, images, multiplatform, replay
+from . import engine, images, limits, multiplatform, replay, why_record
 from .buildkit import run_buildkit
 from .classic import run_classic
 from .context import build_request
@@ -33,6 +33,7 @@ def build(
     cache_from: str | Sequence[str] | None = None,
     cache_to: str | Sequence[str] | None = None,
     image_store: str | None = None,
+    why: bool = False,
 ) -> BuildResult:
     """Build a context folder, or Dockerfile text, on the real engine and report each stage.
 
@@ -53,7 +54,8 @@ def build(
     the containerd image store (`image_store="containerd"`, stagelab's own option, asks for it
     for any build): they run on the CLI's engine when it has it, else on stagelab's
     own second engine (multiplatform.py), started on demand where stagelab may (root on
-    Debian); its images stay there (`result.docker_host`).
+    Debian); its images stay there (`result.docker_host`). `why` adds to the build's summary
+    why each stage ran and each step was cached or built (`result.why()` says it at any time).
 
     Returns a BuildResult (`replayed` when no engine answered and a recording did). Raises
     BuildFailed naming the stage, instruction, line and exit code (and, for a step of another
@@ -95,7 +97,7 @@ def build(
     ) as request:
         request.image_store = image_store
         if not engine.answers():
-            return replay.replay(request, watcher)
+            return replay.replay(request, watcher, why)
         if builder == "buildkit":
             request.docker_host = multiplatform.build_host(
                 request.platforms, request.cache_to + request.cache_from, image_store
@@ -111,15 +113,24 @@ def build(
             request.docker_host, list(dict.fromkeys(names))
         )
         runner = run_buildkit if builder == "buildkit" else run_classic
+        planned = why_record.prepare(request)
         watcher.start(request.dockerfile, builder, request.target_ref)
+        # In a classroom, a build its learner's memory, task or disk limit stopped says so.
+        counters = limits.Counters.now()
         try:
             result = runner(request, watcher)
         except BaseException as error:
+            if isinstance(error, BuildFailed) and error.result is not None:
+                error.result.explanation = why_record.conclude(planned, error.result)
+            if isinstance(error, StagelabError):
+                error.explain(limits.limit_note(counters))
             watcher.finish(None, error)
             if isinstance(error, BuildFailed):
                 replay.record(request, error)
                 images.forget_standins()
             raise
+        result.explanation = why_record.conclude(planned, result)
+        result.summary_why = why
         watcher.finish(result)
         replay.record(request, result)
         return result

@@ -50,6 +50,17 @@ def features() -> dict[str, bool]:
         return {name: False for name in engine.FEATURE_PROBES}
 
 
+def engine_version() -> str:
+    """Return the Docker Engine's version, as `docker version` prints it ("28.5.2"); with no
+    engine, the version of the engine that made the recordings.
+
+    Raises EngineUnavailable, saying how to get an engine, with no engine and no recording.
+    """
+    return replay_calls.recorded_call(
+        "engine version", "engine", {}, lambda: (engine.ping() or {}).get("Version", "unknown")
+    )
+
+
 def check(
     context: str | os.PathLike,
     *,

@@ -3,10 +3,13 @@ and a thin runner that feeds it."""
 
 from __future__ import annotations
 
+import io
 import re
+import tarfile
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 from . import engine
 from .cleanup import remember
@@ -17,11 +20,18 @@ from .errors import BuildFailed
 from .images import explain_missing_image, labels, size_of
 from .progress import Progress
 from .results import LOG_TAIL_LINES, BuildResult, Step, StreamOutcome, stage_statuses
+from .why.contextfiles import DOCKERIGNORE, BuildContext
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _CLASSIC_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$", re.DOTALL)
 # " ---> 1d30814da8c9": the image a step made (or took from the cache, or the base image).
 _STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12})$")
+# The rewritten Dockerfile goes into the context under this fixed name, with a .dockerignore that
+# names it, so the engine leaves both out of what COPY sees (moby/moby builder/remotecontext
+# `removeDockerfile`). docker-py names a Dockerfile from outside the context `.dockerfile.<random>`
+# and writes that name into the .dockerignore it sends: with a .dockerignore of the learner's own,
+# that file then changed every build, and a `COPY . .` never came from the cache.
+CLASSIC_DOCKERFILE = ".stagelab.Dockerfile"
 
 
 def classic_dockerfile(request: BuildRequest) -> str:
@@ -45,15 +55,17 @@ def classic_dockerfile(request: BuildRequest) -> str:
     return "".join(lines)
 
 
-def classic_build_options(request: BuildRequest, dockerfile: Path) -> dict:
-    """Return the engine API's build options (docker SDK `api.build`) for this request.
+def classic_build_options(request: BuildRequest, context: IO[bytes] | None) -> dict:
+    """Return the engine API's build options (docker SDK `api.build`) for this request, whose
+    context is the tar `classic_context` wrote to `context`.
 
     stagelab's labels go through the API's label option, never into the Dockerfile text: the
     engine adds them to the final image as one more step, with its own quoting.
     """
     return dict(
-        path=str(request.context_dir),
-        dockerfile=str(dockerfile),
+        fileobj=context,
+        custom_context=True,
+        dockerfile=CLASSIC_DOCKERFILE,
         target=request.target,
         buildargs=request.build_args or None,
         tag=request.tag,
@@ -70,7 +82,7 @@ def classic_command(request: BuildRequest, dockerfile: Path) -> list[str]:
     classic_build_options does. It names the Dockerfile the build read: the request's own, or
     where stand-ins replaced names in it, the rewritten copy `dockerfile`."""
     rewritten = dockerfile.read_text() != request.dockerfile.text
-    options = classic_build_options(request, dockerfile)
+    options = classic_build_options(request, None)
     return classic_build_command(
         request.context_dir,
         file=dockerfile if rewritten else request.dockerfile_path,
@@ -81,6 +93,40 @@ def classic_command(request: BuildRequest, dockerfile: Path) -> list[str]:
         tags=options["tag"] or (),
         force_rm=options["forcerm"],
     )
+
+
+def classic_context(request: BuildRequest, into: IO[bytes]) -> None:
+    """Write the build context the engine gets as a tar: the context's files that .dockerignore
+    keeps (why.contextfiles reads it as the engine would), the Dockerfile with stand-ins in
+    (CLASSIC_DOCKERFILE) and a .dockerignore that names it."""
+    root = request.context_dir
+    context = BuildContext(root)
+    ignore = root / DOCKERIGNORE
+    lines = ignore.read_text(errors="replace").splitlines() if ignore.is_file() else [DOCKERIGNORE]
+    with tarfile.open(fileobj=into, mode="w") as archive:
+        for path in context.paths:
+            if path == DOCKERIGNORE:
+                continue
+            info = archive.gettarinfo(root / path, arcname=path)
+            if info is None:  # a socket or a device: nothing a build can copy
+                continue
+            # Owned by root, as the docker CLI sends a context (ChownOpts 0:0).
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            if info.isfile():
+                with (root / path).open("rb") as data:
+                    archive.addfile(info, data)
+            else:
+                archive.addfile(info)
+        for name, text in (
+            (DOCKERIGNORE, "\n".join(lines + [CLASSIC_DOCKERFILE]) + "\n"),
+            (CLASSIC_DOCKERFILE, classic_dockerfile(request)),
+        ):
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
+            archive.addfile(info, io.BytesIO(data))
+    into.seek(0)
 
 
 def classic_steps(request: BuildRequest) -> list[Instruction]:
@@ -151,8 +197,12 @@ class ClassicReader:
                 self.step_reused = True
                 if self.current:
                     self.current["cached"] = True
-            elif image and not self.step_reused:
-                self.made.append(image.group(1))
+            elif image:
+                if self.current is not None:
+                    # The step's image: the one it made, took from the cache, or its base.
+                    self.current["image"] = image.group(1)
+                if not self.step_reused:
+                    self.made.append(image.group(1))
             elif text.startswith("Successfully built "):
                 self.finished = True
         elif "aux" in chunk and "ID" in chunk["aux"]:
@@ -175,6 +225,7 @@ class ClassicReader:
                 status,
                 round(at - current["start"], 3),
                 round(current["start"], 3),
+                current.get("image"),
             )
         )
         self.watcher.stage(
@@ -259,13 +310,17 @@ def run_classic(request: BuildRequest, watcher: Progress) -> BuildResult:
     """
     client = engine.client()
     reader = ClassicReader(request, watcher)
-    with tempfile.TemporaryDirectory(prefix="stagelab-classic-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="stagelab-classic-") as tmp,
+        tempfile.TemporaryFile(prefix="stagelab-classic-") as context,
+    ):
         dockerfile = Path(tmp) / "Dockerfile"
         dockerfile.write_text(classic_dockerfile(request))
         command = classic_command(request, dockerfile)
         watcher.command(command)
+        classic_context(request, context)
         began = time.monotonic()
-        stream = client.api.build(**classic_build_options(request, dockerfile))
+        stream = client.api.build(**classic_build_options(request, context))
         try:
             for chunk in stream:
                 reader.feed(chunk, time.monotonic() - began)

@@ -26,6 +26,7 @@ from .images import (
     present,
     require_engine,
 )
+from .why.ledger import Ledger
 
 RECORD_NAME = "made-images.jsonl"
 
@@ -101,6 +102,12 @@ def clean(include_base: bool = False, say=print) -> dict[str, int]:
             if present(image.standin)
         ]
     removed, kept = _remove_children_first(client, candidates)
+    if removed:
+        # why() tells a step rebuilt because its cached image went from one rebuilt for a
+        # reason it cannot see.
+        Ledger(Course.find().state, engine.identity(host), "classic").remember_event(
+            "clean", f"{removed} images"
+        )
     forget_standins()
     _rewrite([entry for entry in entries if _still_there(client, entry["id"])] + others)
     say(

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from . import cleanup, engine, images, labs, machine, provisioning, standins
+from . import cleanup, engine, images, labs, machine, provisioning, standins, why_record
 from .builds import build
 from .classroom.commands import add_commands as add_classroom_commands
 from .classroom.kubernetes.commands import add_image_command
@@ -110,7 +110,17 @@ def _parser() -> argparse.ArgumentParser:
     builder.add_argument("-t", "--tag")
     builder.add_argument("--no-cache", action="store_true")
     builder.add_argument("--output", help="export the result to a folder instead of an image")
+    builder.add_argument(
+        "--why", action="store_true", help="say why each stage ran and each step was cached"
+    )
     builder.set_defaults(func=_build)
+
+    why = commands.add_parser(
+        "why", help="why the last build of a folder ran, skipped or cached each stage and step"
+    )
+    why.add_argument("folder", nargs="?", default=".", help="the build context (default: here)")
+    why.add_argument("--stage", help="only this stage (its name, or index for an unnamed one)")
+    why.set_defaults(func=_why)
 
     lab = commands.add_parser("lab", help="hands-on labs: list them, check your work")
     lab_commands = lab.add_subparsers(metavar="ACTION")
@@ -182,8 +192,15 @@ def _build(args) -> int:
         output=args.output,
     )
     print(repr(result))
+    if args.why:
+        print(result.why())
     for official, standin in result.substitutions.items():
         print(f"substituted {official} -> {standin}")
+    return 0
+
+
+def _why(args) -> int:
+    print(why_record.last_why(args.folder, args.stage))
     return 0
 
 

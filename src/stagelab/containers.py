@@ -12,9 +12,11 @@ import posixpath
 import shlex
 import tarfile
 import tempfile
+from pathlib import Path
 
-from . import engine, images, lazy, replay_calls
-from .errors import ImageUnavailable, RunFailed, RunTimedOut
+from . import container_folders, engine, images, lazy, limits, replay_calls
+from .errors import ImageUnavailable, RunFailed, RunTimedOut, StagelabError
+from .history_layers import layer_flags
 
 RUN_TIMEOUT_S = 300
 # Above this size, files() lists an image with `find` in a container of it instead of exporting
@@ -25,7 +27,12 @@ TOOLS_AT = "/.stagelab-tools"
 IMAGE_MOUNTS_API = "1.48"
 
 
-@replay_calls.replayable("run", errors=(RunFailed, RunTimedOut))
+@replay_calls.replayable(
+    "run",
+    errors=(RunFailed, RunTimedOut),
+    unset_not_keyed=("folders",),
+    folders_argument="folders",
+)
 def run(
     image: str,
     command: str | list[str] | None = None,
@@ -33,21 +40,32 @@ def run(
     check: bool = True,
     entrypoint: str | list[str] | None = None,
     timeout: float = RUN_TIMEOUT_S,
+    folders: dict[str, str | os.PathLike] | None = None,
 ) -> str:
     """Run a command in a new container from an image, remove it, and return its output.
 
     `image` is an id or a name; `command` a string (split as a shell would) or a list; None
     runs the image's default command. `timeout` is in seconds (default 300): a command still
-    running then is stopped, its container removed, and RunTimedOut raised. Returns stdout and
-    stderr together. Raises RunFailed (with `exit_code` and `output`) when `check` and the
-    command exits non-zero (a command the image lacks exits 127, as in a shell), and
-    ImageUnavailable, saying how to get it, for an image the engine does not have.
+    running then is stopped, its container removed, and RunTimedOut raised. `folders` maps a
+    folder in the container (an absolute path) to a folder on this machine, for a command that
+    reads and writes files outside the image, as `docker run -v HOST:CONTAINER` gives it: each
+    host folder's files are copied in before the command starts and what the folder holds when
+    it ends is copied back (files it deleted stay on the host). Copying, unlike a bind mount,
+    works with an engine on another machine or in another pod. Returns stdout and stderr
+    together. Raises RunFailed (with `exit_code` and `output`) when `check` and the command
+    exits non-zero (a command the image lacks exits 127, as in a shell), ImageUnavailable,
+    saying how to get it, for an image the engine does not have, and StagelabError for a
+    container folder that is not absolute or a host folder that does not exist.
     """
+    mounted = container_folders.checked(folders or {})
     if isinstance(command, str):
         command = shlex.split(command)
     shown = " ".join(command or []) or "the image's default command"
+    counters = limits.Counters.now()
     container = _create(image, command=command, entrypoint=entrypoint)
     try:
+        for inside, host in mounted.items():
+            container.put_archive("/", container_folders.tar_of(host, inside.lstrip("/")))
         container.start()
         try:
             exit_code = container.wait(timeout=timeout)["StatusCode"]
@@ -59,26 +77,67 @@ def run(
                 command=command,
             ) from None
         output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+        for inside, host in mounted.items():
+            container_folders.copy_back(container, inside, host)
     except lazy.docker.errors.APIError as error:
         # The runtime refuses to start a command the image does not have, as a shell would.
         exit_code, output = 127, str(error.explanation or error)
     finally:
         container.remove(force=True, v=True)
     if check and exit_code != 0:
-        raise RunFailed(
+        failed = RunFailed(
             f"`{shown}` in {_short(image)} exited with code {exit_code}:\n{output.strip()[-800:]}",
             command=command,
             exit_code=exit_code,
             output=output,
         )
+        failed.explain(limits.limit_note(counters))
+        raise failed
     return output
 
 
-def run_status(image: str, command: str | list[str]) -> tuple[int, str]:
-    """Run a command in a container from an image; return (exit code, output), never raising
-    for a non-zero exit code."""
+@replay_calls.replayable("copy_out", folders_argument="folders")
+def _copy_out(image: str, path: str, folders: dict[str, Path]) -> list[str]:
+    container = _create(image, command=["none"])
     try:
-        return 0, run(image, command)
+        return container_folders.unpack(container, path, folders["destination"])
+    except lazy.docker.errors.NotFound:
+        raise StagelabError(
+            f"{path} is not in the image {_short(image)}: list its files with "
+            "sl.files(image, under=...) to find the path"
+        ) from None
+    finally:
+        container.remove(force=True)
+
+
+def copy_out(image: str, path: str, destination: str | os.PathLike) -> list[str]:
+    """Copy a file or folder out of an image, as the classic builder's users do:
+    `docker create IMAGE`, `docker cp CONTAINER:PATH DESTINATION`, `docker rm CONTAINER`.
+
+    The container is created, never started (`docker cp` reads a container, not an image).
+    `path` is absolute in the image; `destination` a folder on this machine (made if missing)
+    that receives the path's last name, with what is under it. Returns the files and links
+    written, relative to `destination`, sorted. Raises StagelabError for a path the image does
+    not have and ImageUnavailable for an image the engine does not have.
+    """
+    folder = Path(destination)
+    folder.mkdir(parents=True, exist_ok=True)
+    return _copy_out(image, path, folders={"destination": folder})
+
+
+def run_status(
+    image: str,
+    command: str | list[str] | None = None,
+    *,
+    entrypoint: str | list[str] | None = None,
+    folders: dict[str, str | os.PathLike] | None = None,
+) -> tuple[int, str]:
+    """Run a command in a container from an image; return (exit code, output), never raising
+    for a non-zero exit code. `command` None runs the image's default command; `entrypoint`
+    and `folders` are run()'s (the image's entry point replaced; host folders the command
+    reads and writes)."""
+    try:
+        return 0, run(image, command, entrypoint=entrypoint, folders=folders)
     except RunFailed as failed:
         return failed.exit_code, failed.output
 
@@ -205,11 +264,16 @@ def existing_paths(image: str, paths: list[str]) -> list[str]:
 
 @replay_calls.replayable("history")
 def history(image: str) -> list[dict]:
-    """Return the image's layers, oldest first: {"size" (bytes), "instruction", "comment"}.
+    """Return the image's history, oldest first: one entry per instruction that changed it,
+    {"size" (bytes), "instruction", "comment", "layer"}.
 
+    `layer` is True for an entry that added a layer (a file-system diff), False for one that
+    changed only the image's config (CMD, ENV, LABEL, ...: a history entry, not a layer), and
+    None where the engine's answers cannot tell (stagelab.history_layers says how it is read).
     Raises ImageUnavailable for an image the engine does not have.
     """
-    layers = _inspect(image, engine.client().api.history)
+    api = engine.client().api
+    layers = _inspect(image, api.history)
     rows = []
     for layer in reversed(layers):
         created_by = layer.get("CreatedBy", "")
@@ -226,7 +290,44 @@ def history(image: str) -> list[dict]:
                 "comment": layer.get("Comment", ""),
             }
         )
+    layer_count = len(_inspect(image, api.inspect_image)["RootFS"].get("Layers") or [])
+    flags = layer_flags(rows, layer_count) or _saved_layer_flags(image, len(rows))
+    for row, flag in zip(rows, flags):
+        row["layer"] = flag
     return rows
+
+
+def _saved_layer_flags(image: str, entries: int) -> list[bool | None]:
+    """Read `empty_layer` from the image's config, in `docker save`'s archive (exact, and as
+    slow as saving the image: only for histories whose sizes cannot tell)."""
+    with tempfile.TemporaryFile() as tar_file:
+        for chunk in engine.client().api.get_image(image):
+            tar_file.write(chunk)
+        tar_file.seek(0)
+        with tarfile.open(fileobj=tar_file) as tar:
+            manifest = json.load(tar.extractfile("manifest.json"))
+            config = json.load(tar.extractfile(manifest[0]["Config"]))
+    saved = config.get("history", [])
+    if len(saved) != entries:
+        return [None] * entries
+    return [not entry.get("empty_layer", False) for entry in saved]
+
+
+@replay_calls.replayable("image_list")
+def image_list_rows(label: str, all_images: bool = False) -> list[dict]:
+    """Return the images carrying a label, as `docker image ls --filter label=LABEL` lists
+    them (`--all` with `all_images`: intermediate images too), oldest first: {"id", "tags"
+    (none for an untagged image), "size" (bytes), "created" (seconds since the epoch)}."""
+    found = engine.client().api.images(all=all_images, filters={"label": label})
+    return [
+        {
+            "id": image["Id"],
+            "tags": [tag for tag in image.get("RepoTags") or [] if tag != "<none>:<none>"],
+            "size": image.get("Size", 0),
+            "created": image.get("Created", 0),
+        }
+        for image in sorted(found, key=lambda image: (image.get("Created", 0), image["Id"]))
+    ]
 
 
 @replay_calls.replayable("size")

@@ -10,12 +10,12 @@ import os
 import re
 from pathlib import Path
 
-from .containers import history, size
+from .containers import history, image_list_rows, size
 from .dockerfile import Dockerfile
 from .images import parse_dockerfile
 from .render.charts import SizeChart, SizeRow, Timeline, timeline
 from .render.graphs import EDGE_MEANINGS, StageGraph, stage_graph
-from .render.html import Table, human_size
+from .render.html import Listing, Table, human_size
 from .results import BuildResult
 
 __all__ = [
@@ -23,7 +23,9 @@ __all__ = [
     "Timeline",
     "compare",
     "graph",
+    "image_list",
     "layers",
+    "listing",
     "platform_table",
     "sizes",
     "stage_table",
@@ -64,42 +66,63 @@ def _image_name(image) -> str:
 
 
 def layers(image) -> Table:
-    """Return the image's layers, oldest first: size and the instruction that made each.
+    """Return the image's history, oldest first: each entry's size, whether it added a layer,
+    and the instruction that made it.
 
-    `image` is an id, a tag or a BuildResult. For a BuildResult the layers of the base image
-    its stage starts FROM are one row, named by the image the Dockerfile writes (and the
-    stand-in that served it): they are the base's, not the Dockerfile's. Raises ValueError for
-    a build that made no image.
+    `image` is an id, a tag or a BuildResult. An entry is one instruction that changed the
+    image; only those that changed its files add a layer (CMD, ENV, LABEL and the like change
+    its config: see stagelab.history_layers). For a BuildResult the history of the base image
+    its stage starts FROM is one row, named by the image the Dockerfile writes (and the
+    stand-in that served it): those entries are the base's, not the Dockerfile's. Raises
+    ValueError for a build that made no image.
     """
     found = history(_image_name(image))
     rows, start = [], 0
     base = _base_image(image) if isinstance(image, BuildResult) else None
     if base is not None:
         written, served_by = base
-        base_layers = history(served_by)
-        if base_layers and _same_layers(found[: len(base_layers)], base_layers):
-            start = len(base_layers)
+        base_entries = history(served_by)
+        if base_entries and _same_entries(found[: len(base_entries)], base_entries):
+            start = len(base_entries)
             where = f" (served by the stand-in {served_by})" if served_by != written else ""
             rows.append(
                 [
                     1,
-                    human_size(sum(layer["size"] for layer in base_layers)),
-                    f"FROM {written}{where}: the base image's {start} layers",
+                    human_size(sum(entry["size"] for entry in base_entries)),
+                    _layer_count(base_entries),
+                    f"FROM {written}{where}: the base image's {start} history entries",
                 ]
             )
-    for layer in found[start:]:
-        instruction = _BUILDKIT_SUFFIX.sub("", _SHELL_PREFIX.sub("RUN ", layer["instruction"]))
+    for entry in found[start:]:
+        instruction = _BUILDKIT_SUFFIX.sub("", _SHELL_PREFIX.sub("RUN ", entry["instruction"]))
         rows.append(
-            [len(rows) + 1, human_size(layer["size"]), instruction or "(no instruction recorded)"]
+            [
+                len(rows) + 1,
+                human_size(entry["size"]),
+                _LAYER_WORDS[entry.get("layer")],
+                instruction or "(no instruction recorded)",
+            ]
         )
-    total = sum(layer["size"] for layer in found)
+    total = sum(entry["size"] for entry in found)
     return Table(
-        ["#", "size", "instruction"],
+        ["#", "size", "layer", "instruction"],
         rows,
         "stagelab-layers",
-        caption=f"{len(found)} layers, {human_size(total)}",
+        caption=f"{len(found)} history entries, {_layer_count(found)}, {human_size(total)}",
         nowrap={0, 1},
     )
+
+
+# How the layers table says whether a history entry added a layer (None: cannot tell).
+_LAYER_WORDS = {True: "yes", False: "no: config only", None: "?"}
+
+
+def _layer_count(entries: list[dict]) -> str:
+    flags = [entry.get("layer") for entry in entries]
+    if None in flags:
+        return "layers unknown"
+    count = sum(flags)
+    return f"{count} layer" + ("" if count == 1 else "s")
 
 
 def _base_image(result: BuildResult) -> tuple[str, str] | None:
@@ -114,9 +137,9 @@ def _base_image(result: BuildResult) -> tuple[str, str] | None:
     return stage.base, result.substitutions.get(stage.base, stage.base)
 
 
-def _same_layers(ours: list[dict], theirs: list[dict]) -> bool:
-    return [(layer["instruction"], layer["size"]) for layer in ours] == [
-        (layer["instruction"], layer["size"]) for layer in theirs
+def _same_entries(ours: list[dict], theirs: list[dict]) -> bool:
+    return [(entry["instruction"], entry["size"]) for entry in ours] == [
+        (entry["instruction"], entry["size"]) for entry in theirs
     ]
 
 
@@ -151,6 +174,47 @@ def stage_table(dockerfile, build_args: dict[str, str] | None = None) -> Table:
         rows,
         "stagelab-stages",
         nowrap={1},
+    )
+
+
+def listing(dockerfile, build_args: dict[str, str] | None = None) -> Listing:
+    """Show a Dockerfile with its lines numbered as the builders count them (from 1, blank
+    lines included: the numbers stage tables and build failures use), each stage's name and
+    index beside its `FROM`.
+
+    `dockerfile` is a Dockerfile, its text or a path to one; `build_args` resolve ARGs used in
+    FROM. Raises DockerfileError for a Dockerfile that does not parse.
+    """
+    parsed = _as_dockerfile(dockerfile)
+    marks = {}
+    for stage in parsed.resolve(build_args):
+        named = f"{stage.label} (index {stage.index})" if stage.name else f"{stage.index}"
+        marks[stage.lines[0]] = named
+    lines = parsed.text.splitlines()
+    return Listing(
+        [(number, marks.get(number, ""), text) for number, text in enumerate(lines, start=1)]
+    )
+
+
+def image_list(label: str, all_images: bool = False) -> Table:
+    """List the engine's images that carry a label, as `docker image ls --filter label=LABEL`
+    does (with `all_images`, `--all`: the intermediate images a classic build keeps as well),
+    oldest first: short image id, tags ("<none>" for an untagged image) and size.
+
+    `label` is `KEY` or `KEY=VALUE`. Returns a Table whose `rows` are what a claim counts;
+    with no engine, the recorded answer (EngineUnavailable when there is none).
+    """
+    rows = [
+        [image["id"][7:19], ", ".join(image["tags"]) or "<none>", human_size(image["size"])]
+        for image in image_list_rows(label, all_images)
+    ]
+    shown = f"docker image ls{' --all' if all_images else ''} --filter label={label}"
+    return Table(
+        ["image", "tags", "size"],
+        rows,
+        "stagelab-images",
+        caption=f"{shown}: {len(rows)} image" + ("" if len(rows) == 1 else "s"),
+        nowrap={2},
     )
 
 

@@ -65,6 +65,14 @@ def _client(host: str, timeout: int) -> lazy.docker.DockerClient:
     return client
 
 
+@functools.cache
+def identity(host: str) -> str:
+    """Name the engine at `host` by its address and the daemon's ID (an address can change
+    engines); stagelab's ledger of earlier builds keeps one engine's steps apart from
+    another's."""
+    return f"{host} {client().api.info().get('ID', '')}"
+
+
 def ping() -> dict | None:
     """Return the engine's version document (`docker version`), or None when none answers."""
     if _no_socket(docker_host()):

@@ -19,6 +19,14 @@ class StagelabError(Exception):
         self.exit_code = exit_code
         self.output = output
 
+        self.note = ""
+
+    def explain(self, note: str) -> None:
+        """Add `note` (why it failed, what to do) to the end of the message; "" adds nothing."""
+        if note:
+            self.note = note
+            self.args = (f"{self.args[0]}\n{note}", *self.args[1:])
+
     def _render_traceback_(self) -> list[str]:
         # IPython shows this instead of a traceback wall: the message is the advice.
         return [f"{type(self).__name__}: {self}"]
@@ -112,7 +120,7 @@ class BuildFailed(StagelabError):
 
     def _render_traceback_(self) -> list[str]:
         if self.shown:  # the board above shows the whole message: do not repeat it
-            return [f"BuildFailed: {self.headline} (shown above)"]
+            return [f"BuildFailed: {self.headline} (shown above)", *self.note.splitlines()]
         return super()._render_traceback_()
 
 

@@ -217,8 +217,29 @@ def standin_present(image: BaseImage) -> bool:
 
 
 def forget_standins() -> None:
-    """Make standin_present ask the engine again."""
+    """Make standin_present and inspect_image ask the engine again about stand-ins."""
     _standins_found.clear()
+    _standins_inspected.clear()
+
+
+# The engine's inspection of each stand-in this process read, by engine address: known like
+# _standins_found. Any other image is asked each time, since its tag can move.
+_standins_inspected: dict[tuple[str, str], dict] = {}
+
+
+def inspect_image(name: str) -> dict | None:
+    """Return the engine's inspection of an image (`docker image inspect`), None when it has
+    none; a stand-in's is asked once per process and engine (until forget_standins)."""
+    key = (engine.docker_host(), name)
+    if key in _standins_inspected:
+        return _standins_inspected[key]
+    try:
+        found = engine.client().api.inspect_image(name)
+    except lazy.docker.errors.ImageNotFound:
+        return None
+    if name in STANDINS.values():
+        _standins_inspected[key] = found
+    return found
 
 
 # The size of each image this process built, by engine address and image id. The id is the

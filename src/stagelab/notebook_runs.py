@@ -14,6 +14,7 @@ reported (a lesson removes what it creates, STYLE_GUIDE.md). Kernels talk over l
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,8 @@ NO_ENGINE = "unix:///nonexistent.sock"
 CELL_TIMEOUT_S = 600
 # A tagged cell may raise: nbclient, nbval and papermill all honour this tag.
 RAISES = "raises-exception"
+# Papermill's tags: the cell of a notebook's defaults, and the one it adds after it.
+PARAMETERS, INJECTED = "parameters", "injected-parameters"
 
 
 @dataclass
@@ -45,6 +48,8 @@ class NotebookRun:
     source: Path
     folder: Path
     name: str
+    # Values that replace the defaults of the notebook's `parameters` cell, as papermill's do.
+    parameters: dict = field(default_factory=dict)
     notebook: nbformat.NotebookNode | None = None
     # What the notebook left in its temporary folder once its kernel stopped (names, sorted).
     leftovers: list[str] = field(default_factory=list)
@@ -104,8 +109,9 @@ def _run(run: NotebookRun, work: Path, extra: dict[str, str], cell_timeout_s: in
     tmp, home, kernels = work / "tmp" / run.name, work / "homes" / run.name, work / "kernels"
     for folder in (tmp, home, kernels):
         folder.mkdir(parents=True, exist_ok=True)
-    env = no_engine_environment(**extra, STAGELAB_HOME=str(home), TMPDIR=str(tmp))
-    run.notebook = nbformat.read(run.source, as_version=4)
+    variant = {recording.VARIANT_ENV: variant_key(run.parameters)} if run.parameters else {}
+    env = no_engine_environment(**extra, **variant, STAGELAB_HOME=str(home), TMPDIR=str(tmp))
+    run.notebook = with_parameters(nbformat.read(run.source, as_version=4), run.parameters)
     kernel = AsyncKernelManager(
         kernel_name="python3", transport="ipc", connection_file=str(kernels / f"{run.name}.json")
     )
@@ -125,3 +131,29 @@ def _run(run: NotebookRun, work: Path, extra: dict[str, str], cell_timeout_s: in
         run.stopped = f"{type(error).__name__}: {str(error)[-2000:]}"
     run.seconds = time.monotonic() - started
     run.leftovers = sorted(path.name for path in tmp.iterdir())
+
+
+def variant_key(parameters: dict) -> str:
+    """Return how a lesson variant's parameters name its recordings (VARIANT_ENV's value)."""
+    return json.dumps(parameters, sort_keys=True)
+
+
+def with_parameters(notebook: nbformat.NotebookNode, parameters: dict) -> nbformat.NotebookNode:
+    """Return the notebook with a cell setting `parameters` after its `parameters` cell, as
+    papermill injects them; unchanged when there are none.
+
+    Raises ValueError when there are parameters and the notebook has no `parameters` cell.
+    """
+    if not parameters:
+        return notebook
+    tagged = [
+        index
+        for index, cell in enumerate(notebook.cells)
+        if PARAMETERS in cell.metadata.get("tags", [])
+    ]
+    if not tagged:
+        raise ValueError("the notebook has no cell tagged `parameters` to follow")
+    source = "\n".join(f"{name} = {value!r}" for name, value in parameters.items())
+    injected = nbformat.v4.new_code_cell(source, metadata={"tags": [INJECTED]})
+    notebook.cells.insert(tagged[0] + 1, injected)
+    return notebook

@@ -17,6 +17,10 @@ VERTEX_NAME = re.compile(
     r"(?P<step>\d+)/(?P<total>\d+)\] (?P<text>.*)$",
     re.DOTALL,
 )
+# A variable in an instruction as written: BuildKit names a step with its value in its place.
+_VARIABLE = re.compile(r"\\\$(?:\\\{[^}]*\\\}|[A-Za-z_][A-Za-z0-9_]*)")
+# Only these instructions give BuildKit a step to print; the others only change metadata.
+FILESYSTEM_STEPS = {"RUN", "COPY", "ADD", "WORKDIR"}
 
 _OPERATING_SYSTEMS = {"linux", "windows", "darwin", "freebsd"}
 
@@ -33,9 +37,6 @@ def step_platform(written: str | None) -> tuple[str | None, str | None]:
     if target.split("/")[0] not in _OPERATING_SYSTEMS:  # "arm64", "arm/v7": the same OS
         target = runs_on.split("/")[0] + "/" + target
     return target, runs_on
-
-
-_OPERATING_SYSTEMS = {"linux", "windows", "darwin", "freebsd"}
 
 
 def stage_by_progress_name(stages: list[Stage], name: str | None, text: str = "") -> Stage | None:
@@ -58,12 +59,45 @@ def squash(text: str) -> str:
     return " ".join(text.split())
 
 
-def instruction_for(stage: Stage, text: str, number: int) -> Instruction | None:
+def stage_work(stage: Stage) -> tuple:
+    """What a stage does, from its base image on: equal for stages BuildKit solves as one."""
+    base = stage_work(stage.parent) if stage.parent else stage.base
+    return base, tuple(squash(ins.original) for ins in stage.steps)
+
+
+def from_is_a_step(stages: list[Stage], stage: Stage, names: list[str]) -> bool:
+    """Tell whether BuildKit numbered this stage's FROM as step 1, from the build's step
+    `names`: only an image it pulls is, not a stage, scratch or a named context (convert.go:
+    `prefixCommand` for the source)."""
+    matches = [VERTEX_NAME.match(name) for name in names]
+    return any(
+        m
+        and m["text"].upper().startswith("FROM ")
+        and stage_by_progress_name(stages, m["stage"]) is stage
+        for m in matches
+    )
+
+
+def instruction_for(stage: Stage, text: str, number: int, first: int = 2) -> Instruction | None:
     keyword = text.split(" ", 1)[0].upper()
     same_kind = [ins for ins in stage.instructions if ins.keyword == keyword]
-    for ins in same_kind:
-        if squash(ins.original) == squash(text):
-            return ins
+    # BuildKit names a RUN by its text with the variables it sees expanded (convert.go
+    # `processCmdEnv`): `RUN echo $NAME` runs as "RUN echo world".
+    candidates = [ins for ins in same_kind if squash(ins.original) == squash(text)] or [
+        ins
+        for ins in same_kind
+        if "$" in ins.original
+        and re.fullmatch(_VARIABLE.sub(".*?", re.escape(squash(ins.original))), squash(text))
+    ]
+    if len(candidates) > 1:
+        # The same text on several lines: the step number tells them apart. It counts each
+        # operation from `first` (convert.go `prefixCommand`, `cmdIndex`).
+        operations = [ins for ins in stage.instructions if ins.keyword in FILESYSTEM_STEPS]
+        index = number - first
+        if 0 <= index < len(operations) and operations[index] in candidates:
+            return operations[index]
+    if candidates:
+        return candidates[0]
     # The step number counts FROM, except when a named context replaced the base.
     for index in (number - 1, number):
         if index < len(stage.instructions) and stage.instructions[index].keyword == keyword:

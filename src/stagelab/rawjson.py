@@ -1,6 +1,5 @@
 """A pure reader of BuildKit's `docker buildx build --progress=rawjson` stream: vertices folded
-into steps and stage statuses. Nothing here runs a process (buildkit.py does); tests feed it
-streams captured from real builds."""
+into steps and stage statuses. Nothing here runs a process (buildkit.py does)."""
 
 from __future__ import annotations
 
@@ -16,18 +15,18 @@ from .errors import DockerfileError
 from .images import explain_missing_image
 from .progress import Progress
 from .progress_names import (
+    FILESYSTEM_STEPS,
     VERTEX_NAME,
+    from_is_a_step,
     instruction_for,
     settle_platform_statuses,
-    squash,
     stage_by_progress_name,
+    stage_work,
     step_platform,
 )
 from .results import LOG_TAIL_LINES, Step, StreamOutcome, combined_statuses, stage_statuses
 
 _EXIT_CODE = re.compile(r"exit code: (\d+)")
-# Only these instructions give BuildKit a step to print; the others only change metadata.
-FILESYSTEM_STEPS = {"RUN", "COPY", "ADD", "WORKDIR"}
 
 
 @dataclass
@@ -123,7 +122,9 @@ class RawJsonReader:
         stage = stage_by_progress_name(self.dockerfile.stages, match["stage"], match["text"])
         if stage is None:
             return None
-        return stage, instruction_for(stage, match["text"], int(match["step"]))
+        names = [v.name for v in self.vertices.values()]
+        first = 1 + from_is_a_step(self.dockerfile.stages, stage, names)
+        return stage, instruction_for(stage, match["text"], int(match["step"]), first)
 
     def log_text(self) -> str:
         """Return the build's log: each step's name, its output and how it ended."""
@@ -227,7 +228,7 @@ class RawJsonReader:
                     for other in stages
                     if other.ref != ref
                     and statuses[other.ref] != "skipped"
-                    and _work(other) == _work(stage)
+                    and stage_work(other) == stage_work(stage)
                 ),
                 None,
             )
@@ -390,9 +391,3 @@ def _build_began(vertices: Iterable[Vertex]) -> datetime | None:
         if v.started and v.name.startswith("[internal] load build definition")
     ]
     return min(own or [v.started for v in vertices if v.started], default=None)
-
-
-def _work(stage: Stage) -> tuple:
-    """What a stage does, from its base image on: equal for stages BuildKit solves as one."""
-    base = _work(stage.parent) if stage.parent else stage.base
-    return base, tuple(squash(ins.original) for ins in stage.steps)

@@ -8,6 +8,7 @@ and replayed in order. `make recordings` writes them on a real engine; replay.py
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -18,16 +19,30 @@ from pathlib import Path
 from .course import RECORDINGS_ENV, Course
 
 RECORD_ENV = "STAGELAB_RECORD"
+# Set (to the parameters as JSON) while a lesson runs with parameters other than its defaults:
+# its recordings join the defaults' instead of replacing them, and its unique values are its own.
+VARIANT_ENV = "STAGELAB_VARIANT"
+# When this recording session began (seconds since the epoch): a variant keeps only the takes
+# recorded since (by the defaults' run), never those of an earlier session.
+SINCE_ENV = "STAGELAB_RECORD_SINCE"
 DIRECTORY_ENV = RECORDINGS_ENV
 FORMAT = 1
 # A replay shows the engine's log from these last lines (most builds' logs are shorter).
 RECORDED_LOG_LINES = 200
+# Files a recording keeps the contents of, up to this total size (larger ones: names and sizes).
+# A static C binary (about 0.8 MB) that a lesson copies out of an image and builds into another
+# (lesson 06's builder pattern) must come back whole, or the second build cannot replay.
+FOLDER_BYTES_KEPT = 1024 * 1024
+# A file past that total keeps its first bytes: an ELF header says the CPU a program is for.
+HEAD_BYTES_KEPT = 64
 # Jupyter's autosave copies are not part of a lesson's context.
 IGNORED_DIRECTORIES = {".ipynb_checkpoints"}
 
 # How many takes this process has recorded / replayed under each key.
 _takes_recorded: dict[str, int] = {}
 _takes_replayed: dict[str, int] = {}
+# How many takes of an earlier run a variant's run keeps under each key, before its own.
+_takes_kept: dict[str, int] = {}
 
 
 # ---------------------------------------------------------------- keys
@@ -41,6 +56,11 @@ def recordings_dir() -> Path:
 def recording_on() -> bool:
     """Tell whether real builds and runs are being recorded (STAGELAB_RECORD=1)."""
     return os.environ.get(RECORD_ENV, "") == "1"
+
+
+def variant() -> str:
+    """Return the parameters (JSON) of the lesson variant running now, "" for the defaults."""
+    return os.environ.get(VARIANT_ENV, "")
 
 
 def context_files(context_dir: Path) -> list[list]:
@@ -133,6 +153,62 @@ def tail(log: str) -> str:
     return "".join((log or "").splitlines(keepends=True)[-RECORDED_LOG_LINES:])
 
 
+def folder_digest(folder: Path) -> str:
+    """Return a key of a folder's contents (names, bytes, executable bits), "" when missing."""
+    return digest(context_files(folder)) if folder.is_dir() else ""
+
+
+def folder_snapshot(folder: Path) -> list[dict]:
+    """Describe a folder for a recording: its folders, links, files, and the contents of
+    files while they total at most FOLDER_BYTES_KEPT bytes (later ones keep name, size and
+    their first HEAD_BYTES_KEPT bytes)."""
+    entries, kept = [], 0
+    for path in sorted(folder.rglob("*")):
+        entry = {"path": path.relative_to(folder).as_posix()}
+        if path.is_symlink():
+            entry["link"] = os.readlink(path)
+        elif path.is_dir():
+            entry["dir"] = True
+        else:
+            data = path.read_bytes()
+            entry.update(size=len(data), mode=path.stat().st_mode & 0o777)
+            if kept + len(data) <= FOLDER_BYTES_KEPT:
+                entry["content"] = base64.b64encode(data).decode()
+                kept += len(data)
+            else:
+                entry["head"] = base64.b64encode(data[:HEAD_BYTES_KEPT]).decode()
+        entries.append(entry)
+    return entries
+
+
+def restore_folder(entries: list[dict], folder: Path) -> list[str]:
+    """Write a recorded folder (folder_snapshot) into `folder`; return the files written only
+    in part (their first bytes, then zeros up to their size) or left out, because the recording
+    kept only their name, size and maybe first bytes, as "path (N bytes, what was written)"."""
+    folder.mkdir(parents=True, exist_ok=True)
+    missing = []
+    for entry in entries:
+        path = folder / entry["path"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if "link" in entry:
+            path.unlink(missing_ok=True)
+            path.symlink_to(entry["link"])
+        elif entry.get("dir"):
+            path.mkdir(exist_ok=True)
+        elif "content" in entry:
+            path.write_bytes(base64.b64decode(entry["content"]))
+            path.chmod(entry["mode"])
+        elif "head" in entry:
+            with open(path, "wb") as handle:
+                handle.write(base64.b64decode(entry["head"]))
+                handle.truncate(entry["size"])
+            path.chmod(entry["mode"])
+            missing.append(f"{entry['path']} ({entry['size']} bytes, only its first bytes)")
+        else:
+            missing.append(f"{entry['path']} ({entry['size']} bytes, not written)")
+    return missing
+
+
 # ---------------------------------------------------------------- storage
 
 
@@ -160,10 +236,13 @@ def _save(key: str, recording: dict) -> None:
 
 
 def add_take(key: str, header: dict, take: dict, engine_version: str) -> None:
-    """Store a take: the first of this process replaces older ones, later ones append."""
+    """Store a take: the first of this process replaces older ones, later ones append; in a
+    lesson variant's run (VARIANT_ENV) the takes already recorded stay, and its own follow."""
     count = _takes_recorded.get(key, 0)
-    existing = load(key) if count else None
-    takes = (existing or {}).get("takes", [])[:count] + [take]
+    existing = load(key) if count or _recorded_this_session(key) else None
+    if count == 0:
+        _takes_kept[key] = len((existing or {}).get("takes", []))
+    takes = (existing or {}).get("takes", [])[: _takes_kept[key] + count] + [take]
     _takes_recorded[key] = count + 1
     _save(
         key,
@@ -176,6 +255,17 @@ def add_take(key: str, header: dict, take: dict, engine_version: str) -> None:
             "takes": takes,
         },
     )
+
+
+def _recorded_this_session(key: str) -> bool:
+    """Tell whether a variant's run finds takes of this session's defaults under this key."""
+    if not variant():
+        return False
+    try:
+        written = _path(key).stat().st_mtime
+    except FileNotFoundError:
+        return False
+    return written >= float(os.environ.get(SINCE_ENV) or 0)
 
 
 def next_take(key: str, recording: dict) -> dict:

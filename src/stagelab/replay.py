@@ -8,10 +8,8 @@ and log tail, the result marked `replayed`, under a banner that says so.
 
 from __future__ import annotations
 
-import base64
 import functools
 import html
-import os
 import time
 from pathlib import Path
 
@@ -20,11 +18,9 @@ from .errors import BuildFailed, EngineUnavailable
 from .progress import Progress, current_cell, in_kernel, show
 from .results import BuildResult, Step
 from .states import progress_state
+from .why import Why
+from .why.stages import result_outline
 
-# Exported files up to this total size are kept; larger exports keep names and sizes only,
-# and the first bytes of each file (an ELF header says the CPU a program is for).
-OUTPUT_BYTES_KEPT = 256 * 1024
-HEAD_BYTES_KEPT = 64
 RE_RECORD = (
     "If this is in a lesson, its recording is missing or stale: run `make recordings` "
     "on a machine with Docker and commit src/stagelab/recordings/."
@@ -36,7 +32,7 @@ banner_shown_in: set = set()
 
 
 @functools.cache
-def engine_version() -> str:
+def recording_engine() -> str:
     return (engine.ping() or {}).get("Version", "unknown")
 
 
@@ -70,17 +66,22 @@ def record(request, outcome: BuildResult | BuildFailed) -> None:
         "substitutions": result.substitutions,
         "failure": failure_fields(failed) if failed is not None else None,
         "exported": _exported_files(result.output) if failed is None else None,
+        "why": result.explanation.to_json() if result.explanation is not None else None,
     }
     identity = recording.build_identity(request)
     recording.add_take(
-        recording.digest(identity), {"kind": "build", "identity": identity}, take, engine_version()
+        recording.digest(identity),
+        {"kind": "build", "identity": identity},
+        take,
+        recording_engine(),
     )
 
 
-def replay(request, watcher: Progress) -> BuildResult:
+def replay(request, watcher: Progress, why: bool = False) -> BuildResult:
     """Replay the recording of this build request, telling `watcher` its recorded transitions.
 
-    Returns the recorded BuildResult (marked `replayed`); raises the recorded BuildFailed for a
+    Returns the recorded BuildResult (marked `replayed`; `why` shows its explanation in its
+    summary); raises the recorded BuildFailed for a
     recorded failure, and EngineUnavailable, saying why and how to run it, when there is no
     recording of this exact request.
     """
@@ -106,6 +107,8 @@ def replay(request, watcher: Progress) -> BuildResult:
         build_ref=take.get("build_ref"),
         layer_ids=list(take.get("layer_ids") or []),
     )
+    result.explanation = recorded_why(result, take.get("why"))
+    result.summary_why = why
     show_banner(banner_text(result.recorded_engine, result.recorded_on))
     watcher.start(request.dockerfile, request.builder, request.target_ref)
     if result.command:
@@ -124,6 +127,28 @@ def replay(request, watcher: Progress) -> BuildResult:
         if ":" not in request.tag.rsplit("/", 1)[-1]:
             replayed_tags[request.tag + ":latest"] = result.image_id
     return result
+
+
+def recorded_why(result: BuildResult, recorded: dict | None) -> Why:
+    """Return a replayed build's explanation: each stage's reason read from the Dockerfile here,
+    each step's reason from the recording, which the explanation names (None: a recording made
+    before stagelab kept reasons, which says so)."""
+    where = (
+        f"the recording of a real build on Docker Engine {result.recorded_engine or '?'}, "
+        f"made on {result.recorded_on or 'an unknown date'}"
+    )
+    if recorded is None:
+        return result_outline(
+            result, f"Replayed: {where} holds no reasons for its steps. {RE_RECORD}"
+        )
+    why = Why.from_json(recorded, recorded=where)
+    why.notes.insert(
+        0,
+        f"Replayed with no engine: the reasons for each step come from {where} (its statuses, "
+        "base images' IDs and stagelab's ledger of earlier builds were that machine's); the "
+        "reasons for each stage follow from the Dockerfile alone.",
+    )
+    return why
 
 
 def transitions(result: BuildResult) -> list[tuple[str, str, str]]:
@@ -171,55 +196,21 @@ def _exported_files(output: str | None) -> list[dict] | None:
     """Describe a local export: folders, links, files, and file contents while they stay small."""
     if output is None or recording.output_kind(output) != "local":
         return None
-    destination = _export_destination(output)
-    entries, kept = [], 0
-    for path in sorted(destination.rglob("*")):
-        entry = {"path": path.relative_to(destination).as_posix()}
-        if path.is_symlink():
-            entry["link"] = os.readlink(path)
-        elif path.is_dir():
-            entry["dir"] = True
-        else:
-            data = path.read_bytes()
-            entry.update(size=len(data), mode=path.stat().st_mode & 0o777)
-            if kept + len(data) <= OUTPUT_BYTES_KEPT:
-                entry["content"] = base64.b64encode(data).decode()
-                kept += len(data)
-            else:
-                entry["head"] = base64.b64encode(data[:HEAD_BYTES_KEPT]).decode()
-        entries.append(entry)
-    return entries
+    return recording.folder_snapshot(_export_destination(output))
 
 
 def _restore_exported(entries: list[dict], output: str) -> None:
     """Write the recorded export; a file too big to record is left out, and a note says so."""
-    destination = _export_destination(output)
-    destination.mkdir(parents=True, exist_ok=True)
-    missing = []
-    for entry in entries:
-        path = destination / entry["path"]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if "link" in entry:
-            path.unlink(missing_ok=True)
-            path.symlink_to(entry["link"])
-        elif entry.get("dir"):
-            path.mkdir(exist_ok=True)
-        elif "content" in entry:
-            path.write_bytes(base64.b64decode(entry["content"]))
-            path.chmod(entry["mode"])
-        elif "head" in entry:
-            # Its first bytes, then zeros up to its size: the rest was too big to record.
-            with open(path, "wb") as handle:
-                handle.write(base64.b64decode(entry["head"]))
-                handle.truncate(entry["size"])
-            path.chmod(entry["mode"])
-            missing.append(f"{entry['path']} ({entry['size']} bytes)")
-        else:
-            missing.append(f"{entry['path']} ({entry['size']} bytes)")
+    show_missing(recording.restore_folder(entries, _export_destination(output)))
+
+
+def show_missing(missing: list[str]) -> None:
+    """Say which files a replay wrote only in part or not at all: the recording kept only their
+    names, sizes and maybe first bytes."""
     if missing:
         show_banner(
-            "Too big to keep in the recording: written here with only their first "
-            f"{HEAD_BYTES_KEPT} bytes (the rest zeros, so they do not run): " + ", ".join(missing),
+            "Too big to keep in the recording, so written here only in part (the rest zeros, "
+            "so they do not run) or not at all: " + ", ".join(missing),
             kind="note",
         )
 
@@ -247,12 +238,14 @@ def unique(name: str) -> str:
     the same value back, so the salted build is the recorded one. Raises EngineUnavailable with
     no engine and no recording of `name`.
     """
-    key = recording.digest({"kind": "unique", "name": name})
+    # A lesson variant's values are its own: its salted builds are not the defaults' ones.
+    named = name + (f" {recording.variant()}" if recording.variant() else "")
+    key = recording.digest({"kind": "unique", "name": named})
     if engine.answers():
         value = str(time.time_ns())
         if recording.recording_on():
             recording.add_take(
-                key, {"kind": "unique", "name": name}, {"value": value}, engine_version()
+                key, {"kind": "unique", "name": named}, {"value": value}, recording_engine()
             )
         return value
     found = recording.load(key)

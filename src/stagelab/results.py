@@ -9,6 +9,8 @@ from .command_lines import shell_text
 from .dockerfile import Dockerfile
 from .render.graphs import StageGraph, stage_graph
 from .render.html import summary_html
+from .why import StageWhy, Why
+from .why.stages import result_outline
 
 # How many lines of a failing step's output a BuildFailed shows.
 LOG_TAIL_LINES = 12
@@ -26,6 +28,8 @@ class Step:
     platforms, or one other than the engine's, `platform` is the platform the step built for
     and `runs_on` the one whose CPU ran it (the build platform for a stage
     `FROM --platform=$BUILDPLATFORM`), as BuildKit names the step ("[linux/amd64->arm64 ...]").
+    `image` is the image the classic builder made or reused for the step (its short ID; None
+    for BuildKit).
     """
 
     stage: str | None
@@ -36,6 +40,7 @@ class Step:
     start: float = 0.0
     platform: str | None = None
     runs_on: str | None = None
+    image: str | None = None
 
     @property
     def end(self) -> float:
@@ -65,6 +70,8 @@ class BuildResult:
     `docker_host` the engine it ran on when not the CLI's own (stagelab's platform engine),
     and `build_ref` the engine's name for the build in `docker buildx history`. `layer_ids`
     are the image's layers (their diff IDs, oldest first; [] without an image).
+    `explanation` is what `why()` returns (set by sl.build); `summary_why` shows it in the
+    build's summary.
     """
 
     builder: str
@@ -92,6 +99,8 @@ class BuildResult:
     layer_ids: list[str] = field(default_factory=list)
     no_cache: bool = False
     command: list[str] = field(default_factory=list)
+    explanation: Why | None = field(default=None, repr=False, compare=False)
+    summary_why: bool = field(default=False, repr=False, compare=False)
     number: int = field(
         default_factory=lambda: next(_build_numbers), init=False, repr=False, compare=False
     )
@@ -153,6 +162,22 @@ class BuildResult:
     def graph(self) -> StageGraph:
         """Draw the stage graph coloured by what this build did with each stage."""
         return stage_graph(self.dockerfile, target=self.target, result=self)
+
+    def why(self, stage: str | None = None) -> Why | StageWhy:
+        """Say why each stage ran or was skipped, and why each step came from the cache or was
+        built, with what each rebuild invalidated (stagelab.why; the rules cited there).
+
+        `stage` (a name, ref or index) narrows it to one stage: returns its StageWhy; without
+        it, the Why of the whole build. Both show as a table in a notebook and as text
+        elsewhere. A replayed result's reasons come from its recording, and say so. Raises
+        DockerfileError for a stage this Dockerfile does not have.
+        """
+        explanation = self.explanation or result_outline(
+            self, "This result holds no explanation of its steps: it was not made by sl.build."
+        )
+        if stage is None:
+            return explanation
+        return explanation.stage(self.dockerfile.stage(stage).ref)
 
 
 @dataclass

@@ -84,6 +84,33 @@ def page_runs(
     return {run.source: run for run in runs}
 
 
+def lesson_variants(checkout: Path | None = None) -> list[tuple[Path, dict]]:
+    """Return (lesson notebook, parameters) for every parameter set a lesson invites its reader
+    to try, besides its defaults: the `stagelab.replays` list of its metadata (its source's
+    front matter). Binder replays these, so `make recordings` records them too."""
+    lessons, _ = pages(checkout or Course.find().root)
+    found = []
+    for page in lessons:
+        metadata = nbformat.read(page.source, as_version=4).metadata
+        found += [
+            (page.source, dict(values))
+            for values in metadata.get("stagelab", {}).get("replays", [])
+        ]
+    return found
+
+
+def variant_runs(
+    work: Path, checkout: Path | None = None, workers: int = WORKERS
+) -> list[NotebookRun]:
+    """Run every lesson variant (`lesson_variants`) with no engine, as `page_runs` runs pages;
+    return the runs, in reading order."""
+    runs = [
+        NotebookRun(source, source.parent, f"{source.stem}--{index}", parameters=values)
+        for index, (source, values) in enumerate(lesson_variants(checkout))
+    ]
+    return run_notebooks(runs, work, workers)
+
+
 def build_site(
     out: Path, checkout: Path | None = None, runs: dict[Path, NotebookRun] | None = None
 ) -> list[Path]:

@@ -18,9 +18,36 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "browser"
 
 
-def dashboard_text_in_chromium(base: str, name: str, password: str, profile: Path) -> str:
-    """Log in through the hub's form, open the dashboard, wait for learner01's lab 01 cell to
-    show a score; return the table's text (a screenshot goes to test-output/browser/)."""
+def go(page, url: str, tries: int = 3) -> None:
+    """Open `url`, again when Chromium says the network changed (other sessions on this
+    machine add and remove Docker networks; Chromium then drops the request in flight)."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    for attempt in range(tries):
+        try:
+            page.goto(url)
+            return
+        except PlaywrightError as error:
+            if "ERR_NETWORK_CHANGED" not in str(error) or attempt == tries - 1:
+                raise
+
+
+def log_in(page, base: str, name: str, password: str) -> None:
+    """Log in through the hub's form and wait until the browser has left the login page
+    (for the hub's home, a spawn page or the user's own server, wherever the hub sends it)."""
+    go(page, f"{base}/hub/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", password)
+    page.click("[type=submit]")
+    page.wait_for_url(lambda url: "/hub/login" not in url, timeout=60_000, wait_until="commit")
+
+
+def dashboard_text_in_chromium(
+    base: str, dashboard: str, name: str, password: str, profile: Path
+) -> tuple[str, str]:
+    """Log in through the hub's form, open the dashboard (on its own origin on a class with a
+    domain), wait for learner01's lab 01 cell to show a score, open it; return the table's
+    text and the details' text (screenshots go to test-output/browser/)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `stagelab setup --browser` (make test does)")
     from playwright.sync_api import sync_playwright
@@ -33,25 +60,53 @@ def dashboard_text_in_chromium(base: str, name: str, password: str, profile: Pat
             headless=True,
             args=CHROMIUM_ARGS,
             viewport={"width": 1400, "height": 900},
+            ignore_https_errors=True,  # the tests' own self-signed certificate
         )
         page = context.pages[0] if context.pages else context.new_page()
         try:
-            page.goto(f"{base}/hub/login?next=/services/dashboard/")
-            page.fill("input[name=username]", name)
-            page.fill("input[name=password]", password)
-            page.click("[type=submit]")
+            log_in(page, base, name, password)
+            go(page, dashboard)
             page.wait_for_url("**/services/dashboard/", timeout=60_000)
-            cell = page.locator("tr[data-learner='learner01'] td[data-lab='01']")
-            cell.wait_for(timeout=30_000)
+            cell = "tr[data-learner='learner01'] td[data-lab='01']"
+            page.locator(cell).wait_for(timeout=30_000)
             page.wait_for_function(
-                "() => /\\d+\\/\\d+/.test(document.querySelector(\"tr[data-learner='learner01'] "
-                "td[data-lab='01']\").textContent)",
+                f'() => /\\d+\\/\\d+/.test(document.querySelector("{cell}").textContent)',
                 timeout=30_000,
             )
             page.screenshot(path=str(SCREENSHOTS / "classroom-dashboard.png"))
-            return page.locator("#board").inner_text()
+            table = page.locator("#board").inner_text()
+            page.click(cell)
+            page.locator("#details-body pre").first.wait_for(timeout=60_000)
+            page.screenshot(path=str(SCREENSHOTS / "classroom-dashboard-details.png"))
+            return table, page.locator("#details").inner_text()
         except Exception:
             page.screenshot(path=str(SCREENSHOTS / "classroom-failure.png"))
             raise
+        finally:
+            context.close()
+
+
+def script_on_learner_origin(
+    base: str, server_url: str, name: str, password: str, profile: Path, script: str
+) -> dict:
+    """Log in as `name`, open a learner's server at `server_url` as the dashboard's link would,
+    and run `script` (a JavaScript async arrow function) there, as a script the learner planted
+    in their server would run in the visitor's browser; return what it returns."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile / "chromium-attack-profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            ignore_https_errors=True,
+        )
+        page = context.pages[0] if context.pages else context.new_page()
+        try:
+            log_in(page, base, name, password)
+            go(page, f"{server_url}api/status")
+            page.wait_for_url(f"{server_url}api/status", timeout=120_000)
+            return page.evaluate(script)
         finally:
             context.close()

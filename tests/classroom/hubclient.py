@@ -1,9 +1,10 @@
-"""A learner's or instructor's side of the hub, over HTTP: log in, start a server, run code.
+"""A learner's or instructor's side of the hub, over HTTP(S): log in, start a server, run code.
 
 Only public interfaces: the hub's login form and REST API
 (https://jupyterhub.readthedocs.io/en/stable/reference/rest-api.html), the single-user
 server's kernels API and the Jupyter messaging protocol over its websocket
-(https://jupyter-client.readthedocs.io/en/stable/messaging.html).
+(https://jupyter-client.readthedocs.io/en/stable/messaging.html). On a class with a domain,
+each user's server is on its own origin, NAME.DOMAIN (JupyterHub's subdomain_host).
 """
 
 from __future__ import annotations
@@ -17,13 +18,25 @@ import websocket
 
 
 class HubSession:
-    """One person's browser-less session with the hub."""
+    """One person's browser-less session with the hub at `base`; `domain` when each user's
+    server has an origin of its own; `verify` the CA file for TLS (True: the system's)."""
 
-    def __init__(self, base: str, name: str):
+    def __init__(self, base: str, name: str, domain: str = "", verify: str | bool = True):
         self.base = base.rstrip("/")
         self.name = name
+        self.domain = domain
+        self.verify = verify
         self.http = requests.Session()
+        # The environment's CA bundle (REQUESTS_CA_BUNDLE) would win over `verify` otherwise.
+        self.http.trust_env = False
+        self.http.verify = verify
         self.token: str | None = None
+
+    def xsrf(self) -> str:
+        """Return the hub's XSRF cookie's value (its name has a __Host- prefix on a domain)."""
+        return next(
+            (cookie.value for cookie in self.http.cookies if cookie.name.endswith("_xsrf")), ""
+        )
 
     def login(self, password: str) -> requests.Response:
         """Post the login form; return the answer (302 on success, 403 on a wrong password)."""
@@ -32,18 +45,14 @@ class HubSession:
             f"{self.base}/hub/login?next=",
             allow_redirects=False,
             timeout=60,
-            data={
-                "username": self.name,
-                "password": password,
-                "_xsrf": self.http.cookies.get("_xsrf", ""),
-            },
+            data={"username": self.name, "password": password, "_xsrf": self.xsrf()},
         )
 
     def make_token(self) -> str:
         """Ask the hub for an API token of this user (after login), and keep it."""
         answer = self.http.post(
             f"{self.base}/hub/api/users/{self.name}/tokens",
-            headers={"X-XSRFToken": self.http.cookies.get("_xsrf", "")},
+            headers={"X-XSRFToken": self.xsrf()},
             json={"note": "stagelab classroom test", "expires_in": 3600},
             timeout=30,
         )
@@ -58,8 +67,17 @@ class HubSession:
             f"{self.base}/hub/api{path}",
             timeout=60,
             headers={"Authorization": f"token {self.token}"},
+            verify=self.verify,
             **kwargs,
         )
+
+    def origin(self, user: str | None = None) -> str:
+        """Return the origin of a user's server: NAME.DOMAIN on a class with a domain, else the
+        hub's own."""
+        if not self.domain:
+            return self.base
+        scheme, rest = self.base.split("://", 1)
+        return f"{scheme}://{user or self.name}.{rest}"
 
     def start_server(self, timeout: float = 240) -> dict:
         """Start this user's server through the API and wait until the hub says it is ready."""
@@ -79,10 +97,11 @@ class HubSession:
         """Call a single-user server's API (this user's, or `user`'s) with this user's token."""
         return requests.request(
             method,
-            f"{self.base}/user/{user or self.name}/api{path}",
+            f"{self.origin(user)}/user/{user or self.name}/api{path}",
             headers={"Authorization": f"token {self.token}"},
             allow_redirects=False,
             timeout=60,
+            verify=self.verify,
             **kwargs,
         )
 
@@ -99,11 +118,12 @@ class Kernel:
     def __init__(self, session: HubSession, kernel_id: str):
         self.session, self.id = session, kernel_id
         url = (
-            session.base.replace("http", "ws", 1)
+            session.origin().replace("http", "ws", 1)
             + f"/user/{session.name}/api/kernels/{kernel_id}/channels"
         )
+        options = {"ca_certs": session.verify} if isinstance(session.verify, str) else {}
         self.socket = websocket.create_connection(
-            url, header=[f"Authorization: token {session.token}"], timeout=900
+            url, header=[f"Authorization: token {session.token}"], timeout=900, sslopt=options
         )
         self.session_id = uuid.uuid4().hex
 

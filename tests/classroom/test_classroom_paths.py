@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from stagelab.classroom import accounts, as_learner, hub, lifecycle, rootless
+from stagelab.classroom import accounts, as_learner, hub, lifecycle, rootless, teardown
 from stagelab.classroom import layout as layout_module
-from stagelab.classroom.commands import reset_command
-from stagelab.classroom.layout import ClassRecord, ClassroomError, ClassroomLayout
+from stagelab.classroom.class_record import ClassRecord
+from stagelab.classroom.layout import ClassroomError, ClassroomLayout
+from stagelab.classroom.learner_runs import as_learner_command, learner_environment
+from stagelab.classroom.lifecycle import UpOptions
 from stagelab.provisioning import EnginePaths
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,6 +78,9 @@ def test_engines_and_servers_get_the_accounts_paths_and_the_installs(tmp_path):
     server = rootless.server_environment(account, layout.venv, engine["PATH"])
     assert server["DOCKER_HOST"] == account.docker_host
     assert server["PATH"].split(":")[0] == str(layout.venv / "bin")
+    # The kernels' ipc sockets go in the account's own runtime folder (a 0700 tmpfs).
+    assert server["JUPYTER_RUNTIME_DIR"] == str(account.runtime_dir / "jupyter")
+    assert server["SHELL"] == "/bin/bash"  # the account's login shell is nologin
     # The course is found in the learner's home: no variable points at it.
     assert not {name for name in server if name.startswith("STAGELAB_")}
 
@@ -109,14 +114,21 @@ def test_purge_removes_what_the_class_made_and_nothing_else(tmp_path):
     mine = layout.state / "notes.txt"
     mine.write_text("the instructor's own")
     layout.venv.mkdir(parents=True)
-    removed = lifecycle.remove_class_files(layout, names)
-    assert set(removed) == set(made) | {layout.logs}
-    assert not any(path.exists() for path in made)
+    assert teardown.remove_class_files(layout, names) == []
+    assert not any(path.exists() for path in made) and not layout.logs.exists()
     assert mine.read_text() == "the instructor's own" and layout.state.is_dir()
     assert layout.venv.is_dir()  # installs stay for the next class
     mine.unlink()
-    lifecycle.remove_class_files(layout, names)
+    teardown.remove_class_files(layout, names)
     assert not layout.state.exists()
+
+
+def test_a_purge_that_left_something_keeps_the_record(tmp_path):
+    layout = ClassroomLayout.under(tmp_path)
+    record = ClassRecord.load(layout.record)
+    record.save()
+    teardown.remove_class_files(layout, ["learner01"], keep_record=True)
+    assert layout.record.exists()  # for the next `down --purge`
 
 
 def test_purge_lists_every_file_the_class_keeps_in_its_state(tmp_path):
@@ -129,9 +141,13 @@ def test_purge_lists_every_file_the_class_keeps_in_its_state(tmp_path):
         layout.hub_database,
         layout.cookie_secret,
         layout.proxy_pidfile,
+        layout.hub_pidfile,
         layout.hub_log,
         layout.images_archive.parent,
         layout.engine_pids,
+        layout.tls,
+        layout.disks,
+        layout.sockets,
         layout.engine_log("learner01"),
         layout.engine_log("instructor"),
     ):
@@ -157,21 +173,24 @@ def test_a_new_home_gets_its_own_copy_of_the_course(tmp_path):
     assert owners == {os.getuid()}
 
 
-def test_reset_runs_the_hubs_stagelab_as_the_learner_in_their_home(tmp_path):
+def test_reset_runs_the_hubs_stagelab_isolated_as_the_learner(tmp_path):
     layout = ClassroomLayout.under(tmp_path)
     account = layout.account_of("learner01", 1001, 1001, tmp_path / "home")
-    command, environment = reset_command(layout, account, "02")
+    command = as_learner_command(layout, "reset", "02")
+    # -I: nothing of the learner's (current folder, PYTHON* variables, user site) is imported.
     assert command == [
         str(layout.venv / "bin" / "python"),
+        "-I",
         "-m",
         "stagelab.classroom.as_learner",
         "reset",
         "02",
     ]
-    assert reset_command(layout, account, None)[0][-1] == "all"
+    environment = learner_environment(layout, account)
     assert environment["HOME"] == str(account.home)
     assert environment["USER"] == "learner01"
-    assert not {name for name in environment if name.startswith("STAGELAB_")}
+    assert environment["PATH"].split(":")[0] == str(layout.venv / "bin")
+    assert not {name for name in environment if name.startswith(("STAGELAB_", "PYTHONPATH"))}
 
 
 def test_reset_as_the_learner_finds_their_labs_in_their_home(tmp_path, monkeypatch):
@@ -193,10 +212,13 @@ def test_reset_as_the_learner_finds_their_labs_in_their_home(tmp_path, monkeypat
 def test_the_hubs_settings_come_from_the_record_and_keep_one_token(tmp_path):
     layout = ClassroomLayout.under(tmp_path)
     record = ClassRecord.load(layout.record)
-    record.learners, record.port, record.ip, record.idle_timeout_s = ["learner01"], 18300, "", 60
+    record.learners, record.port, record.ip, record.idle_timeout_s = ["learner01"], 830, "", 60
+    record.domain, record.tls, record.internal_port = "class.example.org", True, 831
     settings = hub.hub_settings(layout, record, tmp_path / "course", "/proxy")
     assert settings.learners == ["learner01"] and settings.instructor == "instructor"
-    assert (settings.port, settings.ip, settings.idle_timeout_s) == (18300, "", 60)
+    assert (settings.port, settings.ip, settings.idle_timeout_s) == (830, "", 60)
+    assert (settings.domain, settings.tls, settings.hub_port) == ("class.example.org", True, 831)
+    assert settings.dashboard_port == 832
     assert len(settings.api_token) == 64 and record.api_token == settings.api_token
     assert hub.hub_settings(layout, record, tmp_path / "course", "/proxy") == settings
     assert settings.engine_path.split(":")[0] == str(layout.rootlesskit_bin)
@@ -208,3 +230,45 @@ def test_an_installed_copy_cannot_serve_a_class_or_build_its_images(monkeypatch)
     monkeypatch.setattr(layout_module, "package_checkout", lambda: None)
     with pytest.raises(ClassroomError, match="`stagelab classroom up` needs a stagelab checkout"):
         layout_module.source_checkout("`stagelab classroom up`")
+
+
+def _chosen(tmp_path, say=None, **options) -> ClassRecord:
+    layout = ClassroomLayout.under(tmp_path)
+    record = ClassRecord.load(layout.record)
+    lifecycle.choose_network(layout, record, UpOptions(learners=1, **options), say or print)
+    return record
+
+
+def test_without_tls_a_new_class_listens_on_loopback_and_warns_before_all(tmp_path):
+    record = _chosen(tmp_path)
+    assert (record.ip, record.port, record.tls) == ("127.0.0.1", 80, False)
+    assert record.hub_url == "http://127.0.0.1/"
+    said = []
+    _chosen(tmp_path, said.append, ip="0.0.0.0")
+    assert said and said[0].startswith("WARNING: without TLS, passwords")
+
+
+def test_every_port_of_a_class_must_be_one_only_root_may_bind(tmp_path):
+    with pytest.raises(ClassroomError, match="below 1024"):
+        _chosen(tmp_path, port=8000)
+    with pytest.raises(ClassroomError, match="--internal-port"):
+        _chosen(tmp_path, internal_port=1023)  # the dashboard would be on 1024
+
+
+def test_a_domain_needs_tls(tmp_path):
+    with pytest.raises(ClassroomError, match="needs TLS"):
+        _chosen(tmp_path, domain="class.example.org")
+
+
+def test_the_record_names_each_origin(tmp_path):
+    record = ClassRecord.load(ClassroomLayout.under(tmp_path).record)
+    record.tls, record.port, record.domain = True, 443, "class.example.org"
+    assert record.hub_url == "https://class.example.org/"
+    assert (
+        record.dashboard_url == "https://dashboard--service.class.example.org/services/dashboard/"
+    )
+    record.port = 830
+    assert record.hub_url == "https://class.example.org:830/"
+    record.domain, record.ip = "", "127.0.0.1"
+    assert record.dashboard_url == "https://127.0.0.1:830/services/dashboard/"
+    assert record.hub_api_url == "http://127.0.0.1:981/hub/api"

@@ -1,16 +1,18 @@
 """The hub's configuration, applied to a bare traitlets Config (no hub, no root): who may log in
-and with which scopes, the spawner, the services and the culler, ports and URLs, and the files
-the hub keeps, which must be the ones `down --purge` removes."""
+and with which scopes (which depend on per-user origins), the spawner and what a learner cannot
+override, the services and the culler, ports, sockets, TLS and URLs, and the files the hub
+keeps, which must be the ones `down --purge` removes."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
-from traitlets.config import Config
+from traitlets.config import Config, PyFileConfigLoader
 
-from stagelab.classroom.hubconfig import configure_hub
+from stagelab.classroom.hubconfig import configure_hub, instructor_scopes
 from stagelab.classroom.layout import ClassroomError, ClassroomLayout
 from stagelab.classroom.settings import SETTINGS_ENV, HubSettings
 
@@ -23,7 +25,10 @@ def settings(tmp_path) -> HubSettings:
         learners=LEARNERS,
         instructor="instructor",
         ip="127.0.0.1",
-        port=18300,
+        port=830,
+        internal_port=831,
+        domain="",
+        tls=False,
         idle_timeout_s=3600,
         api_token="a" * 64,
         proxy_command="/opt/proxy/configurable-http-proxy",
@@ -48,19 +53,66 @@ def _service(c: Config, name: str) -> dict:
     return service
 
 
-def test_ports_and_urls(c):
-    assert c.JupyterHub.bind_url == "http://127.0.0.1:18300/"
-    assert c.JupyterHub.hub_bind_url == "http://127.0.0.1:18301"
-    assert c.ConfigurableHTTPProxy.api_url == "http://127.0.0.1:18302"
+def test_ports_and_urls(c, settings):
+    assert c.JupyterHub.bind_url == "http://127.0.0.1:830/"
+    assert c.JupyterHub.hub_bind_url == "http://127.0.0.1:831"
     assert c.ConfigurableHTTPProxy.command == ["/opt/proxy/configurable-http-proxy"]
-    assert _service(c, "dashboard")["url"] == "http://127.0.0.1:18303"
+    assert _service(c, "dashboard")["url"] == "http://127.0.0.1:832"
+    # The proxy's API is a Unix socket in a folder only root may enter, never a TCP port.
+    socket = settings.layout.proxy_api_socket
+    assert c.ConfigurableHTTPProxy.api_url == "http+unix://" + quote(str(socket), safe="")
+    assert socket.parent == settings.layout.sockets
+    assert socket.parent in settings.layout.made_by_class(LEARNERS)
 
 
 def test_listening_everywhere_keeps_the_hub_and_its_api_on_loopback(settings):
     c = configure_hub(Config(), replace(settings, ip=""))
-    assert c.JupyterHub.bind_url == "http://:18300/"
+    assert c.JupyterHub.bind_url == "http://:830/"
     assert c.JupyterHub.hub_bind_url.startswith("http://127.0.0.1:")
-    assert c.ConfigurableHTTPProxy.api_url.startswith("http://127.0.0.1:")
+    assert c.ConfigurableHTTPProxy.api_url.startswith("http+unix://")
+
+
+def test_tls_is_served_by_the_proxy_from_the_class_copy(settings):
+    c = configure_hub(Config(), replace(settings, tls=True, port=443))
+    assert c.JupyterHub.bind_url == "https://127.0.0.1:443/"
+    assert c.JupyterHub.ssl_cert == str(settings.layout.tls_cert)
+    assert c.JupyterHub.ssl_key == str(settings.layout.tls_key)
+    assert settings.layout.tls in settings.layout.made_by_class(LEARNERS)
+    assert "ssl_cert" not in configure_hub(Config(), settings).JupyterHub
+
+
+def test_over_tls_every_cookie_is_secure_the_servers_own_too(settings, monkeypatch):
+    c = configure_hub(Config(), replace(settings, tls=True, port=443))
+    assert c.JupyterHub.tornado_settings == {"cookie_options": {"secure": True}}
+    (option,) = [arg for arg in c.Spawner.args if arg.startswith("--config=")]
+    # The file the server loads, as Jupyter Server loads it (traitlets' PyFileConfigLoader).
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/learner01/")
+    path = Path(option.removeprefix("--config="))
+    server = PyFileConfigLoader(path.name, str(path.parent)).load_config()
+    assert server.ServerApp.tornado_settings == {
+        "xsrf_cookie_kwargs": {"secure": True, "path": "/user/learner01/"}
+    }
+    plain = configure_hub(Config(), settings)
+    assert "tornado_settings" not in plain.JupyterHub
+    assert not any(arg.startswith("--config=") for arg in plain.Spawner.args)
+
+
+def test_a_domain_gives_every_server_its_own_origin_and_host_cookies(settings):
+    single = configure_hub(Config(), settings)
+    assert "subdomain_host" not in single.JupyterHub
+    assert "cookie_host_prefix_enabled" not in single.JupyterHub
+    on_domain = replace(settings, domain="class.example.org", tls=True, port=443)
+    c = configure_hub(Config(), on_domain)
+    assert c.JupyterHub.subdomain_host == "https://class.example.org"
+    assert c.JupyterHub.cookie_host_prefix_enabled is True
+    odd_port = configure_hub(Config(), replace(on_domain, port=830))
+    assert odd_port.JupyterHub.subdomain_host == "https://class.example.org:830"
+
+
+def test_a_learner_cannot_configure_their_server_or_move_their_kernels_to_tcp(c):
+    assert c.Spawner.disable_user_config is True
+    # Command-line options win over every config file (traitlets' order of precedence).
+    assert "--KernelManager.transport=ipc" in c.Spawner.args
 
 
 def test_the_hub_keeps_its_files_in_the_layout_and_purge_removes_them(c, settings):
@@ -90,13 +142,29 @@ def test_learners_get_only_their_own_server(c):
             assert not set(role.get("users", [])) & set(LEARNERS)
 
 
-def test_the_instructor_opens_any_server_and_the_dashboard(c):
+def test_on_one_origin_no_role_reaches_a_learners_server(c):
+    """JupyterHub's Security Overview: access to others' servers is not for untrusted users
+    without per-user domains. So neither a person's role nor a service's has it."""
+    for role in c.JupyterHub.load_roles:
+        assert not any(scope.startswith("access:servers") for scope in role["scopes"]), role
+        assert not any(scope.startswith(("admin", "servers")) for scope in role["scopes"]), role
     instructor = _role(c, "instructor")
     assert instructor["users"] == ["instructor"]
-    assert {"access:servers", "access:services!service=dashboard", "list:users"} <= set(
+    assert {"access:services!service=dashboard", "list:users", "read:users"} <= set(
         instructor["scopes"]
     )
+
+
+def test_on_per_user_origins_the_instructor_opens_learners_servers(settings):
+    on_domain = replace(settings, domain="class.example.org", tls=True)
+    c = configure_hub(Config(), on_domain)
+    instructor = _role(c, "instructor")
+    assert "access:servers" in instructor["scopes"]
+    assert instructor["scopes"] == instructor_scopes(on_domain)
     assert not {"admin:users", "admin:servers", "delete:servers"} & set(instructor["scopes"])
+    for role in c.JupyterHub.load_roles:  # services never
+        if role.get("services"):
+            assert "access:servers" not in role["scopes"], role
 
 
 def test_each_service_has_only_the_scopes_it_uses(c):

@@ -13,6 +13,7 @@ import pytest
 from stagelab.classroom import accounts, board, hubconfig
 from stagelab.classroom.layout import Account, ClassroomError, ClassroomLayout, learner_names
 from stagelab.classroom.preflight import PreflightItem, failed
+from stagelab.labs.attempts import parse_attempts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,41 +71,68 @@ def _account(home: Path) -> Account:
 
 
 def test_progress_is_summarised_per_lab(tmp_path):
-    account = _account(tmp_path)
-    account.progress_file.parent.mkdir(parents=True)
     lines = [
         {"lab": "01", "passed": 2, "total": 4, "time": "t1"},
         {"lab": "01", "passed": 4, "total": 4, "time": "t2"},
         {"lab": "02", "passed": 1, "total": 5, "time": "t3"},
         {"lab": "01", "passed": 3, "total": 4, "time": "t4"},
     ]
-    account.progress_file.write_text(
-        "\n".join(json.dumps(line) for line in lines) + "\nnot json\n[1, 2]\n"
-    )
-    summary = board.lab_progress(board.read_progress(account))
-    assert summary == {
+    record = ("\n".join(json.dumps(line) for line in lines) + "\nnot json\n[1, 2]\n").encode()
+    row = board.learner_row(_account(tmp_path), None, record)
+    assert row["labs"] == {
         "01": {"best": 4, "last": 3, "total": 4, "time": "t4", "attempts": 3, "done": True},
         "02": {"best": 1, "last": 1, "total": 5, "time": "t3", "attempts": 1, "done": False},
     }
+    assert row["skipped"] == 2 and row["server_url"] is None
 
 
-def test_a_progress_record_that_is_a_symlink_or_not_the_learner_s_is_ignored(tmp_path):
-    account = _account(tmp_path)
-    account.progress_file.parent.mkdir(parents=True)
-    elsewhere = tmp_path / "elsewhere.jsonl"
-    elsewhere.write_text(
-        json.dumps({"lab": "01", "time": "2026-11-29T10:00:00+00:00", "passed": 4, "total": 4})
-        + "\n"
-    )
-    account.progress_file.symlink_to(elsewhere)
-    assert board.read_progress(account) == []
-    account.progress_file.unlink()
-    elsewhere.rename(account.progress_file)
-    assert len(board.read_progress(account)) == 1
-    stranger = ClassroomLayout.under(tmp_path).account_of(
-        "learner01", os.getuid() + 1, os.getgid(), tmp_path
-    )
-    assert board.read_progress(stranger) == []
+HOSTILE_LINES = [
+    b"[" * 200_000,  # nesting that overflows a recursive parser
+    b'{"lab": "01", "time": "t", "passed": ' + b"9" * 5000 + b', "total": 4}',
+    b'{"lab": "01", "time": "t", "passed": NaN, "total": 4}',
+    b'{"lab": "01", "time": "t", "passed": 1e999, "total": 4}',
+    b'{"lab": "01", "time": "' + b"x" * 100_000 + b'", "passed": 1, "total": 4}',
+    b"\xff\xfe not utf-8",
+    b'{"lab": "' + b"L" * 500 + b'", "time": "t", "passed": 1, "total": 4}',
+    b'{"lab": "01", "time": "t", "passed": true, "total": 4}',
+]
+
+
+def test_a_hostile_progress_line_is_skipped_and_never_raises():
+    good = b'{"lab": "01", "time": "t", "passed": 4, "total": 4}'
+    attempts, skipped = parse_attempts(b"\n".join([*HOSTILE_LINES, good]))
+    assert attempts == [{"lab": "01", "time": "t", "passed": 4, "total": 4}]
+    assert skipped == len(HOSTILE_LINES)
+
+
+def test_one_learners_record_can_fail_only_their_row(tmp_path):
+    learners = [
+        ClassroomLayout.under(tmp_path).account_of(name, os.getuid(), os.getgid(), tmp_path)
+        for name in ("learner01", "learner02", "learner03")
+    ]
+    good = b'{"lab": "01", "time": "t", "passed": 4, "total": 4}\n'
+
+    def read(account):
+        if account.name == "learner02":
+            return b"\n".join(HOSTILE_LINES)
+        if account.name == "learner03":
+            raise OSError("the read as learner03 did not end")
+        return good
+
+    data = board.board_from_accounts(learners, [], [], read)
+    rows = {row["name"]: row for row in data["learners"]}
+    assert rows["learner01"]["labs"]["01"]["done"]
+    assert rows["learner02"]["labs"] == {} and rows["learner02"]["skipped"] == len(HOSTILE_LINES)
+    assert rows["learner03"]["error"].startswith("progress record unreadable")
+    assert data["details"] is True
+    json.dumps(data)  # the answer serialises
+
+
+def test_only_a_per_user_origin_gives_a_row_a_link():
+    on_one_origin = {"servers": {"": {"ready": True, "url": "/user/learner01/"}}}
+    assert board.server_link(on_one_origin) is None
+    own = "https://learner01.class.example.org/user/learner01/"
+    assert board.server_link({"servers": {"": {"full_url": own}}}) == own
 
 
 @pytest.mark.parametrize(

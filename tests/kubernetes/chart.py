@@ -17,6 +17,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "classroom" / "kubernetes" / "config.yaml"
+# The unprivileged engine under Sysbox, applied over CONFIG (helm -f config.yaml -f sysbox.yaml).
+SYSBOX = ROOT / "classroom" / "kubernetes" / "sysbox.yaml"
 
 
 def chart_folder() -> Path | None:
@@ -61,9 +63,13 @@ def chart_files() -> tuple[dict, dict]:
     )
 
 
-def load_config() -> dict:
-    """Return classroom/kubernetes/config.yaml as data."""
-    return yaml.safe_load(CONFIG.read_text())
+def load_config(*overlays: Path) -> dict:
+    """Return classroom/kubernetes/config.yaml as data, with each of `overlays` (values files
+    given after it to helm) merged over it in turn."""
+    config = yaml.safe_load(CONFIG.read_text())
+    for overlay in overlays:
+        config = helm_merge(config, yaml.safe_load(overlay.read_text()))
+    return config
 
 
 def helm_merge(defaults: dict, overrides: dict) -> dict:

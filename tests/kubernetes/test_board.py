@@ -1,7 +1,7 @@
-"""The Kubernetes dashboard's rows, from hub users, pods and progress records (pure logic).
+"""The Kubernetes dashboard's rows, from hub users, pods and posted progress (pure logic).
 
-The documents below have the shapes of the Kubernetes API's PodList (core/v1), JupyterHub's
-GET /hub/api/users and Jupyter Server's contents model, reduced to the fields that are read.
+The documents below have the shapes of the Kubernetes API's PodList (core/v1) and JupyterHub's
+GET /hub/api/users and GET /hub/api/user, reduced to the fields that are read.
 """
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
+from stagelab.classroom.board import MAX_RECORD_BYTES
 from stagelab.classroom.kubernetes.board import (
-    attempts_from_contents,
     board_from_pods,
     engine_state,
     learners_on_hub,
     pods_by_learner,
-    progress_url,
+    posted_attempts,
 )
 
 
@@ -50,28 +50,27 @@ def test_the_engine_is_up_only_when_its_container_is_ready():
     assert engine_state(None) == "down"
 
 
-def test_progress_is_read_from_the_learners_own_server():
-    assert progress_url(pod("learner01"), hub_user("learner01")) == (
-        "http://10.1.2.3:8888/user/learner01/api/contents/.stagelab/progress.jsonl"
-        "?type=file&format=text&content=1"
-    )
-    assert progress_url(pod("learner01", ip="fd00::5"), hub_user("learner01")).startswith(
-        "http://[fd00::5]:8888/user/learner01/"
-    )
-    assert progress_url(pod("learner01"), hub_user("learner01", ready=False)) is None
-    assert progress_url(pod("learner01", ip=None), hub_user("learner01")) is None
-    assert progress_url(None, hub_user("learner01")) is None
-
-
-def test_a_contents_answer_gives_the_attempts_it_holds():
+def test_posted_attempts_go_under_the_tokens_owner_never_a_name_in_the_body():
     attempt = {"lab": "02", "time": "2026-11-29T10:00:00Z", "passed": 1, "total": 3}
-    lines = [attempt, "not json", {"no": "lab"}]
-    content = "\n".join(json.dumps(line) if isinstance(line, dict) else line for line in lines)
-    assert attempts_from_contents({"type": "file", "format": "text", "content": content}) == [
-        attempt
-    ]
-    assert attempts_from_contents({"type": "directory", "content": []}) == []
-    assert attempts_from_contents(None) == []
+    other = {**attempt, "user": "learner02"}  # a name in the body changes nothing
+    body = "\n".join([json.dumps(attempt), "not json", '{"no": "lab"}', json.dumps(other)])
+    owner = {"kind": "user", "name": "learner01"}
+    assert posted_attempts(owner, body.encode(), {"instructor"}) == (
+        "learner01",
+        [attempt, other],
+    )
+    assert posted_attempts(owner, b"", {"instructor"}) == ("learner01", [])
+
+
+def test_posts_from_no_user_a_service_an_instructor_or_too_big_are_refused():
+    body = b'{"lab": "02", "time": "t", "passed": 1, "total": 3}'
+    instructors = {"instructor"}
+    assert posted_attempts(None, body, instructors) is None  # the hub knows no such token
+    assert posted_attempts({"kind": "service", "name": "dashboard"}, body, instructors) is None
+    assert posted_attempts({"kind": "user", "name": "instructor"}, body, instructors) is None
+    assert posted_attempts({"kind": "user", "name": ""}, body, instructors) is None
+    learner = {"kind": "user", "name": "learner01"}
+    assert posted_attempts(learner, b"x" * (MAX_RECORD_BYTES + 1), instructors) is None
 
 
 def test_the_board_has_a_row_per_learner_and_leaves_out_instructors_and_services():

@@ -17,10 +17,10 @@ import pytest
 import tomllib
 
 sys.path.insert(0, str(Path(__file__).parent))
-from chart import ROOT, chart_files, helm_merge, load_config
+from chart import ROOT, SYSBOX, chart_files, helm_merge, load_config
 
 from stagelab.classroom import hubconfig
-from stagelab.classroom.kubernetes.board import ENGINE_CONTAINER, SERVER_PORT
+from stagelab.classroom.kubernetes.board import ATTEMPTS_PATH, ENGINE_CONTAINER, SERVER_PORT
 from stagelab.classroom.kubernetes.layout import (
     ENGINE,
     KUBERNETES_DASHBOARD_MODULE,
@@ -28,14 +28,16 @@ from stagelab.classroom.kubernetes.layout import (
     SOCKET_DIR,
     image_folder,
 )
+from stagelab.labs.attempts import DASHBOARD_URL_ENV
 
 IMAGE_FOLDER = image_folder(ROOT)
 DOCKERFILE = (IMAGE_FOLDER / "Dockerfile").read_text()
 
 
-def test_the_config_validates_against_the_charts_schema():
+@pytest.mark.parametrize("overlays", [(), (SYSBOX,)], ids=["privileged", "sysbox"])
+def test_the_config_validates_against_the_charts_schema(overlays):
     defaults, schema = chart_files()
-    jsonschema.validate(helm_merge(defaults, load_config()), schema)
+    jsonschema.validate(helm_merge(defaults, load_config(*overlays)), schema)
 
 
 @pytest.mark.parametrize(
@@ -131,15 +133,21 @@ def test_the_dashboard_service_is_wired_end_to_end():
     assert "STAGELAB_LABS" not in DOCKERFILE
 
 
-def test_roles_give_the_instructor_every_server_and_learners_only_their_own():
+def test_roles_give_no_person_access_to_a_learners_server_and_learners_only_their_own():
     roles = load_config()["hub"]["loadRoles"]
     assert roles["user"]["scopes"] == ["self"]
     assert roles["instructor"]["users"] == ["instructor"]
-    assert {"access:servers", "access:services!service=dashboard"} <= set(
-        roles["instructor"]["scopes"]
-    )
-    assert "access:servers" in roles["dashboard"]["scopes"]
+    assert "access:services!service=dashboard" in roles["instructor"]["scopes"]
+    assert not any(scope.startswith("access:servers") for scope in roles["instructor"]["scopes"])
+    # The dashboard reaches no server either: learners' checks post to it (board.py).
+    assert not any(scope.startswith("access:servers") for scope in roles["dashboard"]["scopes"])
     assert roles["dashboard"]["services"] == ["dashboard"]
+    single = load_config()["singleuser"]
+    url = single["extraEnv"][DASHBOARD_URL_ENV]
+    port = int(re.fullmatch(r"http://hub:(\d+)/services/dashboard/" + ATTEMPTS_PATH, url)[1])
+    assert port == int(load_config()["hub"]["services"]["dashboard"]["url"].rsplit(":", 1)[1])
+    (egress,) = single["networkPolicy"]["egress"]
+    assert egress["ports"] == [{"port": port, "protocol": "TCP"}]
     # The same roles as the single-server hub's (hubconfig.py).
     assert roles["user"]["scopes"] == hubconfig.LEARNER_SCOPES
     assert roles["instructor"]["scopes"] == hubconfig.INSTRUCTOR_SCOPES
@@ -183,18 +191,41 @@ def _pod(containers: list[dict], volumes: list[dict]) -> dict:
     }
 
 
-def test_the_learners_pod_pieces_are_valid_kubernetes():
-    single = load_config()["singleuser"]
+@pytest.mark.parametrize("overlays", [(), (SYSBOX,)], ids=["privileged", "sysbox"])
+def test_the_learners_pod_pieces_are_valid_kubernetes(overlays):
+    single = load_config(*overlays)["singleuser"]
     notebook = {
         "name": "notebook",
         "image": LEARNER.ref,
         "volumeMounts": single["storage"]["extraVolumeMounts"],
     }
-    kubernetes_validate.validate(
-        _pod([notebook] + single["extraContainers"], single["storage"]["extraVolumes"]),
-        KUBERNETES_VERSION,
-        strict=True,
-    )
+    pod = _pod([notebook] + single["extraContainers"], single["storage"]["extraVolumes"])
+    pod["metadata"]["annotations"] = single.get("extraAnnotations", {})
+    pod["spec"].update(single.get("extraPodConfig", {}))
+    kubernetes_validate.validate(pod, KUBERNETES_VERSION, strict=True)
+
+
+def test_the_engine_sidecar_has_cpu_and_memory_limits_in_both_forms():
+    for overlays in [(), (SYSBOX,)]:
+        single = load_config(*overlays)["singleuser"]
+        limits = _container(single["extraContainers"], ENGINE_CONTAINER)["resources"]["limits"]
+        assert {"cpu", "memory", "ephemeral-storage"} <= set(limits), overlays
+
+
+def test_under_sysbox_the_engine_is_unprivileged_and_otherwise_the_same():
+    privileged = load_config()["singleuser"]
+    sysbox = load_config(SYSBOX)["singleuser"]
+    assert sysbox["extraPodConfig"]["runtimeClassName"] == "sysbox-runc"
+    assert sysbox["extraAnnotations"]["io.kubernetes.cri-o.userns-mode"].startswith("auto")
+    engine = _container(sysbox["extraContainers"], ENGINE_CONTAINER)
+    assert engine["securityContext"]["privileged"] is False
+    # Helm replaces lists whole: the overlay restates the engine container; only its
+    # privilege may differ from config.yaml's, and it adds no other container.
+    assert [container["name"] for container in sysbox["extraContainers"]] == [
+        container["name"] for container in privileged["extraContainers"]
+    ]
+    same = dict(_container(privileged["extraContainers"], ENGINE_CONTAINER))
+    assert {**same, "securityContext": engine["securityContext"]} == engine
 
 
 def test_the_hub_pods_dashboard_container_is_valid_kubernetes():

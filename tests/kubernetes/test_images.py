@@ -6,7 +6,6 @@ takes seconds, on a cold one a few minutes (see the README, Kubernetes classroom
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 import urllib.request
@@ -17,7 +16,6 @@ import pytest
 
 import stagelab as sl
 from stagelab import engine
-from stagelab.classroom.kubernetes.board import attempts_from_contents, progress_url
 from stagelab.classroom.kubernetes.image_build import build_images
 from stagelab.classroom.kubernetes.layout import ENGINE, LEARNER
 from stagelab.classroom.kubernetes.smoke import SMOKE_KIND, smoke
@@ -98,30 +96,6 @@ def test_the_pod_runs_lessons_01_and_02_against_its_own_engine(built):
     assert report.pod_engine_version
     names = [container.name for container in engine.client().containers.list(all=True)]
     assert not [name for name in names if name.startswith("stagelab-smoke-")]
-
-
-def test_the_dashboard_reads_progress_through_the_servers_contents_api(built):
-    record = {"lab": "02", "time": "2026-11-29T10:00:00Z", "passed": 2, "total": 3}
-    script = (
-        f"mkdir -p ~/.stagelab && echo '{json.dumps(record)}' > "
-        "~/.stagelab/progress.jsonl && exec jupyter server --ip=0.0.0.0 --port=8888 "
-        "--ServerApp.token=smoke-token --ServerApp.base_url=/user/learner01/"
-    )
-    container = engine.client().containers.run(
-        LEARNER.ref, ["sh", "-c", script], detach=True, labels=labels(SMOKE_KIND)
-    )
-    try:
-        container.reload()
-        address = container.attrs["NetworkSettings"]["IPAddress"]
-        url = progress_url(
-            {"status": {"podIP": address}},
-            {"servers": {"": {"ready": True, "url": "/user/learner01/"}}},
-        )
-        request = urllib.request.Request(url, headers={"Authorization": "token smoke-token"})
-        answer = _when_up(lambda: json.load(urllib.request.urlopen(request, timeout=5)), container)
-        assert attempts_from_contents(answer) == [record]
-    finally:
-        container.remove(force=True)
 
 
 def test_the_dashboard_service_starts_as_configured_and_sends_visitors_to_the_hubs_login(built):

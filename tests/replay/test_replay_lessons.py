@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from stagelab import site
+
 pytestmark = pytest.mark.lessons
 
 ROOT = Path(__file__).resolve().parents[2]
 LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+VARIANTS = site.lesson_variants(ROOT)
 BANNER = "Replayed from a real build on Docker Engine"
 NOT_RECORDED = "There is no recording of"
 BUILD_CALL = re.compile(r"\bsl\.build\(|^%%dockerfile", re.MULTILINE)
@@ -52,8 +55,11 @@ def _problems(run) -> list[str]:
         elif number in errors:
             error = errors[number]
             problems.append(f"{where}: {error['ename']}: {error['evalue'][:300]}")
-        # A Dockerfile that does not parse stops the build before any engine (or replay).
-        static_error = "DockerfileError" in cell.source + text
+        # A Dockerfile that does not parse, or an option stagelab refuses (the classic builder's
+        # output=), stops the build before any engine (or replay).
+        static_error = "DockerfileError" in cell.source + text or (
+            "except sl.StagelabError" in cell.source and "StagelabError" not in text
+        )
         accounted_for = BANNER in text or NOT_RECORDED in text or static_error
         if BUILD_CALL.search(cell.source) and not accounted_for:
             problems.append(f"{where}: builds, but shows no replay banner")
@@ -73,3 +79,19 @@ def test_every_build_of_the_lesson_replays_under_a_banner(replayed_course, lesso
     )
     # A lesson cleans up after itself: its temporary folders are gone when its kernel stops.
     assert not run.leftovers, f"{lesson.name} left {run.leftovers} in the temporary folder"
+
+
+@pytest.mark.parametrize(
+    "number", range(len(VARIANTS)), ids=[f"{path.stem}-{values}" for path, values in VARIANTS]
+)
+def test_every_parameter_value_a_lesson_invites_replays(replayed_variants, number):
+    run = replayed_variants[number]
+    assert (run.source, run.parameters) == VARIANTS[number]
+    assert run.stopped is None, f"{run.name} with no engine stopped: {run.stopped}"
+    problems = _problems(run)
+    assert not problems, (
+        f"{run.source.name} with {run.parameters}, no engine:\n  "
+        + "\n  ".join(problems)
+        + (f"\n{RE_RECORD}" if any("recording" in p for p in problems) else "")
+    )
+    assert not run.leftovers, f"{run.name} left {run.leftovers} in the temporary folder"

@@ -14,7 +14,7 @@ NO_ENGINE = "unix:///nonexistent.sock"
 
 # Runs twice, the same code: first on the engine with recording on, then with no engine.
 LESSON = textwrap.dedent('''
-    import json, sys, tempfile
+    import html, json, sys, tempfile
     from pathlib import Path
     import stagelab as sl
     from stagelab import containers, engine
@@ -51,6 +51,13 @@ LESSON = textwrap.dedent('''
                         "steps": [[s.stage, s.line, s.status] for s in result.steps],
                         "command": result.command, "log": result.log,
                         "events": watcher.events}
+        why = result.why()
+        ran = [step for step in why.steps if not step.instruction.startswith("FROM")]
+        report[name]["why"] = str(why)
+        report[name]["graph_says_why"] = why.stage("unused").text in html.unescape(
+            result.graph()._repr_html_())
+        report[name]["timeline_says_why"] = all(
+            step.reason.text in html.unescape(sl.timeline(result)._repr_html_()) for step in ran)
     image = report["first"]["image"]
     report["run"] = sl.run(image, "cat /salt /app.txt")
     report["run_by_tag"] = sl.run(f"stagelab-replay-test:{SALT}", ["cat", "/salt"])
@@ -197,3 +204,18 @@ def test_a_failed_build_replays_as_the_same_failure(recorded_and_replayed):
     assert replayed["failed"]["replayed"]
     for field in ("stage", "line", "exit_code", "message"):
         assert replayed["failed"][field] == real["failed"][field], field
+
+
+def test_a_replayed_build_gives_the_recorded_reasons_and_says_so(recorded_and_replayed):
+    real, replayed, _, _ = recorded_and_replayed
+    for name in ("first", "again"):
+        heading, _, reasons = replayed[name]["why"].partition("\n")
+        assert heading.endswith("(replayed: the step reasons are recorded)"), heading
+        assert "replayed" not in real[name]["why"].partition("\n")[0]
+        said = [line for line in reasons.splitlines() if line.startswith("note: Replayed")]
+        assert said and "come from the recording of a real build" in said[0], reasons
+        kept = [line for line in reasons.splitlines() if line not in said]
+        assert kept == real[name]["why"].splitlines()[1:], name
+        # The stage graph's tooltips and the timeline's bars carry the same reasons.
+        for run in (real, replayed):
+            assert run[name]["graph_says_why"] and run[name]["timeline_says_why"], name

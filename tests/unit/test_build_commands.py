@@ -1,8 +1,16 @@
 """How a build request becomes a buildx command line or a classic-builder Dockerfile."""
 
+import io
+import tarfile
 from pathlib import Path
 
-from stagelab.classic import classic_build_options, classic_dockerfile, classic_steps
+from stagelab.classic import (
+    CLASSIC_DOCKERFILE,
+    classic_build_options,
+    classic_context,
+    classic_dockerfile,
+    classic_steps,
+)
 from stagelab.context import BuildRequest, buildx_command
 from stagelab.dockerfile import Dockerfile
 
@@ -127,10 +135,11 @@ def test_classic_builder_gets_labels_as_build_options_not_dockerfile_text(monkey
     monkeypatch.setenv("USER", 'evil"name\nRUN touch /pwned')
     text = classic_dockerfile(request(builder="classic", substitutions={}))
     assert text == TEXT, "the classic Dockerfile is the learner's, with stand-ins only"
-    options = classic_build_options(request(builder="classic"), Path("/tmp/Dockerfile"))
+    context = io.BytesIO()
+    options = classic_build_options(request(builder="classic"), context)
     assert options["labels"]["io.stagelab.user"] == 'evil"name\nRUN touch /pwned'
     assert options["labels"]["io.stagelab.kind"] == "build"
-    assert options["dockerfile"] == "/tmp/Dockerfile" and options["path"] == "/ctx"
+    assert options["dockerfile"] == CLASSIC_DOCKERFILE and options["fileobj"] is context
 
 
 def test_classic_rewrite_follows_build_args():
@@ -142,3 +151,23 @@ def test_classic_steps_map_to_the_learners_instructions():
     steps = classic_steps(request(builder="classic", target="tools", target_ref="tools"))
     assert [s.keyword for s in steps] == ["ARG", "FROM", "RUN"]
     assert steps[2].line == 3
+
+
+def test_the_classic_context_holds_the_kept_files_and_a_dockerfile_under_a_fixed_name(tmp_path):
+    # A name that changed each build would change the .dockerignore COPY . . copies.
+    (tmp_path / "Dockerfile").write_text(TEXT)
+    (tmp_path / ".dockerignore").write_text("secret.txt\n")
+    (tmp_path / "secret.txt").write_text("no")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "main.c").write_text("int main;")
+    built = request(builder="classic", context_dir=tmp_path)
+    tars = []
+    for _ in range(2):
+        context = io.BytesIO()
+        classic_context(built, context)
+        with tarfile.open(fileobj=context) as archive:
+            tars.append({m.name: archive.extractfile(m).read() for m in archive if m.isfile()})
+    assert tars[0] == tars[1]
+    assert set(tars[0]) == {"Dockerfile", ".dockerignore", "app/main.c", CLASSIC_DOCKERFILE}
+    assert tars[0][".dockerignore"] == f"secret.txt\n{CLASSIC_DOCKERFILE}\n".encode()
+    assert tars[0][CLASSIC_DOCKERFILE].decode() == classic_dockerfile(built)

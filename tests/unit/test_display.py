@@ -380,6 +380,19 @@ def test_graph_without_dot_says_how_to_get_it(monkeypatch):
         _ = sl.graph(DOCKERFILE).svg
 
 
+def test_the_legend_lists_only_what_the_picture_holds():
+    plain = sl.graph("FROM scratch AS a\nCOPY x /x\nFROM scratch\nCOPY --from=a /x /x\n")
+    legend = plain._legend()
+    assert "COPY --from" in legend
+    for absent in ("FROM stage", "RUN --mount", "ONBUILD", ">image<"):
+        assert absent not in legend
+    with_image = sl.graph("FROM busybox:1.36 AS a\nFROM a\n")._legend()
+    assert "FROM stage" in with_image and ">image<" in with_image
+    assert "COPY --from" not in with_image
+    built = result().graph()._legend()
+    assert "failed" not in built and "skipped" in built
+
+
 def test_summary_folds_away_the_command_and_the_engines_log():
     command = ["docker", "buildx", "build", "--target", "final", "--build-arg", "A=<b>", "/ctx"]
     log = "\n".join(f"line {n} <tag>" for n in range(1, 501))

@@ -174,27 +174,32 @@ def test_stage_table_lists_each_stage_its_lines_and_what_it_copies():
 
 def test_layers_show_the_base_image_as_one_row(monkeypatch):
     base = [
-        {"size": 70_000_000, "instruction": "", "comment": "Imported from -"},
+        {"size": 70_000_000, "instruction": "", "comment": "Imported from -", "layer": True},
         {
             "size": 300_000_000,
             "instruction": "RUN /bin/sh -c apt-get install gcc # buildkit",
             "comment": "buildkit.dockerfile.v0",
+            "layer": True,
         },
     ]
     mine = [
-        {"size": 0, "instruction": "WORKDIR /src", "comment": ""},
+        {"size": 0, "instruction": "WORKDIR /src", "comment": "", "layer": True},
         {
             "size": 16_000,
             "instruction": "RUN |1 A=b /bin/sh -c gcc -o /hello hello.c # buildkit",
             "comment": "",
+            "layer": True,
         },
+        {"size": 0, "instruction": 'CMD ["/hello"]', "comment": "", "layer": False},
     ]
     histories = {"sha256:" + "cd" * 32: base + mine, "stagelab/offline-gcc:12-bookworm": base}
     monkeypatch.setattr(display, "history", histories.__getitem__)
     built = BuildResult(
         builder="buildkit",
         target=None,
-        dockerfile=Dockerfile("FROM gcc:12-bookworm\nWORKDIR /src\nRUN gcc -o /hello hello.c\n"),
+        dockerfile=Dockerfile(
+            'FROM gcc:12-bookworm\nWORKDIR /src\nRUN gcc -o /hello hello.c\nCMD ["/hello"]\n'
+        ),
         stage_status={"0": "built"},
         steps=[],
         image_id="sha256:" + "cd" * 32,
@@ -204,20 +209,42 @@ def test_layers_show_the_base_image_as_one_row(monkeypatch):
         substitutions={"gcc:12-bookworm": "stagelab/offline-gcc:12-bookworm"},
     )
     table = sl.layers(built)
+    assert table.columns == ["#", "size", "layer", "instruction"]
     assert table.rows == [
         [
             1,
             "370.0 MB",
+            "2 layers",
             "FROM gcc:12-bookworm (served by the stand-in "
-            "stagelab/offline-gcc:12-bookworm): the base image's 2 layers",
+            "stagelab/offline-gcc:12-bookworm): the base image's 2 history entries",
         ],
-        [2, "0 B", "WORKDIR /src"],
-        [3, "16.0 kB", "RUN gcc -o /hello hello.c"],
+        [2, "0 B", "yes", "WORKDIR /src"],
+        [3, "16.0 kB", "yes", "RUN gcc -o /hello hello.c"],
+        [4, "0 B", "no: config only", 'CMD ["/hello"]'],
     ]
-    assert "white-space:nowrap" in table._repr_html_()  # sizes stay on one line
-    # An image given by name has no known base: every layer is a row, none left empty.
-    by_name = sl.layers("stagelab/offline-gcc:12-bookworm")
-    assert [row[2] for row in by_name.rows] == [
-        "(no instruction recorded)",
-        "RUN apt-get install gcc",
+    # History entries are not layers: the caption counts both.
+    assert table.caption == "5 history entries, 4 layers, 370.0 MB"
+
+
+def test_layers_say_when_the_engine_cannot_tell(monkeypatch):
+    entries = [{"size": 0, "instruction": "RUN true", "comment": "", "layer": None}]
+    monkeypatch.setattr(display, "history", lambda image: entries)
+    table = sl.layers("some-image")
+    assert table.rows == [[1, "0 B", "?", "RUN true"]]
+    assert table.caption == "1 history entries, layers unknown, 0 B"
+
+
+def test_a_listing_numbers_lines_as_the_builders_do():
+    text = "\nFROM busybox:1.36 AS build\nRUN true\n\nFROM scratch\nCOPY --from=build / /\n"
+    shown = sl.listing(text)
+    assert shown.lines == [
+        (1, "", ""),
+        (2, "build (index 0)", "FROM busybox:1.36 AS build"),
+        (3, "", "RUN true"),
+        (4, "", ""),
+        (5, "1", "FROM scratch"),
+        (6, "", "COPY --from=build / /"),
     ]
+    assert sl.stage_table(text).rows[1][3] == "5-6"  # the numbers the table uses
+    assert repr(shown).splitlines()[1] == "2  FROM busybox:1.36 AS build  # stage build (index 0)"
+    assert "&lt;" in sl.listing("FROM busybox:1.36\nRUN echo '<b>'\n")._repr_html_()

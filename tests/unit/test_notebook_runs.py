@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbclient.exceptions import CellExecutionError
 
-from stagelab.notebook_runs import NO_ENGINE, NotebookRun, run_notebooks
+from stagelab.notebook_runs import NO_ENGINE, NotebookRun, run_notebooks, with_parameters
 
 # Each notebook writes down where it ran, and when, in a file named by its first cell.
 REPORT = """
@@ -92,3 +92,31 @@ def test_a_cell_that_does_not_finish_stops_its_notebook(tmp_path):
     assert run.notebook.cells[1].execution_count is None
     with pytest.raises(RuntimeError, match=r"slow\.ipynb stopped: .*Timeout"):
         run.raise_for_errors()
+
+
+def test_a_variant_runs_with_its_parameters_after_the_defaults_and_its_own_name(tmp_path):
+    report = tmp_path / "variant.json"
+    notebook = _notebook(
+        tmp_path / "lesson.ipynb",
+        f"builder = 'buildkit'\nreport = {str(report)!r}",
+        "import json, os, pathlib\npathlib.Path(report).write_text(json.dumps("
+        "{'builder': builder, 'variant': os.environ.get('STAGELAB_VARIANT')}))",
+        tags={0: ["parameters"]},
+    )
+    (run,) = run_notebooks(
+        [NotebookRun(notebook, tmp_path, "lesson--0", parameters={"builder": "classic"})],
+        tmp_path / "work",
+    )
+    run.raise_for_errors()
+    assert json.loads(report.read_text()) == {
+        "builder": "classic",
+        "variant": '{"builder": "classic"}',
+    }
+    assert run.notebook.cells[1].metadata["tags"] == ["injected-parameters"]
+
+
+def test_parameters_need_a_parameters_cell(tmp_path):
+    notebook = nbformat.read(_notebook(tmp_path / "plain.ipynb", "x = 1"), as_version=4)
+    assert with_parameters(notebook, {}) is notebook
+    with pytest.raises(ValueError, match="parameters"):
+        with_parameters(notebook, {"x": 2})

@@ -2,8 +2,11 @@
 
 `useradd` gives each new account a subordinate uid/gid range no other account has
 (SUB_UID_MIN.. in /etc/login.defs), which its rootless engine maps container ids into.
-Homes are 0700 and hold the account's own copy of notebooks/ and labs/ (labs without anyone's
-working files: those are made from starter/ on first use).
+An account's login shell is nologin: it can be used through the hub only, never by ssh, su or
+a console login, so that every process it runs is one root started confined (confine.py).
+Homes are 0700, live on the account's own disk (disks.py) and hold the account's own copy of
+notebooks/ and labs/ (labs without anyone's working files: those are made from starter/ on
+first use).
 """
 
 from __future__ import annotations
@@ -16,20 +19,25 @@ from pathlib import Path
 
 from ..labs.criteria import LITTER
 from ..provisioning import run_command
+from .class_record import ClassRecord
+from .disks import AccountDisk, is_mounted, unmount_runtime
 from .layout import (
     CLASS_GROUP,
     Account,
-    ClassRecord,
     ClassroomError,
     ClassroomLayout,
     account_exists,
     group_exists,
 )
+from .processes import processes_of
+from .sizing import Limits
 
 # Letters and digits that cannot be mistaken for one another on a printed sheet.
 PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 # What a lab folder holds that is the course's, not a learner's (labs/README.md).
 LAB_FILES = {"starter", "solution", "checks.py", "task.ipynb", "task.md"}
+NOLOGIN = "/usr/sbin/nologin"
+HOMES = Path("/home")
 
 
 def new_password() -> str:
@@ -44,10 +52,14 @@ def ensure_group(record: ClassRecord) -> None:
         record.group_created = True
 
 
-def ensure_account(layout: ClassroomLayout, name: str, record: ClassRecord, say=print) -> Account:
-    """Create the account `name` with a home, a subordinate id range and a password (once).
+def ensure_account(
+    layout: ClassroomLayout, name: str, record: ClassRecord, limits: Limits, say=print
+) -> Account:
+    """Create the account `name` (once) with a subordinate id range, a password and a home on
+    a disk of its own of `limits.disk_bytes`; mount that disk when it is not (after a reboot).
 
-    An account of that name that this class did not create is refused: ClassroomError.
+    An account of that name that this class did not create is refused, and so is a home that
+    already holds files but has no disk: ClassroomError.
     """
     if account_exists(name) and name not in record.accounts_created:
         raise ClassroomError(
@@ -58,9 +70,11 @@ def ensure_account(layout: ClassroomLayout, name: str, record: ClassRecord, say=
         run_command(
             [
                 "useradd",
-                "--create-home",
+                "--no-create-home",
+                "--home-dir",
+                str(HOMES / name),
                 "--shell",
-                "/bin/bash",
+                NOLOGIN,
                 "--groups",
                 CLASS_GROUP,
                 "--comment",
@@ -71,14 +85,36 @@ def ensure_account(layout: ClassroomLayout, name: str, record: ClassRecord, say=
         )
         record.accounts_created.append(name)
         say(f"accounts: created {name}")
+    account = layout.account(name)
+    disk = AccountDisk(layout, name)
+    if name not in record.disks_made:
+        if account.home.is_dir() and not is_mounted(account.home) and any(account.home.iterdir()):
+            raise ClassroomError(
+                f"{account.home} holds files and has no disk of its own: move them away "
+                "(or `stagelab classroom down --purge`), then retry."
+            )
+        disk.create(limits.disk_bytes, account)
+        record.disks_made.append(name)
+        say(f"accounts: {name}'s disk: {limits.disk_bytes // 1024**3} GiB")
+    else:
+        disk.mount(account)
+    disk.bind_home(account)
     if name not in record.passwords:
         record.passwords[name] = new_password()
         run_command(
             ["chpasswd"], f"set the password of {name}", input=f"{name}:{record.passwords[name]}\n"
         )
-    account = layout.account(name)
-    os.chmod(account.home, 0o700)
     return account
+
+
+def copy_skeleton(account: Account) -> None:
+    """Give a new home the system's default files (/etc/skel: the shell's start-up files)."""
+    skeleton = Path("/etc/skel")
+    if skeleton.is_dir():
+        shutil.copytree(skeleton, account.home, symlinks=True, dirs_exist_ok=True)
+        for path in [account.home, *account.home.rglob("*")]:
+            os.lchown(path, account.uid, account.gid)
+    os.chmod(account.home, 0o700)
 
 
 # The course's folders, as a learner's home holds them (lesson 11 reads the learner image's
@@ -106,21 +142,33 @@ def _course_only(folder: str, names: list[str]) -> set[str]:
     return skipped
 
 
-def remove_account(layout: ClassroomLayout, name: str, say=print) -> None:
-    """Remove an account this class created, with its home, runtime folder and subordinate
-    ids."""
+def remove_account(layout: ClassroomLayout, name: str, say=print) -> list[str]:
+    """Remove an account this class created, with its disk (home, engine data, temporary
+    files), runtime folder and subordinate ids.
+
+    Returns what could not be removed, each with why ([] when all went).
+    """
+    disk = AccountDisk(layout, name)
     if not account_exists(name):
-        return
+        return disk.remove(None)
     account = layout.account(name)
+    problems = disk.remove(account) + unmount_runtime(account)
+    left = processes_of({account.uid})
+    if left:
+        return problems + [
+            f"the account {name} stays: its processes {sorted(left)[:10]} are still running"
+        ]
     done = subprocess.run(
         ["userdel", "--remove", name], capture_output=True, text=True, check=False
     )
     if done.returncode not in (0, 12):  # 12: the home could not be removed whole
-        raise ClassroomError(f"Could not remove the account {name}: {done.stderr.strip()}")
+        return problems + [f"the account {name} stays: userdel said {done.stderr.strip()}"]
     # Files written by container root belong to subordinate ids: userdel may leave them.
-    shutil.rmtree(account.home, ignore_errors=True)
+    if not is_mounted(account.home):
+        shutil.rmtree(account.home, ignore_errors=True)
     shutil.rmtree(account.runtime_dir, ignore_errors=True)
-    say(f"accounts: removed {name} and its home")
+    say(f"accounts: removed {name}, its disk and its home")
+    return problems
 
 
 def write_sheet(layout: ClassroomLayout, record: ClassRecord) -> Path:

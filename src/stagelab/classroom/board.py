@@ -1,33 +1,22 @@
 """The instructor's dashboard, as data: one row per learner from the hub and their progress record.
 
 Progress records are the JSON lines `stagelab lab check` appends (labs/attempts.py) to each
-learner's ~/.stagelab/progress.jsonl. They are the learner's files, read here by root: a record
-that is not a regular file owned by that learner (a symlink, say) is ignored.
+learner's ~/.stagelab/progress.jsonl. They are the learner's files: the dashboard reads them
+as the learner (dashboard.py runs the read under the learner's uid, so a link they plant
+reaches only what they could read themselves), and this module turns the bytes into a row.
+A learner can write anything into their record; what they write can only spoil their own row
+(parse_attempts never raises, and a row that still fails says so in its `error`).
 """
 
 from __future__ import annotations
 
-import os
-import stat
+from collections.abc import Callable
 
 from ..labs.attempts import parse_attempts
 from .layout import Account
 from .rootless import engine_answers, engine_pid
 
 MAX_RECORD_BYTES = 4 * 1024 * 1024
-
-
-def read_progress(account: Account) -> list[dict]:
-    """Return the account's recorded lab attempts, oldest first ([] when none or not trusted)."""
-    try:
-        descriptor = os.open(account.progress_file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return []
-    with os.fdopen(descriptor, "rb") as record:
-        info = os.fstat(record.fileno())
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != account.uid:
-            return []
-        return parse_attempts(record.read(MAX_RECORD_BYTES))[0]
 
 
 def lab_progress(attempts: list[dict]) -> dict[str, dict]:
@@ -57,35 +46,66 @@ def server_state(hub_user: dict | None) -> str:
     return "pending" if server.get("pending") or (hub_user or {}).get("pending") else "stopped"
 
 
-def learner_row(account: Account, hub_user: dict | None) -> dict:
-    """Return the dashboard row of one learner.
+def server_link(hub_user: dict | None) -> str | None:
+    """Return the full URL of the learner's running server (the hub's `full_url`, given on a
+    class with per-user origins), else None: on one origin nothing links into a server."""
+    server = (hub_user or {}).get("servers", {}).get("", {})
+    url = server.get("full_url")
+    return url if isinstance(url, str) and url.startswith("https://") else None
 
-    Keys: name, server ("running", "pending", "stopped"), engine ("up", "down"), engine_pid,
-    last_activity (ISO 8601 from the hub, or None), labs ({number: lab_progress row}).
+
+def learner_row(account: Account, hub_user: dict | None, record: bytes) -> dict:
+    """Return the dashboard row of one learner, from the hub's model of them and their
+    progress record's bytes (read as them).
+
+    Keys: name, server ("running", "pending", "stopped"), server_url (None on one origin),
+    engine ("up", "down"), engine_pid, last_activity (ISO 8601 from the hub, or None), labs
+    ({number: lab_progress row}), skipped (lines of the record that are not attempts).
     """
     pid = engine_pid(account)
+    attempts, skipped = parse_attempts(record[:MAX_RECORD_BYTES])
     return {
         "name": account.name,
         "server": server_state(hub_user),
+        "server_url": server_link(hub_user),
         "engine": "up" if pid is not None and engine_answers(account) else "down",
         "engine_pid": pid,
         "last_activity": (hub_user or {}).get("last_activity"),
-        "labs": lab_progress(read_progress(account)),
+        "labs": lab_progress(attempts),
+        "skipped": skipped,
     }
 
 
-def board_from_accounts(accounts: list[Account], hub_users: list[dict], labs: list) -> dict:
-    """Return the single-server dashboard: the labs (number, slug, criteria count) and a row
-    per learner, read from their accounts (engine pid files, progress records).
+def failed_row(account: Account, why: str) -> dict:
+    """Return the row of a learner whose row could not be made, saying why."""
+    return {"name": account.name, "error": why, "labs": {}}
 
-    `hub_users` is the hub's `GET /hub/api/users` answer; `labs` are stagelab Lab objects.
-    (kubernetes.board.board_from_pods makes the same shape from a cluster's pods.)
+
+def board_from_accounts(
+    accounts: list[Account],
+    hub_users: list[dict],
+    labs: list,
+    read_record: Callable[[Account], bytes],
+) -> dict:
+    """Return the single-server dashboard: the labs (number, slug, criteria count), a row
+    per learner, read from their accounts (engine pid files, progress records), and `details`
+    (the page may ask for a learner's lab).
+
+    `hub_users` is the hub's `GET /hub/api/users` answer; `labs` are stagelab Lab objects;
+    `read_record` returns a learner's progress record's bytes, read as that learner (b"" for
+    none), and may raise OSError. A learner whose row fails gets a row saying why; the others'
+    rows do not depend on it. (kubernetes.board.board_from_pods makes the same shape from a
+    cluster's pods.)
     """
     by_name = {user.get("name"): user for user in hub_users}
-    return {
-        "labs": lab_columns(labs),
-        "learners": [learner_row(account, by_name.get(account.name)) for account in accounts],
-    }
+    rows = []
+    for account in accounts:
+        try:
+            rows.append(learner_row(account, by_name.get(account.name), read_record(account)))
+        except (OSError, ValueError, RecursionError, MemoryError) as error:
+            rows.append(failed_row(account, f"progress record unreadable ({type(error).__name__})"))
+    # details: the page may open a learner's lab (dashboard.LearnerHandler).
+    return {"labs": lab_columns(labs), "learners": rows, "details": True}
 
 
 def lab_columns(labs: list) -> list[dict]:

@@ -1,22 +1,42 @@
-"""`stagelab classroom ...`: up, status, credentials, reset, preflight, down."""
+"""`stagelab classroom ...`: up, status, credentials, reset, preflight, down.
+
+Everything these commands print goes through terminal.printable: learners shape much of it
+(file names, a reset's output, their engine's log), and root's terminal must show it, never
+obey it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
+from pathlib import Path
 
-from ..provisioning import run_command
-from . import accounts, hub, lifecycle, preflight, rootless
+from ..errors import StagelabError
+from . import accounts, hub, lifecycle, preflight, rootless, teardown
 from .board import server_state
-from .layout import (
-    DEFAULT_IDLE_TIMEOUT_S,
-    DEFAULT_PORT,
-    Account,
-    ClassRecord,
-    ClassroomError,
-    ClassroomLayout,
-)
+from .class_record import ClassRecord
+from .layout import ClassroomError, ClassroomLayout
+from .learner_runs import as_learner_command, run_as_learner
+from .lifecycle import UpOptions
+from .sizing import parse_size
+from .terminal import printable_output
+
+
+def _printable(action):
+    """Wrap a command so that all it prints, its error message included, is printable."""
+
+    @functools.wraps(action)
+    def run(args) -> int:
+        with printable_output():
+            try:
+                return action(args)
+            except StagelabError as error:
+                print(f"stagelab: {error}", file=sys.stderr)
+                return 1
+
+    return run
 
 
 def add_commands(commands: argparse._SubParsersAction) -> argparse._SubParsersAction:
@@ -28,47 +48,81 @@ def add_commands(commands: argparse._SubParsersAction) -> argparse._SubParsersAc
     )
     actions = room.add_subparsers(metavar="ACTION")
     start = actions.add_parser("up", help="install, create accounts, start the hub (idempotent)")
-    start.add_argument("--learners", type=int, required=True, metavar="N")
-    start.add_argument("--port", type=int, default=DEFAULT_PORT)
-    start.add_argument("--ip", default="", help="address to listen on (default: all)")
-    start.add_argument(
-        "--idle-timeout",
-        type=int,
-        default=DEFAULT_IDLE_TIMEOUT_S,
-        metavar="SECONDS",
-        help="stop servers idle this long (default: 3600)",
-    )
-    start.set_defaults(func=_up)
+    _up_arguments(start)
+    start.set_defaults(func=_printable(_up))
     state = actions.add_parser("status", help="the hub's URL and each learner's server and engine")
     state.add_argument("--json", action="store_true")
-    state.set_defaults(func=_status)
+    state.set_defaults(func=_printable(_status))
     actions.add_parser(
         "credentials", help="print NAME PASSWORD lines and write the sheet"
-    ).set_defaults(func=_credentials)
+    ).set_defaults(func=_printable(_credentials))
     reset = actions.add_parser("reset", help="restore a learner's lab from starter/ (backed up)")
     reset.add_argument("learner")
     reset.add_argument("lab", nargs="?", help="the lab's number (default: every lab started)")
-    reset.set_defaults(func=_reset)
+    reset.set_defaults(func=_printable(_reset))
     actions.add_parser(
-        "preflight", help="what this server lacks for rootless engines"
-    ).set_defaults(func=_preflight)
-    stop = actions.add_parser("down", help="stop the hub, servers and engines")
+        "preflight", help="what this server lacks for a class, and the fix"
+    ).set_defaults(func=_printable(_preflight))
+    stop = actions.add_parser("down", help="stop the hub, servers, engines and every process")
     stop.add_argument(
         "--purge",
         action="store_true",
-        help="also remove the accounts, homes and engine data `up` created",
+        help="also remove the accounts, disks, homes and engine data `up` created",
     )
-    stop.set_defaults(func=_down)
+    stop.set_defaults(func=_printable(_down))
     return actions
+
+
+def _up_arguments(start: argparse.ArgumentParser) -> None:
+    """What `up` takes; unless given again, each keeps what the class has (lifecycle.UpOptions)."""
+    start.add_argument("--learners", type=int, required=True, metavar="N")
+    start.add_argument("--port", type=int, help="public port, below 1024 (default: 443, or 80)")
+    start.add_argument(
+        "--internal-port",
+        type=int,
+        metavar="PORT",
+        help="the hub's own API on 127.0.0.1 (the dashboard on PORT+1), below 1024 (default: 981)",
+    )
+    start.add_argument("--ip", help="address to listen on (default: all with TLS, else 127.0.0.1)")
+    start.add_argument("--tls-cert", type=Path, metavar="FILE", help="TLS certificate (PEM)")
+    start.add_argument("--tls-key", type=Path, metavar="FILE", help="its private key (PEM)")
+    start.add_argument("--no-tls", action="store_true", help="drop the class's certificate")
+    start.add_argument(
+        "--domain",
+        help="serve each learner on an origin of their own, NAME.DOMAIN (needs TLS for DOMAIN "
+        "and *.DOMAIN, and wildcard DNS); '' for one origin",
+    )
+    start.add_argument(
+        "--idle-timeout", type=int, metavar="SECONDS", help="stop servers idle this long (3600)"
+    )
+    start.add_argument("--memory", type=parse_size, help="memory per account, e.g. 1.5G")
+    start.add_argument("--cpus", type=float, help="CPUs per account, e.g. 1")
+    start.add_argument("--tasks", type=int, help="processes and threads per account (2048)")
+    start.add_argument("--disk", type=parse_size, help="disk per account, e.g. 10G")
 
 
 def _up(args) -> int:
     layout = ClassroomLayout.from_environment()
-    record = lifecycle.up(layout, args.learners, args.port, args.ip, args.idle_timeout)
+    options = UpOptions(
+        learners=args.learners,
+        port=args.port,
+        internal_port=args.internal_port,
+        ip=args.ip,
+        idle_timeout_s=args.idle_timeout,
+        domain=args.domain,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        no_tls=args.no_tls,
+        memory_bytes=args.memory,
+        cpus=args.cpus,
+        tasks=args.tasks,
+        disk_bytes=args.disk,
+    )
+    record = lifecycle.up(layout, options)
     print(f"Hub: {record.hub_url}")
     print(
         "Hand out the sheet from `stagelab classroom credentials`; the instructor's "
-        f"dashboard is {record.hub_url}services/dashboard/"
+        f"dashboard is {record.dashboard_url}"
     )
     return 0
 
@@ -128,22 +182,6 @@ def _credentials(args) -> int:
     return 0
 
 
-def reset_command(
-    layout: ClassroomLayout, account: Account, lab: str | None
-) -> tuple[list[str], dict[str, str]]:
-    """Return the command line `stagelab classroom reset` runs as the learner, and its
-    environment: the hub environment's stagelab resets `lab` (every lab started, for None) in
-    the learner's copy of the course, which it finds from the working folder, their home."""
-    command = [
-        str(layout.venv / "bin" / "python"),
-        "-m",
-        "stagelab.classroom.as_learner",
-        "reset",
-        lab or "all",
-    ]
-    return command, rootless.engine_environment(layout, account)
-
-
 def _reset(args) -> int:
     lifecycle.require_root("reset")
     layout = ClassroomLayout.from_environment()
@@ -154,18 +192,14 @@ def _reset(args) -> int:
             f"{', '.join(record.accounts) or 'no class is up'}."
         )
     account = layout.account(args.learner)
-    command, environment = reset_command(layout, account, args.lab)
-    # As the learner: root never moves files inside a home the learner controls.
-    done = run_command(
-        command,
-        f"reset {args.learner}'s labs",
-        env=environment,
-        cwd=account.home,
-        user=account.uid,
-        group=account.gid,
-        extra_groups=account.groups,
-    )
-    print(done.stdout.strip())
+    # As the learner, isolated: root never moves files inside a home the learner controls,
+    # and nothing in that home runs (learner_runs.py).
+    command = as_learner_command(layout, "reset", args.lab or "all")
+    done = run_as_learner(layout, account, command)
+    output = (done.stdout + done.stderr).decode("utf-8", "replace").strip()
+    if done.returncode != 0:
+        raise ClassroomError(f"Could not reset {args.learner}'s labs:\n{output}")
+    print(output)
     return 0
 
 
@@ -173,12 +207,12 @@ def _preflight(args) -> int:
     layout = ClassroomLayout.from_environment()
     record = ClassRecord.load(layout.record)
     present = [layout.account(name) for name in record.accounts if name in record.accounts_created]
-    items = preflight.preflight(layout, present)
+    items = preflight.preflight(layout, present, record)
     for item in items:
         print(item.line())
     return 1 if preflight.failed(items) else 0
 
 
 def _down(args) -> int:
-    lifecycle.down(ClassroomLayout.from_environment(), args.purge)
+    teardown.down(ClassroomLayout.from_environment(), args.purge)
     return 0

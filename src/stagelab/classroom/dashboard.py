@@ -1,10 +1,16 @@
 """The instructor's dashboard: a JupyterHub service behind the hub's login.
 
-Run by the hub as `python -m stagelab.classroom.dashboard` (hubconfig.services). Only accounts
-granted `access:services!service=dashboard` (the instructor's role, hubconfig.roles) get past
+Run by the hub as `python -m stagelab.classroom.dashboard` (hubconfig.services), as root, on
+127.0.0.1 at a port only root may bind. Only accounts granted
+`access:services!service=dashboard` (the instructor's role, hubconfig.roles) get past
 HubOAuthenticated. The page shows one row per learner (server, engine, last activity, criteria
-passed per lab) and refreshes itself every few seconds from `api/board`, which
-board.board_from_accounts builds from the hub's REST API and each learner's progress record.
+passed per lab) and refreshes itself every few seconds from `api/board`; a lab's cell opens
+what the instructor needs to see of that learner's lab: their files and their last checks
+(`api/learner/NAME/LAB`). Both are read as that learner (learner_runs.py), never by root, and
+the page shows every learner string as text (textContent), never as markup; its
+Content-Security-Policy allows no other script, frame or image. On one origin nothing here
+links into a learner's server (no role a person holds can open one); with per-user origins a
+learner's name links to their server, on its own origin.
 The Kubernetes classroom serves the same page with its own board (kubernetes/dashboard.py).
 JupyterHub gives a service its address, prefix and token in JUPYTERHUB_* variables; the
 pattern is JupyterHub's whoami-oauth service example.
@@ -15,78 +21,37 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
+import subprocess
 from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 from jupyterhub.utils import url_path_join
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.ioloop import IOLoop
-from tornado.web import Application, RequestHandler, authenticated
+from tornado.web import Application, HTTPError, RequestHandler, authenticated
 
 from ..course import Course
 from ..labs import all_labs
-from .board import board_from_accounts
+from .board import MAX_RECORD_BYTES, board_from_accounts
+from .dashboard_page import PAGE, REFRESH_MS
+from .layout import Account
+from .learner_runs import as_learner_command, progress_command, run_as_learner
 from .settings import HubSettings
 
 DEFAULT_PREFIX = "/services/dashboard/"
-REFRESH_MS = 5000
-
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>stagelab classroom</title>
-<style>
-body { font-family: sans-serif; margin: 2em; }
-table { border-collapse: collapse; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.7em; text-align: left; }
-td.done { background: #d7f5d7; } td.tried { background: #fdf1cf; }
-td.up, td.running { color: #176217; } td.down, td.stopped { color: #888; }
-</style></head>
-<body><h1>stagelab classroom</h1>
-<p>Signed in as <strong id="me"></strong>. Refreshed every %(seconds)d s;
-last: <span id="updated">never</span>.</p>
-<table id="board"><thead><tr id="head"></tr></thead><tbody id="rows"></tbody></table>
-<script>
-const hubPrefix = %(hub_prefix)s;
-document.getElementById("me").textContent = %(me)s;
-function cell(row, text, css) {
-  const td = row.insertCell(); td.textContent = text; if (css) td.className = css; return td;
+READ_TIMEOUT_S = 20
+REPORT_TIMEOUT_S = 60
+LAB_NUMBER = re.compile(r"^\d\d$")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
 }
-async function refresh() {
-  // A fetch (not a navigation) must carry the hub's XSRF token (JupyterHub 4.1 and later).
-  const answer = await fetch("api/board", {credentials: "same-origin",
-                                           headers: {"X-XSRFToken": %(xsrf)s}});
-  if (!answer.ok) {
-    document.getElementById("updated").textContent = "failed (" + answer.status + ")";
-    return;
-  }
-  const data = await answer.json();
-  const head = document.getElementById("head"); head.innerHTML = "";
-  for (const title of ["learner", "server", "engine", "last activity"])
-    head.appendChild(document.createElement("th")).textContent = title;
-  for (const lab of data.labs)
-    head.appendChild(document.createElement("th")).textContent = lab.slug;
-  const rows = document.getElementById("rows"); rows.innerHTML = "";
-  for (const learner of data.learners) {
-    const row = rows.insertRow(); row.dataset.learner = learner.name;
-    const name = row.insertCell(), link = document.createElement("a");
-    link.href = hubPrefix + "user/" + encodeURIComponent(learner.name) + "/";
-    link.textContent = learner.name; name.appendChild(link);
-    cell(row, learner.server, learner.server);
-    cell(row, learner.engine, learner.engine);
-    cell(row, learner.last_activity || "-");
-    for (const lab of data.labs) {
-      const done = learner.labs[lab.number];
-      const td = done ? cell(row, done.best + "/" + done.total + " (" + done.attempts +
-                             (done.attempts == 1 ? " check)" : " checks)"),
-                             done.done ? "done" : "tried")
-                      : cell(row, "-");
-      td.dataset.lab = lab.number;
-    }
-  }
-  document.getElementById("updated").textContent = new Date().toLocaleTimeString();
-}
-refresh(); setInterval(refresh, %(refresh_ms)d);
-</script></body></html>
-"""
 
 
 async def hub_users() -> list:
@@ -99,7 +64,16 @@ async def hub_users() -> list:
     return json.loads(answer.body)
 
 
-class PageHandler(HubOAuthenticated, RequestHandler):
+class SecuredHandler(RequestHandler):
+    """A handler whose every answer carries SECURITY_HEADERS."""
+
+    def set_default_headers(self):
+        """Set SECURITY_HEADERS on the answer."""
+        for name, value in SECURITY_HEADERS.items():
+            self.set_header(name, value)
+
+
+class PageHandler(HubOAuthenticated, SecuredHandler):
     """The dashboard page (the instructor's only)."""
 
     @authenticated
@@ -113,14 +87,32 @@ class PageHandler(HubOAuthenticated, RequestHandler):
             % {
                 "seconds": REFRESH_MS // 1000,
                 "refresh_ms": REFRESH_MS,
-                "me": json.dumps(me),
-                "xsrf": json.dumps(xsrf),
-                "hub_prefix": json.dumps(os.environ.get("JUPYTERHUB_BASE_URL", "/")),
+                "me": _script_json(me),
+                "xsrf": _script_json(xsrf),
             }
         )
 
 
-class BoardHandler(HubOAuthenticated, RequestHandler):
+def _script_json(value: str) -> str:
+    """Return `value` as a JavaScript string literal safe inside a <script> element."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def read_record(settings: HubSettings, account: Account) -> bytes:
+    """Return the learner's progress record, read as the learner (b"" when they have none).
+
+    Raises OSError when the read cannot run or does not end within READ_TIMEOUT_S.
+    """
+    try:
+        done = run_as_learner(
+            settings.layout, account, progress_command(account, MAX_RECORD_BYTES), READ_TIMEOUT_S
+        )
+    except subprocess.TimeoutExpired:
+        raise OSError(f"reading {account.name}'s record took over {READ_TIMEOUT_S} s") from None
+    return done.stdout if done.returncode == 0 else b""
+
+
+class BoardHandler(HubOAuthenticated, SecuredHandler):
     """The board as JSON: labs, and a row per learner of the class (the hub's settings)."""
 
     @authenticated
@@ -130,34 +122,66 @@ class BoardHandler(HubOAuthenticated, RequestHandler):
         users = await hub_users()
         accounts = [settings.layout.account(name) for name in settings.learners]
         labs = all_labs(Course.find(settings.course).labs)
-        data = await asyncio.to_thread(board_from_accounts, accounts, users, labs)
+        data = await asyncio.to_thread(
+            board_from_accounts, accounts, users, labs, lambda one: read_record(settings, one)
+        )
         self.set_header("Content-Type", "application/json")
-        self.set_header("Cache-Control", "no-store")
         self.write(json.dumps(data))
+
+
+class LearnerHandler(HubOAuthenticated, SecuredHandler):
+    """One learner's lab, as JSON: their files and last checks (as_learner.report), read as
+    the learner."""
+
+    @authenticated
+    async def get(self, name: str, lab: str):
+        """Answer with as_learner's report of lab `lab` of learner `name`; 404 for a name not
+        in the class or a lab that is not two digits, 502 when the read fails."""
+        settings: HubSettings = self.settings["classroom"]
+        if name not in settings.learners or not LAB_NUMBER.match(lab):
+            raise HTTPError(404)
+        account = settings.layout.account(name)
+        command = as_learner_command(settings.layout, "report", lab)
+        try:
+            done = await asyncio.to_thread(
+                run_as_learner, settings.layout, account, command, REPORT_TIMEOUT_S
+            )
+            report = json.loads(done.stdout) if done.returncode == 0 else None
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            report = None
+        if not isinstance(report, dict):
+            raise HTTPError(502, reason=f"Could not read {name}'s lab {lab}")
+        self.set_header("Content-Type", "application/json")
+        self.write(json.dumps(report))
 
 
 def serve(board_handler: type[RequestHandler], **handler_settings) -> None:
     """Serve the dashboard on the address the hub gave this service (JUPYTERHUB_SERVICE_URL,
     under JUPYTERHUB_SERVICE_PREFIX) until stopped; `board_handler` answers api/board and finds
-    `handler_settings` in its self.settings."""
+    `handler_settings` in its self.settings. A `learner_handler` in them answers
+    api/learner/NAME/LAB, an `attempts_handler` takes POST api/attempts."""
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", DEFAULT_PREFIX)
-    app = Application(
-        [
-            (prefix, PageHandler),
-            (url_path_join(prefix, "api/board"), board_handler),
-            (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
-        ],
-        cookie_secret=os.urandom(32),
-        **handler_settings,
-    )
+    learner_handler = handler_settings.pop("learner_handler", None)
+    attempts_handler = handler_settings.pop("attempts_handler", None)
+    routes = [
+        (prefix, PageHandler),
+        (url_path_join(prefix, "api/board"), board_handler),
+        (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
+    ]
+    if learner_handler is not None:
+        routes.append((url_path_join(prefix, r"api/learner/([a-z0-9]+)/(\d\d)"), learner_handler))
+    if attempts_handler is not None:
+        routes.append((url_path_join(prefix, "api/attempts"), attempts_handler))
+    # xheaders: the proxy says when the browser came over HTTPS, and cookies are then Secure.
+    app = Application(routes, cookie_secret=os.urandom(32), **handler_settings)
     url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
-    app.listen(url.port, url.hostname)
+    app.listen(url.port, url.hostname, xheaders=True)
     IOLoop.current().start()
 
 
 def main() -> None:
     """Serve the single-server classroom's dashboard, for the class of the hub's settings."""
-    serve(BoardHandler, classroom=HubSettings.read())
+    serve(BoardHandler, classroom=HubSettings.read(), learner_handler=LearnerHandler)
 
 
 if __name__ == "__main__":

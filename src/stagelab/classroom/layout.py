@@ -2,9 +2,11 @@
 
 Installs (the hub's Python environment, the proxy, RootlessKit) go under `installs`; the class's
 state (its record, the hub's settings, database and cookie secret, the credentials sheet, the
-base-image archive, the engines' pid files) under `state`; logs under `logs`. Each account has
-its home (from the user database), a runtime folder under `runtime_root` holding its engine's
-socket, and its engine's data root, pid file and log. Nothing is read at import:
+base-image archive, the engines' pid files, the TLS certificate's copy, the accounts' disks)
+under `state`, a folder only root may enter; logs under `logs`, root's too; the proxy's API
+socket under `sockets` (root-only). Each account has its home (from the user database, on its
+disk), a runtime folder under `runtime_root` holding its engine's socket and its kernels'
+sockets, and its engine's data root, pid file and log. Nothing is read at import:
 `ClassroomLayout.from_environment()` reads STAGELAB_CLASSROOM_HOME, STAGELAB_CLASSROOM_STATE
 and STAGELAB_CLASSROOM_LOGS when called, and the hub gets the same layout from its settings.
 """
@@ -12,11 +14,10 @@ and STAGELAB_CLASSROOM_LOGS when called, and the hub gets the same layout from i
 from __future__ import annotations
 
 import grp
-import json
 import os
 import pwd
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from ..course import package_checkout
@@ -30,8 +31,6 @@ LOGS_ENV = "STAGELAB_CLASSROOM_LOGS"
 CLASS_GROUP = "stagelab-class"
 INSTRUCTOR = "instructor"
 LEARNER_PREFIX = "learner"
-DEFAULT_PORT = 8000
-DEFAULT_IDLE_TIMEOUT_S = 3600
 
 
 class ClassroomError(StagelabError):
@@ -113,6 +112,7 @@ class ClassroomLayout:
     logs: Path = Path("/var/log/stagelab/classroom")
     engine: EnginePaths = field(default_factory=EnginePaths)
     runtime_root: Path = Path("/run/user")
+    sockets: Path = Path("/run/stagelab-classroom")
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> ClassroomLayout:
@@ -135,6 +135,7 @@ class ClassroomLayout:
             folder / "logs",
             EnginePaths(folder / "engine", folder / "engine.log", folder / "apt"),
             folder / "run",
+            folder / "sockets",
         )
 
     def to_json(self) -> dict[str, str]:
@@ -144,6 +145,7 @@ class ClassroomLayout:
             "state": str(self.state),
             "logs": str(self.logs),
             "runtime_root": str(self.runtime_root),
+            "sockets": str(self.sockets),
             **{
                 f"engine_{item.name}": str(getattr(self.engine, item.name))
                 for item in fields(EnginePaths)
@@ -162,6 +164,7 @@ class ClassroomLayout:
             Path(document["logs"]),
             engine,
             Path(document["runtime_root"]),
+            Path(document["sockets"]),
         )
 
     # ------------------------------------------------------------ installs
@@ -244,6 +247,36 @@ class ClassroomLayout:
         return self.state / "engines"
 
     @property
+    def hub_pidfile(self) -> Path:
+        """Return the file of the hub's identity (processes.ProcessIdentity)."""
+        return self.state / "jupyterhub.pid"
+
+    @property
+    def tls(self) -> Path:
+        """Return the folder of the class's copy of its TLS certificate and key."""
+        return self.state / "tls"
+
+    @property
+    def tls_cert(self) -> Path:
+        """Return the class's copy of its TLS certificate (chain)."""
+        return self.tls / "cert.pem"
+
+    @property
+    def tls_key(self) -> Path:
+        """Return the class's copy of its TLS private key."""
+        return self.tls / "key.pem"
+
+    @property
+    def disks(self) -> Path:
+        """Return the folder of the accounts' disk images and their mount points."""
+        return self.state / "disks"
+
+    @property
+    def proxy_api_socket(self) -> Path:
+        """Return the Unix socket of the proxy's REST API (in a folder only root may enter)."""
+        return self.sockets / "proxy-api.sock"
+
+    @property
     def hub_log(self) -> Path:
         """Return the hub's (and its proxy's and services') log."""
         return self.logs / "jupyterhub.log"
@@ -253,8 +286,8 @@ class ClassroomLayout:
         return self.logs / f"{name}-dockerd.log"
 
     def made_by_class(self, accounts: list[str]) -> list[Path]:
-        """Return every file and folder a class of these accounts makes under the state and
-        logs folders: what `down --purge` removes (installs stay for the next class)."""
+        """Return every file and folder a class of these accounts makes under the state, logs
+        and sockets folders: what `down --purge` removes (installs stay for the next class)."""
         return [
             self.record,
             self.settings,
@@ -262,10 +295,14 @@ class ClassroomLayout:
             self.hub_database,
             self.cookie_secret,
             self.proxy_pidfile,
+            self.hub_pidfile,
             self.images_archive.parent,
             self.engine_pids,
+            self.tls,
+            self.disks,
             self.hub_log,
             *(self.engine_log(name) for name in accounts),
+            self.sockets,
         ]
 
     # ------------------------------------------------------------ accounts
@@ -291,63 +328,6 @@ class ClassroomLayout:
                 f"No account {name!r} on this machine: run `stagelab classroom up` first."
             ) from None
         return self.account_of(name, entry.pw_uid, entry.pw_gid, Path(entry.pw_dir))
-
-
-@dataclass
-class ClassRecord:
-    """What `up` made, so that `down --purge` removes exactly that and nothing else.
-
-    `path` is where it is kept (ClassroomLayout.record); it is not part of the record.
-    """
-
-    learners: list[str] = field(default_factory=list)
-    accounts_created: list[str] = field(default_factory=list)
-    homes_ready: list[str] = field(default_factory=list)
-    group_created: bool = False
-    tun_acl_added: bool = False
-    tun_had_acl: bool = False
-    passwords: dict[str, str] = field(default_factory=dict)
-    port: int = DEFAULT_PORT
-    ip: str = ""
-    idle_timeout_s: int = DEFAULT_IDLE_TIMEOUT_S
-    hub_pid: int | None = None
-    api_token: str = ""
-    images_loaded: list[str] = field(default_factory=list)
-    path: Path | None = field(default=None, repr=False, compare=False)
-
-    @classmethod
-    def load(cls, path: Path) -> ClassRecord:
-        """Read the record kept at `path` (an empty one when no class was brought up)."""
-        if not path.exists():
-            return cls(path=path)
-        known = {item.name for item in fields(cls)} - {"path"}
-        document = json.loads(path.read_text())
-        return cls(**{key: value for key, value in document.items() if key in known}, path=path)
-
-    def save(self) -> None:
-        """Write the record to its path, readable by root only (it holds passwords and the
-        API token). Raises ValueError for a record that was not loaded from a path."""
-        if self.path is None:
-            raise ValueError("This class record has no path: load it with ClassRecord.load.")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        document = asdict(self)
-        del document["path"]
-        temporary = self.path.with_suffix(".tmp")
-        temporary.touch(mode=0o600)
-        os.chmod(temporary, 0o600)
-        temporary.write_text(json.dumps(document, indent=1))
-        temporary.replace(self.path)
-
-    @property
-    def hub_url(self) -> str:
-        """Return the URL learners open (this host's name when the hub listens everywhere)."""
-        host = self.ip if self.ip not in ("", "0.0.0.0") else os.uname().nodename
-        return f"http://{host}:{self.port}/"
-
-    @property
-    def accounts(self) -> list[str]:
-        """Return every account of the class: the learners, then the instructor."""
-        return [*self.learners, INSTRUCTOR]
 
 
 def group_exists(name: str) -> bool:

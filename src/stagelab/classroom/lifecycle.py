@@ -1,35 +1,27 @@
-"""Bring a class up and take it down: installs, accounts, engines and images, the hub.
+"""Bring a class up: installs, host settings, cgroups, accounts and their disks, engines and
+images, the hub; and check it is the class that holds the class's ports.
 
-`up` is idempotent: what exists is kept (accounts, homes and the learners' work, loaded
-images, a running hub). Everything it makes is written to the class record (ClassRecord, kept
-at ClassroomLayout.record) as it goes, and the files it makes are the layout's list
-(ClassroomLayout.made_by_class), so `down --purge` removes exactly those, even after an `up`
-that failed half-way.
+`up` is idempotent: what exists is kept (accounts, disks, homes and the learners' work, loaded
+images, a running hub), and what is not given again (ports, address, domain, TLS, limits) stays
+as the class had it. Everything it makes is written to the class record (class_record.ClassRecord)
+as it goes, and the files it makes are the layout's list (ClassroomLayout.made_by_class), so
+`down --purge` (teardown.py) removes exactly those, even after an `up` that failed half-way.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import signal
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import provisioning, standins
-from . import accounts, hub, installs, preflight, rootless
-from .layout import (
-    CLASS_GROUP,
-    INSTRUCTOR,
-    Account,
-    ClassRecord,
-    ClassroomError,
-    ClassroomLayout,
-    account_exists,
-    group_exists,
-    learner_names,
-    source_checkout,
-)
+from . import accounts, hardening, hub, installs, preflight, rootless, sizing, tls
+from .cgroups import CgroupFs
+from .class_record import ALL_INTERFACES, HTTP_PORT, HTTPS_PORT, LOOPBACK, ClassRecord
+from .layout import INSTRUCTOR, Account, ClassroomError, ClassroomLayout, learner_names
+from .layout import source_checkout as find_checkout
+from .sizing import Limits, Machine
 
 
 def require_root(action: str) -> None:
@@ -40,48 +32,92 @@ def require_root(action: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class UpOptions:
+    """What the instructor asks of `up`. None (and "" for the TLS files) keeps what the class
+    has, else takes the default: `port` 443 with TLS and 80 without, `ip` every interface with
+    TLS and 127.0.0.1 without, limits by the sizing rule (sizing.py). `domain` "" means none
+    (one origin for everything); `no_tls` drops a class's certificate."""
+
+    learners: int
+    port: int | None = None
+    internal_port: int | None = None
+    ip: str | None = None
+    idle_timeout_s: int | None = None
+    domain: str | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    no_tls: bool = False
+    memory_bytes: int | None = None
+    cpus: float | None = None
+    tasks: int | None = None
+    disk_bytes: int | None = None
+
+
 def up(
-    layout: ClassroomLayout,
-    learners: int,
-    port: int,
-    ip: str,
-    idle_timeout_s: int,
-    checkout: Path | None = None,
-    say=print,
+    layout: ClassroomLayout, options: UpOptions, checkout: Path | None = None, say=print
 ) -> ClassRecord:
-    """Bring up a class of `learners` behind a hub on `port`; return its record.
+    """Bring up a class as `options` say; return its record.
 
     Installs what is missing (stagelab and the course from `checkout`, default: the checkout
-    stagelab runs from), creates accounts learner01.. and `instructor` (each with a password,
-    a subordinate id range and a 0700 home with its own copy of the course), loads the base
-    images into each account's rootless engine from one archive, and starts JupyterHub.
+    stagelab runs from), sets the host settings a shared server needs (hardening.py), makes a
+    cgroup per account with its limits (cgroups.py), creates accounts learner01.. and
+    `instructor` (each with a password, a subordinate id range and a 0700 home on a disk of its
+    own holding its own copy of the course), loads the base images into each account's
+    rootless engine from one archive, starts JupyterHub, and checks that each of the class's
+    ports is held by the hub or a process it started.
     Raises ClassroomError (with what to fix) or ProvisionError when a step fails.
     """
     require_root("up")
-    # The hub installs stagelab from this source, and every home gets this course.
-    checkout = checkout or source_checkout("`stagelab classroom up`")
+    # The hub installs stagelab from this source, every home gets this course, and root runs
+    # its code: nobody else may be able to change it.
+    checkout = checkout or find_checkout("`stagelab classroom up`")
+    writable = hardening.writable_by_others(checkout)
+    if writable:
+        raise ClassroomError(
+            "Root runs this checkout's code (the hub's config, the dashboard, the labs' "
+            "checks), and others can change it:\n  " + "\n  ".join(writable) + "\n"
+            "Make it root's alone (chown -R root: and chmod go-w), then retry."
+        )
     record = ClassRecord.load(layout.record)
-    names = learner_names(learners)
+    names = learner_names(options.learners)
     if len(record.learners) > len(names):
         say(f"class: keeping the {len(record.learners)} learners already set up")
         names = record.learners
-    record.learners, record.port, record.ip = names, port, ip
-    record.idle_timeout_s = idle_timeout_s
+    record.learners = names
+    choose_network(layout, record, options, say)
+    machine = Machine.this(layout.disks)
+    limits = _choose_limits(record, options, machine, say)
     record.save()
     _ensure_engine_and_archive(layout, say)
     installs.ensure_rootless_parts(layout, say)
     reinstalled = installs.ensure_hub_environment(layout, checkout, say)
     proxy = installs.ensure_proxy(layout, checkout, say)
     accounts.ensure_group(record)
+    record.save()
+    needed = sizing.pid_max_needed(limits, len(record.accounts), machine)
+    try:
+        hardening.set_all(hardening.wanted_settings(needed), record.host_previous, say)
+    finally:
+        record.save()
+    cgroups = CgroupFs()
+    if cgroups.version is None:
+        raise ClassroomError(preflight.cgroups_item().line())
+    cgroups.prepare_class(
+        machine.memory_bytes - sizing.SYSTEM_RESERVE_BYTES,
+        max(needed or machine.pid_max, machine.pid_max) - sizing.PID_RESERVE,
+    )
     class_accounts = []
     for name in record.accounts:
+        cgroups.account(name).create(limits)
         try:
-            class_accounts.append(accounts.ensure_account(layout, name, record, say))
+            class_accounts.append(accounts.ensure_account(layout, name, record, limits, say))
         finally:
             record.save()
         if name not in record.homes_ready:
             # Only into a home made by this class, before its learner ever logged in: root
             # writes nothing in a home a learner uses (a planted symlink could redirect it).
+            accounts.copy_skeleton(class_accounts[-1])
             accounts.copy_course(checkout, class_accounts[-1])
             rootless.link_buildx(layout, class_accounts[-1])
             record.homes_ready.append(name)
@@ -90,7 +126,7 @@ def up(
         (True, record.tun_had_acl) if record.tun_acl_added else rootless.grant_tun(say)
     )
     record.save()
-    preflight.require(preflight.preflight(layout, class_accounts))
+    preflight.require(preflight.preflight(layout, class_accounts, record))
     for account in class_accounts:
         _load_images(layout, account, record, say)
     changed = hub.hub_settings(layout, record, checkout, str(proxy)).write()
@@ -100,29 +136,110 @@ def up(
         hub.stop(record, say)
     hub.start(layout, record, say)
     record.save()
+    taken = hub.check_ports(layout, record)
+    if taken:
+        hub.stop(record, say)
+        record.save()
+        raise ClassroomError(
+            "The hub started, but not every port of the class is the hub's; it was stopped:\n  "
+            + "\n  ".join(taken)
+        )
     accounts.write_sheet(layout, record)
     say(
-        f"class: {len(record.learners)} learners and {INSTRUCTOR}; credentials: "
-        "`stagelab classroom credentials`"
+        f"class: {len(record.learners)} learners and {INSTRUCTOR}, each with "
+        + ", ".join(limits.lines())
     )
+    say("class: credentials: `stagelab classroom credentials`")
     return record
+
+
+def choose_network(layout: ClassroomLayout, record: ClassRecord, options: UpOptions, say) -> None:
+    """Set the record's TLS, domain, address and ports from `options`; check they hold."""
+    if options.tls_cert or options.tls_key:
+        if not (options.tls_cert and options.tls_key):
+            raise ClassroomError("Give both --tls-cert and --tls-key (or neither).")
+        domain = options.domain if options.domain is not None else record.domain
+        tls.install_certificate(layout, options.tls_cert, options.tls_key, domain)
+        record.tls = True
+    elif options.no_tls:
+        record.tls = False
+    else:
+        record.tls = record.tls and tls.has_certificate(layout)
+    if options.domain is not None:
+        record.domain = options.domain.strip().lower().rstrip(".")
+    if record.domain and not record.tls:
+        raise ClassroomError(
+            f"A class on its own domain ({record.domain}) needs TLS: give --tls-cert and "
+            f"--tls-key a certificate for {record.domain} and *.{record.domain}."
+        )
+    # A class on a default port follows TLS (443 or 80); one on a port of its choice keeps it.
+    default_port = HTTPS_PORT if record.tls else HTTP_PORT
+    if options.port is not None:
+        record.port = options.port
+    elif record.port in (HTTP_PORT, HTTPS_PORT):
+        record.port = default_port
+    record.internal_port = options.internal_port or record.internal_port
+    if options.ip is not None:
+        record.ip = options.ip
+    elif not record.path.exists():  # a new class
+        record.ip = "" if record.tls else LOOPBACK
+    if options.idle_timeout_s is not None:
+        record.idle_timeout_s = options.idle_timeout_s
+    lowest = hardening.unprivileged_port_start()
+    ports = [record.port, record.internal_port, record.internal_port + 1]
+    if max(ports) >= lowest or min(ports) < 1:
+        raise ClassroomError(
+            f"The class listens on ports {', '.join(map(str, ports))}; every one must be "
+            f"below {lowest} (net.ipv4.ip_unprivileged_port_start), where only root may bind, "
+            "so that no learner can take one. Pass --port and --internal-port below it."
+        )
+    if not record.tls and record.ip in ALL_INTERFACES:
+        say(
+            "WARNING: without TLS, passwords and session cookies cross the network in clear "
+            "text. Give --tls-cert and --tls-key, or keep --ip 127.0.0.1 behind a TLS proxy."
+        )
+
+
+def _choose_limits(record: ClassRecord, options: UpOptions, machine: Machine, say) -> Limits:
+    """Return each account's limits: those given, else the class's, else the sizing rule's."""
+    accounts_count = len(record.accounts)
+    limits = record.account_limits or sizing.default_limits(accounts_count, machine)
+    given = {
+        "memory_bytes": options.memory_bytes,
+        "cpus": options.cpus,
+        "tasks": options.tasks,
+        "disk_bytes": options.disk_bytes,
+    }
+    limits = replace(limits, **{key: value for key, value in given.items() if value is not None})
+    new_disks = len([name for name in record.accounts if name not in record.disks_made])
+    problems = sizing.check_fits(limits, new_disks, machine)
+    if problems:
+        raise ClassroomError("The limits do not fit this server:\n  " + "\n  ".join(problems))
+    if limits.memory_bytes * accounts_count > machine.memory_bytes - sizing.SYSTEM_RESERVE_BYTES:
+        say(
+            f"note: {accounts_count} accounts x {sizing.size_text(limits.memory_bytes)} is more "
+            f"than this server's {sizing.size_text(machine.memory_bytes)}: fine while few build "
+            "at once (an idle learner takes about 0.25 GiB)"
+        )
+    record.limits = limits.to_json()
+    return limits
 
 
 def _ensure_engine_and_archive(layout: ClassroomLayout, say) -> None:
     if not layout.engine.rootless_script.exists():
         provisioning.Provisioner(say, layout.engine).install_engine()
+    layout.state.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(layout.state, 0o700)
     archive = layout.images_archive
     if archive.exists():
         return
     provisioning.ensure_engine(say)
     standins.ensure_images(say, extras=standins.course_images())
-    archive.parent.mkdir(parents=True, exist_ok=True)
+    archive.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     partial = archive.with_suffix(".partial")
     standins.export(partial, say)
-    # Each learner's engine loads the archive as that learner.
-    os.chmod(partial, 0o644)
-    for folder in (layout.state, archive.parent):
-        os.chmod(folder, 0o755)
+    # Root gives it to each learner's `docker load` on its standard input (rootless.py).
+    os.chmod(partial, 0o600)
     partial.replace(archive)
 
 
@@ -143,78 +260,3 @@ def _load_images(layout: ClassroomLayout, account: Account, record: ClassRecord,
         f"engines: {account.name}: loaded {len(loaded)} base images in "
         f"{time.monotonic() - started:.1f} s"
     )
-
-
-def class_processes(uids: set[int]) -> list[int]:
-    """Return the pids of processes whose real uid is one of `uids`."""
-    found = []
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            for line in status.read_text().splitlines():
-                if line.startswith("Uid:"):
-                    if int(line.split()[1]) in uids:
-                        found.append(int(status.parent.name))
-                    break
-        except (OSError, ValueError):
-            continue
-    return found
-
-
-def down(layout: ClassroomLayout, purge: bool, say=print) -> None:
-    """Stop the hub, every server and engine of the class; with `purge`, remove what `up` made.
-
-    Purging removes the accounts `up` created (homes, engine data, subordinate ids), the class
-    group if `up` created it, its ACL entry on /dev/net/tun, and the files of the layout's
-    list (remove_class_files). Installs (the hub's environment, the proxy, RootlessKit) stay.
-    """
-    require_root("down")
-    record = ClassRecord.load(layout.record)
-    if hub.hub_alive(record):
-        hub.stop_servers(record, say)
-    hub.stop(record, say)
-    record.save()
-    existing = [layout.account(name) for name in record.accounts if account_exists(name)]
-    for account in existing:
-        if rootless.stop_engine(account):
-            say(f"engines: stopped {account.name}'s engine")
-    leftovers = class_processes(
-        {account.uid for account in existing if account.name in record.accounts_created}
-    )
-    for pid in leftovers:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    if leftovers:
-        say(f"class: ended {len(leftovers)} leftover processes of class accounts")
-        time.sleep(0.5)
-    if not purge:
-        return
-    for name in record.accounts_created:
-        accounts.remove_account(layout, name, say)
-    if record.group_created and group_exists(CLASS_GROUP):
-        provisioning.run_command(["groupdel", CLASS_GROUP], "remove the class group")
-    if record.tun_acl_added:
-        rootless.revoke_tun(record.tun_had_acl)
-    remove_class_files(layout, record.accounts)
-    say("class: purged the accounts, homes, engine data and state that `up` made")
-
-
-def remove_class_files(layout: ClassroomLayout, account_names: list[str]) -> list[Path]:
-    """Remove what a class of these accounts made under the layout's state and logs folders
-    (ClassroomLayout.made_by_class), then those folders if nothing else is left in them.
-
-    Returns what was removed. Anything else in those folders stays.
-    """
-    removed = []
-    for path in layout.made_by_class(account_names):
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        elif path.exists() or path.is_symlink():
-            path.unlink()
-        else:
-            continue
-        removed.append(path)
-    for folder in (layout.state, layout.logs):
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
-            removed.append(folder)
-    return removed

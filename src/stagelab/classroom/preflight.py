@@ -1,5 +1,7 @@
-"""Preflight: what a server needs for a class of rootless engines, checked item by item
-with the fix for each (`stagelab classroom preflight`, and `up` before it changes anything)."""
+"""Preflight: what a server needs for a class of rootless engines, each learner confined and
+limited, checked item by item with the fix for each (`stagelab classroom preflight`, and `up`
+before it starts the hub). Items `up` sets itself (the host settings of hardening.py) are
+notes here, not failures."""
 
 from __future__ import annotations
 
@@ -10,6 +12,10 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..course import package_checkout
+from . import hardening
+from .cgroups import CgroupFs
+from .class_record import ClassRecord
 from .layout import Account, ClassroomError, ClassroomLayout
 from .rootless import TUN, has_subids, tun_fix, tun_usable_by_class
 
@@ -49,11 +55,54 @@ def _setuid_root(command: str) -> bool:
     return info.st_uid == 0 and bool(info.st_mode & stat.S_ISUID)
 
 
-def preflight(layout: ClassroomLayout, accounts: list[Account] = ()) -> list[PreflightItem]:
-    """Check what rootless engines need on this server, with the layout's installs; return one
-    PreflightItem per item.
+def cgroups_item() -> PreflightItem:
+    """Return the item: a cgroup per learner can be made (v1 memory, pids, cpu and freezer,
+    or v2 with the memory, pids and cpu controllers)."""
+    version = CgroupFs().version
+    return PreflightItem(
+        "cgroups for per-learner limits and stopping (v1 memory, pids, cpu, freezer; or v2)",
+        version is not None,
+        detail=f"cgroup v{version}" if version else "none usable under /sys/fs/cgroup",
+        fix="mount the cgroup hierarchies read-write (a container needs --cgroupns=host)",
+    )
 
-    `accounts` adds a check of each one's subordinate id ranges. Nothing is changed.
+
+def host_items(record: ClassRecord | None) -> list[PreflightItem]:
+    """Return the host settings a shared server needs (hardening.py): notes, since `up` sets
+    them; and the unprivileged port start, which must stay above the class's ports."""
+    items = [
+        PreflightItem(
+            f"{name} = {value}",
+            hardening.current(name) == value,
+            detail=f"now {hardening.current(name)}",
+            fix="`stagelab classroom up` sets it (and `down` puts it back)",
+            required=False,
+        )
+        for name, value in hardening.wanted_settings(None).items()
+    ]
+    if record is not None and record.learners:
+        highest = max(record.port, record.internal_port + 1)
+        start = hardening.unprivileged_port_start()
+        items.append(
+            PreflightItem(
+                f"the class's ports ({record.port}, {record.internal_port}, "
+                f"{record.internal_port + 1}) below net.ipv4.ip_unprivileged_port_start",
+                highest < start,
+                detail=f"it is {start}",
+                fix=f"sysctl -w {hardening.UNPRIVILEGED_PORT_START}=1024",
+            )
+        )
+    return items
+
+
+def preflight(
+    layout: ClassroomLayout, accounts: list[Account] = (), record: ClassRecord | None = None
+) -> list[PreflightItem]:
+    """Check what rootless engines and confined learners need on this server, with the
+    layout's installs; return one PreflightItem per item.
+
+    `accounts` adds a check of each one's subordinate id ranges; `record` the class's ports.
+    Nothing is changed.
     """
     script = layout.engine.rootless_script
     userns = Path("/proc/sys/user/max_user_namespaces")
@@ -103,15 +152,26 @@ def preflight(layout: ClassroomLayout, accounts: list[Account] = ()) -> list[Pre
             fix="use a newer kernel (Debian 12's is 6.1)",
         ),
     ]
-    items.append(
-        PreflightItem(
-            "per-learner memory and CPU limits (cgroup v2 with systemd as PID 1)",
-            _cgroup_limits(),
-            detail="without them one learner's build can take the whole server's CPU and memory",
-            fix="boot with systemd and the unified cgroup hierarchy (Debian 12's default)",
-            required=False,
+    checkout = package_checkout()
+    if checkout is not None:
+        writable = hardening.writable_by_others(checkout)
+        items.append(
+            PreflightItem(
+                "the checkout root runs is root's alone (hub config, dashboard, labs' checks)",
+                not writable,
+                detail="; ".join(writable),
+                fix=f"chown -R root: {checkout} && chmod -R go-w {checkout}",
+            )
         )
-    )
+    items += [
+        cgroups_item(),
+        PreflightItem(
+            "loop devices and mkfs.ext4 (a disk of fixed size per learner)",
+            Path("/dev/loop-control").exists() and shutil.which("mkfs.ext4") is not None,
+            fix="modprobe loop; apt-get install e2fsprogs",
+        ),
+        *host_items(record),
+    ]
     for account in accounts:
         items.append(
             PreflightItem(
@@ -122,16 +182,6 @@ def preflight(layout: ClassroomLayout, accounts: list[Account] = ()) -> list[Pre
             )
         )
     return items
-
-
-def _cgroup_limits() -> bool:
-    # Docker's rootless docs: limits need cgroup v2 delegated by systemd.
-    controllers = Path("/sys/fs/cgroup/cgroup.controllers")
-    try:
-        systemd = Path("/proc/1/comm").read_text().strip() == "systemd"
-        return systemd and bool(controllers.read_text().split())
-    except OSError:
-        return False
 
 
 def failed(items: list[PreflightItem]) -> list[PreflightItem]:

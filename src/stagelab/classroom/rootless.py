@@ -2,29 +2,43 @@
 
 Each engine is Debian's `dockerd-rootless.sh` (docker.io's contrib/) under RootlessKit, run as
 the account's Unix user with XDG_RUNTIME_DIR=/run/user/UID, so its socket is
-/run/user/UID/docker.sock (mode 0660 in a 0700 folder) and its data root is in the account's
-home. Container root maps to the account's uid and its subordinate ids (/etc/subuid), never to
-host root (https://docs.docker.com/engine/security/rootless/). The script's network driver is
-slirp4netns, which opens /dev/net/tun as the user: on these machines that device is 0600 root,
-so the class group is given read-write on it with an ACL entry (see tun_fix).
+/run/user/UID/docker.sock (mode 0660 in a 0700 tmpfs, disks.mount_runtime) and its data root is
+in the account's home, on its disk. Container root maps to the account's uid and its
+subordinate ids (/etc/subuid), never to host root
+(https://docs.docker.com/engine/security/rootless/). The engine is started confined
+(confine.py): in the account's cgroup, so that it and every container count against the
+account's limits and end with it. The script's network driver is slirp4netns, which opens
+/dev/net/tun as the user: on these machines that device is 0600 root, so the class group is
+given read-write on it with an ACL entry (see tun_fix).
+
+Root talks to an engine's socket only to ask whether it answers (engine_answers), and checks
+first who listens there (SO_PEERCRED, unix(7)): the socket's folder is the learner's, who could
+put a link to another socket in its place. Everything else root does with an engine (list or
+load images) runs as the account, confined.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
+import struct
 import subprocess
 import time
 from pathlib import Path
 
 from ..provisioning import run_command
+from .cgroups import CgroupFs
+from .confine import Confinement
+from .disks import AccountDisk, mount_runtime
 from .layout import CLASS_GROUP, Account, ClassroomError, ClassroomLayout
+from .processes import ProcessIdentity
 
 TUN = Path("/dev/net/tun")
 ENGINE_START_TIMEOUT_S = 60
 ENGINE_STOP_TIMEOUT_S = 20
+# The learners' terminals' shell: their accounts' login shell is nologin (accounts.py).
+TERMINAL_SHELL = "/bin/bash"
 
 
 def path_for_engines(layout: ClassroomLayout) -> str:
@@ -105,13 +119,11 @@ def revoke_tun(had_acl: bool) -> None:
         run_command(command, "remove the class's ACL entry from /dev/net/tun")
 
 
-def prepare_runtime_dir(account: Account) -> None:
-    """Make the account's runtime folder (/run/user/UID) as logind would: owned by the account,
-    mode 0700."""
-    folder = account.runtime_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    os.chown(folder, account.uid, account.gid)
-    os.chmod(folder, 0o700)
+def confinement(layout: ClassroomLayout, account: Account, cwd: Path | None = None) -> Confinement:
+    """Return how root starts a process of `account`: in its cgroup, with its disk's tmp over
+    /tmp when it has a disk, in `cwd` (default: its home)."""
+    disk = AccountDisk(layout, account.name)
+    return Confinement.of(account, CgroupFs(), disk.tmp if disk.exists() else None, cwd)
 
 
 def engine_environment(layout: ClassroomLayout, account: Account) -> dict[str, str]:
@@ -129,7 +141,8 @@ def engine_environment(layout: ClassroomLayout, account: Account) -> dict[str, s
 
 def server_environment(account: Account, venv: Path, engine_path: str) -> dict[str, str]:
     """Return what the spawner adds to a learner's single-user server's environment: their
-    engine (DOCKER_HOST), their runtime folder, and the hub environment's tools first on PATH.
+    engine (DOCKER_HOST), their runtime folder (where their kernels' ipc sockets go), their
+    terminals' shell, and the hub environment's tools first on PATH.
 
     The server's working folder is the learner's home, which holds their copy of the course:
     stagelab finds it there (course.py), so no path to it is passed.
@@ -137,44 +150,52 @@ def server_environment(account: Account, venv: Path, engine_path: str) -> dict[s
     return {
         "DOCKER_HOST": account.docker_host,
         "XDG_RUNTIME_DIR": str(account.runtime_dir),
+        "JUPYTER_RUNTIME_DIR": str(account.runtime_dir / "jupyter"),
+        "SHELL": TERMINAL_SHELL,
         "PATH": f"{venv / 'bin'}:{engine_path}",
     }
 
 
-def alive(pid: int) -> bool:
-    """Tell whether a process runs (a zombie child of ours is reaped and does not count)."""
+def engine_identity(account: Account) -> ProcessIdentity | None:
+    """Return the account's running engine (RootlessKit) as a process identity, or None.
+
+    The pid file is root's; it counts only while that very process (pid, uid and start time)
+    runs as the account.
+    """
     try:
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    except ChildProcessError:
-        pass  # not our child: its parent reaps it
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
+        identity = ProcessIdentity.from_text(account.engine_pidfile.read_text())
+    except OSError:
+        return None
+    if identity is None or identity.uid != account.uid or not identity.current():
+        return None
+    return identity
 
 
 def engine_pid(account: Account) -> int | None:
-    """Return the pid of the account's running engine (RootlessKit), or None.
+    """Return the pid of the account's running engine (RootlessKit), or None."""
+    identity = engine_identity(account)
+    return identity.pid if identity is not None else None
 
-    The pid file is root's; the pid only counts while that process exists and is the account's.
-    """
-    try:
-        pid = int(account.engine_pidfile.read_text())
-        if os.stat(f"/proc/{pid}").st_uid == account.uid and alive(pid):
-            return pid
-    except (OSError, ValueError):
-        pass
-    return None
+
+def peer_uid(sock: socket.socket) -> int:
+    """Return the uid of the process that listens at the other end of a connected Unix socket
+    (SO_PEERCRED: pid, uid, gid as three ints)."""
+    credentials = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", credentials)[1]
 
 
 def engine_answers(account: Account, timeout: float = 2.0) -> bool:
-    """Tell whether the account's engine answers `GET /_ping` on its socket."""
+    """Tell whether the account's engine answers `GET /_ping` on its socket.
+
+    Sends nothing unless the listener is the account's own process (its uid): a link the
+    learner put in the socket's place leads nowhere else.
+    """
     try:
         with socket.socket(socket.AF_UNIX) as sock:
             sock.settimeout(timeout)
             sock.connect(str(account.socket))
+            if peer_uid(sock) != account.uid:
+                return False
             sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
             return b" 200 " in sock.recv(64)
     except OSError:
@@ -189,29 +210,29 @@ def start_engine(
     Returns the engine's pid. Its log goes to account.engine_log. Raises ClassroomError with
     the log's tail when it does not answer within `timeout` seconds.
     """
-    pid = engine_pid(account)
-    if pid is None:
-        prepare_runtime_dir(account)
-        account.engine_pidfile.parent.mkdir(parents=True, exist_ok=True)
-        account.engine_log.parent.mkdir(parents=True, exist_ok=True)
-        with open(account.engine_log, "ab") as log:
+    identity = engine_identity(account)
+    if identity is None:
+        mount_runtime(account)
+        account.engine_pidfile.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        account.engine_log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        log = os.open(account.engine_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
             process = subprocess.Popen(
                 [str(layout.engine.rootless_script), "--data-root", str(account.data_root)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=engine_environment(layout, account),
-                cwd=account.home,
-                user=account.uid,
-                group=account.gid,
-                extra_groups=account.groups,
-                start_new_session=True,
+                **confinement(layout, account).popen_kwargs(),
             )
-        pid = process.pid
-        account.engine_pidfile.write_text(str(pid))
+        finally:
+            os.close(log)
+        # Popen returns once the child has exec'd: its identity is the engine's for good.
+        identity = ProcessIdentity.of(process.pid) or ProcessIdentity(process.pid, account.uid, 0)
+        account.engine_pidfile.write_text(identity.to_text())
     deadline = time.monotonic() + timeout
     while not engine_answers(account):
-        if engine_pid(account) is None or time.monotonic() > deadline:
+        if engine_identity(account) is None or time.monotonic() > deadline:
             stop_engine(account)
             tail = "\n".join(account.engine_log.read_text(errors="replace").splitlines()[-12:])
             raise ClassroomError(
@@ -220,40 +241,46 @@ def start_engine(
                 f"with:\n{tail}"
             )
         time.sleep(0.3)
-    return pid
+    return identity.pid
 
 
 def stop_engine(account: Account, timeout: float = ENGINE_STOP_TIMEOUT_S) -> bool:
-    """Stop the account's engine (SIGTERM, then SIGKILL to its process group); True if it ran."""
-    pid = engine_pid(account)
+    """Stop the account's engine (SIGTERM, then SIGKILL to its process group); True if it ran.
+
+    Only ever signals the process the pid file names while it is that very process
+    (engine_identity); whatever else the account left running, its cgroup ends (cgroups.py).
+    """
+    identity = engine_identity(account)
     account.engine_pidfile.unlink(missing_ok=True)
-    if pid is None:
+    if identity is None:
         return False
-    os.kill(pid, signal.SIGTERM)
+    identity.signal(signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while alive(pid) and time.monotonic() < deadline:
+    while identity.current() and time.monotonic() < deadline:
         time.sleep(0.2)
-        # The engine was started in a session of its own: its group is RootlessKit,
-        # slirp4netns, dockerd and containerd, and nothing else.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
+    # The engine was started in a session of its own: its group is RootlessKit, slirp4netns,
+    # dockerd and containerd, and nothing else.
+    identity.kill_group()
     return True
 
 
 def as_account(
-    layout: ClassroomLayout, account: Account, command: list[str], purpose: str, timeout=600
+    layout: ClassroomLayout,
+    account: Account,
+    command: list[str],
+    purpose: str,
+    timeout=600,
+    **kwargs,
 ) -> subprocess.CompletedProcess:
-    """Run a command as the account, with its engine's environment; ProvisionError on failure
-    or after `timeout` seconds."""
+    """Run a command as the account, confined, with its engine's environment, in its home;
+    ProvisionError on failure or after `timeout` seconds. `kwargs` go to subprocess.run."""
     return run_command(
         command,
         purpose,
         env=engine_environment(layout, account),
-        cwd=account.home,
-        user=account.uid,
-        group=account.gid,
-        extra_groups=account.groups,
         timeout=timeout,
+        **confinement(layout, account).popen_kwargs(),
+        **kwargs,
     )
 
 
@@ -273,15 +300,17 @@ def engine_images(layout: ClassroomLayout, account: Account) -> list[str] | None
 def load_images(layout: ClassroomLayout, account: Account) -> list[str]:
     """Load the layout's base-image archive into the account's running engine, as the account.
 
-    Returns the names loaded. Raises ProvisionError when `docker load` fails.
+    Root opens the archive (in the root-only state folder) and gives it to `docker image load`
+    on its standard input. Returns the names loaded. Raises ProvisionError when it fails.
     """
-    archive = layout.images_archive
-    done = as_account(
-        layout,
-        account,
-        ["docker", "image", "load", "-q", "-i", str(archive)],
-        f"load the base images into {account.name}'s engine",
-    )
+    with open(layout.images_archive, "rb") as archive:
+        done = as_account(
+            layout,
+            account,
+            ["docker", "image", "load", "-q"],
+            f"load the base images into {account.name}'s engine",
+            stdin=archive,
+        )
     return [
         line.split(": ", 1)[1]
         for line in done.stdout.splitlines()

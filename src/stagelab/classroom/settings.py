@@ -22,18 +22,24 @@ SETTINGS_ENV = "STAGELAB_CLASSROOM_SETTINGS"
 
 @dataclass(frozen=True)
 class HubSettings:
-    """A class's hub: who may log in, where it listens, its idle time-out (seconds), the token
-    of the command line's service, the proxy's command, the engines' PATH, the course folder
-    served (its labs are the dashboard's columns) and the classroom's layout.
+    """A class's hub: who may log in, where it listens, its domain ("" for none) and whether it
+    serves TLS, its idle time-out (seconds), the token of the command line's service, the
+    proxy's command, the engines' PATH, the course folder served (its labs are the
+    dashboard's columns) and the classroom's layout.
 
-    Ports: the proxy (public) on `port`, the hub on port+1, the proxy's API on port+2, the
-    dashboard on port+3, all but the first on 127.0.0.1 only.
+    Ports, all of them below 1024 so that only root may bind them (class_record.py): the proxy
+    (public) on `ip`:`port`; the hub on 127.0.0.1:`internal_port`, the dashboard on
+    127.0.0.1:`internal_port`+1; the proxy's API on a Unix socket in the layout's root-only
+    sockets folder.
     """
 
     learners: list[str]
     instructor: str
     ip: str
     port: int
+    internal_port: int
+    domain: str
+    tls: bool
     idle_timeout_s: int
     api_token: str
     proxy_command: str
@@ -43,18 +49,25 @@ class HubSettings:
 
     @property
     def hub_port(self) -> int:
-        """Return the hub's own port (its API and pages, behind the proxy)."""
-        return self.port + 1
-
-    @property
-    def proxy_api_port(self) -> int:
-        """Return the port of the proxy's REST API, which the hub drives."""
-        return self.port + 2
+        """Return the hub's own port (its API and pages, behind the proxy), on 127.0.0.1."""
+        return self.internal_port
 
     @property
     def dashboard_port(self) -> int:
-        """Return the port the dashboard service listens on."""
-        return self.port + 3
+        """Return the port the dashboard service listens on, on 127.0.0.1."""
+        return self.internal_port + 1
+
+    @property
+    def per_user_origins(self) -> bool:
+        """Tell whether each learner's server has an origin of its own (a domain is set)."""
+        return bool(self.domain)
+
+    @property
+    def domain_origin(self) -> str:
+        """Return the class's origin on its domain (https://DOMAIN[:PORT]); "" without one."""
+        if not self.domain:
+            return ""
+        return f"https://{self.domain}" + ("" if self.port == 443 else f":{self.port}")
 
     def to_json(self) -> str:
         """Return the settings as the JSON text kept in the settings file."""

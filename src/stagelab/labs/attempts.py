@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from ..course import Course
@@ -11,6 +14,13 @@ from .report import Report
 
 # What every attempt line holds, and of which type.
 ATTEMPT_FIELDS = {"lab": str, "time": str, "passed": int, "total": int}
+# In a Kubernetes classroom: where each check posts the progress record (the instructor's
+# dashboard, config.yaml's singleuser.extraEnv), with the server's own token, which JupyterHub
+# gives every single-user server.
+DASHBOARD_URL_ENV = "STAGELAB_DASHBOARD_URL"
+TOKEN_ENV = "JUPYTERHUB_API_TOKEN"
+POST_TIMEOUT_S = 5
+POSTED_BYTES = 1024 * 1024
 
 
 def progress_file() -> Path:
@@ -35,6 +45,42 @@ def record_attempt(report: Report) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as out:
         out.write(json.dumps(line) + "\n")
+    note = post_progress(path)
+    if note:
+        print(note)
+
+
+def post_progress(path: Path, environ: dict[str, str] | None = None) -> str:
+    """Post the progress record at `path` (its last POSTED_BYTES, whole lines) to the class's
+    dashboard when $STAGELAB_DASHBOARD_URL is set, with the server's token
+    ($JUPYTERHUB_API_TOKEN); the dashboard asks the hub whose token it is.
+
+    Returns "" when posted or when there is no dashboard to post to, else a one-line note for
+    the learner (the check itself stays recorded, and the next check posts it again). Never
+    raises for the network.
+    """
+    environ = os.environ if environ is None else environ
+    url, token = environ.get(DASHBOARD_URL_ENV), environ.get(TOKEN_ENV)
+    if not url or not token:
+        return ""
+    data = path.read_bytes()
+    if len(data) > POSTED_BYTES:
+        data = data[-POSTED_BYTES:].split(b"\n", 1)[-1]
+    request = urllib.request.Request(
+        url,
+        data=data,
+        method="POST",
+        headers={"Authorization": f"token {token}", "Content-Type": "application/x-ndjson"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=POST_TIMEOUT_S):
+            return ""
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        return (
+            f"(Your instructor's dashboard did not get this check: {reason}. It is saved in "
+            "your progress file; your next check sends it again.)"
+        )
 
 
 def attempts() -> list[dict]:
@@ -49,26 +95,82 @@ def read_attempts(path: Path | None = None) -> tuple[list[dict], int]:
     return parse_attempts(path.read_bytes()) if path.exists() else ([], 0)
 
 
+# Bounds on one line of a progress file: a learner can write anything there, and whoever reads
+# it (the instructor's dashboard, for every learner at once) must not fail because of it.
+MAX_LINE_BYTES = 64 * 1024
+MAX_DEPTH = 32
+MAX_DIGITS = 18
+MAX_TEXT = 200
+
+
 def parse_attempts(data: bytes) -> tuple[list[dict], int]:
     """Return the attempts in a progress file's bytes and how many lines were skipped: not
-    UTF-8, not JSON, not an object, or missing a field (ATTEMPT_FIELDS)."""
+    UTF-8, not JSON, not an object, missing a field (ATTEMPT_FIELDS), or out of bounds: longer
+    than MAX_LINE_BYTES, nested deeper than MAX_DEPTH, a number of more than MAX_DIGITS
+    digits, NaN or Infinity, a lab or time of more than MAX_TEXT characters. Never raises for
+    what the bytes hold."""
     found, skipped = [], 0
     for raw in data.splitlines():
         if not raw.strip():
             continue
-        try:
-            attempt = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        attempt = _attempt(raw)
+        if attempt is None:
             skipped += 1
-            continue
-        if not isinstance(attempt, dict) or not all(
-            isinstance(attempt.get(key), kind) and not isinstance(attempt.get(key), bool)
-            for key, kind in ATTEMPT_FIELDS.items()
-        ):
-            skipped += 1
-            continue
-        found.append(attempt)
+        else:
+            found.append(attempt)
     return found, skipped
+
+
+def _attempt(raw: bytes) -> dict | None:
+    """Return one line's attempt, or None when it is not one (parse_attempts)."""
+    if len(raw) > MAX_LINE_BYTES or _depth(raw) > MAX_DEPTH:
+        return None
+    try:
+        attempt = json.loads(
+            raw.decode("utf-8"), parse_int=_bounded_int, parse_constant=_no_constant
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(attempt, dict) or not all(
+        isinstance(attempt.get(key), kind) and not isinstance(attempt.get(key), bool)
+        for key, kind in ATTEMPT_FIELDS.items()
+    ):
+        return None
+    if len(attempt["lab"]) > MAX_TEXT or len(attempt["time"]) > MAX_TEXT:
+        return None
+    return attempt
+
+
+def _depth(raw: bytes) -> int:
+    """Return how deeply a JSON text nests arrays and objects (brackets in strings aside)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise ValueError(f"a number of {len(text)} digits")
+    return int(text)
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number an attempt holds")
 
 
 def progress_rows(labs: list, recorded: list[dict]) -> list[dict]:

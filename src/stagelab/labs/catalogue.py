@@ -269,18 +269,25 @@ class Lab:
         backup = self._new_backup_folder()
         moved: list[Path] = []
         copying = False
+        where = ""  # the learner's entry being moved, as the message names it
         try:
             for item in self._own_entries():
+                where = item.name
                 shutil.move(str(item), str(backup / item.name))
                 moved.append(backup / item.name)
-            copying = True
+            copying, where = True, ""
             shutil.copytree(self.starter_path, self.path, symlinks=True, dirs_exist_ok=True)
         except OSError as error:
             self._undo_reset(moved, copying)
             if not any(backup.iterdir()):
                 backup.rmdir()
+            # The learner's entry being moved, and the file in it that failed (shutil names
+            # only a file's last part): "entry: file".
+            failed = str(error.filename or where)
+            if where and Path(failed).name != where:
+                failed = f"{where}: {failed}"
             raise StagelabError(
-                f"Could not reset lab {self.slug}: {error.strerror or error} ({error.filename}). "
+                f"Could not reset lab {self.slug}: {error.strerror or error} ({failed}). "
                 "Nothing was changed: your files are where they were"
                 + (f", and a partial copy is in {backup}" if backup.exists() else "")
                 + ". That file may be in use or read-only: free it, then try again."

@@ -6,13 +6,14 @@ image files, and they work the same on a replayed build as on a real one.
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from dataclasses import dataclass
 
 from .. import lazy
 from ..states import color
-from .html import CLASSIC_STEPS_NOTE, human_size
+from .html import CLASSIC_STEPS_NOTE, causes_html, human_size
 
 LANE_INCHES = 0.28
 WIDTH_INCHES = 8.0
@@ -48,6 +49,7 @@ class TimelineRow:
     status: str
     start: float
     seconds: float
+    why: str = ""
 
     @property
     def end(self) -> float:
@@ -67,14 +69,21 @@ class Timeline(_Chart):
         self.labels = labels
         self.rows: list[TimelineRow] = [
             TimelineRow(
-                label, step.stage or "?", step.instruction, step.status, step.start, step.seconds
+                label,
+                step.stage or "?",
+                step.instruction,
+                step.status,
+                step.start,
+                step.seconds,
+                _reason(result, step),
             )
             for label, result in zip(labels, results)
             for step in sorted(result.steps, key=lambda s: (s.start, s.line or 0))
         ]
         ends = [row.end for row in self.rows] + [r.duration_s for r in results]
         self.span = max(ends, default=0.0) or 1.0
-        self.svg = _svg(self._figure())
+        self.titles: dict[str, str] = {}
+        self.svg = _with_titles(_svg(self._figure()), self.titles)
 
     def lanes(self, label: str) -> list[str]:
         """Return the stage refs drawn for one build: every stage of its Dockerfile."""
@@ -106,6 +115,10 @@ class Timeline(_Chart):
                     linewidth=0.5,
                 )
                 bar.patches[0].set_gid(f"stagelab-step-{number}")
+                self.titles[f"stagelab-step-{number}"] = (
+                    f"{row.stage}: {row.instruction} ({row.status})"
+                    + (f"\n{row.why}" if row.why else "")
+                )
             ax.set_yticks(
                 range(len(lanes)), [f"{ref} (skipped)" if ref in skipped else ref for ref in lanes]
             )
@@ -143,10 +156,31 @@ class Timeline(_Chart):
             if any(result.builder == "classic" for result in self.results)
             else ""
         )
-        return super()._repr_html_() + note
+        causes = "".join(
+            causes_html(result.why()) for result in self.results if hasattr(result, "why")
+        )
+        return super()._repr_html_() + note + causes
 
     def __repr__(self) -> str:
         return f"<Timeline of {', '.join(self.labels)}: {len(self.rows)} steps>"
+
+
+def _reason(result, step) -> str:
+    """Return why a step was cached or built, as its build's explanation says ("" if none)."""
+    why = result.why() if hasattr(result, "why") else None
+    for explained in getattr(why, "steps", []):
+        if explained.stage == step.stage and explained.line == step.line:
+            return explained.reason.text
+    return ""
+
+
+def _with_titles(svg: str, titles: dict[str, str]) -> str:
+    """Give SVG groups a <title> (a browser shows it on hover), by their id."""
+    for gid, title in titles.items():
+        svg = svg.replace(
+            f'<g id="{gid}">', f'<g id="{gid}"><title>{html.escape(title)}</title>', 1
+        )
+    return svg
 
 
 def _about(label: str, result) -> str:

@@ -15,6 +15,7 @@ from ..dockerfile import BUILDERS, Dockerfile, Edge
 from ..dockerfile.contexts import context_name
 from ..errors import ProvisionError
 from ..states import color
+from .html import causes_html
 
 EDGE_STYLES = {"from": "solid", "copy": "dashed", "mount": "dotted", "onbuild": "dashed"}
 EDGE_MEANINGS = {
@@ -151,7 +152,8 @@ class StageGraph:
                 penwidth="2.5" if node.target else "1.5" if node.highlighted else "1",
                 fontcolor="#000000" if node.highlighted or node.status else "#757575",
                 tooltip=f"line {stage.lines[0]}: {stage.instructions[0]}"
-                + (f" ({node.status})" if node.status else ""),
+                + (f" ({node.status})" if node.status else "")
+                + self._why_tooltip(node.ref),
             )
         for edge in self.edges:
             dot.edge(
@@ -165,18 +167,26 @@ class StageGraph:
         return dot
 
     def _legend(self) -> str:
+        """Explain what this picture holds: only its edge kinds, its image boxes if any, and
+        the statuses its stages have."""
+        present = {edge.kind for edge in self.edges}
         cells = "".join(
             f"<td>{'—' if style == 'solid' else '- -' if style == 'dashed' else '···'}"
             f" {html.escape(EDGE_MEANINGS[kind])}</td>"
             for kind, style in EDGE_STYLES.items()
+            if kind in present
         )
-        cells += f"<td bgcolor='{IMAGE_FILL}'>image</td>"
+        if any(node.kind == "image" for node in self.nodes.values()):
+            cells += f"<td bgcolor='{IMAGE_FILL}'>image</td>"
         if self.result is None:
             cells += f"<td bgcolor='{PLANNED_FILL}'>{self.builder} builds</td>"
             if self.refusal is not None:
                 cells += f"<td>{html.escape(str(self.refusal))}</td>"
         else:
-            cells += "".join(f"<td bgcolor='{color(s)}'>{s}</td>" for s in LEGEND_STATUSES)
+            statuses = set(self.result.stage_status.values())
+            cells += "".join(
+                f"<td bgcolor='{color(s)}'>{s}</td>" for s in LEGEND_STATUSES if s in statuses
+            )
         return f"<<table border='0' cellspacing='4'><tr>{cells}</tr></table>>"
 
     @property
@@ -197,9 +207,24 @@ class StageGraph:
             self._svg = re.sub(r"^.*?(?=<svg)", "", raw, flags=re.DOTALL)
         return self._svg
 
+    def why(self):
+        """Return the drawn build's explanation (result.why()), or None for a plan."""
+        return self.result.why() if hasattr(self.result, "why") else None
+
+    def _why_tooltip(self, ref: str) -> str:
+        why = self.why()
+        if why is None or ref not in why.stages:
+            return ""
+        stage = why.stages[ref]
+        lines = [stage.text] + [
+            f"line {step.line}: {step.reason.text}" for step in stage.steps if step.root
+        ]
+        return "\n" + "\n".join(lines)
+
     def _repr_html_(self) -> str:
         # JupyterLab draws image/svg+xml as an <img>; HTML output keeps the <svg> inline.
-        return f"<div class='stagelab-graph'>{self.svg}</div>"
+        caption = causes_html(self.why()) if self.why() is not None else ""
+        return f"<div class='stagelab-graph'>{self.svg}{caption}</div>"
 
     def __repr__(self) -> str:
         lines = [

@@ -111,6 +111,38 @@ class Table:
         return "\n".join(([self.caption] if self.caption else []) + lines)
 
 
+class Listing:
+    """A Dockerfile's text with its lines numbered as the builders number them (from 1, blank
+    lines included), and each stage's name and index beside its `FROM` line.
+
+    `lines` holds (number, stage mark or "", text) for every line.
+    """
+
+    def __init__(self, lines: list[tuple[int, str, str]]):
+        self.lines = lines
+
+    def _repr_html_(self) -> str:
+        width = len(str(len(self.lines)))
+        rows = "".join(
+            f"<span style='color:#757575'>{number:>{width}}</span>  "
+            f"{html.escape(text)}"
+            + (f"  <span style='color:#1565c0'># stage {html.escape(mark)}</span>" if mark else "")
+            + "\n"
+            for number, mark, text in self.lines
+        )
+        return (
+            "<pre class='stagelab-listing' style='line-height:1.3;padding:4px 8px;"
+            f"background:#f6f8fa;white-space:pre-wrap'>{rows}</pre>"
+        )
+
+    def __repr__(self) -> str:
+        width = len(str(len(self.lines)))
+        return "\n".join(
+            f"{number:>{width}}  {text}" + (f"  # stage {mark}" if mark else "")
+            for number, mark, text in self.lines
+        )
+
+
 # ---------------------------------------------------------------- a build's summary
 
 
@@ -227,8 +259,32 @@ def summary_html(result) -> str:
         f"<table class='stagelab-summary'><tr><th style='{LEFT}'>stage</th>"
         f"<th style='{LEFT}'>status</th><th style='{RIGHT}'>steps</th>"
         f"<th style='{RIGHT}'>seconds</th></tr>{rows}</table>{size}{note}"
+        f"{why_section(result)}"
         f"{build_details_html(result.command, result.log, result.replayed)}</div>"
     )
+
+
+def causes_html(why) -> str:
+    """Return a caption naming the steps whose reason started a rebuild (a Why's `causes`),
+    or "" when nothing was rebuilt for a reason of its own."""
+    causes = getattr(why, "causes", None) or []
+    if not causes:
+        return ""
+    items = "".join(
+        f"<li>{html.escape(step.stage)} line {step.line}: {html.escape(step.reason.text)}</li>"
+        for step in causes
+    )
+    return (
+        "<div class='stagelab-why-caption' style='color:#424242;font-size:90%'>"
+        f"Why steps were rebuilt (hover a step for its reason):<ul>{items}</ul></div>"
+    )
+
+
+def why_section(result) -> str:
+    """Return the build's explanation as HTML when its summary was asked to show it."""
+    if not getattr(result, "summary_why", False):
+        return ""
+    return result.why()._repr_html_()
 
 
 def summary_text(result) -> str:
@@ -240,6 +296,8 @@ def summary_text(result) -> str:
     ]
     if result.builder == "classic":
         lines.append(f"  {CLASSIC_STEPS_NOTE}")
+    if getattr(result, "summary_why", False):
+        lines.append(str(result.why()))
     return "\n".join(lines)
 
 

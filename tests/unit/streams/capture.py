@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from stagelab import engine, images
-from stagelab.classic import classic_build_options, classic_dockerfile
+from stagelab.classic import classic_build_options, classic_context
 from stagelab.context import build_request, buildx_command
 
 HERE = Path(__file__).resolve().parent
@@ -75,13 +75,11 @@ def capture_buildkit(name: str, text: str, cancel_after_s: float | None = None) 
 
 
 def capture_classic(text: str, cancel_after_s: float | None = None) -> list[dict]:
-    with build_request(text, builder="classic") as request, tempfile.TemporaryDirectory() as tmp:
+    with build_request(text, builder="classic") as request, tempfile.TemporaryFile() as context:
         request.substitutions = images.substitutions(request.dockerfile.images())
-        (Path(tmp) / "Dockerfile").write_text(classic_dockerfile(request))
+        classic_context(request, context)
         began = time.monotonic()
-        stream = engine.client().api.build(
-            **classic_build_options(request, Path(tmp) / "Dockerfile")
-        )
+        stream = engine.client().api.build(**classic_build_options(request, context))
         messages = []
         if cancel_after_s is not None:  # as Ctrl-C in a notebook: the runner closes the stream
             threading.Timer(cancel_after_s, lambda: os.kill(os.getpid(), signal.SIGINT)).start()

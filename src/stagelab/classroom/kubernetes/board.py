@@ -1,18 +1,20 @@
 """The instructor's dashboard on Kubernetes, as data: a row per learner from the hub, the
-learner's pod and the progress record their server serves.
+learner's pod and the attempts their checks posted.
 
 On one server the dashboard reads homes and engine pid files (stagelab.classroom.board); in a
-cluster each learner's files live in their own pod. So the dashboard (kubernetes/dashboard.py)
-asks the Kubernetes API for the learners' pods, reads whether each pod's engine container is
-ready, and fetches ~/.stagelab/progress.jsonl through the learner's own server (Jupyter
-Server's contents API, with the dashboard's `access:servers` scope). This module turns those
-answers into the rows the page shows; it does no I/O.
+cluster each learner's files live in their own pod, and the dashboard has no access to any
+learner's server (a learner's own config could capture a token sent there). So the flow goes
+the other way: each lab check in a learner's pod posts the learner's progress record to the
+dashboard (labs/attempts.post_progress), with the learner's own server token, and the
+dashboard asks the hub whose token it is (kubernetes/dashboard.py). The dashboard also asks
+the Kubernetes API for the learners' pods and reads whether each pod's engine container is
+ready. This module turns those answers into the rows the page shows; it does no I/O.
 """
 
 from __future__ import annotations
 
 from ...labs.attempts import parse_attempts
-from ..board import lab_columns, lab_progress, server_state
+from ..board import MAX_RECORD_BYTES, lab_columns, lab_progress, server_state
 
 # The sidecar container's name in config.yaml (singleuser.extraContainers).
 ENGINE_CONTAINER = "engine"
@@ -20,9 +22,10 @@ ENGINE_CONTAINER = "engine"
 # selects its pods by (kubespawner/spawner.py, PodReflector).
 SERVER_PORT = 8888
 POD_SELECTOR = "component=singleuser-server"
+# Where a learner's check posts their progress record (config.yaml: singleuser.extraEnv).
+ATTEMPTS_PATH = "api/attempts"
 # KubeSpawner annotates each pod with its user's unescaped name.
 USERNAME_ANNOTATION = "hub.jupyter.org/username"
-PROGRESS_PATH = ".stagelab/progress.jsonl"
 
 
 def pods_by_learner(pod_list: dict) -> dict[str, dict]:
@@ -47,30 +50,22 @@ def engine_state(pod: dict | None) -> str:
     return "down"
 
 
-def progress_url(pod: dict | None, hub_user: dict | None) -> str | None:
-    """Return the contents-API URL of the learner's progress record on their pod's server.
-
-    None unless the hub says the server is ready and the pod has an address. The path is
-    the server's own (`/user/NAME/`, from the hub's user model); Jupyter Server's REST API:
-    GET {base}api/contents/{path}?type=file&format=text&content=1.
-    """
-    server = ((hub_user or {}).get("servers") or {}).get("", {})
-    address = ((pod or {}).get("status") or {}).get("podIP")
-    if not server.get("ready") or not address or not server.get("url"):
+def posted_attempts(
+    token_owner: dict | None, body: bytes, instructors: set[str]
+) -> tuple[str, list[dict]] | None:
+    """Return whose attempts a POST to api/attempts carries, and the attempts, or None when
+    it is refused: the token is no user's (the hub's GET /hub/api/user answer `token_owner`
+    is None, or a service's), the user is an instructor, or the body is over MAX_RECORD_BYTES.
+    The name is the hub's, never the body's: a learner can only post their own attempts.
+    Lines that are not attempts are skipped (labs.attempts.parse_attempts)."""
+    if not token_owner or token_owner.get("kind", "user") != "user":
         return None
-    if ":" in address:
-        address = f"[{address}]"  # an IPv6 address in a URL (RFC 3986)
-    return (
-        f"http://{address}:{SERVER_PORT}{server['url']}api/contents/{PROGRESS_PATH}"
-        "?type=file&format=text&content=1"
-    )
-
-
-def attempts_from_contents(answer: dict | None) -> list[dict]:
-    """Return the attempts in a contents-API answer for the progress record ([] for none)."""
-    if not answer or answer.get("type") != "file" or not isinstance(answer.get("content"), str):
-        return []
-    return parse_attempts(answer["content"].encode())[0]
+    name = token_owner.get("name")
+    if not isinstance(name, str) or not name or name in instructors:
+        return None
+    if len(body) > MAX_RECORD_BYTES:
+        return None
+    return name, parse_attempts(body)[0]
 
 
 def learners_on_hub(hub_users: list[dict], instructors: set[str]) -> list[str]:
@@ -93,9 +88,9 @@ def board_from_pods(
     board.board_from_accounts).
 
     `hub_users` is the hub's GET /hub/api/users answer, `pods` pods_by_learner(), `attempts`
-    each learner's attempts (missing: none seen, their server is stopped), `labs` stagelab
-    Lab objects. A row: name, server, engine ("up", "starting", "down"), pod, last_activity,
-    labs ({number: lab_progress row}).
+    each learner's attempts as last posted (missing: none posted since the dashboard
+    started), `labs` stagelab Lab objects. A row: name, server, engine ("up", "starting",
+    "down"), pod, last_activity, labs ({number: lab_progress row}).
     """
     by_name = {user.get("name"): user for user in hub_users}
     rows = []

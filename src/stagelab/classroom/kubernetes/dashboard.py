@@ -3,11 +3,13 @@ login (classroom/dashboard.py), with its board read from the cluster (board.boar
 
 It runs in the hub's pod, from the learner image (config.yaml: hub.extraContainers), as the
 JupyterHub service `dashboard`: `python -m stagelab.classroom.kubernetes.dashboard --course
-/opt/stagelab/course --instructor instructor`. Each refresh it asks the hub for the users, the
-Kubernetes API for the learners' pods (with the hub pod's service account, which may list pods
-in its namespace: the chart's hub Role), and each running server for its learner's progress
-record (the service's token carries `access:servers`). Progress last seen is kept while a
-server is stopped. Kubernetes' API from a pod:
+/opt/stagelab/course --instructor instructor`. Each refresh it asks the hub for the users and
+the Kubernetes API for the learners' pods (with the hub pod's service account, which may list
+pods in its namespace: the chart's hub Role). Its token has no access to any server: each
+learner's lab check posts their progress record to `api/attempts` with the learner's own
+token (labs/attempts.post_progress), the dashboard asks the hub whose token it is
+(GET /hub/api/user, which any token may ask) and keeps the attempts under that name
+(board.posted_attempts), also while the server is stopped. Kubernetes' API from a pod:
 kubernetes.io/docs/tasks/run-application/access-api-from-pod/
 """
 
@@ -19,22 +21,15 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
-from jupyterhub.services.auth import HubOAuthenticated
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
-from tornado.web import RequestHandler, authenticated
+from jupyterhub.services.auth import HubAuth, HubOAuthenticated
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.web import HTTPError, RequestHandler, authenticated
 
 from ...course import Course
 from ...labs import all_labs
 from ..dashboard import hub_users, serve
 from ..layout import INSTRUCTOR
-from .board import (
-    POD_SELECTOR,
-    attempts_from_contents,
-    board_from_pods,
-    learners_on_hub,
-    pods_by_learner,
-    progress_url,
-)
+from .board import POD_SELECTOR, board_from_pods, pods_by_learner, posted_attempts
 from .layout import KUBERNETES_DASHBOARD_MODULE
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -62,21 +57,26 @@ async def learner_pods() -> dict[str, dict]:
     return pods_by_learner(json.loads(answer.body))
 
 
-async def learner_attempts(url: str) -> list[dict] | None:
-    """Return the attempts the learner's server serves ([] with no record yet), or None when
-    the server does not answer."""
-    request = HTTPRequest(
-        url,
-        request_timeout=REQUEST_TIMEOUT_S,
-        headers={"Authorization": f"token {os.environ['JUPYTERHUB_API_TOKEN']}"},
-    )
-    try:
-        answer = await AsyncHTTPClient().fetch(request)
-    except HTTPClientError as error:
-        return [] if error.code == 404 else None
-    except OSError:
-        return None
-    return attempts_from_contents(json.loads(answer.body))
+class AttemptsHandler(RequestHandler):
+    """POST api/attempts: a learner's progress record, sent by their own lab check with their
+    own token (`Authorization: token ...`); the hub says whose token it is. No cookie is read
+    here, so no other site can post for a learner. Its application's settings give
+    `hub_auth` (a HubAuth), `instructors` and `last_seen`."""
+
+    async def post(self):
+        """Keep the posted attempts under the token owner's name; 204, or 403 when refused."""
+        kind, _, token = self.request.headers.get("Authorization", "").partition(" ")
+        if kind.lower() not in ("token", "bearer") or not token.strip():
+            raise HTTPError(401, reason="Send your own token: Authorization: token ...")
+        owner = await self.settings["hub_auth"].user_for_token(
+            token.strip(), use_cache=False, sync=False
+        )
+        accepted = posted_attempts(owner, self.request.body, self.settings["instructors"])
+        if accepted is None:
+            raise HTTPError(403, reason="Only a learner of the class may post their attempts")
+        name, attempts = accepted
+        self.settings["last_seen"][name] = attempts
+        self.set_status(204)
 
 
 class PodBoardHandler(HubOAuthenticated, RequestHandler):
@@ -84,7 +84,7 @@ class PodBoardHandler(HubOAuthenticated, RequestHandler):
 
     Its application's settings give `course` (the Course whose labs are the columns),
     `instructors` (names that are not rows) and `last_seen` (each learner's attempts as last
-    read from their server, kept while it is stopped).
+    posted by their checks, AttemptsHandler).
     """
 
     @authenticated
@@ -94,12 +94,6 @@ class PodBoardHandler(HubOAuthenticated, RequestHandler):
         last_seen = self.settings["last_seen"]
         users = await hub_users()
         pods = await learner_pods()
-        by_name = {user["name"]: user for user in users}
-        for name in learners_on_hub(users, instructors):
-            url = progress_url(pods.get(name), by_name[name])
-            attempts = await learner_attempts(url) if url else None
-            if attempts is not None:
-                last_seen[name] = attempts
         data = board_from_pods(users, pods, last_seen, all_labs(course.labs), instructors)
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
@@ -121,6 +115,8 @@ def main(argv: list[str] | None = None) -> None:
         course=Course.find(args.course),
         instructors=set(args.instructors or [INSTRUCTOR]),
         last_seen={},
+        attempts_handler=AttemptsHandler,
+        hub_auth=HubAuth(),
     )
 
 
