@@ -225,7 +225,7 @@ class ClassicReader:
                 status,
                 round(at - current["start"], 3),
                 round(current["start"], 3),
-                current.get("image"),
+                image=current.get("image"),
             )
         )
         self.watcher.stage(

@@ -228,3 +228,10 @@ def test_classic_reader_records_the_images_the_build_made():
     labels_added = 3  # the engine's LABEL steps for stagelab's labels
     assert len(made) == len(ran) + labels_added
     assert classic("cached")[0].made == [], "a fully cached build made nothing new"
+
+
+def test_classic_steps_name_their_image_and_no_platform():
+    """Each classic step keeps the image the engine made or reused for it (`---> ID`)."""
+    steps = [s for s in classic("built")[1].steps if not s.instruction.startswith("FROM")]
+    assert steps and all(step.image and len(step.image) == 12 for step in steps), steps
+    assert {(step.platform, step.runs_on) for step in steps} == {(None, None)}
