@@ -16,6 +16,7 @@ from .cleanup import remember
 from .command_lines import classic_build_command
 from .context import BuildRequest
 from .dockerfile import Instruction, Stage
+from .dockerfile.refusals import engine_sentence
 from .errors import BuildFailed
 from .images import explain_missing_image, labels, size_of
 from .progress import Progress
@@ -265,18 +266,39 @@ class ClassicReader:
             if line.strip() and not line.startswith((" ---> ", "Step ", "Removing intermediate"))
         ]
         message = _ANSI.sub("", self.error["error"]).strip()
+        exit_code = (self.error.get("errorDetail") or {}).get("code")
+        explained = None
+        if exit_code is None:  # a step the builder refused: the planner may know why
+            explained = self.request.dockerfile.explain(
+                message,
+                failed.line if failed else None,
+                "classic",
+                self.request.target_ref,
+                self.request.build_args,
+            )
+        if explained is not None and explained.advised and explained.line is not None:
+            # The classic builder names no line; its last step printed is not always the one
+            # it refused (a repeated stage name is refused at the next FROM).
+            where = (explained.stage, explained.instruction, explained.line)
+        else:
+            where = (
+                failed_stage.ref if failed_stage else None,
+                str(failed) if failed else None,
+                failed.line if failed else None,
+            )
         from_image = (
             f"metadata for {failed.value[0]}" if failed and failed.keyword == "FROM" else ""
         )
         failure = {
-            "stage": failed_stage.ref if failed_stage else None,
-            "instruction": str(failed) if failed else None,
-            "line": failed.line if failed else None,
-            "exit_code": (self.error.get("errorDetail") or {}).get("code"),
+            "stage": where[0],
+            "instruction": where[1],
+            "line": where[2],
+            "exit_code": exit_code,
             "log_tail": "\n".join(run_output[-LOG_TAIL_LINES:] + [message]),
             "reason": (
-                _lacking_feature(failed, message)
-                or explain_missing_image(self.error["error"], from_image)
+                explained.reason
+                if explained is not None and explained.advised
+                else explain_missing_image(message, from_image)
             ),
         }
         return StreamOutcome(
@@ -284,21 +306,33 @@ class ClassicReader:
         )
 
 
-def _lacking_feature(ins: Instruction | None, message: str) -> str | None:
-    """Say so plainly where a step failed for a BuildKit feature the classic builder lacks."""
-    if ins is None:
-        return None
-    if ins.keyword == "RUN" and (ins.flag("mount") or "--mount option" in message):
-        feature = "RUN --mount"
-    elif ins.keyword in ("COPY", "ADD") and any(v.startswith("<<") for v in ins.value):
-        feature = f"heredocs in {ins.keyword}"
-    elif ins.keyword == "FROM" and "platform" in message:
-        feature = "the platform ARGs ($BUILDPLATFORM, $TARGETPLATFORM, ...), which stay empty"
-    else:
-        return None
-    return (
-        f"the classic builder does not support {feature}; use BuildKit "
-        f'(builder="buildkit"). The engine said: {message}'
+def refused_before_building(
+    request: BuildRequest, refusal: str, log: str, duration: float, command: str
+) -> BuildFailed:
+    """The BuildFailed for a Dockerfile the daemon refused before running a step (its HTTP
+    answer to the build request): the line, stage and the daemon's sentence, explained;
+    `command` is the build as a command line, `duration` in seconds."""
+    explained = request.dockerfile.explain(
+        refusal, None, "classic", request.target_ref, request.build_args
+    )
+    result = request.result(
+        stage_status=stage_statuses(request.dockerfile, []),
+        steps=[],
+        image_id=None,
+        size_bytes=None,
+        duration_s=duration,
+        log=log + refusal + "\n",
+    )
+    return BuildFailed(
+        stage=explained.stage,
+        instruction=explained.instruction,
+        line=explained.line,
+        exit_code=None,
+        log_tail=engine_sentence(refusal)[0],
+        reason=explained.reason,
+        command=command,
+        log=result.log,
+        result=result,
     )
 
 
@@ -320,11 +354,18 @@ def run_classic(request: BuildRequest, watcher: Progress) -> BuildResult:
         watcher.command(command)
         classic_context(request, context)
         began = time.monotonic()
-        stream = client.api.build(**classic_build_options(request, context))
+        stream = None
         try:
+            stream = client.api.build(**classic_build_options(request, context))
             for chunk in stream:
                 reader.feed(chunk, time.monotonic() - began)
-        except BaseException:
+        except BaseException as error:
+            refusal = engine.daemon_refusal(error)
+            if refusal is not None:
+                log = "".join(reader.log)
+                raise refused_before_building(
+                    request, refusal, log, time.monotonic() - began, command
+                ) from None
             # Closing the stream cancels the classic build; forcerm removes its container.
             if hasattr(stream, "close"):
                 stream.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from . import engine, images, multiplatform, standins
@@ -70,7 +71,11 @@ def doctor(*, fresh: bool = False) -> Checkup:
     finding, which says how to get one.
     """
     findings = []
-    version = engine.ping()
+    # buildx answers in a process of its own while this one loads the Docker SDK to ask the engine.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        asked_buildx = pool.submit(engine.buildx_version)
+        version = engine.ping()
+        buildx = asked_buildx.result()
     if version is None:
         findings.append(
             Finding(
@@ -94,7 +99,6 @@ def doctor(*, fresh: bool = False) -> Checkup:
             "is missing; upgrade Docker for the full set",
         )
     )
-    buildx = engine.buildx_version()
     probed_at = None if fresh else engine.features_probed_at(version=version, buildx=buildx)
     features = engine.probe_features(version=version, buildx=buildx, fresh=fresh)
     findings.append(

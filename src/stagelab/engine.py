@@ -73,6 +73,15 @@ def identity(host: str) -> str:
     return f"{host} {client().api.info().get('ID', '')}"
 
 
+def daemon_refusal(error: BaseException) -> str | None:
+    """Return the daemon's own sentence when `error` is the Docker SDK's APIError (an HTTP
+    error the engine answered with, such as a Dockerfile it refused before building), else
+    None: any other exception is not the engine's answer."""
+    if isinstance(error, lazy.docker.errors.APIError):
+        return str(error.explanation or error)
+    return None
+
+
 def ping() -> dict | None:
     """Return the engine's version document (`docker version`), or None when none answers."""
     if _no_socket(docker_host()):

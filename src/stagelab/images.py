@@ -169,11 +169,19 @@ def parse_dockerfile(text: str) -> Dockerfile:
     """Parse Dockerfile text into a Dockerfile whose planner knows this engine's images.
 
     A builder looks a name that is no stage above as an image, and finds it when the engine
-    has one (`found_as`): so `plan()` then says what this engine does. Raises DockerfileError
-    naming the line for text that does not parse; with no engine, parses as
-    Dockerfile(text) does.
+    has one (`found_as`), or when a stand-in serves it in stagelab's builds (`substitutions`):
+    so `plan()` and `caveats()` then say what this engine does. Raises DockerfileError naming
+    the line for text that does not parse; with no engine (Binder, the site), parses as
+    Dockerfile(text) does, whose plan has no caveats: no engine was asked.
     """
-    return Dockerfile(text, found_as)
+    return Dockerfile(text, _found_or_served if engine.answers() else None)
+
+
+def _found_or_served(name: str) -> str | None:
+    found = found_as(name)
+    if found is None and BY_OFFICIAL.get(normalise(name)) is not None and substitutions([name]):
+        return "reference"
+    return found
 
 
 @functools.cache

@@ -1,11 +1,13 @@
-"""How BuildKit names a build's steps in its progress ("[linux/arm64 build 2/3] RUN make"),
-and which stage and instruction of a Dockerfile such a name is."""
+"""How BuildKit names a build's steps in its progress ("[linux/arm64 build 2/3] RUN make"):
+the platform a step is for and runs on, and what that tells of each platform's stages
+(vertex_names.py says which stage and instruction a name is)."""
 
 from __future__ import annotations
 
 import re
 
-from .dockerfile import Instruction, PlatformPlan, Stage
+from .dockerfile import PlatformPlan, Stage
+from .vertex_names import stage_by_progress_name
 
 # "[build 2/3] RUN make"; BuildKit pads the step number in a stage of ten or more steps
 # ("[ten  1/10]"), and a single-stage Dockerfile's steps carry no stage name ("[2/2] RUN make").
@@ -17,11 +19,6 @@ VERTEX_NAME = re.compile(
     r"(?P<step>\d+)/(?P<total>\d+)\] (?P<text>.*)$",
     re.DOTALL,
 )
-# A variable in an instruction as written: BuildKit names a step with its value in its place.
-_VARIABLE = re.compile(r"\\\$(?:\\\{[^}]*\\\}|[A-Za-z_][A-Za-z0-9_]*)")
-# Only these instructions give BuildKit a step to print; the others only change metadata.
-FILESYSTEM_STEPS = {"RUN", "COPY", "ADD", "WORKDIR"}
-
 _OPERATING_SYSTEMS = {"linux", "windows", "darwin", "freebsd"}
 
 
@@ -39,32 +36,6 @@ def step_platform(written: str | None) -> tuple[str | None, str | None]:
     return target, runs_on
 
 
-def stage_by_progress_name(stages: list[Stage], name: str | None, text: str = "") -> Stage | None:
-    if name is None:
-        return stages[0] if len(stages) == 1 else None
-    # A repeated stage name prints the same for each stage: the step's text tells them apart.
-    named = [stage for stage in stages if stage.name and stage.name.lower() == name.lower()]
-    for stage in reversed(named):
-        if any(squash(ins.original) == squash(text) for ins in stage.steps):
-            return stage
-    if named:
-        return named[-1]
-    match = re.fullmatch(r"stage-(\d+)", name)
-    if match and int(match.group(1)) < len(stages):
-        return stages[int(match.group(1))]
-    return None
-
-
-def squash(text: str) -> str:
-    return " ".join(text.split())
-
-
-def stage_work(stage: Stage) -> tuple:
-    """What a stage does, from its base image on: equal for stages BuildKit solves as one."""
-    base = stage_work(stage.parent) if stage.parent else stage.base
-    return base, tuple(squash(ins.original) for ins in stage.steps)
-
-
 def from_is_a_step(stages: list[Stage], stage: Stage, names: list[str]) -> bool:
     """Tell whether BuildKit numbered this stage's FROM as step 1, from the build's step
     `names`: only an image it pulls is, not a stage, scratch or a named context (convert.go:
@@ -76,33 +47,6 @@ def from_is_a_step(stages: list[Stage], stage: Stage, names: list[str]) -> bool:
         and stage_by_progress_name(stages, m["stage"]) is stage
         for m in matches
     )
-
-
-def instruction_for(stage: Stage, text: str, number: int, first: int = 2) -> Instruction | None:
-    keyword = text.split(" ", 1)[0].upper()
-    same_kind = [ins for ins in stage.instructions if ins.keyword == keyword]
-    # BuildKit names a RUN by its text with the variables it sees expanded (convert.go
-    # `processCmdEnv`): `RUN echo $NAME` runs as "RUN echo world".
-    candidates = [ins for ins in same_kind if squash(ins.original) == squash(text)] or [
-        ins
-        for ins in same_kind
-        if "$" in ins.original
-        and re.fullmatch(_VARIABLE.sub(".*?", re.escape(squash(ins.original))), squash(text))
-    ]
-    if len(candidates) > 1:
-        # The same text on several lines: the step number tells them apart. It counts each
-        # operation from `first` (convert.go `prefixCommand`, `cmdIndex`).
-        operations = [ins for ins in stage.instructions if ins.keyword in FILESYSTEM_STEPS]
-        index = number - first
-        if 0 <= index < len(operations) and operations[index] in candidates:
-            return operations[index]
-    if candidates:
-        return candidates[0]
-    # The step number counts FROM, except when a named context replaced the base.
-    for index in (number - 1, number):
-        if index < len(stage.instructions) and stage.instructions[index].keyword == keyword:
-            return stage.instructions[index]
-    return same_kind[0] if len(same_kind) == 1 else None
 
 
 def settle_platform_statuses(

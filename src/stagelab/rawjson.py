@@ -15,18 +15,24 @@ from .errors import DockerfileError
 from .images import explain_missing_image
 from .progress import Progress
 from .progress_names import (
-    FILESYSTEM_STEPS,
     VERTEX_NAME,
     from_is_a_step,
-    instruction_for,
     settle_platform_statuses,
-    stage_by_progress_name,
-    stage_work,
     step_platform,
 )
 from .results import LOG_TAIL_LINES, Step, StreamOutcome, combined_statuses, stage_statuses
+from .vertex_names import (
+    FILESYSTEM_STEPS,
+    build_began,
+    instruction_for,
+    progress_time,
+    stage_by_progress_name,
+    stage_work,
+)
 
 _EXIT_CODE = re.compile(r"exit code: (\d+)")
+# buildx's error summary names the Dockerfile line it refers to: "Dockerfile:12".
+_LOCATED = re.compile(r"^[^\s:]+:(\d+)$")
 
 
 @dataclass
@@ -40,14 +46,6 @@ class Vertex:
     cached: bool = False
     error: str = ""
     logs: list[str] = field(default_factory=list)
-
-
-def _time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    # Go prints nanoseconds; Python parses microseconds.
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text.replace("Z", "+00:00"))
-    return datetime.fromisoformat(text)
 
 
 class RawJsonReader:
@@ -90,8 +88,8 @@ class RawJsonReader:
             if vertex is None:
                 vertex = self.vertices[raw["digest"]] = Vertex(raw["digest"], raw.get("name", ""))
                 self.order.append(raw["digest"])
-            vertex.started = _time(raw.get("started")) or vertex.started
-            vertex.completed = _time(raw.get("completed")) or vertex.completed
+            vertex.started = progress_time(raw.get("started")) or vertex.started
+            vertex.completed = progress_time(raw.get("completed")) or vertex.completed
             vertex.cached = vertex.cached or bool(raw.get("cached"))
             vertex.error = raw.get("error") or vertex.error
             self._tell(vertex)
@@ -238,7 +236,7 @@ class RawJsonReader:
         return shared
 
     def _steps(self) -> list[Step]:
-        first = _build_began(self.vertices.values())
+        first = build_began(self.vertices.values())
         # When a step fails, BuildKit cancels the others: those did not fail. When nothing
         # failed but the build was cancelled (Ctrl-C), the steps it stopped are what failed.
         errors = [v.error for v in self.vertices.values() if v.error]
@@ -330,31 +328,55 @@ class RawJsonReader:
         vertex = next(
             (v for v in failed if "canceled" not in v.error), failed[0] if failed else None
         )
+        located = self._located_line()
         if vertex is None:
-            reason = next(
-                (line for line in reversed(self.other_lines) if line.strip()),
-                "buildx exited with an error",
-            )
-            return {
-                "stage": None,
-                "instruction": None,
-                "line": None,
-                "exit_code": None,
-                "log_tail": "\n".join(self.other_lines[-LOG_TAIL_LINES:]),
-                "reason": explain_missing_image(reason),
-            }
+            return self._refusal(located)
         where = self.locate(vertex)
         stage, instruction = where if where else (None, None)
+        at_line = self.dockerfile.at_line(located)
+        if at_line is not None:  # buildx names the failing step's line: a repeated stage
+            stage, instruction = at_line  # name or step text cannot mislead it
         code = _EXIT_CODE.search(vertex.error)
         tail_lines = "".join(vertex.logs).splitlines()[-LOG_TAIL_LINES:] or [vertex.error]
+        reason = explain_missing_image(vertex.error, vertex.name)
+        if code is None and instruction is not None:  # an image not found: a stage meant?
+            explained = self.dockerfile.explain(
+                vertex.error, instruction.line, "buildkit", self.target_ref, self.build_args
+            )
+            reason = explained.reason if explained.advised else reason
         return {
             "stage": stage.ref if stage else None,
             "instruction": str(instruction) if instruction else vertex.name,
             "line": instruction.line if instruction else None,
             "exit_code": int(code.group(1)) if code else None,
             "log_tail": "\n".join(tail_lines),
-            "reason": explain_missing_image(vertex.error, vertex.name),
+            "reason": reason,
         }
+
+    def _refusal(self, located: int | None) -> dict:
+        """BuildKit refused the file before running a step: explain its sentence and line."""
+        lines = [line for line in reversed(self.other_lines) if line.strip()]
+        fallback = lines[0] if lines else "buildx exited with an error"
+        message = next((x for x in lines if x.startswith("ERROR")), fallback)
+        explained = self.dockerfile.explain(
+            message, located, "buildkit", self.target_ref, self.build_args
+        )
+        return {
+            "stage": explained.stage,
+            "instruction": explained.instruction,
+            "line": explained.line,
+            "exit_code": None,
+            "log_tail": "\n".join(self.other_lines[-LOG_TAIL_LINES:]),
+            "reason": explained.reason if explained.advised else explain_missing_image(message),
+        }
+
+    def _located_line(self) -> int | None:
+        """The line buildx's error summary names ("Dockerfile:12"), if it names one."""
+        for line in self.other_lines:
+            match = _LOCATED.match(line.strip())
+            if match:
+                return int(match.group(1))
+        return None
 
 
 def read_rawjson(
@@ -375,19 +397,3 @@ def read_rawjson(
     if failed is None:
         failed = any(v.error for v in reader.vertices.values())
     return reader.outcome(failed)
-
-
-def _build_began(vertices: Iterable[Vertex]) -> datetime | None:
-    """Return when this build began: when it loaded its Dockerfile (else its first start).
-
-    BuildKit runs a step once for every build that needs it at the same time, and reports it
-    to each with the time it started for the first: possibly long before this build began.
-    Loading the Dockerfile is this build's own (its source is this build's session).
-    """
-    vertices = list(vertices)
-    own = [
-        v.started
-        for v in vertices
-        if v.started and v.name.startswith("[internal] load build definition")
-    ]
-    return min(own or [v.started for v in vertices if v.started], default=None)

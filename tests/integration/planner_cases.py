@@ -9,7 +9,12 @@ uses a platform ARG (`${TARGETOS:+...}`: a value for BuildKit, empty for the cla
 a target platform (`--platform`: this machine's or linux/arm64), and named contexts replacing
 named stages (`--build-context name=docker-image://` busybox's stand-in, which every step that
 copies or mounts from a stage can use). The classic builder gets no platform or contexts (it
-has no named contexts: test_planner_contexts_platforms.py checks its refusal). Used by
+has no named contexts: test_planner_contexts_platforms.py checks its refusal).
+Issue 23's edges are drawn too: a `# check=` directive (error=, skip=, experimental=)
+over files whose stage names and `as` casing make checks fire, `${NAME:?message}` ARG defaults
+(global or in a stage, with or without the build arg that sets them), and, now and then, an
+instruction that refuses the whole file (no destination, a flag this engine's frontend does not
+know, ONBUILD FROM, an argument missing, a misspelt platform ARG in a FROM). Used by
 test_planner_property.py and benchmarks/bench_planner.py.
 """
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import random
 import time
 from dataclasses import dataclass, field
 
@@ -29,6 +35,21 @@ from stagelab import multiplatform
 NAMES = ["base", "Build", "TOOLS", "app", "Data", "final"]
 IMAGE = engine_truth.BUSYBOX
 _SALT = itertools.count(time.time_ns())
+DIRECTIVES = [
+    "# check=error=true",
+    "# check=error=true;skip=FromAsCasing,StageNameCasing",
+    "# check=skip=all;error=true",
+    "# check=error=true;experimental=all",
+    "# check=skip=StageNameCasing",
+]
+# Instructions both builders refuse the whole file for, whatever the target (issue 23, kind 1).
+WHOLE_FILE_REFUSALS = [
+    "COPY --from=0 /only",
+    "COPY --parents a/b /x/",
+    "ONBUILD FROM busybox:1.36",
+    "USER",
+    "HEALTHCHECK --interval=oops CMD true",
+]
 
 
 @dataclass
@@ -66,9 +87,16 @@ def cases(draw) -> Case:
     platform = draw(st.sampled_from([None, None, "linux/arm64"]))
     platform = platform if len(set(named)) == len(named) else None
     pin = "--platform=$BUILDPLATFORM "
+    rng = random.Random(draw(st.integers(0, 2**32)))
     meta, build_args, stages, shells = [], {}, [], []
+    if _rare(rng, 10):  # a global default that fails unless a build arg sets it
+        meta.append("ARG REQUIRED=${REQUIRED:?set_REQUIRED}")
+        if draw(st.booleans()):
+            build_args["REQUIRED"] = "given"
     for index, name in enumerate(names):
-        earlier = [(n, shells[i]) for i, n in enumerate(names[:index]) if n]
+        # BuildKit's FROM <name> is the last stage of that name: its shell is the one to use.
+        last_shell = {n.lower(): shells[i] for i, n in enumerate(names[:index]) if n}
+        earlier = [(n, last_shell[n.lower()]) for n in names[:index] if n]
         kind = draw(
             st.sampled_from(
                 ["image", "image", "scratch", "arg"] + ["stage", "stage"] * bool(earlier)
@@ -93,7 +121,10 @@ def cases(draw) -> Case:
                 build_args[f"BASE{index}"] = draw(st.sampled_from(options))
             base, shell = ("" if platform is None else pin) + f"${{BASE{index}}}", True
         shells.append(shell)
-        lines = [f"FROM {base}" + (f" AS {name}" if name else "")]
+        keyword = "as" if _rare(rng, 8) else "AS"
+        misspelt = _rare(rng, 81) and not base.startswith("--platform")
+        flag = "--platform=$BUILDPLATFROM " if misspelt else ""
+        lines = [f"FROM {flag}{base}" + (f" {keyword} {name}" if name else "")]
         if base == "scratch":
             lines.append(f"COPY --from={IMAGE} /bin/busybox /bin/busybox")
         lines.append(
@@ -103,6 +134,13 @@ def cases(draw) -> Case:
         )
         for step in range(draw(st.integers(0, 2))):
             lines.append(_step(draw, names, index, shell, f"{salt}-{index}-{step}"))
+        if _rare(rng, 13):  # a stage ARG that fails unless a build arg sets it
+            lines.append(f"ARG NEED{index}=${{NEED{index}:?set_NEED{index}}}")
+            if draw(st.booleans()):
+                lines.insert(1, f"ARG NEED{index}")
+                build_args[f"NEED{index}"] = "given"
+        if _rare(rng, 41):
+            lines.append(rng.choice(WHOLE_FILE_REFUSALS))
         stages.append(lines)
     target = draw(
         st.sampled_from(
@@ -111,7 +149,8 @@ def cases(draw) -> Case:
     )
     if target is not None and not target.isdigit():
         target = _case_of(draw, target)
-    text = "\n".join(meta + [line for lines in stages for line in lines]) + "\n"
+    directive = [rng.choice(DIRECTIVES)] if _rare(rng, 4) else []
+    text = "\n".join(directive + meta + [line for lines in stages for line in lines]) + "\n"
     contexts = draw(_contexts(names, target)) if draw(st.integers(0, 2)) == 0 else []
     return Case(text, build_args, target, platform, contexts)
 
@@ -127,6 +166,13 @@ def _contexts(names: list[str | None], target: str | None):
         if replaceable
         else st.just([])
     )
+
+
+def _rare(rng: random.Random, one_in: int) -> bool:
+    """Return True about once in `one_in`. From a Random seeded by one draw: hypothesis draws
+    the edges of its ranges and repeats earlier choices far more often than uniformly, which
+    would make issue 23's edges (each of which refuses most builds) the common case."""
+    return rng.randrange(one_in) == 0
 
 
 def _step(draw, names: list[str | None], index: int, shell: bool, unique: str) -> str:
@@ -161,9 +207,10 @@ def _platform_engine() -> tuple[str | None, str]:
 def agrees(case: Case, builder: str) -> tuple[bool, str]:
     """Build `case` for real with `builder`; return whether plan() told what happened, and
     what differed."""
-    parsed = sl.parse_dockerfile(case.text)
     platform, contexts = (case.platform, case.contexts) if builder == "buildkit" else (None, [])
-    refs, refusal = parsed.attempt(case.target, builder, case.build_args, platform, contexts)
+    refs, refusal, index = planned_by(
+        case.text, builder, case.target, case.build_args, platform, contexts
+    )
     if builder == "buildkit":
         # Another platform's images come from the engine with the containerd image store,
         # where busybox's stand-in is made for both CPUs (the docker driver would look for
@@ -180,8 +227,6 @@ def agrees(case: Case, builder: str) -> tuple[bool, str]:
         )
     else:
         real = engine_truth.classic(case.text, case.target, case.build_args)
-    stages = parsed.resolve(case.build_args, builder, platform, contexts)
-    index = {stage.ref: stage.index for stage in stages}
     planned = {index[ref] for ref in refs}
     if real.failed_step:
         return False, f"a step failed: {real.message}"
@@ -194,3 +239,42 @@ def agrees(case: Case, builder: str) -> tuple[bool, str]:
     if planned != real.stages(case.text):
         return False, f"engine ran stages {sorted(real.stages(case.text))}; plan: {refs}"
     return True, ""
+
+
+def planned_by(
+    text: str,
+    builder: str,
+    target: str | None,
+    build_args: dict | None,
+    platform: str | None = None,
+    contexts: list[str] | tuple[str, ...] = (),
+) -> tuple[list[str], sl.DockerfileError | None, dict[str, int]]:
+    """Return what plan() says for this target platform and these named contexts: the refs it
+    runs, its refusal (a whole-file refusal, which parsing raises, runs nothing) and each
+    ref's stage index."""
+    try:
+        parsed = sl.parse_dockerfile(text)
+    except sl.DockerfileError as refusal:
+        return [], refusal, {}
+    refs, refusal = parsed.attempt(target, builder, build_args, platform, contexts)
+    stages = parsed.resolve(build_args, builder, platform, contexts)
+    return refs, refusal, {stage.ref: stage.index for stage in stages}
+
+
+def assert_plan_tells_the_truth(text, builder, target=None, build_args=None):
+    """plan() (or parsing, for a whole-file refusal) runs the stages the engine ran, or
+    refuses at the line the engine refused, with the engine's own sentence."""
+    refs, refusal, index = planned_by(text, builder, target, build_args)
+    real = (engine_truth.buildkit if builder == "buildkit" else engine_truth.classic)(
+        text, target, build_args
+    )
+    assert not real.failed_step, real
+    if real.refused:
+        assert refusal is not None, f"{builder} refused: {real.message}; plan() ran {refs}"
+        if real.line is not None:
+            assert refusal.line == real.line, (str(refusal), real.message)
+        assert real.stages(text) <= {index[ref] for ref in refs}
+    else:
+        assert refusal is None, f"{builder} built it; plan() said {refusal}"
+        assert {index[ref] for ref in refs} == real.stages(text), (refs, real)
+    return refusal, real

@@ -7,6 +7,7 @@ import time
 
 import engine_truth
 import pytest
+from planner_cases import assert_plan_tells_the_truth
 
 import stagelab as sl
 from stagelab import images
@@ -15,30 +16,6 @@ from stagelab.dockerfile import machine_platform
 pytestmark = pytest.mark.engine
 BUILDERS = ["buildkit", "classic"]
 SALT = str(time.time_ns())
-
-
-def truth(text, builder, target=None, build_args=None):
-    if builder == "buildkit":
-        return engine_truth.buildkit(text, target, build_args)
-    return engine_truth.classic(text, target, build_args)
-
-
-def assert_plan_tells_the_truth(text, builder, target=None, build_args=None):
-    """plan() runs the stages the engine ran, or refuses at the line the engine refused."""
-    parsed = sl.parse_dockerfile(text)
-    refs, refusal = parsed.attempt(target, builder, build_args)
-    real = truth(text, builder, target, build_args)
-    assert not real.failed_step, real
-    index = {stage.ref: stage.index for stage in parsed.resolve(build_args, builder)}
-    if real.refused:
-        assert refusal is not None, f"{builder} refused: {real.message}; plan() ran {refs}"
-        if real.line is not None:
-            assert refusal.line == real.line, (str(refusal), real.message)
-        assert real.stages(text) <= {index[ref] for ref in refs}
-    else:
-        assert refusal is None, f"{builder} built it; plan() said {refusal}"
-        assert {index[ref] for ref in refs} == real.stages(text), (refs, real)
-    return refusal, real
 
 
 # Kind 1: BuildKit's platform ARGs have values in FROM lines; the classic builder's are empty.
@@ -292,7 +269,7 @@ def test_the_classic_builder_says_which_feature_it_lacks(docker_engine, text, fe
     text = text.format(salt=time.time_ns())
     with pytest.raises(sl.BuildFailed) as caught:
         sl.build(text, builder="classic", progress=False)
-    assert f"the classic builder does not support {feature}" in str(caught.value)
+    assert f"classic builder does not support {feature}" in str(caught.value)
     assert "use BuildKit" in str(caught.value)
     with pytest.raises(sl.DockerfileError, match="does not support"):
         sl.parse_dockerfile(text).plan(builder="classic")

@@ -1,6 +1,7 @@
 """The parser, stages and plan() on many Dockerfiles (pure logic: no engine)."""
 
 import pytest
+from IPython.lib.pretty import pretty
 
 from stagelab import DockerfileError
 from stagelab.dockerfile import Dockerfile
@@ -145,11 +146,11 @@ def test_escape_directive_joins_backtick_lines():
 @pytest.mark.parametrize(
     "text, line, words",
     [
-        ("FROM busybox:1.36\nFOOBAR x\n", 2, "unknown instruction FOOBAR"),
-        ("FROM busybox:1.36\nRUN\n", 2, "RUN needs at least one argument"),
+        ("FROM busybox:1.36\nFOOBAR x\n", 2, "unknown instruction: FOOBAR"),
+        ("FROM busybox:1.36\nUSER\n", 2, "USER requires exactly one argument"),
         ("RUN echo hi\nFROM busybox:1.36\n", 1, "before the first FROM"),
         ("FROM busybox:1.36 AS\n", 1, "AS name"),
-        ("FROM busybox:1.36 AS 1st\n", 1, "invalid stage name"),
+        ("FROM busybox:1.36 AS 1st\n", 1, "invalid name for build stage"),
         ("FROM busybox:1.36\nRUN <<EOT\necho never closed\n", 2, "unterminated heredoc"),
     ],
 )
@@ -190,10 +191,26 @@ def test_an_empty_dockerfile_says_what_is_missing():
 
 
 def test_unknown_target_lists_the_names():
-    with pytest.raises(DockerfileError, match="named stages: base, build, test"):
+    with pytest.raises(
+        DockerfileError, match=r"[Nn]amed stages: base \(line 1\), build \(line \d+\), test"
+    ):
         Dockerfile(PIPELINE).plan("release")
 
 
 def test_bad_builder_is_refused():
     with pytest.raises(ValueError, match="buildkit"):
         Dockerfile(PIPELINE).plan(builder="kaniko")
+
+
+def test_a_plan_says_which_images_the_engine_lacks():
+    text = "FROM stagelab-test/nowhere:1 AS a\nRUN echo a\nFROM busybox:1.36 AS b\nRUN echo b\n"
+    lacking = Dockerfile(text, lambda name: None if "nowhere" in name else "reference")
+    plan = lacking.plan("a")
+    assert plan == ["a"] and repr(plan) == "['a']"
+    assert plan.caveats == [
+        "stage a (line 1) uses image stagelab-test/nowhere:1, which is not on this engine: "
+        "the build pulls it, and fails if no registry has it"
+    ]
+    assert "# cannot know: stage a (line 1)" in pretty(plan)
+    assert lacking.plan("b").caveats == []
+    assert Dockerfile(text).plan("a").caveats == [], "without a lookup nothing was asked"

@@ -6,24 +6,32 @@ from collections.abc import Iterable
 
 from ..errors import DockerfileError
 from .contexts import apply_contexts, context_name
+from .frontend import ENGINE_28_5, Frontend, frontend_for
 from .instructions import Instruction, escape_char, parse_instructions
-from .plan import BUILDERS, attempt, goal_stage, plan_stages
+from .parsing import first_unparsable
+from .plan import BUILDERS, Plan, attempt, goal_stage, plan_stages
 from .platform_plan import PlatformPlan, plan_platforms
 from .platforms import machine_platform, split_platform
+from .refusals import Explanation, explain_refusal
 from .resolve_buildkit import resolve_buildkit
 from .resolve_classic import resolve_classic
-from .rules import ImageLookup, Resolution
+from .rules import CheckHit, ImageLookup, Resolution
 from .stages import Edge, Stage, find_stage, split_stages, stage_edges
 from .variables import expand, global_args
 
 __all__ = [
     "BUILDERS",
+    "CheckHit",
     "Dockerfile",
     "Edge",
+    "Explanation",
+    "Frontend",
     "Instruction",
+    "Plan",
     "PlatformPlan",
     "Stage",
     "expand",
+    "frontend_for",
     "machine_platform",
 ]
 
@@ -31,19 +39,39 @@ __all__ = [
 class Dockerfile:
     """A parsed Dockerfile: its text, instructions, global ARGs (name -> default) and stages.
 
-    `Dockerfile(text)` parses, raising DockerfileError naming the line of malformed text; it
-    refuses only what both builders' parser refuses; what one builder or target refuses is
-    raised by `plan()` (and by the engine in a build). `image_lookup` tells which names an
-    engine has as images (rules.ImageLookup; `sl.parse_dockerfile` asks the engine): a builder
-    that looks a later stage's name up as an image finds such an image there. Without it the
-    planner takes the engine to have none of the names it looks up.
+    `Dockerfile(text)` parses, raising DockerfileError naming the line and the engine's own
+    sentence where both builders refuse the whole file, whatever the target: text their
+    parser refuses, or an instruction that does not parse into its command (an argument
+    missing, a flag the engine's frontend does not know: parsing.py, frontend.py). What one
+    builder or target refuses is raised by `plan()` (and by the engine in a build).
+    `image_lookup` tells which names an engine has as images (rules.ImageLookup;
+    `sl.parse_dockerfile` asks the engine): a builder that looks a later stage's name up as
+    an image finds such an image there. Without it the planner takes the engine to have none
+    of the names it looks up. `frontend` is the engine's Dockerfile frontend (frontend.py;
+    default: that of Docker Engine 28.5, which the course provisions).
     """
 
-    def __init__(self, text: str, image_lookup: ImageLookup | None = None):
+    def __init__(
+        self,
+        text: str,
+        image_lookup: ImageLookup | None = None,
+        frontend: Frontend = ENGINE_28_5,
+    ):
         self.text = text
         self.image_lookup = image_lookup
+        self.frontend = frontend
         self.escape = escape_char(text)
         self.instructions = parse_instructions(text)
+        unparsable = first_unparsable(self.instructions, frontend)
+        if unparsable is not None:
+            ins, reason, advice = unparsable
+            raise DockerfileError(
+                f"both builders refuse the whole file, for any target: {reason}. "
+                f"{advice[:1].upper()}{advice[1:]}",
+                line=ins.line,
+            )
+        if not any(ins.keyword == "FROM" for ins in self.instructions):
+            raise DockerfileError("no FROM instruction: a Dockerfile needs at least one stage")
         self.global_args = global_args(self.instructions, self.escape)
         self._written = split_stages(self.instructions)
         self.stages = self.resolve()
@@ -72,12 +100,20 @@ class Dockerfile:
             raise ValueError(f"builder must be one of {BUILDERS}, not {builder!r}")
         build_args = dict(build_args or {})
         target = None if target is None else str(target)
+        native = machine_platform()
         if builder == "classic":
             resolution = resolve_classic(
-                self._written, self.instructions, build_args, target, self.escape, self.image_lookup
+                self._written,
+                self.instructions,
+                build_args,
+                target,
+                self.escape,
+                self.image_lookup,
+                self.frontend,
+                self.text,
+                native,
             )
             return apply_contexts(resolution, contexts or ())
-        native = machine_platform()
         chosen = platform or native
         split_platform(chosen)
         resolution = resolve_buildkit(
@@ -89,6 +125,8 @@ class Dockerfile:
             target,
             self.escape,
             self.image_lookup,
+            self.frontend,
+            self.text,
         )
         return apply_contexts(resolution, contexts or ())
 
@@ -161,8 +199,9 @@ class Dockerfile:
         build_args: dict[str, str] | None = None,
         platform: str | None = None,
         contexts: Iterable[str] | None = None,
-    ) -> list[str]:
-        """Return the refs of the stages this builder runs for this target, dependencies first.
+    ) -> Plan:
+        """Return the refs of the stages this builder runs for this target, dependencies first
+        (a Plan: a list whose `caveats` say what the planner cannot know, see `caveats()`).
 
         `target` is a stage name, as `--target` takes it (default: the last stage);
         `builder` is "buildkit" or "classic"; `platform` the target platform (default: this
@@ -174,7 +213,10 @@ class Dockerfile:
         builder's source: see stagelab/dockerfile/rules.py.
         """
         resolution = self.resolution(builder, build_args, platform, target, contexts)
-        return [r for r in plan_stages(resolution, target) if r not in resolution.replaced]
+        return Plan(
+            [r for r in plan_stages(resolution, target) if r not in resolution.replaced],
+            lambda: self.caveats(target, builder, build_args, platform),
+        )
 
     def attempt(
         self,
@@ -205,3 +247,56 @@ class Dockerfile:
         DockerfileError where BuildKit refuses the file for a platform, ValueError for a
         malformed platform."""
         return plan_platforms(self, target, platforms, build_args, contexts, build_platform)
+
+    def at_line(self, line: int | None) -> tuple[Stage, Instruction] | None:
+        """Return the stage (as written, for the default build) and the instruction that a
+        1-based `line` falls in, or None for a line outside every stage's instructions."""
+        for stage in self.stages if line is not None else []:
+            for ins in stage.instructions:
+                if ins.line <= line <= ins.end_line:
+                    return stage, ins
+        return None
+
+    def explain(
+        self,
+        message: str,
+        line: int | None = None,
+        builder: str = "buildkit",
+        target: str | None = None,
+        build_args: dict[str, str] | None = None,
+    ) -> Explanation:
+        """Explain an engine's refusal of this Dockerfile: `message` is what the engine said
+        (buildx's or the daemon's text, prefixes and all), `line` the line it named, if any.
+
+        Returns the line, stage, instruction and reason: the engine's sentence, with the
+        planner's own refusal and advice where the planner refuses the same build at the same
+        line, or what the learner most likely meant where the engine found no image of a name
+        (a stage with a tag, one defined further down, one swallowed by a continued line,
+        one named nearly so).
+        """
+        _, planned = self.attempt(target, builder, build_args)
+        return explain_refusal(message, line, self.stages, planned, self.text, self.instructions)
+
+    def caveats(
+        self,
+        target: str | None = None,
+        builder: str = "buildkit",
+        build_args: dict[str, str] | None = None,
+        platform: str | None = None,
+    ) -> list[str]:
+        """Return what the plan cannot know: each image a stage the builder runs uses that the
+        engine (`image_lookup`) does not have, which the build pulls, and which fails where no
+        registry has it. Empty without an image lookup (nothing was asked) or a refusal."""
+        refs, refusal = self.attempt(target, builder, build_args, platform)
+        if self.image_lookup is None or refusal is not None:
+            return []
+        lines = {s.ref: s.lines[0] for s in self.resolve(build_args, builder, platform)}
+        notes = []
+        for edge in self.edges(build_args, builder, platform):
+            if edge.external and edge.child in refs and self.image_lookup(edge.source) is None:
+                notes.append(
+                    f"stage {edge.child} (line {lines[edge.child]}) uses image {edge.source}, "
+                    "which is not on this engine: the build pulls it, and fails if no "
+                    "registry has it"
+                )
+        return list(dict.fromkeys(notes))

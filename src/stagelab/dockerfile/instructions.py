@@ -30,12 +30,12 @@ INSTRUCTIONS = {
     "VOLUME",
     "WORKDIR",
 }
-NEEDS_ARGUMENTS = INSTRUCTIONS - {"CMD", "ENTRYPOINT"}
 
 
 @dataclass(frozen=True)
 class Instruction:
-    """One instruction as the parser returned it: keyword, flags, words and its lines (1-based)."""
+    """One instruction as the parser returned it: keyword (upper case; `written` as the file
+    writes it), flags, words, whether they were a JSON array, and its lines (1-based)."""
 
     keyword: str
     original: str
@@ -45,6 +45,8 @@ class Instruction:
     value: tuple[str, ...]
     # ONBUILD's instruction, parsed with its own flags (the parser drops them from ONBUILD).
     trigger: Instruction | None = None
+    written: str = ""
+    json: bool = False
 
     def flag(self, name: str) -> list[str]:
         """Return the values of every `--name=value` flag, in order (empty when there is none)."""
@@ -56,45 +58,40 @@ class Instruction:
 
 
 def parse_instructions(text: str) -> list[Instruction]:
-    """Parse Dockerfile text into its instructions, in order.
+    """Parse Dockerfile text into its instructions, in order, as BuildKit's parser package
+    splits them (moby/buildkit frontend/dockerfile/parser/parser.go).
 
     Raises DockerfileError naming the line when the text is not valid UTF-8 (a lone surrogate,
-    as from bytes read with surrogateescape), the parser refuses the text, an instruction is
-    unknown or lacks its arguments, something other than ARG comes before the first FROM, or
-    there is no FROM at all.
+    as from bytes read with surrogateescape) or the parser refuses the text. Whether each
+    instruction then parses into its command is parsing.py's question.
     """
     _refuse_invalid_text(text)
     try:
         commands = buildkit_parser.parse_string(text)
     except buildkit_parser.GoParseError as error:
         raise DockerfileError(str(error), line=_failing_line(text, str(error))) from None
-    instructions = [_instruction(c) for c in commands]
-    seen_from = False
-    for ins in instructions:
-        if ins.keyword not in INSTRUCTIONS:
-            raise DockerfileError(f"unknown instruction {ins.keyword}", line=ins.line)
-        if ins.keyword in NEEDS_ARGUMENTS and not any(v.strip() for v in ins.value):
-            raise DockerfileError(f"{ins.keyword} needs at least one argument", line=ins.line)
-        if ins.keyword == "FROM":
-            seen_from = True
-        elif not seen_from and ins.keyword != "ARG":
-            raise DockerfileError(
-                f"{ins.keyword} comes before the first FROM: only ARG may "
-                "appear there; start a stage with FROM first",
-                line=ins.line,
-            )
-    if not seen_from:
-        raise DockerfileError("no FROM instruction: a Dockerfile needs at least one stage")
-    return instructions
+    lines = text.splitlines()
+    escape = escape_char(text)
+    return [_instruction(c, lines, escape) for c in commands]
 
 
-def _instruction(command) -> Instruction:
+def _instruction(command, lines: list[str], escape: str) -> Instruction:
     trigger = None
     if command.cmd.upper() == "ONBUILD" and command.sub_cmd:
-        expression = re.sub(r"(?is)^\s*ONBUILD\s+", "", command.original)
-        parsed = buildkit_parser.parse_string(expression)
+        # The trigger as BuildKit stores it (instructions/parse.go `parseOnBuild`): the line
+        # without ONBUILD, then each heredoc's body and closing word, which follow it.
+        last = _logical_end(lines, command.start_line, command.end_line, escape)
+        expression = "\n".join(
+            [re.sub(r"(?is)^\s*ONBUILD\s+", "", command.original)] + lines[last : command.end_line]
+        )
+        try:
+            parsed = buildkit_parser.parse_string(expression + "\n")
+        except buildkit_parser.GoParseError as error:
+            raise DockerfileError(str(error), line=command.start_line) from None
         trigger = replace(
-            _instruction(parsed[0]), line=command.start_line, end_line=command.end_line
+            _instruction(parsed[0], expression.splitlines(), escape),
+            line=command.start_line,
+            end_line=command.end_line,
         )
     return Instruction(
         command.cmd.upper(),
@@ -104,6 +101,8 @@ def _instruction(command) -> Instruction:
         tuple(command.flags),
         tuple(command.value),
         trigger,
+        command.cmd,
+        bool(command.json),
     )
 
 
@@ -125,8 +124,21 @@ def _escaped_byte(char: str) -> str:
     return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
 
 
+def _logical_end(lines: list[str], start: int, end: int, escape: str) -> int:
+    """Return the 1-based last line of the instruction starting at `start` before its heredoc
+    bodies: lines ending in the escape character continue it, and comment or empty lines
+    inside it are skipped (parser.go `Parse`)."""
+    at = start
+    while at < end and lines[at - 1].rstrip(" \t").endswith(escape):
+        at += 1
+        while at < end and re.match(r"^\s*(#.*)?$", lines[at - 1]):
+            at += 1
+    return at
+
+
 def _failing_line(text: str, message: str) -> int | None:
-    """Find the line an error of the parser is about, in time linear in the text's length."""
+    """Find the line an error of the parser is about, in time linear in the text's length
+    (a search over prefixes of the text for the other errors: O(log n) parses)."""
     lines = text.splitlines()
     if "unterminated heredoc" in message:
         return _unterminated_heredoc(lines)
@@ -141,7 +153,38 @@ def _failing_line(text: str, message: str) -> int | None:
             ),
             None,
         )
-    return None
+    return _first_failing_instruction(lines, escape_char(text))
+
+
+def _first_failing_instruction(lines: list[str], escape: str) -> int | None:
+    """Return where the instruction the parser refuses starts: the shortest prefix of the text
+    it refuses ends that instruction, which starts after the last one the rest parses into."""
+    low, high = 1, len(lines)
+    if _parses(lines[:high]):
+        return None
+    while low < high:
+        middle = (low + high) // 2
+        if _parses(lines[:middle]):
+            low = middle + 1
+        else:
+            high = middle
+    parsed = buildkit_parser.parse_string("\n".join(lines[: low - 1]) + "\n") if low > 1 else ()
+    code = [line for line in lines[: low - 1] if not re.match(r"^\s*(#.*)?$", line)]
+    if parsed and code and code[-1].rstrip(" \t").endswith(escape):
+        return parsed[-1].start_line  # the line `low` continues that instruction
+    after = parsed[-1].end_line if parsed else 0
+    return next(
+        (n for n in range(after + 1, low + 1) if not re.match(r"^\s*(#.*)?$", lines[n - 1])),
+        low,
+    )
+
+
+def _parses(lines: list[str]) -> bool:
+    try:
+        buildkit_parser.parse_string("\n".join(lines) + "\n")
+    except buildkit_parser.GoParseError:
+        return False
+    return True
 
 
 # A heredoc's opening word, as the parser reads it: <<EOF, <<-EOF, <<"EOF", <<'EOF'.

@@ -5,18 +5,28 @@ here raises.
 
 from __future__ import annotations
 
+from .advice import swallowed_stages, target_advice
+from .checks import file_checks
+from .frontend import Frontend
 from .instructions import Instruction
+from .parsing import closest
 from .resolve import (
     INDEX,
+    dispatch_stages,
     fresh_stages,
     later_stage_advice,
     meta_instructions,
     progress_name,
-    refuse_mount_variables,
-    target_advice,
+    valid_platform,
 )
 from .rules import (
     _STAGE_CONTEXT_NAME,
+    BASES,
+    CHECK_OPTIONS,
+    COMMANDS,
+    DISPATCH,
+    ONBUILD,
+    TARGET,
     ImageLookup,
     Resolution,
     engine_has,
@@ -28,6 +38,7 @@ from .rules import (
     valid_reference,
 )
 from .stages import Stage
+from .variables import expand_matches
 
 
 def resolve_buildkit(
@@ -38,28 +49,30 @@ def resolve_buildkit(
     build_platform: str,
     target: str | None,
     escape: str,
-    lookup: ImageLookup | None = None,
+    lookup: ImageLookup | None,
+    frontend: Frontend,
+    text: str,
 ) -> Resolution:
-    """Resolve the stages as BuildKit's Dockerfile frontend does (convert.go order); `lookup`
-    tells which names the engine has as images (rules.engine_has)."""
+    """Resolve the stages as BuildKit's Dockerfile frontend does, pass after pass over the
+    whole file (convert.go `toDispatchState`); `lookup` tells which names the engine has as
+    images (rules.engine_has), `frontend` what this engine's frontend takes, `text` is the
+    Dockerfile (its `# check=` directive and comments)."""
     stages = fresh_stages(written)
     res = Resolution("buildkit", stages)
-    refuse_mount_variables(res, stages, escape)
     last = stages[-1]
-    env = from_env(
-        "buildkit",
-        meta_instructions(instructions),
-        build_args,
-        platform,
-        build_platform,
-        target if target is not None else (last.name or "").lower(),
-        escape,
-    )
+    target_name = target if target is not None else (last.name or "").lower()
+    meta = meta_instructions(instructions)
+    env = from_env("buildkit", meta, build_args, platform, build_platform, target_name, escape, res)
+    defaults = from_env("buildkit", meta, {}, platform, build_platform, target_name, escape)
+    checks = file_checks(text, instructions, stages, build_args, defaults, env)
+    if checks.refusal:
+        res.refuse(None, checks.refusal, _check_options_advice(), phase=CHECK_OPTIONS)
     later_args = later_declared_args(instructions)
     earlier: dict[str, Stage] = {}
     for stage in stages:
         line = stage.lines[0]
         stage.base = expand_base(stage, env, escape, res, later_args, None)
+        _buildkit_platform(res, stage, env, escape)
         if stage.name and not _STAGE_CONTEXT_NAME.match(stage.name.lower()):
             res.refuse(
                 line,
@@ -74,15 +87,63 @@ def resolve_buildkit(
     if target is not None and not any(
         s.name and s.name.lower() == str(target).lower() for s in stages
     ):
-        res.refuse(None, f'target stage "{target}" could not be found', target_advice(stages))
+        res.refuse(
+            None,
+            f'target stage "{target}" could not be found',
+            target_advice(stages, target, swallowed_stages(text, instructions)),
+            phase=TARGET,
+        )
     named = {s.name.lower(): s for s in stages if s.name}  # the last of a repeated name wins
+    images: list[str] = []  # each image a --from or from= names: one more state, after stages
     for stage in stages:
         for kind, source, ins in uses(stage):
-            _buildkit_source(res, stage, kind, source, ins, named, escape)
+            _buildkit_source(res, stage, kind, source, ins, named, escape, images)
     _refuse_cycles(res)
     for stage in stages:
         _buildkit_base(res, stage, named, lookup)
+    dispatch_stages(res, env, build_args, escape, frontend)
+    res.checks[:0] = checks.hits
+    res.checks_refuse = checks.config.error
     return res
+
+
+def _check_options_advice() -> str:
+    return (
+        "write the `# check=` directive as options separated by `;`, each `key=value`, with "
+        "no spaces: skip=Rule1,Rule2 (or all), experimental=Rule (or all), error=true"
+    )
+
+
+def _buildkit_platform(res: Resolution, stage: Stage, env: dict, escape: str) -> None:
+    """Every stage's `FROM --platform` is expanded and parsed before the target is chosen
+    (convert.go): an empty or malformed one refuses the file whatever the target."""
+    for value in stage.instructions[0].flag("platform"):
+        try:
+            result, _, unmatched = expand_matches(value, env, escape)
+        except ValueError as error:
+            res.refuse(stage.lines[0], f"failed to process arguments for platform: {error}")
+            continue
+        if not result:
+            known = sorted(k for k, v in env.items() if v is not None)
+            near = next(
+                (closest(name, known) for name in sorted(unmatched) if closest(name, known)), None
+            )
+            hint = f" (did you mean {near}?)" if near else ""
+            res.refuse(
+                stage.lines[0],
+                f"empty platform value from expression {value}{hint}",
+                f"write ${near}: BuildKit evaluates every stage's --platform, even in stages "
+                "this target does not need"
+                if near
+                else "declare the ARG it names before the first FROM, or pass it as a build arg",
+            )
+        elif not valid_platform(result):
+            res.refuse(
+                stage.lines[0],
+                f'failed to parse platform {value}: "{result}": unknown operating system or '
+                "architecture: invalid argument",
+                "--platform takes os/arch[/variant], as linux/amd64 or linux/arm/v7",
+            )
 
 
 def _buildkit_source(
@@ -93,12 +154,17 @@ def _buildkit_source(
     ins: Instruction,
     named: dict[str, Stage],
     escape: str,
+    images: list[str],
 ) -> None:
+    """Resolve one --from or from= (convert.go `toCommand`, `detectRunMount`). An image it
+    names is one more of BuildKit's states, after the stages (kept in `images`): so
+    `--from=N` past the last stage names an image named earlier (measured on Engine 28.5)."""
     # An ONBUILD trigger is read only once a stage starting FROM its stage is needed.
     refused = stage.index if kind == "onbuild" else None
+    phase = ONBUILD if kind == "onbuild" else COMMANDS
     if kind == "mount":
         if has_variable(source, escape):
-            return  # refused while parsing, above
+            return  # refused while parsing (parsing.py)
         found = named.get(source.lower())
     elif has_variable(source, escape):
         res.refuse(
@@ -107,16 +173,22 @@ def _buildkit_source(
             "stage with FROM using ARG from global scope as a workaround",
             "name the stage or image in --from as written",
             refused,
+            phase,
         )
         return
     elif INDEX.match(source):
         number = int(source)
+        if len(res.stages) <= number < len(res.stages) + len(images) and kind == "copy":
+            stage.sources.append(images[number - len(res.stages)])
+            stage.source_kinds.append(kind)
+            return
         if not 0 <= number < len(res.stages):
             res.refuse(
                 ins.line,
                 f"invalid stage index {number}",
                 f"the stages are numbered 0 to {len(res.stages) - 1}",
                 refused,
+                phase,
             )
             return
         found = res.stages[number]
@@ -133,7 +205,10 @@ def _buildkit_source(
                 f"stage index: BuildKit looks for an image named {source}; name the "
                 f"stage (`AS name`) and mount from=name",
                 stage.index,
+                BASES,
             )
+        if kind != "onbuild":
+            images.append(source)
         return
     stage.sources.append(found.ref)
     stage.source_kinds.append(kind)
@@ -153,6 +228,7 @@ def _buildkit_source(
             reason,
             f"move stage {found.label} (line {found.lines[0]}) above stage {stage.label}",
             stage.index,
+            DISPATCH,
         )
 
 
@@ -180,7 +256,12 @@ def _buildkit_base(
             if stage_named is not None and stage_named.index < stage.index
             else "image names are lowercase, as in busybox:1.36"
         )
-        res.refuse(line, f'failed to parse stage name "{base}": invalid reference format', advice)
+        res.refuse(
+            line,
+            f'failed to parse stage name "{base}": invalid reference format',
+            advice,
+            phase=BASES,
+        )
         return
     later = named.get(base)
     if (
@@ -193,6 +274,7 @@ def _buildkit_base(
             f"{base}: failed to resolve source metadata for {base}",
             later_stage_advice(base, later),
             stage.index,
+            BASES,
         )
 
 
@@ -216,6 +298,7 @@ def _refuse_cycles(res: Resolution) -> None:
                     _line_using(stage, dep),
                     f"circular dependency detected on stage: {progress_name(dep)}",
                     "a stage cannot use itself, directly or through other stages",
+                    phase=COMMANDS,
                 )
                 return
             elif dep.index not in state:

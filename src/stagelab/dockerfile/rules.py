@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from .instructions import Instruction
 from .platforms import platform_args
 from .stages import Stage, instruction_sources
-from .variables import arg_pairs, expand_word
+from .variables import expand_word
 
 # The grammar of an image reference (github.com/distribution/reference, regexp.go).
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
@@ -50,18 +50,31 @@ def engine_has(lookup: ImageLookup | None, name: str, builder: str) -> bool:
     return found == "reference" or (found == "id" and builder == "classic")
 
 
+# When a builder meets what it refuses. BuildKit's Dockerfile frontend works in passes over
+# the whole file (convert.go `toDispatchState`): the `# check=` options, the meta ARGs
+# (`buildMetaArgs`), every stage's base name and platform, the target, every stage's commands
+# (`toCommand`: --from, from=, cycles), the base images (`resolveStages`), the ONBUILD
+# triggers of the stages it needs, then it dispatches those stages, step by step, and last
+# reports the build checks (`lint.Error`). The first refusal met wins. The classic builder
+# refuses what the parser and the target refuse, then its meta ARGs, then runs stage after
+# stage and stops at the first step it refuses (its order is the file's).
+CHECK_OPTIONS, META, STAGES, TARGET, COMMANDS, BASES, ONBUILD, DISPATCH, LINT = range(9)
+
+
 @dataclass(frozen=True)
 class Refusal:
     """Where and why a builder refuses a Dockerfile: `reason` is the builder's own message.
 
     `stage` is None when the builder refuses the file whatever the target; otherwise the index
-    of the stage that, once the build needs it, makes the builder refuse.
+    of the stage that, once the build needs it, makes the builder refuse. `phase` orders
+    refusals as the builder meets them (CHECK_OPTIONS ... LINT above).
     """
 
     line: int | None
     reason: str
     advice: str = ""
     stage: int | None = None
+    phase: int = STAGES
 
     def message(self, builder: str) -> str:
         who = "BuildKit" if builder == "buildkit" else "The classic builder"
@@ -69,20 +82,39 @@ class Refusal:
         return f"{who} refuses this: {self.reason}" + (f". {advice}" if advice else "")
 
 
+@dataclass(frozen=True)
+class CheckHit:
+    """A build check (frontend/dockerfile/linter/ruleset.go) that fired: its rule, line, the
+    linter's message, and the stage whose dispatch fired it (None: the whole file's pass)."""
+
+    rule: str
+    line: int | None
+    message: str
+    stage: int | None = None
+
+
 @dataclass
 class Resolution:
-    """The stages as one builder resolves them, and every place it refuses the file."""
+    """The stages as one builder resolves them, every place it refuses the file, the build
+    checks that fire (`checks`) and whether a `# check=error=true` makes them refuse it."""
 
     builder: str
     stages: list[Stage]
     refusals: list[Refusal] = field(default_factory=list)
     # Stage ref -> the named build context that replaces it (contexts.apply_contexts).
     replaced: dict[str, str] = field(default_factory=dict)
+    checks: list[CheckHit] = field(default_factory=list)
+    checks_refuse: bool = False
 
     def refuse(
-        self, line: int | None, reason: str, advice: str = "", stage: int | None = None
+        self,
+        line: int | None,
+        reason: str,
+        advice: str = "",
+        stage: int | None = None,
+        phase: int = STAGES,
     ) -> None:
-        self.refusals.append(Refusal(line, reason, advice, stage))
+        self.refusals.append(Refusal(line, reason, advice, stage, phase))
 
 
 def valid_reference(name: str) -> bool:
@@ -98,24 +130,51 @@ def from_env(
     build_platform: str,
     target_name: str,
     escape: str,
+    res: Resolution | None = None,
 ) -> dict[str, str | None]:
     """Return the variables FROM lines see: the ARGs before the first FROM, after build args.
 
-    BuildKit starts from its platform ARGs and TARGETSTAGE (convert.go `defaultArgs`,
-    `buildMetaArgs`); an ARG without a default keeps that value. The classic builder starts
-    from nothing.
+    BuildKit starts from its platform ARGs and TARGETSTAGE (convert.go `defaultArgs`) and
+    expands a default only when no build arg replaces it (`buildMetaArgs`); an ARG without a
+    default keeps that value. The classic builder starts from nothing and expands every
+    default, replaced or not (moby builder/dockerfile/builder.go `processMetaArg`). A default
+    that does not expand (`${NAME:?message}` with NAME unset) is refused in `res`.
     """
     env: dict[str, str | None] = {}
     if builder == "buildkit":
         env.update(platform_args(platform, build_platform))
         env["TARGETSTAGE"] = target_name
     for ins in meta:
-        for key, value in arg_pairs(ins, env, escape).items():
+        for word in ins.value:
+            key, equals, default = word.partition("=")
+            value: str | None = default if equals else None
+            if value is not None and not (builder == "buildkit" and key in build_args):
+                try:
+                    value = expand_word(value, env, escape)[0]
+                except ValueError as error:
+                    if res is not None:
+                        res.refuse(
+                            ins.line,
+                            f'failed to process "{default}": {error}',
+                            _required_advice(key, default, builder, build_args),
+                            phase=META if builder == "buildkit" else COMMANDS,
+                        )
+                    value = None
             if key in build_args:
                 env[key] = build_args[key]
             elif value is not None or key not in env:
                 env[key] = value
     return env
+
+
+def _required_advice(key: str, default: str, builder: str, build_args: dict[str, str]) -> str:
+    if builder == "classic" and key in build_args:
+        return (
+            f"the classic builder expands the default of ARG {key} even when a build arg "
+            f"gives {key} a value, and {default} fails: BuildKit builds it "
+            '(builder="buildkit"), or give the ARG a default that expands'
+        )
+    return f"pass the value it asks for as a build arg, as in build_args={{{key!r}: ...}}"
 
 
 def expand_base(

@@ -27,6 +27,7 @@ class _Lexer:
         self.escape = escape
         self.raw_escapes = False
         self.used: set[str] = set()
+        self.unmatched: set[str] = set()
 
     def peek(self) -> str:
         return self.text[self.at] if self.at < len(self.text) else ""
@@ -115,6 +116,7 @@ class _Lexer:
     def lookup(self, name: str) -> tuple[str, bool]:
         value = self.env.get(name)
         if value is None:
+            self.unmatched.add(name)
             return "", False
         self.used.add(name)
         return value, True
@@ -231,6 +233,19 @@ def expand_word(word: str, env: dict[str, str | None], escape: str = "\\") -> tu
     return lexer.until(""), lexer.used
 
 
+def expand_matches(
+    word: str, env: dict[str, str | None], escape: str = "\\"
+) -> tuple[str, set[str], set[str]]:
+    """Expand one word; return it, the variables it found and those it looked up in vain
+    (shell/lex.go `ProcessWordWithMatches`: what UndefinedVar and UndefinedArgInFrom report).
+
+    Raises ValueError, with the lexer's own message, for a malformed substitution.
+    """
+    lexer = _Lexer(word, env, escape)
+    result = lexer.until("")
+    return result, lexer.used, lexer.unmatched
+
+
 def expand(word: str, env: dict[str, str | None], escape: str = "\\") -> str:
     """Expand variables and remove quotes in a word, as BuildKit's shell lexer does.
 
@@ -257,10 +272,17 @@ def arg_pairs(
 
 
 def global_args(instructions: list[Instruction], escape: str = "\\") -> dict[str, str | None]:
-    """Return the ARGs declared before the first FROM, with their defaults (None: none)."""
+    """Return the ARGs declared before the first FROM, with their defaults expanded (None: no
+    default; a default that does not expand, as `${NAME:?message}` with NAME unset, as
+    written: whether a builder refuses it is the planner's question, see rules.from_env)."""
     args: dict[str, str | None] = {}
     for ins in instructions:
         if ins.keyword == "FROM":
             break
-        args.update(arg_pairs(ins, args, escape))
+        for word in ins.value:
+            key, equals, default = word.partition("=")
+            try:
+                args[key] = expand(default, args, escape) if equals else None
+            except ValueError:
+                args[key] = default
     return args
