@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
-from . import engine, images, limits, multiplatform, replay, why_record
+from . import images, limits, multiplatform, replay, why_record
 from .buildkit import run_buildkit
 from .classic import run_classic
 from .context import build_request
@@ -96,7 +96,7 @@ def build(
         cache_to=cache_to,
     ) as request:
         request.image_store = image_store
-        if not engine.answers():
+        if not request.engine_answered:
             return replay.replay(request, watcher, why)
         if builder == "buildkit":
             request.docker_host = multiplatform.build_host(

@@ -10,6 +10,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import engine
 from .command_lines import buildx_build_command, image_contexts
 from .dockerfile import BUILDERS, Dockerfile, machine_platform
 from .dockerfile.platforms import split_platform
@@ -48,6 +49,8 @@ class BuildRequest:
     # the image store asked for ("containerd", or None for any).
     docker_host: str | None = None
     image_store: str | None = None
+    # Whether an engine answered when the request was made: asked once per build.
+    engine_answered: bool = False
 
     def result(self, **fields) -> BuildResult:
         """Return a BuildResult of this request with the outcome's fields filled in."""
@@ -132,7 +135,8 @@ def build_request(
         context_dir, dockerfile_path = stack.enter_context(
             context_folder(context, dockerfile, files)
         )
-        parsed = parse_dockerfile(read_dockerfile(dockerfile_path))
+        answered = engine.answers()
+        parsed = parse_dockerfile(read_dockerfile(dockerfile_path), engine_answers=answered)
         yield BuildRequest(
             parsed,
             context_dir,
@@ -149,6 +153,7 @@ def build_request(
             secrets=stack.enter_context(_secret_files(secrets)) if secrets else {},
             cache_from=cache_from_list,
             cache_to=cache_to_list,
+            engine_answered=answered,
         )
 
 

@@ -99,8 +99,16 @@ def doctor(*, fresh: bool = False) -> Checkup:
             "is missing; upgrade Docker for the full set",
         )
     )
-    probed_at = None if fresh else engine.features_probed_at(version=version, buildx=buildx)
-    features = engine.probe_features(version=version, buildx=buildx, fresh=fresh)
+    # Features are probed only with buildx (the probes are buildx builds), once per engine and
+    # buildx: a kept answer says when it was probed.
+    kept = engine.kept_features(version=version, buildx=buildx) if buildx and not fresh else None
+    if kept is not None:
+        features, probed_at = kept
+    else:
+        features = (
+            engine.probe_features(version=version, buildx=buildx, fresh=True) if buildx else {}
+        )
+        probed_at = None
     findings.append(
         Finding(
             "buildx",

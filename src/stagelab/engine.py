@@ -251,24 +251,27 @@ def probe_features(
     """
     version = ping() if version is None else version
     buildx = buildx_version() if buildx is None else buildx
-    key = _features_key(version, buildx)
-    tables = _feature_tables()
-    if key and not fresh and key in tables:
-        return dict(tables[key]["features"])
+    kept = None if fresh else kept_features(version=version, buildx=buildx)
+    if kept is not None:
+        return kept[0]
     with ThreadPoolExecutor(max_workers=len(FEATURE_PROBES)) as pool:
         features = dict(zip(FEATURE_PROBES, pool.map(_probe, FEATURE_PROBES.values())))
+    key = _features_key(version, buildx)
     if key:
+        tables = _feature_tables()
         tables.pop(key, None)
         tables[key] = {"features": features, "probed_at": time.time()}
         _keep_feature_tables(dict(list(tables.items())[-FEATURE_TABLES_KEPT:]))
     return features
 
 
-def features_probed_at(*, version: dict | None, buildx: str | None) -> float | None:
-    """Return when (seconds since the epoch) the features of this engine and buildx were last
-    probed and kept, or None when they were not."""
+def kept_features(
+    *, version: dict | None, buildx: str | None
+) -> tuple[dict[str, bool], float] | None:
+    """Return the features kept for this engine and buildx (probe_features) and when they were
+    probed (seconds since the epoch), or None when none are kept."""
     table = _feature_tables().get(_features_key(version, buildx) or "")
-    return table["probed_at"] if table else None
+    return (dict(table["features"]), table["probed_at"]) if table else None
 
 
 def _features_key(version: dict | None, buildx: str | None) -> str | None:

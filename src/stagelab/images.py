@@ -165,16 +165,18 @@ def found_as(name: str) -> str | None:
     return "reference" if normalise(tagged) in names else "id"
 
 
-def parse_dockerfile(text: str) -> Dockerfile:
+def parse_dockerfile(text: str, *, engine_answers: bool | None = None) -> Dockerfile:
     """Parse Dockerfile text into a Dockerfile whose planner knows this engine's images.
 
     A builder looks a name that is no stage above as an image, and finds it when the engine
     has one (`found_as`), or when a stand-in serves it in stagelab's builds (`substitutions`):
     so `plan()` and `caveats()` then say what this engine does. Raises DockerfileError naming
     the line for text that does not parse; with no engine (Binder, the site), parses as
-    Dockerfile(text) does, whose plan has no caveats: no engine was asked.
+    Dockerfile(text) does, whose plan has no caveats: no engine was asked. `engine_answers`
+    says whether an engine answers when the caller has just asked (None: ask here).
     """
-    return Dockerfile(text, _found_or_served if engine.answers() else None)
+    answers = engine.answers() if engine_answers is None else engine_answers
+    return Dockerfile(text, _found_or_served if answers else None)
 
 
 def _found_or_served(name: str) -> str | None:

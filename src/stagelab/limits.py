@@ -65,26 +65,35 @@ class Counters:
     tasks_refused: int
 
     @classmethod
-    def now(cls) -> Counters | None:
-        """Return the counters of this process's classroom cgroup, or None outside one."""
-        folders = _cgroup_files()
-        if not folders:
-            return None
-        if "" in folders:
-            tree = folders[""]
+    def read(
+        cls, tree: Path | None = None, memory: Path | None = None, pids: Path | None = None
+    ) -> Counters:
+        """Read one cgroup's counters: `tree`, its folder in a v2 tree, else `memory` and
+        `pids`, its folders in the v1 hierarchies (None: that hierarchy's counters are 0).
+        A file that is missing or holds no number counts as 0."""
+        if tree is not None:
             return cls(
                 _counter(tree / "memory.max"),
                 _counter(tree / "memory.events", "oom_kill"),
                 _counter(tree / "pids.max"),
                 _counter(tree / "pids.events", "max"),
             )
-        memory, pids = folders.get("memory"), folders.get("pids")
         return cls(
             _counter(memory / "memory.limit_in_bytes") if memory else 0,
             _counter(memory / "memory.oom_control", "oom_kill") if memory else 0,
             _counter(pids / "pids.max") if pids else 0,
             _counter(pids / "pids.events", "max") if pids else 0,
         )
+
+    @classmethod
+    def now(cls) -> Counters | None:
+        """Return the counters of this process's classroom cgroup, or None outside one."""
+        folders = _cgroup_files()
+        if not folders:
+            return None
+        if "" in folders:
+            return cls.read(tree=folders[""])
+        return cls.read(memory=folders.get("memory"), pids=folders.get("pids"))
 
 
 def _size(size: int) -> str:

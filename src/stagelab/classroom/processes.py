@@ -110,7 +110,12 @@ def processes_of(uids: set[int] | range) -> list[int]:
     """Return the pids of running processes (zombies aside: they have ended) whose real,
     effective or saved uid is in `uids`."""
     found = []
-    for status in PROC.glob("[0-9]*/status"):
+    # A process may end between the listing and the reading (pathlib's glob itself raises then,
+    # so the listing is plain and each read is guarded).
+    for name in os.listdir(PROC):
+        if not name.isdigit():
+            continue
+        status = PROC / name / "status"
         try:
             fields = dict(
                 line.split(":", 1) for line in status.read_text().splitlines() if ":" in line
