@@ -25,12 +25,18 @@ STANDIN_RELEASE = "bookworm"
 @dataclass(frozen=True)
 class BaseImage:
     """An official image the lessons use, the honest name of its offline stand-in, what the
-    stand-in is, and the recipe (recipes.py) that makes it (default: the image's name)."""
+    stand-in is, and the recipe (recipes.py) that makes it (default: the image's name).
+
+    `on_demand`: made only by the first build that names it (multiplatform.substitutions_on),
+    for the one lesson or lab that uses it: no readiness requirement (the doctor, `stagelab
+    setup`, the classroom's archive and the learner image leave it out).
+    """
 
     official: str
     standin: str
     what: str
     recipe_name: str = ""
+    on_demand: bool = False
 
     @property
     def recipe(self) -> str:
@@ -82,6 +88,7 @@ EXTRA_IMAGES = [
         "stagelab's own toolchain image: the Debian stand-in plus gcc 12, make and Debian's "
         "cross compilers, so that one machine compiles C for amd64 and arm64",
         recipe_name="cross-gcc",
+        on_demand=True,
     ),
     BaseImage(
         GOLANG,

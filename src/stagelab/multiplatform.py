@@ -225,15 +225,16 @@ def substitutions_on(host: str | None, names: Sequence[str], say=print) -> dict[
     On another engine than the CLI's: busybox's stand-in is built there for every architecture
     of ARCHITECTURES from Debian's busybox-static of each (no RUN, so no emulator); the others
     are copied from the CLI's engine (`docker save | docker load`), built there first if
-    missing. On the CLI's engine, images stagelab makes only on demand (its cross-gcc) are made
-    there first when missing, so a lab or a Dockerfile that names one builds without a lesson
-    having fetched it. Raises ImageUnavailable or ProvisionError when a stand-in cannot be made.
+    missing. On the CLI's engine, images stagelab makes only on demand (BaseImage.on_demand:
+    its cross-gcc) are made there first when missing, so a lab or a Dockerfile that names one
+    builds without a lesson having fetched it. Raises ImageUnavailable or ProvisionError when a
+    stand-in cannot be made.
     """
     if host is None:
         on_demand = [
             image.official
             for image in map(images.BY_OFFICIAL.get, map(images.normalise, names))
-            if image in images.EXTRA_IMAGES and not images.present(image.standin)
+            if image is not None and image.on_demand and not images.present(image.standin)
         ]
         if on_demand:
             standins.ensure_images(say=say, extras=on_demand)
