@@ -33,20 +33,31 @@ _STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12})$")
 # and writes that name into the .dockerignore it sends: with a .dockerignore of the learner's own,
 # that file then changed every build, and a `COPY . .` never came from the cache.
 CLASSIC_DOCKERFILE = ".stagelab.Dockerfile"
+# `FROM 1` is an image name to both builders, but the classic builder also takes a name that is
+# no tag of its own for the start of an image ID: on an engine where exactly one image's ID
+# begins with 1, `FROM 1` builds on that image (measured on Engine 28.5: `FROM 006` built on
+# the only image whose ID began with 006), so any image made there could shadow a stage index.
+# Written in full, the name is looked up as a name only, as BuildKit does.
+IMAGE_BY_NAME_ONLY = "docker.io/library/"
 
 
 def classic_dockerfile(request: BuildRequest) -> str:
     """Return the Dockerfile for the classic builder, with stand-ins in.
 
     The classic builder has no named contexts, so a stand-in replaces an official name in
-    FROM, COPY --from and RUN --mount from= (a stage name is never rewritten).
+    FROM, COPY --from and RUN --mount from= (a stage name is never rewritten). A FROM of a
+    number, which no stage is, names its image in full (IMAGE_BY_NAME_ONLY).
     """
     lines = request.dockerfile.text.splitlines(keepends=True)
     for stage in request.dockerfile.resolve(request.build_args, "classic"):
+        number = stage.lines[0] - 1
         if stage.parent is None and stage.base in request.substitutions:
-            number = stage.lines[0] - 1
             lines[number] = lines[number].replace(
                 stage.written_base, request.substitutions[stage.base], 1
+            )
+        elif stage.parent is None and stage.base.isdigit():
+            lines[number] = lines[number].replace(
+                stage.written_base, f"{IMAGE_BY_NAME_ONLY}{stage.base}", 1
             )
         for ins in stage.steps:
             for official, standin in request.substitutions.items():
