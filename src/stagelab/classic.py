@@ -33,11 +33,8 @@ _STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12})$")
 # and writes that name into the .dockerignore it sends: with a .dockerignore of the learner's own,
 # that file then changed every build, and a `COPY . .` never came from the cache.
 CLASSIC_DOCKERFILE = ".stagelab.Dockerfile"
-# `FROM 1` is an image name to both builders, but the classic builder also takes a name that is
-# no tag of its own for the start of an image ID: on an engine where exactly one image's ID
-# begins with 1, `FROM 1` builds on that image (measured on Engine 28.5: `FROM 006` built on
-# the only image whose ID began with 006), so any image made there could shadow a stage index.
-# Written in full, the name is looked up as a name only, as BuildKit does.
+# The classic builder takes a FROM name that is no tag for the start of an image ID (Engine 28.5:
+# `FROM 006` built on the one image whose ID began 006), so an image could shadow `FROM 1`.
 IMAGE_BY_NAME_ONLY = "docker.io/library/"
 
 
@@ -45,8 +42,8 @@ def classic_dockerfile(request: BuildRequest) -> str:
     """Return the Dockerfile for the classic builder, with stand-ins in.
 
     The classic builder has no named contexts, so a stand-in replaces an official name in
-    FROM, COPY --from and RUN --mount from= (a stage name is never rewritten). A FROM of a
-    number, which no stage is, names its image in full (IMAGE_BY_NAME_ONLY).
+    FROM, COPY --from and RUN --mount from= (a stage name is never rewritten). `FROM 1`
+    names its image in full (IMAGE_BY_NAME_ONLY), as BuildKit reads it.
     """
     lines = request.dockerfile.text.splitlines(keepends=True)
     for stage in request.dockerfile.resolve(request.build_args, "classic"):
