@@ -8,7 +8,7 @@ from .bake import BakeResult, SharedStep, bake
 from .build_records import BuildRecord, build_record
 from .builds import build
 from .calls import CheckWarning, call, check, engine_version, features
-from .cleanup import clean
+from .cleanup import clean, remove_tags
 from .containers import (
     copy_out,
     files,
@@ -137,6 +137,7 @@ __all__ = [
     "predict_failure",
     "predict_size",
     "predict_stages",
+    "remove_tags",
     "run",
     "run_status",
     "search_image",

@@ -281,6 +281,21 @@ def test_clean_spares_what_stagelab_did_not_make(docker_engine, tmp_path):
         client.images.remove(foreign_tag, force=True)
 
 
+def test_remove_tags_takes_off_only_the_tags_stagelab_gave(docker_engine, tmp_path):
+    salt = str(time.time_ns())
+    ours_tag, foreign_tag = f"stagelab-test/tagged:{salt}", f"learner/own:{salt}"
+    ours = sl.build(f"FROM busybox:1.36\nRUN echo {salt} > /s\n", tag=ours_tag)
+    client = engine.client()
+    client.images.get(ours.image_id).tag(foreign_tag)  # the learner's own name for it
+    try:
+        assert sl.remove_tags(ours_tag, foreign_tag, "stagelab-test/never:made") == [ours_tag]
+        assert not images.present(ours_tag)
+        assert client.images.get(foreign_tag).id == ours.image_id, "the learner's name stays"
+    finally:
+        with contextlib.suppress(docker.errors.APIError):
+            client.images.remove(foreign_tag, force=True)
+
+
 def _history(image) -> list[dict]:
     """Return an image's history; none for an image another user of the engine removed since it
     was listed (the engine is shared: what is gone is not left behind)."""
