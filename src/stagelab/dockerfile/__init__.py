@@ -215,7 +215,7 @@ class Dockerfile:
         resolution = self.resolution(builder, build_args, platform, target, contexts)
         return Plan(
             [r for r in plan_stages(resolution, target) if r not in resolution.replaced],
-            lambda: self.caveats(target, builder, build_args, platform),
+            lambda: self.caveats(target, builder, build_args, platform, contexts),
         )
 
     def attempt(
@@ -283,17 +283,24 @@ class Dockerfile:
         builder: str = "buildkit",
         build_args: dict[str, str] | None = None,
         platform: str | None = None,
+        contexts: Iterable[str] | None = None,
     ) -> list[str]:
         """Return what the plan cannot know: each image a stage the builder runs uses that the
         engine (`image_lookup`) does not have, which the build pulls, and which fails where no
-        registry has it. Empty without an image lookup (nothing was asked) or a refusal."""
-        refs, refusal = self.attempt(target, builder, build_args, platform)
+        registry has it; an image or stage a named context in `contexts` serves is no such
+        image. Empty without an image lookup (nothing was asked) or a refusal."""
+        refs, refusal = self.attempt(target, builder, build_args, platform, contexts)
         if self.image_lookup is None or refusal is not None:
             return []
         lines = {s.ref: s.lines[0] for s in self.resolve(build_args, builder, platform)}
         notes = []
-        for edge in self.edges(build_args, builder, platform):
-            if edge.external and edge.child in refs and self.image_lookup(edge.source) is None:
+        for edge in self.edges(build_args, builder, platform, contexts):
+            if (
+                edge.external
+                and context_name(edge.source) is None
+                and edge.child in refs
+                and self.image_lookup(edge.source) is None
+            ):
                 notes.append(
                     f"stage {edge.child} (line {lines[edge.child]}) uses image {edge.source}, "
                     "which is not on this engine: the build pulls it, and fails if no "
