@@ -64,6 +64,8 @@ CONTEXT_CASES = {
     "a base stage replaced by an image": (REPLACED_BASE, None, {"base": "image"}),
     "a mount source replaced by a folder": (REPLACED_MOUNT, None, {"maker": "folder"}),
     "a context nothing uses": (REPLACED_BY_FOLDER, "deps", {"unused": "folder"}),
+    "the target itself replaced by an image": (REPLACED_BY_FOLDER, "app", {"app": "image"}),
+    "the last stage replaced by a folder": (REPLACED_BY_FOLDER, None, {"app": "folder"}),
 }
 # The compiling stage runs on the build platform; the target platform picks a stage by name.
 # (The RUN's text names no ARG: BuildKit names a step with its ARGs expanded. TARGETARCH
@@ -122,6 +124,18 @@ def test_a_replaced_stage_and_what_only_it_needed_do_not_run(context_values):
     assert engine_truth.buildkit(REPLACED_BY_FOLDER, build_contexts=contexts).stages(
         REPLACED_BY_FOLDER
     ) == {2}
+
+
+def test_the_output_stage_replaced_by_a_folder_exports_that_folder(context_values, tmp_path):
+    """Nothing runs and the build's output is the context itself (as the engine showed: no
+    step started, the exported files are the folder's)."""
+    contexts = {"app": context_values["folder"]}
+    assert sl.parse_dockerfile(REPLACED_BY_FOLDER).plan(contexts=list(contexts)) == []
+    built = sl.build(REPLACED_BY_FOLDER, build_contexts=contexts, output=tmp_path / "out")
+    assert built.ran == [] and set(built.stage_status.values()) == {"skipped"}
+    exported = {path.name: path.read_text() for path in (tmp_path / "out").iterdir()}
+    given = {path.name: path.read_text() for path in Path(context_values["folder"]).iterdir()}
+    assert exported == given
 
 
 @pytest.mark.parametrize("case", CONTEXT_CASES)
