@@ -95,9 +95,9 @@ def generated_files(root: Path = ROOT) -> dict[Path, str]:
                 *pins["runtime"],
                 "# What the image's smoke test runs the lessons with:",
                 *smoke_tools,
-                "# jupyterhub-singleuser, at the JupyterHub version of the chart the config",
-                "# is checked against (chart appVersion 5.5.0); the dashboard's HubOAuth",
-                "# comes from it:",
+                "# jupyterhub-singleuser, in the chart's JupyterHub line (5.5) at the release",
+                "# with the security fixes of the single-server hub's 6.1.1 (5.5.4); the",
+                "# dashboard's HubOAuth comes from it:",
                 *pins["kubernetes-learner"],
                 "",
             ]

@@ -19,6 +19,11 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "classroom" / "kubernetes" / "config.yaml"
 # The unprivileged engine under Sysbox, applied over CONFIG (helm -f config.yaml -f sysbox.yaml).
 SYSBOX = ROOT / "classroom" / "kubernetes" / "sysbox.yaml"
+# Kubernetes' schemas the pieces the chart passes through unchecked are validated against: the
+# oldest Kubernetes the chart supports (Chart.yaml kubeVersion >= 1.32).
+KUBERNETES_VERSION = "1.32.0"
+# The dashboard's own objects (kubectl apply -f dashboard.yaml), beside the chart's.
+DASHBOARD = ROOT / "classroom" / "kubernetes" / "dashboard.yaml"
 
 
 def chart_folder() -> Path | None:
@@ -88,3 +93,11 @@ def helm_merge(defaults: dict, overrides: dict) -> dict:
         else:
             merged[key] = copy.deepcopy(value)
     return merged
+
+
+def dashboard_objects() -> dict[str, dict]:
+    """Return the objects of classroom/kubernetes/dashboard.yaml by kind (one of each)."""
+    objects = [item for item in yaml.safe_load_all(DASHBOARD.read_text()) if item]
+    by_kind = {item["kind"]: item for item in objects}
+    assert len(by_kind) == len(objects), "one object of each kind"
+    return by_kind

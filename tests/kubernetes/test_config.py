@@ -17,10 +17,23 @@ import pytest
 import tomllib
 
 sys.path.insert(0, str(Path(__file__).parent))
-from chart import ROOT, SYSBOX, chart_files, helm_merge, load_config
+from chart import (
+    KUBERNETES_VERSION,
+    ROOT,
+    SYSBOX,
+    chart_files,
+    dashboard_objects,
+    helm_merge,
+    load_config,
+)
 
 from stagelab.classroom import hubconfig
-from stagelab.classroom.kubernetes.board import ATTEMPTS_PATH, ENGINE_CONTAINER, SERVER_PORT
+from stagelab.classroom.kubernetes.board import (
+    ATTEMPTS_PATH,
+    ENGINE_CONTAINER,
+    POD_SELECTOR,
+    SERVER_PORT,
+)
 from stagelab.classroom.kubernetes.layout import (
     ENGINE,
     KUBERNETES_DASHBOARD_MODULE,
@@ -82,7 +95,8 @@ def test_the_config_names_the_images_stagelab_builds():
     assert engine["image"] == ENGINE.ref
     puller = config["prePuller"]["extraImages"]["stagelab-engine"]
     assert f"{puller['name']}:{puller['tag']}" == ENGINE.ref
-    assert _container(config["hub"]["extraContainers"], "dashboard")["image"] == LEARNER.ref
+    dashboard = dashboard_objects()["Deployment"]["spec"]["template"]["spec"]
+    assert _container(dashboard["containers"], "dashboard")["image"] == LEARNER.ref
 
 
 def test_the_engine_sidecar_shares_its_socket_with_the_learner():
@@ -109,14 +123,38 @@ def test_the_engine_sidecar_shares_its_socket_with_the_learner():
 
 def test_the_dashboard_service_is_wired_end_to_end():
     hub = load_config()["hub"]
-    port = int(re.fullmatch(r"http://hub:(\d+)", hub["services"]["dashboard"]["url"])[1])
-    assert {"name": "dashboard", "port": port, "targetPort": port} in hub["service"]["extraPorts"]
-    assert {"port": port, "protocol": "TCP"} in hub["networkPolicy"]["ingress"][0]["ports"]
-    container = _container(hub["extraContainers"], "dashboard")
+    found = re.fullmatch(r"http://([a-z-]+):(\d+)", hub["services"]["dashboard"]["url"])
+    host, port = found[1], int(found[2])
+    objects = dashboard_objects()
+    service = objects["Service"]
+    assert service["metadata"]["name"] == host
+    assert service["spec"]["ports"] == [{"name": "dashboard", "port": port, "targetPort": port}]
+    pod = objects["Deployment"]["spec"]["template"]
+    assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    # The chart's hub admits this label to its API; the dashboard admits the proxy's pods.
+    assert pod["metadata"]["labels"]["hub.jupyter.org/network-access-hub"] == "true"
+    (egress,) = load_config()["proxy"]["chp"]["networkPolicy"]["egress"]
+    assert (
+        egress["to"][0]["podSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    )
+    assert egress["ports"] == [{"port": port, "protocol": "TCP"}]
+    (ingress,) = objects["NetworkPolicy"]["spec"]["ingress"]
+    assert ingress["ports"] == [{"port": port, "protocol": "TCP"}]
+    # The proxy's pods (the instructor's page) and the learners' (their checks' posts: the
+    # label KubeSpawner gives every server's pod, which the board lists pods by) get in.
+    sources = [source["podSelector"]["matchLabels"] for source in ingress["from"]]
+    learners = dict([POD_SELECTOR.split("=")])
+    assert sources == [{"component": "proxy"}, learners]
+    container = _container(pod["spec"]["containers"], "dashboard")
     assert container["ports"] == [{"name": "dashboard", "containerPort": port}]
     env = {item["name"]: item.get("value", item.get("valueFrom")) for item in container["env"]}
     assert env["JUPYTERHUB_SERVICE_URL"] == f"http://0.0.0.0:{port}"
-    assert env["JUPYTERHUB_API_TOKEN"]["secretKeyRef"]["key"] == "hub.services.dashboard.apiToken"
+    # The hub's service is `hub` in the release's namespace, its API on the chart's port.
+    assert env["JUPYTERHUB_API_URL"] == "http://hub:8081/hub/api"
+    assert env["JUPYTERHUB_API_TOKEN"]["secretKeyRef"] == {
+        "name": "hub",
+        "key": "hub.services.dashboard.apiToken",
+    }
     # The command is the package's dashboard module (the image installs the package's wheel),
     # and the course it reads is where the learner image's Dockerfile puts it.
     command = container["command"]
@@ -144,10 +182,12 @@ def test_roles_give_no_person_access_to_a_learners_server_and_learners_only_thei
     assert roles["dashboard"]["services"] == ["dashboard"]
     single = load_config()["singleuser"]
     url = single["extraEnv"][DASHBOARD_URL_ENV]
-    port = int(re.fullmatch(r"http://hub:(\d+)/services/dashboard/" + ATTEMPTS_PATH, url)[1])
-    assert port == int(load_config()["hub"]["services"]["dashboard"]["url"].rsplit(":", 1)[1])
+    service_url = load_config()["hub"]["services"]["dashboard"]["url"]
+    assert url == f"{service_url}/services/dashboard/{ATTEMPTS_PATH}"
     (egress,) = single["networkPolicy"]["egress"]
-    assert egress["ports"] == [{"port": port, "protocol": "TCP"}]
+    assert egress["ports"] == [{"port": int(service_url.rsplit(":", 1)[1]), "protocol": "TCP"}]
+    pod_labels = dashboard_objects()["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    assert egress["to"][0]["podSelector"]["matchLabels"].items() <= pod_labels.items()
     # The same roles as the single-server hub's (hubconfig.py).
     assert roles["user"]["scopes"] == hubconfig.LEARNER_SCOPES
     assert roles["instructor"]["scopes"] == hubconfig.INSTRUCTOR_SCOPES
@@ -177,9 +217,7 @@ def test_the_learner_image_pins_stagelabs_dependencies_as_pyproject_does():
 
 # ---------------------------------------------------------------- what the chart passes through
 # The chart's schema takes containers and volumes as they are (arrays of anything): a typo in
-# one reaches the cluster. Kubernetes' own schemas (strict: no unknown fields) check them, for
-# the oldest Kubernetes the chart supports (Chart.yaml kubeVersion >= 1.32).
-KUBERNETES_VERSION = "1.32.0"
+# one reaches the cluster. Kubernetes' own schemas (strict: no unknown fields) check them.
 
 
 def _pod(containers: list[dict], volumes: list[dict]) -> dict:
@@ -228,19 +266,22 @@ def test_under_sysbox_the_engine_is_unprivileged_and_otherwise_the_same():
     assert {**same, "securityContext": engine["securityContext"]} == engine
 
 
-def test_the_hub_pods_dashboard_container_is_valid_kubernetes():
-    hub = load_config()["hub"]
-    kubernetes_validate.validate(_pod(hub["extraContainers"], []), KUBERNETES_VERSION, strict=True)
-    kubernetes_validate.validate(
-        {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "NetworkPolicy",
-            "metadata": {"name": "hub"},
-            "spec": {"podSelector": {}, "ingress": hub["networkPolicy"]["ingress"]},
-        },
-        KUBERNETES_VERSION,
-        strict=True,
-    )
+def test_the_network_policies_the_config_adds_are_valid_kubernetes():
+    config = load_config()
+    for name, egress in [
+        ("proxy", config["proxy"]["chp"]["networkPolicy"]["egress"]),
+        ("singleuser", config["singleuser"]["networkPolicy"]["egress"]),
+    ]:
+        kubernetes_validate.validate(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": {"name": name},
+                "spec": {"podSelector": {}, "egress": egress},
+            },
+            KUBERNETES_VERSION,
+            strict=True,
+        )
 
 
 def test_the_kubernetes_check_catches_a_misspelt_container_field():
@@ -251,3 +292,36 @@ def test_the_kubernetes_check_catches_a_misspelt_container_field():
         kubernetes_validate.validate(
             _pod([engine], single["storage"]["extraVolumes"]), KUBERNETES_VERSION, strict=True
         )
+
+
+# JupyterHub's changelog (docs/source/reference/changelog.md of 6.1.1): 6.1.0's security fixes
+# "have all been backported to 5.5.3", and 6.1.1's fix "has also been backported to 5.5.4".
+SAME_SECURITY_FIXES = {"6.1.1": "5.5.4"}
+
+
+def test_the_learners_jupyterhub_has_the_single_server_hubs_security_fixes():
+    pins = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["stagelab"]["pins"]
+    versions = {
+        group: dict(pin.split("==") for pin in pins[group])["jupyterhub"]
+        for group in ("classroom-hub", "kubernetes-learner")
+    }
+    hub, learner = versions["classroom-hub"], versions["kubernetes-learner"]
+    assert learner in (hub, SAME_SECURITY_FIXES[hub]), versions
+    requirements = (IMAGE_FOLDER / "requirements.txt").read_text()
+    assert f"\njupyterhub=={learner}\n" in requirements
+
+
+def test_under_sysbox_no_container_of_a_learners_pod_is_privileged():
+    defaults, _ = chart_files()
+    privileged = helm_merge(defaults, load_config())["singleuser"]
+    sysbox = helm_merge(defaults, load_config(SYSBOX))["singleuser"]
+    # The chart adds a privileged init container that blocks the cloud metadata server with
+    # iptables when blockWithIptables is on (its values.schema.yaml); under Sysbox it is off,
+    # and the network policy blocks the server instead (never both: the schema says so).
+    assert privileged["cloudMetadata"]["blockWithIptables"] is True
+    assert sysbox["cloudMetadata"]["blockWithIptables"] is False
+    assert sysbox["networkPolicy"]["enabled"] is True
+    assert sysbox["networkPolicy"]["egressAllowRules"]["cloudMetadataServer"] is False
+    containers = sysbox["extraContainers"] + sysbox["initContainers"]
+    assert [c for c in containers if c.get("securityContext", {}).get("privileged")] == []
+    assert [c for c in privileged["extraContainers"] if c["securityContext"]["privileged"]]

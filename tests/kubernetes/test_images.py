@@ -22,7 +22,7 @@ from stagelab.classroom.kubernetes.smoke import SMOKE_KIND, smoke
 from stagelab.images import BASE_IMAGES, labels, present
 
 sys.path.insert(0, str(Path(__file__).parent))
-from chart import load_config
+from chart import dashboard_objects
 
 pytestmark = pytest.mark.engine
 
@@ -99,11 +99,8 @@ def test_the_pod_runs_lessons_01_and_02_against_its_own_engine(built):
 
 
 def test_the_dashboard_service_starts_as_configured_and_sends_visitors_to_the_hubs_login(built):
-    container_spec = next(
-        container
-        for container in load_config()["hub"]["extraContainers"]
-        if container["name"] == "dashboard"
-    )
+    pod = dashboard_objects()["Deployment"]["spec"]["template"]["spec"]
+    (container_spec,) = pod["containers"]
     environment = {
         item["name"]: item.get("value", "a-token-the-chart-would-generate")
         for item in container_spec["env"]

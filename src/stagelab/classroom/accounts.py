@@ -173,25 +173,23 @@ def remove_account(layout: ClassroomLayout, name: str, say=print) -> list[str]:
 
 def write_sheet(layout: ClassroomLayout, record: ClassRecord) -> Path:
     """Write the printable credentials sheet (mode 0600) and return its path."""
-    lines = [
-        f"stagelab classroom: open {record.hub_url} and log in with your name and password.",
-        "",
-    ]
-    for name in record.accounts:
-        if name in record.passwords:
-            lines += [
-                "-" * 60,
-                f"  {record.hub_url}",
-                f"  name:     {name}",
-                f"  password: {record.passwords[name]}",
-                "",
-            ]
+    passwords = {
+        name: record.passwords[name] for name in record.accounts if name in record.passwords
+    }
     sheet = layout.credentials_sheet
     sheet.parent.mkdir(parents=True, exist_ok=True)
     sheet.touch(mode=0o600)
     os.chmod(sheet, 0o600)
-    sheet.write_text("\n".join(lines) + "\n")
+    sheet.write_text(sheet_text(record.hub_url, passwords))
     return sheet
+
+
+def sheet_text(hub_url: str, passwords: dict[str, str]) -> str:
+    """Return the printable sheet: where to log in, then a slip per name with its password."""
+    lines = [f"stagelab classroom: open {hub_url} and log in with your name and password.", ""]
+    for name, password in passwords.items():
+        lines += ["-" * 60, f"  {hub_url}", f"  name:     {name}", f"  password: {password}", ""]
+    return "\n".join(lines) + "\n"
 
 
 def credential_lines(record: ClassRecord) -> list[str]:

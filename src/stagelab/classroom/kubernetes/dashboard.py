@@ -1,11 +1,11 @@
 """The instructor's dashboard in a Kubernetes classroom: the single-server dashboard's page and
 login (classroom/dashboard.py), with its board read from the cluster (board.board_from_pods).
 
-It runs in the hub's pod, from the learner image (config.yaml: hub.extraContainers), as the
-JupyterHub service `dashboard`: `python -m stagelab.classroom.kubernetes.dashboard --course
+It runs in a deployment of its own, from the learner image (classroom/kubernetes/dashboard.yaml),
+as the JupyterHub service `dashboard`: `python -m stagelab.classroom.kubernetes.dashboard --course
 /opt/stagelab/course --instructor instructor`. Each refresh it asks the hub for the users and
-the Kubernetes API for the learners' pods (with the hub pod's service account, which may list
-pods in its namespace: the chart's hub Role). Its token has no access to any server: each
+the Kubernetes API for the learners' pods (with its own service account, whose Role may list
+pods in its namespace and do nothing else). Its token has no access to any server: each
 learner's lab check posts their progress record to `api/attempts` with the learner's own
 token (labs/attempts.post_progress), the dashboard asks the hub whose token it is
 (GET /hub/api/user, which any token may ask) and keeps the attempts under that name

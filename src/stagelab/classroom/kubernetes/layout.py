@@ -22,7 +22,7 @@ from ..layout import ClassroomError, source_checkout
 # Where a checkout keeps the Kubernetes classroom's files, and the images' in there.
 KUBERNETES_FOLDER = Path("classroom") / "kubernetes"
 IMAGE_FOLDER = KUBERNETES_FOLDER / "image"
-# The dashboard's module, which the config runs from the learner image in the hub's pod.
+# The dashboard's module, which dashboard.yaml runs from the learner image in its own pod.
 KUBERNETES_DASHBOARD_MODULE = "stagelab.classroom.kubernetes.dashboard"
 
 # The named build contexts of image/Dockerfile, and the archive's name in the second.
