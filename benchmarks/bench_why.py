@@ -55,11 +55,14 @@ def main() -> int:
             counts[2] += 1
             counts[3] += not sequence.problems and not sequence.errors
             counts[4] += bool(sequence.errors)
-            shown.extend(f"[{builder}] engine error: {error}" for error in sequence.errors)
-            shown.extend(
+            found = [f"[{builder}] engine error: {error}" for error in sequence.errors]
+            found += [
                 f"[{builder}] {problem}\n{case}"
                 for problem in sequence.problems[: max(options.show - len(shown), 0)]
-            )
+            ]
+            # Printed as found too, so that a run stopped early keeps them.
+            print("".join("\n" + text + "\n" for text in found), end="", file=sys.stderr)
+            shown.extend(found)
         # A running tally, so that a run stopped early still tells what it saw.
         print(
             " ".join(f"{name} {c[1]}/{c[0]} builds, {c[3]}/{c[2]}" for name, c in tally.items()),
@@ -67,9 +70,15 @@ def main() -> int:
             flush=True,
         )
 
-    run()
+    try:
+        run()
+    except KeyboardInterrupt:  # stopped early: what finished still counts
+        print("stopped early: the figures count the sequences that finished")
     seconds = time.monotonic() - began
-    print(f"{tally['buildkit'][2]} sequences, each built on both builders, in {seconds:.0f} s")
+    print(
+        f"{max(c[2] for c in tally.values())} sequences, each on BuildKit then the classic "
+        f"builder, in {seconds:.0f} s (a stopped run may not have finished the last one)"
+    )
     for builder, (builds, agreed, sequences, whole, broken) in tally.items():
         print(
             f"{builder:<9} builds agreeing {agreed}/{builds} = {agreed / max(builds, 1):.1%}, "

@@ -17,8 +17,9 @@ from .command_lines import classic_build_command
 from .context import BuildRequest
 from .dockerfile import Instruction, Stage
 from .dockerfile.refusals import engine_sentence
+from .dockerfile.rules import onbuilds
 from .errors import BuildFailed
-from .images import explain_missing_image, labels, size_of
+from .images import by_name_only, explain_missing_image, labels, size_of
 from .progress import Progress
 from .results import LOG_TAIL_LINES, BuildResult, Step, StreamOutcome, stage_statuses
 from .why.contextfiles import DOCKERIGNORE, BuildContext
@@ -33,29 +34,20 @@ _STEP_IMAGE = re.compile(r"^ ---> ([0-9a-f]{12})$")
 # and writes that name into the .dockerignore it sends: with a .dockerignore of the learner's own,
 # that file then changed every build, and a `COPY . .` never came from the cache.
 CLASSIC_DOCKERFILE = ".stagelab.Dockerfile"
-# The classic builder takes a FROM name that is no tag for the start of an image ID (Engine 28.5:
-# `FROM 006` built on the one image whose ID began 006), so an image could shadow `FROM 1`.
-IMAGE_BY_NAME_ONLY = "docker.io/library/"
 
 
 def classic_dockerfile(request: BuildRequest) -> str:
     """Return the Dockerfile for the classic builder, with stand-ins in.
 
     The classic builder has no named contexts, so a stand-in replaces an official name in
-    FROM, COPY --from and RUN --mount from= (a stage name is never rewritten). `FROM 1`
-    names its image in full (IMAGE_BY_NAME_ONLY), as BuildKit reads it.
+    FROM, COPY --from and RUN --mount from= (never a stage name); `FROM 1` in full (by_name_only).
     """
     lines = request.dockerfile.text.splitlines(keepends=True)
     for stage in request.dockerfile.resolve(request.build_args, "classic"):
-        number = stage.lines[0] - 1
-        if stage.parent is None and stage.base in request.substitutions:
-            lines[number] = lines[number].replace(
-                stage.written_base, request.substitutions[stage.base], 1
-            )
-        elif stage.parent is None and stage.base.isdigit():
-            lines[number] = lines[number].replace(
-                stage.written_base, f"{IMAGE_BY_NAME_ONLY}{stage.base}", 1
-            )
+        base = request.substitutions.get(stage.base) or by_name_only(stage.base)
+        if stage.parent is None and base != stage.base:
+            number = stage.lines[0] - 1
+            lines[number] = lines[number].replace(stage.written_base, base, 1)
         for ins in stage.steps:
             for official, standin in request.substitutions.items():
                 for flag in (f"--from={official}", f"from={official}"):
@@ -202,10 +194,19 @@ class ClassicReader:
                 )
                 if self.current and self.current["stage"]:
                     self.watcher.stage(self.current["stage"].ref, "running", str(ins))
+            elif text.startswith("# Executing ") and self.current:
+                # A FROM runs its parent's ONBUILD triggers: each prints "Using cache" or runs;
+                # only the last one's image shows (moby/moby builder/dockerfile/dispatchers.go).
+                self.current["triggers cached"] = 0
+                self.step_reused = False
             elif "Using cache" in text:
                 self.step_reused = True
                 if self.current:
                     self.current["cached"] = True
+                    if "triggers cached" in self.current:  # reused only if every trigger is
+                        self.current["triggers cached"] += 1
+                        triggers = onbuilds(self.current["stage"].parent)
+                        self.step_reused = self.current["triggers cached"] == len(triggers)
             elif image:
                 if self.current is not None:
                     # The step's image: the one it made, took from the cache, or its base.
@@ -224,22 +225,20 @@ class ClassicReader:
         current = self.current
         if current is None or current["stage"] is None:
             return
-        ins = current["ins"]
+        ins, ref, done = current["ins"], current["stage"].ref, current.get("triggers cached")
         status = "cached" if current["cached"] or ins.keyword == "FROM" else "built"
-        self.steps.append(
-            Step(
-                current["stage"].ref,
-                str(ins),
-                ins.line,
-                status,
-                round(at - current["start"], 3),
-                round(current["start"], 3),
-                image=current.get("image"),
-            )
-        )
-        self.watcher.stage(
-            current["stage"].ref, "cached" if status == "cached" else "done", str(ins)
-        )
+        steps = [(ins, status, current.get("image"))]
+        if done is not None:  # the FROM, then each ONBUILD trigger as a step of its own
+            steps = [(ins, "cached", None)] + [
+                (onbuild, "cached" if number < done else "built", None)
+                for number, onbuild in enumerate(onbuilds(current["stage"].parent))
+            ]
+            steps[-1] = (*steps[-1][:2], current.get("image"))
+        seconds, start = round(at - current["start"], 3), round(current["start"], 3)
+        for made, state, image in steps:
+            self.steps.append(Step(ref, str(made), made.line, state, seconds, start, image=image))
+        built = any(state == "built" for _, state, _ in steps)
+        self.watcher.stage(ref, "done" if built else "cached", str(ins))
 
     def outcome(self, at: float) -> StreamOutcome:
         """Return the outcome once the stream ended, `at` seconds after the build started."""

@@ -280,6 +280,17 @@ def inspected(image_id: str, host: str | None = None) -> dict:
     return _sizes[key]
 
 
+def by_name_only(name: str) -> str:
+    """Return `name` as the classic builder must be given it to look it up as a name only.
+
+    A FROM name that is no tag the classic builder also tries as the start of an image ID
+    (Engine 28.5: `FROM 006` built on the one image whose ID began 006), so any image could
+    stand in for `FROM 1`. A number, which no stage can be named, is written in full
+    (`docker.io/library/1`), as BuildKit reads it; any other name is returned as it is.
+    """
+    return f"docker.io/library/{name}" if name.isdigit() else name
+
+
 def normalise(name: str) -> str:
     """Drop the docker.io/library/ prefix from an image name."""
     for prefix in ("docker.io/library/", "docker.io/", "library/"):

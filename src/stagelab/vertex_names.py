@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from .dockerfile import Instruction, Stage
+from .dockerfile.rules import onbuilds
 
 # A variable in an instruction as written: BuildKit names a step with its value in its place.
 _VARIABLE = re.compile(r"\\\$(?:\\\{[^}]*\\\}|[A-Za-z_][A-Za-z0-9_]*)")
@@ -49,6 +50,10 @@ def instruction_for(stage: Stage, text: str, number: int, first: int = 2) -> Ins
     """Return the instruction of `stage` that BuildKit's step `number` (counted from `first`)
     named `text` refers to, or None when it cannot be told."""
     keyword = text.split(" ", 1)[0].upper()
+    if keyword == "ONBUILD":
+        # A trigger of the stage it starts from, named as written there ("ONBUILD COPY ..."):
+        # its line is the ONBUILD's (convert.go `dispatchOnBuildTriggers`).
+        return trigger_for(stage, text.split(" ", 1)[-1])
     same_kind = [ins for ins in stage.instructions if ins.keyword == keyword]
     # BuildKit names a RUN by its text with the variables it sees expanded (convert.go
     # `processCmdEnv`): `RUN echo $NAME` runs as "RUN echo world".
@@ -61,7 +66,11 @@ def instruction_for(stage: Stage, text: str, number: int, first: int = 2) -> Ins
     if len(candidates) > 1:
         # The same text on several lines: the step number tells them apart. It counts each
         # operation from `first` (convert.go `prefixCommand`, `cmdIndex`).
-        operations = [ins for ins in stage.instructions if ins.keyword in FILESYSTEM_STEPS]
+        # The parent's ONBUILD triggers come first ("[app 1/3] ONBUILD RUN ...").
+        operations = [
+            ins for ins in onbuilds(stage.parent) if ins.trigger.keyword in FILESYSTEM_STEPS
+        ]
+        operations += [ins for ins in stage.instructions if ins.keyword in FILESYSTEM_STEPS]
         index = number - first
         if 0 <= index < len(operations) and operations[index] in candidates:
             return operations[index]
@@ -98,3 +107,15 @@ def build_began(vertices: Iterable) -> datetime | None:
         if v.started and v.name.startswith("[internal] load build definition")
     ]
     return min(own or [v.started for v in vertices if v.started], default=None)
+
+
+def trigger_for(stage: Stage, text: str) -> Instruction | None:
+    """Return the ONBUILD instruction of `stage`'s parent stage whose trigger is `text` (as
+    written, or with its variables expanded), or None when none is."""
+    for ins in onbuilds(stage.parent):
+        written = squash(ins.trigger.original)
+        if written == squash(text) or (
+            "$" in written and re.fullmatch(_VARIABLE.sub(".*?", re.escape(written)), squash(text))
+        ):
+            return ins
+    return None

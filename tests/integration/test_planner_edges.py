@@ -49,6 +49,8 @@ RUN echo final {SALT}
 COPY_PARENTS = f"FROM {B} AS unused\nCOPY --parents a/b /x/\nFROM {B} AS final\nRUN echo {SALT}\n"
 ONBUILD_FROM = f"FROM {B} AS unused\nONBUILD FROM {B}\nFROM {B} AS final\nRUN echo {SALT}\n"
 USER_NO_ARGUMENT = f"FROM {B} AS unused\nUSER\nFROM {B} AS final\nRUN echo {SALT}\n"
+# `//` taken for a comment (lesson 20): the line is an unknown instruction.
+SLASH_COMMENT = f"FROM {B} AS final\n// say hello\nRUN echo {SALT}\n"
 # BuildKit evaluates every stage's --platform; the classic builder only the stages it runs.
 PLATFORM_TYPO = f"""\
 FROM --platform=$BUILDPLATFROM {B} AS unused
@@ -138,7 +140,7 @@ def test_plan_tells_what_each_builder_does_at_the_edges(
 
 
 @pytest.mark.parametrize(
-    "text", [COPY_NO_DESTINATION, COPY_PARENTS, ONBUILD_FROM, USER_NO_ARGUMENT]
+    "text", [COPY_NO_DESTINATION, COPY_PARENTS, ONBUILD_FROM, USER_NO_ARGUMENT, SLASH_COMMENT]
 )
 def test_a_whole_file_refusal_is_a_dockerfile_error_for_any_target(docker_engine, text):
     with pytest.raises(sl.DockerfileError, match="refuse the whole file, for any target") as caught:
@@ -146,6 +148,16 @@ def test_a_whole_file_refusal_is_a_dockerfile_error_for_any_target(docker_engine
     real = engine_truth.buildkit(text, "final")
     assert real.refused and caught.value.line == real.line
     assert sentence(real.message) in str(caught.value)
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_a_slash_comment_is_refused_by_both_builders_before_any_step(docker_engine, builder):
+    """Lesson 20's third bug: stagelab's refusal says what each engine's builder says."""
+    real = (engine_truth.buildkit if builder == "buildkit" else engine_truth.classic)(
+        fresh(SLASH_COMMENT), "final"
+    )
+    assert real.refused and real.line == 2 and not real.ran_lines
+    assert "unknown instruction: //" in real.message
 
 
 def test_check_error_names_the_check_its_line_and_how_to_skip_it(docker_engine):

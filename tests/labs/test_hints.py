@@ -98,3 +98,23 @@ def test_a_leaked_answer_is_caught():
     each = labs.find_lab("01")
     leaked = "The release stage must start `FROM tools`, or use `COPY --from=tools`."
     assert any(line in squash(leaked) for line in answer_lines(each))
+
+
+LAB_LINK = re.compile(r"\(\.\./labs/(\d\d)-[a-z-]+/task\.ipynb\)")
+
+
+def lab_links() -> dict[str, set[str]]:
+    """Which lessons link each lab's task: {lab number: {lesson number, ...}}."""
+    linked: dict[str, set[str]] = {}
+    for source in sorted(LESSONS.glob("[0-9][0-9]_*.md")):
+        for lab_number in LAB_LINK.findall(source.read_text()):
+            linked.setdefault(lab_number, set()).add(source.name[:2])
+    return linked
+
+
+@pytest.mark.parametrize("each", ALL_LABS, ids=lambda each: each.slug)
+def test_lessons_link_a_lab_only_once_the_learner_has_had_what_it_needs(each):
+    linking = lab_links().get(each.slug[:2], set())
+    assert each.after_lesson in linking, f"lesson {each.after_lesson} should link {each.slug}"
+    early = sorted(number for number in linking if number < each.after_lesson)
+    assert not early, f"lessons {early} link {each.slug}, which needs lesson {each.after_lesson}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -126,3 +127,21 @@ def test_a_misnamed_or_empty_source_is_refused_with_what_to_do(course):
 def test_the_command_says_how_it_is_used(capsys):
     assert lesson_notebooks.main(["--write"]) == 2
     assert "usage:" in capsys.readouterr().err
+
+
+CELL_POINTER = re.compile(r"\bcells? (\d\d-\d\d)((?:(?:, | and )\d\d-\d\d)*)")
+
+
+def test_a_cell_a_lesson_points_back_to_is_a_check():
+    """Prose that sends the reader to "cell 02-09" names a code cell that checks a claim."""
+    cells = {}
+    for notebook in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"):
+        for cell in json.loads(notebook.read_text())["cells"]:
+            cells[cell["id"]] = "".join(cell["source"]) if cell["cell_type"] == "code" else ""
+    pointed = set()
+    for source in lesson_notebooks.sources():
+        for first, more in CELL_POINTER.findall(source.read_text()):
+            pointed |= {first, *re.findall(r"\d\d-\d\d", more)}
+    assert pointed, "no lesson points back to a cell"
+    wrong = sorted(cell_id for cell_id in pointed if "sl.claim(" not in cells.get(cell_id, ""))
+    assert not wrong, f"these cells are pointed to but check no claim: {wrong}"

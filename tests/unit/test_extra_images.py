@@ -189,3 +189,10 @@ def test_an_image_made_on_first_use_is_no_readiness_requirement(tmp_path, monkey
     assert several.ok and several.advice  # what the user's Docker needs, said without a FAIL
     assert all(f"image {extra}" not in findings for extra in EXTRAS)
     assert [f.what for f in findings.values() if not f.ok] == ["buildx"]
+
+
+def test_this_course_fetches_the_classic_examples_images_so_setup_and_export_carry_them():
+    """Lesson 19 builds the classic examples: setup makes its five images and
+    `stagelab images export` (which saves what course_images() names) carries them."""
+    assert standins.course_images() == [sl.GOLANG, sl.JRE, sl.JDK, sl.NODE, sl.NGINX]
+    assert set(standins.fetched_in(ROOT / "notebooks/19_classic_examples.ipynb")) == set(EXTRAS)

@@ -11,6 +11,7 @@ from stagelab.context import BuildRequest
 from stagelab.dockerfile import Dockerfile
 from stagelab.progress import Progress
 from stagelab.rawjson import VERTEX_NAME, RawJsonReader, read_rawjson
+from stagelab.vertex_names import instruction_for
 
 STREAMS = Path(__file__).resolve().parent / "streams"
 
@@ -235,3 +236,52 @@ def test_classic_steps_name_their_image_and_no_platform():
     steps = [s for s in classic("built")[1].steps if not s.instruction.startswith("FROM")]
     assert steps and all(step.image and len(step.image) == 12 for step in steps), steps
     assert {(step.platform, step.runs_on) for step in steps} == {(None, None)}
+
+
+def steps_of(outcome, ref):
+    return [(step.line, step.status) for step in outcome.steps if step.stage == ref]
+
+
+@pytest.mark.parametrize("reader", ["buildkit", "classic"])
+def test_onbuild_triggers_are_steps_of_the_stage_they_run_in_on_their_own_lines(reader):
+    """BuildKit runs the triggers as the child's first steps, the classic builder inside its
+    FROM; either way each is a step of the child on the line its ONBUILD is written on, and
+    the edited build (only the stage the second trigger copies from changed) reran only it."""
+    first, edited = (
+        buildkit(name) if reader == "buildkit" else classic(name)[1]
+        for name in ("triggers", "triggers_edited")
+    )
+    onbuild_run, onbuild_copy = (
+        line_of("triggers", "ONBUILD RUN"),
+        line_of("triggers", "ONBUILD COPY"),
+    )
+    app_from, app_run = line_of("triggers", "AS app"), line_of("triggers", "RUN cat")
+    from_step = [(app_from, "cached")] if reader == "classic" else []
+    assert sorted(steps_of(first, "app")) == sorted(
+        from_step + [(onbuild_run, "built"), (onbuild_copy, "built"), (app_run, "built")]
+    )
+    assert sorted(steps_of(edited, "app")) == sorted(
+        from_step + [(onbuild_run, "cached"), (onbuild_copy, "built"), (app_run, "built")]
+    )
+    assert edited.stage_status == {"parts": "built", "base": "cached", "app": "built"}
+
+
+def test_classic_reader_counts_an_image_made_after_a_cached_trigger():
+    """The edited build's first trigger came from the cache and its second ran: the image after
+    the triggers is new, so it is one `stagelab clean` may remove."""
+    reader, outcome = classic("triggers_edited")
+    app_image = next(step.image for step in outcome.steps if step.stage == "app" and step.image)
+    assert app_image in reader.made
+
+
+def test_buildkit_counts_the_parents_triggers_before_a_stages_own_steps():
+    """BuildKit numbers a stage's steps from its parent's ONBUILD triggers on ("[app 1/3]
+    ONBUILD RUN ..." in triggers.rawjson): the same line twice is told apart counting them."""
+    text = (
+        "FROM busybox:1.36 AS base\nONBUILD RUN echo trigger\n"
+        "FROM base AS app\nRUN echo same\nRUN echo same\n"
+    )
+    app = Dockerfile(text).stages[1]
+    assert instruction_for(app, "RUN echo same", 2, first=1).line == 4
+    assert instruction_for(app, "RUN echo same", 3, first=1).line == 5
+    assert instruction_for(app, "ONBUILD RUN echo trigger", 1, first=1).line == 2

@@ -226,11 +226,17 @@ def later_declared_args(instructions: list[Instruction]) -> dict[str, int]:
     return found
 
 
-def onbuild_triggers(parent: Stage | None) -> list[Instruction]:
-    """Return the ONBUILD instructions of the stage a stage starts from (they run in it)."""
+def onbuilds(parent: Stage | None) -> list[Instruction]:
+    """Return the ONBUILD instructions (with a trigger) of the stage a stage starts from: the
+    FROM of a stage built on it runs their triggers, in order."""
     if parent is None:
         return []
-    return [ins.trigger for ins in parent.steps if ins.keyword == "ONBUILD" and ins.trigger]
+    return [ins for ins in parent.steps if ins.keyword == "ONBUILD" and ins.trigger]
+
+
+def onbuild_triggers(parent: Stage | None) -> list[Instruction]:
+    """Return the triggers of the ONBUILD instructions of the stage a stage starts from."""
+    return [ins.trigger for ins in onbuilds(parent)]
 
 
 def uses(stage: Stage) -> list[tuple[str, str, Instruction]]:

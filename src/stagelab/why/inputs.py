@@ -163,19 +163,16 @@ class _StageReader:
         self.refs = refs
 
     def read(self) -> list[StepInput]:
-        """Return the stage's steps; BuildKit runs its parent's ONBUILD triggers first (the
-        classic builder runs them inside its FROM step)."""
-        steps = []
-        if self.builder == "buildkit":
-            for trigger in onbuild_triggers(self.stage.parent):
-                step = self.step(trigger)
-                if step is not None:
-                    step.instruction = f"ONBUILD {step.instruction}"
-                    steps.append(step)
-            instructions = self.stage.steps
-        else:
-            instructions = self.stage.instructions
-        steps += [step for step in map(self.step, instructions) if step is not None]
+        """Return the stage's steps, its parent's ONBUILD triggers first: BuildKit runs them
+        before the stage's own steps, the classic builder inside its FROM step (which reports
+        them as steps after the FROM; stagelab.classic)."""
+        steps = [] if self.builder == "buildkit" else [self.step(self.stage.instructions[0])]
+        for trigger in onbuild_triggers(self.stage.parent):
+            step = self.step(trigger)
+            if step is not None:
+                step.instruction = f"ONBUILD {step.instruction}"
+                steps.append(step)
+        steps += [step for step in map(self.step, self.stage.steps) if step is not None]
         return steps
 
     def expand(self, word: str, seen: dict) -> str:

@@ -33,10 +33,17 @@ class Use:
     source: str
     kind: str
     line: int
+    written_in: str | None = None
 
     def text(self) -> str:
-        """Return the edge as the Dockerfile writes it: `FROM build in stage test (line 5)`."""
+        """Return the edge as the Dockerfile writes it: `FROM build in stage test (line 5)`; an
+        ONBUILD trigger is written in the stage `written_in` and runs in the child."""
         joint = " " if self.kind == "from" else "="
+        if self.kind == "onbuild":
+            return (
+                f"{EDGE_WORDS[self.kind]}={self.source} in stage {self.written_in} "
+                f"(line {self.line}), a trigger that runs in stage {self.child}"
+            )
         return (
             f"{EDGE_WORDS[self.kind]}{joint}{self.source} in stage {self.child} (line {self.line})"
         )
@@ -53,7 +60,8 @@ def stage_uses(stages: list[Stage]) -> list[Use]:
         for kind, source, ins in uses(stage):
             ref = refs.get(source.lower())
             if ref is not None and ref in stage.sources:
-                found.append(Use(stage.ref, ref, kind, ins.line))
+                writer = stage.parent.ref if kind == "onbuild" else None
+                found.append(Use(stage.ref, ref, kind, ins.line, writer))
     return found
 
 
@@ -114,8 +122,8 @@ def stage_reasons(
             found[stage.ref] = (
                 "unneeded",
                 f"skipped: nothing the target {called} needs reaches it (no FROM, "
-                "COPY --from or RUN --mount from= leads here), and BuildKit runs only the "
-                "stages the target depends on",
+                "COPY --from, RUN --mount from= or ONBUILD trigger leads here), and BuildKit "
+                "runs only the stages the target depends on",
             )
     if refusal is not None and not planned:
         for ref, (role, text) in found.items():

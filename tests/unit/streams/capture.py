@@ -48,7 +48,15 @@ CASES = {
     # both, and tells this build when the other one started it.
     "joined": f"FROM busybox:1.36 AS slow\nRUN echo {SALT} && sleep 4 && echo done > /slow\n"
     "FROM slow AS after\nRUN cat /slow\n",
+    # ONBUILD triggers of the stage app starts from: BuildKit runs them as app's first steps,
+    # the classic builder inside app's FROM step. Then (NAME_edited) only the stage the second
+    # trigger copies from changes: the first trigger comes from the cache, the second runs.
+    "triggers": f"FROM busybox:1.36 AS parts\nRUN echo part {SALT} > /part\n"
+    f"FROM busybox:1.36 AS base\nONBUILD RUN echo trigger {SALT} > /trigger\n"
+    "ONBUILD COPY --from=parts /part /from-parts\n"
+    "FROM base AS app\nRUN cat /from-parts\n",
 }
+EDITED = {"triggers": ("echo part", "echo part again")}
 JOIN_AFTER_S = 2.0
 
 
@@ -124,6 +132,14 @@ def main(names: list[str]) -> int:
             again = capture_classic(text)
             (HERE / "cached.classic.jsonl").write_text("".join(json.dumps(m) + "\n" for m in again))
         (HERE / f"{name}.classic.jsonl").write_text("".join(json.dumps(m) + "\n" for m in messages))
+        if name in EDITED:
+            edited = text.replace(*EDITED[name])
+            (HERE / f"{name}_edited.Dockerfile").write_text(edited)
+            (HERE / f"{name}_edited.rawjson").write_text("".join(capture_buildkit(name, edited)))
+            again = capture_classic(edited)
+            (HERE / f"{name}_edited.classic.jsonl").write_text(
+                "".join(json.dumps(m) + "\n" for m in again)
+            )
         print(f"captured {name}: {len(lines)} rawjson lines, {len(messages)} classic messages")
     return 0
 
