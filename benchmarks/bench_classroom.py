@@ -1,18 +1,25 @@
-"""Memory and scale of a classroom: 4 learners on this machine, each running a lesson at once.
+"""A full class on one server, measured for real (issue 21 item 5).
 
-Run as root on a machine with no class up: `.venv/bin/python benchmarks/bench_classroom.py`.
-It brings up a class of LEARNERS (timing it), logs each learner in over HTTP, starts their
-servers (and so their rootless engines), opens a kernel in each with stagelab imported, and
-measures each learner's memory as PSS (the sum of Pss in /proc/PID/smaps_rollup over every
-process of the learner's uid or subordinate ids: single-user server, kernel, RootlessKit,
-slirp4netns, dockerd, containerd, containers), idle and then at its peak while all learners run
-a lesson's cells at the same time
-(BENCH_LESSON, default lesson 06, whose builds compile C with gcc). It prints a projection
-for 30 learners and purges the class.
+Run as root on a machine with no class up:
+`.venv/bin/python benchmarks/bench_classroom.py --learners 30 [--groups 5,10,30] [--disk 1.3G]`.
+It brings up a class of --learners (timing `up`), logs every learner in over HTTP and starts
+all their servers at once (and so their rootless engines: timed too), opens a kernel in each
+with stagelab imported, and measures memory as PSS (the sum of Pss in /proc/PID/smaps_rollup
+over every process of the learner's uid or subordinate ids: single-user server, kernel,
+RootlessKit, slirp4netns, dockerd, containerd, containers) for each idle learner and for the
+hub side (JupyterHub, the proxy, the dashboard, the culler), and each learner's disk (their
+engine's data and their file system's use). Then, for each group size N of --groups, the
+first N learners run every cell of a lesson (--lesson, default lesson 02) at the same time,
+each in a fresh kernel, their build caches pruned first (`classroom clean`'s prune): the wall
+time per learner, the PSS peak (all learners and the hub), the machine's lowest MemAvailable,
+and whether every cell ran (the lesson's cells assert the statuses its builds report). Each
+figure is printed as soon as it is measured, so a run stopped early keeps what it had.
+The class is purged at the end, whatever happened.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -27,17 +34,13 @@ from hubclient import HubSession  # noqa: E402
 
 from stagelab.classroom.class_record import ClassRecord  # noqa: E402
 from stagelab.classroom.layout import ClassroomLayout  # noqa: E402
+from stagelab.classroom.usage import prune_build_cache  # noqa: E402
 
-LEARNERS = int(os.environ.get("BENCH_LEARNERS", "4"))
-PROJECT_FOR = 30
 # Every port of a class is below 1024 (only root may bind it); the hub's own on PORT + 1.
 PORT = 840
 BASE = f"http://127.0.0.1:{PORT}"
-# Lesson 06 compiles C in gcc:12-bookworm: the heaviest builds of the course.
-LESSON = os.environ.get("BENCH_LESSON", "06_why_multi_stage.ipynb")
+LESSON = "02_what_is_a_stage.ipynb"
 LAYOUT = ClassroomLayout.from_environment()
-GOAL_IDLE_MIB = 500
-MACHINE_GIB = 24
 MIB = 1024 * 1024
 
 
@@ -104,7 +107,25 @@ def code_cells(path: Path) -> list[str]:
     return ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
 
 
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def mem_available() -> int:
+    """Return the machine's MemAvailable (/proc/meminfo), in bytes."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--learners", type=int, default=4)
+    parser.add_argument("--groups", default="5,10,30", help="learners running the lesson at once")
+    parser.add_argument("--lesson", default=LESSON)
+    parser.add_argument("--disk", help="disk per account (`up --disk`)")
+    args = parser.parse_args()
     if os.geteuid() != 0:
         print("run as root: the benchmark creates accounts", file=sys.stderr)
         return 2
@@ -114,123 +135,168 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
-    started = time.monotonic()
-    done = stagelab(
-        "classroom",
-        "up",
-        "--learners",
-        str(LEARNERS),
-        "--port",
-        str(PORT),
-        "--internal-port",
-        str(PORT + 1),
-        "--ip",
-        "127.0.0.1",
+    up = ["classroom", "up", "--learners", str(args.learners), "--port", str(PORT)]
+    up += ["--internal-port", str(PORT + 1), "--ip", "127.0.0.1"]
+    up += ["--disk", args.disk] if args.disk else []
+    say(
+        f"classroom benchmark: {args.learners} learners, {os.cpu_count()} cores, "
+        f"{mem_available() / 2**30:.1f} GiB available, kernel {os.uname().release}"
     )
+    started = time.monotonic()
+    done = stagelab(*up)
     bring_up = time.monotonic() - started
     try:
         if done.returncode != 0:
             print(done.stdout[-3000:], done.stderr[-3000:], file=sys.stderr)
             return 1
-        return measure(ClassRecord.load(LAYOUT.record), bring_up, done.stdout)
+        say(f"bring-up (`stagelab {' '.join(up)}`): {bring_up:.1f} s")
+        groups = [int(n) for n in args.groups.split(",") if 0 < int(n) <= args.learners]
+        return measure(ClassRecord.load(LAYOUT.record), done.stdout, groups, args.lesson)
     finally:
         stagelab("classroom", "down", "--purge")
 
 
-def measure(record: ClassRecord, bring_up: float, up_output: str) -> int:
-    sessions, kernels, spawn_s = {}, {}, {}
+def start_all(record: ClassRecord) -> dict[str, HubSession]:
+    """Log every learner in and start all their servers at once; print how long it took."""
+    sessions = {}
     for name in record.learners:
         session = HubSession(BASE, name)
         assert session.login(record.passwords[name]).status_code == 302
         session.make_token()
-        began = time.monotonic()
-        session.start_server()
-        spawn_s[name] = time.monotonic() - began
-        kernels[name] = session.kernel()
-        status, output = kernels[name].execute("import stagelab as sl")
-        assert status == "ok", output
         sessions[name] = session
+    began = time.monotonic()
+    spawn_s = {}
+
+    def start(name):
+        sessions[name].start_server(timeout=1800)
+        spawn_s[name] = time.monotonic() - began
+
+    threads = [threading.Thread(target=start, args=(name,)) for name in sessions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    say(
+        f"every server and engine started at once: {time.monotonic() - began:.1f} s "
+        f"(first ready {min(spawn_s.values()):.1f} s, last {max(spawn_s.values()):.1f} s; "
+        f"{len(spawn_s)} of {len(sessions)})"
+    )
+    return sessions
+
+
+def disk_used(name: str) -> tuple[int, int]:
+    """Return the bytes of the learner's engine data (du) and used on their file system."""
+    account = LAYOUT.account(name)
+    du = subprocess.run(
+        ["du", "-sb", str(account.data_root)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    fs = os.statvfs(account.home)
+    return (int(du[0]) if du else 0), (fs.f_blocks - fs.f_bfree) * fs.f_frsize
+
+
+def measure(record: ClassRecord, up_output: str, groups: list[int], lesson: str) -> int:
+    limits = record.account_limits
+    say("limits per account: " + (", ".join(limits.lines()) if limits else "none"))
+    say("  " + "\n  ".join(line for line in up_output.splitlines() if "loaded" in line))
+    sessions = start_all(record)
+    kernels = {name: session.kernel() for name, session in sessions.items()}
+    for kernel in kernels.values():
+        status, output = kernel.execute("import stagelab as sl")
+        assert status == "ok", output
     owners = {
         name: {LAYOUT.account(name).uid} | set(subordinate_range(name)) for name in record.learners
     }
     time.sleep(10)
     idle = pss_by_owner(owners)
     hub = hub_pss(record)
+    mean_idle = sum(idle.values()) / len(idle)
+    say(
+        "idle, per learner (server, engine, a kernel with stagelab imported): "
+        f"PSS mean {mean_idle / MIB:.0f} MiB, "
+        f"min {min(idle.values()) / MIB:.0f}, max {max(idle.values()) / MIB:.0f}"
+    )
+    say(f"hub side (hub, proxy, dashboard, culler): {hub / MIB:.0f} MiB PSS")
+    for kernel in kernels.values():
+        kernel.close()
+    disks = {name: disk_used(name) for name in record.learners}
+    say(
+        f"disk per learner after bring-up: engine data {_mean(d[0] for d in disks.values())} "
+        f"MiB, file system used {_mean(d[1] for d in disks.values())} MiB (mean)"
+    )
+    failures = 0
+    for size in groups:
+        failures += run_group(sessions, owners, record.learners[:size], lesson, hub)
+    disks = {name: disk_used(name) for name in record.learners}
+    say(
+        f"disk per learner at the end: engine data {_mean(d[0] for d in disks.values())} MiB, "
+        f"file system used {_mean(d[1] for d in disks.values())} MiB (mean), "
+        f"largest {max(d[1] for d in disks.values()) / MIB:.0f} MiB"
+    )
+    return 1 if failures else 0
 
-    peaks = dict(idle)
-    outcomes: dict[str, str] = {}
+
+def _mean(values) -> str:
+    values = list(values)
+    return f"{sum(values) / len(values) / MIB:.0f}"
+
+
+def run_group(sessions, owners, names: list[str], lesson: str, hub: int) -> int:
+    """Run `lesson` in a fresh kernel of each of `names` at once; print the figures; return
+    how many learners had a cell fail."""
+    for name in names:
+        prune_build_cache(LAYOUT, LAYOUT.account(name))
+    cells = code_cells(ROOT / "notebooks" / lesson)
+    kernels = {name: sessions[name].kernel() for name in names}
+    group = {name: owners[name] for name in names}
+    peak = {"pss": 0, "learner": 0, "available": mem_available()}
+    outcomes, wall = {}, {}
     running = threading.Event()
     running.set()
 
     def sample():
         while running.is_set():
-            for name, value in pss_by_owner(owners).items():
-                peaks[name] = max(peaks[name], value)
-            time.sleep(0.5)
+            now = pss_by_owner(group)
+            peak["pss"] = max(peak["pss"], sum(now.values()))
+            peak["learner"] = max(peak["learner"], max(now.values()))
+            peak["available"] = min(peak["available"], mem_available())
+            time.sleep(1)
 
-    def lesson(name):
-        for code in code_cells(LAYOUT.account(name).home / "notebooks" / LESSON):
+    def run(name):
+        began = time.monotonic()
+        outcomes[name] = "ok"
+        for code in cells:
             status, output = kernels[name].execute(code)
             if status != "ok":
                 outcomes[name] = f"failed: {output[-1:]}"
-                return
-        outcomes[name] = "ok"
+                break
+        wall[name] = time.monotonic() - began
 
     sampler = threading.Thread(target=sample)
     sampler.start()
     began = time.monotonic()
-    workers = [threading.Thread(target=lesson, args=(name,)) for name in record.learners]
+    workers = [threading.Thread(target=run, args=(name,)) for name in names]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    lesson_s = time.monotonic() - began
+    total = time.monotonic() - began
     running.clear()
     sampler.join()
     for kernel in kernels.values():
         kernel.close()
-    disk = {
-        name: subprocess.run(
-            ["du", "-sb", str(LAYOUT.account(name).data_root)],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.split()[0]
-        for name in record.learners
-    }
-
-    print(
-        f"classroom benchmark: {LEARNERS} learners, {os.cpu_count()} cores, kernel "
-        f"{os.uname().release}"
+    times = sorted(wall.values())
+    failed = {name: why for name, why in outcomes.items() if why != "ok"}
+    say(
+        f"N={len(names)} running {lesson} at once: {total:.1f} s wall; per learner median "
+        f"{times[len(times) // 2]:.1f} s, min {times[0]:.1f}, max {times[-1]:.1f}; PSS peak "
+        f"{(peak['pss'] + hub) / MIB:.0f} MiB with the hub (largest learner "
+        f"{peak['learner'] / MIB:.0f} MiB); lowest MemAvailable "
+        f"{peak['available'] / 2**30:.1f} GiB; every cell ok for "
+        f"{len(names) - len(failed)} of {len(names)}"
     )
-    print(f"bring-up (`stagelab classroom up --learners {LEARNERS}`): {bring_up:.1f} s")
-    limits = record.account_limits
-    print("limits per account: " + (", ".join(limits.lines()) if limits else "none"))
-    print("  " + "\n  ".join(line for line in up_output.splitlines() if "loaded" in line))
-    print(
-        f"{'learner':<10} {'spawn s':>8} {'idle PSS MiB':>13} {'building PSS MiB':>17} "
-        f"{'engine data MiB':>16}  {LESSON}"
-    )
-    for name in record.learners:
-        print(
-            f"{name:<10} {spawn_s[name]:>8.1f} {idle[name] / MIB:>13.0f} "
-            f"{peaks[name] / MIB:>17.0f} {int(disk[name]) / MIB:>16.0f}  {outcomes[name]}"
-        )
-    mean_idle = sum(idle.values()) / len(idle) / MIB
-    mean_peak = sum(peaks.values()) / len(peaks) / MIB
-    print(f"hub, proxy, dashboard and culler: {hub / MIB:.0f} MiB PSS")
-    print(f"{LESSON} by all {LEARNERS} at once: {lesson_s:.1f} s wall")
-    idle_30 = (PROJECT_FOR * mean_idle + hub / MIB) / 1024
-    busy_30 = (PROJECT_FOR * mean_peak + hub / MIB) / 1024
-    print(
-        f"projection for {PROJECT_FOR} learners: {idle_30:.1f} GiB all idle, "
-        f"{busy_30:.1f} GiB all building at once (machine: {MACHINE_GIB} GiB)"
-    )
-    print(
-        f"goal: at most {GOAL_IDLE_MIB} MiB per idle learner: mean {mean_idle:.0f} MiB -> "
-        f"{'met' if mean_idle <= GOAL_IDLE_MIB else 'NOT met'}"
-    )
-    return 0 if all(outcome == "ok" for outcome in outcomes.values()) else 1
+    for name, why in failed.items():
+        say(f"  {name}: {why}")
+    return len(failed)
 
 
 if __name__ == "__main__":

@@ -183,7 +183,21 @@ def parse_dockerfile(text: str, *, engine_answers: bool | None = None) -> Docker
     says whether an engine answers when the caller has just asked (None: ask here).
     """
     answers = engine.answers() if engine_answers is None else engine_answers
-    return Dockerfile(text, _found_or_served if answers else None)
+    if not answers:
+        return Dockerfile(text)
+    return Dockerfile(text, _found_or_served, image_platform=platform_of)
+
+
+def platform_of(name: str) -> str | None:
+    """Return the platform (`os/arch[/variant]`) of the image `name` finds on this engine, or
+    of the stand-in that serves it in stagelab's builds; None when there is none."""
+    served = substitutions([name]).get(name, name) if found_as(name) is None else name
+    try:
+        found = engine.client(timeout=5).api.inspect_image(served)
+    except Exception:  # no such image or no engine: no platform to tell
+        return None
+    parts = (found.get("Os"), found.get("Architecture"), found.get("Variant"))
+    return "/".join(p for p in parts if p) or None
 
 
 def _found_or_served(name: str) -> str | None:
@@ -331,6 +345,16 @@ def explain_missing_image(reason: str, where: str = "") -> str:
         r"metadata for (?:docker\.io/library/)?([\w./-]+:[\w.-]+)", f"{where}\n{reason}"
     )
     image = normalise(named.group(1)) if named else None
+    here = platform_of(image) if image and found_as(image) == "reference" else None
+    if here is not None:
+        # Only BuildKit fails so on an image the engine has: it was asked for another platform.
+        written = next((i.official for i in BY_OFFICIAL.values() if i.standin == image), image)
+        return (
+            f"{last}\n  {written} is on this engine for {here} only, and BuildKit takes a local "
+            "image only for the platform a stage asks for (FROM --platform, or the build's "
+            "platform): it tried to pull the image for that platform. Drop --platform, ask for "
+            f'{here}, or build with builder="classic", which takes the image it has.'
+        )
     if image in BY_OFFICIAL:
         how = (
             f'`sl.fetch_images("{image}")` in the notebook, or `stagelab images ensure {image}`'

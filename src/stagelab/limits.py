@@ -57,12 +57,14 @@ def _counter(path: Path, key: str | None = None) -> int:
 @dataclass(frozen=True)
 class Counters:
     """The learner's limit counters at one moment: memory limit (bytes) and out-of-memory
-    kills; task limit and forks it refused."""
+    kills; task limit and forks it refused; memory in use (bytes: memory.usage_in_bytes in v1,
+    memory.current in v2, page cache included)."""
 
     memory_limit: int
     oom_kills: int
     tasks_limit: int
     tasks_refused: int
+    memory_used: int = 0
 
     @classmethod
     def read(
@@ -77,12 +79,14 @@ class Counters:
                 _counter(tree / "memory.events", "oom_kill"),
                 _counter(tree / "pids.max"),
                 _counter(tree / "pids.events", "max"),
+                _counter(tree / "memory.current"),
             )
         return cls(
             _counter(memory / "memory.limit_in_bytes") if memory else 0,
             _counter(memory / "memory.oom_control", "oom_kill") if memory else 0,
             _counter(pids / "pids.max") if pids else 0,
             _counter(pids / "pids.events", "max") if pids else 0,
+            _counter(memory / "memory.usage_in_bytes") if memory else 0,
         )
 
     @classmethod

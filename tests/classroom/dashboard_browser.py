@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,12 +43,10 @@ def log_in(page, base: str, name: str, password: str) -> None:
     page.wait_for_url(lambda url: "/hub/login" not in url, timeout=60_000, wait_until="commit")
 
 
-def dashboard_text_in_chromium(
-    base: str, dashboard: str, name: str, password: str, profile: Path
-) -> tuple[str, str]:
-    """Log in through the hub's form, open the dashboard (on its own origin on a class with a
-    domain), wait for learner01's lab 01 cell to show a score, open it; return the table's
-    text and the details' text (screenshots go to test-output/browser/)."""
+@contextmanager
+def dashboard_page(base: str, dashboard: str, name: str, password: str, profile: Path):
+    """Log in through the hub's form in Chromium and yield the dashboard's page, open at a
+    projector's 1280x720; a screenshot of it goes to test-output/browser/ on a failure."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `stagelab setup --browser` (make test does)")
     from playwright.sync_api import sync_playwright
@@ -55,11 +54,11 @@ def dashboard_text_in_chromium(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(profile / "chromium-profile"),
+            str(profile / "chromium-instructor-profile"),
             executable_path=CHROMIUM,
             headless=True,
             args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 900},
+            viewport={"width": 1280, "height": 720},
             ignore_https_errors=True,  # the tests' own self-signed certificate
         )
         page = context.pages[0] if context.pages else context.new_page()
@@ -67,23 +66,33 @@ def dashboard_text_in_chromium(
             log_in(page, base, name, password)
             go(page, dashboard)
             page.wait_for_url("**/services/dashboard/", timeout=60_000)
-            cell = "tr[data-learner='learner01'] td[data-lab='01']"
-            page.locator(cell).wait_for(timeout=30_000)
-            page.wait_for_function(
-                f'() => /\\d+\\/\\d+/.test(document.querySelector("{cell}").textContent)',
-                timeout=30_000,
-            )
-            page.screenshot(path=str(SCREENSHOTS / "classroom-dashboard.png"))
-            table = page.locator("#board").inner_text()
-            page.click(cell)
-            page.locator("#details-body pre").first.wait_for(timeout=60_000)
-            page.screenshot(path=str(SCREENSHOTS / "classroom-dashboard-details.png"))
-            return table, page.locator("#details").inner_text()
+            yield page
         except Exception:
-            page.screenshot(path=str(SCREENSHOTS / "classroom-failure.png"))
+            page.screenshot(path=str(SCREENSHOTS / "classroom-instructor-failure.png"))
             raise
         finally:
             context.close()
+
+
+def dashboard_text_in_chromium(
+    base: str, dashboard: str, name: str, password: str, profile: Path
+) -> tuple[str, str]:
+    """Log in through the hub's form, open the dashboard (on its own origin on a class with a
+    domain), wait for learner01's lab 01 cell to show a score, open it; return the table's
+    text and the details' text (screenshots go to test-output/browser/)."""
+    with dashboard_page(base, dashboard, name, password, profile) as page:
+        cell = "tr[data-learner='learner01'] td[data-lab='01']"
+        page.locator(cell).first.wait_for(timeout=30_000)
+        page.wait_for_function(
+            f'() => /\\d+\\/\\d+/.test(document.querySelector("{cell}").textContent)',
+            timeout=30_000,
+        )
+        page.screenshot(path=str(SCREENSHOTS / "classroom-dashboard.png"))
+        table = page.locator("#board").inner_text()
+        page.locator(cell).first.click()
+        page.locator("#details-body pre").first.wait_for(timeout=60_000)
+        page.screenshot(path=str(SCREENSHOTS / "classroom-dashboard-details.png"))
+        return table, page.locator("#details").inner_text()
 
 
 def script_on_learner_origin(

@@ -147,11 +147,13 @@ def test_v1_limits_go_to_each_hierarchy(tmp_path):
         "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n"
     )
     (tmp_path / "pids" / folder / "pids.events").write_text("max 7\n")
+    (tmp_path / "memory" / folder / "memory.usage_in_bytes").write_text("123456\n")
     assert group.counters() == {
         "memory_limit": GIB,
         "oom_kills": 3,
         "tasks_limit": 512,
         "tasks_refused": 7,
+        "memory_used": 123456,
     }
 
 

@@ -78,7 +78,7 @@ def test_progress_is_summarised_per_lab(tmp_path):
         {"lab": "01", "passed": 3, "total": 4, "time": "t4"},
     ]
     record = ("\n".join(json.dumps(line) for line in lines) + "\nnot json\n[1, 2]\n").encode()
-    row = board.learner_row(_account(tmp_path), None, record)
+    row = board.learner_row(_account(tmp_path), None, record, board.Moment({"01": ["a"]}))
     assert row["labs"] == {
         "01": {"best": 4, "last": 3, "total": 4, "time": "t4", "attempts": 3, "done": True},
         "02": {"best": 1, "last": 1, "total": 5, "time": "t3", "attempts": 1, "done": False},

@@ -81,7 +81,8 @@ def test_the_board_has_a_row_per_learner_and_leaves_out_instructors_and_services
         hub_user("dashboard", kind="service"),
     ]
     assert learners_on_hub(users, {"instructor"}) == ["learner01", "learner02"]
-    labs = [SimpleNamespace(number="02", slug="02-shrink-it", criteria=[1, 2, 3])]
+    criteria = [SimpleNamespace(key=key, title=key.title()) for key in ("a", "b", "c")]
+    labs = [SimpleNamespace(number="02", slug="02-shrink-it", criteria=criteria)]
     data = board_from_pods(
         users,
         {"learner01": pod("learner01", engine={"ready": True, "state": {"running": {}}})},
@@ -89,7 +90,16 @@ def test_the_board_has_a_row_per_learner_and_leaves_out_instructors_and_services
         labs,
         {"instructor"},
     )
-    assert data["labs"] == [{"number": "02", "slug": "02-shrink-it", "criteria": 3}]
+    assert data["labs"] == [
+        {
+            "number": "02",
+            "slug": "02-shrink-it",
+            "criteria": 3,
+            "keys": [{"key": key, "title": key.title()} for key in ("a", "b", "c")],
+        }
+    ]
+    # The heatmap: every criterion of lab 02 passed by learner01, by no one else.
+    assert data["totals"]["02"]["a"] == {"passed": 1, "failing": 0, "stuck": 0}
     first, second = data["learners"]
     assert (first["name"], first["server"], first["engine"], first["pod"]) == (
         "learner01",

@@ -230,3 +230,27 @@ def test_a_named_context_serves_what_the_engine_lacks():
         "stage 1 (line 3) uses image stagelab-test/tools:2, which is not on this engine: "
         "the build pulls it, and fails if no registry has it"
     ]
+
+
+@pytest.mark.parametrize(
+    "text, platform, caveat",
+    [
+        ("FROM --platform=linux/arm64 busybox:1.36 AS a\nRUN true\n", "linux/amd64", 1),
+        ("ARG P=linux/arm64\nFROM --platform=$P busybox:1.36 AS a\n", "linux/amd64", 2),
+        ("FROM busybox:1.36 AS a\nRUN true\n", "linux/arm64", 1),
+        ("FROM --platform=linux/amd64 busybox:1.36 AS a\n", "linux/arm64", None),
+        ("FROM busybox:1.36 AS a\nRUN true\n", "linux/amd64", None),
+    ],
+)
+def test_a_plan_says_when_buildkit_needs_the_image_for_another_platform(text, platform, caveat):
+    """BuildKit takes a local image only for the platform a stage asks for (measured in
+    tests/integration/test_planner_edges_more.py); the classic builder takes the one it has.
+    `caveat` is the line of the FROM the caveat names, None for no caveat."""
+    parsed = Dockerfile(text, lambda name: "reference", image_platform=lambda name: "linux/amd64")
+    expected = [
+        f"stage a (line {caveat}) starts FROM busybox:1.36 for linux/arm64, and this engine has "
+        "that image for linux/amd64 only: BuildKit takes a local image only for the platform "
+        "asked, so the build pulls it, and fails if no registry has it"
+    ]
+    assert parsed.plan(platform=platform).caveats == (expected if caveat else [])
+    assert parsed.plan(builder="classic").caveats == []

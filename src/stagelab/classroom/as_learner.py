@@ -11,13 +11,17 @@ from is root's. The learner's files are only read or moved, never run.
 - `reset LAB|all`: Lab.reset: the learner's files go to the lab's .backups/ first, then
   starter/ is copied back.
 - `report LAB`: print, as one JSON object, the learner's files of that lab (their text, up to
-  MAX_FILE_BYTES each) and their last attempts at it: what the instructor's dashboard shows.
+  MAX_FILE_BYTES each, and how each differs from the starter's), the lab's criteria and the
+  learner's last attempts at it (with the failed criteria's messages as they saw them): what
+  the instructor's dashboard shows.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
+from pathlib import Path
 
 from ..errors import StagelabError
 from ..labs import all_labs, find_lab
@@ -46,20 +50,17 @@ def lab_report(which: str) -> dict:
     """
     lab = find_lab(which)
     names = lab.learner_files()
+    starter = set(lab.learner_files(lab.starter_path))
     files = []
     for relative in names[:MAX_FILES]:
-        with open(lab.path / relative, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-        try:
-            text = data[:MAX_FILE_BYTES].decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
+        text, cut = _text(lab.path / relative)
         files.append(
             {
                 "path": str(relative),
                 "bytes": (lab.path / relative).stat().st_size,
                 "text": text,
-                "cut": len(data) > MAX_FILE_BYTES,
+                "cut": cut,
+                "diff": _diff(lab.starter_path, relative, text, relative in starter),
             }
         )
     mine = [attempt for attempt in attempts() if attempt.get("lab") == lab.number]
@@ -67,8 +68,39 @@ def lab_report(which: str) -> dict:
         "lab": lab.slug,
         "files": files,
         "more_files": max(0, len(names) - MAX_FILES),
+        "starter_only": sorted(str(name) for name in starter - set(names)),
+        "criteria": [
+            {"key": one.key, "title": one.title, "hint": one.hint} for one in lab.criteria
+        ],
         "attempts": mine[-MAX_ATTEMPTS:],
     }
+
+
+def _text(path: Path) -> tuple[str | None, bool]:
+    """Return a file's text (None when it is not UTF-8), cut to MAX_FILE_BYTES, and whether
+    it was cut."""
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_FILE_BYTES + 1)
+    try:
+        return data[:MAX_FILE_BYTES].decode("utf-8"), len(data) > MAX_FILE_BYTES
+    except UnicodeDecodeError:
+        return None, len(data) > MAX_FILE_BYTES
+
+
+def _diff(starter: Path, relative: Path, text: str | None, in_starter: bool) -> str | None:
+    """Return the unified diff from the starter's file to the learner's `text` (from an empty
+    file when the starter has none): "" when they are the same, None when either is not text."""
+    before = _text(starter / relative)[0] if in_starter else ""
+    if text is None or before is None:
+        return None
+    lines = difflib.unified_diff(
+        before.splitlines(),
+        text.splitlines(),
+        f"starter/{relative}" if in_starter else "/dev/null",
+        f"yours/{relative}",
+        lineterm="",
+    )
+    return "\n".join(lines)
 
 
 def main(argv: list[str]) -> int:

@@ -14,6 +14,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from .heatmap import DEFAULT_STUCK_ATTEMPTS, DEFAULT_STUCK_MINUTES
 from .layout import INSTRUCTOR
 from .processes import ProcessIdentity
 from .sizing import Limits
@@ -51,6 +52,8 @@ class ClassRecord:
     domain: str = ""
     tls: bool = False
     idle_timeout_s: int = DEFAULT_IDLE_TIMEOUT_S
+    stuck_checks: int = DEFAULT_STUCK_ATTEMPTS
+    stuck_minutes: int = DEFAULT_STUCK_MINUTES
     limits: dict = field(default_factory=dict)
     hub_process: str = ""
     hub_helpers: list[str] = field(default_factory=list)

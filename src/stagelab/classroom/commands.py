@@ -1,4 +1,4 @@
-"""`stagelab classroom ...`: up, status, credentials, reset, preflight, down.
+"""`stagelab classroom ...`: up, status, credentials, reset, grades, clean, preflight, down.
 
 Everything these commands print goes through terminal.printable: learners shape much of it
 (file names, a reset's output, their engine's log), and root's terminal must show it, never
@@ -13,15 +13,21 @@ import json
 import sys
 from pathlib import Path
 
+from ..course import Course
 from ..errors import StagelabError
+from ..labs import all_labs
 from . import accounts, hub, lifecycle, preflight, rootless, teardown
 from .board import server_state
 from .class_record import ClassRecord
-from .layout import ClassroomError, ClassroomLayout
-from .learner_runs import as_learner_command, run_as_learner
+from .grades import GRADE_LAYOUTS, grades_csv
+from .heatmap import DEFAULT_STUCK_ATTEMPTS, DEFAULT_STUCK_MINUTES
+from .layout import Account, ClassroomError, ClassroomLayout
+from .learner_runs import as_learner_command, class_attempts, run_as_learner
 from .lifecycle import UpOptions
+from .settings import HubSettings
 from .sizing import parse_size
 from .terminal import printable_output
+from .usage import prune_build_cache
 
 
 def _printable(action):
@@ -60,6 +66,14 @@ def add_commands(commands: argparse._SubParsersAction) -> argparse._SubParsersAc
     reset.add_argument("learner")
     reset.add_argument("lab", nargs="?", help="the lab's number (default: every lab started)")
     reset.set_defaults(func=_printable(_reset))
+    grades = actions.add_parser(
+        "grades", help="the class's grades as CSV: a row per learner, points per lab and criterion"
+    )
+    grades.add_argument("--format", choices=GRADE_LAYOUTS, default="csv", help="layout (csv)")
+    grades.set_defaults(func=_printable(_grades))
+    clean = actions.add_parser("clean", help="prune a learner's engine's build cache")
+    clean.add_argument("learner")
+    clean.set_defaults(func=_printable(_clean))
     actions.add_parser(
         "preflight", help="what this server lacks for a class, and the fix"
     ).set_defaults(func=_printable(_preflight))
@@ -95,6 +109,18 @@ def _up_arguments(start: argparse.ArgumentParser) -> None:
     start.add_argument(
         "--idle-timeout", type=int, metavar="SECONDS", help="stop servers idle this long (3600)"
     )
+    start.add_argument(
+        "--stuck-after-checks",
+        type=int,
+        metavar="N",
+        help=f"flag a learner stuck after N failing checks in a row ({DEFAULT_STUCK_ATTEMPTS})",
+    )
+    start.add_argument(
+        "--stuck-after-minutes",
+        type=int,
+        metavar="M",
+        help=f"... or after M minutes failing it ({DEFAULT_STUCK_MINUTES})",
+    )
     start.add_argument("--memory", type=parse_size, help="memory per account, e.g. 1.5G")
     start.add_argument("--cpus", type=float, help="CPUs per account, e.g. 1")
     start.add_argument("--tasks", type=int, help="processes and threads per account (2048)")
@@ -109,6 +135,8 @@ def _up(args) -> int:
         internal_port=args.internal_port,
         ip=args.ip,
         idle_timeout_s=args.idle_timeout,
+        stuck_checks=args.stuck_after_checks,
+        stuck_minutes=args.stuck_after_minutes,
         domain=args.domain,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
@@ -182,16 +210,21 @@ def _credentials(args) -> int:
     return 0
 
 
-def _reset(args) -> int:
-    lifecycle.require_root("reset")
+def _learner_of_class(action: str, name: str) -> tuple[ClassroomLayout, Account]:
+    """Return the layout and the account of learner `name` for root's `action`; raise
+    ClassroomError when not root, or when `name` is not an account of the class."""
+    lifecycle.require_root(action)
     layout = ClassroomLayout.from_environment()
     record = ClassRecord.load(layout.record)
-    if args.learner not in record.accounts:
+    if name not in record.accounts:
         raise ClassroomError(
-            f"{args.learner!r} is not in this class: "
-            f"{', '.join(record.accounts) or 'no class is up'}."
+            f"{name!r} is not in this class: {', '.join(record.accounts) or 'no class is up'}."
         )
-    account = layout.account(args.learner)
+    return layout, layout.account(name)
+
+
+def _reset(args) -> int:
+    layout, account = _learner_of_class("reset", args.learner)
     # As the learner, isolated: root never moves files inside a home the learner controls,
     # and nothing in that home runs (learner_runs.py).
     command = as_learner_command(layout, "reset", args.lab or "all")
@@ -199,6 +232,29 @@ def _reset(args) -> int:
     output = (done.stdout + done.stderr).decode("utf-8", "replace").strip()
     if done.returncode != 0:
         raise ClassroomError(f"Could not reset {args.learner}'s labs:\n{output}")
+    print(output)
+    return 0
+
+
+def _grades(args) -> int:
+    lifecycle.require_root("grades")
+    layout = ClassroomLayout.from_environment()
+    record = ClassRecord.load(layout.record)
+    if not record.learners:
+        raise ClassroomError("No class here: `stagelab classroom up --learners N` makes one.")
+    found, unread = class_attempts(layout, record.learners)
+    for name in unread:
+        print(f"{name}'s progress record could not be read: 0 points", file=sys.stderr)
+    course = HubSettings.from_json(layout.settings.read_text()).course
+    sys.stdout.write(grades_csv(all_labs(Course.find(course).labs), found, args.format))
+    return 0
+
+
+def _clean(args) -> int:
+    layout, account = _learner_of_class("clean", args.learner)
+    done, output = prune_build_cache(layout, account)
+    if not done:
+        raise ClassroomError(f"Could not prune {args.learner}'s build cache:\n{output}")
     print(output)
     return 0
 

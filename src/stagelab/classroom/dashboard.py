@@ -33,14 +33,15 @@ from tornado.web import Application, HTTPError, RequestHandler, authenticated
 
 from ..course import Course
 from ..labs import all_labs
-from .board import MAX_RECORD_BYTES, board_from_accounts
-from .dashboard_page import PAGE, REFRESH_MS
-from .layout import Account
-from .learner_runs import as_learner_command, progress_command, run_as_learner
+from .board import board_from_accounts
+from .dashboard_page import GRADES_LINKS, PAGE, REFRESH_MS, USAGE_REFRESH_MS
+from .grades import GRADE_LAYOUTS, grades_csv
+from .heatmap import StuckRule
+from .learner_runs import as_learner_command, class_attempts, read_record, run_as_learner
 from .settings import HubSettings
+from .usage import learner_usage
 
 DEFAULT_PREFIX = "/services/dashboard/"
-READ_TIMEOUT_S = 20
 REPORT_TIMEOUT_S = 60
 LAB_NUMBER = re.compile(r"^\d\d$")
 SECURITY_HEADERS = {
@@ -89,6 +90,9 @@ class PageHandler(HubOAuthenticated, SecuredHandler):
                 "refresh_ms": REFRESH_MS,
                 "me": _script_json(me),
                 "xsrf": _script_json(xsrf),
+                "grades": GRADES_LINKS if self.settings.get("offers_grades") else "",
+                "usage": "true" if self.settings.get("offers_usage") else "false",
+                "usage_ms": USAGE_REFRESH_MS,
             }
         )
 
@@ -96,20 +100,6 @@ class PageHandler(HubOAuthenticated, SecuredHandler):
 def _script_json(value: str) -> str:
     """Return `value` as a JavaScript string literal safe inside a <script> element."""
     return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e")
-
-
-def read_record(settings: HubSettings, account: Account) -> bytes:
-    """Return the learner's progress record, read as the learner (b"" when they have none).
-
-    Raises OSError when the read cannot run or does not end within READ_TIMEOUT_S.
-    """
-    try:
-        done = run_as_learner(
-            settings.layout, account, progress_command(account, MAX_RECORD_BYTES), READ_TIMEOUT_S
-        )
-    except subprocess.TimeoutExpired:
-        raise OSError(f"reading {account.name}'s record took over {READ_TIMEOUT_S} s") from None
-    return done.stdout if done.returncode == 0 else b""
 
 
 class BoardHandler(HubOAuthenticated, SecuredHandler):
@@ -122,8 +112,14 @@ class BoardHandler(HubOAuthenticated, SecuredHandler):
         users = await hub_users()
         accounts = [settings.layout.account(name) for name in settings.learners]
         labs = all_labs(Course.find(settings.course).labs)
+        rule = StuckRule(settings.stuck_checks, settings.stuck_minutes)
         data = await asyncio.to_thread(
-            board_from_accounts, accounts, users, labs, lambda one: read_record(settings, one)
+            board_from_accounts,
+            accounts,
+            users,
+            labs,
+            lambda one: read_record(settings.layout, one),
+            rule,
         )
         self.set_header("Content-Type", "application/json")
         self.write(json.dumps(data))
@@ -155,23 +151,68 @@ class LearnerHandler(HubOAuthenticated, SecuredHandler):
         self.write(json.dumps(report))
 
 
+class GradesHandler(HubOAuthenticated, SecuredHandler):
+    """The class's grades as a CSV download (grades.py), from each learner's record read as
+    them; `?format=` csv (default), canvas or moodle."""
+
+    @authenticated
+    async def get(self):
+        """Answer with grades.grades_csv() as an attachment; 400 for an unknown format."""
+        settings: HubSettings = self.settings["classroom"]
+        layout = self.get_query_argument("format", "csv")
+        if layout not in GRADE_LAYOUTS:
+            raise HTTPError(400, reason=f"format is one of {', '.join(GRADE_LAYOUTS)}")
+        labs = all_labs(Course.find(settings.course).labs)
+        found, _ = await asyncio.to_thread(class_attempts, settings.layout, settings.learners)
+        self.set_header("Content-Type", "text/csv; charset=utf-8")
+        self.set_header("Content-Disposition", f'attachment; filename="grades-{layout}.csv"')
+        self.write(grades_csv(labs, found, layout))
+
+
+class UsageHandler(HubOAuthenticated, SecuredHandler):
+    """Each learner's use as JSON: {learners: [usage.learner_usage rows]}."""
+
+    @authenticated
+    async def get(self):
+        """Answer with every learner's usage, asked for all of them at once."""
+        settings: HubSettings = self.settings["classroom"]
+        accounts = [settings.layout.account(name) for name in settings.learners]
+        rows = await asyncio.gather(
+            *(asyncio.to_thread(learner_usage, settings.layout, one) for one in accounts)
+        )
+        self.set_header("Content-Type", "application/json")
+        self.write(json.dumps({"learners": rows}))
+
+
+# Optional routes of serve(), by the name of the handler setting that gives each.
+OPTIONAL_ROUTES = {
+    "learner_handler": r"api/learner/([a-z0-9]+)/(\d\d)",
+    "attempts_handler": "api/attempts",
+    "grades_handler": "api/grades",
+    "usage_handler": "api/usage",
+}
+
+
 def serve(board_handler: type[RequestHandler], **handler_settings) -> None:
     """Serve the dashboard on the address the hub gave this service (JUPYTERHUB_SERVICE_URL,
     under JUPYTERHUB_SERVICE_PREFIX) until stopped; `board_handler` answers api/board and finds
     `handler_settings` in its self.settings. A `learner_handler` in them answers
-    api/learner/NAME/LAB, an `attempts_handler` takes POST api/attempts."""
+    api/learner/NAME/LAB, an `attempts_handler` takes POST api/attempts, a `grades_handler`
+    answers api/grades and a `usage_handler` api/usage (the page then offers them)."""
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", DEFAULT_PREFIX)
-    learner_handler = handler_settings.pop("learner_handler", None)
-    attempts_handler = handler_settings.pop("attempts_handler", None)
+    optional = {name: handler_settings.pop(name, None) for name in OPTIONAL_ROUTES}
     routes = [
         (prefix, PageHandler),
         (url_path_join(prefix, "api/board"), board_handler),
         (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
     ]
-    if learner_handler is not None:
-        routes.append((url_path_join(prefix, r"api/learner/([a-z0-9]+)/(\d\d)"), learner_handler))
-    if attempts_handler is not None:
-        routes.append((url_path_join(prefix, "api/attempts"), attempts_handler))
+    for name, handler in optional.items():
+        if handler is not None:
+            routes.append((url_path_join(prefix, OPTIONAL_ROUTES[name]), handler))
+    handler_settings.update(
+        offers_grades=optional["grades_handler"] is not None,
+        offers_usage=optional["usage_handler"] is not None,
+    )
     # xheaders: the proxy says when the browser came over HTTPS, and cookies are then Secure.
     app = Application(routes, cookie_secret=os.urandom(32), **handler_settings)
     url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
@@ -181,7 +222,13 @@ def serve(board_handler: type[RequestHandler], **handler_settings) -> None:
 
 def main() -> None:
     """Serve the single-server classroom's dashboard, for the class of the hub's settings."""
-    serve(BoardHandler, classroom=HubSettings.read(), learner_handler=LearnerHandler)
+    serve(
+        BoardHandler,
+        classroom=HubSettings.read(),
+        learner_handler=LearnerHandler,
+        grades_handler=GradesHandler,
+        usage_handler=UsageHandler,
+    )
 
 
 if __name__ == "__main__":

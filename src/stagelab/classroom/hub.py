@@ -58,6 +58,8 @@ def hub_settings(
         domain=record.domain,
         tls=record.tls,
         idle_timeout_s=record.idle_timeout_s,
+        stuck_checks=record.stuck_checks,
+        stuck_minutes=record.stuck_minutes,
         api_token=record.api_token,
         proxy_command=proxy_command,
         engine_path=path_for_engines(layout),

@@ -14,12 +14,15 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from ..labs.attempts import parse_record
+from .board import MAX_RECORD_BYTES
 from .cgroups import CgroupFs
 from .confine import Confinement
 from .layout import Account, ClassroomLayout
 
 AS_LEARNER_MODULE = "stagelab.classroom.as_learner"
 AS_LEARNER_TIMEOUT_S = 120
+READ_TIMEOUT_S = 20
 
 
 def learner_environment(layout: ClassroomLayout, account: Account) -> dict[str, str]:
@@ -66,3 +69,30 @@ def run_as_learner(
         check=False,
         **confinement.popen_kwargs(),
     )
+
+
+def read_record(layout: ClassroomLayout, account: Account) -> bytes:
+    """Return the learner's progress record (its first board.MAX_RECORD_BYTES), read as the
+    learner (b"" when they have none).
+
+    Raises OSError when the read cannot run or does not end within READ_TIMEOUT_S.
+    """
+    try:
+        done = run_as_learner(
+            layout, account, progress_command(account, MAX_RECORD_BYTES), READ_TIMEOUT_S
+        )
+    except subprocess.TimeoutExpired:
+        raise OSError(f"reading {account.name}'s record took over {READ_TIMEOUT_S} s") from None
+    return done.stdout if done.returncode == 0 else b""
+
+
+def class_attempts(layout: ClassroomLayout, names: list[str]) -> tuple[dict[str, list], list]:
+    """Return each learner's attempts (labs/attempts.parse_record), read as them, and the
+    names of those whose record could not be read (their attempts are then [])."""
+    found, unread = {}, []
+    for name in names:
+        try:
+            found[name] = parse_record(read_record(layout, layout.account(name)))[0]
+        except OSError:
+            found[name], unread = [], [*unread, name]
+    return found, unread

@@ -44,6 +44,8 @@ class UpOptions:
     internal_port: int | None = None
     ip: str | None = None
     idle_timeout_s: int | None = None
+    stuck_checks: int | None = None
+    stuck_minutes: int | None = None
     domain: str | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -185,6 +187,8 @@ def choose_network(layout: ClassroomLayout, record: ClassRecord, options: UpOpti
         record.ip = "" if record.tls else LOOPBACK
     if options.idle_timeout_s is not None:
         record.idle_timeout_s = options.idle_timeout_s
+    record.stuck_checks = options.stuck_checks or record.stuck_checks
+    record.stuck_minutes = options.stuck_minutes or record.stuck_minutes
     lowest = hardening.unprivileged_port_start()
     ports = [record.port, record.internal_port, record.internal_port + 1]
     if max(ports) >= lowest or min(ports) < 1:

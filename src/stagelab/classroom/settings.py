@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .heatmap import DEFAULT_STUCK_ATTEMPTS, DEFAULT_STUCK_MINUTES
 from .layout import ClassroomError, ClassroomLayout
 
 # Set by `up` in the hub's environment and in the dashboard service's: where the settings are.
@@ -25,7 +26,8 @@ class HubSettings:
     """A class's hub: who may log in, where it listens, its domain ("" for none) and whether it
     serves TLS, its idle time-out (seconds), the token of the command line's service, the
     proxy's command, the engines' PATH, the course folder served (its labs are the
-    dashboard's columns) and the classroom's layout.
+    dashboard's columns), the classroom's layout, and when the dashboard flags a learner
+    stuck on a criterion (that many failing checks in a row, or failing that many minutes).
 
     Ports, all of them below 1024 so that only root may bind them (class_record.py): the proxy
     (public) on `ip`:`port`; the hub on 127.0.0.1:`internal_port`, the dashboard on
@@ -46,6 +48,8 @@ class HubSettings:
     engine_path: str
     course: Path
     layout: ClassroomLayout
+    stuck_checks: int = DEFAULT_STUCK_ATTEMPTS
+    stuck_minutes: int = DEFAULT_STUCK_MINUTES
 
     @property
     def hub_port(self) -> int:

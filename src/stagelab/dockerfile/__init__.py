@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from ..errors import DockerfileError
 from .contexts import apply_contexts, context_name
@@ -48,7 +48,9 @@ class Dockerfile:
     `sl.parse_dockerfile` asks the engine): a builder that looks a later stage's name up as
     an image finds such an image there. Without it the planner takes the engine to have none
     of the names it looks up. `frontend` is the engine's Dockerfile frontend (frontend.py;
-    default: that of Docker Engine 28.5, which the course provisions).
+    default: that of Docker Engine 28.5, which the course provisions). `image_platform` tells
+    the platform (`os/arch[/variant]`) of the image a name finds there, or None
+    (`sl.parse_dockerfile` asks the engine: images.platform_of); `caveats()` uses it.
     """
 
     def __init__(
@@ -56,9 +58,11 @@ class Dockerfile:
         text: str,
         image_lookup: ImageLookup | None = None,
         frontend: Frontend = ENGINE_28_5,
+        image_platform: Callable[[str], str | None] | None = None,
     ):
         self.text = text
         self.image_lookup = image_lookup
+        self.image_platform = image_platform
         self.frontend = frontend
         self.escape = escape_char(text)
         self.instructions = parse_instructions(text)
@@ -287,12 +291,15 @@ class Dockerfile:
     ) -> list[str]:
         """Return what the plan cannot know: each image a stage the builder runs uses that the
         engine (`image_lookup`) does not have, which the build pulls, and which fails where no
-        registry has it; an image or stage a named context in `contexts` serves is no such
-        image. Empty without an image lookup (nothing was asked) or a refusal."""
+        registry has it; for BuildKit also each FROM image the engine has only for another
+        platform (`image_platform`) than the stage asks for. An image or stage a named context
+        in `contexts` serves is no such image. Empty without an image lookup (nothing was asked)
+        or a refusal."""
         refs, refusal = self.attempt(target, builder, build_args, platform, contexts)
         if self.image_lookup is None or refusal is not None:
             return []
-        lines = {s.ref: s.lines[0] for s in self.resolve(build_args, builder, platform)}
+        stages = self.resolve(build_args, builder, platform, contexts)
+        lines = {s.ref: s.lines[0] for s in stages}
         notes = []
         for edge in self.edges(build_args, builder, platform, contexts):
             if (
@@ -306,4 +313,28 @@ class Dockerfile:
                     "which is not on this engine: the build pulls it, and fails if no "
                     "registry has it"
                 )
+        if builder == "buildkit":
+            wanted = platform or machine_platform()
+            notes += [n for s in stages if s.ref in refs for n in self._other_platform(s, wanted)]
         return list(dict.fromkeys(notes))
+
+    def _other_platform(self, stage: Stage, wanted: str) -> list[str]:
+        """BuildKit takes an image of the engine's only for the platform a stage asks for (the
+        OS and architecture: moby builder/builder-next/adapters/containerimage/pull.go
+        `resolveLocal`, measured on Engine 28.5): else it pulls the image for that platform."""
+        if self.image_platform is None or stage.parent is not None or stage.base == "scratch":
+            return []
+        if context_name(stage.base) is not None:
+            return []  # a named context serves it
+        have = self.image_platform(stage.base)
+        asked = stage.platform or wanted
+        try:
+            if have is None or split_platform(have)[:2] == split_platform(asked)[:2]:
+                return []
+        except ValueError:  # `linux` alone: BuildKit fills in the architecture
+            return []
+        return [
+            f"stage {stage.label} (line {stage.lines[0]}) starts FROM {stage.base} for {asked}, "
+            f"and this engine has that image for {have} only: BuildKit takes a local image "
+            "only for the platform asked, so the build pulls it, and fails if no registry has it"
+        ]

@@ -144,6 +144,8 @@ def _buildkit_platform(res: Resolution, stage: Stage, env: dict, escape: str) ->
                 "architecture: invalid argument",
                 "--platform takes os/arch[/variant], as linux/amd64 or linux/arm/v7",
             )
+        else:
+            stage.platform = result
 
 
 def _buildkit_source(
@@ -279,31 +281,62 @@ def _buildkit_base(
 
 
 def _refuse_cycles(res: Resolution) -> None:
-    """Refuse a stage that depends on itself through FROM, COPY --from or RUN --mount."""
+    """Refuse the file when a stage reaches a cycle of --from and from= uses, as BuildKit's
+    own search does (convert.go `validateCircularDependency`, called from
+    `buildStageDependencyGraph` before the target's stages are picked, so for any target).
+
+    Its graph is each stage's `deps`: the stages its COPY --from and RUN --mount from= name,
+    earlier or later, one command per dependency (the last). A stage's FROM is no edge (its
+    base can only be a stage above it): a stage FROM `a` whose `a` copies from it is no cycle
+    here; the copy from a later stage is refused when `a` is dispatched. A depth-first search
+    starts at each stage in file order, with one `visited` set for all starts; the message
+    names the stage it started from (the first that reaches a cycle, not necessarily one in
+    it), and buildx shows first the command that closes the cycle. BuildKit walks a stage's
+    dependencies in Go's map order, which differs from run to run: where two of them lead back
+    into a cycle, the command it shows can differ; the planner takes them in file order.
+    """
     by_ref = {s.ref: s for s in res.stages}
-    state: dict[int, str] = {}
+    visited: set[int] = set()
     for start in res.stages:
-        if start.index in state:
-            continue
-        stack = [(start, iter(_deps(start, by_ref)))]
-        state[start.index] = "open"
-        while stack:
-            stage, pending = stack[-1]
-            dep = next(pending, None)
-            if dep is None:
-                state[stage.index] = "done"
-                stack.pop()
-            elif state.get(dep.index) == "open":
-                res.refuse(
-                    _line_using(stage, dep),
-                    f"circular dependency detected on stage: {progress_name(dep)}",
-                    "a stage cannot use itself, directly or through other stages",
-                    phase=COMMANDS,
-                )
-                return
-            elif dep.index not in state:
-                state[dep.index] = "open"
-                stack.append((dep, iter(_deps(dep, by_ref))))
+        path = _path_to_cycle(start, by_ref, visited)
+        if path:
+            closing = path[-1]
+            on_path = {s.index for s in path}
+            used = next(d for d in _deps(closing, by_ref) if d.index in on_path)
+            loop = path[path.index(used) :]
+            steps = ", ".join(
+                f"stage {s.label} uses stage {n.label} at line {_line_using(s, n)}"
+                for s, n in zip(loop, loop[1:] + [used])
+            )
+            res.refuse(
+                _line_using(closing, used),
+                f"circular dependency detected on stage: {progress_name(start)}",
+                f"a stage cannot use itself, directly or through other stages: {steps}",
+                phase=COMMANDS,
+            )
+            return
+
+
+def _path_to_cycle(start: Stage, by_ref: dict[str, Stage], visited: set[int]) -> list[Stage]:
+    """Return the stages from `start` to the one whose dependency is already on the path (the
+    cycle's closing use), or [] (`visit` in convert.go, without recursion)."""
+    if start.index in visited:
+        return []
+    visited.add(start.index)
+    path, on_path, stack = [start], {start.index}, [iter(_deps(start, by_ref))]
+    while stack:
+        dep = next(stack[-1], None)
+        if dep is None:
+            on_path.discard(path.pop().index)
+            stack.pop()
+        elif dep.index in on_path:
+            return path
+        elif dep.index not in visited:
+            visited.add(dep.index)
+            path.append(dep)
+            on_path.add(dep.index)
+            stack.append(iter(_deps(dep, by_ref)))
+    return []
 
 
 def _line_using(stage: Stage, dep: Stage) -> int:
@@ -319,9 +352,11 @@ def _line_using(stage: Stage, dep: Stage) -> int:
 
 
 def _deps(stage: Stage, by_ref: dict[str, Stage]) -> list[Stage]:
-    deps = [stage.parent] if stage.parent else []
-    return deps + [
+    """The stages `stage`'s COPY --from and RUN --mount from= use, each once, in file order
+    (convert.go `d.deps`: no FROM, no ONBUILD trigger)."""
+    found = [
         by_ref[s]
         for k, s in zip(stage.source_kinds, stage.sources)
         if s in by_ref and k != "onbuild"
     ]
+    return list(dict.fromkeys(found))

@@ -33,6 +33,8 @@ class Stage:
     # A later stage has the same name: BuildKit's name means that one, so this one's ref is
     # its index.
     shadowed: bool = field(repr=False, default=False)
+    # The platform its FROM --platform asks for, as BuildKit expands it ("": the build's).
+    platform: str = field(repr=False, default="")
 
     @property
     def ref(self) -> str:

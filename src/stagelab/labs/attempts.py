@@ -6,6 +6,7 @@ import json
 import os
 import urllib.error
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 from ..course import Course
@@ -14,6 +15,8 @@ from .report import Report
 
 # What every attempt line holds, and of which type.
 ATTEMPT_FIELDS = {"lab": str, "time": str, "passed": int, "total": int}
+# What a line saying a learner took a lab's hint number `hint` holds (record_hint).
+HINT_FIELDS = {"lab": str, "time": str, "hint": int}
 # In a Kubernetes classroom: where each check posts the progress record (the instructor's
 # dashboard, config.yaml's singleuser.extraEnv), with the server's own token, which JupyterHub
 # gives every single-user server.
@@ -21,6 +24,10 @@ DASHBOARD_URL_ENV = "STAGELAB_DASHBOARD_URL"
 TOKEN_ENV = "JUPYTERHUB_API_TOKEN"
 POST_TIMEOUT_S = 5
 POSTED_BYTES = 1024 * 1024
+# What a line keeps of each failed criterion's message (the PASS/FAIL text the learner saw):
+# the whole line must stay under MAX_LINE_BYTES, or a reader skips it.
+MAX_MESSAGE_CHARS = 1500
+MAX_MESSAGES = 12
 
 
 def progress_file() -> Path:
@@ -29,7 +36,8 @@ def progress_file() -> Path:
 
 
 def record_attempt(report: Report) -> None:
-    """Append one attempt (lab, time, criteria passed and failed, user, folder) to the file."""
+    """Append one attempt (lab, time, criteria passed and failed, the failed criteria's
+    messages as the learner saw them, user, folder) to the file."""
     done, total = report.score
     line = {
         "lab": report.lab.number,
@@ -38,6 +46,9 @@ def record_attempt(report: Report) -> None:
         "passed": done,
         "total": total,
         "failed": report.failed,
+        "messages": [
+            outcome.text()[:MAX_MESSAGE_CHARS] for outcome in report.outcomes if not outcome.passed
+        ][:MAX_MESSAGES],
         "user": current_user(),
         "dir": str(report.directory),
     }
@@ -48,6 +59,16 @@ def record_attempt(report: Report) -> None:
     note = post_progress(path)
     if note:
         print(note)
+
+
+def record_hint(lab: str, shown: int, time: datetime) -> None:
+    """Append a line saying the learner took hint number `shown` of lab `lab` (its number), at
+    `time`: the instructor's dashboard shows how many hints each learner took."""
+    line = {"lab": lab, "time": time.isoformat(timespec="seconds"), "hint": shown}
+    path = progress_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as out:
+        out.write(json.dumps(line) + "\n")
 
 
 def post_progress(path: Path, environ: dict[str, str] | None = None) -> str:
@@ -104,41 +125,53 @@ MAX_TEXT = 200
 
 
 def parse_attempts(data: bytes) -> tuple[list[dict], int]:
-    """Return the attempts in a progress file's bytes and how many lines were skipped: not
-    UTF-8, not JSON, not an object, missing a field (ATTEMPT_FIELDS), or out of bounds: longer
-    than MAX_LINE_BYTES, nested deeper than MAX_DEPTH, a number of more than MAX_DIGITS
-    digits, NaN or Infinity, a lab or time of more than MAX_TEXT characters. Never raises for
-    what the bytes hold."""
-    found, skipped = [], 0
-    for raw in data.splitlines():
-        if not raw.strip():
-            continue
-        attempt = _attempt(raw)
-        if attempt is None:
-            skipped += 1
-        else:
-            found.append(attempt)
+    """Return the attempts in a progress file's bytes and how many lines were skipped (see
+    parse_record; hint lines are neither). Never raises for what the bytes hold."""
+    found, _, skipped = parse_record(data)
     return found, skipped
 
 
-def _attempt(raw: bytes) -> dict | None:
-    """Return one line's attempt, or None when it is not one (parse_attempts)."""
+def parse_record(data: bytes) -> tuple[list[dict], list[dict], int]:
+    """Return the attempts and the hints taken (HINT_FIELDS: record_hint) in a progress file's
+    bytes, and how many lines were skipped: not UTF-8, not JSON, not an object, neither an
+    attempt (ATTEMPT_FIELDS) nor a hint, or out of bounds: longer than MAX_LINE_BYTES, nested
+    deeper than MAX_DEPTH, a number of more than MAX_DIGITS digits, NaN or Infinity, a lab or
+    time of more than MAX_TEXT characters. Never raises for what the bytes hold."""
+    found, hints, skipped = [], [], 0
+    for raw in data.splitlines():
+        if not raw.strip():
+            continue
+        line = _line(raw)
+        if line is not None and _holds(line, ATTEMPT_FIELDS):
+            found.append(line)
+        elif line is not None and _holds(line, HINT_FIELDS):
+            hints.append(line)
+        else:
+            skipped += 1
+    return found, hints, skipped
+
+
+def _line(raw: bytes) -> dict | None:
+    """Return one line's object when it is one within bounds (parse_record), else None."""
     if len(raw) > MAX_LINE_BYTES or _depth(raw) > MAX_DEPTH:
         return None
     try:
-        attempt = json.loads(
-            raw.decode("utf-8"), parse_int=_bounded_int, parse_constant=_no_constant
-        )
+        line = json.loads(raw.decode("utf-8"), parse_int=_bounded_int, parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None
-    if not isinstance(attempt, dict) or not all(
-        isinstance(attempt.get(key), kind) and not isinstance(attempt.get(key), bool)
-        for key, kind in ATTEMPT_FIELDS.items()
-    ):
+    if not isinstance(line, dict):
         return None
-    if len(attempt["lab"]) > MAX_TEXT or len(attempt["time"]) > MAX_TEXT:
+    if any(len(line[key]) > MAX_TEXT for key in ("lab", "time") if isinstance(line.get(key), str)):
         return None
-    return attempt
+    return line
+
+
+def _holds(line: dict, fields: dict) -> bool:
+    """Tell whether `line` has every one of `fields` with its type (a bool is no int)."""
+    return all(
+        isinstance(line.get(key), kind) and not isinstance(line.get(key), bool)
+        for key, kind in fields.items()
+    )
 
 
 def _depth(raw: bytes) -> int:

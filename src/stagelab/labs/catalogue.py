@@ -19,7 +19,7 @@ from ..course import Course
 from ..errors import EngineUnavailable, StagelabError
 from ..progress import in_kernel
 from ..render.html import inline_markdown
-from .attempts import record_attempt
+from .attempts import record_attempt, record_hint
 from .criteria import LITTER, MACHINERY, Criterion
 from .report import LiveChecklist, NoEngineReport, Note, Outcome, Report, run_checks
 
@@ -233,6 +233,7 @@ class Lab:
             )
         self.hints_shown += 1
         shown = hints[self.hints_shown - 1]
+        record_hint(self.number, self.hints_shown, datetime.now(timezone.utc))
         return Note(f"Hint {self.hints_shown} of {len(hints)} ({shown.label})", shown.shown())
 
     def show(self, name: str | None = None) -> Note:

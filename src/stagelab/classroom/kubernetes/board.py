@@ -14,7 +14,8 @@ ready. This module turns those answers into the rows the page shows; it does no 
 from __future__ import annotations
 
 from ...labs.attempts import parse_attempts
-from ..board import MAX_RECORD_BYTES, lab_columns, lab_progress, server_state
+from ..board import MAX_RECORD_BYTES, Moment, board_document, lab_progress, server_state
+from ..heatmap import lab_criteria_of, learner_heatmap
 
 # The sidecar container's name in config.yaml (singleuser.extraContainers).
 ENGINE_CONTAINER = "engine"
@@ -93,9 +94,11 @@ def board_from_pods(
     "down"), pod, last_activity, labs ({number: lab_progress row}).
     """
     by_name = {user.get("name"): user for user in hub_users}
+    moment = Moment(lab_criteria_of(labs))
     rows = []
     for name in learners_on_hub(hub_users, instructors):
         pod = pods.get(name)
+        mine = attempts.get(name, [])
         rows.append(
             {
                 "name": name,
@@ -103,7 +106,8 @@ def board_from_pods(
                 "engine": engine_state(pod),
                 "pod": ((pod or {}).get("metadata") or {}).get("name"),
                 "last_activity": by_name[name].get("last_activity"),
-                "labs": lab_progress(attempts.get(name, [])),
+                "labs": lab_progress(mine),
+                "heatmap": learner_heatmap(moment.lab_criteria, mine, [], moment.now, moment.rule),
             }
         )
-    return {"labs": lab_columns(labs), "learners": rows}
+    return board_document(labs, rows, moment)
