@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from . import cleanup, engine, images, labs, machine, provisioning, standins, why_record
 from .builds import build
@@ -13,6 +14,7 @@ from .classroom.kubernetes.commands import add_image_command
 from .context import parse_build_args, read_dockerfile
 from .doctor import doctor
 from .errors import StagelabError
+from .render.html import summary_text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,9 +183,20 @@ def _plan(args) -> int:
 
 
 def _build(args) -> int:
+    context = Path(args.context)
+    if not context.is_dir():
+        is_file = (
+            f" {context} is a file: give its folder, and -f its name." if context.is_file() else ""
+        )
+        raise StagelabError(
+            f"No folder {context}: give the build context folder (the one holding the "
+            f"Dockerfile).{is_file}"
+        )
     result = build(
-        args.context,
-        dockerfile=args.dockerfile,
+        context,
+        # As `docker build -f`: relative to the current folder, not to the context
+        # (docker/cli#886 moved it; docker/cli#1549).
+        dockerfile=str(Path(args.dockerfile).absolute()) if args.dockerfile else None,
         target=args.target,
         builder=args.builder,
         build_args=parse_build_args(args.build_arg),
@@ -191,7 +204,9 @@ def _build(args) -> int:
         no_cache=args.no_cache,
         output=args.output,
     )
-    print(repr(result))
+    if not (sys.stderr is not None and sys.stderr.isatty()):
+        # The live board on a terminal ends with this summary; elsewhere it is all there is.
+        print(summary_text(result))
     if args.why:
         print(result.why())
     for official, standin in result.substitutions.items():
@@ -212,7 +227,8 @@ def _lab_list(args) -> int:
 
 def _lab_check(args) -> int:
     chosen = labs.find_lab(args.lab)
-    print(f"Checking lab {chosen.slug} in {args.dir or chosen.path} ...", flush=True)
+    folder = chosen.folder_to_check(args.dir)  # a wrong folder: one line, no attempt
+    print(f"Checking lab {chosen.slug} in {folder} ...", flush=True)
     report = chosen.check(args.dir, on_result=lambda outcome: print(outcome.text(), flush=True))
     if isinstance(report, labs.NoEngineReport):
         print(repr(report), file=sys.stderr)

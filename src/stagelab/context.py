@@ -10,10 +10,10 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import engine
+from . import build_options, engine
 from .command_lines import buildx_build_command, image_contexts
-from .dockerfile import BUILDERS, Dockerfile, machine_platform
-from .dockerfile.platforms import split_platform
+from .dockerfile import BUILDERS, Dockerfile
+from .dockerfile.instructions import INSTRUCTIONS, refuse_oversized
 from .errors import BuildContextError, DockerfileError, StagelabError
 from .images import labels, parse_dockerfile
 from .results import BuildResult
@@ -117,6 +117,14 @@ def build_request(
     written), a path that is no folder, or a named context's folder that does not exist;
     DockerfileError for a Dockerfile that is empty, missing or does not parse, or a target
     that is not a named stage.
+
+    Folder or text: `context` is the build context folder when it names an existing folder (a
+    PathLike is always a path). Any other string is Dockerfile text when it holds a line break,
+    starts with `#` (a comment or parser directive), or its first word is an instruction of the
+    Dockerfile reference in any case (`"FROM busybox:1.36"`), or it is one line of several words
+    whose first word holds no `/` (`"FORM busybox"`: the parser's did-you-mean answers it).
+    Every other one-line string (`"nope"`, `"sub/nope"`, `"ok/../nope"`, `"./x"`, `"~/x"`) is a
+    folder that does not exist: BuildContextError "No folder ...".
     """
     if builder not in BUILDERS:
         raise ValueError(f"builder must be one of {BUILDERS}, not {builder!r}")
@@ -127,10 +135,12 @@ def build_request(
                 f"build_args: {key!r} is no build arg name: use the name an ARG line "
                 'declares, as in build_args={"MODE": "dev"}'
             )
-    platform_list = _platforms(platforms)
-    contexts = _named_contexts(build_contexts)
-    cache_from_list, cache_to_list = _several_specs(cache_from), _several_specs(cache_to)
-    _refuse_for_classic(builder, platform_list, contexts, secrets, cache_from_list + cache_to_list)
+    platform_list = build_options.platform_list(platforms)
+    contexts = build_options.named_contexts(build_contexts)
+    cache_from_list = build_options.several_specs(cache_from)
+    cache_to_list = build_options.several_specs(cache_to)
+    caches = cache_from_list + cache_to_list
+    build_options.refuse_for_classic(builder, platform_list, contexts, secrets, caches)
     with ExitStack() as stack:
         context_dir, dockerfile_path = stack.enter_context(
             context_folder(context, dockerfile, files)
@@ -150,95 +160,11 @@ def build_request(
             str(output) if output is not None else None,
             platforms=platform_list,
             build_contexts=contexts,
-            secrets=stack.enter_context(_secret_files(secrets)) if secrets else {},
+            secrets=stack.enter_context(build_options.secret_files(secrets)) if secrets else {},
             cache_from=cache_from_list,
             cache_to=cache_to_list,
             engine_answered=answered,
         )
-
-
-def _platforms(platforms: str | Sequence[str] | None) -> list[str]:
-    """`--platform` values, as a list: "linux/amd64,linux/arm64" or a list of them."""
-    if not platforms:
-        return []
-    words = platforms.split(",") if isinstance(platforms, str) else list(platforms)
-    chosen = []
-    for word in words:
-        os_name, arch, variant = split_platform(str(word))  # ValueError names the bad one
-        chosen.append("/".join(part for part in (os_name, arch, variant) if part))
-    return list(dict.fromkeys(chosen))
-
-
-def _named_contexts(contexts: Mapping[str, str | os.PathLike] | None) -> dict[str, str]:
-    """`--build-context` NAME=VALUE pairs: a folder (made absolute) or a URL-like value
-    (`docker-image://ref`, `oci-layout://...`, `https://...`)."""
-    chosen = {}
-    for name, value in (contexts or {}).items():
-        if not isinstance(name, str) or not name or name != name.lower() or "=" in name:
-            raise ValueError(
-                f"build_contexts: {name!r} is no context name: use the stage or image name it "
-                'replaces, in lowercase, as in build_contexts={"deps": "./vendor"}'
-            )
-        text = os.fspath(value)
-        if "://" in text:
-            chosen[name] = text
-            continue
-        folder = Path(text).expanduser()
-        if not folder.is_dir():
-            raise BuildContextError(
-                f"build_contexts: {name}={text}: no such folder. Give a folder, or an image "
-                'as "docker-image://NAME:TAG".'
-            )
-        chosen[name] = str(folder.resolve())
-    return chosen
-
-
-def _several_specs(specs: str | Sequence[str] | None) -> list[str]:
-    if not specs:
-        return []
-    return [specs] if isinstance(specs, str) else [str(spec) for spec in specs]
-
-
-def _refuse_for_classic(builder, platforms, contexts, secrets, caches) -> None:
-    if builder != "classic":
-        return
-    wanted = [
-        what
-        for what, given in (
-            ("build_contexts= (--build-context)", contexts),
-            ("secrets= (--secret)", secrets),
-            ("cache_from= and cache_to= (local cache folders)", caches),
-            (
-                "platforms= other than this machine's own",
-                [p for p in platforms if split_platform(p) != split_platform(machine_platform())],
-            ),
-        )
-        if given
-    ]
-    if wanted:
-        raise StagelabError(
-            f"{' and '.join(wanted)} need BuildKit: the classic builder has no such option "
-            '(`DOCKER_BUILDKIT=0 docker build` says "unknown flag"). Use builder="buildkit".'
-        )
-
-
-@contextmanager
-def _secret_files(secrets: Mapping[str, str | bytes | os.PathLike]) -> Iterator[dict[str, Path]]:
-    """Put each secret that is a value into a file only this user can read, outside the
-    build context; a path stays where it is. Yields {id: file}; the folder goes afterwards."""
-    with tempfile.TemporaryDirectory(prefix="stagelab-secrets-") as tmp:
-        files = {}
-        for secret_id, value in secrets.items():
-            if not isinstance(secret_id, str) or not secret_id or "," in secret_id:
-                raise ValueError(f"secrets: {secret_id!r} is no secret id: use a word like token")
-            if isinstance(value, os.PathLike):
-                files[secret_id] = Path(value).resolve()
-                continue
-            path = Path(tmp, f"secret-{len(files)}")
-            path.touch(mode=0o600)
-            path.write_bytes(value if isinstance(value, bytes) else str(value).encode())
-            files[secret_id] = path
-        yield files
 
 
 @contextmanager
@@ -275,6 +201,7 @@ def context_folder(context, dockerfile, files) -> Iterator[tuple[Path, Path]]:
         raise ValueError(
             "dockerfile= names a file inside a context directory; Dockerfile text needs none"
         )
+    refuse_oversized(len(str(context)), "the Dockerfile text")  # before it is written anywhere
     with tempfile.TemporaryDirectory(prefix="stagelab-context-") as tmp:
         root = Path(tmp)
         targets = {name: _inside(root, name) for name in (files or {})}
@@ -290,10 +217,15 @@ def context_folder(context, dockerfile, files) -> Iterator[tuple[Path, Path]]:
 
 
 def _looks_like_a_path(text: str) -> bool:
-    # One line that does not parse as Dockerfile text but names a place in the file system.
-    return "\n" not in text.strip() and (
-        text.startswith(("/", "./", "../", "~")) or Path(text).exists()
-    )
+    # The rule of build_request's docstring: one line that is not Dockerfile text names a place.
+    line = text.strip()
+    if "\n" in line or not line or line.startswith("#"):
+        return False
+    first = line.split()[0]
+    if first.upper() in INSTRUCTIONS:
+        return False
+    one_word = len(line.split()) == 1
+    return one_word or "/" in first or first.startswith(("~", ".")) or Path(line).exists()
 
 
 def _inside(root: Path, name: str) -> Path:
@@ -325,9 +257,12 @@ def read_dockerfile(path: str | os.PathLike) -> str:
     """Return a Dockerfile's text, read as UTF-8.
 
     Raises StagelabError saying what is wrong when the file cannot be read, and DockerfileError
-    naming the line of the first byte that is not UTF-8.
+    naming the line of the first byte that is not UTF-8, or for a file over
+    MAX_DOCKERFILE_BYTES (refused before it is read).
     """
     try:
+        if not Path(path).is_dir():  # a huge file is refused before it is read
+            refuse_oversized(Path(path).stat().st_size, str(path))
         data = Path(path).read_bytes()
     except IsADirectoryError:
         raise StagelabError(

@@ -335,11 +335,12 @@ def status() -> list[dict]:
 def explain_missing_image(reason: str, where: str = "") -> str:
     """Turn an engine's "cannot pull" error into advice naming the image and what to do.
 
-    `where` is extra text that may name the image (a step's name). Other reasons come back
-    stripped but unchanged.
+    `where` is extra text that may name the image (a step's name). A COPY or ADD source the
+    build context lacks gets the context's rule added (explain_context_source); other reasons
+    come back stripped but unchanged.
     """
     if not any(w in reason for w in ("pull access denied", "no such host", "failed to resolve")):
-        return reason.strip()
+        return explain_context_source(reason, where)
     last = reason.strip().splitlines()[-1]
     named = re.search(
         r"metadata for (?:docker\.io/library/)?([\w./-]+:[\w.-]+)", f"{where}\n{reason}"
@@ -366,4 +367,29 @@ def explain_missing_image(reason: str, where: str = "") -> str:
     return (
         f"{last}\n  {image or 'An image'} is not on this engine and no registry answers: "
         f"use one of the base images ({names}), or `docker load` it first."
+    )
+
+
+# What each builder says of a COPY or ADD source that is not in the build context: BuildKit
+# (it reads `../x` as `/x`, so leaving the context looks like a missing file), then the classic
+# builder for `..` and for a missing file (moby builder/dockerfile/copy.go).
+_CONTEXT_SOURCE = re.compile(
+    r'failed to calculate checksum of ref \S+: "(?P<path>[^"]*)": not found'
+    r"|forbidden path outside the build context: (?P<outside>\S+)"
+    r"|file not found in build context or excluded by \.dockerignore: stat (?P<missing>\S+):"
+)
+
+
+def explain_context_source(reason: str, where: str = "") -> str:
+    """Return an engine's failure `reason`, stripped, with the build context's rule added when
+    it says a COPY or ADD source is not in the build context (either builder's words). `where`
+    is the failing step's text when known: BuildKit says the same of a file `COPY --from` does
+    not find in its stage, which gets no such rule."""
+    if not _CONTEXT_SOURCE.search(reason) or "--from" in where.lower():
+        return reason.strip()
+    return (
+        f"{reason.strip()}\n  COPY and ADD sources are paths inside the build context (the "
+        "folder given to the build), relative to it; `..` cannot leave it (BuildKit reads ../x "
+        "as /x), and .dockerignore may leave a file out. Put the file in the build context, or "
+        "build from a folder that holds both."
     )

@@ -215,7 +215,7 @@ def last_why(folder: str | os.PathLike, stage: str | None = None) -> str:
     found = Ledger(Course.find().state, "", "").last_build(str(path.resolve()))
     if found is None:
         raise StagelabError(
-            f"stagelab has no build of {path.resolve()} on record: build it first, with "
+            f"No build of {path.resolve()} on record: build it first, with "
             f"`stagelab build {folder}` or sl.build({str(folder)!r}), then ask again."
         )
     at, recorded = found

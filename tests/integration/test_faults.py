@@ -2,6 +2,7 @@
 is removed, nothing reaches a Dockerfile unescaped."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -18,9 +19,10 @@ pytestmark = pytest.mark.engine
 STAGELAB = [str(Path(sys.executable).with_name("stagelab"))]
 
 
-def _cli(*args, env=None, timeout=120):
+def _cli(*args, env=None, timeout=120, cwd=None):
     return subprocess.run(
         STAGELAB + list(args),
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -203,3 +205,99 @@ def test_progress_skips_lines_that_are_not_attempts(tmp_path):
     assert "5 lines of" in done.stdout and "skipped" in done.stdout
     row = next(line for line in done.stdout.splitlines() if line.startswith("01-"))
     assert row.split()[1] == "passed"
+
+
+def _docker_build(context: str, *flags: str, cwd, classic: bool = False):
+    """Run docker's own build as a user would; BuildKit's output goes nowhere (no image)."""
+    command = ["docker", "build", "-q", *flags, context]
+    if not classic:
+        command = ["docker", "buildx", "build", "-q", "--output", "type=tar,dest=/dev/null"]
+        command += [*flags, context]
+    done = subprocess.run(
+        command,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "DOCKER_BUILDKIT": "0" if classic else "1"},
+    )
+    if classic and done.returncode == 0:
+        subprocess.run(["docker", "rmi", done.stdout.strip()], capture_output=True, check=False)
+    return done
+
+
+@pytest.mark.parametrize("classic", [False, True], ids=["buildkit", "classic"])
+def test_dash_f_is_read_from_the_current_folder_as_docker_reads_it(own_home, tmp_path, classic):
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "a.txt").write_text(f"dash-f {tmp_path}\n")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "Dockerfile").write_text("FROM scratch\nCOPY a.txt /a.txt\n")
+    builder = ["--builder", "classic"] if classic else []
+    assert _docker_build("ctx", "-f", "other/Dockerfile", cwd=tmp_path, classic=classic)
+    done = _cli("build", "ctx", "-f", "other/Dockerfile", *builder, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    # Off a terminal, the summary a terminal's board ends with, not a Python repr.
+    assert "<BuildResult" not in done.stdout and "target last stage" in done.stdout
+    assert re.search(r"^  0 +(built|cached) ", done.stdout, re.MULTILINE), done.stdout
+    # From inside the context, other/Dockerfile names nothing: docker fails, and so do we.
+    inside = tmp_path / "ctx"
+    assert _docker_build(".", "-f", "other/Dockerfile", cwd=inside, classic=classic).returncode
+    done = _cli("build", ".", "-f", "other/Dockerfile", *builder, cwd=inside)
+    assert done.returncode == 1 and f"no Dockerfile at {inside}/other/Dockerfile" in done.stderr
+    sl.clean()
+
+
+@pytest.mark.parametrize(
+    ("text", "engine_says"),
+    [("", "cannot be empty"), (" \n\t\n", "file with no instructions")],
+    ids=["0-bytes", "blank"],
+)
+def test_an_empty_dockerfile_gets_what_both_builders_say(tmp_path, text, engine_says):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "Dockerfile").write_text(text)
+    for classic in (False, True):
+        refused = _docker_build("empty", cwd=tmp_path, classic=classic)
+        assert refused.returncode and engine_says in refused.stderr
+    for command in (["build", "empty"], ["plan", "empty/Dockerfile"]):
+        done = _cli(*command, cwd=tmp_path)
+        assert done.returncode == 1 and "Traceback" not in done.stderr
+        assert "Dockerfile line 1: " in done.stderr and engine_says in done.stderr
+
+
+def test_a_mistyped_folder_is_named_in_the_command_line_s_words(tmp_path):
+    (tmp_path / "ok").mkdir()
+    (tmp_path / "ok" / "Dockerfile").write_text("FROM scratch\n")
+    for name in ("nope", "sub/nope", "ok/../nope", "FORM"):
+        done = _cli("build", name, cwd=tmp_path)
+        assert done.returncode == 1 and f"No folder {name}: give the build context" in done.stderr
+        assert "instruction" not in done.stderr and "text itself" not in done.stderr
+    done = _cli("build", "ok/Dockerfile", cwd=tmp_path)
+    assert "ok/Dockerfile is a file: give its folder, and -f its name" in done.stderr
+    assert "dockerfile=" not in done.stderr
+
+
+@pytest.mark.parametrize("builder", ["buildkit", "classic"])
+def test_a_copy_source_outside_the_build_context_is_explained(tmp_path, builder):
+    (tmp_path / "secret.txt").write_text("outside\n")
+    (tmp_path / "ctx").mkdir()
+    dockerfiles = {
+        "Dockerfile.up": "FROM scratch\nCOPY ../secret.txt /s\n",
+        "Dockerfile.missing": "FROM scratch\nCOPY missing.txt /s\n",
+        "Dockerfile.from": "FROM scratch AS a\nFROM scratch\nCOPY --from=a /nope /s\n",
+    }
+    for name, text in dockerfiles.items():
+        (tmp_path / "ctx" / name).write_text(text)
+    # What each builder says (moby builder/dockerfile/copy.go; BuildKit reads ../x as /x).
+    engine_says = {
+        "buildkit": ['"/secret.txt": not found', '"/missing.txt": not found'],
+        "classic": ["forbidden path outside the build context", "file not found in build context"],
+    }[builder]
+    for name, said in zip(("Dockerfile.up", "Dockerfile.missing"), engine_says):
+        with pytest.raises(sl.BuildFailed) as caught:
+            sl.build(tmp_path / "ctx", dockerfile=name, builder=builder)
+        assert said in str(caught.value) and "line 2" in str(caught.value)
+        assert "`..` cannot leave it" in str(caught.value)
+    with pytest.raises(sl.BuildFailed) as caught:  # a stage's missing file is no context's fault
+        sl.build(tmp_path / "ctx", dockerfile="Dockerfile.from", builder=builder)
+    assert "nope" in str(caught.value) and "build context" not in str(caught.value)

@@ -7,10 +7,13 @@ import re
 import subprocess
 
 import pytest
+from IPython.core.formatters import DisplayFormatter
 
 import stagelab as sl
 from stagelab import engine, labs
+from stagelab.cli import main
 from stagelab.errors import StagelabError
+from stagelab.render.html import inline_markdown, plain_markdown
 
 OFFLINE_IMAGES = {sl.BUSYBOX, sl.DEBIAN, sl.GCC, sl.PYTHON, sl.CROSS_GCC}
 ALL_LABS = labs.all_labs()
@@ -138,6 +141,8 @@ def test_reset_backs_up_the_learners_files_then_restores_the_starter(labs_copy):
     assert (each.path / "checks.py").exists() and (each.path / "solution" / "Dockerfile").exists()
     second = each.reset()
     assert second != backup and (second / "Dockerfile").exists()
+    # A notebook shows the message reset() printed, and no PosixPath(...) after it.
+    assert DisplayFormatter().format(second) == ({}, {})
 
 
 def test_learner_files_leave_out_the_lab_machinery(labs_copy):
@@ -225,3 +230,25 @@ def test_reset_is_all_or_nothing_and_says_where_things_are(labs_copy):
         subprocess.run(["umount", str(stuck)], check=True)
     backup = each.reset()
     assert (backup / "notes.txt").read_text() == "my notes\n"
+
+
+def test_a_folder_without_the_labs_dockerfile_is_refused_once_and_not_recorded(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("STAGELAB_HOME", str(tmp_path / "home"))
+    (tmp_path / "notes.txt").write_text("not a lab\n")
+    with pytest.raises(StagelabError, match=f"No Dockerfile in {tmp_path}: give --dir"):
+        sl.lab("01").check(tmp_path)
+    assert main(["lab", "check", "01", "--dir", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "No Dockerfile in" in err
+    assert not (tmp_path / "home" / "progress.jsonl").exists()
+
+
+def test_hints_show_emphasis_as_emphasis_not_asterisks():
+    hint = next(c.hint for c in sl.lab("01").criteria if "*not found*" in c.hint)
+    assert "<em>not found</em>" in inline_markdown(hint) and "*" not in inline_markdown(hint)
+    assert "means not found:" in plain_markdown(hint)
+    # A glob is no emphasis, and a code span keeps its text as written.
+    assert inline_markdown("COPY *.txt /app/* `*x*`") == "COPY *.txt /app/* <code>*x*</code>"
+    assert plain_markdown("RUN ls /a/* `*x*`") == "RUN ls /a/* `*x*`"

@@ -3,6 +3,7 @@
 import pytest
 from IPython.lib.pretty import pretty
 
+import stagelab as sl
 from stagelab import DockerfileError
 from stagelab.dockerfile import Dockerfile
 
@@ -254,3 +255,15 @@ def test_a_plan_says_when_buildkit_needs_the_image_for_another_platform(text, pl
     ]
     assert parsed.plan(platform=platform).caveats == (expected if caveat else [])
     assert parsed.plan(builder="classic").caveats == []
+
+
+def test_a_target_given_as_an_index_is_told_the_name_to_use():
+    dockerfile = sl.Dockerfile(
+        "FROM busybox:1.36 AS build\nRUN true\nFROM busybox:1.36 AS release\nFROM busybox:1.36\n"
+    )
+    with pytest.raises(sl.DockerfileError) as caught:
+        dockerfile.target_stage("1", "buildkit")
+    assert "use `--target release`" in str(caught.value) and "; ;" not in str(caught.value)
+    with pytest.raises(sl.DockerfileError) as caught:
+        dockerfile.target_stage("7", "buildkit")
+    assert "not an index; named stages: build (line 1), release (line 3)" in str(caught.value)

@@ -170,3 +170,16 @@ def test_the_collision_finder_tells_collisions_from_names_by_place(tmp_path, mon
         (tmp_path / name).write_text(text)
     monkeypatch.setitem(globals(), "PACKAGE", tmp_path)
     assert set(collisions()) == {"Step", "plan"}
+
+
+def test_readme_lists_every_lesson_and_lab_and_every_command():
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## Lessons and labs", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split()[1] for line in table.splitlines() if line.startswith("| ")}
+    for notebook in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        assert notebook.name[:2] in rows, f"README's lessons table has no row {notebook.name}"
+    for lab in sorted((ROOT / "labs").glob("[0-9][0-9]-*/")):
+        assert lab.name in table, f"README's lessons table names no lab {lab.name}"
+    commands = readme.split("## The command line", 1)[1].split("\n## ", 1)[0]
+    assert "stagelab why" in commands and "--why" in commands
+    assert "each stage builds its own image" not in readme  # true of the classic builder only

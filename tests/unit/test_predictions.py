@@ -178,6 +178,37 @@ def test_failure_where_and_why_the_guessed_stage_did_not_fail():
     assert verdict.truth == [] and "before any stage ran" in verdict.why[0]
 
 
+# Lesson 02's question on what reaches stage 1 by its index: choices with spaces in them.
+INDEX_USES = ["COPY --from=1", "FROM 1", "RUN --mount=from=1", "--target 1"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ("COPY --from=1", ["COPY --from=1"]),
+        ("copy --from=1,  --target 1", ["COPY --from=1", "--target 1"]),
+        (["COPY --from=1", "--target 1"], ["COPY --from=1", "--target 1"]),
+        ("FROM 1, nope", ["FROM 1"]),
+    ],
+)
+def test_a_typed_answer_of_many_is_split_on_commas_into_whole_choices(answer, said):
+    assert sl.predict("q", INDEX_USES, many=True, answer=answer).said()[0] == said
+    # Choices with no spaces may still be typed with spaces between them.
+    assert sl.predict("q", ["a", "b"], many=True, answer="a b").said()[0] == ["a", "b"]
+
+
+def test_an_answer_that_is_none_of_the_choices_is_said_with_the_question(capsys, monkeypatch):
+    sl.predict("Leaves images behind?", ["yes", "no"], answer="maybe")
+    assert "'maybe': not among the choices (yes, no)" in capsys.readouterr().err
+    sl.predict("q", INDEX_USES, many=True, answer="FROM 1, --target=1")
+    assert "'--target=1': not among the choices" in capsys.readouterr().err
+    monkeypatch.setattr(question, "in_kernel", lambda: True)
+    monkeypatch.setattr(question, "LiveBundle", FakeLive)
+    shown = sl.predict("q", ["yes", "no"], answer="<maybe>")
+    heading = shown._live.shown[0]
+    assert "&#x27;&lt;maybe&gt;&#x27;: not among the choices" in heading["text/html"]
+
+
 def test_a_general_question_and_its_reason():
     guess = sl.predict("Leaves images behind?", ["yes", "no"], answer="No")
     guess.check("yes", why="each classic step is an image")

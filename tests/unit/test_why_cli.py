@@ -41,7 +41,8 @@ def test_stagelab_why_says_what_to_do_when_it_cannot_answer(tmp_path, capsys):
     assert main(["why", str(tmp_path / "missing")]) == 1
     assert "No folder" in capsys.readouterr().err
     assert main(["why", str(tmp_path)]) == 1
-    assert "build it first" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert said.startswith(f"stagelab: No build of {tmp_path.resolve()} on record: build it first")
     Ledger(Course.find().state, "e", "buildkit").remember_build(
         str(tmp_path.resolve()), _explained().to_json()
     )

@@ -72,7 +72,7 @@ def name_advice(
     if re.fullmatch(r"\d+", name) and int(name) < len(stages):
         stage = stages[int(name)]
         return f"stage {name} is `{stage.instructions[0]}` (line {stage.lines[0]})" + (
-            f": name it as {stage.name.lower()}" if stage.name else ""
+            f": write {stage.name.lower()} instead of {name}" if stage.name else ""
         )
     near = closest(lowered, sorted({s.name.lower() for s in named}))
     if near is not None:
@@ -107,5 +107,10 @@ def target_advice(stages: list[Stage], target: str, swallowed: list[tuple[int, s
     listed = f"named stages: {names}" if names else "no stage has a name"
     meant = name_advice(str(target), stages, None, swallowed)
     if re.fullmatch(r"\d+", str(target)):
-        meant = f"--target takes a stage name (`FROM ... AS name`), not an index; {meant}"
+        stage = stages[int(target)] if int(target) < len(stages) else None
+        if stage is not None and stage.name:  # in the command line's words
+            name = stage.name.lower()
+            meant = meant.replace(f"write {name} instead of {target}", f"use `--target {name}`")
+        index = "--target takes a stage name (`FROM ... AS name`), not an index"
+        meant = "; ".join(part for part in (index, meant) if part)
     return "; ".join(part for part in (meant, listed) if part)

@@ -32,6 +32,23 @@ INSTRUCTIONS = {
 }
 
 
+# The largest Dockerfile stagelab reads, in bytes. Neither BuildKit's frontend nor the Docker
+# CLI sets a limit for the whole file (the parser's only limit is 64 KiB per line, see
+# _failing_line); 1 MiB is far above any Dockerfile a lesson or a lab needs, and a larger file
+# would cost seconds and gigabytes to parse before its error could be said.
+MAX_DOCKERFILE_BYTES = 1024 * 1024
+
+
+def refuse_oversized(size: int, what: str = "the text") -> None:
+    """Raise DockerfileError when `size` (bytes) is over MAX_DOCKERFILE_BYTES; `what` names
+    the file in the message."""
+    if size > MAX_DOCKERFILE_BYTES:
+        raise DockerfileError(
+            f"{what} is {size / 1024 / 1024:.1f} MiB, over stagelab's limit of 1 MiB for a "
+            "Dockerfile: is it the right file? A Dockerfile is a few kilobytes of instructions."
+        )
+
+
 @dataclass(frozen=True)
 class Instruction:
     """One instruction as the parser returned it: keyword (upper case; `written` as the file
@@ -63,8 +80,19 @@ def parse_instructions(text: str) -> list[Instruction]:
 
     Raises DockerfileError naming the line when the text is not valid UTF-8 (a lone surrogate,
     as from bytes read with surrogateescape) or the parser refuses the text. Whether each
-    instruction then parses into its command is parsing.py's question.
+    instruction then parses into its command is parsing.py's question. Text over
+    MAX_DOCKERFILE_BYTES is refused before parsing. Empty text (0 bytes) is
+    refused as both builders refuse it ("the Dockerfile cannot be empty"); text of only blanks
+    or comments as the parser refuses it ("file with no instructions").
     """
+    # Each character is at least one byte: only text near the limit needs encoding to tell.
+    too_long = len(text) > MAX_DOCKERFILE_BYTES
+    refuse_oversized(len(text) if too_long else len(text.encode("utf-8", "surrogatepass")))
+    if not text:
+        raise DockerfileError(
+            "the Dockerfile cannot be empty: write at least a FROM line, as in FROM busybox:1.36",
+            line=1,
+        )
     _refuse_invalid_text(text)
     try:
         commands = buildkit_parser.parse_string(text)

@@ -64,6 +64,14 @@ def find_lab(which: str | int) -> Lab:
     raise StagelabError(f"No lab {which!r}. The labs are: {names}.")
 
 
+class BackupFolder(type(Path())):  # the concrete class: Python 3.11 cannot subclass Path
+    """The folder `Lab.reset()` moved the learner's files to: a Path that a notebook cell does
+    not echo (`reset()` has already said where it is), so no PosixPath(...) follows."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
 class Lab:
     """One lab folder: the task, the learner's files, starter and solution, and its checks."""
 
@@ -172,13 +180,10 @@ class Lab:
 
         `directory` defaults to the lab's own folder; `on_result` gets each outcome as it is
         judged. Returns a Report, or a NoEngineReport when no engine answers. A check of the
-        lab's own solution/ is not recorded. Raises StagelabError for a folder that is missing.
+        lab's own solution/ is not recorded. Raises StagelabError, with no attempt recorded, for a
+        folder that is missing or holds no Dockerfile.
         """
-        if directory is None:
-            self.ensure_working_files()
-        folder = Path(directory if directory is not None else self.path).resolve()
-        if not folder.is_dir():
-            raise StagelabError(f"No folder {folder}: give --dir the folder with your Dockerfile.")
+        folder = self.folder_to_check(directory)
         if engine.ping() is None:
             return self._without_engine()
         live = (
@@ -193,6 +198,22 @@ class Lab:
         if folder != self.solution_path.resolve():
             record_attempt(report)
         return report
+
+    def folder_to_check(self, directory: str | os.PathLike | None = None) -> Path:
+        """Return the folder `check(directory)` builds, resolved: `directory`, or the lab's own
+        folder (given the starter files first if it has none). Raises StagelabError for a
+        folder that is missing or holds no Dockerfile."""
+        if directory is None:
+            self.ensure_working_files()
+        folder = Path(directory if directory is not None else self.path).resolve()
+        if not folder.is_dir():
+            raise StagelabError(f"No folder {folder}: give --dir the folder with your Dockerfile.")
+        if not (folder / "Dockerfile").is_file():
+            raise StagelabError(
+                f"No Dockerfile in {folder}: give --dir the folder of your lab files "
+                f"(this lab's own is {self.path})."
+            )
+        return folder
 
     def _without_engine(self) -> NoEngineReport:
         message = (
@@ -265,7 +286,8 @@ class Lab:
 
         All or nothing: when a file cannot be moved or the starter cannot be copied, what was
         moved goes back and StagelabError says what failed and where the backup is. Returns the
-        backup folder (under .backups/, named by the time).
+        backup folder (under .backups/, named by the time) as a BackupFolder: a Path that a
+        notebook does not show again after the message.
         """
         backup = self._new_backup_folder()
         moved: list[Path] = []
@@ -294,7 +316,7 @@ class Lab:
                 + ". That file may be in use or read-only: free it, then try again."
             ) from None
         print(f"Restored the starter files of lab {self.slug}; your files are in {backup}")
-        return backup
+        return BackupFolder(backup)
 
     def _new_backup_folder(self) -> Path:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import StagelabError
 from ..progress import LiveHtml
-from ..render.html import inline_markdown
+from ..render.html import inline_markdown, plain_markdown
 from ..results import BuildResult
 from .criteria import CheckFailed, Criterion, Workspace
 
@@ -29,7 +29,7 @@ class Outcome:
         lines = [f"  {'PASS' if self.passed else 'FAIL'}  {self.criterion.title}"]
         lines += [f"        {line}" for line in self.detail.splitlines()]
         if not self.passed:
-            lines.append(f"        hint: {self.criterion.hint}")
+            lines.append(f"        hint: {plain_markdown(self.criterion.hint)}")
         return "\n".join(lines)
 
 

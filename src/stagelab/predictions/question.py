@@ -11,7 +11,6 @@ answer as plain HTML, so a saved notebook and the site read the same.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,10 +122,32 @@ class Prediction:
         if isinstance(answer, str):
             if not answer.strip():
                 return []
-            return [p for p in re.split(r"[,\s]+", answer) if p] if self.many else [answer.strip()]
+            if not self.many or self._choice(answer) is not None:
+                return [answer.strip()]
+            return [item for part in answer.split(",") for item in self._choices_in(part)]
         if isinstance(answer, Iterable) and not isinstance(answer, (bytes, dict)):
             return [item for item in answer if item is not None]
         return [answer]
+
+    def _choices_in(self, part: str) -> list[str]:
+        # One comma-separated part of a `many` answer: its words read as the longest choices
+        # they spell, left to right (a choice may hold spaces: "COPY --from=1"); a run of words
+        # that spells none stays together, to be named as not among the choices.
+        words, items, unknown = part.split(), [], []
+        at = 0
+        while at < len(words):
+            end = next(
+                (e for e in range(len(words), at, -1) if self._choice(" ".join(words[at:e]))),
+                None,
+            )
+            if end is None:
+                unknown.append(words[at])
+                at += 1
+                continue
+            items += [" ".join(unknown)] if unknown else []
+            items.append(" ".join(words[at:end]))
+            unknown, at = [], end
+        return items + ([" ".join(unknown)] if unknown else [])
 
     def _choice(self, item) -> str | None:
         """Return the choice an item of an answer means, or None."""
@@ -169,21 +190,21 @@ class Prediction:
         return f"Click your answer ({how}), or give it as `answer=` in this cell; then build."
 
     def _static_bundle(self) -> dict:
-        said = self.said()[0]
+        said, note = self.said()
         return {
-            "text/html": question_html(self.question, self.choices, self.hint, said),
-            "text/plain": question_text(self.question, self.choices, said),
+            "text/html": question_html(self.question, self.choices, self.hint, said, note),
+            "text/plain": question_text(self.question, self.choices, said, note),
         }
 
     def _show_question(self) -> None:
+        # An answer= that is none of the choices is said at once, not only after the build.
+        said, note = self.said()
         if not in_kernel():
-            said = self.said()[0]
-            show("", question_text(self.question, self.choices, said))
+            show("", question_text(self.question, self.choices, said, note))
             return
         self.buttons = self._buttons()
-        widget = lazy.ipywidgets.VBox(
-            [lazy.ipywidgets.HTML(question_heading_html(self.question, self.hint)), self.buttons]
-        )
+        heading = question_heading_html(self.question, self.hint, note)
+        widget = lazy.ipywidgets.VBox([lazy.ipywidgets.HTML(heading), self.buttons])
         # JupyterLab shows the buttons; nbconvert and saved notebooks, with no widget state,
         # fall back to the HTML, which says the same.
         self._live = LiveBundle({**self._static_bundle(), **widget._repr_mimebundle_()})

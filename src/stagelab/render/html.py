@@ -34,9 +34,29 @@ def human_size(size: int | float | None) -> str:
             return f"{size:.1f} {unit}"
 
 
+# Markdown's *emphasis*, kept to words so that a glob (`*.txt`, /app/*) is never read as one.
+_EMPHASIS = re.compile(r"(?<![\w*])\*([A-Za-z](?:[A-Za-z -]*[A-Za-z])?)\*(?![\w*])")
+_CODE_SPAN = re.compile(r"(`[^`]+`)")
+
+
 def inline_markdown(text: str) -> str:
-    """Escape text for HTML, showing `code` spans as code."""
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+    """Escape text for HTML, showing `code` spans as code and *words* in emphasis."""
+    parts = _CODE_SPAN.split(html.escape(text))
+    return "".join(
+        f"<code>{part[1:-1]}</code>"
+        if _CODE_SPAN.fullmatch(part)
+        else _EMPHASIS.sub(r"<em>\1</em>", part)
+        for part in parts
+    )
+
+
+def plain_markdown(text: str) -> str:
+    """Return text for a terminal: *words* in emphasis lose their asterisks (code spans and
+    globs keep theirs)."""
+    parts = _CODE_SPAN.split(text)
+    return "".join(
+        part if _CODE_SPAN.fullmatch(part) else _EMPHASIS.sub(r"\1", part) for part in parts
+    )
 
 
 # Notebook front ends right-align table cells; text reads better from the left.

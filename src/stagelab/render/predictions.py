@@ -23,31 +23,41 @@ def said_text(said: list[str] | None) -> str:
     return "none yet" if said is None else ", ".join(said) or "none"
 
 
-def question_html(question: str, choices: list[str], hint: str, said: list[str] | None) -> str:
+def question_html(
+    question: str, choices: list[str], hint: str, said: list[str] | None, note: str = ""
+) -> str:
     """Return a prediction's question as static HTML: the question, the choices, how to answer,
-    and the answer given so far (what the site and a saved notebook show)."""
+    the answer given so far (what the site and a saved notebook show), and `note` on any part of
+    the answer that is none of the choices."""
     listed = ", ".join(f"<code>{html.escape(choice)}</code>" for choice in choices)
     return (
         f"<div class='stagelab-prediction' style='{QUESTION_STYLE}'>"
         f"<b>Predict before you build:</b> {inline_markdown(question)}"
         f"<div style='color:#424242'>Choices: {listed}. {inline_markdown(hint)}</div>"
-        f"<div>Your prediction: <b>{html.escape(said_text(said))}</b></div></div>"
+        f"<div>Your prediction: <b>{html.escape(said_text(said))}</b></div>{_note_html(note)}</div>"
     )
 
 
-def question_heading_html(question: str, hint: str) -> str:
-    """Return the text above a prediction's live buttons: the question and how to answer."""
+def question_heading_html(question: str, hint: str, note: str = "") -> str:
+    """Return the text above a prediction's live buttons: the question, how to answer, and
+    `note` on any part of the answer given in the cell that is none of the choices."""
     return (
         f"<div style='{QUESTION_STYLE}'><b>Predict before you build:</b> "
-        f"{inline_markdown(question)}<div style='color:#424242'>{inline_markdown(hint)}</div></div>"
+        f"{inline_markdown(question)}<div style='color:#424242'>{inline_markdown(hint)}</div>"
+        f"{_note_html(note)}</div>"
     )
 
 
-def question_text(question: str, choices: list[str], said: list[str] | None) -> str:
-    """Return a prediction's question as one line of text."""
+def question_text(question: str, choices: list[str], said: list[str] | None, note: str = "") -> str:
+    """Return a prediction's question as one line of text (and `note`, if any, after it)."""
     return (
         f"predict: {question} (choices: {', '.join(choices)}); your prediction: {said_text(said)}"
+        + (f"\n  {note}" if note else "")
     )
+
+
+def _note_html(note: str) -> str:
+    return f"<div style='color:#cf222e'>{html.escape(note)}</div>" if note else ""
 
 
 def verdict_html(verdict) -> str:
