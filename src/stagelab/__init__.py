@@ -3,9 +3,12 @@
 Every name a lesson or a lab uses is here: `import stagelab as sl`.
 """
 
+from .artefacts import elf_machine
+from .bake import BakeResult, SharedStep, bake
+from .build_records import BuildRecord, build_record
 from .builds import build
 from .calls import CheckWarning, call, check, engine_version, features
-from .cleanup import clean
+from .cleanup import clean, remove_tags
 from .containers import (
     copy_out,
     files,
@@ -14,6 +17,7 @@ from .containers import (
     image_exists,
     run,
     run_status,
+    search_image,
 )
 from .display import (
     compare,
@@ -21,11 +25,12 @@ from .display import (
     image_list,
     layers,
     listing,
+    platform_table,
     sizes,
     stage_table,
     timeline,
 )
-from .dockerfile import Dockerfile, Stage
+from .dockerfile import Dockerfile, Stage, machine_platform
 from .doctor import base_images, doctor, fetch_images
 from .errors import (
     BuildContextError,
@@ -42,6 +47,7 @@ from .errors import (
 from .evidence import claim
 from .images import (
     BUSYBOX,
+    CROSS_GCC,
     DEBIAN,
     GCC,
     GOLANG,
@@ -55,6 +61,7 @@ from .images import (
 )
 from .labs import lab
 from .magic import register as _register_magic
+from .multiplatform import empty_build_cache
 from .predictions import (
     Prediction,
     predict,
@@ -68,6 +75,7 @@ from .results import BuildResult, Step
 
 __all__ = [
     "BUSYBOX",
+    "CROSS_GCC",
     "DEBIAN",
     "GCC",
     "GOLANG",
@@ -77,8 +85,10 @@ __all__ = [
     "NODE",
     "PYTHON",
     "STANDINS",
+    "BakeResult",
     "BuildContextError",
     "BuildFailed",
+    "BuildRecord",
     "BuildResult",
     "CheckWarning",
     "ClaimFailed",
@@ -90,11 +100,14 @@ __all__ = [
     "ProvisionError",
     "RunFailed",
     "RunTimedOut",
+    "SharedStep",
     "Stage",
     "StagelabError",
     "Step",
+    "bake",
     "base_images",
     "build",
+    "build_record",
     "call",
     "check",
     "claim",
@@ -102,6 +115,8 @@ __all__ = [
     "compare",
     "copy_out",
     "doctor",
+    "elf_machine",
+    "empty_build_cache",
     "engine_version",
     "features",
     "fetch_images",
@@ -114,14 +129,18 @@ __all__ = [
     "lab",
     "layers",
     "listing",
+    "machine_platform",
     "parse_dockerfile",
+    "platform_table",
     "predict",
     "predict_cached",
     "predict_failure",
     "predict_size",
     "predict_stages",
+    "remove_tags",
     "run",
     "run_status",
+    "search_image",
     "sizes",
     "stage_table",
     "timeline",

@@ -19,7 +19,7 @@ from .dockerfile import Instruction, Stage
 from .dockerfile.refusals import engine_sentence
 from .dockerfile.rules import onbuilds
 from .errors import BuildFailed
-from .images import explain_missing_image, labels, size_of
+from .images import by_name_only, explain_missing_image, labels, size_of
 from .progress import Progress
 from .results import LOG_TAIL_LINES, BuildResult, Step, StreamOutcome, stage_statuses
 from .why.contextfiles import DOCKERIGNORE, BuildContext
@@ -40,15 +40,14 @@ def classic_dockerfile(request: BuildRequest) -> str:
     """Return the Dockerfile for the classic builder, with stand-ins in.
 
     The classic builder has no named contexts, so a stand-in replaces an official name in
-    FROM, COPY --from and RUN --mount from= (a stage name is never rewritten).
+    FROM, COPY --from and RUN --mount from= (never a stage name); `FROM 1` in full (by_name_only).
     """
     lines = request.dockerfile.text.splitlines(keepends=True)
     for stage in request.dockerfile.resolve(request.build_args, "classic"):
-        if stage.parent is None and stage.base in request.substitutions:
+        base = request.substitutions.get(stage.base) or by_name_only(stage.base)
+        if stage.parent is None and base != stage.base:
             number = stage.lines[0] - 1
-            lines[number] = lines[number].replace(
-                stage.written_base, request.substitutions[stage.base], 1
-            )
+            lines[number] = lines[number].replace(stage.written_base, base, 1)
         for ins in stage.steps:
             for official, standin in request.substitutions.items():
                 for flag in (f"--from={official}", f"from={official}"):
@@ -236,9 +235,9 @@ class ClassicReader:
             ]
             steps[-1] = (*steps[-1][:2], current.get("image"))
         seconds, start = round(at - current["start"], 3), round(current["start"], 3)
-        for made, made_status, image in steps:
-            self.steps.append(Step(ref, str(made), made.line, made_status, seconds, start, image))
-        built = any(made_status == "built" for _, made_status, _ in steps)
+        for made, state, image in steps:
+            self.steps.append(Step(ref, str(made), made.line, state, seconds, start, image=image))
+        built = any(state == "built" for _, state, _ in steps)
         self.watcher.stage(ref, "done" if built else "cached", str(ins))
 
     def outcome(self, at: float) -> StreamOutcome:

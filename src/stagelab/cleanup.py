@@ -122,6 +122,41 @@ def clean(include_base: bool = False, say=print) -> dict[str, int]:
     return {"containers": len(containers), "images": removed, "kept": kept}
 
 
+def remove_tags(*tags: str) -> list[str]:
+    """Remove these tags where stagelab's builds gave them on this engine (a lesson's own
+    `tag=`), and the image when it was its last name and nothing uses it; never by force.
+
+    A tag stagelab did not give, or that no longer exists, stays as it is. Returns the tags
+    removed; [] with no engine (a replayed lesson made none).
+    """
+    if not engine.answers():
+        return []
+    client = engine.client()
+    host = engine.docker_host()
+    given: dict[str, set] = {}
+    for entry in _recorded():
+        if entry.get("engine") == host and entry.get("tag"):
+            given.setdefault(_with_tag(entry["tag"]), set()).add(_full(entry["id"]))
+    removed = []
+    for tag in map(_with_tag, tags):
+        try:
+            image_id = client.images.get(tag).id
+            if any(image_id.startswith(made) for made in given.get(tag, ())):
+                client.api.remove_image(tag, noprune=True)
+                removed.append(tag)
+        except lazy.docker.errors.APIError:  # gone already, or a container uses it
+            continue
+    return removed
+
+
+def _with_tag(name: str) -> str:
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+
+
+def _full(image_id: str) -> str:
+    return image_id if image_id.startswith("sha256:") else f"sha256:{image_id}"
+
+
 def _candidates(client, entries: list[dict]) -> list[_Candidate]:
     tags_given: dict[str, set] = {}
     for entry in entries:
@@ -132,7 +167,7 @@ def _candidates(client, entries: list[dict]) -> list[_Candidate]:
             image = client.images.get(short_id)
         except lazy.docker.errors.ImageNotFound:
             continue
-        names = {tag if ":" in tag.rsplit("/", 1)[-1] else f"{tag}:latest" for tag in given}
+        names = {_with_tag(tag) for tag in given}
         if set(image.tags) - names:
             continue  # someone gave it a name of their own: it is theirs now
         known = found.setdefault(image.id, _Candidate(image, []))

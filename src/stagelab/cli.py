@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import build_record, cleanup, engine, images, labs, machine, provisioning, standins
+from . import cleanup, engine, images, labs, machine, provisioning, standins, why_record
 from .builds import build
 from .classroom.commands import add_commands as add_classroom_commands
 from .classroom.kubernetes.commands import add_image_command
@@ -215,7 +215,7 @@ def _build(args) -> int:
 
 
 def _why(args) -> int:
-    print(build_record.last_why(args.folder, args.stage))
+    print(why_record.last_why(args.folder, args.stage))
     return 0
 
 

@@ -45,6 +45,7 @@ def buildx_build_command(
     labels: Mapping[str, str] | None = None,
     tags: str | Sequence[str] = (),
     iidfile: str | os.PathLike | None = None,
+    metadata_file: str | os.PathLike | None = None,
     progress: str | None = None,
     call: str | None = None,
     check: bool = False,
@@ -62,6 +63,8 @@ def buildx_build_command(
     - `no_cache`: `--no-cache`.
     - `output`: `-o`/`--output` each, an exporter (`{"type": "local", "dest": "out"}`).
     - `tags`: `-t` each. `iidfile`: `--iidfile`, where the image's id is written.
+    - `metadata_file`: `--metadata-file`, where buildx writes the build's metadata (its
+      `buildx.build.ref`, which `docker buildx history` knows it by).
     - `progress`: `--progress`, one of PROGRESS_MODES.
     - `call`: `--call`, a method of CALL_METHODS with options (`"check,format=json"`);
       `check`: `--check`, its shorthand for `--call=check`.
@@ -97,6 +100,8 @@ def buildx_build_command(
     if no_cache:
         command.append("--no-cache")
     command += _specs("--output", output)
+    if metadata_file is not None:
+        command += ["--metadata-file", os.fspath(metadata_file)]
     return command + _image_and_context(labels, tags, iidfile, context_path)
 
 

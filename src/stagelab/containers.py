@@ -354,6 +354,20 @@ def image_config(image: str) -> dict:
     return _inspect(image, engine.client().api.inspect_image)["Config"]
 
 
+def search_image(image: str, text: str) -> list[str]:
+    """Return where `text` appears in an image: "file PATH" for each file of its layers that
+    holds it (found with `find` and `grep` in a container of it, so the image needs them),
+    "history" when a history entry shows it, "config" when its configuration does; [] when
+    nowhere. Raises ImageUnavailable for an image the engine does not have."""
+    search = 'find / -xdev -type f -exec grep -l -F -e "$0" {} + 2>/dev/null; true'
+    found = [f"file {path}" for path in run(image, ["sh", "-c", search, text]).split()]
+    if any(text in row["instruction"] for row in history(image)):
+        found.append("history")
+    if text in json.dumps(image_config(image)):
+        found.append("config")
+    return found
+
+
 @replay_calls.replayable("exists")
 def image_exists(image: str) -> bool:
     """Return True when the engine has an image with this id or name, else False."""

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import engine
+from . import build_options, engine
 from .command_lines import buildx_build_command, image_contexts
 from .dockerfile import BUILDERS, Dockerfile
 from .dockerfile.instructions import INSTRUCTIONS, refuse_oversized
@@ -38,6 +38,17 @@ class BuildRequest:
     no_cache: bool
     output: str | None
     substitutions: dict[str, str] = field(default_factory=dict)
+    # BuildKit only: `--platform` values, `--build-context` NAME=VALUE, `--secret` ids with
+    # the files that hold them, `--cache-from` and `--cache-to` specs.
+    platforms: list[str] = field(default_factory=list)
+    build_contexts: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, Path] = field(default_factory=dict)
+    cache_from: list[str] = field(default_factory=list)
+    cache_to: list[str] = field(default_factory=list)
+    # The engine the build runs on when not the CLI's own (multiplatform.build_host), and
+    # the image store asked for ("containerd", or None for any).
+    docker_host: str | None = None
+    image_store: str | None = None
     # Whether an engine answered when the request was made: asked once per build.
     engine_answered: bool = False
 
@@ -52,8 +63,18 @@ class BuildRequest:
             output=self.output,
             no_cache=self.no_cache,
             substitutions=dict(self.substitutions),
+            platforms=list(self.platforms),
+            build_contexts=dict(self.build_contexts),
+            docker_host=self.docker_host,
             **fields,
         )
+
+    def environment(self) -> dict[str, str] | None:
+        """Return the environment buildx runs in: DOCKER_HOST set when the build goes to
+        another engine than the CLI's own; None for this process's own."""
+        if self.docker_host is None:
+            return None
+        return {**os.environ, "DOCKER_HOST": self.docker_host}
 
 
 def parse_build_args(items: list[str]) -> dict[str, str]:
@@ -79,13 +100,21 @@ def build_request(
     tag: str | None = None,
     no_cache: bool = False,
     output: str | os.PathLike | None = None,
+    platforms: str | Sequence[str] | None = None,
+    build_contexts: Mapping[str, str | os.PathLike] | None = None,
+    secrets: Mapping[str, str | bytes | os.PathLike] | None = None,
+    cache_from: str | Sequence[str] | None = None,
+    cache_to: str | Sequence[str] | None = None,
 ) -> Iterator[BuildRequest]:
     """Yield the BuildRequest for a context folder or Dockerfile text (with `files`).
 
     Text goes into a temporary build context, removed afterwards; `files` names are relative
-    paths inside it. Raises ValueError for an unknown builder, a build arg name that is empty
-    or holds `=`, or options that do not go together; BuildContextError for a file name
-    outside the context (refused before anything is written) or a path that is no folder;
+    paths inside it. `secrets` values that are text or bytes go into files of a private
+    temporary folder outside the context, removed afterwards. Raises ValueError for an
+    unknown builder, a build arg name that is empty or holds `=`, a malformed platform, or
+    options that do not go together; StagelabError for a BuildKit option with the classic
+    builder; BuildContextError for a file name outside the context (refused before anything is
+    written), a path that is no folder, or a named context's folder that does not exist;
     DockerfileError for a Dockerfile that is empty, missing or does not parse, or a target
     that is not a named stage.
 
@@ -106,10 +135,19 @@ def build_request(
                 f"build_args: {key!r} is no build arg name: use the name an ARG line "
                 'declares, as in build_args={"MODE": "dev"}'
             )
-    with _context_folder(context, dockerfile, files) as (context_dir, dockerfile_path):
+    platform_list = build_options.platform_list(platforms)
+    contexts = build_options.named_contexts(build_contexts)
+    cache_from_list = build_options.several_specs(cache_from)
+    cache_to_list = build_options.several_specs(cache_to)
+    caches = cache_from_list + cache_to_list
+    build_options.refuse_for_classic(builder, platform_list, contexts, secrets, caches)
+    with ExitStack() as stack:
+        context_dir, dockerfile_path = stack.enter_context(
+            context_folder(context, dockerfile, files)
+        )
         answered = engine.answers()
         parsed = parse_dockerfile(read_dockerfile(dockerfile_path), engine_answers=answered)
-        request = BuildRequest(
+        yield BuildRequest(
             parsed,
             context_dir,
             dockerfile_path,
@@ -120,13 +158,20 @@ def build_request(
             tag,
             no_cache,
             str(output) if output is not None else None,
+            platforms=platform_list,
+            build_contexts=contexts,
+            secrets=stack.enter_context(build_options.secret_files(secrets)) if secrets else {},
+            cache_from=cache_from_list,
+            cache_to=cache_to_list,
             engine_answered=answered,
         )
-        yield request
 
 
 @contextmanager
-def _context_folder(context, dockerfile, files) -> Iterator[tuple[Path, Path]]:
+def context_folder(context, dockerfile, files) -> Iterator[tuple[Path, Path]]:
+    """Yield (the build context folder, its Dockerfile's path): `context` itself when it is a
+    folder, else a temporary folder holding Dockerfile text `context` and `files` (removed
+    afterwards). Raises what build_request says about them."""
     as_path = Path(context) if isinstance(context, (str, os.PathLike)) else None
     is_dir = as_path is not None and "\n" not in str(context) and as_path.is_dir()
     if is_dir and str(context).strip():
@@ -246,6 +291,7 @@ def buildx_command(
     iidfile: Path | None = None,
     call: str | None = None,
     progress: str | None = None,
+    metadata_file: Path | None = None,
 ) -> list[str]:
     """Return the `docker buildx build` command line for this request: the one place a build
     request becomes buildx flags (command_lines.buildx_build_command writes them).
@@ -253,14 +299,18 @@ def buildx_command(
     With `call` ("check,format=json", ...) the build only answers that question
     (`--call`, quiet progress). Otherwise it streams `--progress=rawjson` (or `progress`), and
     either exports to `request.output` (a bare folder is the local exporter's destination) or
-    loads a labelled image, tagged `request.tag`, and writes its id to `iidfile`. Stand-ins
-    come in as named build contexts, which replace both FROM and COPY --from of that name.
+    loads a labelled image, tagged `request.tag`, and writes its id to `iidfile`; buildx
+    writes the build's metadata (its history ref) to `metadata_file`. Stand-ins come in as
+    named build contexts, which replace both FROM and COPY --from of that name; the user's own
+    named contexts win over them.
     """
     flags = dict(
         file=request.dockerfile_path,
         target=request.target,
         build_args=request.build_args,
-        build_contexts=image_contexts(request.substitutions),
+        build_contexts={**image_contexts(request.substitutions), **request.build_contexts},
+        platforms=request.platforms,
+        secrets=[{"id": key, "src": path} for key, path in request.secrets.items()],
     )
     if call:
         return buildx_build_command(
@@ -272,5 +322,11 @@ def buildx_command(
     else:
         flags.update(labels=labels("build"), tags=request.tag or (), iidfile=iidfile)
     return buildx_build_command(
-        request.context_dir, progress=progress or "rawjson", no_cache=request.no_cache, **flags
+        request.context_dir,
+        progress=progress or "rawjson",
+        no_cache=request.no_cache,
+        cache_from=request.cache_from,
+        cache_to=request.cache_to,
+        metadata_file=metadata_file,
+        **flags,
     )

@@ -26,6 +26,7 @@ __all__ = [
     "image_list",
     "layers",
     "listing",
+    "platform_table",
     "sizes",
     "stage_table",
     "timeline",
@@ -224,13 +225,60 @@ def graph(
     builder: str = "buildkit",
     result=None,
     platform: str | None = None,
+    platforms: list[str] | None = None,
+    contexts: list[str] | None = None,
 ) -> StageGraph:
     """Draw a Dockerfile's stages (a Dockerfile, its text, or a path to one) as
     stagelab.render.graphs.stage_graph does, with the engine's images known to the planner
-    (images.parse_dockerfile). Returns a StageGraph; raises DockerfileError for a Dockerfile
-    that does not parse, ValueError for an unknown builder or platform.
+    (images.parse_dockerfile): `platforms` labels each stage with the platforms it runs for
+    and where, `contexts` (named build contexts) shows the stages they replace. Returns a
+    StageGraph; raises DockerfileError for a Dockerfile that does not parse, ValueError for an
+    unknown builder or platform.
     """
-    return stage_graph(_as_dockerfile(dockerfile), target, build_args, builder, result, platform)
+    return stage_graph(
+        _as_dockerfile(dockerfile),
+        target,
+        build_args,
+        builder,
+        result,
+        platform,
+        platforms,
+        contexts,
+    )
+
+
+def platform_table(
+    dockerfile,
+    platforms: list[str],
+    target: str | None = None,
+    build_args: dict[str, str] | None = None,
+    contexts: list[str] | None = None,
+) -> Table:
+    """Return what BuildKit plans for each target platform of one build: a row per stage, a
+    column per platform saying where the stage runs for it ("-": not at all), how many times
+    the build runs it, and where it needs an emulator; then a row per automatic platform ARG
+    with its value for each platform (Dockerfile.platform_plan). Raises DockerfileError
+    where BuildKit refuses the file, ValueError for a malformed platform."""
+    plan = _as_dockerfile(dockerfile).platform_plan(target, platforms, build_args, contexts)
+    emulated = plan.needs_emulator()
+    refs = list(dict.fromkeys(ref for p in plan.platforms for ref in plan.stages(p)))
+    rows = [
+        [ref]
+        + [f"on {plan.runs_on(p, ref)}" if ref in plan.stages(p) else "-" for p in plan.platforms]
+        + [plan.times_run(ref), ", ".join(p for p in plan.platforms if ref in emulated[p]) or "-"]
+        for ref in refs
+    ]
+    args = sorted(plan.args[plan.platforms[0]])
+    footer = [
+        [f"${name}"] + [plan.args[p][name] or '""' for p in plan.platforms] + ["", ""]
+        for name in args
+    ]
+    return Table(
+        ["stage", *(f"for {p}" for p in plan.platforms), "runs", "needs an emulator for"],
+        rows,
+        "stagelab-platforms",
+        footer=footer,
+    )
 
 
 def _as_dockerfile(dockerfile) -> Dockerfile:

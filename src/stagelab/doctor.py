@@ -7,7 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from . import engine, images, standins
+from . import engine, images, multiplatform, standins
 from .render.html import Table, badge
 
 MIN_ENGINE = (28, 0)
@@ -135,6 +135,7 @@ def doctor(*, fresh: bool = False) -> Checkup:
                 )
             )
             since = ""
+    findings += platform_findings()
     registry = images.registry_answers()
     findings.append(
         Finding(
@@ -152,6 +153,8 @@ def doctor(*, fresh: bool = False) -> Checkup:
             detail, ok = "official image present", True
         elif row["standin_present"]:
             detail, ok = f"offline stand-in {row['standin']}", True
+        elif images.BY_OFFICIAL[row["image"]].on_demand:
+            detail, ok = "made on first use (by the first build that names it)", True
         elif extra and row["image"] not in wanted:
             continue  # made only where a lesson or lab of this course needs it
         else:
@@ -170,6 +173,41 @@ def doctor(*, fresh: bool = False) -> Checkup:
     return Checkup(findings)
 
 
+def platform_findings() -> list[Finding]:
+    """Say whether another CPU's programs can run here (an emulator registered with
+    binfmt_misc) and where builds for several platforms go (the containerd image store)."""
+    emulators = engine.emulators()
+    findings = [
+        Finding(
+            "emulator",
+            True,
+            f"registered (binfmt_misc): {', '.join(emulators)}"
+            if emulators
+            else "none registered (binfmt_misc): a stage of another platform cannot RUN "
+            "here; FROM --platform=$BUILDPLATFORM stages and COPY-only stages still build",
+        )
+    ]
+    if engine.containerd_store():
+        where, ok = "this engine has the containerd image store", True
+    elif multiplatform.PlatformEngine().answers():
+        where, ok = f"stagelab's platform engine at {multiplatform.PlatformEngine().host}", True
+    elif engine.can_provision():
+        where, ok = "stagelab starts its platform engine when a build needs it", True
+    else:
+        where, ok = "not here: this engine has the classic image store", False
+    # Only a few builds of lessons 12 and 14 and lab 07 need it, and it is had on first need:
+    # no readiness requirement, so it is ok either way, with the advice where it cannot be had.
+    findings.append(
+        Finding(
+            "several platforms, cache export",
+            True,
+            where if ok else f"{where} (only builds for several platforms or cache export need it)",
+            "" if ok else multiplatform.TURN_THE_STORE_ON,
+        )
+    )
+    return findings
+
+
 def base_images() -> Table:
     """Return a table of the base images the lessons use: the official name, its offline
     stand-in, which of the two this engine has ("no engine" when none answers) and what the
@@ -182,9 +220,11 @@ def base_images() -> Table:
         if not answers:
             found = "no engine"
         elif images.present(image.official):
-            found = "official"
+            found = "stagelab's own" if image.official == image.standin else "official"
         else:
             found = "stand-in" if images.present(image.standin) else "missing"
+        if found == "missing" and image.on_demand:
+            found = "made on first use"
         if image in images.EXTRA_IMAGES and found == "missing" and image.official not in wanted:
             continue
         rows.append([image.official, image.standin, found, image.what])

@@ -101,6 +101,53 @@ def platform() -> str | None:
     return f"{version['Os']}/{version['Arch']}"
 
 
+def client_at(host: str, timeout: int = 600) -> lazy.docker.DockerClient:
+    """Return a docker SDK client for the engine at `host` (`unix:///...`); `timeout` in seconds."""
+    return _client(host, timeout)
+
+
+def containerd_store(host: str | None = None) -> bool:
+    """Tell whether the engine at `host` (default: the CLI's) keeps images in the containerd
+    image store, which multi-platform builds and cache export need with the docker driver
+    (`docker info`: a DriverStatus `driver-type` of io.containerd.snapshotter.v1). False when
+    no engine answers within 5 seconds."""
+    try:
+        info = _client(host or docker_host(), 5).info()
+    except Exception:  # any failure to answer means no such store here
+        return False
+    return any(
+        key == "driver-type" and "containerd.snapshotter" in value
+        for key, value in info.get("DriverStatus") or []
+    )
+
+
+BINFMT_MISC = Path("/proc/sys/fs/binfmt_misc")
+
+
+def emulators(root: Path = BINFMT_MISC) -> list[str]:
+    """Return the enabled binfmt_misc entries that run another CPU's programs (qemu-aarch64,
+    ...), by name; [] when none is registered or binfmt_misc is not mounted.
+
+    A stage of another platform can RUN only through such an emulator
+    (https://docs.docker.com/build/building/multi-platform/#qemu).
+    """
+    try:
+        entries = sorted(root.iterdir())
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
+        if entry.name in ("register", "status"):
+            continue
+        try:
+            text = entry.read_text()
+        except OSError:
+            continue
+        if text.startswith("enabled"):
+            found.append(entry.name)
+    return found
+
+
 def answers() -> bool:
     """Tell cheaply whether an engine answers (within 5 seconds)."""
     if _no_socket(docker_host()):

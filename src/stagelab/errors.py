@@ -85,8 +85,10 @@ class BuildFailed(StagelabError):
         reason: str = "",
         log: str = "",
         result=None,
+        advice: str = "",
     ):
         self.stage = stage
+        self.advice = advice
         self.instruction = instruction
         self.line = line
         self.log_tail = log_tail
@@ -108,6 +110,8 @@ class BuildFailed(StagelabError):
             )
         elif reason:
             lines.append(f"  {reason}")
+        if advice:  # what the failure means and what to do, in plain words
+            lines.append(f"  {advice}")
         # Show the log's tail unless it is only the reason, already shown above.
         if log_tail and not (exit_code is None and log_tail.strip() == reason.strip()):
             lines.append("  last lines of the log:")

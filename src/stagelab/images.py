@@ -25,12 +25,18 @@ STANDIN_RELEASE = "bookworm"
 @dataclass(frozen=True)
 class BaseImage:
     """An official image the lessons use, the honest name of its offline stand-in, what the
-    stand-in is, and the recipe (recipes.py) that makes it (default: the image's name)."""
+    stand-in is, and the recipe (recipes.py) that makes it (default: the image's name).
+
+    `on_demand`: made only by the first build that names it (multiplatform.substitutions_on),
+    for the one lesson or lab that uses it: no readiness requirement (the doctor, `stagelab
+    setup`, the classroom's archive and the learner image leave it out).
+    """
 
     official: str
     standin: str
     what: str
     recipe_name: str = ""
+    on_demand: bool = False
 
     @property
     def recipe(self) -> str:
@@ -42,6 +48,8 @@ BUSYBOX = "busybox:1.36"
 DEBIAN = "debian:bookworm-slim"
 GCC = "gcc:12-bookworm"
 PYTHON = "python:3.11-slim-bookworm"
+# No official image holds cross compilers: this one is stagelab's own, named as such.
+CROSS_GCC = "stagelab/cross-gcc:12-bookworm"
 
 BASE_IMAGES = [
     BaseImage(
@@ -74,6 +82,14 @@ JRE = "eclipse-temurin:17-jre"
 NODE = "node:18-bookworm-slim"
 NGINX = "nginx:1.22"
 EXTRA_IMAGES = [
+    BaseImage(
+        CROSS_GCC,
+        CROSS_GCC,
+        "stagelab's own toolchain image: the Debian stand-in plus gcc 12, make and Debian's "
+        "cross compilers, so that one machine compiles C for amd64 and arm64",
+        recipe_name="cross-gcc",
+        on_demand=True,
+    ),
     BaseImage(
         GOLANG,
         "stagelab/offline-golang:1.19-bookworm",
@@ -259,16 +275,34 @@ def inspect_image(name: str) -> dict | None:
 
 # The size of each image this process built, by engine address and image id. The id is the
 # digest of the image's config, which names its layers: the size under an id never changes.
-_sizes: dict[tuple[str, str], int] = {}
+_sizes: dict[tuple[str, str], dict] = {}  # (engine, image id) -> what inspect said
 
 
 def size_of(image_id: str) -> int:
     """Return the size in bytes of the image with this id (`sha256:...`), asked once per engine:
     a build that only hits the cache makes the same id again."""
-    key = (engine.docker_host(), image_id)
+    return inspected(image_id)["Size"]
+
+
+def inspected(image_id: str, host: str | None = None) -> dict:
+    """Return the engine's description of the image with this id (`docker image inspect`), on
+    the CLI's engine or the one at `host`, asked once per engine and id (an id names content)."""
+    key = (host or engine.docker_host(), image_id)
     if key not in _sizes:
-        _sizes[key] = engine.client().api.inspect_image(image_id)["Size"]
+        client = engine.client_at(host) if host else engine.client()
+        _sizes[key] = client.api.inspect_image(image_id)
     return _sizes[key]
+
+
+def by_name_only(name: str) -> str:
+    """Return `name` as the classic builder must be given it to look it up as a name only.
+
+    A FROM name that is no tag the classic builder also tries as the start of an image ID
+    (Engine 28.5: `FROM 006` built on the one image whose ID began 006), so any image could
+    stand in for `FROM 1`. A number, which no stage can be named, is written in full
+    (`docker.io/library/1`), as BuildKit reads it; any other name is returned as it is.
+    """
+    return f"docker.io/library/{name}" if name.isdigit() else name
 
 
 def normalise(name: str) -> str:

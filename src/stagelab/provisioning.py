@@ -126,10 +126,13 @@ class PrivateApt:
 
     home: Path = field(default_factory=lambda: EnginePaths.from_environment().apt_home)
     suites: list[str] = field(default_factory=lambda: [ENGINE_SUITE])
+    # Debian architectures whose packages it lists besides this machine's ("arm64", ...).
+    architectures: list[str] = field(default_factory=list)
 
     def options(self) -> list[str]:
         """Return apt-get's options that point it at this configuration."""
-        return [
+        foreign = [f"APT::Architectures::={arch}" for arch in self.architectures]
+        return [x for option in foreign for x in ("-o", option)] + [
             "-o",
             f"Dir::Etc::SourceList={self.home / 'sources.list'}",
             "-o",

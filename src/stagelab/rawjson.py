@@ -14,21 +14,22 @@ from .dockerfile import Dockerfile, Instruction, Stage
 from .errors import DockerfileError
 from .images import explain_missing_image
 from .progress import Progress
-from .results import LOG_TAIL_LINES, Step, StreamOutcome, stage_statuses
+from .progress_names import (
+    VERTEX_NAME,
+    from_is_a_step,
+    settle_platform_statuses,
+    step_platform,
+)
+from .results import LOG_TAIL_LINES, Step, StreamOutcome, combined_statuses, stage_statuses
 from .vertex_names import (
     FILESYSTEM_STEPS,
+    build_began,
     instruction_for,
+    progress_time,
     stage_by_progress_name,
     stage_work,
 )
 
-# "[build 2/3] RUN make"; BuildKit pads the step number in a stage of ten or more steps
-# ("[ten  1/10]"), and a single-stage Dockerfile's steps carry no stage name ("[2/2] RUN make").
-VERTEX_NAME = re.compile(
-    r"^\[(?:(?P<stage>[^\s\]]+) +)? *(?P<step>\d+)/(?P<total>\d+)\] "
-    r"(?P<text>.*)$",
-    re.DOTALL,
-)
 _EXIT_CODE = re.compile(r"exit code: (\d+)")
 # buildx's error summary names the Dockerfile line it refers to: "Dockerfile:12".
 _LOCATED = re.compile(r"^[^\s:]+:(\d+)$")
@@ -47,14 +48,6 @@ class Vertex:
     logs: list[str] = field(default_factory=list)
 
 
-def _time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    # Go prints nanoseconds; Python parses microseconds.
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text.replace("Z", "+00:00"))
-    return datetime.fromisoformat(text)
-
-
 class RawJsonReader:
     """Fold `--progress=rawjson` lines into vertices, telling a watcher as stages change.
 
@@ -69,11 +62,15 @@ class RawJsonReader:
         *,
         build_args: dict[str, str] | None = None,
         target_ref: str | None = None,
+        platforms: list[str] | None = None,
+        contexts: list[str] | None = None,
     ):
         self.dockerfile = dockerfile
         self.watcher = watcher or Progress()
         self.build_args = build_args or {}
         self.target_ref = target_ref
+        self.platforms = list(platforms or [])
+        self.contexts = list(contexts or [])
         self.vertices: dict[str, Vertex] = {}
         self.order: list[str] = []
         self.other_lines: list[str] = []
@@ -91,8 +88,8 @@ class RawJsonReader:
             if vertex is None:
                 vertex = self.vertices[raw["digest"]] = Vertex(raw["digest"], raw.get("name", ""))
                 self.order.append(raw["digest"])
-            vertex.started = _time(raw.get("started")) or vertex.started
-            vertex.completed = _time(raw.get("completed")) or vertex.completed
+            vertex.started = progress_time(raw.get("started")) or vertex.started
+            vertex.completed = progress_time(raw.get("completed")) or vertex.completed
             vertex.cached = vertex.cached or bool(raw.get("cached"))
             vertex.error = raw.get("error") or vertex.error
             self._tell(vertex)
@@ -123,20 +120,9 @@ class RawJsonReader:
         stage = stage_by_progress_name(self.dockerfile.stages, match["stage"], match["text"])
         if stage is None:
             return None
-        first = 1 + self._numbers_from(stage)
+        names = [v.name for v in self.vertices.values()]
+        first = 1 + from_is_a_step(self.dockerfile.stages, stage, names)
         return stage, instruction_for(stage, match["text"], int(match["step"]), first)
-
-    def _numbers_from(self, stage: Stage) -> bool:
-        """Tell whether BuildKit numbered this stage's FROM as step 1: only an image it pulls,
-        not a stage, scratch or a named context (convert.go: `prefixCommand` for the source)."""
-        named = [VERTEX_NAME.match(vertex.name) for vertex in self.vertices.values()]
-        stages = self.dockerfile.stages
-        return any(
-            m
-            and m["text"].upper().startswith("FROM ")
-            and stage_by_progress_name(stages, m["stage"]) is stage
-            for m in named
-        )
 
     def log_text(self) -> str:
         """Return the build's log: each step's name, its output and how it ended."""
@@ -157,19 +143,62 @@ class RawJsonReader:
         return "\n".join(lines + self.other_lines)
 
     def outcome(self, failed: bool) -> StreamOutcome:
-        """Return the steps, every stage's status, the log, and (when `failed`) why it failed."""
+        """Return the steps, every stage's status, the log, and (when `failed`) why it failed.
+
+        For a build of several platforms, every stage's status for each platform too; a
+        stage's status over all of them is its worst (failed, built, cached, skipped)."""
         steps = self._steps()
+        if len(self.platforms) < 2:
+            statuses, shared = self._statuses(steps, failed)
+            return StreamOutcome(
+                steps, statuses, self.log_text(), self._failure() if failed else None, shared
+            )
+        per_platform = {}
+        shared = {}
+        for platform in self.platforms:
+            mine = [step for step in steps if step.platform == platform]
+            per_platform[platform], found = self._statuses(mine, failed, platform)
+            shared.update(found)
+        self._once_for_all(per_platform, failed)
+        return StreamOutcome(
+            steps,
+            combined_statuses(per_platform),
+            self.log_text(),
+            self._failure() if failed else None,
+            shared,
+            per_platform,
+        )
+
+    def _statuses(
+        self, steps: list[Step], failed: bool, platform: str | None = None
+    ) -> tuple[dict[str, str], dict[str, str]]:
         statuses = stage_statuses(self.dockerfile, steps)
         shared: dict[str, str] = {}
         if self.vertices and not failed:  # an empty stream (buildx failed at once) ran nothing
-            shared = self._sharedstage_work(statuses)
+            shared = self._shared_work(statuses, platform)
         if self.vertices:
-            statuses = self._fill_silent_stages(statuses)
-        return StreamOutcome(
-            steps, statuses, self.log_text(), self._failure() if failed else None, shared
-        )
+            statuses = self._fill_silent_stages(statuses, platform)
+        for stage in self.dockerfile.stages:  # a named context replaced it: it never runs
+            if stage.name and stage.name.lower() in self.contexts:
+                statuses[stage.ref] = "skipped"
+        return statuses, shared
 
-    def _sharedstage_work(self, statuses: dict[str, str]) -> dict[str, str]:
+    def _once_for_all(self, per_platform: dict[str, dict[str, str]], failed: bool) -> None:
+        """Complete the statuses per platform (progress_names.settle_platform_statuses)."""
+        try:
+            plan = self.dockerfile.platform_plan(
+                self.target_ref, self.platforms, self.build_args, self.contexts
+            )
+        except DockerfileError:
+            return
+        listed = {
+            (step_platform(match["platform"])[0], where[0].ref)
+            for vertex in self.vertices.values()
+            if (match := VERTEX_NAME.match(vertex.name)) and (where := self.locate(vertex))
+        }
+        settle_platform_statuses(per_platform, plan, listed, failed)
+
+    def _shared_work(self, statuses: dict[str, str], platform: str | None = None) -> dict[str, str]:
         """Give a needed stage that printed nothing the status of the identical stage whose
         work BuildKit ran in its place; return {stage: the stage it shared with}.
 
@@ -177,10 +206,12 @@ class RawJsonReader:
         base are one operation, shown once under one stage's name.
         """
         try:
-            needed = self.dockerfile.plan(self.target_ref, "buildkit", self.build_args)
+            needed = self.dockerfile.plan(
+                self.target_ref, "buildkit", self.build_args, platform, self.contexts
+            )
         except DockerfileError:
             return {}
-        stages = self.dockerfile.resolve(self.build_args)
+        stages = self.dockerfile.resolve(self.build_args, platform=platform)
         by_ref = {stage.ref: stage for stage in stages}
         shared = {}
         for ref in needed:
@@ -205,7 +236,7 @@ class RawJsonReader:
         return shared
 
     def _steps(self) -> list[Step]:
-        first = _build_began(self.vertices.values())
+        first = build_began(self.vertices.values())
         # When a step fails, BuildKit cancels the others: those did not fail. When nothing
         # failed but the build was cancelled (Ctrl-C), the steps it stopped are what failed.
         errors = [v.error for v in self.vertices.values() if v.error]
@@ -221,6 +252,7 @@ class RawJsonReader:
                 continue  # never ran, or stopped because another step failed
             stage, instruction = where
             status = "failed" if vertex.error else "cached" if vertex.cached else "built"
+            platform, runs_on = step_platform(VERTEX_NAME.match(vertex.name)["platform"])
             # A step shared with a build that started it earlier runs, for this build, from
             # when this build began.
             began = max(vertex.started, first) if vertex.started and first else vertex.started
@@ -235,9 +267,15 @@ class RawJsonReader:
                     status,
                     round(max(seconds, 0.0), 3),
                     round(max(start, 0.0), 3),
+                    platform or self._only_platform(),
+                    runs_on or platform or self._only_platform(),
                 )
             )
         return steps
+
+    def _only_platform(self) -> str | None:
+        # A build for one platform names none in its steps.
+        return self.platforms[0] if len(self.platforms) == 1 else None
 
     def _base_cached(self) -> bool:
         # A base image loads as "[context NAME] IMAGE" or as a FROM step; BuildKit marks the
@@ -250,14 +288,16 @@ class RawJsonReader:
         ]
         return bool(loads) and all(v.cached for v in loads)
 
-    def _fill_silent_stages(self, statuses: dict[str, str]) -> dict[str, str]:
+    def _fill_silent_stages(
+        self, statuses: dict[str, str], platform: str | None = None
+    ) -> dict[str, str]:
         """Give a stage with no step of its own the status of what it starts from.
 
         BuildKit prints nothing for a stage that is only FROM plus metadata (CMD, ENV, ...); it
         ran when it is the target of a build that produced an image, or when a stage that ran
         starts from it or copies from it.
         """
-        stages = self.dockerfile.resolve(self.build_args)
+        stages = self.dockerfile.resolve(self.build_args, platform=platform)
         by_ref = {stage.ref: stage for stage in stages}
         silent = {
             stage.ref
@@ -357,19 +397,3 @@ def read_rawjson(
     if failed is None:
         failed = any(v.error for v in reader.vertices.values())
     return reader.outcome(failed)
-
-
-def _build_began(vertices: Iterable[Vertex]) -> datetime | None:
-    """Return when this build began: when it loaded its Dockerfile (else its first start).
-
-    BuildKit runs a step once for every build that needs it at the same time, and reports it
-    to each with the time it started for the first: possibly long before this build began.
-    Loading the Dockerfile is this build's own (its source is this build's session).
-    """
-    vertices = list(vertices)
-    own = [
-        v.started
-        for v in vertices
-        if v.started and v.name.startswith("[internal] load build definition")
-    ]
-    return min(own or [v.started for v in vertices if v.started], default=None)

@@ -47,17 +47,41 @@ class Recipe:
 _apt_lock = threading.Lock()  # one private apt configuration: one update or download at a time
 
 
-def _debian_packages(packages: list[str], into: Path) -> list[Path]:
+def debian_packages(
+    packages: list[str], into: Path, architectures: tuple[str, ...] = ()
+) -> list[Path]:
+    """Download Debian packages of the stand-ins' release into a folder; return their paths.
+
+    `architectures` lists Debian architectures to fetch besides this machine's (a package
+    names its own as `busybox-static:arm64`). Raises ProvisionError when apt-get fails.
+    """
     with _apt_lock:
         apt_home = EnginePaths.from_environment().apt_home
-        apt = PrivateApt(home=apt_home / STANDIN_RELEASE, suites=[STANDIN_RELEASE])
+        folder = "-".join([STANDIN_RELEASE, *architectures])
+        apt = PrivateApt(
+            home=apt_home / folder, suites=[STANDIN_RELEASE], architectures=list(architectures)
+        )
         return apt.download(packages, into)
 
 
-def _deb_version(deb: Path) -> str:
+def _debian_packages(packages: list[str], into: Path) -> list[Path]:
+    return debian_packages(packages, into)
+
+
+def deb_field(deb: Path, name: str) -> str:
+    """Return one field of a .deb's control data ("Version", "Architecture")."""
     return subprocess.run(
-        ["dpkg-deb", "-f", str(deb), "Version"], capture_output=True, text=True, check=False
+        ["dpkg-deb", "-f", str(deb), name], capture_output=True, text=True, check=False
     ).stdout.strip()
+
+
+def _deb_version(deb: Path) -> str:
+    return deb_field(deb, "Version")
+
+
+def standin_labels(image: BaseImage, made_from: str, version: str) -> dict[str, str]:
+    """Return the labels of a stand-in: what it stands in for, what it was made from, when."""
+    return _standin_labels(image, made_from, version)
 
 
 def _standin_labels(image: BaseImage, made_from: str, version: str) -> dict[str, str]:
@@ -312,6 +336,27 @@ def _make_nginx(image: BaseImage, work: Path) -> None:
     )
 
 
+def _make_cross_gcc(image: BaseImage, work: Path) -> None:
+    # Debian's cross compiler for each architecture of CROSS_PACKAGES that is not this
+    # machine's (whose own gcc already answers to its triplet name, x86_64-linux-gnu-gcc).
+    native = subprocess.run(
+        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    cross = [
+        package
+        for arch, packages in CROSS_PACKAGES.items()
+        if arch != native
+        for package in packages
+    ]
+    _make_on_debian(image, work, ["gcc", "libc6-dev", "make", *cross], lean=False)
+
+
+# Debian's cross compiler and C library for each architecture the toolchain image targets.
+CROSS_PACKAGES = {
+    "amd64": ["gcc-x86-64-linux-gnu", "libc6-dev-amd64-cross"],
+    "arm64": ["gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross"],
+}
+
 RECIPES = {
     "busybox": Recipe(_prepare_busybox, _make_busybox),
     "debian": Recipe(_prepare_debian, _make_debian),
@@ -322,4 +367,5 @@ RECIPES = {
     "jdk": Recipe(None, _make_jdk, after=(DEBIAN, JRE)),
     "node": Recipe(None, _make_node, after=(DEBIAN,)),
     "nginx": Recipe(None, _make_nginx, after=(DEBIAN,)),
+    "cross-gcc": Recipe(None, _make_cross_gcc, after=(DEBIAN,)),
 }

@@ -33,6 +33,8 @@ RECORDED_LOG_LINES = 200
 # A static C binary (about 0.8 MB) that a lesson copies out of an image and builds into another
 # (lesson 06's builder pattern) must come back whole, or the second build cannot replay.
 FOLDER_BYTES_KEPT = 1024 * 1024
+# A file past that total keeps its first bytes: an ELF header says the CPU a program is for.
+HEAD_BYTES_KEPT = 64
 # Jupyter's autosave copies are not part of a lesson's context.
 IGNORED_DIRECTORIES = {".ipynb_checkpoints"}
 
@@ -80,8 +82,14 @@ def context_files(context_dir: Path) -> list[list]:
 
 
 def build_identity(request) -> dict:
-    """Return everything that decides a build request's outcome, as JSON-ready values."""
-    return {
+    """Return everything that decides a build request's outcome, as JSON-ready values.
+
+    BuildKit's options of issue 19 (platforms, named contexts, secrets, cache import and
+    export) are part of it only when given, so recordings made before them keep their keys; a
+    secret is known by its id only (its value never goes into a recording), a folder context
+    by its files' digests, a cache spec by its type and mode (its folder is temporary).
+    """
+    identity = {
         "kind": "build",
         "dockerfile": request.dockerfile.text,
         "context": context_files(Path(request.context_dir)),
@@ -93,6 +101,25 @@ def build_identity(request) -> dict:
         "output": output_kind(request.output),
         "no_cache": bool(request.no_cache),
     }
+    options = {
+        "platforms": list(getattr(request, "platforms", [])),
+        "build_contexts": {
+            name: value if "://" in value else context_files(Path(value))
+            for name, value in sorted(getattr(request, "build_contexts", {}).items())
+        },
+        "secrets": sorted(getattr(request, "secrets", {})),
+        "cache_from": [_spec_kind(spec) for spec in getattr(request, "cache_from", [])],
+        "cache_to": [_spec_kind(spec) for spec in getattr(request, "cache_to", [])],
+        "image_store": getattr(request, "image_store", None),
+    }
+    identity.update({key: value for key, value in options.items() if value})
+    return identity
+
+
+def _spec_kind(spec: str) -> dict[str, str]:
+    """A cache spec without its paths: its type and mode."""
+    fields = dict(part.split("=", 1) for part in spec.split(",") if "=" in part)
+    return {key: fields[key] for key in ("type", "mode") if key in fields}
 
 
 def digest(identity: dict) -> str:
@@ -133,7 +160,8 @@ def folder_digest(folder: Path) -> str:
 
 def folder_snapshot(folder: Path) -> list[dict]:
     """Describe a folder for a recording: its folders, links, files, and the contents of
-    files while they total at most FOLDER_BYTES_KEPT bytes (later ones keep name and size)."""
+    files while they total at most FOLDER_BYTES_KEPT bytes (later ones keep name, size and
+    their first HEAD_BYTES_KEPT bytes)."""
     entries, kept = [], 0
     for path in sorted(folder.rglob("*")):
         entry = {"path": path.relative_to(folder).as_posix()}
@@ -147,13 +175,16 @@ def folder_snapshot(folder: Path) -> list[dict]:
             if kept + len(data) <= FOLDER_BYTES_KEPT:
                 entry["content"] = base64.b64encode(data).decode()
                 kept += len(data)
+            else:
+                entry["head"] = base64.b64encode(data[:HEAD_BYTES_KEPT]).decode()
         entries.append(entry)
     return entries
 
 
 def restore_folder(entries: list[dict], folder: Path) -> list[str]:
-    """Write a recorded folder (folder_snapshot) into `folder`; return the files left out
-    because the recording kept only their name and size, as "path (N bytes)"."""
+    """Write a recorded folder (folder_snapshot) into `folder`; return the files written only
+    in part (their first bytes, then zeros up to their size) or left out, because the recording
+    kept only their name, size and maybe first bytes, as "path (N bytes, what was written)"."""
     folder.mkdir(parents=True, exist_ok=True)
     missing = []
     for entry in entries:
@@ -167,8 +198,14 @@ def restore_folder(entries: list[dict], folder: Path) -> list[str]:
         elif "content" in entry:
             path.write_bytes(base64.b64decode(entry["content"]))
             path.chmod(entry["mode"])
+        elif "head" in entry:
+            with open(path, "wb") as handle:
+                handle.write(base64.b64decode(entry["head"]))
+                handle.truncate(entry["size"])
+            path.chmod(entry["mode"])
+            missing.append(f"{entry['path']} ({entry['size']} bytes, only its first bytes)")
         else:
-            missing.append(f"{entry['path']} ({entry['size']} bytes)")
+            missing.append(f"{entry['path']} ({entry['size']} bytes, not written)")
     return missing
 
 
@@ -244,9 +281,14 @@ def closest_difference(identity: dict) -> str:
     best: list[str] | None = None
     for path in recordings_dir().glob("*.json"):
         recorded = json.loads(path.read_text()).get("identity")
-        if not recorded or (
-            recorded["dockerfile"] != identity["dockerfile"]
-            and recorded["context"] != identity["context"]
+        # Only builds' identities have a Dockerfile and a context (not a bake's or a run's).
+        if (
+            not recorded
+            or "dockerfile" not in recorded
+            or (
+                recorded["dockerfile"] != identity["dockerfile"]
+                and recorded.get("context") != identity.get("context")
+            )
         ):
             continue
         differences = _differences(recorded, identity)
@@ -259,8 +301,10 @@ def closest_difference(identity: dict) -> str:
 
 def _differences(recorded: dict, identity: dict) -> list[str]:
     differences = []
-    for field in ("dockerfile", "target", "builder", "build_args", "images", "output", "no_cache"):
-        if recorded[field] != identity[field]:
+    fields = ("dockerfile", "target", "builder", "build_args", "images", "output", "no_cache")
+    options = ("platforms", "build_contexts", "secrets", "cache_from", "cache_to", "image_store")
+    for field in fields + options:
+        if recorded.get(field) != identity.get(field):
             shown = "its text" if field == "dockerfile" else f"recorded {recorded[field]!r}"
             differences.append(f"{field.replace('_', ' ')} ({shown})")
     was = {entry[0]: entry for entry in recorded["context"]}

@@ -51,15 +51,20 @@ def record(request, outcome: BuildResult | BuildFailed) -> None:
         "stage_status": result.stage_status,
         "shared_with": result.shared_with,
         "steps": [
-            [s.stage, s.instruction, s.line, s.status, s.seconds, s.start] for s in result.steps
+            [s.stage, s.instruction, s.line, s.status, s.seconds, s.start]
+            + ([s.platform, s.runs_on] if s.platform else [])
+            for s in result.steps
         ],
+        **({"platform_status": result.platform_status} if result.platform_status else {}),
+        **({"build_ref": result.build_ref} if result.build_ref else {}),
+        **({"layer_ids": result.layer_ids} if result.layer_ids else {}),
         "image_id": result.image_id,
         "size_bytes": result.size_bytes,
         "duration_s": round(result.duration_s, 2),
         "log_tail": recording.tail(result.log),
         "command": result.command,
         "substitutions": result.substitutions,
-        "failure": _failure_fields(failed) if failed is not None else None,
+        "failure": failure_fields(failed) if failed is not None else None,
         "exported": _exported_files(result.output) if failed is None else None,
         "why": result.explanation.to_json() if result.explanation is not None else None,
     }
@@ -98,6 +103,9 @@ def replay(request, watcher: Progress, why: bool = False) -> BuildResult:
         replayed=True,
         recorded_engine=found["recorded_engine"],
         recorded_on=found["recorded_on"],
+        platform_status=dict(take.get("platform_status") or {}),
+        build_ref=take.get("build_ref"),
+        layer_ids=list(take.get("layer_ids") or []),
     )
     result.explanation = recorded_why(result, take.get("why"))
     result.summary_why = why
@@ -166,7 +174,8 @@ def transitions(result: BuildResult) -> list[tuple[str, str, str]]:
     return changes
 
 
-def _failure_fields(failed: BuildFailed) -> dict:
+def failure_fields(failed: BuildFailed) -> dict:
+    """Return what a recording keeps of a BuildFailed: the fields it is made again from."""
     return {
         "stage": failed.stage,
         "instruction": failed.instruction,
@@ -175,6 +184,7 @@ def _failure_fields(failed: BuildFailed) -> dict:
         "log_tail": failed.log_tail,
         "reason": failed.reason,
         "command": failed.command,
+        **({"advice": failed.advice} if failed.advice else {}),
     }
 
 
@@ -195,10 +205,12 @@ def _restore_exported(entries: list[dict], output: str) -> None:
 
 
 def show_missing(missing: list[str]) -> None:
-    """Say which files a replay could not write: the recording kept only their names."""
+    """Say which files a replay wrote only in part or not at all: the recording kept only their
+    names, sizes and maybe first bytes."""
     if missing:
         show_banner(
-            "Too big to keep in the recording, so not written here: " + ", ".join(missing),
+            "Too big to keep in the recording, so written here only in part (the rest zeros, "
+            "so they do not run) or not at all: " + ", ".join(missing),
             kind="note",
         )
 

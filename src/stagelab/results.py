@@ -24,8 +24,12 @@ class Step:
 
     `stage` is the stage's ref (None when the engine named no stage), `line` the Dockerfile
     line (1-based), `status` "built", "cached" or "failed", `seconds` how long it ran and
-    `start` when it started, in seconds after the build started. `image` is the image the
-    classic builder made or reused for the step (its short ID; None for BuildKit).
+    `start` when it started, in seconds after the build started. In a build for several
+    platforms, or one other than the engine's, `platform` is the platform the step built for
+    and `runs_on` the one whose CPU ran it (the build platform for a stage
+    `FROM --platform=$BUILDPLATFORM`), as BuildKit names the step ("[linux/amd64->arm64 ...]").
+    `image` is the image the classic builder made or reused for the step (its short ID; None
+    for BuildKit).
     """
 
     stage: str | None
@@ -34,6 +38,8 @@ class Step:
     status: str
     seconds: float
     start: float = 0.0
+    platform: str | None = None
+    runs_on: str | None = None
     image: str | None = None
 
     @property
@@ -58,6 +64,12 @@ class BuildResult:
     engine's log of the build (a replayed result keeps its last lines).
     A replayed result has `replayed` set and says which engine recorded it, and when.
     `number` counts the builds of this process (1, 2, ...): views of one build carry it.
+    `platforms` are the platforms asked for (`--platform`; [] for the engine's own), and
+    `platform_status` maps each of them to every stage's status for that platform (empty for
+    a build of one platform). `build_contexts` are the named contexts it was given,
+    `docker_host` the engine it ran on when not the CLI's own (stagelab's platform engine),
+    and `build_ref` the engine's name for the build in `docker buildx history`. `layer_ids`
+    are the image's layers (their diff IDs, oldest first; [] without an image).
     `explanation` is what `why()` returns (set by sl.build); `summary_why` shows it in the
     build's summary.
     """
@@ -79,6 +91,12 @@ class BuildResult:
     recorded_engine: str | None = None
     recorded_on: str | None = None
     shared_with: dict[str, str] = field(default_factory=dict)
+    platforms: list[str] = field(default_factory=list)
+    platform_status: dict[str, dict[str, str]] = field(default_factory=dict)
+    build_contexts: dict[str, str] = field(default_factory=dict)
+    docker_host: str | None = None
+    build_ref: str | None = None
+    layer_ids: list[str] = field(default_factory=list)
     no_cache: bool = False
     command: list[str] = field(default_factory=list)
     explanation: Why | None = field(default=None, repr=False, compare=False)
@@ -115,6 +133,13 @@ class BuildResult:
     def size_mb(self) -> float | None:
         """Return the image's size in megabytes (10^6 bytes), or None without an image."""
         return None if self.size_bytes is None else self.size_bytes / 1e6
+
+    def ran_for(self, platform: str) -> list[str]:
+        """Return the stages the engine built or took from its cache for one platform of a
+        build for several; KeyError names the platforms it was built for."""
+        if platform not in self.platform_status:
+            raise KeyError(f"{platform}: this build was for {self.platforms or 'one platform'}")
+        return [ref for ref, state in self.platform_status[platform].items() if state != "skipped"]
 
     @property
     def command_line(self) -> str:
@@ -166,6 +191,21 @@ class StreamOutcome:
     log: str
     failure: dict | None = None
     shared_with: dict[str, str] = field(default_factory=dict)
+    platform_status: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def combined_statuses(per_platform: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Return every stage's status over all platforms: failed on any, else built on any, else
+    cached on any, else skipped."""
+    combined: dict[str, str] = {}
+    for statuses in per_platform.values():
+        for ref, status in statuses.items():
+            now = combined.get(ref, "skipped")
+            combined[ref] = min(now, status, key=_STATUS_ORDER.index)
+    return combined
+
+
+_STATUS_ORDER = ["failed", "built", "cached", "skipped"]
 
 
 def stage_statuses(dockerfile: Dockerfile, steps: list[Step]) -> dict[str, str]:

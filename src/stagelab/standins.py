@@ -93,8 +93,8 @@ def ensure_images(say=print, extras: Iterable[str] = ()) -> None:
 def course_images(course: Course | None = None) -> list[str]:
     """Return the extra base images the course needs, in catalogue order: those its lessons
     and lab tasks fetch (`sl.fetch_images(...)` in a notebook's code, with image names or
-    `sl.` constants) and those its labs' Dockerfiles use; none where no course folder is
-    found (course.py)."""
+    `sl.` constants) and those its labs' Dockerfiles use, except the ones made on first use
+    (BaseImage.on_demand); none where no course folder is found (course.py)."""
     course = course or Course.find()
     if course.found is None:
         return []
@@ -107,7 +107,9 @@ def course_images(course: Course | None = None) -> list[str]:
             named.update(Dockerfile(dockerfile.read_text(encoding="utf-8")).images())
         except (DockerfileError, OSError, UnicodeDecodeError):
             continue  # a learner's broken file needs no image
-    return [image.official for image in EXTRA_IMAGES if image.official in named]
+    return [
+        image.official for image in EXTRA_IMAGES if image.official in named and not image.on_demand
+    ]
 
 
 def fetched_in(notebook: Path) -> list[str]:

@@ -1,9 +1,12 @@
 """Which stage and instruction of a Dockerfile a name in BuildKit's progress refers to
-(`[build 2/3] RUN make`, `[stage-2 1/1] COPY ...`): pure, read by rawjson.py."""
+(`[build 2/3] RUN make`, `[stage-2 1/1] COPY ...`), and the times it reports: pure, read by
+rawjson.py."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from datetime import datetime
 
 from .dockerfile import Instruction, Stage
 from .dockerfile.rules import onbuilds
@@ -78,6 +81,32 @@ def instruction_for(stage: Stage, text: str, number: int, first: int = 2) -> Ins
         if index < len(stage.instructions) and stage.instructions[index].keyword == keyword:
             return stage.instructions[index]
     return same_kind[0] if len(same_kind) == 1 else None
+
+
+def progress_time(text: str | None) -> datetime | None:
+    """Return a time as BuildKit's progress writes it (RFC 3339, nanoseconds), or None."""
+    if not text:
+        return None
+    # Go prints nanoseconds; Python parses microseconds.
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)
+
+
+def build_began(vertices: Iterable) -> datetime | None:
+    """Return when this build began, from its vertices (anything with `name` and `started`):
+    when it loaded its Dockerfile (else its first start).
+
+    BuildKit runs a step once for every build that needs it at the same time, and reports it
+    to each with the time it started for the first: possibly long before this build began.
+    Loading the Dockerfile is this build's own (its source is this build's session).
+    """
+    vertices = list(vertices)
+    own = [
+        v.started
+        for v in vertices
+        if v.started and v.name.startswith("[internal] load build definition")
+    ]
+    return min(own or [v.started for v in vertices if v.started], default=None)
 
 
 def trigger_for(stage: Stage, text: str) -> Instruction | None:

@@ -23,7 +23,12 @@ from stagelab import engine, images
 from stagelab.command_lines import buildx_build_command, image_contexts
 
 BUSYBOX = "busybox:1.36"
-_STEP = re.compile(r"^\[(?:(?P<stage>[^\s\]]+) +)? *\d+/\d+\] (?P<text>.*)$", re.DOTALL)
+# A step's name: "[stage 2/3] RUN ...", in a build for several platforms "[linux/arm64 stage
+# 2/3] ...", or "[linux/amd64->arm64 stage 2/3] ..." for a stage run on the build platform.
+_STEP = re.compile(
+    r"^\[(?:(?P<platform>[a-z]+/[^\s\]]+) +)?(?:(?P<stage>[^\s\]]+) +)? *\d+/\d+\] (?P<text>.*)$",
+    re.DOTALL,
+)
 _CLASSIC_STEP = re.compile(r"^Step \d+/\d+ : (.*)$")
 
 
@@ -33,6 +38,8 @@ class Truth:
 
     builder: str
     ran_lines: set[int] = field(default_factory=set)
+    # (platform prefix as BuildKit names it, or None; the step's text) of each step that ran.
+    platform_steps: list[tuple[str | None, str]] = field(default_factory=list)
     refused: bool = False
     failed_step: bool = False
     line: int | None = None
@@ -70,21 +77,33 @@ def buildkit(
     text: str,
     target: str | None = None,
     build_args: dict | None = None,
-    platform: str | None = None,
+    platform: str | list[str] | None = None,
+    build_contexts: dict[str, str] | None = None,
+    docker_host: str | None = None,
+    busybox: str | None = None,
 ) -> Truth:
-    """Build with BuildKit, keeping nothing (`--output type=cacheonly`)."""
+    """Build with BuildKit, keeping nothing (`--output type=cacheonly`): on the CLI's engine,
+    or the one at `docker_host`; `platform` one or several; `build_contexts` named contexts
+    (besides busybox's: `busybox`, else the stand-in here)."""
     with tempfile.TemporaryDirectory(prefix="stagelab-truth-") as tmp:
         Path(tmp, "Dockerfile").write_text(text)
         command = buildx_build_command(
             tmp,
             progress="rawjson",
             output="type=cacheonly",
-            build_contexts=image_contexts({BUSYBOX: standin()}),
+            build_contexts={
+                **image_contexts({BUSYBOX: busybox or standin()}),
+                **(build_contexts or {}),
+            },
             target=target,
             platforms=platform or (),
             build_args=build_args,
         )
-        done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+        environment = {**os.environ, "DOCKER_HOST": docker_host} if docker_host else None
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=300, check=False, env=environment
+        )
+    platform_steps = []
     steps, errors, other = [], [], []
     for line in done.stderr.splitlines():
         try:
@@ -96,9 +115,10 @@ def buildkit(
             match = _STEP.match(vertex.get("name", ""))
             if match and (vertex.get("started") or vertex.get("cached")):
                 steps.append(match["text"])
+                platform_steps.append((match["platform"], match["text"]))
             if vertex.get("error") and match:
                 errors.append(vertex["error"])
-    truth = Truth("buildkit", _step_lines(text, steps))
+    truth = Truth("buildkit", _step_lines(text, steps), platform_steps=platform_steps)
     if done.returncode != 0:
         truth.failed_step = bool(errors)
         truth.refused = not errors

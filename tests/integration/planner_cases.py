@@ -4,7 +4,13 @@ A case has 2 to 6 stages, named in mixed case or unnamed, each FROM an image, sc
 earlier stage (its name in some case) or `${ARG}` declared before the first FROM (with build-arg
 overrides); steps COPY --from by name (earlier or later), index and image, and RUN --mount
 from=; and a target. Every stage has a step of its own that marks it as run in the builder's
-output. Issue 23's edges are drawn too: a `# check=` directive (error=, skip=, experimental=)
+output. Issue 19 adds, for BuildKit: `FROM --platform=$BUILDPLATFORM`, a base ARG whose default
+uses a platform ARG (`${TARGETOS:+...}`: a value for BuildKit, empty for the classic builder),
+a target platform (`--platform`: this machine's or linux/arm64), and named contexts replacing
+named stages (`--build-context name=docker-image://` busybox's stand-in, which every step that
+copies or mounts from a stage can use). The classic builder gets no platform or contexts (it
+has no named contexts: test_planner_contexts_platforms.py checks its refusal).
+Issue 23's edges are drawn too: a `# check=` directive (error=, skip=, experimental=)
 over files whose stage names and `as` casing make checks fire, `${NAME:?message}` ARG defaults
 (global or in a stage, with or without the build arg that sets them), and, now and then, an
 instruction that refuses the whole file (no destination, a flag this engine's frontend does not
@@ -14,6 +20,7 @@ test_planner_property.py and benchmarks/bench_planner.py.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 import time
@@ -23,6 +30,7 @@ import engine_truth
 from hypothesis import strategies as st
 
 import stagelab as sl
+from stagelab import multiplatform
 
 NAMES = ["base", "Build", "TOOLS", "app", "Data", "final"]
 IMAGE = engine_truth.BUSYBOX
@@ -51,9 +59,15 @@ class Case:
     text: str
     build_args: dict[str, str] = field(default_factory=dict)
     target: str | None = None
+    # BuildKit only: the target platform (None: this machine's) and the named contexts' names.
+    platform: str | None = None
+    contexts: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return f"target={self.target} build_args={self.build_args}\n{self.text}"
+        return (
+            f"target={self.target} build_args={self.build_args} platform={self.platform} "
+            f"contexts={self.contexts}\n{self.text}"
+        )
 
 
 def _case_of(draw, name: str) -> str:
@@ -66,6 +80,13 @@ def cases(draw) -> Case:
     count = draw(st.integers(2, 6))
     names = [draw(st.one_of(st.none(), st.sampled_from(NAMES))) for _ in range(count)]
     salt = next(_SALT)
+    # No emulator here: for another CPU, every stage with RUN runs on the build platform.
+    # (Not with two stages of one name: which one a later FROM takes is left to the
+    # single-platform cases.)
+    named = [n.lower() for n in names if n]
+    platform = draw(st.sampled_from([None, None, "linux/arm64"]))
+    platform = platform if len(set(named)) == len(named) else None
+    pin = "--platform=$BUILDPLATFORM "
     rng = random.Random(draw(st.integers(0, 2**32)))
     meta, build_args, stages, shells = [], {}, [], []
     if _rare(rng, 10):  # a global default that fails unless a build arg sets it
@@ -83,6 +104,8 @@ def cases(draw) -> Case:
         )
         if kind == "image":
             base, shell = IMAGE, True
+            if platform or draw(st.integers(0, 3)) == 0:
+                base = pin + IMAGE
         elif kind == "scratch":
             base, shell = "scratch", False
         elif kind == "stage":
@@ -91,14 +114,17 @@ def cases(draw) -> Case:
         else:
             options = [IMAGE] + [n.lower() for n, has_shell in earlier if has_shell]
             default = draw(st.sampled_from(options + [""]))
+            if default and draw(st.integers(0, 3)) == 0:
+                default = f"${{TARGETOS:+{default}}}"
             meta.append(f"ARG BASE{index}" + (f"={default}" if default else ""))
             if draw(st.booleans()):
                 build_args[f"BASE{index}"] = draw(st.sampled_from(options))
-            base, shell = f"${{BASE{index}}}", True
+            base, shell = ("" if platform is None else pin) + f"${{BASE{index}}}", True
         shells.append(shell)
         keyword = "as" if _rare(rng, 8) else "AS"
-        platform = "--platform=$BUILDPLATFROM " if _rare(rng, 81) else ""
-        lines = [f"FROM {platform}{base}" + (f" {keyword} {name}" if name else "")]
+        misspelt = _rare(rng, 81) and not base.startswith("--platform")
+        flag = "--platform=$BUILDPLATFROM " if misspelt else ""
+        lines = [f"FROM {flag}{base}" + (f" {keyword} {name}" if name else "")]
         if base == "scratch":
             lines.append(f"COPY --from={IMAGE} /bin/busybox /bin/busybox")
         lines.append(
@@ -125,7 +151,21 @@ def cases(draw) -> Case:
         target = _case_of(draw, target)
     directive = [rng.choice(DIRECTIVES)] if _rare(rng, 4) else []
     text = "\n".join(directive + meta + [line for lines in stages for line in lines]) + "\n"
-    return Case(text, build_args, target)
+    contexts = draw(_contexts(names, target)) if draw(st.integers(0, 2)) == 0 else []
+    return Case(text, build_args, target, platform, contexts)
+
+
+def _contexts(names: list[str | None], target: str | None):
+    """Named contexts for some named stages: not the last stage nor the target (what BuildKit
+    outputs when its target is replaced is left to test_planner_contexts_platforms.py)."""
+    output = names[int(target)] if target and target.isdigit() else target or names[-1]
+    kept = {(output or "").lower(), (names[-1] or "").lower()}
+    replaceable = sorted({n.lower() for n in names if n and n.lower() not in kept})
+    return (
+        st.lists(st.sampled_from(replaceable), min_size=1, max_size=2, unique=True)
+        if replaceable
+        else st.just([])
+    )
 
 
 def _rare(rng: random.Random, one_in: int) -> bool:
@@ -157,13 +197,36 @@ def _step(draw, names: list[str | None], index: int, shell: bool, unique: str) -
     return f"COPY --from={source} /bin/busybox /copy-{unique}"
 
 
+@functools.cache
+def _platform_engine() -> tuple[str | None, str]:
+    """The engine builds for another platform go to, and the name busybox has there."""
+    host = multiplatform.build_host(["linux/arm64"], [])
+    return host, multiplatform.substitutions_on(host, [IMAGE]).get(IMAGE, IMAGE)
+
+
 def agrees(case: Case, builder: str) -> tuple[bool, str]:
     """Build `case` for real with `builder`; return whether plan() told what happened, and
     what differed."""
-    refs, refusal, index = planned_by(case.text, builder, case.target, case.build_args)
-    real = (engine_truth.buildkit if builder == "buildkit" else engine_truth.classic)(
-        case.text, case.target, case.build_args
+    platform, contexts = (case.platform, case.contexts) if builder == "buildkit" else (None, [])
+    refs, refusal, index = planned_by(
+        case.text, builder, case.target, case.build_args, platform, contexts
     )
+    if builder == "buildkit":
+        # Another platform's images come from the engine with the containerd image store,
+        # where busybox's stand-in is made for both CPUs (the docker driver would look for
+        # an arm64 busybox in a registry).
+        host, busybox = _platform_engine() if platform else (None, engine_truth.standin())
+        real = engine_truth.buildkit(
+            case.text,
+            case.target,
+            case.build_args,
+            platform,
+            build_contexts=dict.fromkeys(contexts, f"docker-image://{busybox}"),
+            docker_host=host,
+            busybox=busybox,
+        )
+    else:
+        real = engine_truth.classic(case.text, case.target, case.build_args)
     planned = {index[ref] for ref in refs}
     if real.failed_step:
         return False, f"a step failed: {real.message}"
@@ -179,16 +242,23 @@ def agrees(case: Case, builder: str) -> tuple[bool, str]:
 
 
 def planned_by(
-    text: str, builder: str, target: str | None, build_args: dict | None
+    text: str,
+    builder: str,
+    target: str | None,
+    build_args: dict | None,
+    platform: str | None = None,
+    contexts: list[str] | tuple[str, ...] = (),
 ) -> tuple[list[str], sl.DockerfileError | None, dict[str, int]]:
-    """Return what plan() says: the refs it runs, its refusal (a whole-file refusal, which
-    parsing raises, runs nothing) and each ref's stage index."""
+    """Return what plan() says for this target platform and these named contexts: the refs it
+    runs, its refusal (a whole-file refusal, which parsing raises, runs nothing) and each
+    ref's stage index."""
     try:
         parsed = sl.parse_dockerfile(text)
     except sl.DockerfileError as refusal:
         return [], refusal, {}
-    refs, refusal = parsed.attempt(target, builder, build_args)
-    return refs, refusal, {stage.ref: stage.index for stage in parsed.resolve(build_args, builder)}
+    refs, refusal = parsed.attempt(target, builder, build_args, platform, contexts)
+    stages = parsed.resolve(build_args, builder, platform, contexts)
+    return refs, refusal, {stage.ref: stage.index for stage in stages}
 
 
 def assert_plan_tells_the_truth(text, builder, target=None, build_args=None):

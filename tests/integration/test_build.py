@@ -1,5 +1,7 @@
 """Real builds on the real engine, both builders: plan() against what the engine reports."""
 
+import contextlib
+import io
 import os
 import signal
 import subprocess
@@ -279,6 +281,21 @@ def test_clean_spares_what_stagelab_did_not_make(docker_engine, tmp_path):
         client.images.remove(foreign_tag, force=True)
 
 
+def test_remove_tags_takes_off_only_the_tags_stagelab_gave(docker_engine, tmp_path):
+    salt = str(time.time_ns())
+    ours_tag, foreign_tag = f"stagelab-test/tagged:{salt}", f"learner/own:{salt}"
+    ours = sl.build(f"FROM busybox:1.36\nRUN echo {salt} > /s\n", tag=ours_tag)
+    client = engine.client()
+    client.images.get(ours.image_id).tag(foreign_tag)  # the learner's own name for it
+    try:
+        assert sl.remove_tags(ours_tag, foreign_tag, "stagelab-test/never:made") == [ours_tag]
+        assert not images.present(ours_tag)
+        assert client.images.get(foreign_tag).id == ours.image_id, "the learner's name stays"
+    finally:
+        with contextlib.suppress(docker.errors.APIError):
+            client.images.remove(foreign_tag, force=True)
+
+
 def _history(image) -> list[dict]:
     """Return an image's history; none for an image another user of the engine removed since it
     was listed (the engine is shared: what is gone is not left behind)."""
@@ -403,3 +420,57 @@ def test_after_a_failure_the_stages_that_never_ran_are_not_built(docker_engine):
     with pytest.raises(sl.BuildFailed) as caught:
         sl.build(text)
     assert caught.value.result.stage_status == {"broken": "failed", "1": "skipped"}
+
+
+def test_no_image_stands_in_for_a_stage_index_in_classic_from(docker_engine, tmp_path):
+    """The classic builder takes a name that is no tag for the start of an image ID: an image
+    whose ID alone begins with the digits of `FROM 1` would be built on. stagelab writes such a
+    name in full, so `FROM <number>` fails on the classic builder whatever images the engine has.
+    Expected values from the engine: the raw classic build builds on our image."""
+    client = engine.client()
+    busybox = images.STANDINS[sl.BUSYBOX]
+    made, prefix = [], ""
+    try:
+        for attempt in range(60):  # an ID that starts with 3 digits: about 1 in 4
+            image, _ = client.images.build(
+                fileobj=io.BytesIO(
+                    f"FROM {busybox}\nLABEL attempt={attempt}-{time.time()}\n".encode()
+                ),
+                labels=images.labels("build"),
+                rm=True,
+            )
+            made.append(image.id)
+            hex_id = image.id.removeprefix("sha256:")
+            prefix = next((hex_id[:n] for n in range(3, 7) if _alone(client, hex_id[:n])), "")
+            if prefix:
+                break
+        assert prefix, "no image ID began with 3 digits of its own in 60 builds"
+        text = f"FROM {busybox} AS first\nRUN true\nFROM {prefix} AS again\nRUN true\n"
+        (tmp_path / "Dockerfile").write_text(text)
+        raw = subprocess.run(
+            ["docker", "build", "-q", str(tmp_path)],
+            env={**os.environ, "DOCKER_BUILDKIT": "0"},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert raw.returncode == 0, raw.stderr  # the engine built on the image with that ID
+        made.append(raw.stdout.strip())
+        with pytest.raises(sl.BuildFailed) as failed:
+            sl.build(text, builder="classic")
+        assert failed.value.result.stage_status["again"] == "failed"
+        assert failed.value.result.stage_status["first"] != "skipped"
+    finally:
+        for image_id in reversed(made):
+            with contextlib.suppress(docker.errors.APIError):
+                client.images.remove(image_id, force=True)
+
+
+def _alone(client, digits: str) -> bool:
+    """Tell whether `digits` are digits only and the start of one image ID on the engine."""
+    if not digits.isdigit():
+        return False
+    try:
+        return client.images.get(digits).id.removeprefix("sha256:").startswith(digits)
+    except docker.errors.APIError:  # no image, or several, begin so
+        return False

@@ -29,6 +29,7 @@ EVERY_KEYWORD = {
     "labels": {"k": "v"},
     "tags": "t:1",
     "iidfile": "/iid",
+    "metadata_file": "/metadata.json",
     "progress": "quiet",
     "call": "targets",
     "check": True,

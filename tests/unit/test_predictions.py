@@ -96,6 +96,17 @@ def test_classic_builder_rule_and_a_failure_stopping_the_build():
     assert any("the classic builder runs every stage up to the target" in w for w in classic.why)
 
 
+def test_a_stage_a_named_context_replaced_did_not_run_and_nor_did_what_only_it_needed():
+    # `--build-context build=FOLDER`: the folder stands in for `build`, which needed `base`.
+    replaced = {"base": "skipped", "build": "skipped", "test": "skipped", "3": "built"}
+    outcome = result(replaced, build_contexts={"build": "/vendored"})
+    verdict = verdict_of(sl.predict_stages("q", DOCKERFILE, answer=["base", "build", "3"]), outcome)
+    assert verdict.right is False and verdict.truth == ["3"]
+    base, build = verdict.why
+    assert "`build` did not run: the named build context `build` replaced it" in build
+    assert "`base` did not run: the target `3` does not need it" in base
+
+
 @pytest.mark.parametrize(
     "answer", [None, "", [], {"a": 1}, 3.5, object(), "nonsense", ["bas", None], b"base"]
 )

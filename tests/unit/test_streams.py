@@ -231,6 +231,13 @@ def test_classic_reader_records_the_images_the_build_made():
     assert classic("cached")[0].made == [], "a fully cached build made nothing new"
 
 
+def test_classic_steps_name_their_image_and_no_platform():
+    """Each classic step keeps the image the engine made or reused for it (`---> ID`)."""
+    steps = [s for s in classic("built")[1].steps if not s.instruction.startswith("FROM")]
+    assert steps and all(step.image and len(step.image) == 12 for step in steps), steps
+    assert {(step.platform, step.runs_on) for step in steps} == {(None, None)}
+
+
 def steps_of(outcome, ref):
     return [(step.line, step.status) for step in outcome.steps if step.stage == ref]
 

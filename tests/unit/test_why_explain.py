@@ -236,3 +236,14 @@ def test_stage_reasons_name_the_edges_and_a_named_context_that_replaces_a_stage(
     assert stage_reasons(dockerfile, "classic", "release", {})["test"][0] == "classic order"
     replaced = stage_reasons(dockerfile, "buildkit", "release", {}, replaced={"Build": "ctx"})
     assert replaced["build"][0] == "replaced" and "named build context ctx" in replaced["build"][1]
+
+
+def test_a_stage_only_a_replaced_stage_needed_is_not_needed():
+    dockerfile = Dockerfile(
+        TEXT.replace("FROM busybox:1.36 AS build", "FROM busybox:1.36 AS deps\nFROM deps AS build")
+    )
+    kept = stage_reasons(dockerfile, "buildkit", "release", {})
+    assert kept["deps"][0] == "needed"
+    reasons = stage_reasons(dockerfile, "buildkit", "release", {}, replaced={"build": "./vendor"})
+    assert reasons["build"][0] == "replaced"
+    assert reasons["deps"][0] == "unneeded"

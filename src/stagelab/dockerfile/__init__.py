@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from ..errors import DockerfileError
+from .contexts import apply_contexts, context_name
 from .frontend import ENGINE_28_5, Frontend, frontend_for
 from .instructions import Instruction, escape_char, parse_instructions
 from .parsing import first_unparsable
 from .plan import BUILDERS, Plan, attempt, goal_stage, plan_stages
+from .platform_plan import PlatformPlan, plan_platforms
 from .platforms import machine_platform, split_platform
 from .refusals import Explanation, explain_refusal
 from .resolve_buildkit import resolve_buildkit
@@ -26,6 +28,7 @@ __all__ = [
     "Frontend",
     "Instruction",
     "Plan",
+    "PlatformPlan",
     "Stage",
     "expand",
     "frontend_for",
@@ -87,12 +90,15 @@ class Dockerfile:
         build_args: dict[str, str] | None = None,
         platform: str | None = None,
         target: str | None = None,
+        contexts: Iterable[str] | None = None,
     ) -> Resolution:
         """Return the stages as `builder` resolves them, with every place it refuses the file.
 
         `platform` is the target platform (`os/arch[/variant]`, default: this machine's own,
         which is what a local engine builds for); BuildKit's platform ARGs take their values
-        from it. Raises ValueError for an unknown builder or a malformed platform.
+        from it. `contexts` are the names of named build contexts (`--build-context`), which
+        replace stages and images of those names (contexts.py). Raises ValueError for an
+        unknown builder or a malformed platform.
         """
         if builder not in BUILDERS:
             raise ValueError(f"builder must be one of {BUILDERS}, not {builder!r}")
@@ -100,7 +106,7 @@ class Dockerfile:
         target = None if target is None else str(target)
         native = machine_platform()
         if builder == "classic":
-            return resolve_classic(
+            resolution = resolve_classic(
                 self._written,
                 self.instructions,
                 build_args,
@@ -111,9 +117,10 @@ class Dockerfile:
                 self.text,
                 native,
             )
+            return apply_contexts(resolution, contexts or ())
         chosen = platform or native
         split_platform(chosen)
-        return resolve_buildkit(
+        resolution = resolve_buildkit(
             self._written,
             self.instructions,
             build_args,
@@ -125,19 +132,22 @@ class Dockerfile:
             self.frontend,
             self.text,
         )
+        return apply_contexts(resolution, contexts or ())
 
     def resolve(
         self,
         build_args: dict[str, str] | None = None,
         builder: str = "buildkit",
         platform: str | None = None,
+        contexts: Iterable[str] | None = None,
     ) -> list[Stage]:
         """Return the stages with FROM and every --from resolved by this builder under these
-        build args (a build arg changes only an ARG declared before the first FROM).
+        build args (a build arg changes only an ARG declared before the first FROM) and named
+        contexts.
 
         Never raises for what a builder refuses: `plan()` does (see `resolution`).
         """
-        return self.resolution(builder, build_args, platform).stages
+        return self.resolution(builder, build_args, platform, contexts=contexts).stages
 
     def stage(self, ref: str | int) -> Stage:
         """Return the stage with this name (any case), ref or index; DockerfileError if none."""
@@ -162,20 +172,28 @@ class Dockerfile:
         build_args: dict[str, str] | None = None,
         builder: str = "buildkit",
         platform: str | None = None,
+        contexts: Iterable[str] | None = None,
     ) -> list[Edge]:
         """Return every dependency edge: FROM a stage or image, COPY --from, RUN --mount, and
-        the ONBUILD COPY --from of a stage a stage starts from."""
-        return stage_edges(self.resolve(build_args, builder, platform))
+        the ONBUILD COPY --from of a stage a stage starts from; a named context is a source
+        called `context NAME` (contexts.context_source)."""
+        return stage_edges(self.resolve(build_args, builder, platform, contexts))
 
     def images(
         self,
         build_args: dict[str, str] | None = None,
         builder: str = "buildkit",
         platform: str | None = None,
+        contexts: Iterable[str] | None = None,
     ) -> list[str]:
-        """Return the external images this Dockerfile uses, in order of first use."""
+        """Return the external images this Dockerfile uses, in order of first use (not those
+        named contexts serve)."""
         return list(
-            dict.fromkeys(e.source for e in self.edges(build_args, builder, platform) if e.external)
+            dict.fromkeys(
+                e.source
+                for e in self.edges(build_args, builder, platform, contexts)
+                if e.external and context_name(e.source) is None
+            )
         )
 
     def plan(
@@ -184,21 +202,24 @@ class Dockerfile:
         builder: str = "buildkit",
         build_args: dict[str, str] | None = None,
         platform: str | None = None,
+        contexts: Iterable[str] | None = None,
     ) -> Plan:
         """Return the refs of the stages this builder runs for this target, dependencies first
         (a Plan: a list whose `caveats` say what the planner cannot know, see `caveats()`).
 
         `target` is a stage name, as `--target` takes it (default: the last stage);
         `builder` is "buildkit" or "classic"; `platform` the target platform (default: this
-        machine's, see `resolution`). Raises ValueError for another builder, DockerfileError,
+        machine's, see `resolution`); `contexts` the names of named build contexts: a stage
+        one replaces does not run, nor do the stages only it needed (the classic builder
+        refuses them). Raises ValueError for another builder, DockerfileError,
         naming the line and the builder's own reason, where that builder refuses the file for
         this target (an unknown target or an index included). The rules come from each
         builder's source: see stagelab/dockerfile/rules.py.
         """
-        resolution = self.resolution(builder, build_args, platform, target)
+        resolution = self.resolution(builder, build_args, platform, target, contexts)
         return Plan(
-            plan_stages(resolution, target),
-            lambda: self.caveats(target, builder, build_args, platform),
+            [r for r in plan_stages(resolution, target) if r not in resolution.replaced],
+            lambda: self.caveats(target, builder, build_args, platform, contexts),
         )
 
     def attempt(
@@ -207,10 +228,29 @@ class Dockerfile:
         builder: str = "buildkit",
         build_args: dict[str, str] | None = None,
         platform: str | None = None,
+        contexts: Iterable[str] | None = None,
     ) -> tuple[list[str], DockerfileError | None]:
         """Return what `plan()` returns, or, where the builder refuses the file, the stages it
         runs before refusing (none for BuildKit) and the DockerfileError `plan()` raises."""
-        return attempt(self.resolution(builder, build_args, platform, target), target)
+        resolution = self.resolution(builder, build_args, platform, target, contexts)
+        refs, refusal = attempt(resolution, target)
+        return [r for r in refs if r not in resolution.replaced], refusal
+
+    def platform_plan(
+        self,
+        target: str | None = None,
+        platforms: Iterable[str] = (),
+        build_args: dict[str, str] | None = None,
+        contexts: Iterable[str] | None = None,
+        build_platform: str | None = None,
+    ) -> PlatformPlan:
+        """Return what BuildKit runs for each target platform of one build (`--platform a,b`):
+        the stages, where each runs, which run once for all, the platform ARGs' values, and
+        which need an emulator (platform_plan.py). `platforms` default to this machine's;
+        `build_platform` is the machine that builds (default: this one). Raises
+        DockerfileError where BuildKit refuses the file for a platform, ValueError for a
+        malformed platform."""
+        return plan_platforms(self, target, platforms, build_args, contexts, build_platform)
 
     def at_line(self, line: int | None) -> tuple[Stage, Instruction] | None:
         """Return the stage (as written, for the default build) and the instruction that a
@@ -247,20 +287,27 @@ class Dockerfile:
         builder: str = "buildkit",
         build_args: dict[str, str] | None = None,
         platform: str | None = None,
+        contexts: Iterable[str] | None = None,
     ) -> list[str]:
         """Return what the plan cannot know: each image a stage the builder runs uses that the
         engine (`image_lookup`) does not have, which the build pulls, and which fails where no
         registry has it; for BuildKit also each FROM image the engine has only for another
-        platform (`image_platform`) than the stage asks for. Empty without an image lookup
-        (nothing was asked) or a refusal."""
-        refs, refusal = self.attempt(target, builder, build_args, platform)
+        platform (`image_platform`) than the stage asks for. An image or stage a named context
+        in `contexts` serves is no such image. Empty without an image lookup (nothing was asked)
+        or a refusal."""
+        refs, refusal = self.attempt(target, builder, build_args, platform, contexts)
         if self.image_lookup is None or refusal is not None:
             return []
-        stages = self.resolve(build_args, builder, platform)
+        stages = self.resolve(build_args, builder, platform, contexts)
         lines = {s.ref: s.lines[0] for s in stages}
         notes = []
-        for edge in self.edges(build_args, builder, platform):
-            if edge.external and edge.child in refs and self.image_lookup(edge.source) is None:
+        for edge in self.edges(build_args, builder, platform, contexts):
+            if (
+                edge.external
+                and context_name(edge.source) is None
+                and edge.child in refs
+                and self.image_lookup(edge.source) is None
+            ):
                 notes.append(
                     f"stage {edge.child} (line {lines[edge.child]}) uses image {edge.source}, "
                     "which is not on this engine: the build pulls it, and fails if no "
@@ -277,6 +324,8 @@ class Dockerfile:
         `resolveLocal`, measured on Engine 28.5): else it pulls the image for that platform."""
         if self.image_platform is None or stage.parent is not None or stage.base == "scratch":
             return []
+        if context_name(stage.base) is not None:
+            return []  # a named context serves it
         have = self.image_platform(stage.base)
         asked = stage.platform or wanted
         try:

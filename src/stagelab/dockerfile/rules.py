@@ -101,6 +101,8 @@ class Resolution:
     builder: str
     stages: list[Stage]
     refusals: list[Refusal] = field(default_factory=list)
+    # Stage ref -> the named build context that replaces it (contexts.apply_contexts).
+    replaced: dict[str, str] = field(default_factory=dict)
     checks: list[CheckHit] = field(default_factory=list)
     checks_refuse: bool = False
 

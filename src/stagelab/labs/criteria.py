@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..bake import BakeResult, bake
 from ..builds import build
 from ..containers import existing_paths, run
 from ..context import read_dockerfile
@@ -90,8 +91,9 @@ class Workspace:
     def __init__(self, path: Path, source: Path):
         self.path = path
         self.source = source
-        self._builds: dict[tuple, BuildResult | StagelabError] = {}
-        self._exports: dict[str | None, Path | StagelabError] = {}
+        self._builds: dict[tuple | str, BuildResult | BakeResult | StagelabError] = {}
+        self._exports: dict[tuple, Path | StagelabError] = {}
+        self._exported: dict[tuple, BuildResult] = {}
 
     @classmethod
     def copy_of(cls, source: Path, path: Path) -> Workspace:
@@ -136,17 +138,36 @@ class Workspace:
                 self._builds[key] = error
         return _outcome(self._builds[key])
 
-    def export(self, target: str | None = None) -> Path:
-        """Build with --output into a fresh folder and return it (once per target)."""
-        if target not in self._exports:
+    def export(self, target: str | None = None, platforms: tuple[str, ...] = ()) -> Path:
+        """Build with --output into a fresh folder and return it (once per target and
+        platforms: with several, the folder holds one folder per platform, `linux_amd64/`)."""
+        key = (target, tuple(platforms))
+        if key not in self._exports:
             self.read("Dockerfile")
             folder = Path(tempfile.mkdtemp(prefix="export-", dir=self.path.parent))
             try:
-                build(self.path, target=target, output=folder, progress=False)
-                self._exports[target] = folder
+                self._exported[key] = build(
+                    self.path, target=target, output=folder, progress=False, platforms=platforms
+                )
+                self._exports[key] = folder
             except StagelabError as error:
-                self._exports[target] = error
-        return _outcome(self._exports[target])
+                self._exports[key] = error
+        return _outcome(self._exports[key])
+
+    def exported(self, target: str | None = None, platforms: tuple[str, ...] = ()) -> BuildResult:
+        """Return the BuildResult of `export(target, platforms)`, exporting first if needed."""
+        self.export(target, platforms)
+        return self._exported[(target, tuple(platforms))]
+
+    def bake(self, bake_file: str = "docker-bake.hcl") -> BakeResult:
+        """Bake the learner's bake file's default group once; later calls reuse the outcome."""
+        if "bake" not in self._builds:
+            definition = self.read(bake_file)
+            try:
+                self._builds["bake"] = bake(self.path, definition, progress=False)
+            except StagelabError as error:
+                self._builds["bake"] = error
+        return _outcome(self._builds["bake"])
 
     def variant(self, changes: dict[str, str]) -> Workspace:
         """Return another copy of these files with some of them rewritten ({name: text})."""

@@ -44,8 +44,11 @@ class Hop:
 
 
 def stages_of(result) -> list[Stage]:
-    """Return the build's stages as its builder resolved them under its build args."""
-    return result.dockerfile.resolve(result.build_args, result.builder)
+    """Return the build's stages as its builder resolved them under its build args and named
+    build contexts (a stage a context replaced uses nothing)."""
+    return result.dockerfile.resolve(
+        result.build_args, result.builder, contexts=result.build_contexts
+    )
 
 
 def goal_of(result, stages: list[Stage]) -> Stage:
@@ -123,6 +126,11 @@ def stage_reason(result, ref: str) -> str:
             return f"`{stage.label}` {how}: " + (f"{needed}; and {rule}." if needed else f"{rule}.")
         return f"`{stage.label}` {how} because {needed}." if needed else f"`{stage.label}` {how}."
     # skipped
+    if (stage.name or "").lower() in result.build_contexts:
+        return (
+            f"`{stage.label}` did not run: the named build context `{stage.name.lower()}` "
+            "replaced it, so BuildKit takes its files from there."
+        )
     stopped = failed is not None and failed.stage != ref
     if result.builder == "classic":
         if stage.index > goal.index:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import html
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import lazy
 from ..dockerfile import BUILDERS, Dockerfile, Edge
+from ..dockerfile.contexts import context_name
 from ..errors import ProvisionError
 from ..states import color
 from .html import causes_html
@@ -59,19 +61,28 @@ class StageGraph:
         builder: str = "buildkit",
         result=None,
         platform: str | None = None,
+        platforms: Iterable[str] | None = None,
+        contexts: Iterable[str] | None = None,
     ):
         if builder not in BUILDERS:
             raise ValueError(f"builder must be one of {BUILDERS}, not {builder!r}")
         self.dockerfile = dockerfile
         self.builder = builder
         self.result = result
-        stages = dockerfile.resolve(build_args, builder, platform)
+        contexts = list(contexts or [])
+        stages = dockerfile.resolve(build_args, builder, platform, contexts)
         goal = dockerfile.stage(target) if target is not None else stages[-1]
         self.target = goal.ref
         # Where the builder refuses the file, the graph still shows it, with the refusal.
-        planned, self.refusal = dockerfile.attempt(target, builder, build_args, platform)
+        planned, self.refusal = dockerfile.attempt(target, builder, build_args, platform, contexts)
         self.highlighted = set(planned)
-        self.edges: list[Edge] = dockerfile.edges(build_args, builder, platform)
+        self.platform_plan = None
+        if platforms and builder == "buildkit" and self.refusal is None:
+            self.platform_plan = dockerfile.platform_plan(target, platforms, build_args, contexts)
+            self.highlighted = {
+                ref for p in self.platform_plan.platforms for ref in self.platform_plan.stages(p)
+            }
+        self.edges: list[Edge] = dockerfile.edges(build_args, builder, platform, contexts)
         statuses = result.stage_status if result is not None else {}
         shared = getattr(result, "shared_with", None) or {}
         self.nodes: dict[str, Node] = {}
@@ -79,6 +90,10 @@ class StageGraph:
             label = stage.label + (
                 f" (work shared with {shared[stage.ref]})" if stage.ref in shared else ""
             )
+            if stage.name and stage.name.lower() in contexts:
+                label += f"\nreplaced by context {stage.name.lower()}"
+            if self.platform_plan is not None and self.platform_plan.describe(stage.ref):
+                label += "\n" + self.platform_plan.describe(stage.ref)
             self.nodes[stage.ref] = Node(
                 f"s{stage.index}",
                 stage.ref,
@@ -89,7 +104,9 @@ class StageGraph:
                 statuses.get(stage.ref),
             )
         for image in dict.fromkeys(e.source for e in self.edges if e.external):
-            self.nodes[image] = Node(f"i{len(self.nodes)}", image, image, "image")
+            name = context_name(image)
+            label = f"{name} (named context)" if name else image
+            self.nodes[image] = Node(f"i{len(self.nodes)}", image, label, "image")
         self._svg: str | None = None
 
     @property
@@ -226,8 +243,14 @@ def stage_graph(
     builder: str = "buildkit",
     result=None,
     platform: str | None = None,
+    platforms: Iterable[str] | None = None,
+    contexts: Iterable[str] | None = None,
 ) -> StageGraph:
     """Draw a Dockerfile's stages: a Dockerfile, its text, or a path to one.
+
+    `platforms` (BuildKit) labels each stage with the target platforms it runs for and where
+    (`PlatformPlan.describe`); `contexts` names named build contexts, whose stages show as
+    replaced and whose sources as "NAME (named context)". A BuildResult brings its own.
 
     Without `result` the stages `builder` runs for `target` are highlighted; with a
     BuildResult each stage is coloured by what that build did with it (its builder, build args
@@ -244,4 +267,8 @@ def stage_graph(
     if result is not None:
         builder, build_args = result.builder, result.build_args
         target = target if target is not None else result.target
-    return StageGraph(dockerfile, target, build_args, builder, result, platform)
+        platforms = platforms or (result.platforms if len(result.platforms) > 1 else None)
+        contexts = contexts or list(result.build_contexts)
+    return StageGraph(
+        dockerfile, target, build_args, builder, result, platform, platforms, contexts
+    )

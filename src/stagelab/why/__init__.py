@@ -4,7 +4,7 @@
 each builder's cache compares for each step (inputs.py, with the build context's files from
 contextfiles.py), why each stage ran at all (stages.py), and the walk that predicts each step
 from those inputs and stagelab's record of earlier builds (ledger.py), then compares the
-prediction with the engine's statuses (explain.py). stagelab.build_record runs them around a
+prediction with the engine's statuses (explain.py). stagelab.why_record runs them around a
 real build; a replayed build reads its explanation back from the recording.
 """
 

@@ -81,8 +81,9 @@ def stage_reasons(
     stands in for it). A Dockerfile the builder refuses gives every stage the refusal.
     """
     replaced = {name.lower(): where for name, where in (replaced or {}).items()}
-    stages = dockerfile.resolve(build_args, builder)
-    planned, refusal = dockerfile.attempt(target, builder, build_args)
+    # The planner drops the edges into a replaced stage: what only it needed is not needed.
+    stages = dockerfile.resolve(build_args, builder, contexts=replaced)
+    planned, refusal = dockerfile.attempt(target, builder, build_args, contexts=replaced)
     goal = next((s for s in stages if s.ref == target), stages[-1]) if target else stages[-1]
     paths = _paths_to(goal.ref, stage_uses(stages))
     called = goal.label if goal.name else f"(stage {goal.label})"

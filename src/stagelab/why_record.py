@@ -95,7 +95,11 @@ def conclude(planned: Planned, result: BuildResult) -> Why:
     """Explain a finished (or failed) build and add its steps to the record; never raises."""
     request = planned.request
     stage_text = stage_reasons(
-        request.dockerfile, request.builder, request.target_ref, request.build_args
+        request.dockerfile,
+        request.builder,
+        request.target_ref,
+        request.build_args,
+        request.build_contexts,
     )
     if planned.error is not None or planned.record is None:
         return result_outline(result, f"stagelab could not read what it needs: {planned.error}")
