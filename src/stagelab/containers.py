@@ -53,21 +53,18 @@ def run(
     host folder's files are copied in before the command starts and what the folder holds when
     it ends is copied back (files it deleted stay on the host). Copying, unlike a bind mount,
     works with an engine on another machine or in another pod. `engine_access=True` gives the
-    container this engine and the docker CLI to ask it (engine.client_mounts: for an engine on
-    this machine only; StagelabError otherwise). Returns stdout and stderr
+    container this engine and the docker CLI (engine.client_options). Returns stdout and stderr
     together. Raises RunFailed (with `exit_code` and `output`) when `check` and the command
     exits non-zero (a command the image lacks exits 127, as in a shell), ImageUnavailable,
     saying how to get it, for an image the engine does not have, and StagelabError for a
-    container folder that is not absolute or a host folder that does not exist.
+    container folder that is not absolute, a missing host folder, or an engine elsewhere.
     """
     mounted = container_folders.checked(folders or {})
     if isinstance(command, str):
         command = shlex.split(command)
     shown = " ".join(command or []) or "the image's default command"
     counters = limits.Counters.now()
-    access = {}
-    if engine_access:
-        access = {"volumes": engine.client_mounts(), "environment": [engine.SOCKET_VARIABLE]}
+    access = engine.client_options() if engine_access else {}
     container = _create(image, command=command, entrypoint=entrypoint, **access)
     try:
         for inside, host in mounted.items():
@@ -140,13 +137,10 @@ def run_status(
     engine_access: bool | None = None,
 ) -> tuple[int, str]:
     """Run a command in a container from an image; return (exit code, output), never raising
-    for a non-zero exit code. `command` None runs the image's default command; `entrypoint`,
-    `folders` and `engine_access` are run()'s (the image's entry point replaced; host folders
-    the command reads and writes; this engine and the docker CLI given to the container)."""
+    for a non-zero exit code; `command`, `entrypoint`, `folders` and `engine_access` are run()'s."""
+    options = {"entrypoint": entrypoint, "folders": folders, "engine_access": engine_access}
     try:
-        return 0, run(
-            image, command, entrypoint=entrypoint, folders=folders, engine_access=engine_access
-        )
+        return 0, run(image, command, **options)
     except RunFailed as failed:
         return failed.exit_code, failed.output
 

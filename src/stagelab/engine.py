@@ -333,21 +333,21 @@ CLI_PLUGIN_FOLDERS = (
     "/usr/libexec/docker/cli-plugins",
     "/usr/lib/docker/cli-plugins",
 )
-# Where client_mounts puts the engine's socket: /run, not /var/run, which is a link to /run in
+# Where client_options puts the engine's socket: /run, not /var/run, which is a link to /run in
 # Debian images (the engine refuses to copy files into a container with a mount under a link).
 SOCKET_INSIDE = "/run/docker.sock"
-SOCKET_VARIABLE = f"DOCKER_HOST=unix://{SOCKET_INSIDE}"
 
 
-def client_mounts() -> dict[str, dict[str, str]]:
-    """Return bind mounts that give a container this engine: its socket, the docker CLI, buildx.
+def client_options() -> dict:
+    """Return options of a new container (docker SDK `containers.create`) that give it this
+    engine: its socket, the docker CLI and buildx bind-mounted, and DOCKER_HOST set.
 
-    As `docker run -v` takes them ({host path: {"bind": container path, "mode": ...}}): the
-    engine's Unix socket at SOCKET_INSIDE (give the container SOCKET_VARIABLE),
-    the CLI read-only at /usr/local/bin/docker
-    and, when found, the buildx plugin read-only where the CLI looks for it. Raises
-    StagelabError for an engine reached by another address than a Unix socket on this machine
-    (its host cannot bind a file of this one) or when the docker CLI is not installed here.
+    "volumes" are as `docker run -v` takes them ({host path: {"bind": container path,
+    "mode": ...}}): the engine's Unix socket at SOCKET_INSIDE, the CLI read-only at
+    /usr/local/bin/docker and, when found, the buildx plugin read-only where the CLI looks for
+    it; "environment" sets DOCKER_HOST to that socket. Raises StagelabError for an engine
+    reached by another address than a Unix socket on this machine (its host cannot bind a file
+    of this one) or when the docker CLI is not installed here.
     """
     host = docker_host()
     cli = shutil.which("docker")
@@ -367,4 +367,4 @@ def client_mounts() -> dict[str, dict[str, str]]:
             target = "/usr/libexec/docker/cli-plugins/docker-buildx"
             mounts[str(buildx.resolve())] = {"bind": target, "mode": "ro"}
             break
-    return mounts
+    return {"volumes": mounts, "environment": [f"DOCKER_HOST=unix://{SOCKET_INSIDE}"]}
