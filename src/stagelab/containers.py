@@ -30,7 +30,7 @@ IMAGE_MOUNTS_API = "1.48"
 @replay_calls.replayable(
     "run",
     errors=(RunFailed, RunTimedOut),
-    unset_not_keyed=("folders",),
+    unset_not_keyed=("folders", "engine_access"),
     folders_argument="folders",
 )
 def run(
@@ -41,6 +41,7 @@ def run(
     entrypoint: str | list[str] | None = None,
     timeout: float = RUN_TIMEOUT_S,
     folders: dict[str, str | os.PathLike] | None = None,
+    engine_access: bool | None = None,
 ) -> str:
     """Run a command in a new container from an image, remove it, and return its output.
 
@@ -51,18 +52,20 @@ def run(
     reads and writes files outside the image, as `docker run -v HOST:CONTAINER` gives it: each
     host folder's files are copied in before the command starts and what the folder holds when
     it ends is copied back (files it deleted stay on the host). Copying, unlike a bind mount,
-    works with an engine on another machine or in another pod. Returns stdout and stderr
+    works with an engine on another machine or in another pod. `engine_access=True` gives the
+    container this engine and the docker CLI (engine.client_options). Returns stdout and stderr
     together. Raises RunFailed (with `exit_code` and `output`) when `check` and the command
     exits non-zero (a command the image lacks exits 127, as in a shell), ImageUnavailable,
     saying how to get it, for an image the engine does not have, and StagelabError for a
-    container folder that is not absolute or a host folder that does not exist.
+    container folder that is not absolute, a missing host folder, or an engine elsewhere.
     """
     mounted = container_folders.checked(folders or {})
     if isinstance(command, str):
         command = shlex.split(command)
     shown = " ".join(command or []) or "the image's default command"
     counters = limits.Counters.now()
-    container = _create(image, command=command, entrypoint=entrypoint)
+    access = engine.client_options() if engine_access else {}
+    container = _create(image, command=command, entrypoint=entrypoint, **access)
     try:
         for inside, host in mounted.items():
             container.put_archive("/", container_folders.tar_of(host, inside.lstrip("/")))
@@ -131,13 +134,13 @@ def run_status(
     *,
     entrypoint: str | list[str] | None = None,
     folders: dict[str, str | os.PathLike] | None = None,
+    engine_access: bool | None = None,
 ) -> tuple[int, str]:
     """Run a command in a container from an image; return (exit code, output), never raising
-    for a non-zero exit code. `command` None runs the image's default command; `entrypoint`
-    and `folders` are run()'s (the image's entry point replaced; host folders the command
-    reads and writes)."""
+    for a non-zero exit code; `command`, `entrypoint`, `folders` and `engine_access` are run()'s."""
+    options = {"entrypoint": entrypoint, "folders": folders, "engine_access": engine_access}
     try:
-        return 0, run(image, command, entrypoint=entrypoint, folders=folders)
+        return 0, run(image, command, **options)
     except RunFailed as failed:
         return failed.exit_code, failed.output
 

@@ -324,3 +324,47 @@ def _probe(probe: tuple[str, dict]) -> bool:
             command, cwd=tmp, capture_output=True, text=True, timeout=120, check=False
         )
     return done.returncode == 0
+
+
+# Where the docker CLI looks for its plugins (docker/cli cli-plugins/manager/manager_unix.go).
+CLI_PLUGIN_FOLDERS = (
+    "~/.docker/cli-plugins",
+    "/usr/local/lib/docker/cli-plugins",
+    "/usr/libexec/docker/cli-plugins",
+    "/usr/lib/docker/cli-plugins",
+)
+# Where client_options puts the engine's socket: /run, not /var/run, which is a link to /run in
+# Debian images (the engine refuses to copy files into a container with a mount under a link).
+SOCKET_INSIDE = "/run/docker.sock"
+
+
+def client_options() -> dict:
+    """Return options of a new container (docker SDK `containers.create`) that give it this
+    engine: its socket, the docker CLI and buildx bind-mounted, and DOCKER_HOST set.
+
+    "volumes" are as `docker run -v` takes them ({host path: {"bind": container path,
+    "mode": ...}}): the engine's Unix socket at SOCKET_INSIDE, the CLI read-only at
+    /usr/local/bin/docker and, when found, the buildx plugin read-only where the CLI looks for
+    it; "environment" sets DOCKER_HOST to that socket. Raises StagelabError for an engine
+    reached by another address than a Unix socket on this machine (its host cannot bind a file
+    of this one) or when the docker CLI is not installed here.
+    """
+    host = docker_host()
+    cli = shutil.which("docker")
+    if not host.startswith("unix://") or cli is None:
+        raise StagelabError(
+            "Giving a container the engine needs an engine on a Unix socket of this machine "
+            f"and the docker CLI installed here; the engine is at {host}"
+            f"{'' if cli else ' and no docker CLI is on PATH'}."
+        )
+    mounts = {
+        host.removeprefix("unix://"): {"bind": SOCKET_INSIDE, "mode": "rw"},
+        os.path.realpath(cli): {"bind": "/usr/local/bin/docker", "mode": "ro"},
+    }
+    for folder in CLI_PLUGIN_FOLDERS:
+        buildx = Path(folder).expanduser() / "docker-buildx"
+        if buildx.is_file():
+            target = "/usr/libexec/docker/cli-plugins/docker-buildx"
+            mounts[str(buildx.resolve())] = {"bind": target, "mode": "ro"}
+            break
+    return {"volumes": mounts, "environment": [f"DOCKER_HOST=unix://{SOCKET_INSIDE}"]}
