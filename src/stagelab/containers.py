@@ -1,7 +1,5 @@
 """Look inside built images: run a command, list files, read the layer history and config.
-
-Every function records its answer on a real engine and replays it when there is none
-(replay_calls.py).
+Every function records its answer on a real engine and replays it with none (replay_calls.py).
 """
 
 from __future__ import annotations
@@ -373,16 +371,18 @@ def _short(image: str) -> str:
 
 
 def _create(image: str, **options):
-    """Create a container of stagelab's from an image; ImageUnavailable when there is none.
-
-    Remove it with v=True: each VOLUME of the image gives it an anonymous volume of its own.
-    """
+    """Create a container of stagelab's from an image (remove it with v=True: each VOLUME
+    gives it an anonymous volume); ImageUnavailable when there is none."""
     # The pid label tells `stagelab clean` that this process still uses the container.
     labels = images.labels("container", **{images.PID_LABEL: str(os.getpid())})
     try:
         return engine.client().containers.create(image, labels=labels, **options)
     except lazy.docker.errors.ImageNotFound:
         raise _no_such_image(image) from None
+    except lazy.docker.errors.APIError as error:
+        if options.get("mounts"):
+            raise engine.access_refused(error.explanation or error) from None
+        raise
 
 
 def _inspect(image: str, ask):

@@ -342,12 +342,14 @@ def client_options() -> dict:
     """Return options of a new container (docker SDK `containers.create`) that give it this
     engine: its socket, the docker CLI and buildx bind-mounted, and DOCKER_HOST set.
 
-    "volumes" are as `docker run -v` takes them ({host path: {"bind": container path,
-    "mode": ...}}): the engine's Unix socket at SOCKET_INSIDE, the CLI read-only at
-    /usr/local/bin/docker and, when found, the buildx plugin read-only where the CLI looks for
-    it; "environment" sets DOCKER_HOST to that socket. Raises StagelabError for an engine
-    reached by another address than a Unix socket on this machine (its host cannot bind a file
-    of this one) or when the docker CLI is not installed here.
+    "mounts" are bind mounts (`docker run --mount type=bind`, which refuses a source the
+    engine cannot see, where `-v` would make an empty folder there): the engine's Unix socket at
+    SOCKET_INSIDE, the CLI read-only at /usr/local/bin/docker and, when found, the buildx plugin
+    read-only where the CLI looks for it; "environment" sets DOCKER_HOST to that socket. Raises
+    StagelabError for an engine reached by another address than a Unix socket on this machine
+    (its host cannot bind a file of this one) or when the docker CLI is not installed here; an
+    engine on this socket that runs elsewhere (a classroom's engine container) refuses the
+    mounts when the container is made: `access_refused` says so.
     """
     host = docker_host()
     cli = shutil.which("docker")
@@ -357,14 +359,24 @@ def client_options() -> dict:
             f"and the docker CLI installed here; the engine is at {host}"
             f"{'' if cli else ' and no docker CLI is on PATH'}."
         )
-    mounts = {
-        host.removeprefix("unix://"): {"bind": SOCKET_INSIDE, "mode": "rw"},
-        os.path.realpath(cli): {"bind": "/usr/local/bin/docker", "mode": "ro"},
-    }
+    Mount = lazy.docker.types.Mount
+    mounts = [
+        Mount(SOCKET_INSIDE, host.removeprefix("unix://"), type="bind"),
+        Mount("/usr/local/bin/docker", os.path.realpath(cli), type="bind", read_only=True),
+    ]
     for folder in CLI_PLUGIN_FOLDERS:
         buildx = Path(folder).expanduser() / "docker-buildx"
         if buildx.is_file():
             target = "/usr/libexec/docker/cli-plugins/docker-buildx"
-            mounts[str(buildx.resolve())] = {"bind": target, "mode": "ro"}
+            mounts.append(Mount(target, str(buildx.resolve()), type="bind", read_only=True))
             break
-    return {"volumes": mounts, "environment": [f"DOCKER_HOST=unix://{SOCKET_INSIDE}"]}
+    return {"mounts": mounts, "environment": [f"DOCKER_HOST=unix://{SOCKET_INSIDE}"]}
+
+
+def access_refused(error: Exception) -> StagelabError:
+    """The error for an engine that refused client_options' mounts (it cannot see this
+    machine's files: it runs in another container or machine, as a classroom's engine may)."""
+    return StagelabError(
+        "This engine cannot be given to a container here: it does not see this machine's "
+        f"files (it runs in a container or machine of its own). The engine said: {error}"
+    )

@@ -126,3 +126,20 @@ def test_a_recorded_run_with_folders_replays_what_it_wrote(busybox, tmp_path, mo
     sl.run(busybox, command, folders={"/out": out})
     assert (out / "made.txt").read_text() == "made\n"
     assert os.listdir(out) == ["made.txt"]
+
+
+def test_a_container_given_the_engine_asks_it_and_an_engine_that_cannot_see_the_client_says_so(
+    busybox, tmp_path, monkeypatch
+):
+    """engine_access mounts the socket and the CLI; an engine that does not see the client's
+    file (as one in a container of its own) refuses the mount, and stagelab says why."""
+    code, printed = sl.run_status(busybox, ["ls", "-l", engine.SOCKET_INSIDE], engine_access=True)
+    assert code == 0 and printed.startswith("s"), printed
+    assert "DOCKER_HOST=unix://" + engine.SOCKET_INSIDE in sl.run(
+        busybox, ["env"], engine_access=True
+    )
+    missing = tmp_path / "no-such-docker-cli"
+    monkeypatch.setattr(engine.shutil, "which", lambda name: str(missing))
+    with pytest.raises(sl.StagelabError, match="does not see this machine's files"):
+        sl.run(busybox, ["true"], engine_access=True)
+    assert not missing.exists()

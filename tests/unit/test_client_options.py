@@ -22,9 +22,19 @@ def test_a_local_engine_gives_its_socket_and_the_cli(engine_at, monkeypatch, tmp
     monkeypatch.setattr(engine.shutil, "which", lambda name: str(cli))
     engine_at("unix:///run/user/1001/docker.sock")
     options = engine.client_options()
-    mounts = options["volumes"]
-    assert mounts["/run/user/1001/docker.sock"] == {"bind": engine.SOCKET_INSIDE, "mode": "rw"}
-    assert mounts[str(cli)] == {"bind": "/usr/local/bin/docker", "mode": "ro"}
+    mounts = {mount["Source"]: mount for mount in options["mounts"]}
+    socket = mounts["/run/user/1001/docker.sock"]
+    assert (socket["Type"], socket["Target"], socket["ReadOnly"]) == (
+        "bind",
+        engine.SOCKET_INSIDE,
+        False,
+    )
+    client = mounts[str(cli)]
+    assert (client["Type"], client["Target"], client["ReadOnly"]) == (
+        "bind",
+        "/usr/local/bin/docker",
+        True,
+    )
     assert options["environment"] == [f"DOCKER_HOST=unix://{engine.SOCKET_INSIDE}"]
 
 
