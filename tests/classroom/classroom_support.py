@@ -25,7 +25,7 @@ INTERNAL_PORT = PORT + 1
 DOMAIN = "class.localhost"
 BASE = f"https://{DOMAIN}:{PORT}"
 MEMORY = "1G"
-DISK = "3G"
+DISK = "5G"
 STAGELAB = [sys.executable, "-m", "stagelab.cli"]
 UP = [
     "classroom",

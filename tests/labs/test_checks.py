@@ -12,6 +12,7 @@ import pytest
 
 import stagelab as sl
 from stagelab import labs
+from stagelab.render.html import plain_markdown
 
 pytestmark = pytest.mark.engine
 
@@ -69,7 +70,7 @@ def test_starter_fails_exactly_what_it_should(reports, number):
     for outcome in report.outcomes:
         assert outcome.detail, f"{outcome.criterion.key} says nothing"
         if not outcome.passed:
-            assert outcome.criterion.hint in repr(report)
+            assert plain_markdown(outcome.criterion.hint) in repr(report)
 
 
 def test_sizes_are_measured_on_both_images(reports):
