@@ -124,7 +124,19 @@ RUN echo build {SALT}
 FROM {B}
 RUN echo last {SALT}
 """
+# A repeated name: a name means its last stage, so `--from=TOOLS` in the first is a use of the
+# second (a later stage), and the first uses itself only by its index (bench_planner's misses,
+# seed 20261129: the planner gave the name's line).
+REPEATED_NAME_INDEX_AND_NAME = f"""\
+FROM {B} AS TOOLS
+RUN echo tools {SALT}
+COPY --from=0 /bin/busybox /by-index
+COPY --from=TOOLS /bin/busybox /by-name
+FROM {B} AS tools
+COPY --from=tools /bin/busybox /x
+"""
 CASES = [
+    pytest.param(REPEATED_NAME_INDEX_AND_NAME, None, id="repeated-name-index-and-name"),
     pytest.param(THROUGH_TWO_LATER_STAGES, None, id="through-two-later-stages"),
     pytest.param(START_OUTSIDE_THE_CYCLE, None, id="start-outside-the-cycle"),
     pytest.param(INDEX_AND_CASE, None, id="index-and-case"),

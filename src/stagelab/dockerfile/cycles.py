@@ -33,6 +33,7 @@ def refuse_cycles(res: Resolution) -> None:
     a search in any order can end on (`closing_uses`), and its advice names them.
     """
     by_ref = {s.ref: s for s in res.stages}
+    named = {s.name.lower(): s for s in res.stages if s.name}  # the last of a repeated name
     visited: set[int] = set()
     for start in res.stages:
         # The stages earlier starts visited: whatever the order, all each of them reaches.
@@ -44,13 +45,15 @@ def refuse_cycles(res: Resolution) -> None:
             used = next(d for d in _deps(closing, by_ref) if d.index in on_path)
             loop = path[path.index(used) :]
             steps = ", ".join(
-                f"stage {s.label} uses stage {n.label} at line {_line_using(s, n)}"
+                f"stage {s.label} uses stage {n.label} at line {_line_using(s, n, named)}"
                 for s, n in zip(loop, loop[1:] + [used])
             )
-            line = _line_using(closing, used)
+            line = _line_using(closing, used, named)
             pairs, complete = closing_uses(start, by_ref, before, ORDER_CAP)
             by_index = {s.index: s for s in res.stages}
-            lines = sorted({line} | {_line_using(by_index[u], by_index[v]) for u, v in pairs})
+            lines = sorted(
+                {line} | {_line_using(by_index[u], by_index[v], named) for u, v in pairs}
+            )
             res.refuse(
                 line,
                 f"circular dependency detected on stage: {progress_name(start)}",
@@ -135,14 +138,15 @@ def _path_to_cycle(start: Stage, by_ref: dict[str, Stage], visited: set[int]) ->
     return []
 
 
-def _line_using(stage: Stage, dep: Stage) -> int:
+def _line_using(stage: Stage, dep: Stage, named: dict[str, Stage]) -> int:
     """The line of the last instruction in `stage` that uses `dep` (BuildKit keeps one per
-    dependency, the last: convert.go `d.deps[src] = cmd`), or its FROM."""
+    dependency, the last: convert.go `d.deps[src] = cmd`), or its FROM. A name uses the stage
+    `named` gives it (the last of a repeated name, as the sources were resolved), an index
+    the stage at that place."""
     lines = [
         ins.line
         for kind, source, ins in uses(stage)
-        if kind != "onbuild"
-        and (source.lower() == (dep.name or "").lower() or source == str(dep.index))
+        if kind != "onbuild" and (named.get(source.lower()) is dep or source == str(dep.index))
     ]
     return lines[-1] if lines else stage.lines[0]
 
