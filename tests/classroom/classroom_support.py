@@ -113,3 +113,15 @@ def _loopback_for_localhost(host, *args, **kwargs):
 def resolve_localhost_names() -> None:
     """Make every `*.localhost` name resolve to 127.0.0.1 in this process, as browsers do."""
     socket.getaddrinfo = _loopback_for_localhost
+
+
+def attempt(lab: str, failed: list, total: int, time: str = "t") -> dict:
+    """One line of a learner's progress record (labs/attempts.py): a check of `lab` at `time`
+    in which the criteria `failed` of `total` failed."""
+    return {
+        "lab": lab,
+        "time": time,
+        "passed": total - len(failed),
+        "total": total,
+        "failed": failed,
+    }

@@ -8,6 +8,7 @@ import os
 from types import SimpleNamespace
 
 import pytest
+from classroom_support import attempt
 
 from stagelab.classroom.grades import grade_columns, grades_csv, safe_cell
 from stagelab.classroom.usage import cpu_seconds, parse_system_df, size_bytes
@@ -20,16 +21,6 @@ LABS = [
     ),
     SimpleNamespace(number="02", slug="02-shrink", criteria=[SimpleNamespace(key="exports")]),
 ]
-
-
-def attempt(lab: str, failed: list, total: int, time: str = "t") -> dict:
-    return {
-        "lab": lab,
-        "time": time,
-        "passed": total - len(failed),
-        "total": total,
-        "failed": failed,
-    }
 
 
 ATTEMPTS = {

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+from classroom_support import attempt
+
 from stagelab.classroom.board import Moment, board_document
 from stagelab.classroom.heatmap import FAILING, NOT_TRIED, PASSED, StuckRule, learner_heatmap
 from stagelab.labs.attempts import parse_attempts, parse_record
@@ -15,14 +17,7 @@ NOW = datetime(2026, 12, 6, 10, 0, tzinfo=timezone.utc)
 
 def check(minutes_ago: int, lab: str = "01", failed: list | None = None, total: int = 3) -> dict:
     time = (NOW - timedelta(minutes=minutes_ago)).isoformat(timespec="seconds")
-    failed = failed or []
-    return {
-        "lab": lab,
-        "time": time,
-        "passed": total - len(failed),
-        "total": total,
-        "failed": failed,
-    }
+    return attempt(lab, failed or [], total, time)
 
 
 def test_each_cell_says_not_tried_failing_or_passed_with_checks_and_time_failing():

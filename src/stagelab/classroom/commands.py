@@ -180,10 +180,7 @@ def status_document(layout: ClassroomLayout, record: ClassRecord) -> dict:
 
 
 def _status(args) -> int:
-    layout = ClassroomLayout.from_environment()
-    record = ClassRecord.load(layout.record)
-    if not record.learners:
-        raise ClassroomError("No class here: `stagelab classroom up --learners N` makes one.")
+    layout, record = _class_here()
     document = status_document(layout, record)
     if args.json:
         print(json.dumps(document, indent=1))
@@ -199,12 +196,19 @@ def _status(args) -> int:
     return 0
 
 
-def _credentials(args) -> int:
-    lifecycle.require_root("credentials")
+def _class_here() -> tuple[ClassroomLayout, ClassRecord]:
+    """Return the layout and record of the class on this machine; ClassroomError when no
+    class is up."""
     layout = ClassroomLayout.from_environment()
     record = ClassRecord.load(layout.record)
-    if not record.passwords:
+    if not record.learners:
         raise ClassroomError("No class here: `stagelab classroom up --learners N` makes one.")
+    return layout, record
+
+
+def _credentials(args) -> int:
+    lifecycle.require_root("credentials")
+    layout, record = _class_here()
     print("\n".join(accounts.credential_lines(record)))
     print(f"(printable sheet: {accounts.write_sheet(layout, record)})", file=sys.stderr)
     return 0
@@ -214,12 +218,9 @@ def _learner_of_class(action: str, name: str) -> tuple[ClassroomLayout, Account]
     """Return the layout and the account of learner `name` for root's `action`; raise
     ClassroomError when not root, or when `name` is not an account of the class."""
     lifecycle.require_root(action)
-    layout = ClassroomLayout.from_environment()
-    record = ClassRecord.load(layout.record)
+    layout, record = _class_here()
     if name not in record.accounts:
-        raise ClassroomError(
-            f"{name!r} is not in this class: {', '.join(record.accounts) or 'no class is up'}."
-        )
+        raise ClassroomError(f"{name!r} is not in this class: {', '.join(record.accounts)}.")
     return layout, layout.account(name)
 
 
@@ -238,10 +239,7 @@ def _reset(args) -> int:
 
 def _grades(args) -> int:
     lifecycle.require_root("grades")
-    layout = ClassroomLayout.from_environment()
-    record = ClassRecord.load(layout.record)
-    if not record.learners:
-        raise ClassroomError("No class here: `stagelab classroom up --learners N` makes one.")
+    layout, record = _class_here()
     found, unread = class_attempts(layout, record.learners)
     for name in unread:
         print(f"{name}'s progress record could not be read: 0 points", file=sys.stderr)
