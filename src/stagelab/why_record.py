@@ -22,6 +22,7 @@ from .errors import StagelabError
 from .results import BuildResult
 from .why import Why
 from .why.contextfiles import BuildContext
+from .why.document import Document
 from .why.explain import explain, step_key
 from .why.inputs import StageInput, stage_inputs
 from .why.ledger import Entry, Ledger
@@ -117,6 +118,7 @@ def conclude(planned: Planned, result: BuildResult) -> Why:
             no_cache=request.no_cache,
             gone=_evidence_reader(request.builder),
             shared_with=result.shared_with,
+            document=Document.of(request.dockerfile, _dockerfile_file(request)),
         )
         entries = explained.entries
         if request.builder == "buildkit" and any(s.status == "built" for s in result.steps):
@@ -128,6 +130,14 @@ def conclude(planned: Planned, result: BuildResult) -> Why:
     except (OSError, sqlite3.Error) as error:
         return result_outline(result, f"stagelab could not use its record: {error}")
     return explained.why
+
+
+def _dockerfile_file(request) -> str | None:
+    """Return the path that names a build's Dockerfile, None for Dockerfile text (its folder
+    is a temporary one, new for every build)."""
+    if temporary_context(request.context_dir):
+        return None
+    return str(Path(request.dockerfile_path).resolve())
 
 
 def _evidence_reader(builder: str):

@@ -209,3 +209,33 @@ def test_the_same_line_twice_in_a_stage_is_told_apart(builder):
     after = [("0", 6)] if builder == "buildkit" else [("0", 5), ("0", 6)]
     assert why.step(4).invalidates == after
     assert_explained(changed)
+
+
+def test_steps_after_a_copy_whose_files_came_out_the_same_stay_known(builder):
+    # The base is retagged to another image, so stage one is rebuilt; the file it makes is the
+    # same, so stage two's COPY --from=one stays cached, and so does stage three FROM two. A
+    # third, unchanged build must find stage three's steps in the record: they build on the
+    # COPY's recorded step, whichever key led the engine to it.
+    _, salt = salted("")
+    base = f"stagelab-why-same-{salt}:1"
+    text = (
+        f"FROM {base} AS one\nRUN echo {salt} > /made\n"
+        f"FROM busybox:1.36 AS two\nRUN echo {salt} two > /two\nCOPY --from=one /made /made\n"
+        f"FROM two AS three\nRUN echo {salt} three > /three\nRUN cat /made >> /three\n"
+    )
+    try:
+        results = []
+        for version in ("1", "2", "2"):
+            if len(results) < 2:
+                sl.build(f"FROM busybox:1.36\nRUN echo {version} > /v\n", tag=base, progress=False)
+            results.append(sl.build(text, builder=builder, progress=False))
+        retagged, again = results[1].why(), results[2].why()
+        assert causes(retagged) == [("one", 2, "base-image")], str(retagged)
+        assert retagged.step(5).reason.code == "copied-files-same", str(retagged)
+        assert rebuilt_steps(results[2]) == set(), results[2].steps
+        own = [step for step in again.stage("three").steps if step.reason.code != "base"]
+        assert [step.reason.code for step in own] == ["cached", "cached"], str(again)
+        for result in results:
+            assert_explained(result)
+    finally:
+        subprocess.run(["docker", "rmi", base], capture_output=True, check=False)

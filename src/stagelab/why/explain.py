@@ -3,7 +3,10 @@
 did, and the reason in a learner's words. Pure: the engine's evidence comes in as a function.
 
 A step's key is what it builds on plus what its cache compares, so a key seen before is a
-cache hit, as in both builders. The rules, in the order they apply:
+cache hit, as in both builders. A COPY from a rebuilt stage whose files came out the same hits
+last time's record by its inputs' content (moby/buildkit docs/dev/solver.md, solver/edge.go
+`computeCacheKeyFromDep`), and later steps chain on that record: its key is recorded as an
+alias, and later steps, now and in later builds, build on the key it stands for. The rules:
 1. `--no-cache`: every step is built.
 2. The step it builds on was rebuilt: it is rebuilt (a new parent image for the classic
    builder, whose prober then misses every later step of the stage, moby/moby
@@ -25,6 +28,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .document import Document, same_document
 from .inputs import StageInput, StepInput
 from .ledger import Entry
 from .reasons import RECORD, RULES, STATUS, because, date, differences, pruned, short, surprise
@@ -70,6 +74,7 @@ def explain(
     no_cache: bool = False,
     gone: Callable[[Entry], bool | None] = lambda entry: None,
     shared_with: dict[str, str] | None = None,
+    document: Document | None = None,
 ) -> Explained:
     """Explain a finished (or failed) build.
 
@@ -78,11 +83,12 @@ def explain(
     `record` answers get(key), children(parent) and images(name) for this engine and builder;
     `images` maps external image names to IDs, `image_keys` to what BuildKit keys a base image
     by (its layers and starting settings; without them, its ID); `gone(entry)` says whether the
-    engine's cache of a recorded step is gone (None: cannot tell).
+    engine's cache of a recorded step is gone (None: cannot tell); `document` names the
+    Dockerfile (why.document; None: any step recorded at the same place counts as this one).
     Returns the Why and what to record.
     """
     walk = _Walk(builder, record, images, no_cache, gone, steps)
-    walk.image_keys = image_keys or {}
+    walk.image_keys, walk.document = image_keys or {}, document or Document(None, ())
     stages: dict[str, StageWhy] = {}
     for stage in inputs:
         role, text = stage_text[stage.ref]
@@ -118,6 +124,7 @@ class _Walk:
     """Walks the stages in Dockerfile order (every stage comes after those it uses)."""
 
     image_keys: dict[str, dict]
+    document: Document
 
     def __init__(self, builder, record, images, no_cache, gone, steps):
         self.builder, self.record, self.images = builder, record, images
@@ -234,6 +241,7 @@ class _Walk:
             "own": step.own,
             "seen": step.seen,
             "sources": self._sources(step),
+            "document": self.document.mark(step.line),
         }
         evidence = {"image": reported.image} if self.builder == "classic" and reported.image else {}
         return Entry(self._key(step, parent), parent, detail, evidence)
@@ -276,6 +284,7 @@ class _Walk:
         else:
             expected, reason, entry = self._lookup(stage, step, parent, key, first)
             cause = None
+            key = entry.key if entry is not None else key  # an alias: the step it stands for
             if expected == "cached" and status == "built" and self.gone(entry):
                 # The engine's evidence of a prune is read only when the record's prediction
                 # and the engine differ: reading it costs a query of the build cache.
@@ -312,12 +321,14 @@ class _Walk:
                 f"cached: built before on this engine ({when}) with the same instruction and inputs"
             )
             return "cached", because("cached", text, RECORD, {"since": when}), entry
-        # "This step, last time": a step recorded on the same parent at the same place (a
-        # step another Dockerfile built there is not this one).
+        # "This step, last time": a step of this Dockerfile recorded on the same parent at the
+        # same place (a step another Dockerfile built there is not this one: why/document.py).
+        mark = self.document.mark(step.line)
         siblings = [
             entry
             for entry in self.record.children(parent)
             if (entry.detail.get("stage"), entry.detail.get("line")) == (step.stage, step.line)
+            and same_document(entry.detail, mark)
         ]
         if siblings:
             closest = min(
