@@ -239,3 +239,15 @@ def test_steps_after_a_copy_whose_files_came_out_the_same_stay_known(builder):
             assert_explained(result)
     finally:
         subprocess.run(["docker", "rmi", base], capture_output=True, check=False)
+
+
+def test_a_step_of_another_dockerfile_at_the_same_line_is_not_this_one_last_time(builder):
+    # Both start FROM busybox:1.36, so their line 2 steps share a parent: the first is
+    # another Dockerfile (another shape), not this one before an edit.
+    other, salt = salted("FROM busybox:1.36\nRUN echo SALT one > /one\nRUN echo SALT two\n")
+    sl.build(other, builder=builder, progress=False)
+    mine = f"FROM busybox:1.36\nRUN echo {salt} > /f\nARG V=a\nRUN echo $V >> /f\n"
+    result = sl.build(mine, builder=builder, progress=False)
+    assert ("0", 2) in rebuilt_steps(result), result.steps
+    assert result.why().step(2).reason.code == "first-build", str(result.why())
+    assert_explained(result)

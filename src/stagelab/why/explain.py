@@ -241,7 +241,7 @@ class _Walk:
             "own": step.own,
             "seen": step.seen,
             "sources": self._sources(step),
-            "document": self.document.mark(step.line),
+            "document": self.document.mark(),
         }
         evidence = {"image": reported.image} if self.builder == "classic" and reported.image else {}
         return Entry(self._key(step, parent), parent, detail, evidence)
@@ -323,7 +323,7 @@ class _Walk:
             return "cached", because("cached", text, RECORD, {"since": when}), entry
         # "This step, last time": a step of this Dockerfile recorded on the same parent at the
         # same place (a step another Dockerfile built there is not this one: why/document.py).
-        mark = self.document.mark(step.line)
+        mark = self.document.mark()
         siblings = [
             entry
             for entry in self.record.children(parent)
