@@ -1,0 +1,96 @@
+"""A classroom's base images load into a learner's engine on the first build that names one
+(class_images.py): on this machine's engine, with a small image of the test's own standing in
+for a course image, so nothing of the course's is removed from the shared engine."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+
+import pytest
+
+from stagelab import class_images, images, multiplatform
+from stagelab.doctor import base_images
+from stagelab.errors import ImageUnavailable
+
+OFFICIAL = "stagelab-test/h21-official:1"
+STANDIN = "stagelab-test/h21-class-standin:1"
+pytestmark = pytest.mark.engine
+
+IMAGE = images.BaseImage(OFFICIAL, STANDIN, "a one-file image of the test's own")
+
+
+@pytest.fixture
+def library(tmp_path, monkeypatch, docker_engine):
+    """A class image folder holding IMAGE's archive, the engine without IMAGE, and IMAGE in
+    the catalogue; the test's image is removed afterwards."""
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+        info = tarfile.TarInfo("hello.txt")
+        info.size = 6
+        tar.addfile(info, io.BytesIO(b"hello\n"))
+    subprocess.run(["docker", "image", "import", "-", STANDIN], input=data.getvalue(), check=True)
+    folder = tmp_path / "classroom-images"
+    folder.mkdir()
+    subprocess.run(
+        ["docker", "image", "save", "-o", str(folder / class_images.archive_name(IMAGE)), STANDIN],
+        check=True,
+    )
+    subprocess.run(["docker", "image", "rm", STANDIN], check=True, capture_output=True)
+    monkeypatch.setenv(class_images.ENV, str(folder))
+    monkeypatch.setitem(images.BY_OFFICIAL, OFFICIAL, IMAGE)
+    yield folder
+    subprocess.run(["docker", "image", "rm", STANDIN], check=False, capture_output=True)
+
+
+def test_a_build_s_first_use_loads_the_image_and_says_so_once(library):
+    assert class_images.on_first_use(IMAGE) and not images.present(STANDIN)
+    said: list[str] = []
+    served = multiplatform.substitutions_on(None, [OFFICIAL], say=said.append)
+    assert images.present(STANDIN)
+    assert len(said) == 1 and said[0].startswith(
+        f"images: loaded {OFFICIAL} from the class's images (first use on your engine"
+    )
+    if not images.registry_answers():
+        assert served == {OFFICIAL: STANDIN}
+    # The engine has it now: the next build loads nothing.
+    again: list[str] = []
+    multiplatform.substitutions_on(None, [OFFICIAL], say=again.append)
+    assert again == [] and not class_images.on_first_use(IMAGE)
+
+
+def test_the_doctor_says_loaded_on_first_use_before_it_is(library, monkeypatch):
+    monkeypatch.setattr(images, "EXTRA_IMAGES", [*images.EXTRA_IMAGES, IMAGE])
+    rows = {row[0]: row[2] for row in base_images().rows}
+    assert rows[OFFICIAL] == "loaded on first use"
+    class_images.load_on_first_use(IMAGE, say=lambda line: None)
+    rows = {row[0]: row[2] for row in base_images().rows}
+    assert rows[OFFICIAL] == "stand-in"
+
+
+def test_outside_a_class_nothing_is_loaded(library, monkeypatch):
+    monkeypatch.delenv(class_images.ENV)
+    assert class_images.folder() is None and not class_images.on_first_use(IMAGE)
+    assert not class_images.load_on_first_use(IMAGE) and not images.present(STANDIN)
+
+
+def test_a_full_disk_says_so_in_one_line_with_what_to_do(library, tmp_path, monkeypatch):
+    # The engine's own words for a full disk (ENOSPC), from a docker CLI that fails so.
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "docker").write_text(
+        '#!/bin/sh\ncase "$2" in load) echo \'Error processing tar file(exit status 1): write '
+        "/usr/lib/gcc/cc1: no space left on device' >&2; exit 1;; esac\n"
+        f'exec {shutil.which("docker")} "$@"\n'
+    )
+    (fake / "docker").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    with pytest.raises(ImageUnavailable) as raised:
+        class_images.load_on_first_use(IMAGE)
+    message = str(raised.value)
+    assert "\n" not in message.strip()
+    assert "Your disk is full" in message and "`stagelab clean`" in message
+    assert "instructor" in message
