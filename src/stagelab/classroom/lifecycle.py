@@ -90,8 +90,9 @@ def up(
         names = record.learners
     record.learners = names
     choose_network(layout, record, options, say)
-    machine = Machine.this(layout.disks)
+    # The class's image archives go on the server's disk first: the disks share what is left.
     needs = image_needs(layout, _ensure_engine_and_library(layout, say))
+    machine = Machine.this(layout.disks)
     limits = _choose_limits(record, options, machine, say)
     note = sizing.disk_note(limits.disk_bytes, needs)
     if note:
