@@ -17,15 +17,15 @@ archive's size free for a moment on top of the image's layers.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import time
 from pathlib import Path
 
+from .course import CLASS_IMAGES_ENV, class_archive, class_archive_name
 from .errors import ImageUnavailable
 from .images import BaseImage, present
 
-ENV = "STAGELAB_CLASS_IMAGES"
+ENV = CLASS_IMAGES_ENV
 # What an engine's load says when the learner's disk is full (ENOSPC's strerror).
 DISK_FULL = "no space left on device"
 
@@ -37,17 +37,13 @@ def folder() -> Path | None:
 
 
 def archive_name(image: BaseImage) -> str:
-    """Return the file name of the image's archive: its stand-in's name, made a file name."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", image.standin) + ".tar"
+    """Return the file name of the image's archive in the class's folder."""
+    return class_archive_name(image.standin)
 
 
 def archive(image: BaseImage) -> Path | None:
-    """Return the class's archive of this image, None when there is no class or no archive."""
-    where = folder()
-    if where is None:
-        return None
-    path = where / archive_name(image)
-    return path if path.is_file() else None
+    """Return the class's archive of this image, None outside a class or when it has none."""
+    return class_archive(image.standin)
 
 
 def on_first_use(image: BaseImage) -> bool:

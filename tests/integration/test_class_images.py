@@ -42,8 +42,10 @@ def library(tmp_path, monkeypatch, docker_engine):
     subprocess.run(["docker", "image", "rm", STANDIN], check=True, capture_output=True)
     monkeypatch.setenv(class_images.ENV, str(folder))
     monkeypatch.setitem(images.BY_OFFICIAL, OFFICIAL, IMAGE)
+    images.forget_standins()  # a test before may have found the stand-in
     yield folder
     subprocess.run(["docker", "image", "rm", STANDIN], check=False, capture_output=True)
+    images.forget_standins()
 
 
 def test_a_build_s_first_use_loads_the_image_and_says_so_once(library):
@@ -60,6 +62,14 @@ def test_a_build_s_first_use_loads_the_image_and_says_so_once(library):
     again: list[str] = []
     multiplatform.substitutions_on(None, [OFFICIAL], say=again.append)
     assert again == [] and not class_images.on_first_use(IMAGE)
+
+
+def test_the_planner_counts_an_image_the_class_will_load_as_found(library, monkeypatch):
+    text = f"FROM {OFFICIAL}\nRUN true\n"
+    assert images.parse_dockerfile(text).caveats() == []
+    # Outside a class the engine has no such image, and the plan says so.
+    monkeypatch.delenv(class_images.ENV)
+    assert images.parse_dockerfile(text).caveats() != []
 
 
 def test_the_doctor_says_loaded_on_first_use_before_it_is(library, monkeypatch):

@@ -21,7 +21,7 @@ data, disks.py). The rule, for a server of M bytes of memory, C cores, P pids
   names it (class_images.py), so an account's disk holds what the images it may load take
   (each one's own layers, ImageNeed) plus, for a moment, the largest archive being loaded
   (`docker load` stages it there), plus the course's builds (BUILDS_BYTES): `disk_needed`.
-  With the course's nine images that is about 2.6 GiB (`up` reads the sizes from the class's
+  With the course's nine images that is 2.42 GiB (`up` reads the sizes from the class's
   archives). 1 GiB is the hard minimum (the first lessons: busybox and their builds); below the
   full course's need `up` says which images, and so which lessons, would not fit. The files are
   sparse, so `up` refuses when N disks could fill the server's disk.
