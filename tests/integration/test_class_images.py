@@ -12,15 +12,17 @@ import tarfile
 
 import pytest
 
-from stagelab import class_images, images, multiplatform
+from stagelab import class_images, images, multiplatform, standins
 from stagelab.doctor import base_images
 from stagelab.errors import ImageUnavailable
+from stagelab.machine import setup_steps
 
 OFFICIAL = "stagelab-test/h21-official:1"
 STANDIN = "stagelab-test/h21-class-standin:1"
 pytestmark = pytest.mark.engine
 
-IMAGE = images.BaseImage(OFFICIAL, STANDIN, "a one-file image of the test's own")
+# Its recipe is busybox's: only `setup`, outside a class, would plan to make it (never run).
+IMAGE = images.BaseImage(OFFICIAL, STANDIN, "a one-file image of the test's own", "busybox")
 
 
 @pytest.fixture
@@ -104,3 +106,17 @@ def test_a_full_disk_says_so_in_one_line_with_what_to_do(library, tmp_path, monk
     assert "\n" not in message.strip()
     assert "Your disk is full" in message and "`stagelab clean`" in message
     assert "instructor" in message
+
+
+def test_setup_says_what_loads_on_first_use_and_makes_no_step_for_it(
+    library, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(standins, "BASE_IMAGES", [*images.BASE_IMAGES, IMAGE])
+    said: list[str] = []
+    steps = setup_steps(browser=False, work=tmp_path, say=said.append)
+    assert f"setup: base images loaded on first use (from the class's images): {OFFICIAL}" in said
+    assert not [step for step in steps if OFFICIAL in step.name]
+    monkeypatch.delenv(class_images.ENV)
+    assert [step.name for step in setup_steps(False, tmp_path, said.append)].count(
+        f"image {OFFICIAL}"
+    ) == 1, "outside a class, setup would make it"
