@@ -13,7 +13,7 @@ import tarfile
 import pytest
 
 from stagelab import class_images, images, multiplatform, standins
-from stagelab.doctor import base_images
+from stagelab.doctor import base_images, doctor
 from stagelab.errors import ImageUnavailable
 from stagelab.machine import setup_steps
 
@@ -78,6 +78,8 @@ def test_the_doctor_says_loaded_on_first_use_before_it_is(library, monkeypatch):
     monkeypatch.setattr(images, "EXTRA_IMAGES", [*images.EXTRA_IMAGES, IMAGE])
     rows = {row[0]: row[2] for row in base_images().rows}
     assert rows[OFFICIAL] == "loaded on first use"
+    found = {f.what: f for f in doctor().findings}[f"image {OFFICIAL}"]
+    assert found.ok and found.detail == "loaded on first use (from the class's images)"
     class_images.load_on_first_use(IMAGE, say=lambda line: None)
     rows = {row[0]: row[2] for row in base_images().rows}
     assert rows[OFFICIAL] == "stand-in"
