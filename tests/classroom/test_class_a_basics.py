@@ -175,6 +175,9 @@ print({{row[0]: row[2] for row in base_images().rows}}[{FIRST_USE!r}])
 def test_a_first_build_loads_a_base_image_into_that_learner_s_engine_only(servers):
     library = LAYOUT.image_library
     assert library.stat().st_uid == 0 and library.stat().st_mode & 0o777 == 0o755
+    # One archive per base image the course uses, cross-gcc (made on first use elsewhere) too.
+    assert "stagelab_cross-gcc_12-bookworm.tar" in {path.name for path in library.iterdir()}
+    assert len(list(library.iterdir())) == 10
     for archive in library.iterdir():
         assert archive.stat().st_uid == 0 and archive.stat().st_mode & 0o777 == 0o644
     # A learner reads the class's archives and cannot change them.

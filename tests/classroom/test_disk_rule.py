@@ -44,10 +44,14 @@ def test_a_smaller_disk_names_the_images_and_lessons_that_would_not_fit():
     note = disk_note(just_short, COURSE)
     assert "golang:1.19-bookworm would not fit (lesson 19)" in note
     assert "gcc" not in note and "--disk" in note
-    # Once one image does not fit, those after it are counted as not fitting either.
     small = disk_needed([BUSYBOX, DEBIAN])
     assert not_fitting(small, COURSE) == [GCC, GOLANG]
     assert "(lab 02, lesson 05, lesson 19)" in disk_note(small, COURSE)
+    # An image that does not fit is not loaded: a smaller one after it still may be, unless
+    # it is built on one that does not fit.
+    assert not_fitting(small, [BUSYBOX, GOLANG, DEBIAN]) == [GOLANG]
+    jdk = ImageNeed("eclipse-temurin:17-jdk", MIB, 2 * MIB, ("lesson 19",), (GOLANG.official,))
+    assert not_fitting(small, [BUSYBOX, GOLANG, DEBIAN, jdk]) == [GOLANG, jdk]
 
 
 def test_the_first_lessons_minimum_is_a_hard_floor():

@@ -237,14 +237,17 @@ def _choose_limits(record: ClassRecord, options: UpOptions, machine: Machine, sa
 
 def _ensure_engine_and_library(layout: ClassroomLayout, say) -> list[images.BaseImage]:
     """Make the class's image library (class_images.py) unless it is complete: an archive per
-    base image the course uses, in a folder root owns, every account may read and none may
-    write. Return the images it holds."""
+    base image the course uses (cross-gcc too), in a folder root owns, every account may read
+    and none may write. Return the images it holds."""
     if not layout.engine.rootless_script.exists():
         provisioning.Provisioner(say, layout.engine).install_engine()
     layout.state.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(layout.state, 0o700)
     library = layout.image_library
-    chosen = standins.wanted(standins.course_images())
+    # With the images stagelab makes on first use elsewhere (cross-gcc, lessons 12 and lab
+    # 07): a learner's engine cannot make them offline, so the class keeps them too.
+    on_demand = [image.official for image in images.EXTRA_IMAGES if image.on_demand]
+    chosen = standins.wanted(standins.course_images() + on_demand)
     if all((library / class_images.archive_name(image)).is_file() for image in chosen):
         return chosen
     provisioning.ensure_engine(say)
@@ -285,6 +288,7 @@ def image_needs(layout: ClassroomLayout, chosen: list[images.BaseImage]) -> list
                 max(0, sizes[image.official] - below),
                 archive.stat().st_size,
                 tuple(standins.used_in(image)),
+                RECIPES[image.recipe].after,
             )
         )
     return needs

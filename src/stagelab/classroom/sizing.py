@@ -21,7 +21,7 @@ data, disks.py). The rule, for a server of M bytes of memory, C cores, P pids
   names it (class_images.py), so an account's disk holds what the images it may load take
   (each one's own layers, ImageNeed) plus, for a moment, the largest archive being loaded
   (`docker load` stages it there), plus the course's builds (BUILDS_BYTES): `disk_needed`.
-  With the course's nine images that is 2.42 GiB (`up` reads the sizes from the class's
+  With the course's ten images that is 2.98 GiB (`up` reads the sizes from the class's
   archives). 1 GiB is the hard minimum (the first lessons: busybox and their builds); below the
   full course's need `up` says which images, and so which lessons, would not fit. The files are
   sparse, so `up` refuses when N disks could fill the server's disk.
@@ -141,12 +141,14 @@ def default_limits(accounts: int, machine: Machine) -> Limits:
 @dataclass(frozen=True)
 class ImageNeed:
     """What one base image takes on an account's disk: the layers it adds to the images it is
-    built on, its archive (staged while it loads), and the lessons and labs that use it."""
+    built on (`built_on`, official names), its archive (staged while it loads), and the
+    lessons and labs that use it."""
 
     official: str
     layers_bytes: int
     archive_bytes: int
     used_in: tuple[str, ...] = ()
+    built_on: tuple[str, ...] = ()
 
 
 def disk_needed(needs: list[ImageNeed]) -> int:
@@ -157,14 +159,15 @@ def disk_needed(needs: list[ImageNeed]) -> int:
 
 
 def not_fitting(disk_bytes: int, needs: list[ImageNeed]) -> list[ImageNeed]:
-    """Return the images (taken in the order given: the course's) that a disk of this size no
-    longer holds once the ones before them are loaded."""
+    """Return the images a disk of this size does not hold, taken in the order given (the
+    course's): each that fits beside those before it that fit is loaded, the others not, nor
+    an image built on one that does not fit (its layers count only on top of its base's)."""
     fitting: list[ImageNeed] = []
-    for index, need in enumerate(needs):
-        if disk_needed([*fitting, need]) > disk_bytes:
-            return list(needs[index:])
-        fitting.append(need)
-    return []
+    for need in needs:
+        based = {base.official for base in fitting} >= set(need.built_on)
+        if based and disk_needed([*fitting, need]) <= disk_bytes:
+            fitting.append(need)
+    return [need for need in needs if need not in fitting]
 
 
 def disk_note(disk_bytes: int, needs: list[ImageNeed]) -> str | None:
