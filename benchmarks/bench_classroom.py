@@ -12,8 +12,11 @@ engine's data and their file system's use). Then, for each group size N of --gro
 first N learners run every cell of a lesson (--lesson, default lesson 02) at the same time,
 each in a fresh kernel, their build caches pruned first (`classroom clean`'s prune): the wall
 time per learner, the PSS peak (all learners and the hub), the machine's lowest MemAvailable,
-and whether every cell ran (the lesson's cells assert the statuses its builds report). Each
-figure is printed as soon as it is measured, so a run stopped early keeps what it had.
+and whether every cell ran (the lesson's cells assert the statuses its builds report). Last,
+every learner at once runs a first build FROM an image `up` did not load (--first-use, default
+gcc:12-bookworm, lesson 05's), which loads it from the class's images (class_images.py): the
+same figures, each learner's one "loaded" line and its build's statuses, and the disk after.
+Each figure is printed as soon as it is measured, so a run stopped early keeps what it had.
 The class is purged at the end, whatever happened.
 """
 
@@ -125,6 +128,9 @@ def main() -> int:
     parser.add_argument("--groups", default="5,10,30", help="learners running the lesson at once")
     parser.add_argument("--lesson", default=LESSON)
     parser.add_argument("--disk", help="disk per account (`up --disk`)")
+    parser.add_argument(
+        "--first-use", default="gcc:12-bookworm", help="an image `up` does not load ('': none)"
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("run as root: the benchmark creates accounts", file=sys.stderr)
@@ -151,7 +157,9 @@ def main() -> int:
             return 1
         say(f"bring-up (`stagelab {' '.join(up)}`): {bring_up:.1f} s")
         groups = [int(n) for n in args.groups.split(",") if 0 < int(n) <= args.learners]
-        return measure(ClassRecord.load(LAYOUT.record), done.stdout, groups, args.lesson)
+        return measure(
+            ClassRecord.load(LAYOUT.record), done.stdout, groups, args.lesson, args.first_use
+        )
     finally:
         stagelab("classroom", "down", "--purge")
 
@@ -194,10 +202,31 @@ def disk_used(name: str) -> tuple[int, int]:
     return (int(du[0]) if du else 0), (fs.f_blocks - fs.f_bfree) * fs.f_frsize
 
 
-def measure(record: ClassRecord, up_output: str, groups: list[int], lesson: str) -> int:
+def first_build(image: str) -> list[str]:
+    """Return the cells of a first build FROM `image`: it must say it loaded the image once,
+    and every stage must be built (nothing is cached on a first use)."""
+    return [
+        "import stagelab as sl\n"
+        f"text = 'FROM {image} AS build\\nRUN echo built > /v\\n"
+        "FROM busybox:1.36\\nCOPY --from=build /v /v\\n'\n"
+        "result = sl.build(text, progress=False)\n"
+        "print(dict(result.stage_status))\n"
+        "assert set(result.stage_status.values()) == {'built'}, result.stage_status"
+    ]
+
+
+def measure(
+    record: ClassRecord, up_output: str, groups: list[int], lesson: str, first_use: str
+) -> int:
     limits = record.account_limits
     say("limits per account: " + (", ".join(limits.lines()) if limits else "none"))
-    say("  " + "\n  ".join(line for line in up_output.splitlines() if "loaded" in line))
+    shown = ("loaded", "note:", "images:")
+    say(
+        "  "
+        + "\n  ".join(
+            line for line in up_output.splitlines() if line.startswith(shown) or "loaded" in line
+        )
+    )
     sessions = start_all(record)
     kernels = {name: session.kernel() for name, session in sessions.items()}
     for kernel in kernels.values():
@@ -224,8 +253,20 @@ def measure(record: ClassRecord, up_output: str, groups: list[int], lesson: str)
         f"MiB, file system used {_mean(d[1] for d in disks.values())} MiB (mean)"
     )
     failures = 0
+    cells = code_cells(ROOT / "notebooks" / lesson)
     for size in groups:
-        failures += run_group(sessions, owners, record.learners[:size], lesson, hub)
+        failures += run_group(sessions, owners, record.learners[:size], cells, lesson, hub)
+    if first_use:
+        loads = f"images: loaded {first_use} from the class's images"
+        failures += run_group(
+            sessions,
+            owners,
+            record.learners,
+            first_build(first_use),
+            f"a first build FROM {first_use}",
+            hub,
+            loads,
+        )
     disks = {name: disk_used(name) for name in record.learners}
     say(
         f"disk per learner at the end: engine data {_mean(d[0] for d in disks.values())} MiB, "
@@ -240,12 +281,14 @@ def _mean(values) -> str:
     return f"{sum(values) / len(values) / MIB:.0f}"
 
 
-def run_group(sessions, owners, names: list[str], lesson: str, hub: int) -> int:
-    """Run `lesson` in a fresh kernel of each of `names` at once; print the figures; return
-    how many learners had a cell fail."""
+def run_group(
+    sessions, owners, names: list[str], cells: list[str], what: str, hub: int, once: str = ""
+) -> int:
+    """Run `cells` in a fresh kernel of each of `names` at once; print the figures; return
+    how many learners had a cell fail (or, with `once`, did not print a line starting so
+    exactly once)."""
     for name in names:
         prune_build_cache(LAYOUT, LAYOUT.account(name))
-    cells = code_cells(ROOT / "notebooks" / lesson)
     kernels = {name: sessions[name].kernel() for name in names}
     group = {name: owners[name] for name in names}
     peak = {"pss": 0, "learner": 0, "available": mem_available()}
@@ -264,12 +307,19 @@ def run_group(sessions, owners, names: list[str], lesson: str, hub: int) -> int:
     def run(name):
         began = time.monotonic()
         outcomes[name] = "ok"
+        printed = []
         for code in cells:
             status, output = kernels[name].execute(code)
+            printed += "".join(output).splitlines()
             if status != "ok":
                 outcomes[name] = f"failed: {output[-1:]}"
                 break
         wall[name] = time.monotonic() - began
+        said = [line for line in printed if once and line.startswith(once)]
+        if once and outcomes[name] == "ok" and len(said) != 1:
+            outcomes[name] = f"said {len(said)} times {once!r}: {printed[-3:]}"
+        elif once:
+            outcomes[name] += f": {said[0] if said else ''} {printed[-1:]}"
 
     sampler = threading.Thread(target=sample)
     sampler.start()
@@ -285,9 +335,9 @@ def run_group(sessions, owners, names: list[str], lesson: str, hub: int) -> int:
     for kernel in kernels.values():
         kernel.close()
     times = sorted(wall.values())
-    failed = {name: why for name, why in outcomes.items() if why != "ok"}
+    failed = {name: why for name, why in outcomes.items() if not why.startswith("ok")}
     say(
-        f"N={len(names)} running {lesson} at once: {total:.1f} s wall; per learner median "
+        f"N={len(names)} running {what} at once: {total:.1f} s wall; per learner median "
         f"{times[len(times) // 2]:.1f} s, min {times[0]:.1f}, max {times[-1]:.1f}; PSS peak "
         f"{(peak['pss'] + hub) / MIB:.0f} MiB with the hub (largest learner "
         f"{peak['learner'] / MIB:.0f} MiB); lowest MemAvailable "
@@ -296,6 +346,9 @@ def run_group(sessions, owners, names: list[str], lesson: str, hub: int) -> int:
     )
     for name, why in failed.items():
         say(f"  {name}: {why}")
+    if once:
+        for name, why in outcomes.items():
+            say(f"  {name}: {why}")
     return len(failed)
 
 

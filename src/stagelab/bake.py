@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import engine, images, recording
+from . import engine, images, multiplatform, recording
 from .bake_results import BakeResult, SharedStep, record_bake, replay_bake, target_dockerfile
 from .cleanup import remember
 from .context import context_folder
@@ -105,7 +105,7 @@ def _run(folder, tmp, resolved, chosen, identity, progress) -> BakeResult:
         names = parsed.images(spec.get("args") or {}, contexts=spec.get("contexts") or {})
         contexts = {
             name: f"docker-image://{standin}"
-            for name, standin in images.substitutions(names).items()
+            for name, standin in multiplatform.substitutions_on(None, names).items()
         }
         spec["contexts"] = {**contexts, **(spec.get("contexts") or {})}
         if not spec.get("output"):

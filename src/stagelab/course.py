@@ -13,12 +13,14 @@ Where each folder comes from, the first that applies:
 - labs/: $STAGELAB_LABS, else the course folder's labs/;
 - the user's stagelab state (lab progress, the images stagelab made): $STAGELAB_HOME, else
   ~/.stagelab;
-- the recordings builds replay with no engine: $STAGELAB_RECORDINGS, else the package's own.
+- the recordings builds replay with no engine: $STAGELAB_RECORDINGS, else the package's own;
+- in a classroom, the class's base-image archives: $STAGELAB_CLASS_IMAGES (class_images.py).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -28,6 +30,8 @@ from .errors import StagelabError
 
 HOME_ENV = "STAGELAB_HOME"
 LABS_ENV = "STAGELAB_LABS"
+# The folder of a class's base-image archives, which the spawner names in a learner's server.
+CLASS_IMAGES_ENV = "STAGELAB_CLASS_IMAGES"
 RECORDINGS_ENV = "STAGELAB_RECORDINGS"
 # The package's own folder: where it runs from, not a setting.
 PACKAGE = Path(__file__).resolve().parent
@@ -184,3 +188,17 @@ def _account_home() -> Path | None:
         return Path.home()
     except (RuntimeError, KeyError):  # no $HOME and no entry in the user database
         return None
+
+
+def class_archive_name(standin: str) -> str:
+    """Return the file name of a base image's archive in a class's folder: its stand-in's name
+    (`stagelab/offline-gcc:12-bookworm`) made a file name."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", standin) + ".tar"
+
+
+def class_archive(standin: str) -> Path | None:
+    """Return the class's archive of the base image with this stand-in, None outside a
+    classroom or when the class has none."""
+    folder = os.environ.get(CLASS_IMAGES_ENV, "")
+    path = Path(folder) / class_archive_name(standin) if folder else None
+    return path if path is not None and path.is_file() else None

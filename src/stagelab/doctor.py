@@ -7,7 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from . import engine, images, multiplatform, standins
+from . import class_images, engine, images, multiplatform, standins
 from .render.html import Table, badge
 
 MIN_ENGINE = (28, 0)
@@ -153,6 +153,8 @@ def doctor(*, fresh: bool = False) -> Checkup:
             detail, ok = "official image present", True
         elif row["standin_present"]:
             detail, ok = f"offline stand-in {row['standin']}", True
+        elif class_images.archive(images.BY_OFFICIAL[row["image"]]) is not None:
+            detail, ok = "loaded on first use (from the class's images)", True
         elif images.BY_OFFICIAL[row["image"]].on_demand:
             detail, ok = "made on first use (by the first build that names it)", True
         elif extra and row["image"] not in wanted:
@@ -223,7 +225,9 @@ def base_images() -> Table:
             found = "stagelab's own" if image.official == image.standin else "official"
         else:
             found = "stand-in" if images.present(image.standin) else "missing"
-        if found == "missing" and image.on_demand:
+        if found == "missing" and class_images.archive(image) is not None:
+            found = "loaded on first use"
+        elif found == "missing" and image.on_demand:
             found = "made on first use"
         if image in images.EXTRA_IMAGES and found == "missing" and image.official not in wanted:
             continue
@@ -270,6 +274,11 @@ def _fetch_one(image: images.BaseImage, missing: bool, say) -> list[str]:
             return [image.official, "present (official image)"]
         return [image.standin, "present (offline stand-in)"]
     began = time.monotonic()
+    if class_images.load_on_first_use(image, say):
+        return [
+            image.standin,
+            f"loaded now from the class's images ({time.monotonic() - began:.0f} s)",
+        ]
     if images.registry_answers():
         say(f"fetching {image.official} from the registry")
         engine.client().images.pull(image.official)

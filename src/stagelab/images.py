@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from . import engine, lazy
+from .course import class_archive
 from .dockerfile import Dockerfile
 from .errors import EngineUnavailable
 
@@ -201,8 +202,9 @@ def platform_of(name: str) -> str | None:
 
 
 def _found_or_served(name: str) -> str | None:
-    found = found_as(name)
-    if found is None and BY_OFFICIAL.get(normalise(name)) is not None and substitutions([name]):
+    found, image = found_as(name), BY_OFFICIAL.get(normalise(name))
+    # A stand-in serves it, or (in a classroom) the class's archive will on first use.
+    if found is None and image and (substitutions([name]) or class_archive(image.standin)):
         return "reference"
     return found
 

@@ -19,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import engine, images, standins
+from . import class_images, engine, images, standins
 from .errors import ProvisionError
 from .provisioning import TOOL_PACKAGES, Provisioner, apt_install
 from .recipes import RECIPES
@@ -159,6 +159,11 @@ def setup_steps(browser: bool, work: Path, say=print) -> list[SetupStep]:
         ]
         if there:
             say(f"setup: base images present: {', '.join(there)}")
+        later = [image for image in missing if class_images.archive(image) is not None]
+        if later:
+            missing = [image for image in missing if image not in later]
+            names = ", ".join(image.official for image in later)
+            say(f"setup: base images loaded on first use (from the class's images): {names}")
     elif not provisioner.unpacked() and not DOCKER_DATA.exists():
         missing = standins.wanted(extras)  # a bare machine: an engine with no images
     else:

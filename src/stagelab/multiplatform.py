@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import engine, images, recipes, standins
+from . import class_images, engine, images, recipes, standins
 from .command_lines import buildx_build_command
 from .dockerfile import machine_platform
 from .dockerfile.platforms import split_platform
@@ -225,12 +225,16 @@ def substitutions_on(host: str | None, names: Sequence[str], say=print) -> dict[
     On another engine than the CLI's: busybox's stand-in is built there for every architecture
     of ARCHITECTURES from Debian's busybox-static of each (no RUN, so no emulator); the others
     are copied from the CLI's engine (`docker save | docker load`), built there first if
-    missing. On the CLI's engine, images stagelab makes only on demand (BaseImage.on_demand:
-    its cross-gcc) are made there first when missing, so a lab or a Dockerfile that names one
-    builds without a lesson having fetched it. Raises ImageUnavailable or ProvisionError when a
-    stand-in cannot be made.
+    missing. On the CLI's engine, a base image the engine lacks and the classroom has is
+    loaded from the class's images first (class_images.py); images stagelab makes only on
+    demand (BaseImage.on_demand: its cross-gcc) are made there first when missing, so a lab or
+    a Dockerfile that names one builds without a lesson having fetched it. Raises
+    ImageUnavailable or ProvisionError when a stand-in cannot be made.
     """
     if host is None:
+        for image in map(images.BY_OFFICIAL.get, map(images.normalise, names)):
+            if image is not None:
+                class_images.load_on_first_use(image, say)
         on_demand = [
             image.official
             for image in map(images.BY_OFFICIAL.get, map(images.normalise, names))

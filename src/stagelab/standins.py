@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from . import engine, images
+from . import class_images, engine, images
 from .course import Course
 from .dockerfile import Dockerfile
 from .errors import DockerfileError, ImageUnavailable
@@ -67,8 +67,9 @@ def needed(extras: Iterable[str] = ()) -> list[BaseImage]:
 
 
 def ensure_images(say=print, extras: Iterable[str] = ()) -> None:
-    """Make every core base image, and the extra ones named, usable: present, else pulled,
-    else built as a stand-in.
+    """Make every core base image, and the extra ones named, usable: present, else loaded
+    from the class's images in a classroom (class_images.py), else pulled, else built as a
+    stand-in.
 
     `say` gets a line per image. Raises ImageUnavailable or ProvisionError when a stand-in
     cannot be built (building the Debian one needs root), EngineUnavailable with no engine.
@@ -82,6 +83,8 @@ def ensure_images(say=print, extras: Iterable[str] = ()) -> None:
                 if present(image.official)
                 else f"images: {image.official} -> stand-in {image.standin} is present"
             )
+        elif class_images.load_on_first_use(image, say):
+            continue
         elif registry_answers():
             say(f"images: pulling {image.official}")
             engine.client().images.pull(image.official)
@@ -110,6 +113,28 @@ def course_images(course: Course | None = None) -> list[str]:
     return [
         image.official for image in EXTRA_IMAGES if image.official in named and not image.on_demand
     ]
+
+
+def used_in(image: BaseImage, course: Course | None = None) -> list[str]:
+    """Return the lessons and labs of the course whose notebooks or Dockerfiles name this base
+    image (its official name, or its `sl.` constant), as "lesson 06" and "lab 02"."""
+    course = course or Course.find()
+    if course.found is None:
+        return []
+    constants = [key for key, value in vars(images).items() if value == image.official]
+    words = [image.official, *(f"sl.{key}" for key in constants)]
+    places = []
+    files = [*sorted(course.notebooks.glob("*.ipynb")), *sorted(course.labs.glob("*/task.ipynb"))]
+    for path in files + sorted(course.labs.glob("*/*/Dockerfile*")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if any(word in text for word in words):
+            lab = path.relative_to(course.labs).parts[0] if path.is_relative_to(course.labs) else ""
+            place = f"lab {lab[:2]}" if lab else f"lesson {path.name[:2]}"
+            places.append(place)
+    return list(dict.fromkeys(places))
 
 
 def fetched_in(notebook: Path) -> list[str]:

@@ -154,6 +154,60 @@ def test_each_server_uses_its_own_engine(servers):
     assert status == "ok" and output == [f"{account.uid} {account.docker_host} True\n"], output
 
 
+FIRST_USE = "debian:bookworm-slim"  # lesson 06's: not loaded at `up`
+FIRST_USE_STANDIN = "stagelab/offline-debian:bookworm-slim"
+TWO_BUILDS = f"""
+import stagelab as sl
+from stagelab.doctor import base_images
+print({{row[0]: row[2] for row in base_images().rows}}[{FIRST_USE!r}])
+text = (
+    "FROM {FIRST_USE} AS base\\nRUN echo hi > /hi\\n"
+    "FROM base AS unused\\nRUN echo unused > /u\\n"
+    "FROM busybox:1.36\\nCOPY --from=base /hi /hi\\n"
+)
+for builder in ("classic", "buildkit"):
+    result = sl.build(text, builder=builder, progress=False)
+    print(builder, dict(result.stage_status))
+print({{row[0]: row[2] for row in base_images().rows}}[{FIRST_USE!r}])
+"""
+
+
+def test_a_first_build_loads_a_base_image_into_that_learner_s_engine_only(servers):
+    library = LAYOUT.image_library
+    assert library.stat().st_uid == 0 and library.stat().st_mode & 0o777 == 0o755
+    # One archive per base image the course uses, cross-gcc (made on first use elsewhere) too.
+    assert "stagelab_cross-gcc_12-bookworm.tar" in {path.name for path in library.iterdir()}
+    assert len(list(library.iterdir())) == 10
+    for archive in library.iterdir():
+        assert archive.stat().st_uid == 0 and archive.stat().st_mode & 0o777 == 0o644
+    # A learner reads the class's archives and cannot change them.
+    planted = as_user("learner02", ["touch", str(library / "planted.tar")])
+    assert planted.returncode != 0 and not (library / "planted.tar").exists()
+    for name in ("learner02", "learner03"):
+        done = as_user(name, ["docker", "image", "inspect", FIRST_USE_STANDIN])
+        assert done.returncode != 0, f"{name}'s engine got {FIRST_USE} at `up`"
+    kernel = servers["learner02"].kernel()
+    try:
+        status, output = kernel.execute(TWO_BUILDS)
+    finally:
+        kernel.close()
+    assert status == "ok", output
+    lines = "".join(output).splitlines()
+    loads = [line for line in lines if line.startswith("images: loaded")]
+    # One load, by the first build (the classic builder's); none by the second.
+    assert len(loads) == 1 and loads[0].startswith(
+        f"images: loaded {FIRST_USE} from the class's images (first use on your engine"
+    ), lines
+    assert lines[0] == "loaded on first use" and lines[-1] == "stand-in", lines
+    # The classic builder builds every stage up to the target; BuildKit skips `unused`.
+    classic = next(line for line in lines if line.startswith("classic "))
+    buildkit = next(line for line in lines if line.startswith("buildkit "))
+    assert "'base': 'built'" in classic and "'unused': 'built'" in classic, classic
+    assert "'base': 'built'" in buildkit and "'unused': 'skipped'" in buildkit, buildkit
+    assert as_user("learner02", ["docker", "image", "inspect", FIRST_USE_STANDIN]).returncode == 0
+    assert as_user("learner03", ["docker", "image", "inspect", FIRST_USE_STANDIN]).returncode != 0
+
+
 def test_a_cannot_connect_to_b_engine_socket(servers):
     other = LAYOUT.account("learner02")
     done = as_user(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from stagelab import class_images
 from stagelab.classroom import accounts, as_learner, hub, lifecycle, rootless, teardown
 from stagelab.classroom import layout as layout_module
 from stagelab.classroom.class_record import ClassRecord
@@ -75,14 +76,16 @@ def test_engines_and_servers_get_the_accounts_paths_and_the_installs(tmp_path):
     assert engine["DOCKER_HOST"] == account.docker_host
     path = engine["PATH"].split(":")
     assert path[:2] == [str(layout.rootlesskit_bin), str(layout.engine.bin)]
-    server = rootless.server_environment(account, layout.venv, engine["PATH"])
+    server = rootless.server_environment(account, layout.venv, engine["PATH"], layout.image_library)
     assert server["DOCKER_HOST"] == account.docker_host
     assert server["PATH"].split(":")[0] == str(layout.venv / "bin")
     # The kernels' ipc sockets go in the account's own runtime folder (a 0700 tmpfs).
     assert server["JUPYTER_RUNTIME_DIR"] == str(account.runtime_dir / "jupyter")
     assert server["SHELL"] == "/bin/bash"  # the account's login shell is nologin
-    # The course is found in the learner's home: no variable points at it.
-    assert not {name for name in server if name.startswith("STAGELAB_")}
+    # The course is found in the learner's home: no variable points at it; one names the
+    # class's base images, beside the root-only state folder.
+    assert {name for name in server if name.startswith("STAGELAB_")} == {class_images.ENV}
+    assert server[class_images.ENV] == str(tmp_path / "state-images")
 
 
 def test_the_record_round_trips_privately_and_ignores_unknown_keys(tmp_path):
@@ -106,7 +109,7 @@ def test_purge_removes_what_the_class_made_and_nothing_else(tmp_path):
     names = ["learner01", "instructor"]
     made = layout.made_by_class(names)
     for path in made:
-        if path in (layout.images_archive.parent, layout.engine_pids):
+        if path in (layout.image_library, layout.engine_pids):
             (path / "inside").mkdir(parents=True)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -143,7 +146,7 @@ def test_purge_lists_every_file_the_class_keeps_in_its_state(tmp_path):
         layout.proxy_pidfile,
         layout.hub_pidfile,
         layout.hub_log,
-        layout.images_archive.parent,
+        layout.image_library,
         layout.engine_pids,
         layout.tls,
         layout.disks,

@@ -61,7 +61,7 @@ def test_the_sizing_rule_on_a_2_core_24_gib_server():
     small = default_limits(4, machine)
     assert small == Limits(4 * GIB, 1.0, 2048, 20 * GIB)
     big = default_limits(31, machine)  # 30 learners and the instructor
-    assert big.memory_bytes == GIB and big.cpus == 1.0 and big.disk_bytes == 6 * GIB
+    assert big.memory_bytes == GIB and big.cpus == 1.0 and big.disk_bytes == 6.25 * GIB
     assert check_fits(big, 31, machine) == []
     assert pid_max_needed(big, 31, machine) == 4 * 32768  # 31 x 2048 + reserve > 32768
     assert pid_max_needed(small, 4, machine) is None

@@ -253,3 +253,10 @@ def test_missing_settings_say_what_to_do():
         HubSettings.read({})
     with pytest.raises(ClassroomError, match="stagelab classroom up"):
         HubSettings.read({SETTINGS_ENV: "/nonexistent/settings.json"})
+
+
+def test_a_server_has_minutes_to_start_on_a_busy_server(c):
+    """JupyterHub stops a server that does not answer within Spawner.http_timeout (120 s by
+    default); a class of 30 on 2 cores needed longer while learners ran checks."""
+    assert c.Spawner.start_timeout >= 300
+    assert c.Spawner.http_timeout >= 300

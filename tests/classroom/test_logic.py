@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from stagelab.classroom import accounts, board, hubconfig
+from stagelab.classroom.class_lock import holding_class, lock_file
 from stagelab.classroom.layout import Account, ClassroomError, ClassroomLayout, learner_names
 from stagelab.classroom.preflight import PreflightItem, failed
 from stagelab.labs.attempts import parse_attempts
@@ -175,3 +176,15 @@ def test_the_hub_config_and_services_are_where_the_hub_looks():
     assert "jupyterhub==" in pins and "jupyterhub-idle-culler==" in pins
     proxy = json.loads((ROOT / "classroom" / "package.json").read_text())
     assert proxy["dependencies"]["configurable-http-proxy"].count(".") == 2
+
+
+def test_one_command_at_a_time_changes_a_class(tmp_path):
+    """A second `up` or `down` while one holds the class stops at once, saying which holds it;
+    the lock is free again when the first ends."""
+    layout = ClassroomLayout.under(tmp_path)
+    with holding_class(layout, "down --purge"):
+        with pytest.raises(ClassroomError, match=r"another `stagelab classroom down --purge "):
+            with holding_class(layout, "up"):
+                pass
+    with holding_class(layout, "up"):
+        assert "up (pid" in lock_file(layout).read_text()

@@ -18,6 +18,7 @@ from ..errors import StagelabError
 from ..labs import all_labs
 from . import accounts, hub, lifecycle, preflight, rootless, teardown
 from .board import server_state
+from .class_lock import holding_class
 from .class_record import ClassRecord
 from .grades import GRADE_LAYOUTS, grades_csv
 from .heatmap import DEFAULT_STUCK_ATTEMPTS, DEFAULT_STUCK_MINUTES
@@ -146,7 +147,9 @@ def _up(args) -> int:
         tasks=args.tasks,
         disk_bytes=args.disk,
     )
-    record = lifecycle.up(layout, options)
+    lifecycle.require_root("up")  # before the lock, whose file only root may write
+    with holding_class(layout, "up"):
+        record = lifecycle.up(layout, options)
     print(f"Hub: {record.hub_url}")
     print(
         "Hand out the sheet from `stagelab classroom credentials`; the instructor's "
@@ -268,5 +271,8 @@ def _preflight(args) -> int:
 
 
 def _down(args) -> int:
-    teardown.down(ClassroomLayout.from_environment(), args.purge)
+    layout = ClassroomLayout.from_environment()
+    lifecycle.require_root("down")
+    with holding_class(layout, "down --purge" if args.purge else "down"):
+        teardown.down(layout, args.purge)
     return 0

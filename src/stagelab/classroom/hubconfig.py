@@ -39,6 +39,11 @@ SPAWNER_CLASS = "stagelab.classroom.spawner.RootlessDockerSpawner"
 DASHBOARD_MODULE = "stagelab.classroom.dashboard"
 DASHBOARD_SERVICE = "dashboard"
 CULLER_SERVICE = "idle-culler"
+# How long a learner's server (and its engine) may take to start and answer, in seconds. All
+# 30 servers of a class on 2 cores came up in 105 s when started at once, but started while 12
+# learners ran lab checks, 18 of 30 took longer than JupyterHub's default 120 s and were
+# stopped (benchmarks/bench_classroom.py, 2026-12-06): a slow start beats a failed one.
+SPAWN_TIMEOUT_S = 300
 # The service whose token `stagelab classroom status` and `down` use.
 CLI_SERVICE = "stagelab-cli"
 DEFAULT_URL = "/lab/tree/notebooks/01_start_here.ipynb"
@@ -183,8 +188,8 @@ def configure_hub(c: Config, settings: HubSettings) -> Config:
     c.Spawner.disable_user_config = True
     c.Spawner.notebook_dir = "~"
     c.Spawner.default_url = DEFAULT_URL
-    c.Spawner.start_timeout = 180
-    c.Spawner.http_timeout = 120
+    c.Spawner.start_timeout = SPAWN_TIMEOUT_S
+    c.Spawner.http_timeout = SPAWN_TIMEOUT_S
     c.RootlessDockerSpawner.engine_path = settings.engine_path
     c.RootlessDockerSpawner.venv = str(layout.venv)
     c.RootlessDockerSpawner.classroom_layout = layout.to_json()

@@ -237,9 +237,11 @@ class ClassroomLayout:
         return self.state / "jupyterhub-proxy.pid"
 
     @property
-    def images_archive(self) -> Path:
-        """Return the base-image archive every account's engine loads."""
-        return self.state / "images" / "base-images.tar"
+    def image_library(self) -> Path:
+        """Return the folder of the class's base-image archives, one per image, which every
+        account may read and none may write (class_images.py): beside the state folder, which
+        only root may enter."""
+        return self.state.with_name(self.state.name + "-images")
 
     @property
     def engine_pids(self) -> Path:
@@ -296,7 +298,7 @@ class ClassroomLayout:
             self.cookie_secret,
             self.proxy_pidfile,
             self.hub_pidfile,
-            self.images_archive.parent,
+            self.image_library,
             self.engine_pids,
             self.tls,
             self.disks,

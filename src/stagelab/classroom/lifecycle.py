@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .. import provisioning, standins
+from .. import class_images, images, provisioning, standins
+from ..recipes import RECIPES
 from . import accounts, hardening, hub, installs, preflight, rootless, sizing, tls
 from .cgroups import CgroupFs
 from .class_record import ALL_INTERFACES, HTTP_PORT, HTTPS_PORT, LOOPBACK, ClassRecord
@@ -65,8 +66,9 @@ def up(
     stagelab runs from), sets the host settings a shared server needs (hardening.py), makes a
     cgroup per account with its limits (cgroups.py), creates accounts learner01.. and
     `instructor` (each with a password, a subordinate id range and a 0700 home on a disk of its
-    own holding its own copy of the course), loads the base images into each account's
-    rootless engine from one archive, starts JupyterHub, and checks that each of the class's
+    own holding its own copy of the course), keeps an archive per base image in a folder every
+    account may read (class_images.py) and loads the first lessons' one into each account's
+    rootless engine, starts JupyterHub, and checks that each of the class's
     ports is held by the hub or a process it started.
     Raises ClassroomError (with what to fix) or ProvisionError when a step fails.
     """
@@ -88,10 +90,14 @@ def up(
         names = record.learners
     record.learners = names
     choose_network(layout, record, options, say)
+    # The class's image archives go on the server's disk first: the disks share what is left.
+    needs = image_needs(layout, _ensure_engine_and_library(layout, say))
     machine = Machine.this(layout.disks)
     limits = _choose_limits(record, options, machine, say)
+    note = sizing.disk_note(limits.disk_bytes, needs)
+    if note:
+        say(note)
     record.save()
-    _ensure_engine_and_archive(layout, say)
     installs.ensure_rootless_parts(layout, say)
     reinstalled = installs.ensure_hub_environment(layout, checkout, say)
     proxy = installs.ensure_proxy(layout, checkout, say)
@@ -229,22 +235,69 @@ def _choose_limits(record: ClassRecord, options: UpOptions, machine: Machine, sa
     return limits
 
 
-def _ensure_engine_and_archive(layout: ClassroomLayout, say) -> None:
+def _ensure_engine_and_library(layout: ClassroomLayout, say) -> list[images.BaseImage]:
+    """Make the class's image library (class_images.py) unless it is complete: an archive per
+    base image the course uses (cross-gcc too), in a folder root owns, every account may read
+    and none may write. Return the images it holds."""
     if not layout.engine.rootless_script.exists():
         provisioning.Provisioner(say, layout.engine).install_engine()
     layout.state.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(layout.state, 0o700)
-    archive = layout.images_archive
-    if archive.exists():
-        return
+    library = layout.image_library
+    # With the images stagelab makes on first use elsewhere (cross-gcc, lessons 12 and lab
+    # 07): a learner's engine cannot make them offline, so the class keeps them too.
+    on_demand = [image.official for image in images.EXTRA_IMAGES if image.on_demand]
+    chosen = standins.wanted(standins.course_images() + on_demand)
+    if all((library / class_images.archive_name(image)).is_file() for image in chosen):
+        return chosen
     provisioning.ensure_engine(say)
-    standins.ensure_images(say, extras=standins.course_images())
-    archive.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    partial = archive.with_suffix(".partial")
-    standins.export(partial, say)
-    # Root gives it to each learner's `docker load` on its standard input (rootless.py).
-    os.chmod(partial, 0o600)
-    partial.replace(archive)
+    standins.ensure_images(say, extras=[image.official for image in chosen])
+    library.mkdir(mode=0o755, parents=True, exist_ok=True)
+    os.chown(library, 0, 0)
+    os.chmod(library, 0o755)
+    for image in chosen:
+        path = library / class_images.archive_name(image)
+        if path.is_file():
+            continue
+        partial = path.with_suffix(".partial")
+        names = [name for name in (image.official, image.standin) if images.present(name)]
+        provisioning.run_command(
+            ["docker", "image", "save", "-o", str(partial), *names],
+            f"save {image.official} for the class",
+        )
+        os.chmod(partial, 0o644)
+        partial.replace(path)
+    say(f"images: the class's base images are in {library}, one archive each")
+    return chosen
+
+
+def image_needs(layout: ClassroomLayout, chosen: list[images.BaseImage]) -> list[sizing.ImageNeed]:
+    """Return what each of the class's base images takes on an account's disk (sizing.py): its
+    size on the server's engine less that of the images it is built on, and its archive's."""
+    sizes = {}
+    for image in chosen:
+        found = images.inspect_image(image.official) or images.inspect_image(image.standin)
+        sizes[image.official] = found["Size"] if found else 0
+    needs = []
+    for image in chosen:
+        below = max((sizes.get(name, 0) for name in RECIPES[image.recipe].after), default=0)
+        archive = layout.image_library / class_images.archive_name(image)
+        needs.append(
+            sizing.ImageNeed(
+                image.official,
+                max(0, sizes[image.official] - below),
+                archive.stat().st_size,
+                tuple(standins.used_in(image)),
+                RECIPES[image.recipe].after,
+            )
+        )
+    return needs
+
+
+# What `up` loads into every engine: the first lessons' one image (busybox, 2 MB; lessons
+# 01-04 use nothing else). Every other base image is loaded by the first build that names it
+# (class_images.py): loading all nine took 5 GiB of disk per account.
+LOADED_AT_UP = (images.BUSYBOX,)
 
 
 def _load_images(layout: ClassroomLayout, account: Account, record: ClassRecord, say) -> None:
@@ -253,14 +306,17 @@ def _load_images(layout: ClassroomLayout, account: Account, record: ClassRecord,
     started = time.monotonic()
     running = rootless.engine_pid(account) is not None
     rootless.start_engine(layout, account)
+    loaded = []
     try:
-        loaded = rootless.load_images(layout, account)
+        for name in LOADED_AT_UP:
+            path = layout.image_library / class_images.archive_name(images.BY_OFFICIAL[name])
+            loaded += rootless.load_images(layout, account, path)
     finally:
         if not running:
             rootless.stop_engine(account)
     record.images_loaded.append(account.name)
     record.save()
     say(
-        f"engines: {account.name}: loaded {len(loaded)} base images in "
-        f"{time.monotonic() - started:.1f} s"
+        f"engines: {account.name}: loaded {', '.join(loaded)} in "
+        f"{time.monotonic() - started:.1f} s; other base images load on first use"
     )

@@ -27,6 +27,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from .. import class_images
 from ..provisioning import run_command
 from .cgroups import CgroupFs
 from .confine import Confinement
@@ -139,10 +140,13 @@ def engine_environment(layout: ClassroomLayout, account: Account) -> dict[str, s
     }
 
 
-def server_environment(account: Account, venv: Path, engine_path: str) -> dict[str, str]:
+def server_environment(
+    account: Account, venv: Path, engine_path: str, image_library: Path
+) -> dict[str, str]:
     """Return what the spawner adds to a learner's single-user server's environment: their
     engine (DOCKER_HOST), their runtime folder (where their kernels' ipc sockets go), their
-    terminals' shell, and the hub environment's tools first on PATH.
+    terminals' shell, the hub environment's tools first on PATH, and the class's base-image
+    archives, which their builds load on first use (class_images.py).
 
     The server's working folder is the learner's home, which holds their copy of the course:
     stagelab finds it there (course.py), so no path to it is passed.
@@ -153,6 +157,7 @@ def server_environment(account: Account, venv: Path, engine_path: str) -> dict[s
         "JUPYTER_RUNTIME_DIR": str(account.runtime_dir / "jupyter"),
         "SHELL": TERMINAL_SHELL,
         "PATH": f"{venv / 'bin'}:{engine_path}",
+        class_images.ENV: str(image_library),
     }
 
 
@@ -297,13 +302,14 @@ def engine_images(layout: ClassroomLayout, account: Account) -> list[str] | None
     return sorted(line for line in done.stdout.splitlines() if line and "<none>" not in line)
 
 
-def load_images(layout: ClassroomLayout, account: Account) -> list[str]:
-    """Load the layout's base-image archive into the account's running engine, as the account.
+def load_images(layout: ClassroomLayout, account: Account, path: Path) -> list[str]:
+    """Load a base-image archive of the class (`path`) into the account's running engine, as
+    the account.
 
-    Root opens the archive (in the root-only state folder) and gives it to `docker image load`
-    on its standard input. Returns the names loaded. Raises ProvisionError when it fails.
+    Root opens the archive and gives it to `docker image load` on its standard input. Returns
+    the names loaded. Raises ProvisionError when it fails.
     """
-    with open(layout.images_archive, "rb") as archive:
+    with open(path, "rb") as archive:
         done = as_account(
             layout,
             account,

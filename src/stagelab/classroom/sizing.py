@@ -16,11 +16,15 @@ data, disks.py). The rule, for a server of M bytes of memory, C cores, P pids
   give every busy learner an equal part when all build at once.
 - tasks: 2048 per account (a learner's server, kernels, engine and a parallel build use a few
   hundred); `up` raises kernel.pid_max when N x 2048 plus a reserve would not fit below it.
-- disk: (D - 5 GiB) / N, kept between 5 GiB and 20 GiB. The course's nine base images are a
-  1.5 GB archive (lesson 19 added five), and loading it into an account's engine stages the
-  archive and unpacks it on that disk: 3 GiB ran out (measured in a class of 3), and the
-  course's builds take a few hundred MB more. The files are sparse, so `up` refuses when N
-  disks could fill the server's disk.
+- disk: (D - 5 GiB) / N in steps of 256 MiB, kept between 1 GiB and 20 GiB. An engine gets
+  busybox at `up` and every other base image from the class's archives when a build first
+  names it (class_images.py), so an account's disk holds what the images it may load take
+  (each one's own layers, ImageNeed) plus, for a moment, the largest archive being loaded
+  (`docker load` stages it there), plus the course's builds (BUILDS_BYTES): `disk_needed`.
+  With the course's ten images that is 2.98 GiB (`up` reads the sizes from the class's
+  archives). 1 GiB is the hard minimum (the first lessons: busybox and their builds); below the
+  full course's need `up` says which images, and so which lessons, would not fit. The files are
+  sparse, so `up` refuses when N disks could fill the server's disk.
 """
 
 from __future__ import annotations
@@ -38,7 +42,11 @@ MIB = 1024**2
 SYSTEM_RESERVE_BYTES = 2 * GIB
 DISK_RESERVE_BYTES = 5 * GIB
 MEMORY_RANGE = (1 * GIB, 4 * GIB)
-DISK_RANGE = (5 * GIB, 20 * GIB)
+DISK_RANGE = (1 * GIB, 20 * GIB)
+DISK_STEP = 256 * MIB
+# What the course's builds leave in an engine besides the base images, and ext4's own use of
+# a small file system (measured: benchmarks/bench_classroom.py's disk per learner).
+BUILDS_BYTES = 512 * MIB
 TASKS_PER_ACCOUNT = 2048
 PID_RESERVE = 8192
 # What `up` raises kernel.pid_max to when the class needs more (the 64-bit kernel's maximum,
@@ -126,7 +134,55 @@ def default_limits(accounts: int, machine: Machine) -> Limits:
         memory_bytes=_clamp(memory, MEMORY_RANGE) // MIB * MIB,
         cpus=float(max(1, machine.cores // 2)),
         tasks=TASKS_PER_ACCOUNT,
-        disk_bytes=_clamp(disk, DISK_RANGE) // GIB * GIB,
+        disk_bytes=_clamp(disk, DISK_RANGE) // DISK_STEP * DISK_STEP,
+    )
+
+
+@dataclass(frozen=True)
+class ImageNeed:
+    """What one base image takes on an account's disk: the layers it adds to the images it is
+    built on (`built_on`, official names), its archive (staged while it loads), and the
+    lessons and labs that use it."""
+
+    official: str
+    layers_bytes: int
+    archive_bytes: int
+    used_in: tuple[str, ...] = ()
+    built_on: tuple[str, ...] = ()
+
+
+def disk_needed(needs: list[ImageNeed]) -> int:
+    """Return the disk an account needs to hold these images and the course's builds: every
+    image's own layers, the largest archive staged while loading, and BUILDS_BYTES."""
+    staged = max((need.archive_bytes for need in needs), default=0)
+    return sum(need.layers_bytes for need in needs) + staged + BUILDS_BYTES
+
+
+def not_fitting(disk_bytes: int, needs: list[ImageNeed]) -> list[ImageNeed]:
+    """Return the images a disk of this size does not hold, taken in the order given (the
+    course's): each that fits beside those before it that fit is loaded, the others not, nor
+    an image built on one that does not fit (its layers count only on top of its base's)."""
+    fitting: list[ImageNeed] = []
+    for need in needs:
+        based = {base.official for base in fitting} >= set(need.built_on)
+        if based and disk_needed([*fitting, need]) <= disk_bytes:
+            fitting.append(need)
+    return [need for need in needs if need not in fitting]
+
+
+def disk_note(disk_bytes: int, needs: list[ImageNeed]) -> str | None:
+    """Return what `up` says when a disk is below the full course's need (None when it holds
+    it): which images, and where the course uses them, would not fit."""
+    left = not_fitting(disk_bytes, needs)
+    if not left:
+        return None
+    where = sorted({place for need in left for place in need.used_in})
+    return (
+        f"note: a disk of {size_text(disk_bytes)} is below the "
+        f"{size_text(disk_needed(needs))} the whole course needs: "
+        f"{', '.join(need.official for need in left)} would not fit"
+        + (f" ({', '.join(where)})" if where else "")
+        + "; a learner's build there says the disk is full (pass a larger --disk)"
     )
 
 
@@ -142,6 +198,11 @@ def check_fits(limits: Limits, accounts: int, machine: Machine) -> list[str]:
         problems.append(
             f"memory {size_text(limits.memory_bytes)} per account is below "
             f"{size_text(MEMORY_RANGE[0])}: builds would be killed (pass --memory 1G or more)"
+        )
+    if limits.disk_bytes < DISK_RANGE[0]:
+        problems.append(
+            f"disk {size_text(limits.disk_bytes)} per account is below "
+            f"{size_text(DISK_RANGE[0])}, what the first lessons need (pass --disk 1G or more)"
         )
     if limits.disk_bytes * accounts > machine.free_disk_bytes - DISK_RESERVE_BYTES:
         problems.append(

@@ -53,7 +53,11 @@ class RootlessDockerSpawner(LocalProcessSpawner):
     def get_env(self):
         """Add the learner's engine and the hub environment's tools to the server's environment."""
         env = super().get_env()
-        env.update(rootless.server_environment(self.account, Path(self.venv), self.engine_path))
+        env.update(
+            rootless.server_environment(
+                self.account, Path(self.venv), self.engine_path, self.layout.image_library
+            )
+        )
         return env
 
     def make_preexec_fn(self, name):
