@@ -9,6 +9,7 @@ import pytest
 from stagelab import DockerfileError
 from stagelab.dockerfile import Dockerfile, expand
 from stagelab.dockerfile.platforms import platform_args, split_platform
+from stagelab.dockerfile.refusals import engine_sentence
 
 
 @pytest.mark.parametrize(
@@ -163,3 +164,15 @@ def test_a_later_stages_name_is_an_image_the_engine_may_have(found, classic_runs
         else:
             assert refusal is None and refs == expected
     assert Dockerfile(LATER_NAMED).attempt("c", "classic")[1].line == 2
+
+
+@pytest.mark.parametrize("wrapper", ["failed to solve", "failed to run Build function"])
+def test_the_engine_sentence_comes_out_of_either_wrapper(wrapper):
+    """The same refusal came wrapped either way from one engine (Docker Engine 28.5.2), on two
+    machines: the sentence that says why is the same."""
+    message = (
+        f'ERROR: failed to build: {wrapper}: failed to parse stage name "APP": invalid '
+        "reference format: repository name (library/APP) must be lowercase"
+    )
+    sentence, line = engine_sentence(message)
+    assert sentence.startswith('failed to parse stage name "APP"') and line is None

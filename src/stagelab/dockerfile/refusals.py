@@ -12,9 +12,11 @@ from .advice import name_advice, swallowed_stages
 from .instructions import Instruction
 from .stages import Stage
 
-# What the engine and buildx put before the sentence that says why.
+# What the engine and buildx put before the sentence that says why: "failed to solve" or, for
+# the same refusal on another run of the same engine, "failed to run Build function" (BuildKit's
+# gateway, when the Dockerfile frontend itself fails; seen on Docker Engine 28.5.2).
 _PREFIXES = re.compile(
-    r"^(?:ERROR: )?(?:failed to build: )?(?:failed to solve: )?"
+    r"^(?:ERROR: )?(?:failed to build: )?(?:failed to solve: |failed to run Build function: )?"
     r"(?:Error response from daemon: )?(?:failed to parse Dockerfile: )?"
     r"(?:dockerfile parse error on line (?P<line>\d+): )?"
 )
