@@ -232,13 +232,14 @@ def substitutions_on(host: str | None, names: Sequence[str], say=print) -> dict[
     ImageUnavailable or ProvisionError when a stand-in cannot be made.
     """
     if host is None:
-        for image in map(images.BY_OFFICIAL.get, map(images.normalise, names)):
-            if image is not None:
-                class_images.load_on_first_use(image, say)
+        known = [images.BY_OFFICIAL.get(images.normalise(name)) for name in names]
+        known = [image for image in known if image is not None]
+        for image in known:
+            class_images.load_on_first_use(image, say)
         on_demand = [
             image.official
-            for image in map(images.BY_OFFICIAL.get, map(images.normalise, names))
-            if image is not None and image.on_demand and not images.present(image.standin)
+            for image in known
+            if image.on_demand and not images.present(image.standin)
         ]
         if on_demand:
             standins.ensure_images(say=say, extras=on_demand)

@@ -102,10 +102,10 @@ def course_images(course: Course | None = None) -> list[str]:
     if course.found is None:
         return []
     named: set[str] = set()
-    notebooks = sorted(course.notebooks.glob("*.ipynb")) + sorted(course.labs.glob("*/task.ipynb"))
+    notebooks, dockerfiles = _course_files(course)
     for notebook in notebooks:
         named.update(fetched_in(notebook))
-    for dockerfile in sorted(course.labs.glob("*/*/Dockerfile*")):
+    for dockerfile in dockerfiles:
         try:
             named.update(Dockerfile(dockerfile.read_text(encoding="utf-8")).images())
         except (DockerfileError, OSError, UnicodeDecodeError):
@@ -124,8 +124,8 @@ def used_in(image: BaseImage, course: Course | None = None) -> list[str]:
     constants = [key for key, value in vars(images).items() if value == image.official]
     words = [image.official, *(f"sl.{key}" for key in constants)]
     places = []
-    files = [*sorted(course.notebooks.glob("*.ipynb")), *sorted(course.labs.glob("*/task.ipynb"))]
-    for path in files + sorted(course.labs.glob("*/*/Dockerfile*")):
+    notebooks, dockerfiles = _course_files(course)
+    for path in notebooks + dockerfiles:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
@@ -135,6 +135,12 @@ def used_in(image: BaseImage, course: Course | None = None) -> list[str]:
             place = f"lab {lab[:2]}" if lab else f"lesson {path.name[:2]}"
             places.append(place)
     return list(dict.fromkeys(places))
+
+
+def _course_files(course: Course) -> tuple[list[Path], list[Path]]:
+    """Return the course's lesson notebooks and lab tasks, and its labs' Dockerfiles."""
+    notebooks = sorted(course.notebooks.glob("*.ipynb")) + sorted(course.labs.glob("*/task.ipynb"))
+    return notebooks, sorted(course.labs.glob("*/*/Dockerfile*"))
 
 
 def fetched_in(notebook: Path) -> list[str]:

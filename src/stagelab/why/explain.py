@@ -88,7 +88,8 @@ def explain(
     Returns the Why and what to record.
     """
     walk = _Walk(builder, record, images, no_cache, gone, steps)
-    walk.image_keys, walk.document = image_keys or {}, document or Document(None, ())
+    # The Dockerfile's mark, computed once: every step records it and every lookup compares it.
+    walk.image_keys, walk.mark = image_keys or {}, (document or Document(None, ())).mark()
     stages: dict[str, StageWhy] = {}
     for stage in inputs:
         role, text = stage_text[stage.ref]
@@ -124,7 +125,7 @@ class _Walk:
     """Walks the stages in Dockerfile order (every stage comes after those it uses)."""
 
     image_keys: dict[str, dict]
-    document: Document
+    mark: dict
 
     def __init__(self, builder, record, images, no_cache, gone, steps):
         self.builder, self.record, self.images = builder, record, images
@@ -241,7 +242,7 @@ class _Walk:
             "own": step.own,
             "seen": step.seen,
             "sources": self._sources(step),
-            "document": self.document.mark(),
+            "document": dict(self.mark),
         }
         evidence = {"image": reported.image} if self.builder == "classic" and reported.image else {}
         return Entry(self._key(step, parent), parent, detail, evidence)
@@ -323,12 +324,11 @@ class _Walk:
             return "cached", because("cached", text, RECORD, {"since": when}), entry
         # "This step, last time": a step of this Dockerfile recorded on the same parent at the
         # same place (a step another Dockerfile built there is not this one: why/document.py).
-        mark = self.document.mark()
         siblings = [
             entry
             for entry in self.record.children(parent)
             if (entry.detail.get("stage"), entry.detail.get("line")) == (step.stage, step.line)
-            and same_document(entry.detail, mark)
+            and same_document(entry.detail, self.mark)
         ]
         if siblings:
             closest = min(
