@@ -16,6 +16,7 @@ archive's size free for a moment on top of the image's layers.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -27,6 +28,12 @@ from .images import BaseImage, present
 ENV = CLASS_IMAGES_ENV
 # What an engine's load says when the learner's disk is full (ENOSPC's strerror).
 DISK_FULL = "no space left on device"
+
+
+def folder() -> Path | None:
+    """Return the class's image folder this process was given (ENV), None outside a class."""
+    named = os.environ.get(ENV, "")
+    return Path(named) if named and Path(named).is_dir() else None
 
 
 def archive_name(image: BaseImage) -> str:
